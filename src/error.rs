@@ -1,0 +1,142 @@
+//! The library's errors. A simulated outage is data in the metrics, never an
+//! `Err`: these are only for input the tool cannot use and output it cannot
+//! write.
+
+use std::fmt;
+use std::path::PathBuf;
+
+/// One step of a JSON path: an object key or an array index.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Segment {
+    Key(String),
+    Index(usize),
+}
+
+/// A location inside a JSON document, printed as `services.gateway.workers`
+/// or `workload.checkout.schedule[1].rate`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct JsonPath(pub Vec<Segment>);
+
+impl JsonPath {
+    pub fn root() -> Self {
+        JsonPath(Vec::new())
+    }
+
+    /// This path extended by a key.
+    pub fn key(&self, key: &str) -> Self {
+        let mut segments = self.0.clone();
+        segments.push(Segment::Key(key.to_string()));
+        JsonPath(segments)
+    }
+
+    /// This path extended by an array index.
+    pub fn index(&self, index: usize) -> Self {
+        let mut segments = self.0.clone();
+        segments.push(Segment::Index(index));
+        JsonPath(segments)
+    }
+}
+
+impl fmt::Display for JsonPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0.is_empty() {
+            return f.write_str("(top level)");
+        }
+        for (i, segment) in self.0.iter().enumerate() {
+            match segment {
+                Segment::Key(key) if i == 0 => write!(f, "{key}")?,
+                Segment::Key(key) => write!(f, ".{key}")?,
+                Segment::Index(index) => write!(f, "[{index}]")?,
+            }
+        }
+        Ok(())
+    }
+}
+
+/// One thing wrong with an input file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Problem {
+    pub path: JsonPath,
+    /// 1-based line and column of the offending value, where known.
+    pub position: Option<(usize, usize)>,
+    /// What was found and what was expected.
+    pub message: String,
+    /// An obvious fix, such as a close name ("did you mean ...").
+    pub suggestion: Option<String>,
+}
+
+impl Problem {
+    pub fn new(path: JsonPath, message: impl Into<String>) -> Self {
+        Problem {
+            path,
+            position: None,
+            message: message.into(),
+            suggestion: None,
+        }
+    }
+
+    pub fn with_suggestion(mut self, suggestion: Option<String>) -> Self {
+        self.suggestion = suggestion;
+        self
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{}: cannot read: {source}", file.display())]
+    Read {
+        file: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{}", render_problems(file, problems))]
+    Invalid {
+        file: PathBuf,
+        problems: Vec<Problem>,
+    },
+    #[error("{}: cannot write: {source}", path.display())]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+impl Error {
+    /// Exit code for the command line: 2 for input the tool cannot use, 3 for
+    /// output it could not write.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Error::Read { .. } | Error::Invalid { .. } => 2,
+            Error::Write { .. } => 3,
+        }
+    }
+
+    pub fn write(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Write {
+            path: path.into(),
+            source,
+        }
+    }
+}
+
+fn render_problems(file: &std::path::Path, problems: &[Problem]) -> String {
+    let mut out = String::new();
+    for (i, problem) in problems.iter().enumerate() {
+        if i > 0 {
+            out.push('\n');
+        }
+        out.push_str(&format!("{}: {}", file.display(), problem.path));
+        if let Some((line, column)) = problem.position {
+            out.push_str(&format!(" (line {line}, column {column})"));
+        }
+        out.push_str(&format!(": {}", problem.message));
+        if let Some(suggestion) = &problem.suggestion {
+            out.push_str(&format!("; {suggestion}"));
+        }
+    }
+    if problems.len() > 1 {
+        out.push_str(&format!("\n{} problems found", problems.len()));
+    }
+    out
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,32 @@
+//! faultline: a deterministic, seeded discrete-event simulator of service
+//! architectures.
+//!
+//! Modules, in the order a run flows through them:
+//! - [`spec`]: model and scenario files (serde), validation with JSON paths.
+//! - [`topology`]: the compiled architecture: typed ids, flat arrays, the
+//!   dependency graph.
+//! - [`sim`]: virtual clock, event queue, random streams, engine loop.
+//! - [`components`]: instances, load balancers, pools, arrivals, work times.
+//! - [`observe`]: per-window metrics, state-change events, trace digest, and
+//!   the sinks that write them.
+//! - [`experiment`]: one run end to end: output directory, `run.json`.
+//! - [`cli`]: the command line.
+//!
+//! # Determinism contract
+//! Virtual time is integer nanoseconds. Events are ordered by (time,
+//! insertion sequence). Every random number comes from a ChaCha8 stream named
+//! by (component, purpose) and seeded from the master seed, so a run is a pure
+//! function of its inputs and seed, and one component's policy never moves
+//! another's numbers. Simulation logic iterates only `Vec`s and `IndexMap`s,
+//! never a `HashMap`, and never reads the wall clock.
+
+pub mod cli;
+pub mod components;
+pub mod error;
+pub mod experiment;
+pub mod observe;
+pub mod sim;
+pub mod spec;
+pub mod topology;
+
+pub use error::{Error, Result};

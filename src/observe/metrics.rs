@@ -1,0 +1,314 @@
+//! Per-window accumulators. Pure data, no I/O: the engine feeds them on every
+//! state change and drains them into rows when a window closes, so memory is
+//! fixed by the number of components, not by the length of the run.
+
+use hdrhistogram::Histogram;
+
+/// Why a request or call failed, as the component that saw it fail.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[repr(u8)]
+pub enum ErrorClass {
+    /// The caller's timer fired before the response came.
+    Timeout = 0,
+    /// The callee's instance had every worker busy and a full queue.
+    QueueFull = 1,
+    /// No connection could be had from the caller's pool in time.
+    PoolExhausted = 2,
+    /// The load balancer had no instance to route to.
+    NoHealthyInstance = 3,
+    /// The callee answered with an error of its own.
+    Downstream = 4,
+}
+
+impl ErrorClass {
+    pub const ALL: [ErrorClass; 5] = [
+        ErrorClass::Timeout,
+        ErrorClass::QueueFull,
+        ErrorClass::PoolExhausted,
+        ErrorClass::NoHealthyInstance,
+        ErrorClass::Downstream,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            ErrorClass::Timeout => "timeout",
+            ErrorClass::QueueFull => "queue_full",
+            ErrorClass::PoolExhausted => "pool_exhausted",
+            ErrorClass::NoHealthyInstance => "no_healthy_instance",
+            ErrorClass::Downstream => "downstream",
+        }
+    }
+}
+
+/// Latencies are recorded in nanoseconds with two significant digits (1 %
+/// resolution); windows auto-grow past an hour rather than drop a value.
+pub fn new_histogram() -> Histogram<u64> {
+    let mut h = Histogram::new_with_bounds(1, 3_600_000_000_000, 2)
+        .expect("static histogram bounds are valid");
+    h.auto(true);
+    h
+}
+
+/// Request outcomes of one component over one window.
+#[derive(Clone, Debug)]
+pub struct Outcomes {
+    pub arrivals: u64,
+    pub ok: u64,
+    pub errors: [u64; 5],
+    /// Sum of latencies of successful requests (ns), for an exact mean.
+    pub latency_sum: u128,
+    /// Latencies of successful requests.
+    pub latency: Histogram<u64>,
+    /// Requests that left the queue for a worker, and their total wait (ns).
+    pub started: u64,
+    pub wait_sum: u128,
+}
+
+impl Default for Outcomes {
+    fn default() -> Self {
+        Outcomes {
+            arrivals: 0,
+            ok: 0,
+            errors: [0; 5],
+            latency_sum: 0,
+            latency: new_histogram(),
+            started: 0,
+            wait_sum: 0,
+        }
+    }
+}
+
+impl Outcomes {
+    #[inline]
+    pub fn record_ok(&mut self, latency: u64) {
+        self.ok += 1;
+        self.latency_sum += latency as u128;
+        self.latency.saturating_record(latency);
+    }
+
+    #[inline]
+    pub fn record_error(&mut self, class: ErrorClass) {
+        self.errors[class as usize] += 1;
+    }
+
+    #[inline]
+    pub fn record_start(&mut self, wait: u64) {
+        self.started += 1;
+        self.wait_sum += wait as u128;
+    }
+
+    pub fn error_count(&self) -> u64 {
+        self.errors.iter().sum()
+    }
+
+    pub fn add(&mut self, other: &Outcomes) {
+        self.arrivals += other.arrivals;
+        self.ok += other.ok;
+        for (a, b) in self.errors.iter_mut().zip(other.errors) {
+            *a += b;
+        }
+        self.latency_sum += other.latency_sum;
+        if !other.latency.is_empty() {
+            self.latency
+                .add(&other.latency)
+                .expect("auto-resizing histograms accept any value");
+        }
+        self.started += other.started;
+        self.wait_sum += other.wait_sum;
+    }
+
+    pub fn reset(&mut self) {
+        self.arrivals = 0;
+        self.ok = 0;
+        self.errors = [0; 5];
+        self.latency_sum = 0;
+        if !self.latency.is_empty() {
+            self.latency.reset();
+        }
+        self.started = 0;
+        self.wait_sum = 0;
+    }
+
+    pub fn latency_summary(&self) -> LatencySummary {
+        if self.ok == 0 {
+            return LatencySummary::default();
+        }
+        let h = &self.latency;
+        LatencySummary {
+            mean: self.latency_sum as f64 / self.ok as f64,
+            p50: h.value_at_quantile(0.50),
+            p90: h.value_at_quantile(0.90),
+            p99: h.value_at_quantile(0.99),
+            p999: h.value_at_quantile(0.999),
+            max: h.max(),
+        }
+    }
+
+    pub fn mean_wait(&self) -> f64 {
+        if self.started == 0 {
+            0.0
+        } else {
+            self.wait_sum as f64 / self.started as f64
+        }
+    }
+}
+
+/// Latency of successful requests, in nanoseconds.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct LatencySummary {
+    pub mean: f64,
+    pub p50: u64,
+    pub p90: u64,
+    pub p99: u64,
+    pub p999: u64,
+    pub max: u64,
+}
+
+/// A quantity that changes at instants (queue length, busy workers, pool
+/// connections in use), integrated over time for an exact time-average.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Level {
+    pub value: u64,
+    area: u128,
+    last: u64,
+    max: u64,
+}
+
+impl Level {
+    #[inline]
+    fn settle(&mut self, now: u64) {
+        self.area += self.value as u128 * (now - self.last) as u128;
+        self.last = now;
+    }
+
+    #[inline]
+    pub fn add(&mut self, now: u64, delta: u64) {
+        self.settle(now);
+        self.value += delta;
+        self.max = self.max.max(self.value);
+    }
+
+    #[inline]
+    pub fn sub(&mut self, now: u64, delta: u64) {
+        self.settle(now);
+        self.value -= delta;
+    }
+
+    /// Time-average and maximum since the last close; starts the next window.
+    pub fn close(&mut self, now: u64, window_start: u64) -> (f64, u64) {
+        self.settle(now);
+        let span = now.saturating_sub(window_start);
+        let average = if span == 0 {
+            self.value as f64
+        } else {
+            self.area as f64 / span as f64
+        };
+        let max = self.max;
+        self.area = 0;
+        self.max = self.value;
+        (average, max)
+    }
+}
+
+/// What a metrics row describes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Component {
+    /// An entry point, as its clients see it.
+    Entry(u32),
+    /// A service, all instances and endpoints together.
+    Service(u32),
+    /// One endpoint of a service, over all instances.
+    Endpoint(u32),
+    /// The pools of one (caller service, callee service), over all caller
+    /// instances.
+    Pool(u32),
+}
+
+/// One row of `metrics.csv`: one component over one window.
+#[derive(Clone, Debug)]
+pub struct Row {
+    pub window_start: u64,
+    pub window_end: u64,
+    pub component: Component,
+    pub arrivals: u64,
+    pub ok: u64,
+    pub errors: [u64; 5],
+    pub latency: LatencySummary,
+    pub mean_wait: f64,
+    /// Time-averaged and peak levels; zero where they do not apply.
+    pub queue: (f64, u64),
+    pub busy: (f64, u64),
+    /// Worker slots (services) or connections (pools).
+    pub capacity: u64,
+    pub in_use: (f64, u64),
+    pub waiters: (f64, u64),
+}
+
+impl Row {
+    pub fn empty(window_start: u64, window_end: u64, component: Component) -> Row {
+        Row {
+            window_start,
+            window_end,
+            component,
+            arrivals: 0,
+            ok: 0,
+            errors: [0; 5],
+            latency: LatencySummary::default(),
+            mean_wait: 0.0,
+            queue: (0.0, 0),
+            busy: (0.0, 0),
+            capacity: 0,
+            in_use: (0.0, 0),
+            waiters: (0.0, 0),
+        }
+    }
+
+    pub fn with_outcomes(mut self, outcomes: &Outcomes) -> Row {
+        self.arrivals = outcomes.arrivals;
+        self.ok = outcomes.ok;
+        self.errors = outcomes.errors;
+        self.latency = outcomes.latency_summary();
+        self.mean_wait = outcomes.mean_wait();
+        self
+    }
+
+    /// Share of finished requests that succeeded; 1 when none finished.
+    pub fn availability(&self) -> f64 {
+        let finished = self.ok + self.errors.iter().sum::<u64>();
+        if finished == 0 {
+            1.0
+        } else {
+            self.ok as f64 / finished as f64
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn level_time_average_weights_by_duration() {
+        let mut level = Level::default();
+        level.add(0, 2); // 2 for 10 ns
+        level.add(10, 2); // 4 for 30 ns
+        level.sub(40, 4); // 0 for 60 ns
+        let (average, max) = level.close(100, 0);
+        assert!((average - (2.0 * 10.0 + 4.0 * 30.0) / 100.0).abs() < 1e-12);
+        assert_eq!(max, 4);
+        let (average, max) = level.close(200, 100);
+        assert_eq!((average, max), (0.0, 0));
+    }
+
+    #[test]
+    fn latency_summary_reads_the_histogram() {
+        let mut o = Outcomes::default();
+        for v in 1..=100u64 {
+            o.record_ok(v * 1_000_000);
+        }
+        let s = o.latency_summary();
+        assert!((s.mean - 50.5e6).abs() < 1.0);
+        assert!((s.p50 as f64 - 50e6).abs() / 50e6 < 0.01);
+        assert!((s.p99 as f64 - 99e6).abs() / 99e6 < 0.01);
+    }
+}

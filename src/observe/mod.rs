@@ -1,0 +1,46 @@
+//! What a run shows: per-window metrics, state-change events and the trace
+//! digest. `metrics`, `events` and `digest` are pure data fed by the engine;
+//! `sink` turns them into `metrics.csv` and `events.jsonl`.
+
+pub mod digest;
+pub mod events;
+pub mod metrics;
+pub mod sink;
+
+use crate::topology::Topology;
+use events::StateEvent;
+use metrics::Row;
+
+/// Receives what the engine observes, as it happens. Static dispatch: the
+/// engine is generic over it, so a benchmark's null observer costs nothing.
+pub trait Observer {
+    /// A metrics window closed; `rows` holds one row per component.
+    fn window(&mut self, topology: &Topology, rows: &[Row]);
+    /// A component changed state.
+    fn state_change(&mut self, topology: &Topology, event: &StateEvent);
+}
+
+/// Discards everything (benchmarks, tests that read only the summary).
+#[derive(Debug, Default)]
+pub struct NullObserver;
+
+impl Observer for NullObserver {
+    fn window(&mut self, _: &Topology, _: &[Row]) {}
+    fn state_change(&mut self, _: &Topology, _: &StateEvent) {}
+}
+
+/// Keeps everything in memory (tests that inspect windows and events).
+#[derive(Debug, Default)]
+pub struct Recorder {
+    pub rows: Vec<Row>,
+    pub events: Vec<StateEvent>,
+}
+
+impl Observer for Recorder {
+    fn window(&mut self, _: &Topology, rows: &[Row]) {
+        self.rows.extend_from_slice(rows);
+    }
+    fn state_change(&mut self, _: &Topology, event: &StateEvent) {
+        self.events.push(*event);
+    }
+}

@@ -1,0 +1,668 @@
+//! The engine loop and the life of a request.
+//!
+//! An *activation* is one execution of an endpoint on one instance. It
+//! arrives at an instance chosen by the service's load balancer, waits in the
+//! instance's queue, holds a worker for its own work and then for each of its
+//! calls in turn (through the caller's connection pool, under the call's
+//! timeout), and finally answers its parent: another activation, or a client
+//! of the workload. Activations live in a slab whose slots are reused; each
+//! slot carries an `epoch` that moves on whenever the activation stops
+//! waiting for something, so every timer and response that was issued for
+//! an older epoch is recognised as stale and dropped (lazy cancellation).
+
+use std::collections::VecDeque;
+
+use rand_chacha::ChaCha8Rng;
+
+use super::event::Event;
+use super::queue::EventQueue;
+use super::rng::stream;
+use crate::components::arrivals::ArrivalProcess;
+use crate::components::balancer::Balancer;
+use crate::components::instance::InstanceState;
+use crate::components::pool::PoolState;
+use crate::components::work;
+use crate::observe::Observer;
+use crate::observe::digest::TraceDigest;
+use crate::observe::events::{StateChange, StateEvent};
+use crate::observe::metrics::{Component, ErrorClass, Level, Outcomes, Row};
+use crate::topology::{TimerKind, Topology};
+
+/// Parent marker of an activation that answers a workload client.
+const ENTRY: u32 = u32::MAX;
+/// Marker of an activation that holds no pool connection.
+const NO_POOL: u32 = u32::MAX;
+
+/// Time settings of one run, in nanoseconds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RunConfig {
+    pub seed: u64,
+    pub duration: u64,
+    pub warmup: u64,
+    pub window: u64,
+}
+
+#[derive(Clone, Copy, Debug, Default)]
+struct Activation {
+    epoch: u32,
+    endpoint: u32,
+    instance: u32,
+    /// Slot of the calling activation, or `ENTRY`.
+    parent: u32,
+    /// The parent's epoch when it made the call, or the workload for `ENTRY`.
+    parent_epoch: u32,
+    arrived: u64,
+    /// Index of the next call within the endpoint's calls.
+    next_call: u32,
+    /// Runtime pool whose connection this activation holds for its call.
+    pool: u32,
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Outcome {
+    Ok,
+    Err(ErrorClass),
+}
+
+/// A FIFO of timers of one duration: created in time order, so already
+/// sorted; only its head is ever in the event heap.
+#[derive(Debug)]
+struct Lane {
+    kind: TimerKind,
+    duration: u64,
+    entries: VecDeque<(u64, u32, u32)>,
+    armed: bool,
+}
+
+/// Whole-run figures the engine hands back.
+#[derive(Debug)]
+pub struct RunSummary {
+    pub events: u64,
+    pub trace_digest: String,
+    /// Per workload, over the run after the warm-up.
+    pub entries: Vec<Outcomes>,
+    /// Requests still in the system when the run ended.
+    pub in_flight_at_end: u64,
+    /// Largest number of activations alive at once.
+    pub peak_activations: u64,
+    pub state_changes: u64,
+}
+
+pub struct Engine<'t, O: Observer> {
+    topo: &'t Topology,
+    config: RunConfig,
+    now: u64,
+    queue: EventQueue,
+    lanes: Vec<Lane>,
+    slab: Vec<Activation>,
+    free: Vec<u32>,
+    live: u64,
+    peak_live: u64,
+    instances: Vec<InstanceState>,
+    balancers: Vec<Balancer>,
+    lb_rngs: Vec<ChaCha8Rng>,
+    pools: Vec<PoolState>,
+    arrivals: Vec<ArrivalProcess>,
+    arrival_rngs: Vec<ChaCha8Rng>,
+    work_rngs: Vec<ChaCha8Rng>,
+    branch_rngs: Vec<ChaCha8Rng>,
+    // Metrics of the open window.
+    window_start: u64,
+    entry_window: Vec<Outcomes>,
+    endpoint_window: Vec<Outcomes>,
+    service_latency: Vec<Outcomes>,
+    queue_level: Vec<Level>,
+    busy_level: Vec<Level>,
+    pool_in_use: Vec<Level>,
+    pool_waiting: Vec<Level>,
+    pool_refused: Vec<u64>,
+    rows: Vec<Row>,
+    entry_totals: Vec<Outcomes>,
+    digest: TraceDigest,
+    events: u64,
+    state_changes: u64,
+    observer: O,
+}
+
+impl<'t, O: Observer> Engine<'t, O> {
+    pub fn new(topo: &'t Topology, config: RunConfig, observer: O) -> Self {
+        let seed = config.seed;
+        let per = |n: usize| (0..n).map(|_| Outcomes::default()).collect::<Vec<_>>();
+        let lanes = topo
+            .timer_lanes
+            .iter()
+            .map(|l| Lane {
+                kind: l.kind,
+                duration: l.duration,
+                entries: VecDeque::new(),
+                armed: false,
+            })
+            .collect();
+        Engine {
+            topo,
+            config,
+            now: 0,
+            queue: EventQueue::new(),
+            lanes,
+            slab: Vec::new(),
+            free: Vec::new(),
+            live: 0,
+            peak_live: 0,
+            instances: topo.instances.iter().map(|_| InstanceState::new()).collect(),
+            balancers: vec![Balancer::default(); topo.services.len()],
+            lb_rngs: topo
+                .services
+                .iter()
+                .map(|s| stream(seed, &format!("service/{}/load-balancer", s.name)))
+                .collect(),
+            pools: vec![PoolState::default(); topo.pool_count()],
+            arrivals: vec![ArrivalProcess::new(); topo.workloads.len()],
+            arrival_rngs: topo
+                .workloads
+                .iter()
+                .map(|w| stream(seed, &format!("workload/{}/arrivals", w.name)))
+                .collect(),
+            work_rngs: topo
+                .endpoints
+                .iter()
+                .map(|e| stream(seed, &format!("endpoint/{}/work", e.full_name)))
+                .collect(),
+            branch_rngs: topo
+                .calls
+                .iter()
+                .map(|c| {
+                    let from = &topo.endpoints[c.from.index()].full_name;
+                    stream(seed, &format!("call/{from}/{}/branch", c.name))
+                })
+                .collect(),
+            window_start: 0,
+            entry_window: per(topo.workloads.len()),
+            endpoint_window: per(topo.endpoints.len()),
+            service_latency: per(topo.services.len()),
+            queue_level: vec![Level::default(); topo.services.len()],
+            busy_level: vec![Level::default(); topo.services.len()],
+            pool_in_use: vec![Level::default(); topo.pool_groups.len()],
+            pool_waiting: vec![Level::default(); topo.pool_groups.len()],
+            pool_refused: vec![0; topo.pool_groups.len()],
+            rows: Vec::new(),
+            entry_totals: per(topo.workloads.len()),
+            digest: TraceDigest::new(),
+            events: 0,
+            state_changes: 0,
+            observer,
+        }
+    }
+
+    /// Runs to the configured duration and returns the summary and the
+    /// observer.
+    pub fn run(mut self) -> (RunSummary, O) {
+        for w in 0..self.topo.workloads.len() {
+            self.schedule_arrival(w as u32);
+        }
+        let end = self.config.duration;
+        if self.config.window < end {
+            self.queue.schedule(self.config.window, Event::WindowEnd);
+        }
+        // The run covers [0, end): what is due at `end` belongs to no window.
+        while let Some((time, event)) = self.queue.pop_until(end - 1) {
+            self.now = time;
+            self.events += 1;
+            self.digest.push(time);
+            self.digest.push(event.digest_word());
+            match event {
+                Event::Arrival { workload } => self.on_arrival(workload),
+                Event::WorkDone { slot, epoch } => {
+                    if self.slab[slot as usize].epoch == epoch {
+                        self.slab[slot as usize].epoch += 1;
+                        self.advance(slot);
+                    }
+                }
+                Event::Timer { lane } => self.on_timer(lane),
+                Event::WindowEnd => self.on_window_end(),
+            }
+        }
+        self.now = end;
+        self.on_window_end();
+        let summary = RunSummary {
+            events: self.events,
+            trace_digest: self.digest.finish(),
+            entries: self.entry_totals,
+            in_flight_at_end: self.live,
+            peak_activations: self.peak_live,
+            state_changes: self.state_changes,
+        };
+        (summary, self.observer)
+    }
+
+    // ----- arrivals -------------------------------------------------------
+
+    fn schedule_arrival(&mut self, workload: u32) {
+        let w = workload as usize;
+        let segments = &self.topo.workloads[w].segments;
+        if let Some(t) = self.arrivals[w].next(segments, &mut self.arrival_rngs[w]) {
+            self.queue.schedule(t.max(self.now), Event::Arrival { workload });
+        }
+    }
+
+    fn on_arrival(&mut self, workload: u32) {
+        self.schedule_arrival(workload);
+        let w = workload as usize;
+        self.entry_window[w].arrivals += 1;
+        let counted = self.now >= self.config.warmup;
+        if counted {
+            self.entry_totals[w].arrivals += 1;
+        }
+        let endpoint = self.topo.workloads[w].endpoint.0;
+        if let Err(class) = self.dispatch(endpoint, ENTRY, workload) {
+            self.entry_window[w].record_error(class);
+            if counted {
+                self.entry_totals[w].record_error(class);
+            }
+        }
+    }
+
+    // ----- instances ------------------------------------------------------
+
+    /// Routes a new activation of `endpoint` to an instance. Fails at once,
+    /// without creating it, when no instance is up or the chosen one is full.
+    fn dispatch(&mut self, endpoint: u32, parent: u32, parent_epoch: u32) -> Result<(), ErrorClass> {
+        let topo = self.topo;
+        let service_id = topo.endpoints[endpoint as usize].service.index();
+        let service = &topo.services[service_id];
+        self.endpoint_window[endpoint as usize].arrivals += 1;
+        let Some(instance) = self.balancers[service_id].pick(
+            service.policy,
+            service.instances.clone(),
+            &self.instances,
+            &mut self.lb_rngs[service_id],
+        ) else {
+            self.endpoint_window[endpoint as usize].record_error(ErrorClass::NoHealthyInstance);
+            return Err(ErrorClass::NoHealthyInstance);
+        };
+        let state = &self.instances[instance as usize];
+        let has_worker = state.busy < service.workers;
+        if !has_worker && state.queue.len() as u32 >= service.queue {
+            self.endpoint_window[endpoint as usize].record_error(ErrorClass::QueueFull);
+            if !self.instances[instance as usize].saturated {
+                self.instances[instance as usize].saturated = true;
+                self.state_change(StateChange::QueueFull { instance });
+            }
+            return Err(ErrorClass::QueueFull);
+        }
+        let slot = self.allocate(Activation {
+            epoch: 0,
+            endpoint,
+            instance,
+            parent,
+            parent_epoch,
+            arrived: self.now,
+            next_call: 0,
+            pool: NO_POOL,
+        });
+        if has_worker {
+            self.start(slot);
+        } else {
+            self.instances[instance as usize].queue.push_back(slot);
+            self.queue_level[service_id].add(self.now, 1);
+        }
+        Ok(())
+    }
+
+    /// Gives the activation a worker and schedules the end of its own work.
+    fn start(&mut self, slot: u32) {
+        let a = self.slab[slot as usize];
+        let service = self.topo.endpoints[a.endpoint as usize].service.index();
+        self.instances[a.instance as usize].busy += 1;
+        self.busy_level[service].add(self.now, 1);
+        self.endpoint_window[a.endpoint as usize].record_start(self.now - a.arrived);
+        let work = self.topo.endpoints[a.endpoint as usize].work;
+        let duration = work::sample(work, &mut self.work_rngs[a.endpoint as usize]);
+        self.queue.schedule(
+            self.now + duration,
+            Event::WorkDone {
+                slot,
+                epoch: a.epoch,
+            },
+        );
+    }
+
+    /// Frees the activation's worker and hands it to the next queued one.
+    fn release_worker(&mut self, instance: u32, service: usize) {
+        let state = &mut self.instances[instance as usize];
+        state.busy -= 1;
+        self.busy_level[service].sub(self.now, 1);
+        if let Some(next) = state.queue.pop_front() {
+            self.queue_level[service].sub(self.now, 1);
+            self.start(next);
+        }
+        // Hysteresis: an instance that rejected work is saturated until its
+        // load falls to half of what it can hold, so sustained overload is
+        // one event, not one per request.
+        let spec = &self.topo.services[service];
+        let state = &mut self.instances[instance as usize];
+        if state.saturated
+            && state.outstanding() as u64 <= (spec.workers as u64 + spec.queue as u64) / 2
+        {
+            state.saturated = false;
+            self.state_change(StateChange::QueueRecovered { instance });
+        }
+    }
+
+    // ----- calls ----------------------------------------------------------
+
+    /// Makes the activation's next call, or completes it when none is left.
+    fn advance(&mut self, slot: u32) {
+        let topo = self.topo;
+        loop {
+            let a = self.slab[slot as usize];
+            let endpoint = &topo.endpoints[a.endpoint as usize];
+            let call_id = endpoint.calls.start + a.next_call;
+            if call_id >= endpoint.calls.end {
+                self.complete(slot, Outcome::Ok);
+                return;
+            }
+            let call = &topo.calls[call_id as usize];
+            if call.probability < 1.0 {
+                let draw: f64 = rand::RngExt::random(&mut self.branch_rngs[call_id as usize]);
+                if draw >= call.probability {
+                    self.slab[slot as usize].next_call += 1;
+                    continue;
+                }
+            }
+            if let Some(group_id) = call.pool_group {
+                let group = &topo.pool_groups[group_id.index()];
+                let caller = &topo.services[endpoint.service.index()];
+                let pool = group.first_pool + (a.instance - caller.instances.start);
+                let state = &mut self.pools[pool as usize];
+                if state.in_use < group.size {
+                    state.in_use += 1;
+                    self.pool_in_use[group_id.index()].add(self.now, 1);
+                    self.slab[slot as usize].pool = pool;
+                } else {
+                    if !state.exhausted {
+                        state.exhausted = true;
+                        self.state_change(StateChange::PoolExhausted {
+                            pool_group: group_id.0,
+                            caller_instance: a.instance,
+                        });
+                    }
+                    match group.acquire_timeout {
+                        Some(0) => {
+                            self.pool_refused[group_id.index()] += 1;
+                            self.complete(slot, Outcome::Err(ErrorClass::PoolExhausted));
+                        }
+                        _ => {
+                            let state = &mut self.pools[pool as usize];
+                            state.waiters.push_back((slot, a.epoch));
+                            state.live_waiters += 1;
+                            self.pool_waiting[group_id.index()].add(self.now, 1);
+                            if let Some(lane) = group.acquire_lane {
+                                self.arm(lane, slot, a.epoch);
+                            }
+                        }
+                    }
+                    return;
+                }
+            }
+            self.send(slot, call_id);
+            return;
+        }
+    }
+
+    /// Sends the call (a connection, if pooled, is held) to the callee.
+    fn send(&mut self, slot: u32, call_id: u32) {
+        let call = &self.topo.calls[call_id as usize];
+        let epoch = self.slab[slot as usize].epoch;
+        match self.dispatch(call.to.0, slot, epoch) {
+            Ok(()) => {
+                if let Some(lane) = call.timeout_lane {
+                    self.arm(lane, slot, epoch);
+                }
+            }
+            Err(class) => {
+                self.slab[slot as usize].epoch += 1;
+                self.release_connection(slot);
+                self.complete(slot, Outcome::Err(class));
+            }
+        }
+    }
+
+    /// The callee answered an activation that was still waiting for it.
+    fn respond(&mut self, slot: u32, outcome: Outcome) {
+        self.slab[slot as usize].epoch += 1;
+        self.release_connection(slot);
+        match outcome {
+            Outcome::Ok => {
+                self.slab[slot as usize].next_call += 1;
+                self.advance(slot);
+            }
+            Outcome::Err(_) => self.complete(slot, Outcome::Err(ErrorClass::Downstream)),
+        }
+    }
+
+    /// Returns the activation's pool connection, handing it straight to the
+    /// longest-waiting live caller if there is one.
+    fn release_connection(&mut self, slot: u32) {
+        let pool = self.slab[slot as usize].pool;
+        if pool == NO_POOL {
+            return;
+        }
+        self.slab[slot as usize].pool = NO_POOL;
+        let a = self.slab[slot as usize];
+        let call_id = self.topo.endpoints[a.endpoint as usize].calls.start + a.next_call;
+        let group_id = self.topo.calls[call_id as usize]
+            .pool_group
+            .expect("a held connection belongs to a pooled call")
+            .index();
+        let size = self.topo.pool_groups[group_id].size;
+        while let Some((waiter, epoch)) = self.pools[pool as usize].waiters.pop_front() {
+            if self.slab[waiter as usize].epoch != epoch {
+                continue;
+            }
+            self.pools[pool as usize].live_waiters -= 1;
+            self.pool_waiting[group_id].sub(self.now, 1);
+            self.slab[waiter as usize].epoch += 1;
+            self.slab[waiter as usize].pool = pool;
+            let w = self.slab[waiter as usize];
+            let waiter_call = self.topo.endpoints[w.endpoint as usize].calls.start + w.next_call;
+            self.send(waiter, waiter_call);
+            return;
+        }
+        let state = &mut self.pools[pool as usize];
+        state.in_use -= 1;
+        self.pool_in_use[group_id].sub(self.now, 1);
+        if state.exhausted && state.live_waiters == 0 && state.in_use <= size / 2 {
+            state.exhausted = false;
+            let caller_instance = a.instance;
+            self.state_change(StateChange::PoolRecovered {
+                pool_group: group_id as u32,
+                caller_instance,
+            });
+        }
+    }
+
+    /// Ends an activation: records it, frees its worker and slot, and
+    /// answers its parent.
+    fn complete(&mut self, slot: u32, outcome: Outcome) {
+        let a = self.slab[slot as usize];
+        let latency = self.now - a.arrived;
+        let service = self.topo.endpoints[a.endpoint as usize].service.index();
+        match outcome {
+            Outcome::Ok => {
+                self.endpoint_window[a.endpoint as usize].record_ok(latency);
+                self.service_latency[service].record_ok(latency);
+            }
+            Outcome::Err(class) => self.endpoint_window[a.endpoint as usize].record_error(class),
+        }
+        self.release(slot);
+        self.release_worker(a.instance, service);
+        if a.parent == ENTRY {
+            let w = a.parent_epoch as usize;
+            let counted = a.arrived >= self.config.warmup;
+            match outcome {
+                Outcome::Ok => {
+                    self.entry_window[w].record_ok(latency);
+                    if counted {
+                        self.entry_totals[w].record_ok(latency);
+                    }
+                }
+                Outcome::Err(class) => {
+                    self.entry_window[w].record_error(class);
+                    if counted {
+                        self.entry_totals[w].record_error(class);
+                    }
+                }
+            }
+        } else if self.slab[a.parent as usize].epoch == a.parent_epoch {
+            self.respond(a.parent, outcome);
+        }
+    }
+
+    // ----- slab -----------------------------------------------------------
+
+    fn allocate(&mut self, mut activation: Activation) -> u32 {
+        self.live += 1;
+        self.peak_live = self.peak_live.max(self.live);
+        match self.free.pop() {
+            Some(slot) => {
+                activation.epoch = self.slab[slot as usize].epoch;
+                self.slab[slot as usize] = activation;
+                slot
+            }
+            None => {
+                self.slab.push(activation);
+                (self.slab.len() - 1) as u32
+            }
+        }
+    }
+
+    fn release(&mut self, slot: u32) {
+        // Moving the epoch on makes every outstanding reference stale.
+        self.slab[slot as usize].epoch += 1;
+        self.free.push(slot);
+        self.live -= 1;
+    }
+
+    // ----- timers ---------------------------------------------------------
+
+    fn arm(&mut self, lane: u32, slot: u32, epoch: u32) {
+        let l = &mut self.lanes[lane as usize];
+        let deadline = self.now + l.duration;
+        l.entries.push_back((deadline, slot, epoch));
+        if !l.armed {
+            l.armed = true;
+            self.queue.schedule(deadline, Event::Timer { lane });
+        }
+    }
+
+    fn on_timer(&mut self, lane: u32) {
+        self.lanes[lane as usize].armed = false;
+        loop {
+            let l = &mut self.lanes[lane as usize];
+            let Some(&(deadline, slot, epoch)) = l.entries.front() else {
+                return;
+            };
+            if self.slab[slot as usize].epoch != epoch {
+                l.entries.pop_front();
+                continue;
+            }
+            if deadline > self.now {
+                l.armed = true;
+                self.queue.schedule(deadline, Event::Timer { lane });
+                return;
+            }
+            l.entries.pop_front();
+            let kind = l.kind;
+            self.digest.push(slot as u64);
+            self.slab[slot as usize].epoch += 1;
+            match kind {
+                TimerKind::CallTimeout => {
+                    self.release_connection(slot);
+                    self.complete(slot, Outcome::Err(ErrorClass::Timeout));
+                }
+                TimerKind::AcquireTimeout => {
+                    let a = self.slab[slot as usize];
+                    let call_id = self.topo.endpoints[a.endpoint as usize].calls.start + a.next_call;
+                    let group = self.topo.calls[call_id as usize]
+                        .pool_group
+                        .expect("an acquire timer belongs to a pooled call");
+                    let caller = &self.topo.services[self.topo.endpoints[a.endpoint as usize].service.index()];
+                    let pool = self.topo.pool_groups[group.index()].first_pool
+                        + (a.instance - caller.instances.start);
+                    self.pools[pool as usize].live_waiters -= 1;
+                    self.pool_waiting[group.index()].sub(self.now, 1);
+                    self.pool_refused[group.index()] += 1;
+                    self.complete(slot, Outcome::Err(ErrorClass::PoolExhausted));
+                }
+            }
+        }
+    }
+
+    // ----- observation ----------------------------------------------------
+
+    fn state_change(&mut self, change: StateChange) {
+        self.state_changes += 1;
+        for word in change.digest_words() {
+            self.digest.push(word);
+        }
+        let event = StateEvent {
+            time: self.now,
+            change,
+        };
+        self.observer.state_change(self.topo, &event);
+    }
+
+    fn on_window_end(&mut self) {
+        let start = self.window_start;
+        let end = self.now;
+        let topo = self.topo;
+        self.rows.clear();
+        for (w, outcomes) in self.entry_window.iter_mut().enumerate() {
+            self.rows
+                .push(Row::empty(start, end, Component::Entry(w as u32)).with_outcomes(outcomes));
+            outcomes.reset();
+        }
+        for (s, service) in topo.services.iter().enumerate() {
+            let mut row = Row::empty(start, end, Component::Service(s as u32));
+            let latency = &mut self.service_latency[s];
+            for e in service.endpoints.clone() {
+                let o = &self.endpoint_window[e as usize];
+                latency.arrivals += o.arrivals;
+                latency.errors.iter_mut().zip(o.errors).for_each(|(a, b)| *a += b);
+                latency.started += o.started;
+                latency.wait_sum += o.wait_sum;
+            }
+            row = row.with_outcomes(latency);
+            latency.reset();
+            row.queue = self.queue_level[s].close(end, start);
+            row.busy = self.busy_level[s].close(end, start);
+            row.capacity = if service.workers == crate::topology::UNLIMITED_WORKERS {
+                0
+            } else {
+                service.workers as u64 * service.instances.len() as u64
+            };
+            self.rows.push(row);
+        }
+        for (e, outcomes) in self.endpoint_window.iter_mut().enumerate() {
+            self.rows
+                .push(Row::empty(start, end, Component::Endpoint(e as u32)).with_outcomes(outcomes));
+            outcomes.reset();
+        }
+        for (g, group) in topo.pool_groups.iter().enumerate() {
+            let mut row = Row::empty(start, end, Component::Pool(g as u32));
+            row.in_use = self.pool_in_use[g].close(end, start);
+            row.waiters = self.pool_waiting[g].close(end, start);
+            row.errors[ErrorClass::PoolExhausted as usize] = self.pool_refused[g];
+            self.pool_refused[g] = 0;
+            row.capacity =
+                group.size as u64 * topo.services[group.caller.index()].instances.len() as u64;
+            self.rows.push(row);
+        }
+        self.observer.window(topo, &self.rows);
+        self.window_start = end;
+        let next = end + self.config.window;
+        if next < self.config.duration {
+            self.queue.schedule(next, Event::WindowEnd);
+        }
+    }
+}

@@ -1,0 +1,18 @@
+//! The discrete-event core: virtual time, the event queue, random streams and
+//! the engine loop. No I/O, no serde, no wall clock: a run is a pure function
+//! of the topology, the run configuration and the seed.
+
+pub mod engine;
+pub mod event;
+pub mod queue;
+pub mod rng;
+
+pub use engine::{Engine, RunConfig, RunSummary};
+
+use crate::observe::Observer;
+use crate::topology::Topology;
+
+/// Runs one simulation to its end.
+pub fn simulate<O: Observer>(topology: &Topology, config: RunConfig, observer: O) -> (RunSummary, O) {
+    Engine::new(topology, config, observer).run()
+}

@@ -1,0 +1,253 @@
+//! File formats: serde structs of model and scenario files, their parsing
+//! with JSON paths and positions, and validation that collects every problem.
+//!
+//! Nothing here knows the engine; `topology` compiles a validated spec into
+//! the typed, indexed form the engine runs.
+
+pub mod locate;
+pub mod model;
+pub mod scenario;
+pub mod units;
+mod validate;
+
+use std::path::{Path, PathBuf};
+
+use serde::de::DeserializeOwned;
+
+use crate::error::{Error, JsonPath, Problem, Result, Segment};
+pub use model::ModelSpec;
+pub use scenario::ScenarioSpec;
+
+/// The text of an input file and the name it is reported under.
+#[derive(Clone, Debug)]
+pub struct Source {
+    pub path: PathBuf,
+    pub text: String,
+}
+
+impl Source {
+    pub fn read(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|source| Error::Read {
+            file: path.to_path_buf(),
+            source,
+        })?;
+        Ok(Source {
+            path: path.to_path_buf(),
+            text,
+        })
+    }
+
+    fn invalid(&self, mut problems: Vec<Problem>) -> Error {
+        for problem in &mut problems {
+            if problem.position.is_none() {
+                problem.position = locate::position_of(&self.text, &problem.path);
+            }
+        }
+        Error::Invalid {
+            file: self.path.clone(),
+            problems,
+        }
+    }
+}
+
+/// A scenario with its model, both parsed and validated.
+#[derive(Clone, Debug)]
+pub struct Experiment {
+    pub scenario: ScenarioSpec,
+    pub model: ModelSpec,
+    pub scenario_source: Source,
+    pub model_source: Source,
+}
+
+/// Parses and validates a model file.
+pub fn parse_model(source: &Source) -> Result<ModelSpec> {
+    let model: ModelSpec = deserialize(source)?;
+    let problems = validate::model(&model);
+    if problems.is_empty() {
+        Ok(model)
+    } else {
+        Err(source.invalid(problems))
+    }
+}
+
+/// Parses and validates a scenario file (not its model).
+pub fn parse_scenario(source: &Source) -> Result<ScenarioSpec> {
+    let scenario: ScenarioSpec = deserialize(source)?;
+    let problems = validate::scenario(&scenario);
+    if problems.is_empty() {
+        Ok(scenario)
+    } else {
+        Err(source.invalid(problems))
+    }
+}
+
+/// Loads a scenario file and the model it names, relative to the scenario.
+pub fn load_experiment(path: &Path) -> Result<Experiment> {
+    let scenario_source = Source::read(path)?;
+    let scenario = parse_scenario(&scenario_source)?;
+    let model_path = path
+        .parent()
+        .unwrap_or(Path::new(""))
+        .join(&scenario.model);
+    let model_source = Source::read(&model_path).map_err(|e| match e {
+        Error::Read { source, .. } => scenario_source.invalid(vec![Problem::new(
+            JsonPath::root().key("model"),
+            format!(
+                "cannot read the model file {} ({source}); the path is relative to the scenario file",
+                model_path.display()
+            ),
+        )]),
+        other => other,
+    })?;
+    let model = parse_model(&model_source)?;
+    Ok(Experiment {
+        scenario,
+        model,
+        scenario_source,
+        model_source,
+    })
+}
+
+/// Builds an experiment from texts held in memory (the embedded demo).
+pub fn experiment_from_texts(
+    scenario_source: Source,
+    model_source: Source,
+) -> Result<Experiment> {
+    let scenario = parse_scenario(&scenario_source)?;
+    let model = parse_model(&model_source)?;
+    Ok(Experiment {
+        scenario,
+        model,
+        scenario_source,
+        model_source,
+    })
+}
+
+/// What kind of file a JSON document is: scenarios name a model.
+pub fn looks_like_scenario(text: &str) -> bool {
+    serde_json::from_str::<serde_json::Value>(text)
+        .ok()
+        .and_then(|v| v.get("model").map(|m| m.is_string()))
+        .unwrap_or(false)
+}
+
+fn deserialize<T: DeserializeOwned>(source: &Source) -> Result<T> {
+    let mut de = serde_json::Deserializer::from_str(&source.text);
+    let result: std::result::Result<T, _> = serde_path_to_error::deserialize(&mut de);
+    let value = result.map_err(|err| {
+        let path = convert_path(err.path());
+        let inner = err.inner();
+        let position = (inner.line() > 0).then(|| (inner.line(), inner.column()));
+        let message = strip_position(&inner.to_string());
+        let suggestion = suggest_for_unknown_field(&message);
+        let mut problem = Problem::new(path, message).with_suggestion(suggestion);
+        problem.position = position;
+        Error::Invalid {
+            file: source.path.clone(),
+            problems: vec![problem],
+        }
+    })?;
+    de.end().map_err(|err| {
+        let mut problem = Problem::new(JsonPath::root(), strip_position(&err.to_string()));
+        problem.position = Some((err.line(), err.column()));
+        Error::Invalid {
+            file: source.path.clone(),
+            problems: vec![problem],
+        }
+    })?;
+    Ok(value)
+}
+
+fn convert_path(path: &serde_path_to_error::Path) -> JsonPath {
+    use serde_path_to_error::Segment as S;
+    JsonPath(
+        path.iter()
+            .filter_map(|segment| match segment {
+                S::Seq { index } => Some(Segment::Index(*index)),
+                S::Map { key } => Some(Segment::Key(key.clone())),
+                S::Enum { variant } => Some(Segment::Key(variant.clone())),
+                S::Unknown => None,
+            })
+            .collect(),
+    )
+}
+
+/// serde_json appends " at line L column C"; the position is reported apart.
+fn strip_position(message: &str) -> String {
+    match message.rfind(" at line ") {
+        Some(i) => message[..i].to_string(),
+        None => message.to_string(),
+    }
+}
+
+/// Turns serde's "unknown field `wrokers`, expected one of `a`, `b`" into a
+/// "did you mean `workers`?" when one expected name is close.
+fn suggest_for_unknown_field(message: &str) -> Option<String> {
+    let rest = message
+        .strip_prefix("unknown field `")
+        .or_else(|| message.strip_prefix("unknown variant `"))?;
+    let (found, expected) = rest.split_once('`')?;
+    let candidates: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
+    closest(found, candidates.iter().copied()).map(|name| format!("did you mean `{name}`?"))
+}
+
+/// The candidate closest to `name`, if it is close enough to be a typo.
+pub fn closest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    candidates
+        .into_iter()
+        .map(|candidate| (strsim::damerau_levenshtein(name, candidate), candidate))
+        .filter(|(distance, candidate)| {
+            *distance <= 2.max(name.len().min(candidate.len()) / 3)
+        })
+        .min_by_key(|(distance, _)| *distance)
+        .map(|(_, candidate)| candidate)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn source(text: &str) -> Source {
+        Source {
+            path: PathBuf::from("models/test.json"),
+            text: text.to_string(),
+        }
+    }
+
+    #[test]
+    fn unknown_field_names_path_position_and_suggestion() {
+        let text = r#"{"name": "m", "zones": ["a"],
+  "services": {"api": {"wrokers": 4, "endpoints": {"x": {"work": {"constant": "1ms"}}}}},
+  "workload": {}}"#;
+        let err = parse_model(&source(text)).unwrap_err();
+        let Error::Invalid { problems, .. } = &err else {
+            panic!("{err}")
+        };
+        assert_eq!(problems[0].path.to_string(), "services.api.wrokers");
+        assert_eq!(problems[0].position.map(|p| p.0), Some(2));
+        assert_eq!(
+            problems[0].suggestion.as_deref(),
+            Some("did you mean `workers`?")
+        );
+        assert!(err.to_string().starts_with("models/test.json: services.api.wrokers (line 2"));
+    }
+
+    #[test]
+    fn malformed_duration_is_reported_at_its_path() {
+        let text = r#"{"name": "m", "zones": ["a"],
+  "services": {"api": {"workers": 4, "endpoints": {"x": {"work": {"constant": "5 sekunden"}}}}},
+  "workload": {}}"#;
+        let err = parse_model(&source(text)).unwrap_err().to_string();
+        assert!(
+            err.contains("services.api.endpoints.x.work.constant"),
+            "{err}"
+        );
+        assert!(err.contains("expected a duration"), "{err}");
+    }
+
+    #[test]
+    fn closest_name_only_for_near_misses() {
+        assert_eq!(closest("ordres", ["orders", "users"]), Some("orders"));
+        assert_eq!(closest("inventory", ["orders", "users"]), None);
+    }
+}

@@ -1,0 +1,206 @@
+//! The model file: the architecture under test, as the architect writes it.
+//!
+//! Collections are JSON objects keyed by name (not arrays) so that a variant's
+//! merge patch can reach one element. Every struct denies unknown fields: a
+//! misspelt knob is an error, never a silently ignored setting.
+
+use indexmap::IndexMap;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::units::{Duration, Rate};
+
+/// An architecture: zones, services with their endpoints and calls, and the
+/// workload that drives it.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ModelSpec {
+    /// Optional JSON Schema reference for editors; ignored by faultline.
+    #[serde(rename = "$schema", default, skip_serializing)]
+    pub schema: Option<String>,
+    /// Name of the architecture, used in reports.
+    pub name: String,
+    /// One line on what this architecture is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Availability zones, in the order used to spread instances.
+    pub zones: Vec<String>,
+    /// Services keyed by name.
+    pub services: IndexMap<String, ServiceSpec>,
+    /// Entry points and their open-loop arrivals, keyed by name.
+    pub workload: IndexMap<String, WorkloadSpec>,
+}
+
+/// What a service is; it sets defaults and how the service is drawn.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ServiceKind {
+    /// An application service.
+    #[default]
+    Service,
+    /// A database; its workers are its connection slots.
+    Database,
+    /// A cache.
+    Cache,
+    /// A third-party API outside the design: unlimited concurrency unless
+    /// `workers` says otherwise, so only its latency matters.
+    External,
+}
+
+/// A deployable with instances spread over zones.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceSpec {
+    #[serde(default)]
+    pub kind: ServiceKind,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Where the instances run. Default: one instance in the first zone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instances: Option<InstancesSpec>,
+    /// Concurrent requests one instance works on (threads, or connection
+    /// slots for a database). Required except for `external` services, which
+    /// default to unlimited.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workers: Option<u32>,
+    /// Requests one instance holds waiting for a worker; a request arriving
+    /// at a full queue is rejected (`queue_full`). Default 128.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub queue: Option<u32>,
+    /// How callers pick one of this service's instances.
+    #[serde(default)]
+    pub load_balancer: LoadBalancerSpec,
+    /// Operations of the service, keyed by name.
+    pub endpoints: IndexMap<String, EndpointSpec>,
+}
+
+/// Placement of a service's instances.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InstancesSpec {
+    /// This many instances in every zone of the model.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub per_zone: Option<u32>,
+    /// This many instances in total, spread round-robin over the zones.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub count: Option<u32>,
+    /// Explicit instance counts keyed by zone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub placement: Option<IndexMap<String, u32>>,
+}
+
+/// Instance selection policy of a load balancer.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum LbPolicy {
+    /// Each instance in turn.
+    #[default]
+    RoundRobin,
+    /// The instance with the fewest requests queued or in service.
+    LeastOutstanding,
+    /// Uniformly at random.
+    Random,
+    /// Two instances at random, the less loaded of the two.
+    PowerOfTwoChoices,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LoadBalancerSpec {
+    #[serde(default)]
+    pub policy: LbPolicy,
+}
+
+/// An operation of a service: its own work, then its calls, in order.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EndpointSpec {
+    /// Time a worker spends on this operation's own work, before its calls.
+    pub work: WorkSpec,
+    /// Calls made after the work, in the order written, each waiting for the
+    /// previous one; keyed by a name for the call.
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub calls: IndexMap<String, CallSpec>,
+}
+
+/// A distribution of work time.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum WorkSpec {
+    /// Always this long.
+    Constant(Duration),
+    /// Exponentially distributed with this mean (memoryless, as in M/M/c).
+    Exponential { mean: Duration },
+    /// Log-normal, fitted to a mean and a 99th percentile (p99 must exceed the
+    /// mean and be at most ~15 times it).
+    Lognormal { mean: Duration, p99: Duration },
+    /// Uniform between two bounds.
+    Uniform { min: Duration, max: Duration },
+}
+
+/// A call to another endpoint.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CallSpec {
+    /// The endpoint called, as `service.endpoint`.
+    pub to: String,
+    /// Time the caller waits for the response before failing the call with
+    /// `timeout`. The callee keeps working on it. Default: wait forever.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<Duration>,
+    /// Connection pool from each caller instance to the callee service. Calls
+    /// from one service to one callee share the pool, so they must agree on it.
+    /// Default: unbounded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pool: Option<PoolSpec>,
+    /// Fraction of requests that make this call (e.g. 0.2 for a cache miss
+    /// ratio of 20 %). Default 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub probability: Option<f64>,
+}
+
+/// A connection pool per (caller instance, callee service).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PoolSpec {
+    /// Connections per caller instance.
+    pub size: u32,
+    /// Time a call waits for a free connection before failing with
+    /// `pool_exhausted`. Default: wait forever ("0s": fail at once).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acquire_timeout: Option<Duration>,
+}
+
+/// An entry point with open-loop Poisson arrivals.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WorkloadSpec {
+    /// The entry endpoint, as `service.endpoint`.
+    pub endpoint: String,
+    /// A constant arrival rate. Give either `rate` or `schedule`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate: Option<Rate>,
+    /// A piecewise rate: each point sets the rate from its time on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedule: Option<Vec<RatePoint>>,
+    /// Between schedule points: `step` holds each rate until the next point,
+    /// `linear` ramps to it.
+    #[serde(default)]
+    pub interpolate: Interpolate,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RatePoint {
+    /// Virtual time from the start of the run.
+    pub at: Duration,
+    pub rate: Rate,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Interpolate {
+    #[default]
+    Step,
+    Linear,
+}

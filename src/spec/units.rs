@@ -1,0 +1,197 @@
+//! Human units at the file boundary: durations (`"250ms"`), rates (`"500/s"`)
+//! and probabilities. Each parses into an exact integer or float once, so the
+//! engine never sees a string.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
+use serde::de::{self, Visitor};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// A duration written as a human string (`"250ms"`, `"5s"`, `"1m 30s"`),
+/// held as whole nanoseconds of virtual time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Duration(pub u64);
+
+impl Duration {
+    pub fn nanos(self) -> u64 {
+        self.0
+    }
+
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let trimmed = text.trim();
+        if trimmed.starts_with('-') {
+            return Err(format!(
+                "a duration cannot be negative, found \"{text}\"; write e.g. \"250ms\" or \"5s\""
+            ));
+        }
+        let parsed = humantime::parse_duration(trimmed).map_err(|e| {
+            format!("expected a duration such as \"250ms\", \"5s\" or \"2m\", found \"{text}\" ({e})")
+        })?;
+        let nanos = u64::try_from(parsed.as_nanos())
+            .map_err(|_| format!("duration \"{text}\" is longer than 584 years"))?;
+        Ok(Duration(nanos))
+    }
+}
+
+impl fmt::Display for Duration {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0 == 0 {
+            return f.write_str("0s");
+        }
+        write!(
+            f,
+            "{}",
+            humantime::format_duration(std::time::Duration::from_nanos(self.0))
+        )
+    }
+}
+
+impl Serialize for Duration {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Duration {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = Duration;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a duration string such as \"250ms\" or \"5s\"")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Duration, E> {
+                Duration::parse(v).map_err(E::custom)
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+impl JsonSchema for Duration {
+    fn schema_name() -> Cow<'static, str> {
+        "Duration".into()
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "type": "string",
+            "description": "A duration with units: ns, us, ms, s, m (minutes), h; parts may be combined (\"1m 30s\").",
+            "pattern": "^\\s*([0-9]+(\\.[0-9]+)?\\s*[a-zµ]+\\s*)+$",
+            "examples": ["250ms", "5s", "2m", "1h 30m"]
+        })
+    }
+}
+
+/// An arrival rate written as `"500/s"`, `"3000/min"` or `"20/ms"`, held as
+/// events per second.
+#[derive(Clone, Copy, Debug, PartialEq, PartialOrd, Default)]
+pub struct Rate(pub f64);
+
+impl Rate {
+    pub fn per_second(self) -> f64 {
+        self.0
+    }
+
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let expected = || {
+            format!("expected a rate such as \"500/s\", \"3000/min\" or \"2/ms\", found \"{text}\"")
+        };
+        let (count, unit) = text.trim().split_once('/').ok_or_else(expected)?;
+        let count: f64 = count.trim().parse().map_err(|_| expected())?;
+        let seconds_per_unit = match unit.trim() {
+            "s" | "sec" | "second" => 1.0,
+            "ms" => 1e-3,
+            "min" | "m" | "minute" => 60.0,
+            "h" | "hour" => 3600.0,
+            _ => return Err(expected()),
+        };
+        if !count.is_finite() || count < 0.0 {
+            return Err(format!("a rate must be zero or positive, found \"{text}\""));
+        }
+        Ok(Rate(count / seconds_per_unit))
+    }
+}
+
+impl fmt::Display for Rate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/s", self.0)
+    }
+}
+
+impl Serialize for Rate {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Rate {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = Rate;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a rate string such as \"500/s\"")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Rate, E> {
+                Rate::parse(v).map_err(E::custom)
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+impl JsonSchema for Rate {
+    fn schema_name() -> Cow<'static, str> {
+        "Rate".into()
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "type": "string",
+            "description": "Events per unit of time: \"500/s\", \"3000/min\", \"2/ms\", \"100/h\".",
+            "pattern": "^\\s*[0-9]+(\\.[0-9]+)?\\s*/\\s*(s|sec|second|ms|min|m|minute|h|hour)\\s*$",
+            "examples": ["500/s", "3000/min"]
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn durations_parse_to_exact_nanoseconds() {
+        assert_eq!(Duration::parse("250ms").unwrap().0, 250_000_000);
+        assert_eq!(Duration::parse("1m 30s").unwrap().0, 90_000_000_000);
+        assert_eq!(Duration::parse("0s").unwrap().0, 0);
+        assert!(Duration::parse("-5s").unwrap_err().contains("negative"));
+        assert!(Duration::parse("5 sekunden").is_err());
+        assert!(Duration::parse("12").is_err(), "a bare number has no unit");
+    }
+
+    #[test]
+    fn rates_parse_to_events_per_second() {
+        assert_eq!(Rate::parse("500/s").unwrap().0, 500.0);
+        assert_eq!(Rate::parse("3000/min").unwrap().0, 50.0);
+        assert_eq!(Rate::parse("2/ms").unwrap().0, 2000.0);
+        assert!(Rate::parse("-1/s").is_err());
+        assert!(Rate::parse("500").is_err());
+        assert!(Rate::parse("500/fortnight").is_err());
+    }
+
+    proptest! {
+        #[test]
+        fn duration_display_round_trips(nanos in 0u64..10_000_000_000_000_000) {
+            let d = Duration(nanos);
+            prop_assert_eq!(Duration::parse(&d.to_string()).unwrap(), d);
+        }
+
+        #[test]
+        fn duration_parser_never_panics(text in "\\PC{0,24}") {
+            let _ = Duration::parse(&text);
+            let _ = Rate::parse(&text);
+        }
+    }
+}

@@ -1,0 +1,436 @@
+//! Checks a parsed file for everything serde cannot: references, capacities,
+//! cycles. Collects every problem rather than stopping at the first, so one
+//! run of `faultline validate` shows the whole list.
+
+use indexmap::IndexMap;
+use petgraph::algo::tarjan_scc;
+use petgraph::graph::DiGraph;
+
+use super::closest;
+use super::model::{CallSpec, InstancesSpec, ModelSpec, ServiceKind, WorkSpec};
+use super::scenario::ScenarioSpec;
+use crate::error::{JsonPath, Problem};
+
+/// Largest p99/mean ratio a log-normal can have: with σ at the mode of the
+/// quadratic, ln(p99/mean) = z²/2 where z is the 99th normal quantile.
+pub const LOGNORMAL_MAX_P99_OVER_MEAN: f64 = 14.96;
+
+fn check_name(problems: &mut Vec<Problem>, path: JsonPath, what: &str, name: &str) {
+    let ok = !name.is_empty()
+        && name.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    if !ok {
+        problems.push(Problem::new(
+            path,
+            format!(
+                "{what} name \"{name}\" must start with a letter or digit and hold only letters, digits, '-' and '_'"
+            ),
+        ));
+    }
+}
+
+/// Resolves `service.endpoint` against the model, with a suggestion when it
+/// does not resolve.
+pub fn resolve_endpoint<'m>(
+    model: &'m ModelSpec,
+    reference: &str,
+) -> Result<(&'m str, &'m str), (String, Option<String>)> {
+    let Some((service, endpoint)) = reference.split_once('.') else {
+        let all: Vec<String> = all_endpoints(model);
+        let hint = closest(reference, all.iter().map(String::as_str))
+            .map(|s| format!("did you mean `{s}`?"))
+            .or_else(|| Some("write it as `service.endpoint`".to_string()));
+        return Err((
+            format!("expected an endpoint as `service.endpoint`, found \"{reference}\""),
+            hint,
+        ));
+    };
+    let Some((service_name, service_spec)) = model.services.get_key_value(service) else {
+        let hint = closest(service, model.services.keys().map(String::as_str))
+            .map(|s| format!("did you mean `{s}.{endpoint}`?"));
+        let known: Vec<&str> = model.services.keys().map(String::as_str).collect();
+        return Err((
+            format!(
+                "unknown service `{service}` in \"{reference}\" (services: {})",
+                known.join(", ")
+            ),
+            hint,
+        ));
+    };
+    let Some((endpoint_name, _)) = service_spec.endpoints.get_key_value(endpoint) else {
+        let hint = closest(endpoint, service_spec.endpoints.keys().map(String::as_str))
+            .map(|e| format!("did you mean `{service}.{e}`?"));
+        let known: Vec<&str> = service_spec.endpoints.keys().map(String::as_str).collect();
+        return Err((
+            format!(
+                "service `{service}` has no endpoint `{endpoint}` (endpoints: {})",
+                known.join(", ")
+            ),
+            hint,
+        ));
+    };
+    Ok((service_name.as_str(), endpoint_name.as_str()))
+}
+
+fn all_endpoints(model: &ModelSpec) -> Vec<String> {
+    model
+        .services
+        .iter()
+        .flat_map(|(s, spec)| spec.endpoints.keys().map(move |e| format!("{s}.{e}")))
+        .collect()
+}
+
+pub fn model(model: &ModelSpec) -> Vec<Problem> {
+    let mut problems = Vec::new();
+    let root = JsonPath::root();
+    if model.name.trim().is_empty() {
+        problems.push(Problem::new(root.key("name"), "the model needs a name"));
+    }
+    if model.zones.is_empty() {
+        problems.push(Problem::new(
+            root.key("zones"),
+            "expected at least one zone, e.g. [\"az-a\"]",
+        ));
+    }
+    for (i, zone) in model.zones.iter().enumerate() {
+        check_name(&mut problems, root.key("zones").index(i), "zone", zone);
+        if model.zones[..i].contains(zone) {
+            problems.push(Problem::new(
+                root.key("zones").index(i),
+                format!("zone \"{zone}\" is listed twice"),
+            ));
+        }
+    }
+    if model.services.is_empty() {
+        problems.push(Problem::new(root.key("services"), "expected at least one service"));
+    }
+    for (name, service) in &model.services {
+        let path = root.key("services").key(name);
+        check_name(&mut problems, path.clone(), "service", name);
+        if let Some(instances) = &service.instances {
+            check_instances(&mut problems, &path.key("instances"), instances, &model.zones);
+        }
+        match service.workers {
+            Some(0) => problems.push(Problem::new(
+                path.key("workers"),
+                "expected a positive number of workers, found 0",
+            )),
+            None if service.kind != ServiceKind::External => problems.push(Problem::new(
+                path.clone(),
+                "missing field `workers`: how many requests one instance works on at once",
+            )),
+            _ => {}
+        }
+        if service.endpoints.is_empty() {
+            problems.push(Problem::new(
+                path.key("endpoints"),
+                "expected at least one endpoint",
+            ));
+        }
+        // Calls from this service to one callee share a pool per caller
+        // instance, so their pool settings must agree.
+        let mut pools: IndexMap<&str, (JsonPath, &super::model::PoolSpec)> = IndexMap::new();
+        for (endpoint_name, endpoint) in &service.endpoints {
+            let endpoint_path = path.key("endpoints").key(endpoint_name);
+            check_name(&mut problems, endpoint_path.clone(), "endpoint", endpoint_name);
+            check_work(&mut problems, &endpoint_path.key("work"), &endpoint.work);
+            for (call_name, call) in &endpoint.calls {
+                let call_path = endpoint_path.key("calls").key(call_name);
+                check_name(&mut problems, call_path.clone(), "call", call_name);
+                let callee = check_call(&mut problems, &call_path, call, model);
+                if let (Some(callee), Some(pool)) = (callee, &call.pool) {
+                    match pools.get(callee) {
+                        Some((first_path, first)) if *first != pool => {
+                            problems.push(Problem::new(
+                                call_path.key("pool"),
+                                format!(
+                                    "calls from `{name}` to `{callee}` share one pool per instance, but this pool differs from the one at {first_path}"
+                                ),
+                            ).with_suggestion(Some("give both calls the same pool settings, or set it on one only".into())));
+                        }
+                        Some(_) => {}
+                        None => {
+                            pools.insert(callee, (call_path.key("pool"), pool));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    check_cycles(&mut problems, model);
+    if model.workload.is_empty() {
+        problems.push(Problem::new(
+            root.key("workload"),
+            "expected at least one workload entry, e.g. {\"checkout\": {\"endpoint\": \"gateway.checkout\", \"rate\": \"100/s\"}}",
+        ));
+    }
+    for (name, workload) in &model.workload {
+        let path = root.key("workload").key(name);
+        check_name(&mut problems, path.clone(), "workload", name);
+        if let Err((message, hint)) = resolve_endpoint(model, &workload.endpoint) {
+            problems.push(Problem::new(path.key("endpoint"), message).with_suggestion(hint));
+        }
+        match (&workload.rate, &workload.schedule) {
+            (Some(_), Some(_)) | (None, None) => problems.push(Problem::new(
+                path.clone(),
+                "expected exactly one of `rate` (constant) or `schedule` (piecewise)",
+            )),
+            (None, Some(schedule)) => {
+                if schedule.is_empty() {
+                    problems.push(Problem::new(
+                        path.key("schedule"),
+                        "expected at least one point {\"at\": \"0s\", \"rate\": \"100/s\"}",
+                    ));
+                }
+                for i in 1..schedule.len() {
+                    if schedule[i].at <= schedule[i - 1].at {
+                        problems.push(Problem::new(
+                            path.key("schedule").index(i).key("at"),
+                            format!(
+                                "schedule points must be in increasing time order: {} does not come after {}",
+                                schedule[i].at,
+                                schedule[i - 1].at
+                            ),
+                        ));
+                    }
+                }
+            }
+            (Some(_), None) => {}
+        }
+    }
+    problems
+}
+
+fn check_instances(
+    problems: &mut Vec<Problem>,
+    path: &JsonPath,
+    instances: &InstancesSpec,
+    zones: &[String],
+) {
+    let given = [
+        instances.per_zone.is_some(),
+        instances.count.is_some(),
+        instances.placement.is_some(),
+    ]
+    .iter()
+    .filter(|g| **g)
+    .count();
+    if given != 1 {
+        problems.push(Problem::new(
+            path.clone(),
+            "expected exactly one of `per_zone`, `count` or `placement`",
+        ));
+        return;
+    }
+    if instances.per_zone == Some(0) || instances.count == Some(0) {
+        problems.push(Problem::new(
+            path.clone(),
+            "expected at least one instance, found 0",
+        ));
+    }
+    if let Some(placement) = &instances.placement {
+        if placement.values().all(|n| *n == 0) {
+            problems.push(Problem::new(
+                path.key("placement"),
+                "expected at least one instance in some zone",
+            ));
+        }
+        for zone in placement.keys() {
+            if !zones.contains(zone) {
+                let hint = closest(zone, zones.iter().map(String::as_str))
+                    .map(|z| format!("did you mean `{z}`?"));
+                problems.push(
+                    Problem::new(
+                        path.key("placement").key(zone),
+                        format!("unknown zone `{zone}` (zones: {})", zones.join(", ")),
+                    )
+                    .with_suggestion(hint),
+                );
+            }
+        }
+    }
+}
+
+fn check_work(problems: &mut Vec<Problem>, path: &JsonPath, work: &WorkSpec) {
+    match work {
+        WorkSpec::Constant(_) => {}
+        WorkSpec::Exponential { mean } => {
+            if mean.0 == 0 {
+                problems.push(Problem::new(
+                    path.key("exponential").key("mean"),
+                    "expected a positive mean",
+                ));
+            }
+        }
+        WorkSpec::Lognormal { mean, p99 } => {
+            let path = path.key("lognormal");
+            if mean.0 == 0 {
+                problems.push(Problem::new(path.key("mean"), "expected a positive mean"));
+            } else if p99 <= mean {
+                problems.push(Problem::new(
+                    path.key("p99"),
+                    format!("a log-normal's p99 must exceed its mean ({mean}), found {p99}"),
+                ));
+            } else if p99.0 as f64 / mean.0 as f64 > LOGNORMAL_MAX_P99_OVER_MEAN {
+                problems.push(Problem::new(
+                    path.key("p99"),
+                    format!(
+                        "no log-normal has a p99 more than {LOGNORMAL_MAX_P99_OVER_MEAN} times its mean ({mean}), found {p99}"
+                    ),
+                ));
+            }
+        }
+        WorkSpec::Uniform { min, max } => {
+            if min > max {
+                problems.push(Problem::new(
+                    path.key("uniform").key("max"),
+                    format!("expected max ≥ min ({min}), found {max}"),
+                ));
+            }
+        }
+    }
+}
+
+/// Checks one call; returns the callee service when the target resolves.
+fn check_call<'m>(
+    problems: &mut Vec<Problem>,
+    path: &JsonPath,
+    call: &CallSpec,
+    model: &'m ModelSpec,
+) -> Option<&'m str> {
+    if let Some(timeout) = call.timeout
+        && timeout.0 == 0
+    {
+        problems.push(Problem::new(
+            path.key("timeout"),
+            "expected a positive timeout; leave it out to wait forever",
+        ));
+    }
+    if let Some(pool) = &call.pool
+        && pool.size == 0
+    {
+        problems.push(Problem::new(
+            path.key("pool").key("size"),
+            "expected a positive pool size, found 0",
+        ));
+    }
+    if let Some(p) = call.probability
+        && !(p > 0.0 && p <= 1.0)
+    {
+        problems.push(Problem::new(
+            path.key("probability"),
+            format!("expected a probability in (0, 1], found {p}"),
+        ));
+    }
+    match resolve_endpoint(model, &call.to) {
+        Ok((service, _)) => Some(service),
+        Err((message, hint)) => {
+            problems.push(Problem::new(path.key("to"), message).with_suggestion(hint));
+            None
+        }
+    }
+}
+
+/// The endpoint call graph must be acyclic: a request that calls itself
+/// would never finish. Names each cycle found.
+fn check_cycles(problems: &mut Vec<Problem>, model: &ModelSpec) {
+    let mut graph: DiGraph<(String, JsonPath), ()> = DiGraph::new();
+    let mut index = IndexMap::new();
+    for (service_name, service) in &model.services {
+        for endpoint_name in service.endpoints.keys() {
+            let path = JsonPath::root()
+                .key("services")
+                .key(service_name)
+                .key("endpoints")
+                .key(endpoint_name);
+            let node = graph.add_node((format!("{service_name}.{endpoint_name}"), path));
+            index.insert(format!("{service_name}.{endpoint_name}"), node);
+        }
+    }
+    for (service_name, service) in &model.services {
+        for (endpoint_name, endpoint) in &service.endpoints {
+            let from = index[&format!("{service_name}.{endpoint_name}")];
+            for call in endpoint.calls.values() {
+                if let Some(&to) = index.get(&call.to) {
+                    graph.add_edge(from, to, ());
+                }
+            }
+        }
+    }
+    for component in tarjan_scc(&graph) {
+        let first = component[0];
+        let is_cycle = component.len() > 1 || graph.contains_edge(first, first);
+        if !is_cycle {
+            continue;
+        }
+        // Walk the cycle inside the component from its first node, so the
+        // message reads as the path a request would take.
+        let mut order = vec![first];
+        let mut current = first;
+        loop {
+            let next = graph
+                .neighbors(current)
+                .find(|n| component.contains(n) && (!order.contains(n) || *n == first));
+            match next {
+                Some(n) if n == first => break,
+                Some(n) => {
+                    order.push(n);
+                    current = n;
+                }
+                None => break,
+            }
+        }
+        let names: Vec<&str> = order.iter().map(|n| graph[*n].0.as_str()).collect();
+        problems.push(
+            Problem::new(
+                graph[first].1.clone(),
+                format!(
+                    "the call graph has a cycle: {} → {}",
+                    names.join(" → "),
+                    names[0]
+                ),
+            )
+            .with_suggestion(Some(
+                "a request that calls back into its own chain never finishes; break the cycle"
+                    .into(),
+            )),
+        );
+    }
+}
+
+pub fn scenario(scenario: &ScenarioSpec) -> Vec<Problem> {
+    let mut problems = Vec::new();
+    let root = JsonPath::root();
+    check_name(&mut problems, root.key("name"), "scenario", &scenario.name);
+    if scenario.duration.0 == 0 {
+        problems.push(Problem::new(root.key("duration"), "expected a positive duration"));
+    }
+    if scenario.warmup >= scenario.duration && scenario.duration.0 > 0 {
+        problems.push(Problem::new(
+            root.key("warmup"),
+            format!(
+                "the warm-up ({}) must be shorter than the duration ({})",
+                scenario.warmup, scenario.duration
+            ),
+        ));
+    }
+    if let Some(window) = scenario.window {
+        if window.0 < 1_000_000 {
+            problems.push(Problem::new(
+                root.key("window"),
+                format!("expected a metrics window of at least 1ms, found {window}"),
+            ));
+        } else if window > scenario.duration {
+            problems.push(Problem::new(
+                root.key("window"),
+                format!(
+                    "the metrics window ({window}) is longer than the run ({})",
+                    scenario.duration
+                ),
+            ));
+        }
+    }
+    problems
+}

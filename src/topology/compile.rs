@@ -1,0 +1,267 @@
+//! Spec → topology. The spec has been validated, so references resolve.
+
+use indexmap::IndexMap;
+
+use super::*;
+use crate::spec::model::{Interpolate, ModelSpec, WorkSpec};
+
+/// z such that Φ(z) = 0.99.
+const Z99: f64 = 2.326_347_874_040_841;
+
+pub(super) fn work_time(spec: &WorkSpec) -> WorkTime {
+    match spec {
+        WorkSpec::Constant(d) => WorkTime::Constant(d.0),
+        WorkSpec::Exponential { mean } => WorkTime::Exponential { mean: mean.0 as f64 },
+        WorkSpec::Lognormal { mean, p99 } => {
+            // mean = exp(μ + σ²/2) and p99 = exp(μ + zσ) give
+            // σ²/2 − zσ + ln(p99/mean) = 0; the smaller root keeps the
+            // distribution's bulk near the mean.
+            let gap = (p99.0 as f64 / mean.0 as f64).ln();
+            let sigma = Z99 - (Z99 * Z99 - 2.0 * gap).max(0.0).sqrt();
+            let mu = (mean.0 as f64).ln() - sigma * sigma / 2.0;
+            WorkTime::Lognormal { mu, sigma }
+        }
+        WorkSpec::Uniform { min, max } => WorkTime::Uniform {
+            min: min.0,
+            max: max.0,
+        },
+    }
+}
+
+fn lane(lanes: &mut Vec<TimerLane>, kind: TimerKind, duration: u64) -> u32 {
+    let wanted = TimerLane { kind, duration };
+    match lanes.iter().position(|l| *l == wanted) {
+        Some(i) => i as u32,
+        None => {
+            lanes.push(wanted);
+            (lanes.len() - 1) as u32
+        }
+    }
+}
+
+pub(super) fn compile(model: &ModelSpec) -> Topology {
+    let zones = model.zones.clone();
+    let service_index: IndexMap<&str, u32> = model
+        .services
+        .keys()
+        .enumerate()
+        .map(|(i, name)| (name.as_str(), i as u32))
+        .collect();
+    let mut endpoint_index: IndexMap<String, u32> = IndexMap::new();
+    for (service_name, service) in &model.services {
+        for endpoint_name in service.endpoints.keys() {
+            let next = endpoint_index.len() as u32;
+            endpoint_index.insert(format!("{service_name}.{endpoint_name}"), next);
+        }
+    }
+
+    let mut services = Vec::new();
+    let mut instances = Vec::new();
+    let mut endpoints = Vec::new();
+    let mut calls = Vec::new();
+    let mut timer_lanes = Vec::new();
+    // (caller, callee) → pool group, in order of first appearance.
+    let mut pool_groups: IndexMap<(u32, u32), PoolGroup> = IndexMap::new();
+
+    for (s, (service_name, service)) in model.services.iter().enumerate() {
+        let service_id = ServiceId(s as u32);
+        let first_instance = instances.len() as u32;
+        let zone_id = |zone: &str| ZoneId(zones.iter().position(|z| z == zone).unwrap() as u32);
+        let mut counts: Vec<u32> = vec![0; zones.len()];
+        match &service.instances {
+            None => counts[0] = 1,
+            Some(spec) => {
+                if let Some(per_zone) = spec.per_zone {
+                    counts.iter_mut().for_each(|c| *c = per_zone);
+                } else if let Some(count) = spec.count {
+                    for k in 0..count {
+                        counts[k as usize % zones.len()] += 1;
+                    }
+                } else if let Some(placement) = &spec.placement {
+                    for (zone, n) in placement {
+                        counts[zone_id(zone).index()] += n;
+                    }
+                }
+            }
+        }
+        for (z, count) in counts.iter().enumerate() {
+            for k in 1..=*count {
+                instances.push(Instance {
+                    name: format!("{service_name}-{}-{k}", zones[z]),
+                    service: service_id,
+                    zone: ZoneId(z as u32),
+                });
+            }
+        }
+        let first_endpoint = endpoints.len() as u32;
+        for (endpoint_name, endpoint) in &service.endpoints {
+            let endpoint_id = EndpointId(endpoints.len() as u32);
+            let first_call = calls.len() as u32;
+            for (call_name, call) in &endpoint.calls {
+                let to = endpoint_index[&call.to];
+                let callee_name = call.to.split_once('.').unwrap().0;
+                let callee = service_index[callee_name];
+                let timeout_lane = call
+                    .timeout
+                    .map(|t| lane(&mut timer_lanes, TimerKind::CallTimeout, t.0));
+                calls.push(Call {
+                    name: call_name.clone(),
+                    from: endpoint_id,
+                    to: EndpointId(to),
+                    to_service: ServiceId(callee),
+                    timeout: call.timeout.map(|t| t.0),
+                    timeout_lane,
+                    pool_group: None,
+                    probability: call.probability.unwrap_or(1.0),
+                });
+                if let Some(pool) = &call.pool {
+                    pool_groups.entry((s as u32, callee)).or_insert_with(|| {
+                        let acquire_timeout = pool.acquire_timeout.map(|t| t.0);
+                        PoolGroup {
+                            caller: service_id,
+                            callee: ServiceId(callee),
+                            size: pool.size,
+                            acquire_timeout,
+                            acquire_lane: acquire_timeout
+                                .filter(|t| *t > 0)
+                                .map(|t| lane(&mut timer_lanes, TimerKind::AcquireTimeout, t)),
+                            first_pool: 0,
+                        }
+                    });
+                }
+            }
+            endpoints.push(Endpoint {
+                service: service_id,
+                name: endpoint_name.clone(),
+                full_name: format!("{service_name}.{endpoint_name}"),
+                work: work_time(&endpoint.work),
+                calls: first_call..calls.len() as u32,
+            });
+        }
+        services.push(Service {
+            name: service_name.clone(),
+            kind: service.kind,
+            workers: service.workers.unwrap_or(UNLIMITED_WORKERS),
+            queue: service.queue.unwrap_or(DEFAULT_QUEUE),
+            policy: service.load_balancer.policy,
+            instances: first_instance..instances.len() as u32,
+            endpoints: first_endpoint..endpoints.len() as u32,
+        });
+    }
+
+    // Calls without their own pool share the pool another call to the same
+    // callee declared.
+    for call in &mut calls {
+        let caller = endpoints[call.from.index()].service.0;
+        call.pool_group = pool_groups
+            .get_index_of(&(caller, call.to_service.0))
+            .map(|i| PoolGroupId(i as u32));
+    }
+    let mut first_pool = 0;
+    let pool_groups: Vec<PoolGroup> = pool_groups
+        .into_values()
+        .map(|mut group| {
+            group.first_pool = first_pool;
+            first_pool += services[group.caller.index()].instances.len() as u32;
+            group
+        })
+        .collect();
+
+    let workloads = model
+        .workload
+        .iter()
+        .map(|(name, spec)| {
+            let points: Vec<(u64, f64)> = match (&spec.rate, &spec.schedule) {
+                (Some(rate), _) => vec![(0, rate.per_second())],
+                (None, Some(schedule)) => schedule
+                    .iter()
+                    .map(|p| (p.at.0, p.rate.per_second()))
+                    .collect(),
+                (None, None) => vec![(0, 0.0)],
+            };
+            Workload {
+                name: name.clone(),
+                endpoint: EndpointId(endpoint_index[&spec.endpoint]),
+                segments: segments(&points, spec.interpolate),
+            }
+        })
+        .collect();
+
+    Topology {
+        name: model.name.clone(),
+        zones,
+        services,
+        instances,
+        endpoints,
+        calls,
+        pool_groups,
+        workloads,
+        timer_lanes,
+    }
+}
+
+/// Piecewise segments from rate points (per second) sorted by time. Before
+/// the first point the rate is zero; after the last it holds.
+fn segments(points: &[(u64, f64)], interpolate: Interpolate) -> Vec<RateSegment> {
+    const PER_NS: f64 = 1e-9;
+    let mut out = Vec::new();
+    if points[0].0 > 0 {
+        out.push(RateSegment {
+            start: 0,
+            end: points[0].0,
+            rate_start: 0.0,
+            rate_end: 0.0,
+        });
+    }
+    for (i, &(at, rate)) in points.iter().enumerate() {
+        let (end, rate_end) = match points.get(i + 1) {
+            Some(&(next_at, next_rate)) => (
+                next_at,
+                if interpolate == Interpolate::Linear {
+                    next_rate
+                } else {
+                    rate
+                },
+            ),
+            None => (u64::MAX, rate),
+        };
+        out.push(RateSegment {
+            start: at,
+            end,
+            rate_start: rate * PER_NS,
+            rate_end: rate_end * PER_NS,
+        });
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spec::units::Duration;
+
+    #[test]
+    fn lognormal_fit_reproduces_mean_and_p99() {
+        let w = work_time(&WorkSpec::Lognormal {
+            mean: Duration(4_000_000),
+            p99: Duration(20_000_000),
+        });
+        let WorkTime::Lognormal { mu, sigma } = w else {
+            unreachable!()
+        };
+        let mean = (mu + sigma * sigma / 2.0).exp();
+        let p99 = (mu + Z99 * sigma).exp();
+        assert!((mean - 4e6).abs() < 1.0, "{mean}");
+        assert!((p99 - 2e7).abs() < 10.0, "{p99}");
+    }
+
+    #[test]
+    fn schedule_becomes_segments_with_zero_rate_before_first_point() {
+        let s = segments(&[(10, 100.0), (20, 300.0)], Interpolate::Linear);
+        assert_eq!(s.len(), 3);
+        assert_eq!((s[0].start, s[0].end, s[0].rate_start), (0, 10, 0.0));
+        assert!((s[1].rate_start * 1e9 - 100.0).abs() < 1e-9);
+        assert!((s[1].rate_end * 1e9 - 300.0).abs() < 1e-9);
+        assert_eq!(s[2].end, u64::MAX);
+    }
+}

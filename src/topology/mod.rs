@@ -1,0 +1,196 @@
+//! The compiled architecture: typed ids, flat arrays indexed by them, and the
+//! service dependency graph. Built once from a validated spec; the engine only
+//! ever reads it.
+
+mod compile;
+pub mod graph;
+
+use std::ops::Range;
+
+use crate::spec::model::{LbPolicy, ServiceKind};
+
+macro_rules! id {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub struct $name(pub u32);
+        impl $name {
+            #[inline]
+            pub fn index(self) -> usize {
+                self.0 as usize
+            }
+        }
+    };
+}
+
+id!(
+    /// An availability zone.
+    ZoneId
+);
+id!(
+    /// A service (all its instances).
+    ServiceId
+);
+id!(
+    /// One instance of a service.
+    InstanceId
+);
+id!(
+    /// An operation of a service.
+    EndpointId
+);
+id!(
+    /// One call site: an endpoint calling another.
+    CallId
+);
+id!(
+    /// The pools from every instance of one caller service to one callee.
+    PoolGroupId
+);
+id!(
+    /// An entry point of the workload.
+    WorkloadId
+);
+
+/// Concurrency of an instance that has no worker limit (`external` services).
+pub const UNLIMITED_WORKERS: u32 = u32::MAX;
+
+/// Queue length of an instance when the model does not say.
+pub const DEFAULT_QUEUE: u32 = 128;
+
+#[derive(Clone, Debug)]
+pub struct Topology {
+    pub name: String,
+    pub zones: Vec<String>,
+    pub services: Vec<Service>,
+    pub instances: Vec<Instance>,
+    pub endpoints: Vec<Endpoint>,
+    pub calls: Vec<Call>,
+    pub pool_groups: Vec<PoolGroup>,
+    pub workloads: Vec<Workload>,
+    /// Distinct call-timeout and acquire-timeout durations; timers of one
+    /// duration are created in time order, so each gets a FIFO lane.
+    pub timer_lanes: Vec<TimerLane>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Service {
+    pub name: String,
+    pub kind: ServiceKind,
+    pub workers: u32,
+    pub queue: u32,
+    pub policy: LbPolicy,
+    /// Instances are contiguous in `Topology::instances`.
+    pub instances: Range<u32>,
+    pub endpoints: Range<u32>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Instance {
+    /// `service-zone-k`, k counting from 1 within the zone.
+    pub name: String,
+    pub service: ServiceId,
+    pub zone: ZoneId,
+}
+
+/// Work-time distribution of an endpoint, in nanoseconds.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum WorkTime {
+    Constant(u64),
+    Exponential { mean: f64 },
+    /// Parameters of the underlying normal.
+    Lognormal { mu: f64, sigma: f64 },
+    Uniform { min: u64, max: u64 },
+}
+
+impl WorkTime {
+    pub fn mean_nanos(self) -> f64 {
+        match self {
+            WorkTime::Constant(v) => v as f64,
+            WorkTime::Exponential { mean } => mean,
+            WorkTime::Lognormal { mu, sigma } => (mu + sigma * sigma / 2.0).exp(),
+            WorkTime::Uniform { min, max } => (min as f64 + max as f64) / 2.0,
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Endpoint {
+    pub service: ServiceId,
+    pub name: String,
+    /// `service.endpoint`.
+    pub full_name: String,
+    pub work: WorkTime,
+    pub calls: Range<u32>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Call {
+    pub name: String,
+    pub from: EndpointId,
+    pub to: EndpointId,
+    pub to_service: ServiceId,
+    pub timeout: Option<u64>,
+    pub timeout_lane: Option<u32>,
+    pub pool_group: Option<PoolGroupId>,
+    pub probability: f64,
+}
+
+#[derive(Clone, Debug)]
+pub struct PoolGroup {
+    pub caller: ServiceId,
+    pub callee: ServiceId,
+    pub size: u32,
+    pub acquire_timeout: Option<u64>,
+    pub acquire_lane: Option<u32>,
+    /// Runtime pool of the caller's k-th instance is `first_pool + k`.
+    pub first_pool: u32,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TimerKind {
+    CallTimeout,
+    AcquireTimeout,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TimerLane {
+    pub kind: TimerKind,
+    pub duration: u64,
+}
+
+/// One piece of a piecewise arrival rate, in events per nanosecond.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RateSegment {
+    pub start: u64,
+    /// `u64::MAX` for the last segment.
+    pub end: u64,
+    pub rate_start: f64,
+    /// Equal to `rate_start` unless the segment ramps linearly.
+    pub rate_end: f64,
+}
+
+#[derive(Clone, Debug)]
+pub struct Workload {
+    pub name: String,
+    pub endpoint: EndpointId,
+    pub segments: Vec<RateSegment>,
+}
+
+impl Topology {
+    pub fn compile(model: &crate::spec::ModelSpec) -> Topology {
+        compile::compile(model)
+    }
+
+    pub fn service_of_instance(&self, instance: InstanceId) -> &Service {
+        &self.services[self.instances[instance.index()].service.index()]
+    }
+
+    /// Runtime pool count (one per caller instance per pool group).
+    pub fn pool_count(&self) -> usize {
+        self.pool_groups
+            .iter()
+            .map(|g| self.services[g.caller.index()].instances.len())
+            .sum()
+    }
+}
