@@ -1,1 +1,76 @@
-pub fn main() -> i32 { 0 }
+//! The command line: clap arguments in, library calls out, errors mapped to
+//! exit codes (0 ok, 1 a check failed, 2 bad input, 3 output not written).
+
+mod bench;
+mod graph;
+mod run;
+mod schema;
+mod validate;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+/// Deterministic chaos experiments on service architectures, before they
+/// are built.
+#[derive(Debug, Parser)]
+#[command(name = "faultline", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run a scenario (no argument: the bundled demo) and write its run
+    /// directory.
+    Run(run::Args),
+    /// Check model or scenario files and report every problem found.
+    Validate {
+        /// Model or scenario files (a scenario also checks its model).
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Print the service dependency graph of a model (or a scenario's model).
+    Graph(graph::Args),
+    /// Print the JSON Schema of model or scenario files, for editors.
+    Schema(schema::Args),
+    /// Measure simulated events and requests per wall-clock second.
+    Bench(bench::Args),
+}
+
+/// Parses the process arguments and runs the command; returns the exit code.
+pub fn main() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() { 2 } else { 0 };
+            let _ = e.print();
+            return code;
+        }
+    };
+    let result = match cli.command {
+        Command::Run(args) => run::run(args),
+        Command::Validate { files } => validate::run(&files),
+        Command::Graph(args) => graph::run(args),
+        Command::Schema(args) => schema::run(args),
+        Command::Bench(args) => bench::run(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e}");
+            e.exit_code()
+        }
+    }
+}
+
+/// Loads a model file, or the model of a scenario file.
+fn load_model_or_scenario(path: &std::path::Path) -> crate::Result<crate::spec::ModelSpec> {
+    let source = crate::spec::Source::read(path)?;
+    if crate::spec::looks_like_scenario(&source.text) {
+        Ok(crate::spec::load_experiment(path)?.model)
+    } else {
+        crate::spec::parse_model(&source)
+    }
+}

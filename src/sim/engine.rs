@@ -85,6 +85,8 @@ pub struct RunSummary {
     pub in_flight_at_end: u64,
     /// Largest number of activations alive at once.
     pub peak_activations: u64,
+    /// Endpoint executions started, over the whole run.
+    pub activations: u64,
     pub state_changes: u64,
 }
 
@@ -98,6 +100,7 @@ pub struct Engine<'t, O: Observer> {
     free: Vec<u32>,
     live: u64,
     peak_live: u64,
+    activations: u64,
     instances: Vec<InstanceState>,
     balancers: Vec<Balancer>,
     lb_rngs: Vec<ChaCha8Rng>,
@@ -148,6 +151,7 @@ impl<'t, O: Observer> Engine<'t, O> {
             free: Vec::new(),
             live: 0,
             peak_live: 0,
+            activations: 0,
             instances: topo.instances.iter().map(|_| InstanceState::new()).collect(),
             balancers: vec![Balancer::default(); topo.services.len()],
             lb_rngs: topo
@@ -229,6 +233,7 @@ impl<'t, O: Observer> Engine<'t, O> {
             entries: self.entry_totals,
             in_flight_at_end: self.live,
             peak_activations: self.peak_live,
+            activations: self.activations,
             state_changes: self.state_changes,
         };
         (summary, self.observer)
@@ -522,6 +527,7 @@ impl<'t, O: Observer> Engine<'t, O> {
 
     fn allocate(&mut self, mut activation: Activation) -> u32 {
         self.live += 1;
+        self.activations += 1;
         self.peak_live = self.peak_live.max(self.live);
         match self.free.pop() {
             Some(slot) => {

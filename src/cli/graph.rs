@@ -1,0 +1,32 @@
+//! `faultline graph MODEL --format dot|mermaid`
+
+use std::path::PathBuf;
+
+use clap::ValueEnum;
+
+use crate::topology::{Topology, graph};
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum Format {
+    Dot,
+    Mermaid,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// A model file, or a scenario file (its model is drawn).
+    file: PathBuf,
+    #[arg(long, value_enum, default_value = "dot")]
+    format: Format,
+}
+
+pub fn run(args: Args) -> crate::Result<i32> {
+    let model = super::load_model_or_scenario(&args.file)?;
+    let topology = Topology::compile(&model);
+    let text = match args.format {
+        Format::Dot => graph::to_dot(&topology),
+        Format::Mermaid => graph::to_mermaid(&topology),
+    };
+    print!("{text}");
+    Ok(0)
+}

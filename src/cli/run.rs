@@ -1,0 +1,106 @@
+//! `faultline run [SCENARIO] [--seed N] [--out DIR]`
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::experiment::{self, RunResult};
+use crate::spec::{self, Experiment, Source};
+
+/// The demo scenario and its model, built into the binary so that `run`
+/// works from any directory.
+pub const DEMO_SCENARIO: (&str, &str) = (
+    "scenarios/shop-steady.json",
+    include_str!("../../scenarios/shop-steady.json"),
+);
+pub const DEMO_MODEL: (&str, &str) = ("models/shop.json", include_str!("../../models/shop.json"));
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Scenario file; without it, the bundled demo (a small shop in steady
+    /// state).
+    scenario: Option<PathBuf>,
+    /// Master seed, overriding the scenario's.
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Base directory of run directories.
+    #[arg(long, default_value = "output")]
+    out: PathBuf,
+}
+
+pub fn demo_experiment() -> crate::Result<Experiment> {
+    let source = |(path, text): (&str, &str)| Source {
+        path: PathBuf::from(format!("(built-in) {path}")),
+        text: text.to_string(),
+    };
+    spec::experiment_from_texts(source(DEMO_SCENARIO), source(DEMO_MODEL))
+}
+
+pub fn run(args: Args) -> crate::Result<i32> {
+    let is_demo = args.scenario.is_none();
+    let experiment = match &args.scenario {
+        Some(path) => spec::load_experiment(path)?,
+        None => demo_experiment()?,
+    };
+    let config = experiment::run_config(&experiment, args.seed);
+    let bar = ProgressBar::new(config.duration / 1_000_000);
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} simulating [{bar:40}] {pos}/{len} ms virtual ({eta})")
+            .expect("static template")
+            .progress_chars("=> "),
+    );
+    let progress = bar.clone();
+    let started = Instant::now();
+    let result = experiment::run(&experiment, args.seed, &args.out, move |end| {
+        progress.set_position(end / 1_000_000)
+    });
+    bar.finish_and_clear();
+    let result = result?;
+    let wall = started.elapsed().as_secs_f64();
+    print_summary(&experiment, &result, is_demo);
+    eprintln!(
+        "simulated {} events in {:.2} s wall clock ({:.2} M events/s)",
+        result.summary.events,
+        wall,
+        result.summary.events as f64 / wall / 1e6
+    );
+    Ok(0)
+}
+
+fn print_summary(experiment: &Experiment, result: &RunResult, is_demo: bool) {
+    let m = &result.manifest;
+    println!(
+        "faultline {}: scenario `{}` on model `{}`, seed {}, {} s simulated ({} s warm-up)",
+        m.tool.version, m.scenario.name, m.model.name, m.seed, m.duration_s, m.warmup_s
+    );
+    if let Some(description) = &experiment.scenario.description {
+        println!("  {description}");
+    }
+    println!();
+    println!(
+        "{:<18} {:>10} {:>13} {:>10} {:>10} {:>10} {:>9}",
+        "entry", "requests", "availability", "p50 ms", "p99 ms", "max ms", "errors"
+    );
+    for (name, e) in &m.entries {
+        println!(
+            "{:<18} {:>10} {:>12.3}% {:>10.2} {:>10.2} {:>10.2} {:>9}",
+            name,
+            e.requests,
+            e.availability * 100.0,
+            e.latency_ms.p50,
+            e.latency_ms.p99,
+            e.latency_ms.max,
+            e.errors
+        );
+    }
+    println!();
+    println!("wrote {}/", result.dir.display());
+    println!("  run.json      inputs, seed, trace digest and the summary above");
+    println!("  metrics.csv   one row per {} s window per entry, service, endpoint and pool", m.window_s);
+    println!("  events.jsonl  state changes (queue full, pool exhausted, ...)");
+    if is_demo {
+        println!();
+        println!("This was the built-in demo. Run your own: faultline run scenarios/<name>.json");
+    }
+}

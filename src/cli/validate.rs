@@ -1,0 +1,38 @@
+//! `faultline validate FILE...`
+
+use std::path::PathBuf;
+
+use crate::spec::{self, Source};
+
+pub fn run(files: &[PathBuf]) -> crate::Result<i32> {
+    let mut failed = false;
+    for file in files {
+        let result = Source::read(file).and_then(|source| {
+            if spec::looks_like_scenario(&source.text) {
+                let experiment = spec::load_experiment(file)?;
+                Ok(format!(
+                    "scenario `{}` with model `{}` ({})",
+                    experiment.scenario.name,
+                    experiment.model.name,
+                    experiment.model_source.path.display()
+                ))
+            } else {
+                let model = spec::parse_model(&source)?;
+                Ok(format!(
+                    "model `{}`: {} services, {} workloads",
+                    model.name,
+                    model.services.len(),
+                    model.workload.len()
+                ))
+            }
+        });
+        match result {
+            Ok(what) => println!("ok: {}: {what}", file.display()),
+            Err(e) => {
+                eprintln!("error: {e}");
+                failed = true;
+            }
+        }
+    }
+    Ok(if failed { 2 } else { 0 })
+}

@@ -1,0 +1,186 @@
+//! `run.json`: what was run (tool version, input hashes, seed) and what came
+//! of it (event count, trace digest, summary per entry). No wall-clock
+//! figures: the file is a pure function of the inputs.
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::observe::metrics::{ErrorClass, Outcomes};
+use crate::sim::{RunConfig, RunSummary};
+use crate::spec::{Experiment, Source};
+use crate::topology::Topology;
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Manifest {
+    pub tool: Tool,
+    pub scenario: Input,
+    pub model: Input,
+    pub variant: String,
+    pub seed: u64,
+    pub duration_s: f64,
+    pub warmup_s: f64,
+    pub window_s: f64,
+    pub engine: EngineFigures,
+    /// Per entry endpoint, over the run after the warm-up.
+    pub entries: indexmap::IndexMap<String, EntrySummary>,
+    pub files: Vec<&'static str>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Tool {
+    pub name: &'static str,
+    pub version: &'static str,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Input {
+    pub name: String,
+    pub file: String,
+    /// SHA-256 of the file as parsed and re-serialised (canonical: formatting
+    /// and comments do not change it, any setting does).
+    pub sha256: String,
+    /// SHA-256 of the file's bytes, to detect any edit.
+    pub file_sha256: String,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct EngineFigures {
+    pub events: u64,
+    pub trace_digest: String,
+    pub state_changes: u64,
+    pub peak_requests_in_flight: u64,
+    pub requests_in_flight_at_end: u64,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct EntrySummary {
+    pub endpoint: String,
+    pub requests: u64,
+    pub ok: u64,
+    pub errors: u64,
+    pub errors_by_class: indexmap::IndexMap<&'static str, u64>,
+    pub availability: f64,
+    pub throughput_per_s: f64,
+    pub latency_ms: LatencyMs,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct LatencyMs {
+    pub mean: f64,
+    pub p50: f64,
+    pub p90: f64,
+    pub p99: f64,
+    pub p999: f64,
+    pub max: f64,
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn input<T: Serialize>(name: &str, source: &Source, parsed: &T) -> Input {
+    let canonical = serde_json::to_vec(parsed).expect("specs serialise");
+    Input {
+        name: name.to_string(),
+        file: source.path.display().to_string(),
+        sha256: sha256_hex(&canonical),
+        file_sha256: sha256_hex(source.text.as_bytes()),
+    }
+}
+
+/// Rounds to a fixed number of decimals so the file reads well and stays
+/// byte-stable.
+fn round(value: f64, decimals: i32) -> f64 {
+    let scale = 10f64.powi(decimals);
+    (value * scale).round() / scale
+}
+
+pub fn entry_summary(endpoint: &str, outcomes: &Outcomes, measured_ns: u64) -> EntrySummary {
+    let errors = outcomes.error_count();
+    let finished = outcomes.ok + errors;
+    let l = outcomes.latency_summary();
+    let ms = |ns: f64| round(ns / 1e6, 3);
+    EntrySummary {
+        endpoint: endpoint.to_string(),
+        requests: outcomes.arrivals,
+        ok: outcomes.ok,
+        errors,
+        errors_by_class: ErrorClass::ALL
+            .iter()
+            .map(|c| (c.name(), outcomes.errors[*c as usize]))
+            .collect(),
+        availability: if finished == 0 {
+            1.0
+        } else {
+            round(outcomes.ok as f64 / finished as f64, 6)
+        },
+        throughput_per_s: round(outcomes.ok as f64 / (measured_ns as f64 / 1e9), 3),
+        latency_ms: LatencyMs {
+            mean: ms(l.mean),
+            p50: ms(l.p50 as f64),
+            p90: ms(l.p90 as f64),
+            p99: ms(l.p99 as f64),
+            p999: ms(l.p999 as f64),
+            max: ms(l.max as f64),
+        },
+    }
+}
+
+impl Manifest {
+    pub fn new(
+        experiment: &Experiment,
+        topology: &Topology,
+        config: RunConfig,
+        variant: &str,
+        summary: &RunSummary,
+    ) -> Manifest {
+        let measured = config.duration - config.warmup;
+        Manifest {
+            tool: Tool {
+                name: "faultline",
+                version: env!("CARGO_PKG_VERSION"),
+            },
+            scenario: input(
+                &experiment.scenario.name,
+                &experiment.scenario_source,
+                &experiment.scenario,
+            ),
+            model: input(
+                &experiment.model.name,
+                &experiment.model_source,
+                &experiment.model,
+            ),
+            variant: variant.to_string(),
+            seed: config.seed,
+            duration_s: config.duration as f64 / 1e9,
+            warmup_s: config.warmup as f64 / 1e9,
+            window_s: config.window as f64 / 1e9,
+            engine: EngineFigures {
+                events: summary.events,
+                trace_digest: summary.trace_digest.clone(),
+                state_changes: summary.state_changes,
+                peak_requests_in_flight: summary.peak_activations,
+                requests_in_flight_at_end: summary.in_flight_at_end,
+            },
+            entries: topology
+                .workloads
+                .iter()
+                .zip(&summary.entries)
+                .map(|(w, outcomes)| {
+                    let endpoint = &topology.endpoints[w.endpoint.index()].full_name;
+                    (w.name.clone(), entry_summary(endpoint, outcomes, measured))
+                })
+                .collect(),
+            files: vec!["run.json", "metrics.csv", "events.jsonl"],
+        }
+    }
+
+    pub fn to_json(&self) -> String {
+        let mut text = serde_json::to_string_pretty(self).expect("manifest serialises");
+        text.push('\n');
+        text
+    }
+}

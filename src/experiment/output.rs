@@ -1,0 +1,62 @@
+//! Atomic run directories: everything is written into a hidden staging
+//! directory beside the target and renamed into place at the end, so a killed
+//! run never leaves a directory that looks whole.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+
+pub struct Staging {
+    staging: PathBuf,
+    target: PathBuf,
+    committed: bool,
+}
+
+impl Staging {
+    pub fn new(target: &Path) -> Result<Self> {
+        let parent = target.parent().unwrap_or(Path::new("."));
+        fs::create_dir_all(parent).map_err(|e| Error::write(parent, e))?;
+        let name = target
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "run".into());
+        let staging = parent.join(format!(".{name}.partial-{}", std::process::id()));
+        if staging.exists() {
+            fs::remove_dir_all(&staging).map_err(|e| Error::write(&staging, e))?;
+        }
+        fs::create_dir(&staging).map_err(|e| Error::write(&staging, e))?;
+        Ok(Staging {
+            staging,
+            target: target.to_path_buf(),
+            committed: false,
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.staging
+    }
+
+    pub fn write_file(&self, name: &str, contents: &str) -> Result<()> {
+        let path = self.staging.join(name);
+        fs::write(&path, contents).map_err(|e| Error::write(path, e))
+    }
+
+    /// Replaces the target with the staged directory.
+    pub fn commit(mut self) -> Result<()> {
+        if self.target.exists() {
+            fs::remove_dir_all(&self.target).map_err(|e| Error::write(&self.target, e))?;
+        }
+        fs::rename(&self.staging, &self.target).map_err(|e| Error::write(&self.target, e))?;
+        self.committed = true;
+        Ok(())
+    }
+}
+
+impl Drop for Staging {
+    fn drop(&mut self) {
+        if !self.committed {
+            let _ = fs::remove_dir_all(&self.staging);
+        }
+    }
+}

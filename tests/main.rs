@@ -1,0 +1,7 @@
+//! One integration binary, one module per concern.
+
+mod cli;
+mod common;
+mod determinism;
+mod mechanisms;
+mod oracles;
