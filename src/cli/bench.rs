@@ -78,7 +78,14 @@ pub fn run(args: Args) -> crate::Result<i32> {
     };
     println!(
         "{:<11} {:>10} {:>12} {:>9} {:>13} {:>14} {:>16} {:>10}",
-        "benchmark", "simulated", "events", "wall s", "M events/s", "M requests/s", "M activations/s", "peak MiB"
+        "benchmark",
+        "simulated",
+        "events",
+        "wall s",
+        "M events/s",
+        "M requests/s",
+        "M activations/s",
+        "peak MiB"
     );
     for (name, scenario_path, scenario_text, model_path, model_text) in BENCHES {
         if !args.only.is_empty() && !args.only.iter().any(|n| n == name) {

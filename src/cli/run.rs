@@ -46,9 +46,11 @@ pub fn run(args: Args) -> crate::Result<i32> {
     let config = experiment::run_config(&experiment, args.seed);
     let bar = ProgressBar::new(config.duration / 1_000_000);
     bar.set_style(
-        ProgressStyle::with_template("{spinner} simulating [{bar:40}] {pos}/{len} ms virtual ({eta})")
-            .expect("static template")
-            .progress_chars("=> "),
+        ProgressStyle::with_template(
+            "{spinner} simulating [{bar:40}] {pos}/{len} ms virtual ({eta})",
+        )
+        .expect("static template")
+        .progress_chars("=> "),
     );
     let progress = bar.clone();
     let started = Instant::now();
@@ -97,7 +99,10 @@ fn print_summary(experiment: &Experiment, result: &RunResult, is_demo: bool) {
     println!();
     println!("wrote {}/", result.dir.display());
     println!("  run.json      inputs, seed, trace digest and the summary above");
-    println!("  metrics.csv   one row per {} s window per entry, service, endpoint and pool", m.window_s);
+    println!(
+        "  metrics.csv   one row per {} s window per entry, service, endpoint and pool",
+        m.window_s
+    );
     println!("  events.jsonl  state changes (queue full, pool exhausted, ...)");
     if is_demo {
         println!();

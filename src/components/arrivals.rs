@@ -85,10 +85,30 @@ mod tests {
         const S: u64 = 1_000_000_000;
         let per_ns = 1e-9;
         let segments = [
-            RateSegment { start: 0, end: 100 * S, rate_start: 1000.0 * per_ns, rate_end: 1000.0 * per_ns },
-            RateSegment { start: 100 * S, end: 200 * S, rate_start: 0.0, rate_end: 0.0 },
-            RateSegment { start: 200 * S, end: 300 * S, rate_start: 0.0, rate_end: 2000.0 * per_ns },
-            RateSegment { start: 300 * S, end: u64::MAX, rate_start: 0.0, rate_end: 0.0 },
+            RateSegment {
+                start: 0,
+                end: 100 * S,
+                rate_start: 1000.0 * per_ns,
+                rate_end: 1000.0 * per_ns,
+            },
+            RateSegment {
+                start: 100 * S,
+                end: 200 * S,
+                rate_start: 0.0,
+                rate_end: 0.0,
+            },
+            RateSegment {
+                start: 200 * S,
+                end: 300 * S,
+                rate_start: 0.0,
+                rate_end: 2000.0 * per_ns,
+            },
+            RateSegment {
+                start: 300 * S,
+                end: u64::MAX,
+                rate_start: 0.0,
+                rate_end: 0.0,
+            },
         ];
         // Poisson counts: mean 100 000 with sd ≈ 316; allow 5 sd.
         let first = count_in(&segments, 0, 100 * S) as f64;

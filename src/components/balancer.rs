@@ -65,7 +65,8 @@ impl Balancer {
                 let b = range.start + (a - range.start + 1 + rng.random_range(0..n - 1)) % n;
                 match (instances[a as usize].up, instances[b as usize].up) {
                     (true, true) => {
-                        if instances[b as usize].outstanding() < instances[a as usize].outstanding() {
+                        if instances[b as usize].outstanding() < instances[a as usize].outstanding()
+                        {
                             Some(b)
                         } else {
                             Some(a)
@@ -116,7 +117,10 @@ mod tests {
         let mut lb = Balancer::default();
         let mut rng = stream(1, "t");
         let picks: Vec<u32> = (0..4)
-            .map(|_| lb.pick(LbPolicy::RoundRobin, 0..3, &state, &mut rng).unwrap())
+            .map(|_| {
+                lb.pick(LbPolicy::RoundRobin, 0..3, &state, &mut rng)
+                    .unwrap()
+            })
             .collect();
         assert_eq!(picks, vec![0, 2, 0, 2]);
         state.iter_mut().for_each(|s| s.up = false);
@@ -129,7 +133,10 @@ mod tests {
         let mut lb = Balancer::default();
         let mut rng = stream(1, "t");
         for _ in 0..10 {
-            assert_eq!(lb.pick(LbPolicy::LeastOutstanding, 0..3, &state, &mut rng), Some(1));
+            assert_eq!(
+                lb.pick(LbPolicy::LeastOutstanding, 0..3, &state, &mut rng),
+                Some(1)
+            );
         }
         // With two distinct choices out of three, the idle instance is in
         // the pair two times in three and always wins it.

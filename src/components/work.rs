@@ -64,7 +64,9 @@ mod tests {
         let xs = (0..N)
             .map(|_| sample(WorkTime::Uniform { min, max }, &mut rng) as f64)
             .collect();
-        let d = ks(xs, |x| ((x - min as f64) / (max - min) as f64).clamp(0.0, 1.0));
+        let d = ks(xs, |x| {
+            ((x - min as f64) / (max - min) as f64).clamp(0.0, 1.0)
+        });
         assert!(d < CRITICAL, "KS distance {d}");
     }
 
@@ -77,7 +79,10 @@ mod tests {
             .collect();
         let mean = xs.iter().sum::<f64>() / N as f64;
         let expected_mean = (mu + sigma * sigma / 2.0).exp();
-        assert!((mean / expected_mean - 1.0).abs() < 0.02, "{mean} vs {expected_mean}");
+        assert!(
+            (mean / expected_mean - 1.0).abs() < 0.02,
+            "{mean} vs {expected_mean}"
+        );
         xs.sort_by(f64::total_cmp);
         let median = xs[N / 2];
         assert!((median / mu.exp() - 1.0).abs() < 0.02, "{median}");

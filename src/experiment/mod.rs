@@ -32,7 +32,9 @@ pub fn run_config(experiment: &Experiment, seed: Option<u64>) -> RunConfig {
 
 /// Where a run of `scenario` with `seed` goes under `base`.
 pub fn run_dir(base: &Path, scenario: &str, variant: &str, seed: u64) -> PathBuf {
-    base.join(scenario).join(variant).join(format!("seed-{seed}"))
+    base.join(scenario)
+        .join(variant)
+        .join(format!("seed-{seed}"))
 }
 
 /// A finished run.

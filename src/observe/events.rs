@@ -9,9 +9,15 @@ pub enum StateChange {
     QueueRecovered { instance: u32 },
     /// A caller instance found every connection of its pool to a callee in
     /// use and had to wait or fail.
-    PoolExhausted { pool_group: u32, caller_instance: u32 },
+    PoolExhausted {
+        pool_group: u32,
+        caller_instance: u32,
+    },
     /// The pool's use fell to half with nobody waiting.
-    PoolRecovered { pool_group: u32, caller_instance: u32 },
+    PoolRecovered {
+        pool_group: u32,
+        caller_instance: u32,
+    },
 }
 
 impl StateChange {

@@ -75,9 +75,18 @@ fn seconds(nanos: u64) -> f64 {
 }
 
 /// One CSV line for a row; names are validated to hold no commas or quotes.
-pub fn write_row(out: &mut impl Write, topology: &Topology, warmup: u64, row: &Row) -> io::Result<()> {
+pub fn write_row(
+    out: &mut impl Write,
+    topology: &Topology,
+    warmup: u64,
+    row: &Row,
+) -> io::Result<()> {
     let (name, kind) = component_name(topology, row.component);
-    let phase = if row.window_start < warmup { "warmup" } else { "run" };
+    let phase = if row.window_start < warmup {
+        "warmup"
+    } else {
+        "run"
+    };
     let l = &row.latency;
     write!(
         out,
@@ -124,7 +133,11 @@ struct EventLine<'a> {
 }
 
 /// One JSON line for a state change.
-pub fn write_event(out: &mut impl Write, topology: &Topology, event: &StateEvent) -> io::Result<()> {
+pub fn write_event(
+    out: &mut impl Write,
+    topology: &Topology,
+    event: &StateEvent,
+) -> io::Result<()> {
     let (component, kind, cause) = match event.change {
         StateChange::QueueFull { instance } | StateChange::QueueRecovered { instance } => {
             let i = &topology.instances[instance as usize];

@@ -152,7 +152,11 @@ impl<'t, O: Observer> Engine<'t, O> {
             live: 0,
             peak_live: 0,
             activations: 0,
-            instances: topo.instances.iter().map(|_| InstanceState::new()).collect(),
+            instances: topo
+                .instances
+                .iter()
+                .map(|_| InstanceState::new())
+                .collect(),
             balancers: vec![Balancer::default(); topo.services.len()],
             lb_rngs: topo
                 .services
@@ -245,7 +249,8 @@ impl<'t, O: Observer> Engine<'t, O> {
         let w = workload as usize;
         let segments = &self.topo.workloads[w].segments;
         if let Some(t) = self.arrivals[w].next(segments, &mut self.arrival_rngs[w]) {
-            self.queue.schedule(t.max(self.now), Event::Arrival { workload });
+            self.queue
+                .schedule(t.max(self.now), Event::Arrival { workload });
         }
     }
 
@@ -270,7 +275,12 @@ impl<'t, O: Observer> Engine<'t, O> {
 
     /// Routes a new activation of `endpoint` to an instance. Fails at once,
     /// without creating it, when no instance is up or the chosen one is full.
-    fn dispatch(&mut self, endpoint: u32, parent: u32, parent_epoch: u32) -> Result<(), ErrorClass> {
+    fn dispatch(
+        &mut self,
+        endpoint: u32,
+        parent: u32,
+        parent_epoch: u32,
+    ) -> Result<(), ErrorClass> {
         let topo = self.topo;
         let service_id = topo.endpoints[endpoint as usize].service.index();
         let service = &topo.services[service_id];
@@ -588,11 +598,13 @@ impl<'t, O: Observer> Engine<'t, O> {
                 }
                 TimerKind::AcquireTimeout => {
                     let a = self.slab[slot as usize];
-                    let call_id = self.topo.endpoints[a.endpoint as usize].calls.start + a.next_call;
+                    let call_id =
+                        self.topo.endpoints[a.endpoint as usize].calls.start + a.next_call;
                     let group = self.topo.calls[call_id as usize]
                         .pool_group
                         .expect("an acquire timer belongs to a pooled call");
-                    let caller = &self.topo.services[self.topo.endpoints[a.endpoint as usize].service.index()];
+                    let caller = &self.topo.services
+                        [self.topo.endpoints[a.endpoint as usize].service.index()];
                     let pool = self.topo.pool_groups[group.index()].first_pool
                         + (a.instance - caller.instances.start);
                     self.pools[pool as usize].live_waiters -= 1;
@@ -634,7 +646,11 @@ impl<'t, O: Observer> Engine<'t, O> {
             for e in service.endpoints.clone() {
                 let o = &self.endpoint_window[e as usize];
                 latency.arrivals += o.arrivals;
-                latency.errors.iter_mut().zip(o.errors).for_each(|(a, b)| *a += b);
+                latency
+                    .errors
+                    .iter_mut()
+                    .zip(o.errors)
+                    .for_each(|(a, b)| *a += b);
                 latency.started += o.started;
                 latency.wait_sum += o.wait_sum;
             }
@@ -650,8 +666,9 @@ impl<'t, O: Observer> Engine<'t, O> {
             self.rows.push(row);
         }
         for (e, outcomes) in self.endpoint_window.iter_mut().enumerate() {
-            self.rows
-                .push(Row::empty(start, end, Component::Endpoint(e as u32)).with_outcomes(outcomes));
+            self.rows.push(
+                Row::empty(start, end, Component::Endpoint(e as u32)).with_outcomes(outcomes),
+            );
             outcomes.reset();
         }
         for (g, group) in topo.pool_groups.iter().enumerate() {

@@ -13,6 +13,10 @@ use crate::observe::Observer;
 use crate::topology::Topology;
 
 /// Runs one simulation to its end.
-pub fn simulate<O: Observer>(topology: &Topology, config: RunConfig, observer: O) -> (RunSummary, O) {
+pub fn simulate<O: Observer>(
+    topology: &Topology,
+    config: RunConfig,
+    observer: O,
+) -> (RunSummary, O) {
     Engine::new(topology, config, observer).run()
 }

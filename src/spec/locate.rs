@@ -59,6 +59,10 @@ mod tests {
         let path = JsonPath::root().key("a").key("b").index(1).key("c");
         assert_eq!(position_of(text, &path), Some((4, 8)));
         let missing = JsonPath::root().key("a").key("zzz");
-        assert_eq!(position_of(text, &missing), Some((2, 3)), "falls back to the parent");
+        assert_eq!(
+            position_of(text, &missing),
+            Some((2, 3)),
+            "falls back to the parent"
+        );
     }
 }

@@ -85,10 +85,7 @@ pub fn parse_scenario(source: &Source) -> Result<ScenarioSpec> {
 pub fn load_experiment(path: &Path) -> Result<Experiment> {
     let scenario_source = Source::read(path)?;
     let scenario = parse_scenario(&scenario_source)?;
-    let model_path = path
-        .parent()
-        .unwrap_or(Path::new(""))
-        .join(&scenario.model);
+    let model_path = path.parent().unwrap_or(Path::new("")).join(&scenario.model);
     let model_source = Source::read(&model_path).map_err(|e| match e {
         Error::Read { source, .. } => scenario_source.invalid(vec![Problem::new(
             JsonPath::root().key("model"),
@@ -109,10 +106,7 @@ pub fn load_experiment(path: &Path) -> Result<Experiment> {
 }
 
 /// Builds an experiment from texts held in memory (the embedded demo).
-pub fn experiment_from_texts(
-    scenario_source: Source,
-    model_source: Source,
-) -> Result<Experiment> {
+pub fn experiment_from_texts(scenario_source: Source, model_source: Source) -> Result<Experiment> {
     let scenario = parse_scenario(&scenario_source)?;
     let model = parse_model(&model_source)?;
     Ok(Experiment {
@@ -196,9 +190,7 @@ pub fn closest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) ->
     candidates
         .into_iter()
         .map(|candidate| (strsim::damerau_levenshtein(name, candidate), candidate))
-        .filter(|(distance, candidate)| {
-            *distance <= 2.max(name.len().min(candidate.len()) / 3)
-        })
+        .filter(|(distance, candidate)| *distance <= 2.max(name.len().min(candidate.len()) / 3))
         .min_by_key(|(distance, _)| *distance)
         .map(|(_, candidate)| candidate)
 }
@@ -229,7 +221,10 @@ mod tests {
             problems[0].suggestion.as_deref(),
             Some("did you mean `workers`?")
         );
-        assert!(err.to_string().starts_with("models/test.json: services.api.wrokers (line 2"));
+        assert!(
+            err.to_string()
+                .starts_with("models/test.json: services.api.wrokers (line 2")
+        );
     }
 
     #[test]

@@ -27,7 +27,9 @@ impl Duration {
             ));
         }
         let parsed = humantime::parse_duration(trimmed).map_err(|e| {
-            format!("expected a duration such as \"250ms\", \"5s\" or \"2m\", found \"{text}\" ({e})")
+            format!(
+                "expected a duration such as \"250ms\", \"5s\" or \"2m\", found \"{text}\" ({e})"
+            )
         })?;
         let nanos = u64::try_from(parsed.as_nanos())
             .map_err(|_| format!("duration \"{text}\" is longer than 584 years"))?;

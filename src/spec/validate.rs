@@ -17,7 +17,10 @@ pub const LOGNORMAL_MAX_P99_OVER_MEAN: f64 = 14.96;
 
 fn check_name(problems: &mut Vec<Problem>, path: JsonPath, what: &str, name: &str) {
     let ok = !name.is_empty()
-        && name.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
+        && name
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphanumeric())
         && name
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
@@ -104,13 +107,21 @@ pub fn model(model: &ModelSpec) -> Vec<Problem> {
         }
     }
     if model.services.is_empty() {
-        problems.push(Problem::new(root.key("services"), "expected at least one service"));
+        problems.push(Problem::new(
+            root.key("services"),
+            "expected at least one service",
+        ));
     }
     for (name, service) in &model.services {
         let path = root.key("services").key(name);
         check_name(&mut problems, path.clone(), "service", name);
         if let Some(instances) = &service.instances {
-            check_instances(&mut problems, &path.key("instances"), instances, &model.zones);
+            check_instances(
+                &mut problems,
+                &path.key("instances"),
+                instances,
+                &model.zones,
+            );
         }
         match service.workers {
             Some(0) => problems.push(Problem::new(
@@ -134,7 +145,12 @@ pub fn model(model: &ModelSpec) -> Vec<Problem> {
         let mut pools: IndexMap<&str, (JsonPath, &super::model::PoolSpec)> = IndexMap::new();
         for (endpoint_name, endpoint) in &service.endpoints {
             let endpoint_path = path.key("endpoints").key(endpoint_name);
-            check_name(&mut problems, endpoint_path.clone(), "endpoint", endpoint_name);
+            check_name(
+                &mut problems,
+                endpoint_path.clone(),
+                "endpoint",
+                endpoint_name,
+            );
             check_work(&mut problems, &endpoint_path.key("work"), &endpoint.work);
             for (call_name, call) in &endpoint.calls {
                 let call_path = endpoint_path.key("calls").key(call_name);
@@ -405,7 +421,10 @@ pub fn scenario(scenario: &ScenarioSpec) -> Vec<Problem> {
     let root = JsonPath::root();
     check_name(&mut problems, root.key("name"), "scenario", &scenario.name);
     if scenario.duration.0 == 0 {
-        problems.push(Problem::new(root.key("duration"), "expected a positive duration"));
+        problems.push(Problem::new(
+            root.key("duration"),
+            "expected a positive duration",
+        ));
     }
     if scenario.warmup >= scenario.duration && scenario.duration.0 > 0 {
         problems.push(Problem::new(

@@ -11,7 +11,9 @@ const Z99: f64 = 2.326_347_874_040_841;
 pub(super) fn work_time(spec: &WorkSpec) -> WorkTime {
     match spec {
         WorkSpec::Constant(d) => WorkTime::Constant(d.0),
-        WorkSpec::Exponential { mean } => WorkTime::Exponential { mean: mean.0 as f64 },
+        WorkSpec::Exponential { mean } => WorkTime::Exponential {
+            mean: mean.0 as f64,
+        },
         WorkSpec::Lognormal { mean, p99 } => {
             // mean = exp(μ + σ²/2) and p99 = exp(μ + zσ) give
             // σ²/2 − zσ + ln(p99/mean) = 0; the smaller root keeps the

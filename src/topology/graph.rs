@@ -54,7 +54,11 @@ pub fn to_dot(topology: &Topology) -> String {
     let mut out = String::new();
     writeln!(out, "digraph \"{}\" {{", topology.name).unwrap();
     writeln!(out, "  rankdir=LR;").unwrap();
-    writeln!(out, "  node [shape=box, style=rounded, fontname=\"Helvetica\"];").unwrap();
+    writeln!(
+        out,
+        "  node [shape=box, style=rounded, fontname=\"Helvetica\"];"
+    )
+    .unwrap();
     for node in graph.node_indices() {
         let id = graph[node];
         let service = &topology.services[id.index()];
@@ -77,7 +81,10 @@ pub fn to_dot(topology: &Topology) -> String {
         writeln!(
             out,
             "  \"workload:{}\" [label=\"{}\", shape=plaintext];\n  \"workload:{}\" -> \"{}\";",
-            workload.name, workload.name, workload.name, topology.services[service.index()].name
+            workload.name,
+            workload.name,
+            workload.name,
+            topology.services[service.index()].name
         )
         .unwrap();
     }

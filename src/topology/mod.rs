@@ -97,10 +97,18 @@ pub struct Instance {
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum WorkTime {
     Constant(u64),
-    Exponential { mean: f64 },
+    Exponential {
+        mean: f64,
+    },
     /// Parameters of the underlying normal.
-    Lognormal { mu: f64, sigma: f64 },
-    Uniform { min: u64, max: u64 },
+    Lognormal {
+        mu: f64,
+        sigma: f64,
+    },
+    Uniform {
+        min: u64,
+        max: u64,
+    },
 }
 
 impl WorkTime {
