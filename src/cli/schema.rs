@@ -54,3 +54,34 @@ pub fn run(args: Args) -> crate::Result<i32> {
     println!("{text}");
     Ok(0)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The schemas shipped in `schemas/` (referenced by `$schema` in the
+    /// shipped files) must be what the binary prints.
+    #[test]
+    fn shipped_schemas_are_current() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        for (kind, file) in [
+            (Kind::Model, "schemas/model.schema.json"),
+            (Kind::Scenario, "schemas/scenario.schema.json"),
+        ] {
+            let shipped = std::fs::read_to_string(root.join(file)).unwrap();
+            let current = serde_json::to_string_pretty(&schema_json(Some(kind))).unwrap() + "\n";
+            assert!(
+                shipped == current,
+                "{file} is stale: run `cargo run -- schema {} > {file}`",
+                if matches!(kind, Kind::Model) { "model" } else { "scenario" }
+            );
+        }
+    }
+
+    #[test]
+    fn combined_schema_accepts_either_kind() {
+        let schema = schema_json(None);
+        assert_eq!(schema["anyOf"].as_array().map(Vec::len), Some(2));
+        assert!(schema["$defs"]["Duration"].is_object());
+    }
+}

@@ -80,7 +80,7 @@ impl JsonSchema for Duration {
         json_schema!({
             "type": "string",
             "description": "A duration with units: ns, us, ms, s, m (minutes), h; parts may be combined (\"1m 30s\").",
-            "pattern": "^\\s*([0-9]+(\\.[0-9]+)?\\s*[a-zµ]+\\s*)+$",
+            "pattern": "^\\s*([0-9]+\\s*[a-zµ]+\\s*)+$",
             "examples": ["250ms", "5s", "2m", "1h 30m"]
         })
     }
