@@ -49,7 +49,7 @@ impl ArrivalProcess {
                     continue;
                 }
             }
-            return Some(candidate.round() as u64);
+            return Some(super::work::nearest(candidate));
         }
     }
 }

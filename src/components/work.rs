@@ -5,6 +5,14 @@ use rand_distr::{Distribution, Exp1, StandardNormal};
 
 use crate::topology::WorkTime;
 
+/// Rounds a non-negative duration to whole nanoseconds. `f64::round` is a
+/// libm call that does not inline; this is one add and one convert (the
+/// `as` cast saturates, so no input can wrap).
+#[inline]
+pub fn nearest(nanos: f64) -> u64 {
+    (nanos + 0.5) as u64
+}
+
 /// One work time in nanoseconds.
 #[inline]
 pub fn sample<R: Rng + ?Sized>(work: WorkTime, rng: &mut R) -> u64 {
@@ -12,11 +20,11 @@ pub fn sample<R: Rng + ?Sized>(work: WorkTime, rng: &mut R) -> u64 {
         WorkTime::Constant(v) => v,
         WorkTime::Exponential { mean } => {
             let e: f64 = Exp1.sample(rng);
-            (e * mean).round() as u64
+            nearest(e * mean)
         }
         WorkTime::Lognormal { mu, sigma } => {
             let z: f64 = StandardNormal.sample(rng);
-            (mu + sigma * z).exp().round() as u64
+            nearest((mu + sigma * z).exp())
         }
         WorkTime::Uniform { min, max } => rng.random_range(min..=max),
     }

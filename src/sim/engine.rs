@@ -79,7 +79,7 @@ struct Lane {
 pub struct RunSummary {
     pub events: u64,
     pub trace_digest: String,
-    /// Per workload, over the run after the warm-up.
+    /// Per workload, over the windows that start at or after the warm-up.
     pub entries: Vec<Outcomes>,
     /// Requests still in the system when the run ended.
     pub in_flight_at_end: u64,
@@ -113,7 +113,8 @@ pub struct Engine<'t, O: Observer> {
     window_start: u64,
     entry_window: Vec<Outcomes>,
     endpoint_window: Vec<Outcomes>,
-    service_latency: Vec<Outcomes>,
+    /// Scratch for merging a service's endpoints at window close.
+    service_window: Vec<Outcomes>,
     queue_level: Vec<Level>,
     busy_level: Vec<Level>,
     pool_in_use: Vec<Level>,
@@ -186,7 +187,7 @@ impl<'t, O: Observer> Engine<'t, O> {
             window_start: 0,
             entry_window: per(topo.workloads.len()),
             endpoint_window: per(topo.endpoints.len()),
-            service_latency: per(topo.services.len()),
+            service_window: per(topo.services.len()),
             queue_level: vec![Level::default(); topo.services.len()],
             busy_level: vec![Level::default(); topo.services.len()],
             pool_in_use: vec![Level::default(); topo.pool_groups.len()],
@@ -258,16 +259,9 @@ impl<'t, O: Observer> Engine<'t, O> {
         self.schedule_arrival(workload);
         let w = workload as usize;
         self.entry_window[w].arrivals += 1;
-        let counted = self.now >= self.config.warmup;
-        if counted {
-            self.entry_totals[w].arrivals += 1;
-        }
         let endpoint = self.topo.workloads[w].endpoint.0;
         if let Err(class) = self.dispatch(endpoint, ENTRY, workload) {
             self.entry_window[w].record_error(class);
-            if counted {
-                self.entry_totals[w].record_error(class);
-            }
         }
     }
 
@@ -503,30 +497,16 @@ impl<'t, O: Observer> Engine<'t, O> {
         let latency = self.now - a.arrived;
         let service = self.topo.endpoints[a.endpoint as usize].service.index();
         match outcome {
-            Outcome::Ok => {
-                self.endpoint_window[a.endpoint as usize].record_ok(latency);
-                self.service_latency[service].record_ok(latency);
-            }
+            Outcome::Ok => self.endpoint_window[a.endpoint as usize].record_ok(latency),
             Outcome::Err(class) => self.endpoint_window[a.endpoint as usize].record_error(class),
         }
         self.release(slot);
         self.release_worker(a.instance, service);
         if a.parent == ENTRY {
             let w = a.parent_epoch as usize;
-            let counted = a.arrived >= self.config.warmup;
             match outcome {
-                Outcome::Ok => {
-                    self.entry_window[w].record_ok(latency);
-                    if counted {
-                        self.entry_totals[w].record_ok(latency);
-                    }
-                }
-                Outcome::Err(class) => {
-                    self.entry_window[w].record_error(class);
-                    if counted {
-                        self.entry_totals[w].record_error(class);
-                    }
-                }
+                Outcome::Ok => self.entry_window[w].record_ok(latency),
+                Outcome::Err(class) => self.entry_window[w].record_error(class),
             }
         } else if self.slab[a.parent as usize].epoch == a.parent_epoch {
             self.respond(a.parent, outcome);
@@ -635,27 +615,25 @@ impl<'t, O: Observer> Engine<'t, O> {
         let end = self.now;
         let topo = self.topo;
         self.rows.clear();
+        // The summary covers the windows that start after the warm-up;
+        // merging per window keeps the per-request path to one record.
+        let measured = start >= self.config.warmup;
         for (w, outcomes) in self.entry_window.iter_mut().enumerate() {
             self.rows
                 .push(Row::empty(start, end, Component::Entry(w as u32)).with_outcomes(outcomes));
+            if measured {
+                self.entry_totals[w].add(outcomes);
+            }
             outcomes.reset();
         }
         for (s, service) in topo.services.iter().enumerate() {
             let mut row = Row::empty(start, end, Component::Service(s as u32));
-            let latency = &mut self.service_latency[s];
+            let merged = &mut self.service_window[s];
             for e in service.endpoints.clone() {
-                let o = &self.endpoint_window[e as usize];
-                latency.arrivals += o.arrivals;
-                latency
-                    .errors
-                    .iter_mut()
-                    .zip(o.errors)
-                    .for_each(|(a, b)| *a += b);
-                latency.started += o.started;
-                latency.wait_sum += o.wait_sum;
+                merged.add(&self.endpoint_window[e as usize]);
             }
-            row = row.with_outcomes(latency);
-            latency.reset();
+            row = row.with_outcomes(merged);
+            merged.reset();
             row.queue = self.queue_level[s].close(end, start);
             row.busy = self.busy_level[s].close(end, start);
             row.capacity = if service.workers == crate::topology::UNLIMITED_WORKERS {
