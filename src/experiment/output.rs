@@ -21,10 +21,17 @@ impl Staging {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_else(|| "run".into());
-        let staging = parent.join(format!(".{name}.partial-{}", std::process::id()));
-        if staging.exists() {
-            fs::remove_dir_all(&staging).map_err(|e| Error::write(&staging, e))?;
+        // A run that was killed leaves its staging directory behind; the
+        // next run of the same target sweeps it away.
+        let prefix = format!(".{name}.partial-");
+        if let Ok(entries) = fs::read_dir(parent) {
+            for entry in entries.flatten() {
+                if entry.file_name().to_string_lossy().starts_with(&prefix) {
+                    let _ = fs::remove_dir_all(entry.path());
+                }
+            }
         }
+        let staging = parent.join(format!("{prefix}{}", std::process::id()));
         fs::create_dir(&staging).map_err(|e| Error::write(&staging, e))?;
         Ok(Staging {
             staging,

@@ -213,7 +213,9 @@ impl<'t, O: Observer> Engine<'t, O> {
             self.queue.schedule(self.config.window, Event::WindowEnd);
         }
         // The run covers [0, end): what is due at `end` belongs to no window.
-        while let Some((time, event)) = self.queue.pop_until(end - 1) {
+        while end > 0
+            && let Some((time, event)) = self.queue.pop_until(end - 1)
+        {
             self.now = time;
             self.events += 1;
             self.digest.push(time);
