@@ -1,1 +1,790 @@
-//! placeholder
+//! The command line as a user meets it: exit codes (0 ok, 2 bad input),
+//! error messages that name the file, the JSON path and the line and column,
+//! nothing written on bad input, and the output of every subcommand.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use tempfile::TempDir;
+
+use crate::common::*;
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// Runs the binary in `dir` and fails the test unless it exits with `code`.
+fn expect_exit(dir: &Path, args: &[&str], code: i32) -> Output {
+    let output = faultline_in(dir, args);
+    assert_eq!(
+        output.status.code(),
+        Some(code),
+        "faultline {args:?}: unexpected exit code\nstdout:\n{}\nstderr:\n{}",
+        stdout(&output),
+        stderr(&output)
+    );
+    output
+}
+
+/// Every file under `dir`, recursively (none if `dir` does not exist).
+fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    if let Ok(read) = fs::read_dir(dir) {
+        for entry in read {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                files.extend(files_under(&path));
+            } else {
+                files.push(path);
+            }
+        }
+    }
+    files.sort();
+    files
+}
+
+/// `text` with `from` replaced by `to`; `from` must occur exactly once.
+fn edit(text: &str, from: &str, to: &str) -> String {
+    assert_eq!(text.matches(from).count(), 1, "`{from}` occurs once");
+    text.replace(from, to)
+}
+
+/// 1-based (line, column) of the first occurrence of `needle` in `text`.
+fn position_in(text: &str, needle: &str) -> (usize, usize) {
+    let offset = text
+        .find(needle)
+        .unwrap_or_else(|| panic!("`{needle}` not in the text"));
+    let before = &text[..offset];
+    let line = before.matches('\n').count() + 1;
+    let column = before[before.rfind('\n').map_or(0, |i| i + 1)..]
+        .chars()
+        .count()
+        + 1;
+    (line, column)
+}
+
+/// The (line, column) that stderr reports for `file` and JSON `path`, from a
+/// message of the form "FILE: PATH (line L, column C): ...".
+fn reported_position(stderr: &str, file: &str, path: &str) -> (usize, usize) {
+    let prefix = format!("{file}: {path} (line ");
+    let start = stderr
+        .find(&prefix)
+        .unwrap_or_else(|| panic!("no position for {file}: {path} in:\n{stderr}"))
+        + prefix.len();
+    let rest = &stderr[start..];
+    let (line, rest) = rest.split_once(", column ").expect("a column follows");
+    let (column, _) = rest.split_once(')').expect("the position closes");
+    (line.parse().unwrap(), column.parse().unwrap())
+}
+
+/// A minimal valid model; the bad-input tests each change one thing.
+const MODEL: &str = r#"{
+  "name": "m",
+  "zones": ["a"],
+  "services": {
+    "api": {
+      "workers": 4,
+      "endpoints": { "x": { "work": { "constant": "1ms" } } }
+    }
+  },
+  "workload": { "e": { "endpoint": "api.x", "rate": "10/s" } }
+}
+"#;
+
+/// A scenario over `model.json` beside it.
+const SCENARIO: &str = r#"{
+  "name": "s",
+  "model": "model.json",
+  "duration": "10s",
+  "seed": 1
+}
+"#;
+
+/// A scratch directory with `model.json` and `scenario.json`.
+fn inputs(model: &str, scenario: &str) -> TempDir {
+    let dir = tempfile::tempdir().expect("a scratch directory");
+    fs::write(dir.path().join("model.json"), model).unwrap();
+    fs::write(dir.path().join("scenario.json"), scenario).unwrap();
+    dir
+}
+
+/// Checks that `validate` of each of `files` and `run scenario.json` all
+/// exit 2 with every `expected` fragment on stderr, and that `run` writes
+/// nothing; returns the stderr of `validate` on the first file.
+fn assert_rejected(dir: &Path, files: &[&str], expected: &[&str]) -> String {
+    let mut first = None;
+    for file in files {
+        let output = expect_exit(dir, &["validate", file], 2);
+        let err = stderr(&output);
+        for fragment in expected {
+            assert!(
+                err.contains(fragment),
+                "validate {file}: `{fragment}` missing from stderr:\n{err}"
+            );
+        }
+        assert!(
+            !stdout(&output).contains("ok:"),
+            "validate {file} printed ok:\n{}",
+            stdout(&output)
+        );
+        first.get_or_insert(err);
+    }
+    let out = dir.join("out");
+    let output = expect_exit(dir, &["run", "scenario.json", "--out", "out"], 2);
+    let err = stderr(&output);
+    for fragment in expected {
+        assert!(
+            err.contains(fragment),
+            "run: `{fragment}` missing from stderr:\n{err}"
+        );
+    }
+    assert!(
+        files_under(&out).is_empty(),
+        "run on bad input wrote {:?}",
+        files_under(&out)
+    );
+    assert!(
+        !stdout(&output).contains("wrote"),
+        "run on bad input claims to have written:\n{}",
+        stdout(&output)
+    );
+    first.expect("at least one file")
+}
+
+/// A bad model: `validate model.json`, `validate scenario.json` (which
+/// checks its model) and `run scenario.json` must all reject it.
+fn assert_model_rejected(model: &str, expected: &[&str]) -> String {
+    let dir = inputs(model, SCENARIO);
+    assert_rejected(dir.path(), &["model.json", "scenario.json"], expected)
+}
+
+/// A bad scenario over a good model.
+fn assert_scenario_rejected(scenario: &str, expected: &[&str]) -> String {
+    let dir = inputs(MODEL, scenario);
+    assert_rejected(dir.path(), &["scenario.json"], expected)
+}
+
+// ---------------------------------------------------------------- validate
+
+#[test]
+fn validate_accepts_the_shipped_model_and_scenario() {
+    let output = expect_exit(
+        &repo(),
+        &["validate", "models/shop.json", "scenarios/shop-steady.json"],
+        0,
+    );
+    let out = stdout(&output);
+    assert!(out.contains("ok: models/shop.json"), "{out}");
+    assert!(out.contains("ok: scenarios/shop-steady.json"), "{out}");
+}
+
+#[test]
+fn every_shipped_model_and_scenario_validates() {
+    let files: Vec<String> = ["models", "scenarios"]
+        .iter()
+        .flat_map(|dir| files_under(&repo().join(dir)))
+        .filter(|f| f.extension().is_some_and(|e| e == "json"))
+        .map(|f| {
+            f.strip_prefix(repo())
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert!(
+        files.iter().any(|f| f.starts_with("models/bench/"))
+            && files.iter().any(|f| f.starts_with("scenarios/bench/")),
+        "the walk reaches the bench subdirectories: {files:?}"
+    );
+    let mut args = vec!["validate"];
+    args.extend(files.iter().map(String::as_str));
+    let output = expect_exit(&repo(), &args, 0);
+    let out = stdout(&output);
+    for file in &files {
+        assert!(out.contains(&format!("ok: {file}: ")), "{file}:\n{out}");
+    }
+}
+
+#[test]
+fn the_minimal_test_inputs_are_valid_and_run() {
+    // The control for the bad-input tests below: each changes one thing.
+    let dir = inputs(MODEL, SCENARIO);
+    expect_exit(dir.path(), &["validate", "model.json", "scenario.json"], 0);
+    let output = expect_exit(dir.path(), &["run", "scenario.json", "--out", "out"], 0);
+    assert!(stdout(&output).contains("wrote out/s/baseline/seed-1/"));
+    assert_eq!(files_under(&dir.path().join("out")).len(), 3);
+}
+
+#[test]
+fn misspelt_field_is_rejected_with_path_position_and_suggestion() {
+    let model = edit(MODEL, r#""workers": 4"#, r#""wrokers": 4"#);
+    let err = assert_model_rejected(
+        &model,
+        &[
+            "model.json: services.api.wrokers (line 6, column ",
+            "unknown field `wrokers`",
+            "did you mean `workers`",
+        ],
+    );
+    // serde reports where it stopped reading: on the misspelt key.
+    let (line, column) = reported_position(&err, "model.json", "services.api.wrokers");
+    let (key_line, key_column) = position_in(&model, r#""wrokers""#);
+    assert_eq!(line, key_line);
+    assert!(
+        (key_column..key_column + r#""wrokers""#.len()).contains(&column),
+        "column {column} is not on the key (columns {key_column}..): {err}"
+    );
+}
+
+/// A gateway whose checkout calls `orders.create`, with room for typos.
+const GATEWAY_MODEL: &str = r#"{
+  "name": "m",
+  "zones": ["a"],
+  "services": {
+    "gateway": {
+      "workers": 4,
+      "endpoints": {
+        "checkout": {
+          "work": { "constant": "1ms" },
+          "calls": {
+            "create-order": { "to": "orders.create" },
+            "notify": { "to": "orders.create" }
+          }
+        }
+      }
+    },
+    "orders": {
+      "workers": 4,
+      "endpoints": { "create": { "work": { "constant": "1ms" } } }
+    }
+  },
+  "workload": { "checkout": { "endpoint": "gateway.checkout", "rate": "10/s" } }
+}
+"#;
+
+#[test]
+fn unknown_endpoint_reference_is_rejected_with_exact_position_and_suggestion() {
+    let model = edit(
+        GATEWAY_MODEL,
+        r#""create-order": { "to": "orders.create" }"#,
+        r#""create-order": { "to": "orders.craete" }"#,
+    );
+    let path = "services.gateway.endpoints.checkout.calls.create-order.to";
+    let err = assert_model_rejected(
+        &model,
+        &[
+            &format!("model.json: {path} (line "),
+            "no endpoint `craete`",
+            "did you mean `orders.create`",
+        ],
+    );
+    // The position is that of the `"to"` key in the text above: line 11,
+    // column 31.
+    let expected = position_in(&model, r#""to": "orders.craete""#);
+    assert_eq!(expected, (11, 31));
+    assert_eq!(reported_position(&err, "model.json", path), expected);
+    assert!(
+        err.contains(&format!("model.json: {path} (line 11, column 31): ")),
+        "{err}"
+    );
+}
+
+#[test]
+fn call_graph_cycle_is_rejected_naming_both_endpoints() {
+    let model = r#"{
+  "name": "m",
+  "zones": ["a"],
+  "services": {
+    "a": { "workers": 4, "endpoints": { "x": { "work": { "constant": "1ms" }, "calls": { "c": { "to": "b.y" } } } } },
+    "b": { "workers": 4, "endpoints": { "y": { "work": { "constant": "1ms" }, "calls": { "c": { "to": "a.x" } } } } }
+  },
+  "workload": { "e": { "endpoint": "a.x", "rate": "10/s" } }
+}
+"#;
+    let err = assert_model_rejected(model, &["model.json: services.", "cycle"]);
+    assert!(
+        err.contains("a.x → b.y → a.x") || err.contains("b.y → a.x → b.y"),
+        "the cycle is spelt out as a path: {err}"
+    );
+    // Reported at one endpoint of the cycle, on the line that defines it.
+    let (path, line) = if err.contains("model.json: services.a.endpoints.x ") {
+        ("services.a.endpoints.x", 5)
+    } else {
+        ("services.b.endpoints.y", 6)
+    };
+    assert_eq!(reported_position(&err, "model.json", path).0, line, "{err}");
+}
+
+#[test]
+fn malformed_duration_is_rejected_at_its_path() {
+    let model = edit(MODEL, r#""1ms""#, r#""5 sekunden""#);
+    let err = assert_model_rejected(
+        &model,
+        &[
+            "model.json: services.api.endpoints.x.work.constant (line 7, column ",
+            "expected a duration",
+            "5 sekunden",
+        ],
+    );
+    let (line, _) = reported_position(&err, "model.json", "services.api.endpoints.x.work.constant");
+    assert_eq!(line, position_in(&model, "5 sekunden").0);
+}
+
+#[test]
+fn negative_duration_is_rejected_in_a_model() {
+    let model = edit(MODEL, r#""1ms""#, r#""-5s""#);
+    assert_model_rejected(
+        &model,
+        &[
+            "model.json: services.api.endpoints.x.work.constant (line 7, column ",
+            "cannot be negative",
+            "-5s",
+        ],
+    );
+}
+
+#[test]
+fn negative_duration_is_rejected_in_a_scenario() {
+    let scenario = edit(SCENARIO, r#""10s""#, r#""-5s""#);
+    assert_scenario_rejected(
+        &scenario,
+        &[
+            "scenario.json: duration (line 4, column ",
+            "cannot be negative",
+        ],
+    );
+}
+
+#[test]
+fn zero_workers_are_rejected() {
+    let model = edit(MODEL, r#""workers": 4"#, r#""workers": 0"#);
+    let err = assert_model_rejected(
+        &model,
+        &[
+            "model.json: services.api.workers (line 6, column 7)",
+            "found 0",
+        ],
+    );
+    assert_eq!(
+        reported_position(&err, "model.json", "services.api.workers"),
+        position_in(&model, r#""workers": 0"#)
+    );
+}
+
+#[test]
+fn scenario_naming_a_missing_model_is_rejected() {
+    let scenario = edit(SCENARIO, r#""model.json""#, r#""missing/model.json""#);
+    let err = assert_scenario_rejected(
+        &scenario,
+        &[
+            "scenario.json: model (line 3, column 3)",
+            "missing/model.json",
+            "relative to the scenario file",
+        ],
+    );
+    assert_eq!(
+        reported_position(&err, "scenario.json", "model"),
+        position_in(&scenario, r#""model""#)
+    );
+}
+
+#[test]
+fn invalid_json_syntax_is_rejected_with_exact_position() {
+    // A missing comma after "zones": serde stops at the next key.
+    let model = edit(MODEL, r#""zones": ["a"],"#, r#""zones": ["a"]"#);
+    let err = assert_model_rejected(&model, &["model.json: ", "expected `,` or `}`"]);
+    let expected = position_in(&model, r#""services""#);
+    assert_eq!(expected, (4, 3));
+    assert!(
+        err.contains("(line 4, column 3): expected `,` or `}`"),
+        "{err}"
+    );
+}
+
+#[test]
+fn file_that_does_not_exist_is_rejected() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = expect_exit(dir.path(), &["validate", "nothere.json"], 2);
+    assert!(
+        stderr(&output).contains("nothere.json: cannot read"),
+        "{}",
+        stderr(&output)
+    );
+    let output = expect_exit(dir.path(), &["run", "nothere.json", "--out", "out"], 2);
+    assert!(
+        stderr(&output).contains("nothere.json: cannot read"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(files_under(dir.path()).is_empty(), "nothing is written");
+    let output = expect_exit(dir.path(), &["graph", "nothere.json"], 2);
+    assert!(stdout(&output).is_empty());
+}
+
+#[test]
+fn every_problem_in_a_file_is_reported_in_one_run() {
+    let model = edit(
+        &edit(
+            GATEWAY_MODEL,
+            r#""create-order": { "to": "orders.create" }"#,
+            r#""create-order": { "to": "orders.craete" }"#,
+        ),
+        r#""notify": { "to": "orders.create" }"#,
+        r#""notify": { "to": "ordres.create" }"#,
+    );
+    let err = assert_model_rejected(
+        &model,
+        &[
+            "model.json: services.gateway.endpoints.checkout.calls.create-order.to (line 11,",
+            "model.json: services.gateway.endpoints.checkout.calls.notify.to (line 12,",
+            "unknown service `ordres`",
+            "2 problems found",
+        ],
+    );
+    assert_eq!(
+        err.matches("did you mean `orders.create`").count(),
+        2,
+        "{err}"
+    );
+}
+
+#[test]
+fn problems_of_different_kinds_are_all_reported() {
+    let model = edit(
+        &edit(
+            &edit(
+                GATEWAY_MODEL,
+                "\"gateway\": {\n      \"workers\": 4",
+                "\"gateway\": {\n      \"workers\": 0",
+            ),
+            r#""endpoint": "gateway.checkout""#,
+            r#""endpoint": "gateway.chekout""#,
+        ),
+        r#""notify": { "to": "orders.create" }"#,
+        r#""notify": { "to": "orders.create", "probability": 1.5 }"#,
+    );
+    assert_model_rejected(
+        &model,
+        &[
+            "services.gateway.workers (line 6,",
+            "workload.checkout.endpoint (line 22,",
+            "did you mean `gateway.checkout`",
+            "services.gateway.endpoints.checkout.calls.notify.probability",
+            "3 problems found",
+        ],
+    );
+}
+
+#[test]
+fn validate_checks_every_file_given_and_fails_if_any_is_bad() {
+    let dir = inputs(&edit(MODEL, r#""workers": 4"#, r#""workers": 0"#), SCENARIO);
+    fs::write(dir.path().join("good.json"), MODEL).unwrap();
+    let output = expect_exit(
+        dir.path(),
+        &["validate", "good.json", "model.json", "good.json"],
+        2,
+    );
+    assert_eq!(stdout(&output).matches("ok: good.json").count(), 2);
+    assert!(stderr(&output).contains("model.json: services.api.workers"));
+}
+
+// ------------------------------------------------------------------- graph
+
+fn shop_service_names() -> Vec<String> {
+    let text = fs::read_to_string(repo().join("models/shop.json")).unwrap();
+    let model: serde_json::Value = serde_json::from_str(&text).unwrap();
+    model["services"]
+        .as_object()
+        .expect("services is an object")
+        .keys()
+        .cloned()
+        .collect()
+}
+
+#[test]
+fn graph_prints_a_dot_digraph_of_every_service_and_call() {
+    let output = expect_exit(
+        &repo(),
+        &["graph", "models/shop.json", "--format", "dot"],
+        0,
+    );
+    let dot = stdout(&output);
+    assert!(dot.trim_start().starts_with("digraph"), "{dot}");
+    assert!(dot.trim_end().ends_with('}'), "{dot}");
+    let names = shop_service_names();
+    assert_eq!(names.len(), 8);
+    for name in &names {
+        assert!(
+            dot.contains(&format!("\"{name}\"")),
+            "{name} missing:\n{dot}"
+        );
+    }
+    for edge in [
+        "\"gateway\" -> \"orders\"",
+        "\"gateway\" -> \"users\"",
+        "\"orders\" -> \"payment\"",
+        "\"payment\" -> \"card-processor\"",
+    ] {
+        assert!(dot.contains(edge), "{edge} missing:\n{dot}");
+    }
+    assert!(!dot.contains("\"orders\" -> \"gateway\""), "{dot}");
+    // dot is the default format.
+    let default = expect_exit(&repo(), &["graph", "models/shop.json"], 0);
+    assert_eq!(stdout(&default), dot);
+}
+
+#[test]
+fn graph_prints_a_mermaid_flowchart() {
+    let output = expect_exit(
+        &repo(),
+        &["graph", "models/shop.json", "--format", "mermaid"],
+        0,
+    );
+    let mermaid = stdout(&output);
+    assert!(mermaid.starts_with("flowchart LR"), "{mermaid}");
+    for name in shop_service_names() {
+        assert!(mermaid.contains(&name), "{name} missing:\n{mermaid}");
+    }
+    assert!(mermaid.contains("-->"), "{mermaid}");
+}
+
+#[test]
+fn graph_of_a_scenario_draws_its_model() {
+    for format in ["dot", "mermaid"] {
+        let of_model = expect_exit(
+            &repo(),
+            &["graph", "models/shop.json", "--format", format],
+            0,
+        );
+        let of_scenario = expect_exit(
+            &repo(),
+            &["graph", "scenarios/shop-steady.json", "--format", format],
+            0,
+        );
+        assert_eq!(stdout(&of_scenario), stdout(&of_model), "{format}");
+    }
+}
+
+#[test]
+fn graph_rejects_an_invalid_model_and_an_unknown_format() {
+    let dir = inputs(&edit(MODEL, r#""workers": 4"#, r#""workers": 0"#), SCENARIO);
+    let output = expect_exit(dir.path(), &["graph", "model.json"], 2);
+    assert!(stderr(&output).contains("model.json: services.api.workers"));
+    assert!(stdout(&output).is_empty());
+    let output = expect_exit(
+        &repo(),
+        &["graph", "models/shop.json", "--format", "png"],
+        2,
+    );
+    assert!(stdout(&output).is_empty());
+}
+
+// ------------------------------------------------------------------ schema
+
+fn schema(args: &[&str]) -> serde_json::Value {
+    let output = expect_exit(&repo(), args, 0);
+    serde_json::from_str(&stdout(&output))
+        .unwrap_or_else(|e| panic!("faultline {args:?} printed invalid JSON: {e}"))
+}
+
+#[test]
+fn schema_model_is_json_describing_services_and_workload() {
+    let schema = schema(&["schema", "model"]);
+    for property in ["services", "workload", "zones", "name"] {
+        assert!(
+            schema["properties"][property].is_object(),
+            "no property {property}"
+        );
+    }
+    let required = schema["required"].as_array().expect("required fields");
+    assert!(required.contains(&"services".into()));
+}
+
+#[test]
+fn schema_scenario_is_json_describing_duration_and_seed() {
+    let schema = schema(&["schema", "scenario"]);
+    for property in ["duration", "seed", "model", "name"] {
+        assert!(
+            schema["properties"][property].is_object(),
+            "no property {property}"
+        );
+    }
+}
+
+#[test]
+fn schema_without_kind_accepts_either_file() {
+    let schema = schema(&["schema"]);
+    let any_of = schema["anyOf"].as_array().expect("an anyOf schema");
+    assert_eq!(any_of.len(), 2);
+    assert!(any_of[0]["properties"]["services"].is_object());
+    assert!(any_of[1]["properties"]["duration"].is_object());
+}
+
+// --------------------------------------------------------------------- run
+
+#[test]
+fn demo_run_writes_its_run_directory_and_prints_a_summary() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = expect_exit(dir.path(), &["run"], 0);
+    let out = stdout(&output);
+    assert!(
+        out.contains("wrote output/shop-steady/baseline/seed-42/"),
+        "{out}"
+    );
+    let table: Vec<&str> = out
+        .lines()
+        .skip_while(|l| !l.starts_with("entry"))
+        .take_while(|l| !l.is_empty())
+        .collect();
+    assert!(
+        table[0].contains("requests") && table[0].contains("p99 ms"),
+        "{out}"
+    );
+    assert!(table.iter().any(|l| l.starts_with("browse ")), "{out}");
+    assert!(table.iter().any(|l| l.starts_with("checkout ")), "{out}");
+
+    let run_dir = dir.path().join("output/shop-steady/baseline/seed-42");
+    for file in ["run.json", "metrics.csv", "events.jsonl"] {
+        assert!(run_dir.join(file).is_file(), "{file} missing");
+    }
+    assert_eq!(files_under(dir.path()).len(), 3, "nothing else is written");
+
+    let manifest: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(run_dir.join("run.json")).unwrap()).unwrap();
+    assert_eq!(manifest["seed"], 42);
+    assert!(manifest["entries"]["browse"]["requests"].as_u64() > Some(0));
+    assert!(manifest["entries"]["checkout"]["requests"].as_u64() > Some(0));
+
+    for line in fs::read_to_string(run_dir.join("events.jsonl"))
+        .unwrap()
+        .lines()
+    {
+        serde_json::from_str::<serde_json::Value>(line)
+            .unwrap_or_else(|e| panic!("events.jsonl line is not JSON ({e}): {line}"));
+    }
+}
+
+#[test]
+fn metrics_csv_rows_have_as_many_columns_as_the_header() {
+    let dir = tempfile::tempdir().unwrap();
+    expect_exit(dir.path(), &["run"], 0);
+    let csv = fs::read_to_string(
+        dir.path()
+            .join("output/shop-steady/baseline/seed-42/metrics.csv"),
+    )
+    .unwrap();
+    let mut lines = csv.lines();
+    let header: Vec<&str> = lines.next().expect("a header").split(',').collect();
+    for column in ["window_start_s", "component", "arrivals", "latency_p99_ms"] {
+        assert!(header.contains(&column), "no column {column}: {header:?}");
+    }
+    let mut rows = 0;
+    for (i, line) in lines.enumerate() {
+        assert_eq!(
+            line.split(',').count(),
+            header.len(),
+            "line {} has another column count: {line}",
+            i + 2
+        );
+        rows += 1;
+    }
+    assert!(rows > 300, "one row per window and component, found {rows}");
+}
+
+#[test]
+fn run_of_a_scenario_file_writes_under_out() {
+    let dir = inputs(MODEL, SCENARIO);
+    let output = expect_exit(
+        dir.path(),
+        &["run", "scenario.json", "--seed", "9", "--out", "results"],
+        0,
+    );
+    assert!(stdout(&output).contains("wrote results/s/baseline/seed-9/"));
+    assert!(!stdout(&output).contains("built-in demo"));
+    let written: Vec<PathBuf> = files_under(dir.path())
+        .into_iter()
+        .map(|f| f.strip_prefix(dir.path()).unwrap().to_path_buf())
+        .collect();
+    assert_eq!(
+        written,
+        [
+            "model.json",
+            "results/s/baseline/seed-9/events.jsonl",
+            "results/s/baseline/seed-9/metrics.csv",
+            "results/s/baseline/seed-9/run.json",
+            "scenario.json",
+        ]
+        .map(PathBuf::from)
+    );
+}
+
+#[test]
+fn run_of_a_model_file_is_rejected() {
+    // `run` takes a scenario; a model given by mistake writes nothing.
+    let dir = inputs(MODEL, SCENARIO);
+    expect_exit(dir.path(), &["run", "model.json", "--out", "out"], 2);
+    assert!(files_under(&dir.path().join("out")).is_empty());
+}
+
+// ------------------------------------------------------------------- bench
+
+#[test]
+fn bench_runs_only_the_selected_benchmark() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = expect_exit(
+        dir.path(),
+        &["bench", "--only", "mm8", "--duration", "2s"],
+        0,
+    );
+    let out = stdout(&output);
+    assert!(
+        out.lines().next().unwrap().starts_with("benchmark"),
+        "{out}"
+    );
+    let rows: Vec<&str> = out.lines().skip(1).collect();
+    assert_eq!(rows.len(), 1, "{out}");
+    let cells: Vec<&str> = rows[0].split_whitespace().collect();
+    assert_eq!(cells[0], "mm8", "{out}");
+    assert_eq!(cells[1], "2s", "{out}");
+    assert!(cells[2].parse::<u64>().unwrap() > 0, "events: {out}");
+    assert!(files_under(dir.path()).is_empty(), "bench writes no files");
+}
+
+#[test]
+fn bench_rejects_unknown_benchmarks_and_bad_durations() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = expect_exit(dir.path(), &["bench", "--only", "nope"], 2);
+    assert!(stderr(&output).contains("nope"), "{}", stderr(&output));
+    for duration in ["0s", "5 sekunden", "-5s"] {
+        expect_exit(
+            dir.path(),
+            &["bench", "--only", "mm8", "--duration", duration],
+            2,
+        );
+    }
+}
+
+// -------------------------------------------------------------- top level
+
+#[test]
+fn help_exits_zero_and_lists_the_subcommands() {
+    let output = expect_exit(&repo(), &["--help"], 0);
+    let out = stdout(&output);
+    for command in ["run", "validate", "graph", "schema", "bench"] {
+        assert!(out.contains(command), "{command} missing from help:\n{out}");
+    }
+    expect_exit(&repo(), &["--version"], 0);
+}
+
+#[test]
+fn unknown_subcommand_exits_two() {
+    let output = expect_exit(&repo(), &["frobnicate"], 2);
+    assert!(stderr(&output).contains("frobnicate"));
+    expect_exit(&repo(), &[], 2);
+}

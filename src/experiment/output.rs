@@ -7,6 +7,16 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 
+/// Whether process `pid` still runs. Where that cannot be known (no
+/// `/proc`), it is assumed to, so nothing in use is ever removed.
+fn process_alive(pid: &str) -> bool {
+    let proc = Path::new("/proc");
+    if !proc.is_dir() {
+        return true;
+    }
+    pid.parse::<u32>().is_err() || proc.join(pid).exists()
+}
+
 pub struct Staging {
     staging: PathBuf,
     target: PathBuf,
@@ -22,11 +32,15 @@ impl Staging {
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_else(|| "run".into());
         // A run that was killed leaves its staging directory behind; the
-        // next run of the same target sweeps it away.
+        // next run of the same target sweeps it away, unless the process
+        // that owns it is still alive (two runs of one target at once).
         let prefix = format!(".{name}.partial-");
         if let Ok(entries) = fs::read_dir(parent) {
             for entry in entries.flatten() {
-                if entry.file_name().to_string_lossy().starts_with(&prefix) {
+                let file_name = entry.file_name().to_string_lossy().into_owned();
+                if let Some(pid) = file_name.strip_prefix(&prefix)
+                    && !process_alive(pid)
+                {
                     let _ = fs::remove_dir_all(entry.path());
                 }
             }

@@ -41,7 +41,7 @@ pub fn line_column(text: &str, offset: usize) -> (usize, usize) {
     let line = before.matches('\n').count() + 1;
     let line_start = before.rfind('\n').map_or(0, |i| i + 1);
     let column = before[line_start..].chars().count() + 1;
-    (line, column)
+    (line, column.max(1))
 }
 
 /// Line and column of the node at `path`, or of its deepest existing parent.

@@ -84,6 +84,18 @@ pub fn parse_scenario(source: &Source) -> Result<ScenarioSpec> {
 /// Loads a scenario file and the model it names, relative to the scenario.
 pub fn load_experiment(path: &Path) -> Result<Experiment> {
     let scenario_source = Source::read(path)?;
+    if !looks_like_scenario(&scenario_source.text) && looks_like_model(&scenario_source.text) {
+        return Err(scenario_source.invalid(vec![
+            Problem::new(
+                JsonPath::root(),
+                "this is a model file; a scenario file is expected here",
+            )
+            .with_suggestion(Some(format!(
+                "write a scenario that names it, e.g. {{\"name\": \"steady\", \"model\": \"{}\", \"duration\": \"5m\", \"seed\": 1}}",
+                path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
+            ))),
+        ]));
+    }
     let scenario = parse_scenario(&scenario_source)?;
     let model_path = path.parent().unwrap_or(Path::new("")).join(&scenario.model);
     let model_source = Source::read(&model_path).map_err(|e| match e {
@@ -125,13 +137,27 @@ pub fn looks_like_scenario(text: &str) -> bool {
         .unwrap_or(false)
 }
 
+/// Model files have services; scenarios do not.
+fn looks_like_model(text: &str) -> bool {
+    serde_json::from_str::<serde_json::Value>(text)
+        .ok()
+        .is_some_and(|v| v.get("services").is_some())
+}
+
 fn deserialize<T: DeserializeOwned>(source: &Source) -> Result<T> {
     let mut de = serde_json::Deserializer::from_str(&source.text);
     let result: std::result::Result<T, _> = serde_path_to_error::deserialize(&mut de);
     let value = result.map_err(|err| {
         let path = convert_path(err.path());
         let inner = err.inner();
-        let position = (inner.line() > 0).then(|| (inner.line(), inner.column()));
+        // A data error (wrong type, unknown field, bad duration) is shown
+        // at the start of the offending key, as for later checks; a syntax
+        // error where the parser stopped.
+        let position = if inner.is_data() && !path.0.is_empty() {
+            locate::position_of(&source.text, &path)
+        } else {
+            (inner.line() > 0).then(|| (inner.line(), inner.column().max(1)))
+        };
         let message = strip_position(&inner.to_string());
         let suggestion = suggest_for_unknown_field(&message);
         let mut problem = Problem::new(path, message).with_suggestion(suggestion);
@@ -143,7 +169,7 @@ fn deserialize<T: DeserializeOwned>(source: &Source) -> Result<T> {
     })?;
     de.end().map_err(|err| {
         let mut problem = Problem::new(JsonPath::root(), strip_position(&err.to_string()));
-        problem.position = Some((err.line(), err.column()));
+        problem.position = Some((err.line(), err.column().max(1)));
         Error::Invalid {
             file: source.path.clone(),
             problems: vec![problem],
