@@ -73,7 +73,11 @@ mod tests {
             assert!(
                 shipped == current,
                 "{file} is stale: run `cargo run -- schema {} > {file}`",
-                if matches!(kind, Kind::Model) { "model" } else { "scenario" }
+                if matches!(kind, Kind::Model) {
+                    "model"
+                } else {
+                    "scenario"
+                }
             );
         }
     }

@@ -553,11 +553,16 @@ impl<'t, O: Observer> Engine<'t, O> {
         }
     }
 
+    /// Fires the due timers of a lane. The lane stays armed while they fire:
+    /// a firing timer can arm the same lane again (a released connection
+    /// goes to a waiter, whose call starts its own timer), and that must not
+    /// put a second event for the lane in the heap. Exactly one event is
+    /// rescheduled at the end, for the new head, unless the lane is empty.
     fn on_timer(&mut self, lane: u32) {
-        self.lanes[lane as usize].armed = false;
         loop {
             let l = &mut self.lanes[lane as usize];
             let Some(&(deadline, slot, epoch)) = l.entries.front() else {
+                l.armed = false;
                 return;
             };
             if self.slab[slot as usize].epoch != epoch {
@@ -565,7 +570,6 @@ impl<'t, O: Observer> Engine<'t, O> {
                 continue;
             }
             if deadline > self.now {
-                l.armed = true;
                 self.queue.schedule(deadline, Event::Timer { lane });
                 return;
             }

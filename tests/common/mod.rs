@@ -25,7 +25,12 @@ pub fn topology(json: &str) -> Topology {
 
 /// Runs a topology for `duration_s` virtual seconds (1 s windows), keeping
 /// every metrics row and state event in memory.
-pub fn run(topology: &Topology, seed: u64, duration_s: u64, warmup_s: u64) -> (RunSummary, Recorder) {
+pub fn run(
+    topology: &Topology,
+    seed: u64,
+    duration_s: u64,
+    warmup_s: u64,
+) -> (RunSummary, Recorder) {
     simulate(
         topology,
         RunConfig {
