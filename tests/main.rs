@@ -5,3 +5,4 @@ mod common;
 mod determinism;
 mod mechanisms;
 mod oracles;
+mod swarm;

@@ -13,8 +13,7 @@ use crate::spec::Experiment;
 use crate::topology::Topology;
 pub use manifest::Manifest;
 
-/// Default metrics window.
-pub const DEFAULT_WINDOW_NS: u64 = 1_000_000_000;
+pub use crate::spec::scenario::DEFAULT_WINDOW_NS;
 
 /// Variant name of a scenario run as written (variants come later).
 pub const BASELINE: &str = "baseline";

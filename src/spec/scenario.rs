@@ -6,6 +6,9 @@ use serde::{Deserialize, Serialize};
 
 use super::units::Duration;
 
+/// Width of a metrics window when the scenario does not set one.
+pub const DEFAULT_WINDOW_NS: u64 = 1_000_000_000;
+
 #[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ScenarioSpec {

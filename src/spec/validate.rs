@@ -15,6 +15,10 @@ use crate::error::{JsonPath, Problem};
 /// quadratic, ln(p99/mean) = z²/2 where z is the 99th normal quantile.
 pub const LOGNORMAL_MAX_P99_OVER_MEAN: f64 = 14.96;
 
+/// Bounds that keep a mistyped number from exhausting memory.
+pub const MAX_INSTANCES_PER_SERVICE: u64 = 100_000;
+pub const MAX_WINDOWS: u64 = 10_000_000;
+
 fn check_name(problems: &mut Vec<Problem>, path: JsonPath, what: &str, name: &str) {
     let ok = !name.is_empty()
         && name
@@ -246,6 +250,22 @@ fn check_instances(
             "expected at least one instance, found 0",
         ));
     }
+    let total = instances
+        .per_zone
+        .map_or(0, |n| n as u64 * zones.len() as u64)
+        + instances.count.map_or(0, u64::from)
+        + instances
+            .placement
+            .as_ref()
+            .map_or(0, |p| p.values().map(|n| *n as u64).sum());
+    if total > MAX_INSTANCES_PER_SERVICE {
+        problems.push(Problem::new(
+            path.clone(),
+            format!(
+                "{total} instances is more than the {MAX_INSTANCES_PER_SERVICE} one service may have"
+            ),
+        ));
+    }
     if let Some(placement) = &instances.placement {
         if placement.values().all(|n| *n == 0) {
             problems.push(Problem::new(
@@ -435,11 +455,30 @@ pub fn scenario(scenario: &ScenarioSpec) -> Vec<Problem> {
             ),
         ));
     }
+    let default_window = super::scenario::DEFAULT_WINDOW_NS;
+    if scenario.window.is_none() && scenario.duration.0 / default_window > MAX_WINDOWS {
+        problems.push(Problem::new(
+            root.key("duration"),
+            format!(
+                "{} one-second windows is more than {MAX_WINDOWS}; set a wider `window`",
+                scenario.duration.0 / default_window
+            ),
+        ));
+    }
     if let Some(window) = scenario.window {
         if window.0 < 1_000_000 {
             problems.push(Problem::new(
                 root.key("window"),
                 format!("expected a metrics window of at least 1ms, found {window}"),
+            ));
+        } else if scenario.duration.0 / window.0 > MAX_WINDOWS {
+            problems.push(Problem::new(
+                root.key("window"),
+                format!(
+                    "{} windows of {window} over {} is more than {MAX_WINDOWS}; widen the window",
+                    scenario.duration.0 / window.0,
+                    scenario.duration
+                ),
             ));
         } else if window > scenario.duration {
             problems.push(Problem::new(
