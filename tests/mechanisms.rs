@@ -6,7 +6,7 @@
 //! standard deviations wide.
 
 use faultline::observe::events::StateChange;
-use faultline::observe::metrics::{Component, ErrorClass, Row};
+use faultline::observe::metrics::{Component, ERROR_CLASSES, ErrorClass, Row};
 use faultline::sim::RunSummary;
 use faultline::topology::Topology;
 
@@ -59,8 +59,8 @@ fn errors(rows: &[&Row], class: ErrorClass) -> u64 {
 }
 
 /// Errors of every class over the rows.
-fn all_errors(rows: &[&Row]) -> [u64; 5] {
-    let mut total = [0; 5];
+fn all_errors(rows: &[&Row]) -> [u64; ERROR_CLASSES] {
+    let mut total = [0; ERROR_CLASSES];
     for r in rows {
         total.iter_mut().zip(r.errors).for_each(|(a, b)| *a += b);
     }
@@ -80,7 +80,7 @@ fn mean_wait(rows: &[&Row]) -> f64 {
     weighted / sum(rows, |r| r.ok) as f64
 }
 
-fn only_class(errors: &[u64; 5], class: ErrorClass) -> bool {
+fn only_class(errors: &[u64; ERROR_CLASSES], class: ErrorClass) -> bool {
     errors
         .iter()
         .enumerate()

@@ -16,16 +16,25 @@ pub enum ErrorClass {
     PoolExhausted = 2,
     /// The load balancer had no instance to route to.
     NoHealthyInstance = 3,
+    /// The chosen instance's process is dead: the connection was refused.
+    Refused = 4,
+    /// An injected error fault answered for the callee.
+    Injected = 5,
     /// The callee answered with an error of its own.
-    Downstream = 4,
+    Downstream = 6,
 }
 
+/// Number of error classes (columns `err_*` in the files).
+pub const ERROR_CLASSES: usize = ErrorClass::ALL.len();
+
 impl ErrorClass {
-    pub const ALL: [ErrorClass; 5] = [
+    pub const ALL: [ErrorClass; 7] = [
         ErrorClass::Timeout,
         ErrorClass::QueueFull,
         ErrorClass::PoolExhausted,
         ErrorClass::NoHealthyInstance,
+        ErrorClass::Refused,
+        ErrorClass::Injected,
         ErrorClass::Downstream,
     ];
 
@@ -35,6 +44,8 @@ impl ErrorClass {
             ErrorClass::QueueFull => "queue_full",
             ErrorClass::PoolExhausted => "pool_exhausted",
             ErrorClass::NoHealthyInstance => "no_healthy_instance",
+            ErrorClass::Refused => "refused",
+            ErrorClass::Injected => "injected",
             ErrorClass::Downstream => "downstream",
         }
     }
@@ -54,7 +65,7 @@ pub fn new_histogram() -> Histogram<u64> {
 pub struct Outcomes {
     pub arrivals: u64,
     pub ok: u64,
-    pub errors: [u64; 5],
+    pub errors: [u64; ERROR_CLASSES],
     /// Sum of latencies of successful requests (ns), for an exact mean.
     pub latency_sum: u128,
     /// Latencies of successful requests.
@@ -69,7 +80,7 @@ impl Default for Outcomes {
         Outcomes {
             arrivals: 0,
             ok: 0,
-            errors: [0; 5],
+            errors: [0; ERROR_CLASSES],
             latency_sum: 0,
             latency: new_histogram(),
             started: 0,
@@ -120,7 +131,7 @@ impl Outcomes {
     pub fn reset(&mut self) {
         self.arrivals = 0;
         self.ok = 0;
-        self.errors = [0; 5];
+        self.errors = [0; ERROR_CLASSES];
         self.latency_sum = 0;
         if !self.latency.is_empty() {
             self.latency.reset();
@@ -232,7 +243,7 @@ pub struct Row {
     pub component: Component,
     pub arrivals: u64,
     pub ok: u64,
-    pub errors: [u64; 5],
+    pub errors: [u64; ERROR_CLASSES],
     pub latency: LatencySummary,
     pub mean_wait: f64,
     /// Time-averaged and peak levels; zero where they do not apply.
@@ -252,7 +263,7 @@ impl Row {
             component,
             arrivals: 0,
             ok: 0,
-            errors: [0; 5],
+            errors: [0; ERROR_CLASSES],
             latency: LatencySummary::default(),
             mean_wait: 0.0,
             queue: (0.0, 0),

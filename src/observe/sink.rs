@@ -27,6 +27,8 @@ pub const METRICS_COLUMNS: &[&str] = &[
     "err_queue_full",
     "err_pool_exhausted",
     "err_no_healthy_instance",
+    "err_refused",
+    "err_injected",
     "err_downstream",
     "availability",
     "latency_mean_ms",
@@ -253,6 +255,6 @@ impl Observer for FileSink {
 }
 
 /// Error classes in file order, for readers that pair names with counts.
-pub fn error_class_names() -> [&'static str; 5] {
+pub fn error_class_names() -> [&'static str; super::metrics::ERROR_CLASSES] {
     ErrorClass::ALL.map(ErrorClass::name)
 }
