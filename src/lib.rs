@@ -7,6 +7,7 @@
 //!   dependency graph.
 //! - [`sim`]: virtual clock, event queue, random streams, engine loop.
 //! - [`components`]: instances, load balancers, pools, arrivals, work times.
+//! - [`faults`]: a scenario's faults resolved against the topology.
 //! - [`observe`]: per-window metrics, state-change events, trace digest, and
 //!   the sinks that write them.
 //! - [`experiment`]: one run end to end: output directory, `run.json`.
@@ -24,6 +25,7 @@ pub mod cli;
 pub mod components;
 pub mod error;
 pub mod experiment;
+pub mod faults;
 pub mod observe;
 pub mod sim;
 pub mod spec;

@@ -108,7 +108,7 @@ pub fn run(args: Args) -> crate::Result<i32> {
             config.warmup = 0;
         }
         let started = Instant::now();
-        let (summary, _) = simulate(&topology, config, NullObserver);
+        let (summary, _) = simulate(&topology, &[], config, NullObserver);
         let wall = started.elapsed().as_secs_f64();
         // Requests: what the clients sent. Activations: every endpoint
         // execution those requests caused.

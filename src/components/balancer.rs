@@ -16,7 +16,7 @@ pub struct Balancer {
 }
 
 impl Balancer {
-    /// Picks an up instance of `range`, or `None` if none is up.
+    /// Picks a routable instance of `range`, or `None` if none is.
     #[inline]
     pub fn pick<R: Rng + ?Sized>(
         &mut self,
@@ -27,14 +27,16 @@ impl Balancer {
     ) -> Option<u32> {
         let n = range.end - range.start;
         if n == 1 {
-            return instances[range.start as usize].up.then_some(range.start);
+            return instances[range.start as usize]
+                .routable
+                .then_some(range.start);
         }
         match policy {
             LbPolicy::RoundRobin => {
                 for _ in 0..n {
                     let candidate = range.start + self.cursor % n;
                     self.cursor = (self.cursor + 1) % n;
-                    if instances[candidate as usize].up {
+                    if instances[candidate as usize].routable {
                         return Some(candidate);
                     }
                 }
@@ -47,7 +49,7 @@ impl Balancer {
                 for k in 0..n {
                     let candidate = range.start + (start + k) % n;
                     let state = &instances[candidate as usize];
-                    if state.up && best.is_none_or(|(_, load)| state.outstanding() < load) {
+                    if state.routable && best.is_none_or(|(_, load)| state.outstanding() < load) {
                         best = Some((candidate, state.outstanding()));
                     }
                 }
@@ -55,7 +57,7 @@ impl Balancer {
             }
             LbPolicy::Random => {
                 let candidate = range.start + rng.random_range(0..n);
-                if instances[candidate as usize].up {
+                if instances[candidate as usize].routable {
                     return Some(candidate);
                 }
                 random_up(range, instances, rng)
@@ -63,7 +65,10 @@ impl Balancer {
             LbPolicy::PowerOfTwoChoices => {
                 let a = range.start + rng.random_range(0..n);
                 let b = range.start + (a - range.start + 1 + rng.random_range(0..n - 1)) % n;
-                match (instances[a as usize].up, instances[b as usize].up) {
+                match (
+                    instances[a as usize].routable,
+                    instances[b as usize].routable,
+                ) {
                     (true, true) => {
                         if instances[b as usize].outstanding() < instances[a as usize].outstanding()
                         {
@@ -81,18 +86,24 @@ impl Balancer {
     }
 }
 
-/// Uniform choice among the up instances (the slow path, when some are down).
+/// Uniform choice among the routable instances (the slow path, when some are
+/// ejected).
 fn random_up<R: Rng + ?Sized>(
     range: Range<u32>,
     instances: &[InstanceState],
     rng: &mut R,
 ) -> Option<u32> {
-    let up = range.clone().filter(|i| instances[*i as usize].up).count() as u32;
+    let up = range
+        .clone()
+        .filter(|i| instances[*i as usize].routable)
+        .count() as u32;
     if up == 0 {
         return None;
     }
     let k = rng.random_range(0..up);
-    range.filter(|i| instances[*i as usize].up).nth(k as usize)
+    range
+        .filter(|i| instances[*i as usize].routable)
+        .nth(k as usize)
 }
 
 #[cfg(test)]
@@ -113,7 +124,7 @@ mod tests {
     #[test]
     fn round_robin_skips_down_instances() {
         let mut state = instances(&[0, 0, 0]);
-        state[1].up = false;
+        state[1].routable = false;
         let mut lb = Balancer::default();
         let mut rng = stream(1, "t");
         let picks: Vec<u32> = (0..4)
@@ -123,7 +134,7 @@ mod tests {
             })
             .collect();
         assert_eq!(picks, vec![0, 2, 0, 2]);
-        state.iter_mut().for_each(|s| s.up = false);
+        state.iter_mut().for_each(|s| s.routable = false);
         assert_eq!(lb.pick(LbPolicy::RoundRobin, 0..3, &state, &mut rng), None);
     }
 
@@ -149,7 +160,7 @@ mod tests {
     #[test]
     fn random_is_uniform_over_up_instances() {
         let mut state = instances(&[0, 0, 0, 0]);
-        state[3].up = false;
+        state[3].routable = false;
         let mut lb = Balancer::default();
         let mut rng = stream(3, "t");
         let mut counts = [0; 4];

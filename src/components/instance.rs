@@ -1,25 +1,86 @@
-//! A service instance: a pool of workers and a bounded FIFO queue.
+//! A service instance: a pool of workers and a bounded FIFO queue, a process
+//! that can die or vanish, and its load balancer's view of its health.
 
 use std::collections::VecDeque;
 
-#[derive(Clone, Debug, Default)]
+/// The process behind an instance, as its callers experience it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Process {
+    #[default]
+    Running,
+    /// Dead, restarting or booting: the host refuses connections at once.
+    Dead,
+    /// The host is gone: connections go unanswered until the caller's
+    /// timeout.
+    Unreachable,
+}
+
+/// Health-check bookkeeping of one instance.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Probing {
+    /// Sequence number of the unanswered probe, if one is out.
+    pub outstanding: Option<u32>,
+    pub next_seq: u32,
+    pub failures: u32,
+    pub successes: u32,
+}
+
+#[derive(Clone, Debug)]
 pub struct InstanceState {
     /// Workers currently holding a request (its own work and its calls).
     pub busy: u32,
     /// Activations waiting for a worker, oldest first.
     pub queue: VecDeque<u32>,
-    /// Routable: later faults take instances down.
-    pub up: bool,
-    /// Set from the first rejection until the queue drains to half, so a
+    /// Whether the load balancer routes to it. Health checks clear and set
+    /// it; without them it stays set, dead or alive — the balancer does not
+    /// know.
+    pub routable: bool,
+    pub process: Process,
+    /// The instance's zone is out: unreachable whatever its process.
+    pub zone_down: bool,
+    /// Moves on at every death and restart, so a pending restart of an
+    /// earlier life is recognised as stale.
+    pub incarnation: u32,
+    /// Product of active CPU-stress factors on its work times.
+    pub cpu_factor: f64,
+    pub probing: Probing,
+    /// Activations swallowed by an unreachable host: nobody works on them
+    /// and nobody answers until the host comes back and resets them.
+    pub limbo: Vec<u32>,
+    /// Set from the first rejection until the load falls to half, so a
     /// saturated instance reports one `queue_full` event, not one per request.
     pub saturated: bool,
+}
+
+impl Default for InstanceState {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl InstanceState {
     pub fn new() -> Self {
         InstanceState {
-            up: true,
-            ..Default::default()
+            busy: 0,
+            queue: VecDeque::new(),
+            routable: true,
+            process: Process::Running,
+            zone_down: false,
+            incarnation: 0,
+            cpu_factor: 1.0,
+            probing: Probing::default(),
+            limbo: Vec::new(),
+            saturated: false,
+        }
+    }
+
+    /// What a caller connecting now meets.
+    #[inline]
+    pub fn reachability(&self) -> Process {
+        if self.zone_down {
+            Process::Unreachable
+        } else {
+            self.process
         }
     }
 

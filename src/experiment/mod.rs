@@ -53,13 +53,16 @@ pub fn run(
     on_window: impl FnMut(u64) + 'static,
 ) -> Result<RunResult> {
     let topology = Topology::compile(&experiment.model);
+    let faults = crate::faults::compile(&experiment.scenario, &topology)
+        .map_err(|problems| experiment.scenario_source.invalid(problems))?;
     let config = run_config(experiment, seed);
     let dir = run_dir(base, &experiment.scenario.name, BASELINE, config.seed);
     let staging = output::Staging::new(&dir)?;
-    let sink = FileSink::create(staging.path(), config.warmup)
+    let fault_names = faults.iter().map(|f| f.name.clone()).collect();
+    let sink = FileSink::create(staging.path(), config.warmup, fault_names)
         .map_err(|e| Error::write(staging.path(), e))?
         .on_window(on_window);
-    let (summary, sink) = simulate(&topology, config, sink);
+    let (summary, sink) = simulate(&topology, &faults, config, sink);
     sink.finish().map_err(|e| Error::write(staging.path(), e))?;
     let manifest = Manifest::new(experiment, &topology, config, BASELINE, &summary);
     staging.write_file("run.json", &manifest.to_json())?;

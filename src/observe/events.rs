@@ -4,9 +4,13 @@
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum StateChange {
     /// An instance rejected a request: every worker busy, queue full.
-    QueueFull { instance: u32 },
+    QueueFull {
+        instance: u32,
+    },
     /// The instance's queue drained to half after being full.
-    QueueRecovered { instance: u32 },
+    QueueRecovered {
+        instance: u32,
+    },
     /// A caller instance found every connection of its pool to a callee in
     /// use and had to wait or fail.
     PoolExhausted {
@@ -18,6 +22,45 @@ pub enum StateChange {
         pool_group: u32,
         caller_instance: u32,
     },
+    /// A fault of the scenario began (index into the scenario's faults).
+    FaultStarted {
+        fault: u32,
+    },
+    FaultEnded {
+        fault: u32,
+    },
+    /// An instance was killed by a fault; `host_down`: it vanished rather
+    /// than refusing connections.
+    InstanceKilled {
+        instance: u32,
+        fault: u32,
+        host_down: bool,
+    },
+    /// The instance's zone went out: it is unreachable.
+    InstanceUnreachable {
+        instance: u32,
+        fault: u32,
+    },
+    /// The instance is reachable again after its zone came back.
+    InstanceReachable {
+        instance: u32,
+    },
+    /// The supervisor started a new process; it boots before serving.
+    InstanceRestarting {
+        instance: u32,
+    },
+    /// The instance booted and accepts work.
+    InstanceReady {
+        instance: u32,
+    },
+    /// Health checks failed enough times: the balancer stopped routing to it.
+    Ejected {
+        instance: u32,
+    },
+    /// Health checks passed enough times: the balancer routes to it again.
+    Readmitted {
+        instance: u32,
+    },
 }
 
 impl StateChange {
@@ -27,6 +70,15 @@ impl StateChange {
             StateChange::QueueRecovered { .. } => "queue_recovered",
             StateChange::PoolExhausted { .. } => "pool_exhausted",
             StateChange::PoolRecovered { .. } => "pool_recovered",
+            StateChange::FaultStarted { .. } => "fault_started",
+            StateChange::FaultEnded { .. } => "fault_ended",
+            StateChange::InstanceKilled { .. } => "instance_killed",
+            StateChange::InstanceUnreachable { .. } => "instance_unreachable",
+            StateChange::InstanceReachable { .. } => "instance_reachable",
+            StateChange::InstanceRestarting { .. } => "instance_restarting",
+            StateChange::InstanceReady { .. } => "instance_ready",
+            StateChange::Ejected { .. } => "ejected",
+            StateChange::Readmitted { .. } => "readmitted",
         }
     }
 
@@ -43,6 +95,24 @@ impl StateChange {
                 pool_group,
                 caller_instance,
             } => [4, (pool_group as u64) << 32 | caller_instance as u64],
+            StateChange::FaultStarted { fault } => [5, fault as u64],
+            StateChange::FaultEnded { fault } => [6, fault as u64],
+            StateChange::InstanceKilled {
+                instance,
+                fault,
+                host_down,
+            } => [
+                7 | (host_down as u64) << 8,
+                (fault as u64) << 32 | instance as u64,
+            ],
+            StateChange::InstanceUnreachable { instance, fault } => {
+                [8, (fault as u64) << 32 | instance as u64]
+            }
+            StateChange::InstanceReachable { instance } => [9, instance as u64],
+            StateChange::InstanceRestarting { instance } => [10, instance as u64],
+            StateChange::InstanceReady { instance } => [11, instance as u64],
+            StateChange::Ejected { instance } => [12, instance as u64],
+            StateChange::Readmitted { instance } => [13, instance as u64],
         }
     }
 }

@@ -138,8 +138,10 @@ struct EventLine<'a> {
 pub fn write_event(
     out: &mut impl Write,
     topology: &Topology,
+    fault_names: &[String],
     event: &StateEvent,
 ) -> io::Result<()> {
+    let instance_name = |i: u32| topology.instances[i as usize].name.as_str();
     let (component, kind, cause) = match event.change {
         StateChange::QueueFull { instance } | StateChange::QueueRecovered { instance } => {
             let i = &topology.instances[instance as usize];
@@ -175,6 +177,65 @@ pub fn write_event(
             };
             (caller.as_str(), "pool", cause)
         }
+        StateChange::FaultStarted { fault } | StateChange::FaultEnded { fault } => {
+            let name = fault_names.get(fault as usize).map_or("?", String::as_str);
+            let cause = if matches!(event.change, StateChange::FaultStarted { .. }) {
+                "injected by the scenario"
+            } else {
+                "its time is up"
+            };
+            (name, "fault", cause.to_string())
+        }
+        StateChange::InstanceKilled {
+            instance,
+            fault,
+            host_down,
+        } => {
+            let name = fault_names.get(fault as usize).map_or("?", String::as_str);
+            let how = if host_down {
+                "host down: callers wait for their timeouts"
+            } else {
+                "process dead: connections refused"
+            };
+            (
+                instance_name(instance),
+                "instance",
+                format!("fault `{name}`, {how}"),
+            )
+        }
+        StateChange::InstanceUnreachable { instance, fault } => {
+            let name = fault_names.get(fault as usize).map_or("?", String::as_str);
+            (
+                instance_name(instance),
+                "instance",
+                format!("zone out (fault `{name}`): callers wait for their timeouts"),
+            )
+        }
+        StateChange::InstanceReachable { instance } => (
+            instance_name(instance),
+            "instance",
+            "zone back: hung connections reset".to_string(),
+        ),
+        StateChange::InstanceRestarting { instance } => (
+            instance_name(instance),
+            "instance",
+            "restart policy: new process booting".to_string(),
+        ),
+        StateChange::InstanceReady { instance } => (
+            instance_name(instance),
+            "instance",
+            "booted: accepting work".to_string(),
+        ),
+        StateChange::Ejected { instance } => (
+            instance_name(instance),
+            "instance",
+            "health checks failed: the load balancer stopped routing to it".to_string(),
+        ),
+        StateChange::Readmitted { instance } => (
+            instance_name(instance),
+            "instance",
+            "health checks passed: the load balancer routes to it again".to_string(),
+        ),
     };
     let line = EventLine {
         time_s: seconds(event.time),
@@ -194,13 +255,14 @@ pub struct FileSink {
     metrics: BufWriter<File>,
     events: BufWriter<File>,
     warmup: u64,
+    fault_names: Vec<String>,
     error: Option<io::Error>,
     /// Called after each window with its end time (progress display).
     on_window: Option<Box<dyn FnMut(u64)>>,
 }
 
 impl FileSink {
-    pub fn create(dir: &Path, warmup: u64) -> io::Result<Self> {
+    pub fn create(dir: &Path, warmup: u64, fault_names: Vec<String>) -> io::Result<Self> {
         let mut metrics = BufWriter::with_capacity(1 << 16, File::create(dir.join("metrics.csv"))?);
         writeln!(metrics, "{}", METRICS_COLUMNS.join(","))?;
         let events = BufWriter::with_capacity(1 << 16, File::create(dir.join("events.jsonl"))?);
@@ -208,6 +270,7 @@ impl FileSink {
             metrics,
             events,
             warmup,
+            fault_names,
             error: None,
             on_window: None,
         })
@@ -247,7 +310,7 @@ impl Observer for FileSink {
 
     fn state_change(&mut self, topology: &Topology, event: &StateEvent) {
         if self.error.is_none()
-            && let Err(e) = write_event(&mut self.events, topology, event)
+            && let Err(e) = write_event(&mut self.events, topology, &self.fault_names, event)
         {
             self.error = Some(e);
         }

@@ -19,9 +19,10 @@ use super::queue::EventQueue;
 use super::rng::stream;
 use crate::components::arrivals::ArrivalProcess;
 use crate::components::balancer::Balancer;
-use crate::components::instance::InstanceState;
+use crate::components::instance::{InstanceState, Process};
 use crate::components::pool::PoolState;
 use crate::components::work;
+use crate::faults::Fault;
 use crate::observe::Observer;
 use crate::observe::digest::TraceDigest;
 use crate::observe::events::{StateChange, StateEvent};
@@ -29,7 +30,10 @@ use crate::observe::metrics::{Component, ErrorClass, Level, Outcomes, Row};
 use crate::topology::{TimerKind, Topology};
 
 /// Parent marker of an activation that answers a workload client.
-const ENTRY: u32 = u32::MAX;
+pub(super) const ENTRY: u32 = u32::MAX;
+/// Parent marker of an activation that answers a health probe; its
+/// `parent_epoch` is the probe's sequence number.
+pub(super) const PROBE: u32 = u32::MAX - 1;
 /// Marker of an activation that holds no pool connection.
 const NO_POOL: u32 = u32::MAX;
 
@@ -42,24 +46,41 @@ pub struct RunConfig {
     pub window: u64,
 }
 
+/// Where an activation is, for the faults that must find it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(super) enum Phase {
+    #[default]
+    Free,
+    /// In its instance's queue.
+    Queued,
+    /// Holding a worker: its own work, or a call in flight.
+    Working,
+    /// Holding a worker and waiting in a pool for a connection.
+    WaitingPool,
+    /// Swallowed by an unreachable host.
+    Limbo,
+}
+
 #[derive(Clone, Copy, Debug, Default)]
-struct Activation {
-    epoch: u32,
-    endpoint: u32,
-    instance: u32,
-    /// Slot of the calling activation, or `ENTRY`.
-    parent: u32,
-    /// The parent's epoch when it made the call, or the workload for `ENTRY`.
-    parent_epoch: u32,
-    arrived: u64,
+pub(super) struct Activation {
+    pub(super) epoch: u32,
+    pub(super) phase: Phase,
+    pub(super) endpoint: u32,
+    pub(super) instance: u32,
+    /// Slot of the calling activation, `ENTRY` or `PROBE`.
+    pub(super) parent: u32,
+    /// The parent's epoch when it made the call, the workload for `ENTRY`,
+    /// the probe's sequence number for `PROBE`.
+    pub(super) parent_epoch: u32,
+    pub(super) arrived: u64,
     /// Index of the next call within the endpoint's calls.
-    next_call: u32,
+    pub(super) next_call: u32,
     /// Runtime pool whose connection this activation holds for its call.
-    pool: u32,
+    pub(super) pool: u32,
 }
 
 #[derive(Clone, Copy, Debug)]
-enum Outcome {
+pub(super) enum Outcome {
     Ok,
     Err(ErrorClass),
 }
@@ -91,34 +112,40 @@ pub struct RunSummary {
 }
 
 pub struct Engine<'t, O: Observer> {
-    topo: &'t Topology,
-    config: RunConfig,
-    now: u64,
-    queue: EventQueue,
+    pub(super) topo: &'t Topology,
+    pub(super) faults: &'t [Fault],
+    pub(super) fault_rngs: Vec<ChaCha8Rng>,
+    /// Active latency faults per endpoint (indices into `faults`).
+    pub(super) latency_faults: Vec<Vec<u32>>,
+    /// Active error faults per endpoint.
+    pub(super) error_faults: Vec<Vec<u32>>,
+    pub(super) config: RunConfig,
+    pub(super) now: u64,
+    pub(super) queue: EventQueue,
     lanes: Vec<Lane>,
-    slab: Vec<Activation>,
+    pub(super) slab: Vec<Activation>,
     free: Vec<u32>,
     live: u64,
     peak_live: u64,
     activations: u64,
-    instances: Vec<InstanceState>,
+    pub(super) instances: Vec<InstanceState>,
     balancers: Vec<Balancer>,
     lb_rngs: Vec<ChaCha8Rng>,
-    pools: Vec<PoolState>,
+    pub(super) pools: Vec<PoolState>,
     arrivals: Vec<ArrivalProcess>,
     arrival_rngs: Vec<ChaCha8Rng>,
     work_rngs: Vec<ChaCha8Rng>,
     branch_rngs: Vec<ChaCha8Rng>,
     // Metrics of the open window.
     window_start: u64,
-    entry_window: Vec<Outcomes>,
-    endpoint_window: Vec<Outcomes>,
+    pub(super) entry_window: Vec<Outcomes>,
+    pub(super) endpoint_window: Vec<Outcomes>,
     /// Scratch for merging a service's endpoints at window close.
     service_window: Vec<Outcomes>,
-    queue_level: Vec<Level>,
-    busy_level: Vec<Level>,
+    pub(super) queue_level: Vec<Level>,
+    pub(super) busy_level: Vec<Level>,
     pool_in_use: Vec<Level>,
-    pool_waiting: Vec<Level>,
+    pub(super) pool_waiting: Vec<Level>,
     pool_refused: Vec<u64>,
     rows: Vec<Row>,
     entry_totals: Vec<Outcomes>,
@@ -129,7 +156,7 @@ pub struct Engine<'t, O: Observer> {
 }
 
 impl<'t, O: Observer> Engine<'t, O> {
-    pub fn new(topo: &'t Topology, config: RunConfig, observer: O) -> Self {
+    pub fn new(topo: &'t Topology, faults: &'t [Fault], config: RunConfig, observer: O) -> Self {
         let seed = config.seed;
         let per = |n: usize| (0..n).map(|_| Outcomes::default()).collect::<Vec<_>>();
         let lanes = topo
@@ -144,6 +171,13 @@ impl<'t, O: Observer> Engine<'t, O> {
             .collect();
         Engine {
             topo,
+            faults,
+            fault_rngs: faults
+                .iter()
+                .map(|f| stream(seed, &format!("fault/{}", f.name)))
+                .collect(),
+            latency_faults: vec![Vec::new(); topo.endpoints.len()],
+            error_faults: vec![Vec::new(); topo.endpoints.len()],
             config,
             now: 0,
             queue: EventQueue::new(),
@@ -208,6 +242,7 @@ impl<'t, O: Observer> Engine<'t, O> {
         for w in 0..self.topo.workloads.len() {
             self.schedule_arrival(w as u32);
         }
+        self.schedule_faults_and_probes();
         let end = self.config.duration;
         if self.config.window < end {
             self.queue.schedule(self.config.window, Event::WindowEnd);
@@ -230,6 +265,18 @@ impl<'t, O: Observer> Engine<'t, O> {
                 }
                 Event::Timer { lane } => self.on_timer(lane),
                 Event::WindowEnd => self.on_window_end(),
+                Event::FaultStart { fault } => self.on_fault_start(fault),
+                Event::FaultEnd { fault } => self.on_fault_end(fault),
+                Event::Restart {
+                    instance,
+                    incarnation,
+                } => self.on_restart(instance, incarnation),
+                Event::Ready {
+                    instance,
+                    incarnation,
+                } => self.on_ready(instance, incarnation),
+                Event::Probe { instance } => self.on_probe(instance),
+                Event::ProbeTimeout { instance, seq } => self.on_probe_timeout(instance, seq),
             }
         }
         self.now = end;
@@ -269,8 +316,9 @@ impl<'t, O: Observer> Engine<'t, O> {
 
     // ----- instances ------------------------------------------------------
 
-    /// Routes a new activation of `endpoint` to an instance. Fails at once,
-    /// without creating it, when no instance is up or the chosen one is full.
+    /// Routes a new activation of `endpoint` through its service's load
+    /// balancer. Fails at once when no instance is routable; otherwise as
+    /// `admit`.
     fn dispatch(
         &mut self,
         endpoint: u32,
@@ -290,6 +338,49 @@ impl<'t, O: Observer> Engine<'t, O> {
             self.endpoint_window[endpoint as usize].record_error(ErrorClass::NoHealthyInstance);
             return Err(ErrorClass::NoHealthyInstance);
         };
+        self.admit(endpoint, instance, parent, parent_epoch)
+    }
+
+    /// Delivers a new activation of `endpoint` to `instance` (its arrival is
+    /// already counted). A dead process refuses it and a full queue rejects
+    /// it, at once and without creating it; an unreachable host swallows it.
+    pub(super) fn admit(
+        &mut self,
+        endpoint: u32,
+        instance: u32,
+        parent: u32,
+        parent_epoch: u32,
+    ) -> Result<(), ErrorClass> {
+        let topo = self.topo;
+        let service_id = topo.endpoints[endpoint as usize].service.index();
+        let service = &topo.services[service_id];
+        let mut activation = Activation {
+            epoch: 0,
+            phase: Phase::Limbo,
+            endpoint,
+            instance,
+            parent,
+            parent_epoch,
+            arrived: self.now,
+            next_call: 0,
+            pool: NO_POOL,
+        };
+        match self.instances[instance as usize].reachability() {
+            Process::Running => {}
+            Process::Dead => {
+                self.endpoint_window[endpoint as usize].record_error(ErrorClass::Refused);
+                return Err(ErrorClass::Refused);
+            }
+            Process::Unreachable => {
+                let slot = self.allocate(activation);
+                self.instances[instance as usize].limbo.push(slot);
+                return Ok(());
+            }
+        }
+        if !self.error_faults[endpoint as usize].is_empty() && self.injects_error(endpoint) {
+            self.endpoint_window[endpoint as usize].record_error(ErrorClass::Injected);
+            return Err(ErrorClass::Injected);
+        }
         let state = &self.instances[instance as usize];
         let has_worker = state.busy < service.workers;
         if !has_worker && state.queue.len() as u32 >= service.queue {
@@ -300,16 +391,8 @@ impl<'t, O: Observer> Engine<'t, O> {
             }
             return Err(ErrorClass::QueueFull);
         }
-        let slot = self.allocate(Activation {
-            epoch: 0,
-            endpoint,
-            instance,
-            parent,
-            parent_epoch,
-            arrived: self.now,
-            next_call: 0,
-            pool: NO_POOL,
-        });
+        activation.phase = Phase::Queued;
+        let slot = self.allocate(activation);
         if has_worker {
             self.start(slot);
         } else {
@@ -322,12 +405,20 @@ impl<'t, O: Observer> Engine<'t, O> {
     /// Gives the activation a worker and schedules the end of its own work.
     fn start(&mut self, slot: u32) {
         let a = self.slab[slot as usize];
+        self.slab[slot as usize].phase = Phase::Working;
         let service = self.topo.endpoints[a.endpoint as usize].service.index();
         self.instances[a.instance as usize].busy += 1;
         self.busy_level[service].add(self.now, 1);
         self.endpoint_window[a.endpoint as usize].record_start(self.now - a.arrived);
         let work = self.topo.endpoints[a.endpoint as usize].work;
-        let duration = work::sample(work, &mut self.work_rngs[a.endpoint as usize]);
+        let mut duration = work::sample(work, &mut self.work_rngs[a.endpoint as usize]);
+        let cpu_factor = self.instances[a.instance as usize].cpu_factor;
+        if cpu_factor != 1.0 {
+            duration = work::nearest(duration as f64 * cpu_factor);
+        }
+        if !self.latency_faults[a.endpoint as usize].is_empty() {
+            duration += self.injected_latency(a.endpoint);
+        }
         self.queue.schedule(
             self.now + duration,
             Event::WorkDone {
@@ -338,7 +429,7 @@ impl<'t, O: Observer> Engine<'t, O> {
     }
 
     /// Frees the activation's worker and hands it to the next queued one.
-    fn release_worker(&mut self, instance: u32, service: usize) {
+    pub(super) fn release_worker(&mut self, instance: u32, service: usize) {
         let state = &mut self.instances[instance as usize];
         state.busy -= 1;
         self.busy_level[service].sub(self.now, 1);
@@ -403,6 +494,7 @@ impl<'t, O: Observer> Engine<'t, O> {
                             self.complete(slot, Outcome::Err(ErrorClass::PoolExhausted));
                         }
                         _ => {
+                            self.slab[slot as usize].phase = Phase::WaitingPool;
                             let state = &mut self.pools[pool as usize];
                             state.waiters.push_back((slot, a.epoch));
                             state.live_waiters += 1;
@@ -438,8 +530,9 @@ impl<'t, O: Observer> Engine<'t, O> {
         }
     }
 
-    /// The callee answered an activation that was still waiting for it.
-    fn respond(&mut self, slot: u32, outcome: Outcome) {
+    /// The callee answered an activation that was still waiting for it;
+    /// an error carries the class the caller's call saw.
+    pub(super) fn respond(&mut self, slot: u32, outcome: Outcome) {
         self.slab[slot as usize].epoch += 1;
         self.release_connection(slot);
         match outcome {
@@ -447,13 +540,13 @@ impl<'t, O: Observer> Engine<'t, O> {
                 self.slab[slot as usize].next_call += 1;
                 self.advance(slot);
             }
-            Outcome::Err(_) => self.complete(slot, Outcome::Err(ErrorClass::Downstream)),
+            Outcome::Err(class) => self.complete(slot, Outcome::Err(class)),
         }
     }
 
     /// Returns the activation's pool connection, handing it straight to the
     /// longest-waiting live caller if there is one.
-    fn release_connection(&mut self, slot: u32) {
+    pub(super) fn release_connection(&mut self, slot: u32) {
         let pool = self.slab[slot as usize].pool;
         if pool == NO_POOL {
             return;
@@ -474,6 +567,7 @@ impl<'t, O: Observer> Engine<'t, O> {
             self.pool_waiting[group_id].sub(self.now, 1);
             self.slab[waiter as usize].epoch += 1;
             self.slab[waiter as usize].pool = pool;
+            self.slab[waiter as usize].phase = Phase::Working;
             let w = self.slab[waiter as usize];
             let waiter_call = self.topo.endpoints[w.endpoint as usize].calls.start + w.next_call;
             self.send(waiter, waiter_call);
@@ -492,9 +586,27 @@ impl<'t, O: Observer> Engine<'t, O> {
         }
     }
 
+    /// Takes a waiting activation off its pool's count of waiters (its
+    /// entry in the queue is skipped when reached: its epoch has moved on).
+    /// Returns the pool group.
+    pub(super) fn leave_pool_queue(&mut self, slot: u32) -> usize {
+        let a = self.slab[slot as usize];
+        let topo = self.topo;
+        let endpoint = &topo.endpoints[a.endpoint as usize];
+        let group = topo.calls[(endpoint.calls.start + a.next_call) as usize]
+            .pool_group
+            .expect("a waiter waits on a pooled call")
+            .index();
+        let caller = &topo.services[endpoint.service.index()];
+        let pool = topo.pool_groups[group].first_pool + (a.instance - caller.instances.start);
+        self.pools[pool as usize].live_waiters -= 1;
+        self.pool_waiting[group].sub(self.now, 1);
+        group
+    }
+
     /// Ends an activation: records it, frees its worker and slot, and
     /// answers its parent.
-    fn complete(&mut self, slot: u32, outcome: Outcome) {
+    pub(super) fn complete(&mut self, slot: u32, outcome: Outcome) {
         let a = self.slab[slot as usize];
         let latency = self.now - a.arrived;
         let service = self.topo.endpoints[a.endpoint as usize].service.index();
@@ -504,20 +616,28 @@ impl<'t, O: Observer> Engine<'t, O> {
         }
         self.release(slot);
         self.release_worker(a.instance, service);
-        if a.parent == ENTRY {
+        if a.parent == PROBE {
+            self.probe_answered(a.instance, a.parent_epoch, matches!(outcome, Outcome::Ok));
+        } else if a.parent == ENTRY {
             let w = a.parent_epoch as usize;
             match outcome {
                 Outcome::Ok => self.entry_window[w].record_ok(latency),
                 Outcome::Err(class) => self.entry_window[w].record_error(class),
             }
         } else if self.slab[a.parent as usize].epoch == a.parent_epoch {
-            self.respond(a.parent, outcome);
+            // The caller's call failed because its callee answered with an
+            // error: to the caller, that is `downstream`.
+            let seen = match outcome {
+                Outcome::Ok => Outcome::Ok,
+                Outcome::Err(_) => Outcome::Err(ErrorClass::Downstream),
+            };
+            self.respond(a.parent, seen);
         }
     }
 
     // ----- slab -----------------------------------------------------------
 
-    fn allocate(&mut self, mut activation: Activation) -> u32 {
+    pub(super) fn allocate(&mut self, mut activation: Activation) -> u32 {
         self.live += 1;
         self.activations += 1;
         self.peak_live = self.peak_live.max(self.live);
@@ -534,9 +654,10 @@ impl<'t, O: Observer> Engine<'t, O> {
         }
     }
 
-    fn release(&mut self, slot: u32) {
+    pub(super) fn release(&mut self, slot: u32) {
         // Moving the epoch on makes every outstanding reference stale.
         self.slab[slot as usize].epoch += 1;
+        self.slab[slot as usize].phase = Phase::Free;
         self.free.push(slot);
         self.live -= 1;
     }
@@ -583,19 +704,8 @@ impl<'t, O: Observer> Engine<'t, O> {
                     self.complete(slot, Outcome::Err(ErrorClass::Timeout));
                 }
                 TimerKind::AcquireTimeout => {
-                    let a = self.slab[slot as usize];
-                    let call_id =
-                        self.topo.endpoints[a.endpoint as usize].calls.start + a.next_call;
-                    let group = self.topo.calls[call_id as usize]
-                        .pool_group
-                        .expect("an acquire timer belongs to a pooled call");
-                    let caller = &self.topo.services
-                        [self.topo.endpoints[a.endpoint as usize].service.index()];
-                    let pool = self.topo.pool_groups[group.index()].first_pool
-                        + (a.instance - caller.instances.start);
-                    self.pools[pool as usize].live_waiters -= 1;
-                    self.pool_waiting[group.index()].sub(self.now, 1);
-                    self.pool_refused[group.index()] += 1;
+                    let group = self.leave_pool_queue(slot);
+                    self.pool_refused[group] += 1;
                     self.complete(slot, Outcome::Err(ErrorClass::PoolExhausted));
                 }
             }
@@ -604,7 +714,7 @@ impl<'t, O: Observer> Engine<'t, O> {
 
     // ----- observation ----------------------------------------------------
 
-    fn state_change(&mut self, change: StateChange) {
+    pub(super) fn state_change(&mut self, change: StateChange) {
         self.state_changes += 1;
         for word in change.digest_words() {
             self.digest.push(word);

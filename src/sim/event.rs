@@ -13,6 +13,18 @@ pub enum Event {
     Timer { lane: u32 },
     /// A metrics window closes.
     WindowEnd,
+    /// A fault of the scenario begins.
+    FaultStart { fault: u32 },
+    /// A fault of the scenario ends.
+    FaultEnd { fault: u32 },
+    /// The supervisor starts a new process for a dead instance.
+    Restart { instance: u32, incarnation: u32 },
+    /// A restarted (or rebooted) instance has booted and accepts work.
+    Ready { instance: u32, incarnation: u32 },
+    /// The load balancer probes an instance.
+    Probe { instance: u32 },
+    /// A probe's answer is overdue.
+    ProbeTimeout { instance: u32, seq: u32 },
 }
 
 impl Event {
@@ -24,6 +36,20 @@ impl Event {
             Event::WorkDone { slot, epoch } => (2 << 60) | ((epoch as u64) << 28) ^ slot as u64,
             Event::Timer { lane } => (3 << 60) | lane as u64,
             Event::WindowEnd => 4 << 60,
+            Event::FaultStart { fault } => (5 << 60) | fault as u64,
+            Event::FaultEnd { fault } => (6 << 60) | fault as u64,
+            Event::Restart {
+                instance,
+                incarnation,
+            } => (7 << 60) | ((incarnation as u64) << 32) | instance as u64,
+            Event::Ready {
+                instance,
+                incarnation,
+            } => (8 << 60) | ((incarnation as u64) << 32) | instance as u64,
+            Event::Probe { instance } => (9 << 60) | instance as u64,
+            Event::ProbeTimeout { instance, seq } => {
+                (10 << 60) | ((seq as u64) << 32) | instance as u64
+            }
         }
     }
 }

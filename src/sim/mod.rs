@@ -4,19 +4,22 @@
 
 pub mod engine;
 pub mod event;
+mod lifecycle;
 pub mod queue;
 pub mod rng;
 
 pub use engine::{Engine, RunConfig, RunSummary};
 
+use crate::faults::Fault;
 use crate::observe::Observer;
 use crate::topology::Topology;
 
-/// Runs one simulation to its end.
+/// Runs one simulation to its end, with the given faults.
 pub fn simulate<O: Observer>(
     topology: &Topology,
+    faults: &[Fault],
     config: RunConfig,
     observer: O,
 ) -> (RunSummary, O) {
-    Engine::new(topology, config, observer).run()
+    Engine::new(topology, faults, config, observer).run()
 }

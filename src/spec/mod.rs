@@ -10,6 +10,8 @@ pub mod scenario;
 pub mod units;
 mod validate;
 
+pub use validate::check_work;
+
 use std::path::{Path, PathBuf};
 
 use serde::de::DeserializeOwned;
@@ -37,7 +39,7 @@ impl Source {
         })
     }
 
-    fn invalid(&self, mut problems: Vec<Problem>) -> Error {
+    pub fn invalid(&self, mut problems: Vec<Problem>) -> Error {
         for problem in &mut problems {
             if problem.position.is_none() {
                 problem.position = locate::position_of(&self.text, &problem.path);
@@ -109,6 +111,7 @@ pub fn load_experiment(path: &Path) -> Result<Experiment> {
         other => other,
     })?;
     let model = parse_model(&model_source)?;
+    check_against_model(&scenario_source, &scenario, &model)?;
     Ok(Experiment {
         scenario,
         model,
@@ -117,10 +120,19 @@ pub fn load_experiment(path: &Path) -> Result<Experiment> {
     })
 }
 
+/// Checks what a scenario says about its model (fault targets).
+fn check_against_model(source: &Source, scenario: &ScenarioSpec, model: &ModelSpec) -> Result<()> {
+    let topology = crate::topology::Topology::compile(model);
+    crate::faults::compile(scenario, &topology)
+        .map(|_| ())
+        .map_err(|problems| source.invalid(problems))
+}
+
 /// Builds an experiment from texts held in memory (the embedded demo).
 pub fn experiment_from_texts(scenario_source: Source, model_source: Source) -> Result<Experiment> {
     let scenario = parse_scenario(&scenario_source)?;
     let model = parse_model(&model_source)?;
+    check_against_model(&scenario_source, &scenario, &model)?;
     Ok(Experiment {
         scenario,
         model,

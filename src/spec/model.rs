@@ -70,6 +70,10 @@ pub struct ServiceSpec {
     /// How callers pick one of this service's instances.
     #[serde(default)]
     pub load_balancer: LoadBalancerSpec,
+    /// A supervisor that restarts dead instances. Without it, a killed
+    /// instance stays dead.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restart: Option<RestartSpec>,
     /// Operations of the service, keyed by name.
     pub endpoints: IndexMap<String, EndpointSpec>,
 }
@@ -109,6 +113,45 @@ pub enum LbPolicy {
 pub struct LoadBalancerSpec {
     #[serde(default)]
     pub policy: LbPolicy,
+    /// Active health checking; without it the balancer routes to every
+    /// instance, dead or alive.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health_check: Option<HealthCheckSpec>,
+}
+
+/// The balancer probes each instance and stops routing to it after
+/// `unhealthy_after` failed probes in a row, and routes to it again after
+/// `healthy_after` successes.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HealthCheckSpec {
+    /// Time between probes of one instance.
+    pub interval: Duration,
+    /// A probe with no answer by then has failed.
+    pub timeout: Duration,
+    /// Failed probes in a row that eject an instance. Default 2.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unhealthy_after: Option<u32>,
+    /// Successful probes in a row that readmit it. Default 2.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub healthy_after: Option<u32>,
+    /// An endpoint of this service that answers the probe, run on the
+    /// probed instance like any request (it may call dependencies: a deep
+    /// check). Without it, the probe only checks that the process answers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
+}
+
+/// Restart of dead instances by a supervisor.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RestartSpec {
+    /// Time from the death to the start of the new process.
+    pub delay: Duration,
+    /// Time the new process takes to boot; it refuses connections until
+    /// then. Default 0s.
+    #[serde(default)]
+    pub boot: Duration,
 }
 
 /// An operation of a service: its own work, then its calls, in order.

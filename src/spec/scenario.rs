@@ -1,6 +1,7 @@
 //! The scenario file: one experiment over a model. Faults, hypotheses and
 //! variants slot in here as further keyed collections.
 
+use indexmap::IndexMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -33,4 +34,99 @@ pub struct ScenarioSpec {
     /// Width of a metrics window. Default 1s.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub window: Option<Duration>,
+    /// Failures injected on the virtual clock, keyed by name.
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub faults: IndexMap<String, FaultSpec>,
+}
+
+/// How a killed instance looks to its callers.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum KillMode {
+    /// The process died and the host answers: connections are refused at
+    /// once (fail fast).
+    #[default]
+    Crash,
+    /// The host is gone: nothing accepts or answers, so callers wait for
+    /// their timeouts.
+    HostDown,
+}
+
+/// A failure injected at a virtual time. `target` names a service, one
+/// instance (`service-zone-k`), or for endpoint faults `service.endpoint`.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum FaultSpec {
+    /// Kill instances: in-flight work on them fails; they come back only if
+    /// the service has a restart policy.
+    InstanceKill {
+        target: String,
+        /// With a service target: how many of its running instances, chosen
+        /// at random (seeded). Default 1.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        count: Option<u32>,
+        #[serde(default)]
+        mode: KillMode,
+        at: Duration,
+    },
+    /// Every instance in the zone is unreachable (host down) for the
+    /// duration, then boots again.
+    ZoneOutage {
+        zone: String,
+        at: Duration,
+        /// How long; until the end of the run when left out.
+        #[serde(rename = "for", default, skip_serializing_if = "Option::is_none")]
+        duration: Option<Duration>,
+    },
+    /// Extra time added to the work of every request that starts on the
+    /// target while the fault lasts (a slow database: "+1000ms").
+    Latency {
+        target: String,
+        /// The added time, as a work-time distribution (`{"constant": "1s"}`).
+        add: super::model::WorkSpec,
+        at: Duration,
+        #[serde(rename = "for", default, skip_serializing_if = "Option::is_none")]
+        duration: Option<Duration>,
+    },
+    /// A share of the target's requests fail at once with `injected`.
+    Errors {
+        target: String,
+        /// Share of requests that fail, in (0, 1].
+        fraction: f64,
+        at: Duration,
+        #[serde(rename = "for", default, skip_serializing_if = "Option::is_none")]
+        duration: Option<Duration>,
+    },
+    /// Work times on the target are multiplied by `factor`.
+    CpuStress {
+        target: String,
+        factor: f64,
+        at: Duration,
+        #[serde(rename = "for", default, skip_serializing_if = "Option::is_none")]
+        duration: Option<Duration>,
+    },
+}
+
+impl FaultSpec {
+    pub fn at(&self) -> Duration {
+        match self {
+            FaultSpec::InstanceKill { at, .. }
+            | FaultSpec::ZoneOutage { at, .. }
+            | FaultSpec::Latency { at, .. }
+            | FaultSpec::Errors { at, .. }
+            | FaultSpec::CpuStress { at, .. } => *at,
+        }
+    }
+
+    /// How long the fault lasts; `None` for ever (or, for a kill, an
+    /// instant).
+    pub fn duration(&self) -> Option<Duration> {
+        match self {
+            FaultSpec::InstanceKill { .. } => None,
+            FaultSpec::ZoneOutage { duration, .. }
+            | FaultSpec::Latency { duration, .. }
+            | FaultSpec::Errors { duration, .. }
+            | FaultSpec::CpuStress { duration, .. } => *duration,
+        }
+    }
 }

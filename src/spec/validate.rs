@@ -138,6 +138,43 @@ pub fn model(model: &ModelSpec) -> Vec<Problem> {
             )),
             _ => {}
         }
+        if let Some(hc) = &service.load_balancer.health_check {
+            let hc_path = path.key("load_balancer").key("health_check");
+            for (field, value) in [("interval", hc.interval), ("timeout", hc.timeout)] {
+                if value.0 == 0 {
+                    problems.push(Problem::new(
+                        hc_path.key(field),
+                        "expected a positive duration",
+                    ));
+                }
+            }
+            for (field, value) in [
+                ("unhealthy_after", hc.unhealthy_after),
+                ("healthy_after", hc.healthy_after),
+            ] {
+                if value == Some(0) {
+                    problems.push(Problem::new(
+                        hc_path.key(field),
+                        "expected at least 1 probe",
+                    ));
+                }
+            }
+            if let Some(endpoint) = &hc.endpoint
+                && !service.endpoints.contains_key(endpoint)
+            {
+                let hint = closest(endpoint, service.endpoints.keys().map(String::as_str))
+                    .map(|e| format!("did you mean `{e}`?"));
+                problems.push(
+                    Problem::new(
+                        hc_path.key("endpoint"),
+                        format!(
+                            "service `{name}` has no endpoint `{endpoint}` to answer health probes"
+                        ),
+                    )
+                    .with_suggestion(hint),
+                );
+            }
+        }
         if service.endpoints.is_empty() {
             problems.push(Problem::new(
                 path.key("endpoints"),
@@ -289,7 +326,7 @@ fn check_instances(
     }
 }
 
-fn check_work(problems: &mut Vec<Problem>, path: &JsonPath, work: &WorkSpec) {
+pub fn check_work(problems: &mut Vec<Problem>, path: &JsonPath, work: &WorkSpec) {
     match work {
         WorkSpec::Constant(_) => {}
         WorkSpec::Exponential { mean } => {

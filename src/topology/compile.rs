@@ -8,7 +8,7 @@ use crate::spec::model::{Interpolate, ModelSpec, WorkSpec};
 /// z such that Φ(z) = 0.99.
 const Z99: f64 = 2.326_347_874_040_841;
 
-pub(super) fn work_time(spec: &WorkSpec) -> WorkTime {
+pub fn work_time(spec: &WorkSpec) -> WorkTime {
     match spec {
         WorkSpec::Constant(d) => WorkTime::Constant(d.0),
         WorkSpec::Exponential { mean } => WorkTime::Exponential {
@@ -148,6 +148,24 @@ pub(super) fn compile(model: &ModelSpec) -> Topology {
             policy: service.load_balancer.policy,
             instances: first_instance..instances.len() as u32,
             endpoints: first_endpoint..endpoints.len() as u32,
+            health_check: service
+                .load_balancer
+                .health_check
+                .as_ref()
+                .map(|hc| HealthCheck {
+                    interval: hc.interval.0,
+                    timeout: hc.timeout.0,
+                    unhealthy_after: hc.unhealthy_after.unwrap_or(2),
+                    healthy_after: hc.healthy_after.unwrap_or(2),
+                    endpoint: hc
+                        .endpoint
+                        .as_ref()
+                        .map(|e| EndpointId(endpoint_index[&format!("{service_name}.{e}")])),
+                }),
+            restart: service.restart.as_ref().map(|r| Restart {
+                delay: r.delay.0,
+                boot: r.boot.0,
+            }),
         });
     }
 

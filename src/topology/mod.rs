@@ -5,6 +5,8 @@
 mod compile;
 pub mod graph;
 
+pub use compile::work_time;
+
 use std::ops::Range;
 
 use crate::spec::model::{LbPolicy, ServiceKind};
@@ -83,6 +85,27 @@ pub struct Service {
     /// Instances are contiguous in `Topology::instances`.
     pub instances: Range<u32>,
     pub endpoints: Range<u32>,
+    pub health_check: Option<HealthCheck>,
+    pub restart: Option<Restart>,
+}
+
+/// Active health checking by a service's load balancer (durations in ns).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HealthCheck {
+    pub interval: u64,
+    pub timeout: u64,
+    pub unhealthy_after: u32,
+    pub healthy_after: u32,
+    /// The endpoint that answers probes; `None`: the process answering is
+    /// enough.
+    pub endpoint: Option<EndpointId>,
+}
+
+/// Restart of dead instances (ns).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Restart {
+    pub delay: u64,
+    pub boot: u64,
 }
 
 #[derive(Clone, Debug)]

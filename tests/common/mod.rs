@@ -33,6 +33,7 @@ pub fn run(
 ) -> (RunSummary, Recorder) {
     simulate(
         topology,
+        &[],
         RunConfig {
             seed,
             duration: duration_s * SECOND,

@@ -1,0 +1,296 @@
+//! Faults of a scenario, resolved against the topology: what breaks, when,
+//! and for how long. Resolution doubles as validation: a target that does not
+//! resolve is a problem with its JSON path.
+
+use crate::error::{JsonPath, Problem};
+use crate::spec::ScenarioSpec;
+use crate::spec::closest;
+use crate::spec::scenario::{FaultSpec, KillMode};
+use crate::topology::{Topology, WorkTime};
+
+/// What a fault does while it is active.
+#[derive(Clone, Debug, PartialEq)]
+pub enum FaultAction {
+    /// Kill `count` running instances of `service` chosen at random, or the
+    /// one named instance.
+    Kill {
+        service: u32,
+        instance: Option<u32>,
+        count: u32,
+        mode: KillMode,
+    },
+    ZoneOutage {
+        zone: u32,
+    },
+    Latency {
+        endpoints: Vec<u32>,
+        add: WorkTime,
+    },
+    Errors {
+        endpoints: Vec<u32>,
+        fraction: f64,
+    },
+    CpuStress {
+        instances: Vec<u32>,
+        factor: f64,
+    },
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Fault {
+    pub name: String,
+    /// Virtual time it starts (ns).
+    pub start: u64,
+    /// Virtual time it ends (ns); `None`: lasts to the end (or is instant).
+    pub end: Option<u64>,
+    pub action: FaultAction,
+}
+
+enum Resolved {
+    Service(u32),
+    Instance(u32),
+    Endpoint(u32),
+}
+
+fn resolve(
+    topology: &Topology,
+    target: &str,
+    endpoints_allowed: bool,
+) -> Result<Resolved, (String, Option<String>)> {
+    if let Some(s) = topology.services.iter().position(|s| s.name == target) {
+        return Ok(Resolved::Service(s as u32));
+    }
+    if let Some(i) = topology.instances.iter().position(|i| i.name == target) {
+        return Ok(Resolved::Instance(i as u32));
+    }
+    if endpoints_allowed
+        && let Some(e) = topology
+            .endpoints
+            .iter()
+            .position(|e| e.full_name == target)
+    {
+        return Ok(Resolved::Endpoint(e as u32));
+    }
+    let mut names: Vec<&str> = topology.services.iter().map(|s| s.name.as_str()).collect();
+    names.extend(topology.instances.iter().map(|i| i.name.as_str()));
+    if endpoints_allowed {
+        names.extend(topology.endpoints.iter().map(|e| e.full_name.as_str()));
+    }
+    let hint = closest(target, names.iter().copied()).map(|n| format!("did you mean `{n}`?"));
+    let services: Vec<&str> = topology.services.iter().map(|s| s.name.as_str()).collect();
+    let what = if endpoints_allowed {
+        "a service, an instance (`service-zone-k`) or an endpoint (`service.endpoint`)"
+    } else {
+        "a service or an instance (`service-zone-k`)"
+    };
+    Err((
+        format!(
+            "unknown target `{target}`: expected {what} (services: {})",
+            services.join(", ")
+        ),
+        hint,
+    ))
+}
+
+fn endpoints_of(topology: &Topology, resolved: &Resolved) -> Vec<u32> {
+    match *resolved {
+        Resolved::Service(s) => topology.services[s as usize].endpoints.clone().collect(),
+        Resolved::Endpoint(e) => vec![e],
+        Resolved::Instance(i) => topology
+            .service_of_instance(crate::topology::InstanceId(i))
+            .endpoints
+            .clone()
+            .collect(),
+    }
+}
+
+fn instances_of(topology: &Topology, resolved: &Resolved) -> Vec<u32> {
+    match *resolved {
+        Resolved::Service(s) => topology.services[s as usize].instances.clone().collect(),
+        Resolved::Instance(i) => vec![i],
+        Resolved::Endpoint(e) => {
+            let s = topology.endpoints[e as usize].service.index();
+            topology.services[s].instances.clone().collect()
+        }
+    }
+}
+
+/// Resolves every fault of the scenario, or lists every problem.
+pub fn compile(scenario: &ScenarioSpec, topology: &Topology) -> Result<Vec<Fault>, Vec<Problem>> {
+    let mut faults = Vec::new();
+    let mut problems = Vec::new();
+    for (name, spec) in &scenario.faults {
+        let path = JsonPath::root().key("faults").key(name);
+        let start = spec.at().0;
+        if start >= scenario.duration.0 {
+            problems.push(Problem::new(
+                path.key("at"),
+                format!(
+                    "the fault starts at {} but the run ends at {}",
+                    spec.at(),
+                    scenario.duration
+                ),
+            ));
+        }
+        if let Some(d) = spec.duration()
+            && d.0 == 0
+        {
+            problems.push(Problem::new(
+                path.key("for"),
+                "expected a positive duration; leave `for` out for a fault that lasts to the end",
+            ));
+        }
+        let end = spec.duration().map(|d| start.saturating_add(d.0));
+        let mut target_problem = |field: &str, (message, hint): (String, Option<String>)| {
+            problems.push(Problem::new(path.key(field), message).with_suggestion(hint));
+        };
+        let action = match spec {
+            FaultSpec::InstanceKill {
+                target,
+                count,
+                mode,
+                ..
+            } => match resolve(topology, target, false) {
+                Ok(Resolved::Service(s)) => {
+                    let available = topology.services[s as usize].instances.len() as u32;
+                    let count = count.unwrap_or(1);
+                    if count == 0 || count > available {
+                        target_problem(
+                            "count",
+                            (
+                                format!(
+                                    "expected 1 to {available} instances to kill, found {count}"
+                                ),
+                                None,
+                            ),
+                        );
+                        None
+                    } else {
+                        Some(FaultAction::Kill {
+                            service: s,
+                            instance: None,
+                            count,
+                            mode: *mode,
+                        })
+                    }
+                }
+                Ok(Resolved::Instance(i)) => {
+                    if count.is_some_and(|c| c != 1) {
+                        target_problem(
+                            "count",
+                            (
+                                "a named instance is one instance; leave `count` out".into(),
+                                None,
+                            ),
+                        );
+                    }
+                    let service = topology.instances[i as usize].service.0;
+                    Some(FaultAction::Kill {
+                        service,
+                        instance: Some(i),
+                        count: 1,
+                        mode: *mode,
+                    })
+                }
+                Ok(Resolved::Endpoint(_)) => None,
+                Err(e) => {
+                    target_problem("target", e);
+                    None
+                }
+            },
+            FaultSpec::ZoneOutage { zone, .. } => {
+                match topology.zones.iter().position(|z| z == zone) {
+                    Some(z) => Some(FaultAction::ZoneOutage { zone: z as u32 }),
+                    None => {
+                        let hint = closest(zone, topology.zones.iter().map(String::as_str))
+                            .map(|z| format!("did you mean `{z}`?"));
+                        target_problem(
+                            "zone",
+                            (
+                                format!(
+                                    "unknown zone `{zone}` (zones: {})",
+                                    topology.zones.join(", ")
+                                ),
+                                hint,
+                            ),
+                        );
+                        None
+                    }
+                }
+            }
+            FaultSpec::Latency { target, add, .. } => match resolve(topology, target, true) {
+                Ok(r) => {
+                    let mut work_problems = Vec::new();
+                    crate::spec::check_work(&mut work_problems, &path.key("add"), add);
+                    if work_problems.is_empty() {
+                        Some(FaultAction::Latency {
+                            endpoints: endpoints_of(topology, &r),
+                            add: crate::topology::work_time(add),
+                        })
+                    } else {
+                        problems.extend(work_problems);
+                        None
+                    }
+                }
+                Err(e) => {
+                    target_problem("target", e);
+                    None
+                }
+            },
+            FaultSpec::Errors {
+                target, fraction, ..
+            } => {
+                if !(*fraction > 0.0 && *fraction <= 1.0) {
+                    target_problem(
+                        "fraction",
+                        (
+                            format!("expected a share in (0, 1], found {fraction}"),
+                            None,
+                        ),
+                    );
+                }
+                match resolve(topology, target, true) {
+                    Ok(r) => Some(FaultAction::Errors {
+                        endpoints: endpoints_of(topology, &r),
+                        fraction: *fraction,
+                    }),
+                    Err(e) => {
+                        target_problem("target", e);
+                        None
+                    }
+                }
+            }
+            FaultSpec::CpuStress { target, factor, .. } => {
+                if !(factor.is_finite() && *factor > 0.0) {
+                    target_problem(
+                        "factor",
+                        (format!("expected a positive factor, found {factor}"), None),
+                    );
+                }
+                match resolve(topology, target, false) {
+                    Ok(r) => Some(FaultAction::CpuStress {
+                        instances: instances_of(topology, &r),
+                        factor: *factor,
+                    }),
+                    Err(e) => {
+                        target_problem("target", e);
+                        None
+                    }
+                }
+            }
+        };
+        if let Some(action) = action {
+            faults.push(Fault {
+                name: name.clone(),
+                start,
+                end,
+                action,
+            });
+        }
+    }
+    if problems.is_empty() {
+        Ok(faults)
+    } else {
+        Err(problems)
+    }
+}

@@ -1,0 +1,420 @@
+//! Instances living and dying: faults on the virtual clock, restarts, and the
+//! load balancer's health checks. Nothing here knows a scenario: a kill is a
+//! kill, and what follows (refused connections, hung callers, a balancer that
+//! keeps routing to a corpse until its probes fail) comes from the mechanisms.
+
+use rand::RngExt;
+
+use super::engine::{ENTRY, Engine, Outcome, PROBE, Phase};
+use super::event::Event;
+use crate::components::instance::Process;
+use crate::components::work;
+use crate::faults::FaultAction;
+use crate::observe::Observer;
+use crate::observe::events::StateChange;
+use crate::observe::metrics::ErrorClass;
+use crate::spec::scenario::KillMode;
+use crate::topology::InstanceId;
+
+impl<O: Observer> Engine<'_, O> {
+    pub(super) fn schedule_faults_and_probes(&mut self) {
+        for (f, fault) in self.faults.iter().enumerate() {
+            let fault_id = f as u32;
+            self.queue
+                .schedule(fault.start, Event::FaultStart { fault: fault_id });
+            if let Some(end) = fault.end
+                && end < self.config.duration
+            {
+                self.queue
+                    .schedule(end, Event::FaultEnd { fault: fault_id });
+            }
+        }
+        for service in &self.topo.services {
+            let Some(hc) = service.health_check else {
+                continue;
+            };
+            // Staggered over one interval, so the probes of a service do not
+            // all land at the same instant.
+            let n = service.instances.len() as u64;
+            for (k, instance) in service.instances.clone().enumerate() {
+                let offset = hc.interval * k as u64 / n;
+                self.queue.schedule(offset, Event::Probe { instance });
+            }
+        }
+    }
+
+    // ----- faults ---------------------------------------------------------
+
+    pub(super) fn on_fault_start(&mut self, f: u32) {
+        let faults = self.faults;
+        let fault = &faults[f as usize];
+        self.state_change(StateChange::FaultStarted { fault: f });
+        match &fault.action {
+            FaultAction::Kill {
+                service,
+                instance,
+                count,
+                mode,
+            } => {
+                let victims = match instance {
+                    Some(i) => vec![*i],
+                    None => self.choose_running(*service, *count, f),
+                };
+                for victim in victims {
+                    self.kill(victim, *mode, f);
+                }
+            }
+            FaultAction::ZoneOutage { zone } => {
+                for i in 0..self.topo.instances.len() as u32 {
+                    if self.topo.instances[i as usize].zone.0 == *zone {
+                        self.zone_down(i, f);
+                    }
+                }
+            }
+            FaultAction::Latency { endpoints, .. } => {
+                for e in endpoints {
+                    self.latency_faults[*e as usize].push(f);
+                }
+            }
+            FaultAction::Errors { endpoints, .. } => {
+                for e in endpoints {
+                    self.error_faults[*e as usize].push(f);
+                }
+            }
+            FaultAction::CpuStress { instances, factor } => {
+                for i in instances {
+                    self.instances[*i as usize].cpu_factor *= factor;
+                }
+            }
+        }
+    }
+
+    pub(super) fn on_fault_end(&mut self, f: u32) {
+        let faults = self.faults;
+        self.state_change(StateChange::FaultEnded { fault: f });
+        match &faults[f as usize].action {
+            // A kill is an instant; what brings the instance back is its
+            // restart policy.
+            FaultAction::Kill { .. } => {}
+            FaultAction::ZoneOutage { zone } => {
+                for i in 0..self.topo.instances.len() as u32 {
+                    if self.topo.instances[i as usize].zone.0 == *zone {
+                        self.zone_up(i);
+                    }
+                }
+            }
+            FaultAction::Latency { endpoints, .. } => {
+                for e in endpoints {
+                    self.latency_faults[*e as usize].retain(|x| *x != f);
+                }
+            }
+            FaultAction::Errors { endpoints, .. } => {
+                for e in endpoints {
+                    self.error_faults[*e as usize].retain(|x| *x != f);
+                }
+            }
+            FaultAction::CpuStress { instances, factor } => {
+                for i in instances {
+                    let state = &mut self.instances[*i as usize];
+                    state.cpu_factor /= factor;
+                    // Undo rounding drift once no stress is left.
+                    if (state.cpu_factor - 1.0).abs() < 1e-9 {
+                        state.cpu_factor = 1.0;
+                    }
+                }
+            }
+        }
+    }
+
+    /// `count` distinct running instances of a service, drawn from the
+    /// fault's own stream.
+    fn choose_running(&mut self, service: u32, count: u32, f: u32) -> Vec<u32> {
+        let mut candidates: Vec<u32> = self.topo.services[service as usize]
+            .instances
+            .clone()
+            .filter(|i| self.instances[*i as usize].reachability() == Process::Running)
+            .collect();
+        let rng = &mut self.fault_rngs[f as usize];
+        let take = (count as usize).min(candidates.len());
+        for k in 0..take {
+            let j = rng.random_range(k..candidates.len());
+            candidates.swap(k, j);
+        }
+        candidates.truncate(take);
+        candidates
+    }
+
+    /// Extra work time from the latency faults active on an endpoint.
+    pub(super) fn injected_latency(&mut self, endpoint: u32) -> u64 {
+        let faults = self.faults;
+        let mut total = 0;
+        for k in 0..self.latency_faults[endpoint as usize].len() {
+            let f = self.latency_faults[endpoint as usize][k] as usize;
+            if let FaultAction::Latency { add, .. } = &faults[f].action {
+                total += work::sample(*add, &mut self.fault_rngs[f]);
+            }
+        }
+        total
+    }
+
+    /// Whether an error fault answers this request instead of the endpoint.
+    pub(super) fn injects_error(&mut self, endpoint: u32) -> bool {
+        let faults = self.faults;
+        for k in 0..self.error_faults[endpoint as usize].len() {
+            let f = self.error_faults[endpoint as usize][k] as usize;
+            if let FaultAction::Errors { fraction, .. } = &faults[f].action
+                && self.fault_rngs[f].random::<f64>() < *fraction
+            {
+                return true;
+            }
+        }
+        false
+    }
+
+    // ----- death and rebirth ----------------------------------------------
+
+    fn kill(&mut self, instance: u32, mode: KillMode, f: u32) {
+        if self.instances[instance as usize].process != Process::Running {
+            return;
+        }
+        let host_down = mode == KillMode::HostDown;
+        self.state_change(StateChange::InstanceKilled {
+            instance,
+            fault: f,
+            host_down,
+        });
+        let state = &mut self.instances[instance as usize];
+        state.incarnation += 1;
+        if host_down {
+            state.process = Process::Unreachable;
+            self.evict(instance, false);
+        } else {
+            state.process = Process::Dead;
+            self.evict(instance, true);
+        }
+        let service = self.topo.service_of_instance(InstanceId(instance));
+        if let Some(restart) = service.restart {
+            let incarnation = self.instances[instance as usize].incarnation;
+            self.queue.schedule(
+                self.now + restart.delay,
+                Event::Restart {
+                    instance,
+                    incarnation,
+                },
+            );
+        }
+    }
+
+    fn zone_down(&mut self, instance: u32, f: u32) {
+        if self.instances[instance as usize].zone_down {
+            return;
+        }
+        self.state_change(StateChange::InstanceUnreachable { instance, fault: f });
+        self.instances[instance as usize].zone_down = true;
+        self.evict(instance, false);
+    }
+
+    /// The zone is back: the hosts power up. Connections that hung across
+    /// the outage are reset; a process that was running boots again.
+    fn zone_up(&mut self, instance: u32) {
+        if !self.instances[instance as usize].zone_down {
+            return;
+        }
+        self.instances[instance as usize].zone_down = false;
+        self.state_change(StateChange::InstanceReachable { instance });
+        self.reset_limbo(instance);
+        if self.instances[instance as usize].process == Process::Running {
+            self.boot(instance);
+        }
+    }
+
+    pub(super) fn on_restart(&mut self, instance: u32, incarnation: u32) {
+        let state = &self.instances[instance as usize];
+        if state.incarnation != incarnation || state.process == Process::Running {
+            return;
+        }
+        self.state_change(StateChange::InstanceRestarting { instance });
+        // A replaced host: whatever hung on the old one is reset.
+        self.reset_limbo(instance);
+        self.boot(instance);
+    }
+
+    /// Starts the instance's process; it refuses connections until booted.
+    fn boot(&mut self, instance: u32) {
+        let state = &mut self.instances[instance as usize];
+        state.incarnation += 1;
+        let incarnation = state.incarnation;
+        let boot = self
+            .topo
+            .service_of_instance(InstanceId(instance))
+            .restart
+            .map_or(0, |r| r.boot);
+        if boot == 0 {
+            self.on_ready(instance, incarnation);
+        } else {
+            self.instances[instance as usize].process = Process::Dead;
+            self.queue.schedule(
+                self.now + boot,
+                Event::Ready {
+                    instance,
+                    incarnation,
+                },
+            );
+        }
+    }
+
+    pub(super) fn on_ready(&mut self, instance: u32, incarnation: u32) {
+        let state = &mut self.instances[instance as usize];
+        if state.incarnation != incarnation {
+            return;
+        }
+        state.process = Process::Running;
+        self.state_change(StateChange::InstanceReady { instance });
+    }
+
+    /// Ends everything in flight on an instance that just died or vanished.
+    /// A dead process resets its connections: callers hear `refused` at
+    /// once. A vanished host says nothing: its requests go to limbo and
+    /// their callers wait for their own timeouts.
+    fn evict(&mut self, instance: u32, reset: bool) {
+        // In slot order: deterministic, whatever order they arrived in.
+        let victims: Vec<u32> = self
+            .slab
+            .iter()
+            .enumerate()
+            .filter(|(_, a)| {
+                a.instance == instance && !matches!(a.phase, Phase::Free | Phase::Limbo)
+            })
+            .map(|(slot, _)| slot as u32)
+            .collect();
+        // Cancel whatever each victim waits for before any caller hears of
+        // it, so an answer to one victim cannot set another going again.
+        for &v in &victims {
+            self.slab[v as usize].epoch += 1;
+        }
+        let service = self.topo.instances[instance as usize].service.index();
+        for &v in &victims {
+            let a = self.slab[v as usize];
+            match a.phase {
+                Phase::Queued => self.queue_level[service].sub(self.now, 1),
+                Phase::Working => {
+                    self.instances[instance as usize].busy -= 1;
+                    self.busy_level[service].sub(self.now, 1);
+                    self.release_connection(v);
+                }
+                Phase::WaitingPool => {
+                    self.instances[instance as usize].busy -= 1;
+                    self.busy_level[service].sub(self.now, 1);
+                    self.leave_pool_queue(v);
+                }
+                Phase::Free | Phase::Limbo => {}
+            }
+            if reset {
+                self.abort(v, ErrorClass::Refused);
+            } else {
+                self.slab[v as usize].phase = Phase::Limbo;
+                self.instances[instance as usize].limbo.push(v);
+            }
+        }
+        let state = &mut self.instances[instance as usize];
+        state.queue.clear();
+        state.saturated = false;
+        debug_assert_eq!(state.busy, 0, "an evicted instance holds no worker");
+    }
+
+    /// Resets the connections that hung on an unreachable host.
+    fn reset_limbo(&mut self, instance: u32) {
+        let limbo = std::mem::take(&mut self.instances[instance as usize].limbo);
+        for slot in limbo {
+            self.abort(slot, ErrorClass::Refused);
+        }
+    }
+
+    /// Ends an activation that holds no worker or connection any more, with
+    /// `class` as what its caller sees.
+    fn abort(&mut self, slot: u32, class: ErrorClass) {
+        let a = self.slab[slot as usize];
+        self.endpoint_window[a.endpoint as usize].record_error(class);
+        self.release(slot);
+        match a.parent {
+            PROBE => self.probe_answered(a.instance, a.parent_epoch, false),
+            ENTRY => self.entry_window[a.parent_epoch as usize].record_error(class),
+            parent => {
+                if self.slab[parent as usize].epoch == a.parent_epoch {
+                    self.respond(parent, Outcome::Err(class));
+                }
+            }
+        }
+    }
+
+    // ----- health checks --------------------------------------------------
+
+    pub(super) fn on_probe(&mut self, instance: u32) {
+        let topo = self.topo;
+        let service = topo.service_of_instance(InstanceId(instance));
+        let hc = service
+            .health_check
+            .expect("only health-checked services are probed");
+        if self.now + hc.interval < self.config.duration {
+            self.queue
+                .schedule(self.now + hc.interval, Event::Probe { instance });
+        }
+        let probing = &mut self.instances[instance as usize].probing;
+        if probing.outstanding.is_some() {
+            // The previous probe is still unanswered; its timeout decides.
+            return;
+        }
+        let seq = probing.next_seq;
+        probing.next_seq += 1;
+        probing.outstanding = Some(seq);
+        let timeout = Event::ProbeTimeout { instance, seq };
+        match self.instances[instance as usize].reachability() {
+            Process::Dead => self.probe_answered(instance, seq, false),
+            Process::Unreachable => self.queue.schedule(self.now + hc.timeout, timeout),
+            Process::Running => match hc.endpoint {
+                None => self.probe_answered(instance, seq, true),
+                Some(endpoint) => {
+                    self.endpoint_window[endpoint.index()].arrivals += 1;
+                    match self.admit(endpoint.0, instance, PROBE, seq) {
+                        Ok(()) => self.queue.schedule(self.now + hc.timeout, timeout),
+                        Err(_) => self.probe_answered(instance, seq, false),
+                    }
+                }
+            },
+        }
+    }
+
+    pub(super) fn on_probe_timeout(&mut self, instance: u32, seq: u32) {
+        self.probe_answered(instance, seq, false);
+    }
+
+    /// Counts a probe's result once (its answer or its timeout, whichever
+    /// comes first) and ejects or readmits the instance.
+    pub(super) fn probe_answered(&mut self, instance: u32, seq: u32, healthy: bool) {
+        let hc = self
+            .topo
+            .service_of_instance(InstanceId(instance))
+            .health_check
+            .expect("only health-checked services are probed");
+        let state = &mut self.instances[instance as usize];
+        if state.probing.outstanding != Some(seq) {
+            return;
+        }
+        state.probing.outstanding = None;
+        if healthy {
+            state.probing.successes += 1;
+            state.probing.failures = 0;
+            if !state.routable && state.probing.successes >= hc.healthy_after {
+                state.routable = true;
+                self.state_change(StateChange::Readmitted { instance });
+            }
+        } else {
+            state.probing.failures += 1;
+            state.probing.successes = 0;
+            if state.routable && state.probing.failures >= hc.unhealthy_after {
+                state.routable = false;
+                self.state_change(StateChange::Ejected { instance });
+            }
+        }
+    }
+}
