@@ -62,3 +62,41 @@ pub fn faultline_in(dir: &Path, args: &[&str]) -> Output {
 pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
+
+/// Runs a model under the faults of a scenario (the `faults` object of a
+/// scenario file, as JSON text), keeping rows and events in memory. Returns
+/// the topology too, for looking ids up by name.
+pub fn run_with_faults(
+    model_json: &str,
+    faults_json: &str,
+    seed: u64,
+    duration_s: u64,
+    warmup_s: u64,
+) -> (Topology, RunSummary, Recorder) {
+    let scenario = format!(
+        r#"{{"name": "test", "model": "test-model.json", "duration": "{duration_s}s",
+            "warmup": "{warmup_s}s", "seed": {seed}, "faults": {faults_json}}}"#
+    );
+    let experiment = faultline::spec::experiment_from_texts(
+        Source {
+            path: PathBuf::from("test-scenario.json"),
+            text: scenario,
+        },
+        Source {
+            path: PathBuf::from("test-model.json"),
+            text: model_json.to_string(),
+        },
+    )
+    .unwrap_or_else(|e| panic!("test scenario invalid: {e}"));
+    let topology = Topology::compile(&experiment.model);
+    let faults = faultline::faults::compile(&experiment.scenario, &topology)
+        .expect("faults resolve: checked when loading");
+    let config = RunConfig {
+        seed,
+        duration: duration_s * SECOND,
+        warmup: warmup_s * SECOND,
+        window: SECOND,
+    };
+    let (summary, recorder) = simulate(&topology, &faults, config, Recorder::default());
+    (topology, summary, recorder)
+}
