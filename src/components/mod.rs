@@ -4,6 +4,8 @@
 
 pub mod arrivals;
 pub mod balancer;
+pub mod breaker;
 pub mod instance;
 pub mod pool;
+pub mod retry;
 pub mod work;

@@ -61,6 +61,22 @@ pub enum StateChange {
     Readmitted {
         instance: u32,
     },
+    /// The circuit breaker of `instance` for call site `call` opened: calls
+    /// fail at once, unsent.
+    BreakerOpened {
+        call: u32,
+        instance: u32,
+    },
+    /// Its open time is up: a few test calls go through.
+    BreakerHalfOpen {
+        call: u32,
+        instance: u32,
+    },
+    /// The test calls succeeded: calls flow again.
+    BreakerClosed {
+        call: u32,
+        instance: u32,
+    },
 }
 
 impl StateChange {
@@ -79,6 +95,9 @@ impl StateChange {
             StateChange::InstanceReady { .. } => "instance_ready",
             StateChange::Ejected { .. } => "ejected",
             StateChange::Readmitted { .. } => "readmitted",
+            StateChange::BreakerOpened { .. } => "breaker_opened",
+            StateChange::BreakerHalfOpen { .. } => "breaker_half_open",
+            StateChange::BreakerClosed { .. } => "breaker_closed",
         }
     }
 
@@ -113,6 +132,15 @@ impl StateChange {
             StateChange::InstanceReady { instance } => [11, instance as u64],
             StateChange::Ejected { instance } => [12, instance as u64],
             StateChange::Readmitted { instance } => [13, instance as u64],
+            StateChange::BreakerOpened { call, instance } => {
+                [14, (call as u64) << 32 | instance as u64]
+            }
+            StateChange::BreakerHalfOpen { call, instance } => {
+                [15, (call as u64) << 32 | instance as u64]
+            }
+            StateChange::BreakerClosed { call, instance } => {
+                [16, (call as u64) << 32 | instance as u64]
+            }
         }
     }
 }

@@ -20,23 +20,30 @@ pub enum ErrorClass {
     Refused = 4,
     /// An injected error fault answered for the callee.
     Injected = 5,
+    /// The caller's circuit breaker was open: the call was not sent.
+    CircuitOpen = 6,
     /// The callee answered with an error of its own.
-    Downstream = 6,
+    Downstream = 7,
 }
 
 /// Number of error classes (columns `err_*` in the files).
 pub const ERROR_CLASSES: usize = ErrorClass::ALL.len();
 
 impl ErrorClass {
-    pub const ALL: [ErrorClass; 7] = [
+    pub const ALL: [ErrorClass; 8] = [
         ErrorClass::Timeout,
         ErrorClass::QueueFull,
         ErrorClass::PoolExhausted,
         ErrorClass::NoHealthyInstance,
         ErrorClass::Refused,
         ErrorClass::Injected,
+        ErrorClass::CircuitOpen,
         ErrorClass::Downstream,
     ];
+
+    pub fn from_name(name: &str) -> Option<ErrorClass> {
+        ErrorClass::ALL.into_iter().find(|c| c.name() == name)
+    }
 
     pub fn name(self) -> &'static str {
         match self {
@@ -46,6 +53,7 @@ impl ErrorClass {
             ErrorClass::NoHealthyInstance => "no_healthy_instance",
             ErrorClass::Refused => "refused",
             ErrorClass::Injected => "injected",
+            ErrorClass::CircuitOpen => "circuit_open",
             ErrorClass::Downstream => "downstream",
         }
     }
@@ -73,6 +81,8 @@ pub struct Outcomes {
     /// Requests that left the queue for a worker, and their total wait (ns).
     pub started: u64,
     pub wait_sum: u128,
+    /// Retries this component's calls made.
+    pub retries: u64,
 }
 
 impl Default for Outcomes {
@@ -85,6 +95,7 @@ impl Default for Outcomes {
             latency: new_histogram(),
             started: 0,
             wait_sum: 0,
+            retries: 0,
         }
     }
 }
@@ -126,6 +137,7 @@ impl Outcomes {
         }
         self.started += other.started;
         self.wait_sum += other.wait_sum;
+        self.retries += other.retries;
     }
 
     pub fn reset(&mut self) {
@@ -138,6 +150,7 @@ impl Outcomes {
         }
         self.started = 0;
         self.wait_sum = 0;
+        self.retries = 0;
     }
 
     pub fn latency_summary(&self) -> LatencySummary {
@@ -244,6 +257,7 @@ pub struct Row {
     pub arrivals: u64,
     pub ok: u64,
     pub errors: [u64; ERROR_CLASSES],
+    pub retries: u64,
     pub latency: LatencySummary,
     pub mean_wait: f64,
     /// Time-averaged and peak levels; zero where they do not apply.
@@ -264,6 +278,7 @@ impl Row {
             arrivals: 0,
             ok: 0,
             errors: [0; ERROR_CLASSES],
+            retries: 0,
             latency: LatencySummary::default(),
             mean_wait: 0.0,
             queue: (0.0, 0),
@@ -278,6 +293,7 @@ impl Row {
         self.arrivals = outcomes.arrivals;
         self.ok = outcomes.ok;
         self.errors = outcomes.errors;
+        self.retries = outcomes.retries;
         self.latency = outcomes.latency_summary();
         self.mean_wait = outcomes.mean_wait();
         self

@@ -29,7 +29,9 @@ pub const METRICS_COLUMNS: &[&str] = &[
     "err_no_healthy_instance",
     "err_refused",
     "err_injected",
+    "err_circuit_open",
     "err_downstream",
+    "retries",
     "availability",
     "latency_mean_ms",
     "latency_p50_ms",
@@ -102,6 +104,7 @@ pub fn write_row(
     for count in row.errors {
         write!(out, ",{count}")?;
     }
+    write!(out, ",{}", row.retries)?;
     writeln!(
         out,
         ",{:.6},{:.3},{:.3},{:.3},{:.3},{:.3},{:.3},{:.3},{},{:.3},{},{},{:.3},{},{:.3},{}",
@@ -231,6 +234,27 @@ pub fn write_event(
             "instance",
             "health checks failed: the load balancer stopped routing to it".to_string(),
         ),
+        StateChange::BreakerOpened { call, instance }
+        | StateChange::BreakerHalfOpen { call, instance }
+        | StateChange::BreakerClosed { call, instance } => {
+            let c = &topology.calls[call as usize];
+            let site = format!(
+                "{} call `{}` to {}",
+                topology.endpoints[c.from.index()].full_name,
+                c.name,
+                topology.endpoints[c.to.index()].full_name
+            );
+            let cause = match event.change {
+                StateChange::BreakerOpened { .. } => {
+                    format!("{site}: too many failures in the window, calls fail at once unsent")
+                }
+                StateChange::BreakerHalfOpen { .. } => {
+                    format!("{site}: open time over, letting test calls through")
+                }
+                _ => format!("{site}: test calls succeeded, calls flow again"),
+            };
+            (instance_name(instance), "breaker", cause)
+        }
         StateChange::Readmitted { instance } => (
             instance_name(instance),
             "instance",

@@ -19,8 +19,10 @@ use super::queue::EventQueue;
 use super::rng::stream;
 use crate::components::arrivals::ArrivalProcess;
 use crate::components::balancer::Balancer;
+use crate::components::breaker::{Breaker, Transition};
 use crate::components::instance::{InstanceState, Process};
 use crate::components::pool::PoolState;
+use crate::components::retry::RetryBudget;
 use crate::components::work;
 use crate::faults::Fault;
 use crate::observe::Observer;
@@ -77,6 +79,12 @@ pub(super) struct Activation {
     pub(super) next_call: u32,
     /// Runtime pool whose connection this activation holds for its call.
     pub(super) pool: u32,
+    /// Retries made of the current call.
+    pub(super) attempt: u32,
+    /// Backoff slept before the last retry (decorrelated jitter grows it).
+    pub(super) last_backoff: u64,
+    /// When the current attempt was sent (slow-call detection).
+    pub(super) call_sent: u64,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -136,6 +144,9 @@ pub struct Engine<'t, O: Observer> {
     arrival_rngs: Vec<ChaCha8Rng>,
     work_rngs: Vec<ChaCha8Rng>,
     branch_rngs: Vec<ChaCha8Rng>,
+    retry_rngs: Vec<ChaCha8Rng>,
+    breakers: Vec<Breaker>,
+    budgets: Vec<RetryBudget>,
     // Metrics of the open window.
     window_start: u64,
     pub(super) entry_window: Vec<Outcomes>,
@@ -218,6 +229,16 @@ impl<'t, O: Observer> Engine<'t, O> {
                     stream(seed, &format!("call/{from}/{}/branch", c.name))
                 })
                 .collect(),
+            retry_rngs: topo
+                .calls
+                .iter()
+                .map(|c| {
+                    let from = &topo.endpoints[c.from.index()].full_name;
+                    stream(seed, &format!("call/{from}/{}/retry", c.name))
+                })
+                .collect(),
+            breakers: vec![Breaker::default(); topo.breaker_count()],
+            budgets: vec![RetryBudget::default(); topo.budget_count()],
             window_start: 0,
             entry_window: per(topo.workloads.len()),
             endpoint_window: per(topo.endpoints.len()),
@@ -276,6 +297,7 @@ impl<'t, O: Observer> Engine<'t, O> {
                     incarnation,
                 } => self.on_ready(instance, incarnation),
                 Event::Probe { instance } => self.on_probe(instance),
+                Event::Retry { slot, epoch } => self.on_retry(slot, epoch),
                 Event::ProbeTimeout { instance, seq } => self.on_probe_timeout(instance, seq),
             }
         }
@@ -364,6 +386,9 @@ impl<'t, O: Observer> Engine<'t, O> {
             arrived: self.now,
             next_call: 0,
             pool: NO_POOL,
+            attempt: 0,
+            last_backoff: 0,
+            call_sent: 0,
         };
         match self.instances[instance as usize].reachability() {
             Process::Running => {}
@@ -471,51 +496,79 @@ impl<'t, O: Observer> Engine<'t, O> {
                     continue;
                 }
             }
-            if let Some(group_id) = call.pool_group {
-                let group = &topo.pool_groups[group_id.index()];
-                let caller = &topo.services[endpoint.service.index()];
-                let pool = group.first_pool + (a.instance - caller.instances.start);
-                let state = &mut self.pools[pool as usize];
-                if state.in_use < group.size {
-                    state.in_use += 1;
-                    self.pool_in_use[group_id.index()].add(self.now, 1);
-                    self.slab[slot as usize].pool = pool;
-                } else {
-                    if !state.exhausted {
-                        state.exhausted = true;
-                        self.state_change(StateChange::PoolExhausted {
-                            pool_group: group_id.0,
-                            caller_instance: a.instance,
-                        });
-                    }
-                    match group.acquire_timeout {
-                        Some(0) => {
-                            self.pool_refused[group_id.index()] += 1;
-                            self.complete(slot, Outcome::Err(ErrorClass::PoolExhausted));
-                        }
-                        _ => {
-                            self.slab[slot as usize].phase = Phase::WaitingPool;
-                            let state = &mut self.pools[pool as usize];
-                            state.waiters.push_back((slot, a.epoch));
-                            state.live_waiters += 1;
-                            self.pool_waiting[group_id.index()].add(self.now, 1);
-                            if let Some(lane) = group.acquire_lane {
-                                self.arm(lane, slot, a.epoch);
-                            }
-                        }
-                    }
-                    return;
-                }
+            self.slab[slot as usize].attempt = 0;
+            if let Some(retry) = call.retry
+                && retry.budget.is_some()
+            {
+                self.budgets[retry.budget_index as usize].note_first_attempt(self.now);
             }
-            self.send(slot, call_id);
+            self.attempt_call(slot, call_id);
             return;
         }
+    }
+
+    /// One attempt of the activation's current call: past its circuit
+    /// breaker, through its pool, to the callee.
+    fn attempt_call(&mut self, slot: u32, call_id: u32) {
+        let topo = self.topo;
+        let a = self.slab[slot as usize];
+        let endpoint = &topo.endpoints[a.endpoint as usize];
+        let call = &topo.calls[call_id as usize];
+        let caller = &topo.services[endpoint.service.index()];
+        if let Some(policy) = &call.breaker {
+            let b = policy.first + (a.instance - caller.instances.start);
+            let (admitted, transition) = self.breakers[b as usize].admit(self.now, policy);
+            if let Some(t) = transition {
+                self.breaker_changed(call_id, a.instance, t);
+            }
+            if !admitted {
+                self.call_failed(slot, call_id, ErrorClass::CircuitOpen, false);
+                return;
+            }
+        }
+        if let Some(group_id) = call.pool_group {
+            let group = &topo.pool_groups[group_id.index()];
+            let pool = group.first_pool + (a.instance - caller.instances.start);
+            let state = &mut self.pools[pool as usize];
+            if state.in_use < group.size {
+                state.in_use += 1;
+                self.pool_in_use[group_id.index()].add(self.now, 1);
+                self.slab[slot as usize].pool = pool;
+            } else {
+                if !state.exhausted {
+                    state.exhausted = true;
+                    self.state_change(StateChange::PoolExhausted {
+                        pool_group: group_id.0,
+                        caller_instance: a.instance,
+                    });
+                }
+                match group.acquire_timeout {
+                    Some(0) => {
+                        self.pool_refused[group_id.index()] += 1;
+                        self.call_failed(slot, call_id, ErrorClass::PoolExhausted, false);
+                    }
+                    _ => {
+                        self.slab[slot as usize].phase = Phase::WaitingPool;
+                        let state = &mut self.pools[pool as usize];
+                        state.waiters.push_back((slot, a.epoch));
+                        state.live_waiters += 1;
+                        self.pool_waiting[group_id.index()].add(self.now, 1);
+                        if let Some(lane) = group.acquire_lane {
+                            self.arm(lane, slot, a.epoch);
+                        }
+                    }
+                }
+                return;
+            }
+        }
+        self.send(slot, call_id);
     }
 
     /// Sends the call (a connection, if pooled, is held) to the callee.
     fn send(&mut self, slot: u32, call_id: u32) {
         let call = &self.topo.calls[call_id as usize];
         let epoch = self.slab[slot as usize].epoch;
+        self.slab[slot as usize].call_sent = self.now;
         match self.dispatch(call.to.0, slot, epoch) {
             Ok(()) => {
                 if let Some(lane) = call.timeout_lane {
@@ -525,7 +578,7 @@ impl<'t, O: Observer> Engine<'t, O> {
             Err(class) => {
                 self.slab[slot as usize].epoch += 1;
                 self.release_connection(slot);
-                self.complete(slot, Outcome::Err(class));
+                self.call_failed(slot, call_id, class, true);
             }
         }
     }
@@ -535,13 +588,100 @@ impl<'t, O: Observer> Engine<'t, O> {
     pub(super) fn respond(&mut self, slot: u32, outcome: Outcome) {
         self.slab[slot as usize].epoch += 1;
         self.release_connection(slot);
+        let a = self.slab[slot as usize];
+        let call_id = self.topo.endpoints[a.endpoint as usize].calls.start + a.next_call;
         match outcome {
             Outcome::Ok => {
+                let call = &self.topo.calls[call_id as usize];
+                if call.breaker.is_some() {
+                    let slow = call
+                        .breaker
+                        .and_then(|b| b.slow_call)
+                        .is_some_and(|limit| self.now - a.call_sent >= limit);
+                    self.breaker_record(slot, call_id, slow);
+                }
                 self.slab[slot as usize].next_call += 1;
                 self.advance(slot);
             }
-            Outcome::Err(class) => self.complete(slot, Outcome::Err(class)),
+            Outcome::Err(class) => self.call_failed(slot, call_id, class, true),
         }
+    }
+
+    /// An attempt of the current call failed with `class` (`sent`: it
+    /// reached the callee, so its breaker counts it). Retries if the policy
+    /// and the budget allow, after a backoff; otherwise the activation fails
+    /// with the class its call saw.
+    pub(super) fn call_failed(&mut self, slot: u32, call_id: u32, class: ErrorClass, sent: bool) {
+        let call = &self.topo.calls[call_id as usize];
+        if sent && call.breaker.is_some() {
+            self.breaker_record(slot, call_id, true);
+        }
+        if let Some(retry) = call.retry {
+            let a = self.slab[slot as usize];
+            let retries_left = a.attempt + 1 < retry.max_attempts;
+            let retryable = retry.on & (1 << class as u16) != 0;
+            if retries_left
+                && retryable
+                && retry.budget.is_none_or(|(ratio, min_per_s)| {
+                    self.budgets[retry.budget_index as usize].try_spend(self.now, ratio, min_per_s)
+                })
+            {
+                let sleep = crate::components::retry::backoff(
+                    &retry,
+                    a.attempt + 1,
+                    a.last_backoff,
+                    &mut self.retry_rngs[call_id as usize],
+                );
+                let state = &mut self.slab[slot as usize];
+                state.attempt += 1;
+                state.last_backoff = sleep;
+                state.phase = Phase::Working;
+                self.endpoint_window[a.endpoint as usize].retries += 1;
+                self.queue.schedule(
+                    self.now + sleep,
+                    Event::Retry {
+                        slot,
+                        epoch: a.epoch,
+                    },
+                );
+                return;
+            }
+        }
+        self.complete(slot, Outcome::Err(class));
+    }
+
+    /// A retry's backoff is over: the call goes out again.
+    fn on_retry(&mut self, slot: u32, epoch: u32) {
+        if self.slab[slot as usize].epoch != epoch {
+            return;
+        }
+        self.slab[slot as usize].epoch += 1;
+        let a = self.slab[slot as usize];
+        let call_id = self.topo.endpoints[a.endpoint as usize].calls.start + a.next_call;
+        self.attempt_call(slot, call_id);
+    }
+
+    fn breaker_record(&mut self, slot: u32, call_id: u32, failed: bool) {
+        let topo = self.topo;
+        let a = self.slab[slot as usize];
+        let call = &topo.calls[call_id as usize];
+        let Some(policy) = &call.breaker else {
+            return;
+        };
+        let caller = &topo.services[topo.endpoints[a.endpoint as usize].service.index()];
+        let b = policy.first + (a.instance - caller.instances.start);
+        if let Some(t) = self.breakers[b as usize].record(self.now, policy, failed) {
+            self.breaker_changed(call_id, a.instance, t);
+        }
+    }
+
+    fn breaker_changed(&mut self, call: u32, instance: u32, transition: Transition) {
+        let change = match transition {
+            Transition::Opened => StateChange::BreakerOpened { call, instance },
+            Transition::HalfOpened => StateChange::BreakerHalfOpen { call, instance },
+            Transition::Closed => StateChange::BreakerClosed { call, instance },
+        };
+        self.state_change(change);
     }
 
     /// Returns the activation's pool connection, handing it straight to the
@@ -584,6 +724,12 @@ impl<'t, O: Observer> Engine<'t, O> {
                 caller_instance,
             });
         }
+    }
+
+    /// The call site an activation is at.
+    fn current_call(&self, slot: u32) -> u32 {
+        let a = self.slab[slot as usize];
+        self.topo.endpoints[a.endpoint as usize].calls.start + a.next_call
     }
 
     /// Takes a waiting activation off its pool's count of waiters (its
@@ -701,12 +847,15 @@ impl<'t, O: Observer> Engine<'t, O> {
             match kind {
                 TimerKind::CallTimeout => {
                     self.release_connection(slot);
-                    self.complete(slot, Outcome::Err(ErrorClass::Timeout));
+                    let call_id = self.current_call(slot);
+                    self.call_failed(slot, call_id, ErrorClass::Timeout, true);
                 }
                 TimerKind::AcquireTimeout => {
                     let group = self.leave_pool_queue(slot);
                     self.pool_refused[group] += 1;
-                    self.complete(slot, Outcome::Err(ErrorClass::PoolExhausted));
+                    self.slab[slot as usize].phase = Phase::Working;
+                    let call_id = self.current_call(slot);
+                    self.call_failed(slot, call_id, ErrorClass::PoolExhausted, false);
                 }
             }
         }

@@ -200,6 +200,91 @@ pub struct CallSpec {
     /// ratio of 20 %). Default 1.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub probability: Option<f64>,
+    /// Retry a failed attempt, after a backoff. Retries are new load on the
+    /// callee.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry: Option<RetrySpec>,
+    /// A circuit breaker per caller instance: after too many failures it
+    /// fails calls at once (`circuit_open`) instead of sending them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub circuit_breaker: Option<BreakerSpec>,
+}
+
+/// Spreading of retry backoffs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Jitter {
+    /// Exactly the exponential backoff: every caller retries in lockstep.
+    #[default]
+    None,
+    /// Uniform between 0 and the backoff.
+    Full,
+    /// Half the backoff plus uniform up to the other half.
+    Equal,
+    /// Uniform between the initial backoff and three times the previous
+    /// sleep, capped (AWS's "decorrelated jitter").
+    Decorrelated,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RetrySpec {
+    /// Attempts in all, the first included (3: one try and two retries).
+    pub max_attempts: u32,
+    /// Backoff before the first retry. Default 0s: retry at once.
+    #[serde(default)]
+    pub backoff: Duration,
+    /// Growth of the backoff per retry. Default 2.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub multiplier: Option<f64>,
+    /// Longest backoff. Default 30s.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_backoff: Option<Duration>,
+    #[serde(default)]
+    pub jitter: Jitter,
+    /// Error classes worth retrying. Default: every class but
+    /// `pool_exhausted` and `circuit_open`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on: Option<Vec<String>>,
+    /// Caps retries to a share of recent traffic, so retries cannot multiply
+    /// the load of a failing callee.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budget: Option<RetryBudgetSpec>,
+}
+
+/// A retry budget over the last 10 seconds of a call site: retries may not
+/// exceed `ratio` × first attempts + `min_per_s` × 10.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RetryBudgetSpec {
+    /// Retries allowed per first attempt, e.g. 0.2.
+    pub ratio: f64,
+    /// Retries per second always allowed. Default 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_per_s: Option<f64>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BreakerSpec {
+    /// Share of failed calls in the window that opens the breaker, in (0, 1].
+    pub failure_rate: f64,
+    /// Calls the window holds (count-based sliding window). Default 20.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window: Option<u32>,
+    /// Calls the window must hold before the rate is judged. Default: the
+    /// window size.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_calls: Option<u32>,
+    /// A call at least this slow counts as failed, answered or not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slow_call: Option<Duration>,
+    /// Time the breaker stays open before letting probes through.
+    pub open_for: Duration,
+    /// Calls let through while half-open; all must succeed to close it.
+    /// Default 3.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub half_open_calls: Option<u32>,
 }
 
 /// A connection pool per (caller instance, callee service).

@@ -115,6 +115,28 @@ pub(super) fn compile(model: &ModelSpec) -> Topology {
                     timeout_lane,
                     pool_group: None,
                     probability: call.probability.unwrap_or(1.0),
+                    retry: call.retry.as_ref().map(|r| RetryPolicy {
+                        max_attempts: r.max_attempts,
+                        backoff: r.backoff.0,
+                        multiplier: r.multiplier.unwrap_or(2.0),
+                        max_backoff: r.max_backoff.map_or(30_000_000_000, |d| d.0),
+                        jitter: r.jitter,
+                        on: retry_mask(r.on.as_deref()),
+                        budget: r
+                            .budget
+                            .as_ref()
+                            .map(|b| (b.ratio, b.min_per_s.unwrap_or(1.0))),
+                        budget_index: 0,
+                    }),
+                    breaker: call.circuit_breaker.as_ref().map(|b| BreakerPolicy {
+                        failure_rate: b.failure_rate,
+                        window: b.window.unwrap_or(20),
+                        min_calls: b.min_calls.unwrap_or(b.window.unwrap_or(20)),
+                        slow_call: b.slow_call.map(|d| d.0),
+                        open_for: b.open_for.0,
+                        half_open_calls: b.half_open_calls.unwrap_or(3),
+                        first: 0,
+                    }),
                 });
                 if let Some(pool) = &call.pool {
                     pool_groups.entry((s as u32, callee)).or_insert_with(|| {
@@ -177,6 +199,21 @@ pub(super) fn compile(model: &ModelSpec) -> Topology {
             .get_index_of(&(caller, call.to_service.0))
             .map(|i| PoolGroupId(i as u32));
     }
+    let mut first_breaker = 0;
+    let mut budgets = 0;
+    for call in &mut calls {
+        let caller = endpoints[call.from.index()].service.index();
+        if let Some(breaker) = &mut call.breaker {
+            breaker.first = first_breaker;
+            first_breaker += services[caller].instances.len() as u32;
+        }
+        if let Some(retry) = &mut call.retry
+            && retry.budget.is_some()
+        {
+            retry.budget_index = budgets;
+            budgets += 1;
+        }
+    }
     let mut first_pool = 0;
     let pool_groups: Vec<PoolGroup> = pool_groups
         .into_values()
@@ -217,6 +254,21 @@ pub(super) fn compile(model: &ModelSpec) -> Topology {
         pool_groups,
         workloads,
         timer_lanes,
+    }
+}
+
+/// The error classes a retry policy retries, as a bit set.
+fn retry_mask(on: Option<&[String]>) -> u16 {
+    use crate::observe::metrics::ErrorClass;
+    match on {
+        Some(names) => names
+            .iter()
+            .filter_map(|n| ErrorClass::from_name(n))
+            .fold(0, |mask, c| mask | 1 << c as u16),
+        None => ErrorClass::ALL
+            .iter()
+            .filter(|c| !matches!(c, ErrorClass::PoolExhausted | ErrorClass::CircuitOpen))
+            .fold(0, |mask, c| mask | 1 << *c as u16),
     }
 }
 

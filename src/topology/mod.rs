@@ -9,7 +9,7 @@ pub use compile::work_time;
 
 use std::ops::Range;
 
-use crate::spec::model::{LbPolicy, ServiceKind};
+use crate::spec::model::{Jitter, LbPolicy, ServiceKind};
 
 macro_rules! id {
     ($(#[$doc:meta])* $name:ident) => {
@@ -165,6 +165,37 @@ pub struct Call {
     pub timeout_lane: Option<u32>,
     pub pool_group: Option<PoolGroupId>,
     pub probability: f64,
+    pub retry: Option<RetryPolicy>,
+    pub breaker: Option<BreakerPolicy>,
+}
+
+/// Retries of one call site (durations in ns).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RetryPolicy {
+    pub max_attempts: u32,
+    pub backoff: u64,
+    pub multiplier: f64,
+    pub max_backoff: u64,
+    pub jitter: Jitter,
+    /// Bit `c` set: error class `c` is retried.
+    pub on: u16,
+    /// (ratio, minimum per second) of the retry budget.
+    pub budget: Option<(f64, f64)>,
+    /// Index of this call site's budget in the engine.
+    pub budget_index: u32,
+}
+
+/// A circuit breaker per caller instance of one call site (ns).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct BreakerPolicy {
+    pub failure_rate: f64,
+    pub window: u32,
+    pub min_calls: u32,
+    pub slow_call: Option<u64>,
+    pub open_for: u64,
+    pub half_open_calls: u32,
+    /// Breaker of the caller's k-th instance is `first + k`.
+    pub first: u32,
 }
 
 #[derive(Clone, Debug)]
@@ -215,6 +246,28 @@ impl Topology {
 
     pub fn service_of_instance(&self, instance: InstanceId) -> &Service {
         &self.services[self.instances[instance.index()].service.index()]
+    }
+
+    /// Circuit breakers at run time (one per caller instance per call site
+    /// with a breaker).
+    pub fn breaker_count(&self) -> usize {
+        self.calls
+            .iter()
+            .filter(|c| c.breaker.is_some())
+            .map(|c| {
+                self.services[self.endpoints[c.from.index()].service.index()]
+                    .instances
+                    .len()
+            })
+            .sum()
+    }
+
+    /// Call sites with a retry budget.
+    pub fn budget_count(&self) -> usize {
+        self.calls
+            .iter()
+            .filter(|c| c.retry.is_some_and(|r| r.budget.is_some()))
+            .count()
     }
 
     /// Runtime pool count (one per caller instance per pool group).

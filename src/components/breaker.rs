@@ -1,0 +1,196 @@
+//! A circuit breaker of one caller instance for one call site: closed while
+//! the share of failed calls in its sliding window stays under the threshold,
+//! open (calls fail at once, unsent) for a while when it does not, then
+//! half-open to let a few calls test the callee.
+
+use std::collections::VecDeque;
+
+use crate::topology::BreakerPolicy;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BreakerState {
+    Closed,
+    /// Until the given virtual time.
+    Open {
+        until: u64,
+    },
+    /// `admitted` test calls let through, `succeeded` of them answered well.
+    HalfOpen {
+        admitted: u32,
+        succeeded: u32,
+    },
+}
+
+/// A change of state, for `events.jsonl`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Transition {
+    Opened,
+    HalfOpened,
+    Closed,
+}
+
+#[derive(Clone, Debug)]
+pub struct Breaker {
+    pub state: BreakerState,
+    /// Outcomes of the last calls, `true` for a failure (count-based window).
+    window: VecDeque<bool>,
+    failures: u32,
+}
+
+impl Default for Breaker {
+    fn default() -> Self {
+        Breaker {
+            state: BreakerState::Closed,
+            window: VecDeque::new(),
+            failures: 0,
+        }
+    }
+}
+
+impl Breaker {
+    /// Whether a call may be sent now. An open breaker whose time is up turns
+    /// half-open here, lazily, on the first call that asks.
+    pub fn admit(&mut self, now: u64, policy: &BreakerPolicy) -> (bool, Option<Transition>) {
+        match self.state {
+            BreakerState::Closed => (true, None),
+            BreakerState::Open { until } if now < until => (false, None),
+            BreakerState::Open { .. } => {
+                self.state = BreakerState::HalfOpen {
+                    admitted: 1,
+                    succeeded: 0,
+                };
+                (true, Some(Transition::HalfOpened))
+            }
+            BreakerState::HalfOpen {
+                admitted,
+                succeeded,
+            } => {
+                if admitted < policy.half_open_calls {
+                    self.state = BreakerState::HalfOpen {
+                        admitted: admitted + 1,
+                        succeeded,
+                    };
+                    (true, None)
+                } else {
+                    (false, None)
+                }
+            }
+        }
+    }
+
+    /// Records the outcome of a call that was sent.
+    pub fn record(&mut self, now: u64, policy: &BreakerPolicy, failed: bool) -> Option<Transition> {
+        match self.state {
+            // A call sent before the breaker opened, answering late.
+            BreakerState::Open { .. } => None,
+            BreakerState::HalfOpen {
+                admitted,
+                succeeded,
+            } => {
+                if failed {
+                    self.trip(now, policy);
+                    Some(Transition::Opened)
+                } else if succeeded + 1 >= policy.half_open_calls {
+                    self.state = BreakerState::Closed;
+                    self.window.clear();
+                    self.failures = 0;
+                    Some(Transition::Closed)
+                } else {
+                    self.state = BreakerState::HalfOpen {
+                        admitted,
+                        succeeded: succeeded + 1,
+                    };
+                    None
+                }
+            }
+            BreakerState::Closed => {
+                if self.window.len() as u32 == policy.window
+                    && self.window.pop_front() == Some(true)
+                {
+                    self.failures -= 1;
+                }
+                self.window.push_back(failed);
+                self.failures += failed as u32;
+                let calls = self.window.len() as u32;
+                if calls >= policy.min_calls
+                    && self.failures as f64 >= policy.failure_rate * calls as f64
+                {
+                    self.trip(now, policy);
+                    Some(Transition::Opened)
+                } else {
+                    None
+                }
+            }
+        }
+    }
+
+    fn trip(&mut self, now: u64, policy: &BreakerPolicy) {
+        self.state = BreakerState::Open {
+            until: now + policy.open_for,
+        };
+        self.window.clear();
+        self.failures = 0;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policy() -> BreakerPolicy {
+        BreakerPolicy {
+            failure_rate: 0.5,
+            window: 10,
+            min_calls: 4,
+            slow_call: None,
+            open_for: 100,
+            half_open_calls: 2,
+            first: 0,
+        }
+    }
+
+    #[test]
+    fn opens_at_the_failure_rate_then_half_opens_and_closes() {
+        let p = policy();
+        let mut b = Breaker::default();
+        for failed in [false, true, false] {
+            assert_eq!(b.record(0, &p, failed), None);
+        }
+        // 2 failures in 4 calls reaches 50 %.
+        assert_eq!(b.record(5, &p, true), Some(Transition::Opened));
+        assert_eq!(b.admit(50, &p), (false, None));
+        assert_eq!(b.admit(105, &p), (true, Some(Transition::HalfOpened)));
+        assert_eq!(b.admit(106, &p), (true, None));
+        assert_eq!(b.admit(107, &p), (false, None), "only two test calls");
+        assert_eq!(b.record(110, &p, false), None);
+        assert_eq!(b.record(111, &p, false), Some(Transition::Closed));
+        assert_eq!(b.admit(112, &p), (true, None));
+    }
+
+    #[test]
+    fn a_failed_test_call_opens_it_again() {
+        let p = policy();
+        let mut b = Breaker::default();
+        for _ in 0..4 {
+            b.record(0, &p, true);
+        }
+        assert!(b.admit(100, &p).0);
+        assert_eq!(b.record(120, &p, true), Some(Transition::Opened));
+        assert_eq!(b.state, BreakerState::Open { until: 220 });
+    }
+
+    #[test]
+    fn old_failures_slide_out_of_the_window() {
+        let p = policy();
+        let mut b = Breaker::default();
+        // Under the threshold all along: 1 in 4, then 2 in 5.
+        for failed in [true, false, false, false, true] {
+            assert_eq!(b.record(0, &p, failed), None);
+        }
+        // Ten successes push both failures out of the ten-call window.
+        for _ in 0..10 {
+            assert_eq!(b.record(0, &p, false), None);
+        }
+        assert_eq!(b.failures, 0);
+    }
+}
