@@ -149,6 +149,7 @@ pub struct Engine<'t, O: Observer> {
     budgets: Vec<RetryBudget>,
     // Metrics of the open window.
     window_start: u64,
+    next_window_end: u64,
     pub(super) entry_window: Vec<Outcomes>,
     pub(super) endpoint_window: Vec<Outcomes>,
     /// Scratch for merging a service's endpoints at window close.
@@ -240,6 +241,7 @@ impl<'t, O: Observer> Engine<'t, O> {
             breakers: vec![Breaker::default(); topo.breaker_count()],
             budgets: vec![RetryBudget::default(); topo.budget_count()],
             window_start: 0,
+            next_window_end: config.window,
             entry_window: per(topo.workloads.len()),
             endpoint_window: per(topo.endpoints.len()),
             service_window: per(topo.services.len()),
@@ -265,13 +267,16 @@ impl<'t, O: Observer> Engine<'t, O> {
         }
         self.schedule_faults_and_probes();
         let end = self.config.duration;
-        if self.config.window < end {
-            self.queue.schedule(self.config.window, Event::WindowEnd);
-        }
         // The run covers [0, end): what is due at `end` belongs to no window.
         while end > 0
             && let Some((time, event)) = self.queue.pop_until(end - 1)
         {
+            // A window closes before anything due at its end happens, so an
+            // instant's events all land in the window it starts.
+            while time >= self.next_window_end {
+                self.now = self.next_window_end;
+                self.on_window_end();
+            }
             self.now = time;
             self.events += 1;
             self.digest.push(time);
@@ -285,7 +290,6 @@ impl<'t, O: Observer> Engine<'t, O> {
                     }
                 }
                 Event::Timer { lane } => self.on_timer(lane),
-                Event::WindowEnd => self.on_window_end(),
                 Event::FaultStart { fault } => self.on_fault_start(fault),
                 Event::FaultEnd { fault } => self.on_fault_end(fault),
                 Event::Restart {
@@ -300,6 +304,10 @@ impl<'t, O: Observer> Engine<'t, O> {
                 Event::Retry { slot, epoch } => self.on_retry(slot, epoch),
                 Event::ProbeTimeout { instance, seq } => self.on_probe_timeout(instance, seq),
             }
+        }
+        while self.next_window_end < end {
+            self.now = self.next_window_end;
+            self.on_window_end();
         }
         self.now = end;
         self.on_window_end();
@@ -926,9 +934,6 @@ impl<'t, O: Observer> Engine<'t, O> {
         }
         self.observer.window(topo, &self.rows);
         self.window_start = end;
-        let next = end + self.config.window;
-        if next < self.config.duration {
-            self.queue.schedule(next, Event::WindowEnd);
-        }
+        self.next_window_end = end + self.config.window;
     }
 }

@@ -11,8 +11,6 @@ pub enum Event {
     WorkDone { slot: u32, epoch: u32 },
     /// The head of a timer lane is due.
     Timer { lane: u32 },
-    /// A metrics window closes.
-    WindowEnd,
     /// A fault of the scenario begins.
     FaultStart { fault: u32 },
     /// A fault of the scenario ends.
@@ -37,7 +35,6 @@ impl Event {
             Event::Arrival { workload } => (1 << 60) | workload as u64,
             Event::WorkDone { slot, epoch } => (2 << 60) | ((epoch as u64) << 28) ^ slot as u64,
             Event::Timer { lane } => (3 << 60) | lane as u64,
-            Event::WindowEnd => 4 << 60,
             Event::FaultStart { fault } => (5 << 60) | fault as u64,
             Event::FaultEnd { fault } => (6 << 60) | fault as u64,
             Event::Restart {

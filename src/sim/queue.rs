@@ -101,7 +101,7 @@ mod tests {
     #[test]
     fn pop_until_leaves_later_events() {
         let mut queue = EventQueue::new();
-        queue.schedule(10, Event::WindowEnd);
+        queue.schedule(10, Event::FaultStart { fault: 0 });
         assert!(queue.pop_until(9).is_none());
         assert_eq!(queue.len(), 1);
         assert!(queue.pop_until(10).is_some());
