@@ -5,4 +5,5 @@ mod common;
 mod determinism;
 mod mechanisms;
 mod oracles;
+mod scenarios;
 mod swarm;

@@ -1,0 +1,262 @@
+//! The classic experiments, run from the shipped scenario files: the
+//! outcomes the chaos-engineering literature teaches must come out of the
+//! mechanisms. A mitigation is the shipped model with one change, applied
+//! here the way a variant will patch it.
+
+use std::path::PathBuf;
+
+use serde_json::{Value, json};
+
+use crate::common::*;
+use faultline::observe::Recorder;
+use faultline::observe::events::StateChange;
+use faultline::observe::metrics::{Component, ErrorClass, Row};
+use faultline::sim::{RunConfig, RunSummary, simulate};
+use faultline::spec::{Source, experiment_from_texts};
+use faultline::topology::Topology;
+
+struct Run {
+    topology: Topology,
+    summary: RunSummary,
+    recorder: Recorder,
+}
+
+/// Runs a shipped scenario, with `patch` applied to its model first.
+fn run_shipped(scenario: &str, patch: impl FnOnce(&mut Value)) -> Run {
+    let scenario_path = repo().join("scenarios").join(scenario);
+    let scenario_text = std::fs::read_to_string(&scenario_path).unwrap();
+    let model_rel: Value = serde_json::from_str(&scenario_text).unwrap();
+    let model_path = scenario_path
+        .parent()
+        .unwrap()
+        .join(model_rel["model"].as_str().unwrap());
+    let mut model: Value =
+        serde_json::from_str(&std::fs::read_to_string(&model_path).unwrap()).unwrap();
+    patch(&mut model);
+    let experiment = experiment_from_texts(
+        Source {
+            path: scenario_path.clone(),
+            text: scenario_text,
+        },
+        Source {
+            path: PathBuf::from("patched-model.json"),
+            text: model.to_string(),
+        },
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let topology = Topology::compile(&experiment.model);
+    let faults = faultline::faults::compile(&experiment.scenario, &topology).unwrap();
+    let config = faultline::experiment::run_config(&experiment, None);
+    let (summary, recorder) = simulate(&topology, &faults, config, Recorder::default());
+    Run {
+        topology,
+        summary,
+        recorder,
+    }
+}
+
+impl Run {
+    fn entry_rows(&self) -> Vec<&Row> {
+        self.recorder
+            .rows
+            .iter()
+            .filter(|r| r.component == Component::Entry(0))
+            .collect()
+    }
+
+    /// Entry error rate over the windows in [from_s, to_s).
+    fn error_rate(&self, from_s: u64, to_s: u64) -> f64 {
+        let rows: Vec<&Row> = self
+            .entry_rows()
+            .into_iter()
+            .filter(|r| r.window_start >= from_s * SECOND && r.window_start < to_s * SECOND)
+            .collect();
+        let errors: u64 = rows.iter().map(|r| r.errors.iter().sum::<u64>()).sum();
+        let finished: u64 = rows.iter().map(|r| r.ok).sum::<u64>() + errors;
+        errors as f64 / finished.max(1) as f64
+    }
+
+    fn p99_ms(&self, from_s: u64, to_s: u64) -> f64 {
+        self.entry_rows()
+            .into_iter()
+            .filter(|r| r.window_start >= from_s * SECOND && r.window_start < to_s * SECOND)
+            .map(|r| r.latency.p99 as f64 / 1e6)
+            .fold(0.0, f64::max)
+    }
+
+    fn first_event(&self, wanted: impl Fn(&StateChange) -> bool) -> Option<f64> {
+        self.recorder
+            .events
+            .iter()
+            .find(|e| wanted(&e.change))
+            .map(|e| e.time as f64 / 1e9)
+    }
+
+    fn instance(&self, name: &str) -> u32 {
+        self.topology
+            .instances
+            .iter()
+            .position(|i| i.name == name)
+            .unwrap() as u32
+    }
+}
+
+// ----- 1. kill one of several app servers ------------------------------------
+
+#[test]
+fn a_killed_app_server_is_ejected_restarted_and_readmitted() {
+    let run = run_shipped("kill-app-server.json", |_| {});
+    let victim = run.instance("app-az-a-1");
+    let killed = run
+        .first_event(
+            |c| matches!(c, StateChange::InstanceKilled { instance, .. } if *instance == victim),
+        )
+        .unwrap();
+    let ejected = run
+        .first_event(|c| *c == StateChange::Ejected { instance: victim })
+        .unwrap();
+    // Probes every 2 s, ejected after 2 failures: at most interval ×
+    // threshold after the kill (plus the probe phase, under one interval).
+    assert!(
+        ejected - killed <= 2.0 * 2.0 + 2.0,
+        "ejected {:.3} s after the kill",
+        ejected - killed
+    );
+    // Before the ejection the balancer still routes to the dead process:
+    // users see refused connections, and with least-outstanding far more
+    // than a quarter of them, since the corpse always looks idle.
+    let during = run.error_rate(60, ejected.ceil() as u64);
+    assert!(during > 0.4, "error rate before ejection {during:.3}");
+    // After it, three servers carry the load: errors back to zero, p99 up
+    // only modestly.
+    assert_eq!(run.error_rate(ejected.ceil() as u64 + 1, 180), 0.0);
+    let before = run.p99_ms(30, 60);
+    let after = run.p99_ms(ejected.ceil() as u64 + 1, 75);
+    assert!(
+        after < 2.0 * before + 5.0,
+        "p99 {before:.1} ms before, {after:.1} ms after"
+    );
+    // The supervisor restarts it after 15 s, it boots in 10 s, and two good
+    // probes readmit it.
+    let ready = run
+        .first_event(|c| *c == StateChange::InstanceReady { instance: victim })
+        .unwrap();
+    assert!((ready - (killed + 25.0)).abs() < 1e-6, "ready at {ready}");
+    let readmitted = run
+        .first_event(|c| *c == StateChange::Readmitted { instance: victim })
+        .unwrap();
+    assert!(readmitted > ready && readmitted <= ready + 2.0 * 2.0 + 2.0);
+    let entry = &run.summary.entries[0];
+    assert_eq!(
+        entry.errors[ErrorClass::Refused as usize],
+        entry.error_count(),
+        "every error is a refused connection"
+    );
+}
+
+#[test]
+fn round_robin_spreads_the_damage_of_a_dead_server_instead_of_concentrating_it() {
+    let run = run_shipped("kill-app-server.json", |m| {
+        m["services"]["app"]["load_balancer"]["policy"] = json!("round_robin");
+    });
+    let victim = run.instance("app-az-a-1");
+    let ejected = run
+        .first_event(|c| *c == StateChange::Ejected { instance: victim })
+        .unwrap();
+    // One server in four: about a quarter of the requests meet it.
+    let during = run.error_rate(60, ejected.floor() as u64);
+    assert!((0.18..0.32).contains(&during), "error rate {during:.3}");
+}
+
+// ----- 5. zone outage ---------------------------------------------------------
+
+#[test]
+fn a_three_zone_design_stays_available_when_a_zone_goes_dark() {
+    let run = run_shipped("zone-outage.json", |_| {});
+    // Requests already on their way to az-b are lost until the probes eject
+    // its instances (within ~6 s); from then on, the other zones serve all.
+    assert!(
+        run.error_rate(70, 180) < 0.001,
+        "error rate {}",
+        run.error_rate(70, 180)
+    );
+    assert_eq!(run.error_rate(30, 60), 0.0);
+    // After the zone is back its instances are readmitted and serve again.
+    let b1 = run.instance("api-az-b-1");
+    let back = run
+        .first_event(|c| *c == StateChange::InstanceReachable { instance: b1 })
+        .unwrap();
+    assert!((back - 180.0).abs() < 1e-6);
+    let readmitted = run
+        .recorder
+        .events
+        .iter()
+        .filter(|e| e.change == StateChange::Readmitted { instance: b1 })
+        .map(|e| e.time as f64 / 1e9)
+        .find(|t| *t >= back)
+        .expect("readmitted after the outage");
+    assert!(readmitted <= back + 6.0);
+    assert!(run.error_rate(190, 240) < 0.001);
+}
+
+#[test]
+fn an_all_in_one_zone_design_fails_completely_when_that_zone_goes_dark() {
+    let run = run_shipped("zone-outage.json", |m| {
+        for service in ["api", "store"] {
+            m["services"][service]["instances"] = json!({ "placement": { "az-b": 3 } });
+        }
+    });
+    assert_eq!(run.error_rate(30, 60), 0.0);
+    assert_eq!(
+        run.error_rate(61, 180),
+        1.0,
+        "nothing answers while az-b is out"
+    );
+    // Once every instance is ejected, the balancer has nowhere to send.
+    let entry = &run.summary.entries[0];
+    assert!(entry.errors[ErrorClass::NoHealthyInstance as usize] > 50_000);
+}
+
+// ----- 7. retry storm -----------------------------------------------------------
+
+#[test]
+fn immediate_retries_keep_the_database_down_after_the_trigger_is_gone() {
+    let run = run_shipped("retry-storm.json", |_| {});
+    // Healthy before the 20 s slowdown at 60 s...
+    assert_eq!(run.error_rate(30, 60), 0.0);
+    // ...and still failing two and a half minutes after it ended: the
+    // retries of requests that time out are more load than the database can
+    // drain, so the queue stays full and every attempt times out (a
+    // metastable failure).
+    let after = run.error_rate(100, 240);
+    assert!(after > 0.95, "error rate long after the trigger {after:.3}");
+    let db = run
+        .topology
+        .services
+        .iter()
+        .position(|s| s.name == "db")
+        .unwrap() as u32;
+    let late: Vec<&Row> = run
+        .recorder
+        .rows
+        .iter()
+        .filter(|r| r.component == Component::Service(db) && r.window_start >= 200 * SECOND)
+        .collect();
+    let arrivals: u64 = late.iter().map(|r| r.arrivals).sum();
+    // 700 requests/s arrive but the database sees about four times that.
+    assert!(arrivals as f64 / late.len() as f64 > 2000.0);
+}
+
+#[test]
+fn backoff_jitter_and_a_budget_let_the_database_recover() {
+    let run = run_shipped("retry-storm.json", |m| {
+        m["services"]["api"]["endpoints"]["handle"]["calls"]["query"]["retry"] = json!({
+            "max_attempts": 4, "backoff": "50ms", "max_backoff": "2s",
+            "jitter": "full", "budget": { "ratio": 0.1 }
+        });
+    });
+    assert_eq!(run.error_rate(30, 60), 0.0);
+    // Recovered within seconds of the trigger's end at 80 s.
+    let after = run.error_rate(100, 240);
+    assert!(after < 0.001, "error rate after recovery {after:.4}");
+}
