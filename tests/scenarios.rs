@@ -197,6 +197,40 @@ fn a_three_zone_design_stays_available_when_a_zone_goes_dark() {
         .expect("readmitted after the outage");
     assert!(readmitted <= back + 6.0);
     assert!(run.error_rate(190, 240) < 0.001);
+    // Clients give up after 5 s: the requests that hung on az-b count as
+    // timeouts then, not as a burst of resets when the zone returns.
+    let late = run.error_rate(70, 240);
+    assert!(late < 0.001, "error rate {late:.4} from 70 s on");
+    let entry = &run.summary.entries[0];
+    assert!(entry.errors[ErrorClass::Timeout as usize] > 100);
+    assert_eq!(entry.errors[ErrorClass::Refused as usize], 0);
+}
+
+#[test]
+fn a_client_timeout_counts_the_failure_while_the_server_works_on() {
+    let model = r#"{"name": "m", "zones": ["z"],
+        "services": {"slow": {"workers": 100, "queue": 10,
+            "endpoints": {"op": {"work": {"constant": "500ms"}}}}},
+        "workload": {"w": {"endpoint": "slow.op", "rate": "20/s", "timeout": "100ms"}}}"#;
+    let (_, summary, rec) = run_with_faults(model, "{}", 1, 30, 5);
+    let entry = &summary.entries[0];
+    assert_eq!(entry.ok, 0);
+    assert_eq!(
+        entry.error_count(),
+        entry.errors[ErrorClass::Timeout as usize]
+    );
+    assert!(entry.error_count() > 400);
+    // The server finished every request its clients abandoned.
+    let served: u64 = rec
+        .rows
+        .iter()
+        .filter(|r| r.component == Component::Endpoint(0) && r.window_start >= 5 * SECOND)
+        .map(|r| r.ok)
+        .sum();
+    assert!(
+        (served as i64 - entry.error_count() as i64).abs() < 30,
+        "{served} served"
+    );
 }
 
 #[test]

@@ -36,6 +36,8 @@ pub(super) const ENTRY: u32 = u32::MAX;
 /// Parent marker of an activation that answers a health probe; its
 /// `parent_epoch` is the probe's sequence number.
 pub(super) const PROBE: u32 = u32::MAX - 1;
+/// Parent marker of an entry activation whose client gave up.
+pub(super) const ORPHAN: u32 = u32::MAX - 2;
 /// Marker of an activation that holds no pool connection.
 const NO_POOL: u32 = u32::MAX;
 
@@ -66,6 +68,8 @@ pub(super) enum Phase {
 #[derive(Clone, Copy, Debug, Default)]
 pub(super) struct Activation {
     pub(super) epoch: u32,
+    /// Moves on only when the slot is freed: what a client's timer holds.
+    pub(super) life: u32,
     pub(super) phase: Phase,
     pub(super) endpoint: u32,
     pub(super) instance: u32,
@@ -339,8 +343,14 @@ impl<'t, O: Observer> Engine<'t, O> {
         let w = workload as usize;
         self.entry_window[w].arrivals += 1;
         let endpoint = self.topo.workloads[w].endpoint.0;
-        if let Err(class) = self.dispatch(endpoint, ENTRY, workload) {
-            self.entry_window[w].record_error(class);
+        match self.dispatch(endpoint, ENTRY, workload) {
+            Ok(slot) => {
+                if let Some(lane) = self.topo.workloads[w].timeout_lane {
+                    let life = self.slab[slot as usize].life;
+                    self.arm(lane, slot, life);
+                }
+            }
+            Err(class) => self.entry_window[w].record_error(class),
         }
     }
 
@@ -354,7 +364,7 @@ impl<'t, O: Observer> Engine<'t, O> {
         endpoint: u32,
         parent: u32,
         parent_epoch: u32,
-    ) -> Result<(), ErrorClass> {
+    ) -> Result<u32, ErrorClass> {
         let topo = self.topo;
         let service_id = topo.endpoints[endpoint as usize].service.index();
         let service = &topo.services[service_id];
@@ -380,12 +390,13 @@ impl<'t, O: Observer> Engine<'t, O> {
         instance: u32,
         parent: u32,
         parent_epoch: u32,
-    ) -> Result<(), ErrorClass> {
+    ) -> Result<u32, ErrorClass> {
         let topo = self.topo;
         let service_id = topo.endpoints[endpoint as usize].service.index();
         let service = &topo.services[service_id];
         let mut activation = Activation {
             epoch: 0,
+            life: 0,
             phase: Phase::Limbo,
             endpoint,
             instance,
@@ -407,7 +418,7 @@ impl<'t, O: Observer> Engine<'t, O> {
             Process::Unreachable => {
                 let slot = self.allocate(activation);
                 self.instances[instance as usize].limbo.push(slot);
-                return Ok(());
+                return Ok(slot);
             }
         }
         if !self.error_faults[endpoint as usize].is_empty() && self.injects_error(endpoint) {
@@ -432,7 +443,7 @@ impl<'t, O: Observer> Engine<'t, O> {
             self.instances[instance as usize].queue.push_back(slot);
             self.queue_level[service_id].add(self.now, 1);
         }
-        Ok(())
+        Ok(slot)
     }
 
     /// Gives the activation a worker and schedules the end of its own work.
@@ -578,7 +589,7 @@ impl<'t, O: Observer> Engine<'t, O> {
         let epoch = self.slab[slot as usize].epoch;
         self.slab[slot as usize].call_sent = self.now;
         match self.dispatch(call.to.0, slot, epoch) {
-            Ok(()) => {
+            Ok(_) => {
                 if let Some(lane) = call.timeout_lane {
                     self.arm(lane, slot, epoch);
                 }
@@ -770,7 +781,9 @@ impl<'t, O: Observer> Engine<'t, O> {
         }
         self.release(slot);
         self.release_worker(a.instance, service);
-        if a.parent == PROBE {
+        if a.parent == ORPHAN {
+            // Its client gave up and already counted a timeout.
+        } else if a.parent == PROBE {
             self.probe_answered(a.instance, a.parent_epoch, matches!(outcome, Outcome::Ok));
         } else if a.parent == ENTRY {
             let w = a.parent_epoch as usize;
@@ -798,6 +811,7 @@ impl<'t, O: Observer> Engine<'t, O> {
         match self.free.pop() {
             Some(slot) => {
                 activation.epoch = self.slab[slot as usize].epoch;
+                activation.life = self.slab[slot as usize].life;
                 self.slab[slot as usize] = activation;
                 slot
             }
@@ -811,6 +825,7 @@ impl<'t, O: Observer> Engine<'t, O> {
     pub(super) fn release(&mut self, slot: u32) {
         // Moving the epoch on makes every outstanding reference stale.
         self.slab[slot as usize].epoch += 1;
+        self.slab[slot as usize].life += 1;
         self.slab[slot as usize].phase = Phase::Free;
         self.free.push(slot);
         self.live -= 1;
@@ -840,7 +855,16 @@ impl<'t, O: Observer> Engine<'t, O> {
                 l.armed = false;
                 return;
             };
-            if self.slab[slot as usize].epoch != epoch {
+            let a = &self.slab[slot as usize];
+            let live = match l.kind {
+                // A client's patience outlives the activation's progress:
+                // it is tied to the slot's life, not to its epoch.
+                TimerKind::ClientTimeout => {
+                    a.life == epoch && a.phase != Phase::Free && a.parent == ENTRY
+                }
+                _ => a.epoch == epoch,
+            };
+            if !live {
                 l.entries.pop_front();
                 continue;
             }
@@ -851,8 +875,18 @@ impl<'t, O: Observer> Engine<'t, O> {
             l.entries.pop_front();
             let kind = l.kind;
             self.digest.push(slot as u64);
+            if kind == TimerKind::ClientTimeout {
+                // The client gives up; the request runs on in the system,
+                // answering nobody.
+                let a = &mut self.slab[slot as usize];
+                let workload = a.parent_epoch as usize;
+                a.parent = ORPHAN;
+                self.entry_window[workload].record_error(ErrorClass::Timeout);
+                continue;
+            }
             self.slab[slot as usize].epoch += 1;
             match kind {
+                TimerKind::ClientTimeout => unreachable!("handled above"),
                 TimerKind::CallTimeout => {
                     self.release_connection(slot);
                     let call_id = self.current_call(slot);

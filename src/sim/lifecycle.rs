@@ -5,7 +5,7 @@
 
 use rand::RngExt;
 
-use super::engine::{ENTRY, Engine, Outcome, PROBE, Phase};
+use super::engine::{ENTRY, Engine, ORPHAN, Outcome, PROBE, Phase};
 use super::event::Event;
 use crate::components::instance::Process;
 use crate::components::work;
@@ -337,6 +337,7 @@ impl<O: Observer> Engine<'_, O> {
         self.endpoint_window[a.endpoint as usize].record_error(class);
         self.release(slot);
         match a.parent {
+            ORPHAN => {}
             PROBE => self.probe_answered(a.instance, a.parent_epoch, false),
             ENTRY => self.entry_window[a.parent_epoch as usize].record_error(class),
             parent => {
@@ -376,7 +377,7 @@ impl<O: Observer> Engine<'_, O> {
                 Some(endpoint) => {
                     self.endpoint_window[endpoint.index()].arrivals += 1;
                     match self.admit(endpoint.0, instance, PROBE, seq) {
-                        Ok(()) => self.queue.schedule(self.now + hc.timeout, timeout),
+                        Ok(_) => self.queue.schedule(self.now + hc.timeout, timeout),
                         Err(_) => self.probe_answered(instance, seq, false),
                     }
                 }

@@ -315,6 +315,11 @@ pub struct WorkloadSpec {
     /// `linear` ramps to it.
     #[serde(default)]
     pub interpolate: Interpolate,
+    /// The client gives up on a request after this long and counts a
+    /// `timeout`; the request itself runs on in the system. Default: the
+    /// client waits for ever.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<Duration>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]

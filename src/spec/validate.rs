@@ -229,6 +229,12 @@ pub fn model(model: &ModelSpec) -> Vec<Problem> {
         if let Err((message, hint)) = resolve_endpoint(model, &workload.endpoint) {
             problems.push(Problem::new(path.key("endpoint"), message).with_suggestion(hint));
         }
+        if workload.timeout.is_some_and(|t| t.0 == 0) {
+            problems.push(Problem::new(
+                path.key("timeout"),
+                "expected a positive timeout; leave it out for a client that waits for ever",
+            ));
+        }
         match (&workload.rate, &workload.schedule) {
             (Some(_), Some(_)) | (None, None) => problems.push(Problem::new(
                 path.clone(),

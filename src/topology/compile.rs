@@ -240,6 +240,10 @@ pub(super) fn compile(model: &ModelSpec) -> Topology {
                 name: name.clone(),
                 endpoint: EndpointId(endpoint_index[&spec.endpoint]),
                 segments: segments(&points, spec.interpolate),
+                timeout: spec.timeout.map(|t| t.0),
+                timeout_lane: spec
+                    .timeout
+                    .map(|t| lane(&mut timer_lanes, TimerKind::ClientTimeout, t.0)),
             }
         })
         .collect();

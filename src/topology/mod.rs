@@ -213,6 +213,8 @@ pub struct PoolGroup {
 pub enum TimerKind {
     CallTimeout,
     AcquireTimeout,
+    /// A workload client's patience with its request.
+    ClientTimeout,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -237,6 +239,9 @@ pub struct Workload {
     pub name: String,
     pub endpoint: EndpointId,
     pub segments: Vec<RateSegment>,
+    /// The client gives up after this long (ns).
+    pub timeout: Option<u64>,
+    pub timeout_lane: Option<u32>,
 }
 
 impl Topology {
