@@ -11,7 +11,7 @@ use crate::common::*;
 use faultline::observe::Recorder;
 use faultline::observe::events::StateChange;
 use faultline::observe::metrics::{Component, ErrorClass, Row};
-use faultline::sim::{RunConfig, RunSummary, simulate};
+use faultline::sim::{RunSummary, simulate};
 use faultline::spec::{Source, experiment_from_texts};
 use faultline::topology::Topology;
 
