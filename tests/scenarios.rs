@@ -294,3 +294,133 @@ fn backoff_jitter_and_a_budget_let_the_database_recover() {
     let after = run.error_rate(100, 240);
     assert!(after < 0.001, "error rate after recovery {after:.4}");
 }
+
+// ----- 2. slow database -------------------------------------------------------
+
+fn entry_error_rate(run: &Run, workload: u32, from_s: u64, to_s: u64) -> f64 {
+    let rows: Vec<&Row> = run
+        .recorder
+        .rows
+        .iter()
+        .filter(|r| {
+            r.component == Component::Entry(workload)
+                && r.window_start >= from_s * SECOND
+                && r.window_start < to_s * SECOND
+        })
+        .collect();
+    let errors: u64 = rows.iter().map(|r| r.errors.iter().sum::<u64>()).sum();
+    let finished: u64 = rows.iter().map(|r| r.ok).sum::<u64>() + errors;
+    errors as f64 / finished.max(1) as f64
+}
+
+#[test]
+fn a_slow_database_with_long_timeouts_takes_down_pages_that_never_touch_it() {
+    let run = run_shipped("slow-database.json", |_| {});
+    let product = 0; // workload order in the model: product, checkout
+    let checkout = 1;
+    assert_eq!(entry_error_rate(&run, product, 30, 60), 0.0);
+    // The cascade, in order: the database slows, the orders pool to it runs
+    // dry, then the gateway's workers (held by waiting checkouts) run out
+    // and it turns everything away — product pages included.
+    let pool = run
+        .first_event(|c| matches!(c, StateChange::PoolExhausted { .. }))
+        .unwrap();
+    let gateway_full = run
+        .first_event(|c| matches!(c, StateChange::QueueFull { .. }))
+        .unwrap();
+    assert!(
+        60.0 < pool && pool < gateway_full && gateway_full < 70.0,
+        "{pool} {gateway_full}"
+    );
+    let product_errors = entry_error_rate(&run, product, 70, 180);
+    assert!(
+        product_errors > 0.5,
+        "product pages failing: {product_errors:.3}"
+    );
+    assert!(entry_error_rate(&run, checkout, 70, 180) > 0.5);
+    // The orders service's shallow health check (the process answers) keeps
+    // passing: nothing is ejected, the balancer is not the problem.
+    assert!(
+        run.first_event(|c| matches!(c, StateChange::Ejected { .. }))
+            .is_none()
+    );
+    // It heals when the database does.
+    assert_eq!(entry_error_rate(&run, product, 185, 240), 0.0);
+}
+
+#[test]
+fn query_timeouts_and_a_breaker_keep_the_pages_that_do_not_need_the_database() {
+    let run = run_shipped("slow-database.json", |m| {
+        let write = &mut m["services"]["orders"]["endpoints"]["place"]["calls"]["write"];
+        write["timeout"] = json!("300ms");
+        write["circuit_breaker"] = json!({ "failure_rate": 0.5, "window": 20, "open_for": "5s" });
+        m["services"]["gateway"]["endpoints"]["checkout"]["calls"]["place"]["timeout"] =
+            json!("1s");
+    });
+    let (product, checkout) = (0, 1);
+    // Product pages never notice.
+    assert_eq!(entry_error_rate(&run, product, 30, 240), 0.0);
+    assert!(run.p99_ms(60, 180) < 50.0);
+    // Checkouts fail during the slowdown — fast, mostly without even
+    // reaching the database, because the breakers are open.
+    assert!(entry_error_rate(&run, checkout, 62, 180) > 0.99);
+    assert!(
+        run.first_event(|c| matches!(c, StateChange::BreakerOpened { .. }))
+            .is_some()
+    );
+    let place = run
+        .topology
+        .endpoints
+        .iter()
+        .position(|e| e.full_name == "orders.place")
+        .unwrap() as u32;
+    let unsent: u64 = run
+        .recorder
+        .rows
+        .iter()
+        .filter(|r| r.component == Component::Endpoint(place))
+        .map(|r| r.errors[ErrorClass::CircuitOpen as usize])
+        .sum();
+    let timed_out: u64 = run
+        .recorder
+        .rows
+        .iter()
+        .filter(|r| r.component == Component::Endpoint(place))
+        .map(|r| r.errors[ErrorClass::Timeout as usize])
+        .sum();
+    assert!(
+        unsent > 5 * timed_out,
+        "{unsent} unsent, {timed_out} timed out"
+    );
+    // And the breakers let checkouts through again once the database is
+    // back.
+    assert_eq!(entry_error_rate(&run, checkout, 190, 240), 0.0);
+}
+
+#[test]
+fn a_degrade_fallback_turns_a_failed_call_into_a_degraded_success() {
+    let model = |fallback: &str| {
+        format!(
+            r#"{{"name": "m", "zones": ["z"],
+            "services": {{
+              "page": {{"workers": 50, "endpoints": {{"render": {{"work": {{"constant": "1ms"}},
+                "calls": {{"recs": {{"to": "recs.top", "timeout": "50ms", "fallback": "{fallback}"}}}}}}}}}},
+              "recs": {{"workers": 50, "endpoints": {{"top": {{"work": {{"constant": "2ms"}}}}}}}}}},
+            "workload": {{"w": {{"endpoint": "page.render", "rate": "100/s"}}}}}}"#
+        )
+    };
+    let faults = r#"{"recs-down": {"kind": "errors", "target": "recs", "fraction": 1.0, "at": "10s", "for": "10s"}}"#;
+    let (_, failing, _) = run_with_faults(&model("fail"), faults, 1, 30, 0);
+    let (_, degrading, _) = run_with_faults(&model("degrade"), faults, 1, 30, 0);
+    let f = &failing.entries[0];
+    let d = &degrading.entries[0];
+    // Same traffic; ten seconds of it meet the dead dependency.
+    assert_eq!(f.arrivals, d.arrivals);
+    assert!(
+        (900..1100).contains(&f.error_count()),
+        "{}",
+        f.error_count()
+    );
+    assert_eq!(d.error_count(), 0);
+    assert_eq!(d.degraded, f.error_count());
+}

@@ -59,6 +59,8 @@ pub struct EntrySummary {
     pub ok: u64,
     pub errors: u64,
     pub errors_by_class: indexmap::IndexMap<&'static str, u64>,
+    /// Successes that went without some call's answer (a fallback).
+    pub degraded: u64,
     pub availability: f64,
     pub throughput_per_s: f64,
     pub latency_ms: LatencyMs,
@@ -112,6 +114,7 @@ pub fn entry_summary(endpoint: &str, outcomes: &Outcomes, measured_ns: u64) -> E
             .iter()
             .map(|c| (c.name(), outcomes.errors[*c as usize]))
             .collect(),
+        degraded: outcomes.degraded,
         availability: if finished == 0 {
             1.0
         } else {

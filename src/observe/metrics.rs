@@ -83,6 +83,8 @@ pub struct Outcomes {
     pub wait_sum: u128,
     /// Retries this component's calls made.
     pub retries: u64,
+    /// Successes that went without some call's answer (a fallback).
+    pub degraded: u64,
 }
 
 impl Default for Outcomes {
@@ -96,6 +98,7 @@ impl Default for Outcomes {
             started: 0,
             wait_sum: 0,
             retries: 0,
+            degraded: 0,
         }
     }
 }
@@ -138,6 +141,7 @@ impl Outcomes {
         self.started += other.started;
         self.wait_sum += other.wait_sum;
         self.retries += other.retries;
+        self.degraded += other.degraded;
     }
 
     pub fn reset(&mut self) {
@@ -151,6 +155,7 @@ impl Outcomes {
         self.started = 0;
         self.wait_sum = 0;
         self.retries = 0;
+        self.degraded = 0;
     }
 
     pub fn latency_summary(&self) -> LatencySummary {
@@ -258,6 +263,7 @@ pub struct Row {
     pub ok: u64,
     pub errors: [u64; ERROR_CLASSES],
     pub retries: u64,
+    pub degraded: u64,
     pub latency: LatencySummary,
     pub mean_wait: f64,
     /// Time-averaged and peak levels; zero where they do not apply.
@@ -279,6 +285,7 @@ impl Row {
             ok: 0,
             errors: [0; ERROR_CLASSES],
             retries: 0,
+            degraded: 0,
             latency: LatencySummary::default(),
             mean_wait: 0.0,
             queue: (0.0, 0),
@@ -294,6 +301,7 @@ impl Row {
         self.ok = outcomes.ok;
         self.errors = outcomes.errors;
         self.retries = outcomes.retries;
+        self.degraded = outcomes.degraded;
         self.latency = outcomes.latency_summary();
         self.mean_wait = outcomes.mean_wait();
         self

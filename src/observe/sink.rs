@@ -32,6 +32,7 @@ pub const METRICS_COLUMNS: &[&str] = &[
     "err_circuit_open",
     "err_downstream",
     "retries",
+    "degraded",
     "availability",
     "latency_mean_ms",
     "latency_p50_ms",
@@ -104,7 +105,7 @@ pub fn write_row(
     for count in row.errors {
         write!(out, ",{count}")?;
     }
-    write!(out, ",{}", row.retries)?;
+    write!(out, ",{},{}", row.retries, row.degraded)?;
     writeln!(
         out,
         ",{:.6},{:.3},{:.3},{:.3},{:.3},{:.3},{:.3},{:.3},{},{:.3},{},{},{:.3},{},{:.3},{}",

@@ -29,6 +29,7 @@ use crate::observe::Observer;
 use crate::observe::digest::TraceDigest;
 use crate::observe::events::{StateChange, StateEvent};
 use crate::observe::metrics::{Component, ErrorClass, Level, Outcomes, Row};
+use crate::spec::model::Fallback;
 use crate::topology::{TimerKind, Topology};
 
 /// Parent marker of an activation that answers a workload client.
@@ -89,6 +90,8 @@ pub(super) struct Activation {
     pub(super) last_backoff: u64,
     /// When the current attempt was sent (slow-call detection).
     pub(super) call_sent: u64,
+    /// A call failed and its fallback let the request go on without it.
+    pub(super) degraded: bool,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -408,6 +411,7 @@ impl<'t, O: Observer> Engine<'t, O> {
             attempt: 0,
             last_backoff: 0,
             call_sent: 0,
+            degraded: false,
         };
         match self.instances[instance as usize].reachability() {
             Process::Running => {}
@@ -666,6 +670,14 @@ impl<'t, O: Observer> Engine<'t, O> {
                 return;
             }
         }
+        if call.fallback == Fallback::Degrade {
+            let a = &mut self.slab[slot as usize];
+            a.degraded = true;
+            a.next_call += 1;
+            a.phase = Phase::Working;
+            self.advance(slot);
+            return;
+        }
         self.complete(slot, Outcome::Err(class));
     }
 
@@ -775,6 +787,9 @@ impl<'t, O: Observer> Engine<'t, O> {
         let a = self.slab[slot as usize];
         let latency = self.now - a.arrived;
         let service = self.topo.endpoints[a.endpoint as usize].service.index();
+        if a.degraded && matches!(outcome, Outcome::Ok) {
+            self.endpoint_window[a.endpoint as usize].degraded += 1;
+        }
         match outcome {
             Outcome::Ok => self.endpoint_window[a.endpoint as usize].record_ok(latency),
             Outcome::Err(class) => self.endpoint_window[a.endpoint as usize].record_error(class),
@@ -787,6 +802,9 @@ impl<'t, O: Observer> Engine<'t, O> {
             self.probe_answered(a.instance, a.parent_epoch, matches!(outcome, Outcome::Ok));
         } else if a.parent == ENTRY {
             let w = a.parent_epoch as usize;
+            if a.degraded && matches!(outcome, Outcome::Ok) {
+                self.entry_window[w].degraded += 1;
+            }
             match outcome {
                 Outcome::Ok => self.entry_window[w].record_ok(latency),
                 Outcome::Err(class) => self.entry_window[w].record_error(class),

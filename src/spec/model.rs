@@ -208,6 +208,20 @@ pub struct CallSpec {
     /// fails calls at once (`circuit_open`) instead of sending them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub circuit_breaker: Option<BreakerSpec>,
+    /// What the caller does when the call has failed for good.
+    #[serde(default)]
+    pub fallback: Fallback,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Fallback {
+    /// The caller's request fails too.
+    #[default]
+    Fail,
+    /// The caller carries on without the answer and its request succeeds,
+    /// counted as `degraded` (a page without recommendations).
+    Degrade,
 }
 
 /// Spreading of retry backoffs.

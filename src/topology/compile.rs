@@ -137,6 +137,7 @@ pub(super) fn compile(model: &ModelSpec) -> Topology {
                         half_open_calls: b.half_open_calls.unwrap_or(3),
                         first: 0,
                     }),
+                    fallback: call.fallback,
                 });
                 if let Some(pool) = &call.pool {
                     pool_groups.entry((s as u32, callee)).or_insert_with(|| {

@@ -9,7 +9,7 @@ pub use compile::work_time;
 
 use std::ops::Range;
 
-use crate::spec::model::{Jitter, LbPolicy, ServiceKind};
+use crate::spec::model::{Fallback, Jitter, LbPolicy, ServiceKind};
 
 macro_rules! id {
     ($(#[$doc:meta])* $name:ident) => {
@@ -167,6 +167,7 @@ pub struct Call {
     pub probability: f64,
     pub retry: Option<RetryPolicy>,
     pub breaker: Option<BreakerPolicy>,
+    pub fallback: Fallback,
 }
 
 /// Retries of one call site (durations in ns).
