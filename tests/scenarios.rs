@@ -424,3 +424,115 @@ fn a_degrade_fallback_turns_a_failed_call_into_a_degraded_success() {
     assert_eq!(d.error_count(), 0);
     assert_eq!(d.degraded, f.error_count());
 }
+
+// ----- 4. network split ---------------------------------------------------------
+
+fn pool_peak(run: &Run, name: &str, from_s: u64, to_s: u64) -> (u64, u64) {
+    let g = run
+        .topology
+        .pool_groups
+        .iter()
+        .position(|g| {
+            format!(
+                "{}->{}",
+                run.topology.services[g.caller.index()].name,
+                run.topology.services[g.callee.index()].name
+            ) == name
+        })
+        .unwrap() as u32;
+    run.recorder
+        .rows
+        .iter()
+        .filter(|r| {
+            r.component == Component::Pool(g)
+                && r.window_start >= from_s * SECOND
+                && r.window_start < to_s * SECOND
+        })
+        .map(|r| (r.in_use.1, r.capacity))
+        .max()
+        .unwrap()
+}
+
+#[test]
+fn a_dropping_split_hangs_callers_and_fills_their_pools() {
+    let run = run_shipped("network-split.json", |_| {});
+    let (browse, checkout) = (0, 1);
+    assert_eq!(entry_error_rate(&run, checkout, 30, 60), 0.0);
+    // Orders' calls to payment vanish: they hold their connections until
+    // the 5 s timeout, so the pools run dry within seconds...
+    let (in_use, capacity) = pool_peak(&run, "orders->payment", 61, 120);
+    assert_eq!(in_use, capacity);
+    // ...and checkouts fail for the length of the split, while browsing,
+    // which never needs payment, does not notice.
+    assert!(entry_error_rate(&run, checkout, 62, 120) > 0.99);
+    assert_eq!(entry_error_rate(&run, browse, 30, 240), 0.0);
+    // Healed, it drains: pools back to normal use, checkouts succeed.
+    let (after, _) = pool_peak(&run, "orders->payment", 130, 240);
+    assert!(after < capacity / 2);
+    assert_eq!(entry_error_rate(&run, checkout, 130, 240), 0.0);
+}
+
+#[test]
+fn a_refusing_split_fails_fast_and_leaves_the_pools_free() {
+    // The same split, but the network answers with refusals.
+    let model = std::fs::read_to_string(repo().join("models/shop.json")).unwrap();
+    let faults = r#"{"split": {"kind": "network_partition", "between": [["orders"], ["payment"]],
+                     "mode": "refuse", "at": "60s", "for": "1m"}}"#;
+    let (topology, summary, recorder) = run_with_faults(&model, faults, 5, 240, 30);
+    let refuse = Run {
+        topology,
+        summary,
+        recorder,
+    };
+    let (in_use, capacity) = pool_peak(&refuse, "orders->payment", 61, 120);
+    assert!(in_use < capacity / 2, "{in_use} of {capacity} in use");
+    // Checkouts still fail, but at once: no latency piles up anywhere.
+    assert!(entry_error_rate(&refuse, 1, 62, 120) > 0.99);
+    let slowest_checkout_window = refuse
+        .recorder
+        .rows
+        .iter()
+        .filter(|r| r.component == Component::Entry(1) && r.window_start >= 62 * SECOND)
+        .map(|r| r.latency.max)
+        .max()
+        .unwrap();
+    assert!(slowest_checkout_window < 5_000_000_000);
+    assert!(refuse.summary.entries[1].errors[ErrorClass::Downstream as usize] > 5000);
+}
+
+// ----- chaos monkey ---------------------------------------------------------------
+
+#[test]
+fn a_chaos_monkey_kills_at_its_rate_only_inside_its_window() {
+    let model = std::fs::read_to_string(repo().join("models/web-tier.json")).unwrap();
+    let faults = r#"{"monkey": {"kind": "chaos_monkey", "target": "app", "mean_interval": "20s",
+                     "at": "100s", "for": "1000s"}}"#;
+    let (topology, _, rec) = run_with_faults(&model, faults, 9, 1300, 0);
+    let kills: Vec<f64> = rec
+        .events
+        .iter()
+        .filter(|e| matches!(e.change, StateChange::InstanceKilled { .. }))
+        .map(|e| e.time as f64 / 1e9)
+        .collect();
+    assert!(
+        kills.iter().all(|t| (100.0..1100.0).contains(t)),
+        "{kills:?}"
+    );
+    // About 1000 s / 20 s = 50 strikes; a strike finds nobody running only
+    // if all four are down at once, which the 25 s restart makes rare.
+    assert!((30..=70).contains(&kills.len()), "{} kills", kills.len());
+    // Every victim was restarted: the supervisor is what keeps the service
+    // alive under the monkey.
+    let ready = rec
+        .events
+        .iter()
+        .filter(|e| matches!(e.change, StateChange::InstanceReady { .. }))
+        .count();
+    assert_eq!(ready, kills.len());
+    let app = topology
+        .services
+        .iter()
+        .position(|s| s.name == "app")
+        .unwrap();
+    assert!(topology.services[app].restart.is_some());
+}

@@ -5,7 +5,7 @@
 use crate::error::{JsonPath, Problem};
 use crate::spec::ScenarioSpec;
 use crate::spec::closest;
-use crate::spec::scenario::{FaultSpec, KillMode};
+use crate::spec::scenario::{FaultSpec, KillMode, PartitionMode};
 use crate::topology::{Topology, WorkTime};
 
 /// What a fault does while it is active.
@@ -34,6 +34,37 @@ pub enum FaultAction {
         instances: Vec<u32>,
         factor: f64,
     },
+    /// `sides[k][s]`: service `s` is on side `k`; `zone_sides[k][z]` for zones.
+    Partition {
+        service_sides: [Vec<bool>; 2],
+        zone_sides: [Vec<bool>; 2],
+        mode: PartitionMode,
+    },
+    ChaosMonkey {
+        service: u32,
+        /// Mean time between kills (ns).
+        mean_interval: u64,
+        mode: KillMode,
+    },
+}
+
+impl FaultAction {
+    /// Whether a call from an instance (service, zone) to another crosses
+    /// this partition.
+    pub fn separates(&self, from: (u32, u32), to: (u32, u32)) -> bool {
+        let FaultAction::Partition {
+            service_sides,
+            zone_sides,
+            ..
+        } = self
+        else {
+            return false;
+        };
+        let on = |k: usize, (service, zone): (u32, u32)| {
+            service_sides[k][service as usize] || zone_sides[k][zone as usize]
+        };
+        (on(0, from) && on(1, to)) || (on(1, from) && on(0, to))
+    }
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -272,6 +303,87 @@ pub fn compile(scenario: &ScenarioSpec, topology: &Topology) -> Result<Vec<Fault
                         instances: instances_of(topology, &r),
                         factor: *factor,
                     }),
+                    Err(e) => {
+                        target_problem("target", e);
+                        None
+                    }
+                }
+            }
+            FaultSpec::NetworkPartition { between, mode, .. } => {
+                let mut service_sides = [
+                    vec![false; topology.services.len()],
+                    vec![false; topology.services.len()],
+                ];
+                let mut zone_sides = [
+                    vec![false; topology.zones.len()],
+                    vec![false; topology.zones.len()],
+                ];
+                let mut ok = true;
+                for (k, side) in between.iter().enumerate() {
+                    if side.is_empty() {
+                        ok = false;
+                        problems.push(Problem::new(
+                            path.key("between").index(k),
+                            "expected at least one service or zone on each side",
+                        ));
+                    }
+                    for (i, name) in side.iter().enumerate() {
+                        if let Some(s) = topology.services.iter().position(|s| &s.name == name) {
+                            service_sides[k][s] = true;
+                        } else if let Some(z) = topology.zones.iter().position(|z| z == name) {
+                            zone_sides[k][z] = true;
+                        } else {
+                            ok = false;
+                            let names = topology
+                                .services
+                                .iter()
+                                .map(|s| s.name.as_str())
+                                .chain(topology.zones.iter().map(String::as_str));
+                            let hint = closest(name, names).map(|n| format!("did you mean `{n}`?"));
+                            problems.push(
+                                Problem::new(
+                                    path.key("between").index(k).index(i),
+                                    format!("unknown service or zone `{name}`"),
+                                )
+                                .with_suggestion(hint),
+                            );
+                        }
+                    }
+                }
+                ok.then_some(FaultAction::Partition {
+                    service_sides,
+                    zone_sides,
+                    mode: *mode,
+                })
+            }
+            FaultSpec::ChaosMonkey {
+                target,
+                mean_interval,
+                mode,
+                ..
+            } => {
+                if mean_interval.0 == 0 {
+                    target_problem(
+                        "mean_interval",
+                        ("expected a positive mean interval".into(), None),
+                    );
+                }
+                match resolve(topology, target, false) {
+                    Ok(Resolved::Service(s)) => Some(FaultAction::ChaosMonkey {
+                        service: s,
+                        mean_interval: mean_interval.0,
+                        mode: *mode,
+                    }),
+                    Ok(_) => {
+                        target_problem(
+                            "target",
+                            (
+                                "a chaos monkey roams a service; name the service".into(),
+                                None,
+                            ),
+                        );
+                        None
+                    }
                     Err(e) => {
                         target_problem("target", e);
                         None

@@ -30,6 +30,7 @@ use crate::observe::digest::TraceDigest;
 use crate::observe::events::{StateChange, StateEvent};
 use crate::observe::metrics::{Component, ErrorClass, Level, Outcomes, Row};
 use crate::spec::model::Fallback;
+use crate::spec::scenario::PartitionMode;
 use crate::topology::{TimerKind, Topology};
 
 /// Parent marker of an activation that answers a workload client.
@@ -39,6 +40,9 @@ pub(super) const ENTRY: u32 = u32::MAX;
 pub(super) const PROBE: u32 = u32::MAX - 1;
 /// Parent marker of an entry activation whose client gave up.
 pub(super) const ORPHAN: u32 = u32::MAX - 2;
+/// What `dispatch` returns for a request a partition swallowed: no
+/// activation exists, and the caller waits for its timeout.
+const LOST: u32 = u32::MAX;
 /// Marker of an activation that holds no pool connection.
 const NO_POOL: u32 = u32::MAX;
 
@@ -134,6 +138,10 @@ pub struct Engine<'t, O: Observer> {
     pub(super) latency_faults: Vec<Vec<u32>>,
     /// Active error faults per endpoint.
     pub(super) error_faults: Vec<Vec<u32>>,
+    /// Active network partitions.
+    pub(super) partitions: Vec<u32>,
+    /// Chaos monkeys roaming, by fault.
+    pub(super) monkeys_active: Vec<bool>,
     pub(super) config: RunConfig,
     pub(super) now: u64,
     pub(super) queue: EventQueue,
@@ -197,6 +205,8 @@ impl<'t, O: Observer> Engine<'t, O> {
                 .collect(),
             latency_faults: vec![Vec::new(); topo.endpoints.len()],
             error_faults: vec![Vec::new(); topo.endpoints.len()],
+            partitions: Vec::new(),
+            monkeys_active: vec![false; faults.len()],
             config,
             now: 0,
             queue: EventQueue::new(),
@@ -309,6 +319,7 @@ impl<'t, O: Observer> Engine<'t, O> {
                 } => self.on_ready(instance, incarnation),
                 Event::Probe { instance } => self.on_probe(instance),
                 Event::Retry { slot, epoch } => self.on_retry(slot, epoch),
+                Event::MonkeyKill { fault } => self.on_monkey_kill(fault),
                 Event::ProbeTimeout { instance, seq } => self.on_probe_timeout(instance, seq),
             }
         }
@@ -348,6 +359,7 @@ impl<'t, O: Observer> Engine<'t, O> {
         let endpoint = self.topo.workloads[w].endpoint.0;
         match self.dispatch(endpoint, ENTRY, workload) {
             Ok(slot) => {
+                debug_assert_ne!(slot, LOST, "entries cross no partition");
                 if let Some(lane) = self.topo.workloads[w].timeout_lane {
                     let life = self.slab[slot as usize].life;
                     self.arm(lane, slot, life);
@@ -371,16 +383,26 @@ impl<'t, O: Observer> Engine<'t, O> {
         let topo = self.topo;
         let service_id = topo.endpoints[endpoint as usize].service.index();
         let service = &topo.services[service_id];
-        self.endpoint_window[endpoint as usize].arrivals += 1;
         let Some(instance) = self.balancers[service_id].pick(
             service.policy,
             service.instances.clone(),
             &self.instances,
             &mut self.lb_rngs[service_id],
         ) else {
+            self.endpoint_window[endpoint as usize].arrivals += 1;
             self.endpoint_window[endpoint as usize].record_error(ErrorClass::NoHealthyInstance);
             return Err(ErrorClass::NoHealthyInstance);
         };
+        if !self.partitions.is_empty() && parent < ORPHAN {
+            // A partition stands between the caller and the chosen
+            // instance: the request never reaches the callee.
+            match self.partition_between(self.slab[parent as usize].instance, instance) {
+                Some(PartitionMode::Drop) => return Ok(LOST),
+                Some(PartitionMode::Refuse) => return Err(ErrorClass::Refused),
+                None => {}
+            }
+        }
+        self.endpoint_window[endpoint as usize].arrivals += 1;
         self.admit(endpoint, instance, parent, parent_epoch)
     }
 

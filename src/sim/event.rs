@@ -25,6 +25,8 @@ pub enum Event {
     ProbeTimeout { instance: u32, seq: u32 },
     /// A retry's backoff is over.
     Retry { slot: u32, epoch: u32 },
+    /// A chaos monkey strikes.
+    MonkeyKill { fault: u32 },
 }
 
 impl Event {
@@ -50,6 +52,7 @@ impl Event {
                 (10 << 60) | ((seq as u64) << 32) | instance as u64
             }
             Event::Retry { slot, epoch } => (11 << 60) | ((epoch as u64) << 28) ^ slot as u64,
+            Event::MonkeyKill { fault } => (12 << 60) | fault as u64,
         }
     }
 }

@@ -13,7 +13,7 @@ use crate::faults::FaultAction;
 use crate::observe::Observer;
 use crate::observe::events::StateChange;
 use crate::observe::metrics::ErrorClass;
-use crate::spec::scenario::KillMode;
+use crate::spec::scenario::{KillMode, PartitionMode};
 use crate::topology::InstanceId;
 
 impl<O: Observer> Engine<'_, O> {
@@ -86,7 +86,35 @@ impl<O: Observer> Engine<'_, O> {
                     self.instances[*i as usize].cpu_factor *= factor;
                 }
             }
+            FaultAction::Partition { .. } => self.partitions.push(f),
+            FaultAction::ChaosMonkey { .. } => {
+                self.monkeys_active[f as usize] = true;
+                self.schedule_monkey(f);
+            }
         }
+    }
+
+    /// The monkey's next kill, an exponential interval away.
+    fn schedule_monkey(&mut self, f: u32) {
+        let FaultAction::ChaosMonkey { mean_interval, .. } = self.faults[f as usize].action else {
+            return;
+        };
+        let gap: f64 =
+            rand_distr::Distribution::sample(&rand_distr::Exp1, &mut self.fault_rngs[f as usize]);
+        let at = self.now + work::nearest(gap * mean_interval as f64);
+        self.queue.schedule(at, Event::MonkeyKill { fault: f });
+    }
+
+    pub(super) fn on_monkey_kill(&mut self, f: u32) {
+        if !self.monkeys_active[f as usize] {
+            return;
+        }
+        if let FaultAction::ChaosMonkey { service, mode, .. } = self.faults[f as usize].action {
+            for victim in self.choose_running(service, 1, f) {
+                self.kill(victim, mode, f);
+            }
+        }
+        self.schedule_monkey(f);
     }
 
     pub(super) fn on_fault_end(&mut self, f: u32) {
@@ -113,6 +141,8 @@ impl<O: Observer> Engine<'_, O> {
                     self.error_faults[*e as usize].retain(|x| *x != f);
                 }
             }
+            FaultAction::Partition { .. } => self.partitions.retain(|p| *p != f),
+            FaultAction::ChaosMonkey { .. } => self.monkeys_active[f as usize] = false,
             FaultAction::CpuStress { instances, factor } => {
                 for i in instances {
                     let state = &mut self.instances[*i as usize];
@@ -155,6 +185,24 @@ impl<O: Observer> Engine<'_, O> {
             }
         }
         total
+    }
+
+    /// How an active partition treats a call from one instance to another,
+    /// if one separates them.
+    pub(super) fn partition_between(&self, from: u32, to: u32) -> Option<PartitionMode> {
+        let at = |i: u32| {
+            let instance = &self.topo.instances[i as usize];
+            (instance.service.0, instance.zone.0)
+        };
+        self.partitions.iter().find_map(|f| {
+            let action = &self.faults[*f as usize].action;
+            match action {
+                FaultAction::Partition { mode, .. } if action.separates(at(from), at(to)) => {
+                    Some(*mode)
+                }
+                _ => None,
+            }
+        })
     }
 
     /// Whether an error fault answers this request instead of the endpoint.

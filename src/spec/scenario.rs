@@ -52,6 +52,18 @@ pub enum KillMode {
     HostDown,
 }
 
+/// What a partition does to the calls that cross it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PartitionMode {
+    /// Packets vanish: the caller waits for its timeout (for ever without
+    /// one).
+    #[default]
+    Drop,
+    /// Connections are refused at once (fail fast).
+    Refuse,
+}
+
 /// A failure injected at a virtual time. `target` names a service, one
 /// instance (`service-zone-k`), or for endpoint faults `service.endpoint`.
 #[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
@@ -97,6 +109,27 @@ pub enum FaultSpec {
         #[serde(rename = "for", default, skip_serializing_if = "Option::is_none")]
         duration: Option<Duration>,
     },
+    /// Calls between two sides (each a list of services and zones) are lost
+    /// (`drop`: the caller waits for its timeout) or refused at once.
+    NetworkPartition {
+        between: [Vec<String>; 2],
+        #[serde(default)]
+        mode: PartitionMode,
+        at: Duration,
+        #[serde(rename = "for", default, skip_serializing_if = "Option::is_none")]
+        duration: Option<Duration>,
+    },
+    /// Kills a random running instance of the target service now and then:
+    /// at exponential intervals of the given mean, while the fault lasts.
+    ChaosMonkey {
+        target: String,
+        mean_interval: Duration,
+        #[serde(default)]
+        mode: KillMode,
+        at: Duration,
+        #[serde(rename = "for", default, skip_serializing_if = "Option::is_none")]
+        duration: Option<Duration>,
+    },
     /// Work times on the target are multiplied by `factor`.
     CpuStress {
         target: String,
@@ -114,7 +147,9 @@ impl FaultSpec {
             | FaultSpec::ZoneOutage { at, .. }
             | FaultSpec::Latency { at, .. }
             | FaultSpec::Errors { at, .. }
-            | FaultSpec::CpuStress { at, .. } => *at,
+            | FaultSpec::CpuStress { at, .. }
+            | FaultSpec::NetworkPartition { at, .. }
+            | FaultSpec::ChaosMonkey { at, .. } => *at,
         }
     }
 
@@ -126,7 +161,9 @@ impl FaultSpec {
             FaultSpec::ZoneOutage { duration, .. }
             | FaultSpec::Latency { duration, .. }
             | FaultSpec::Errors { duration, .. }
-            | FaultSpec::CpuStress { duration, .. } => *duration,
+            | FaultSpec::CpuStress { duration, .. }
+            | FaultSpec::NetworkPartition { duration, .. }
+            | FaultSpec::ChaosMonkey { duration, .. } => *duration,
         }
     }
 }
