@@ -3,6 +3,7 @@
 mod cli;
 mod common;
 mod determinism;
+mod faults;
 mod mechanisms;
 mod oracles;
 mod scenarios;
