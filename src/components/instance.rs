@@ -20,6 +20,8 @@ pub enum Process {
 pub struct Probing {
     /// Sequence number of the unanswered probe, if one is out.
     pub outstanding: Option<u32>,
+    /// When the outstanding probe times out.
+    pub deadline: u64,
     pub next_seq: u32,
     pub failures: u32,
     pub successes: u32,

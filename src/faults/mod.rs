@@ -22,12 +22,15 @@ pub enum FaultAction {
     ZoneOutage {
         zone: u32,
     },
+    /// `instance`: only requests on that instance (a target naming one).
     Latency {
         endpoints: Vec<u32>,
+        instance: Option<u32>,
         add: WorkTime,
     },
     Errors {
         endpoints: Vec<u32>,
+        instance: Option<u32>,
         fraction: f64,
     },
     CpuStress {
@@ -121,6 +124,13 @@ fn resolve(
         ),
         hint,
     ))
+}
+
+fn only_instance(resolved: &Resolved) -> Option<u32> {
+    match *resolved {
+        Resolved::Instance(i) => Some(i),
+        _ => None,
+    }
 }
 
 fn endpoints_of(topology: &Topology, resolved: &Resolved) -> Vec<u32> {
@@ -256,6 +266,7 @@ pub fn compile(scenario: &ScenarioSpec, topology: &Topology) -> Result<Vec<Fault
                     if work_problems.is_empty() {
                         Some(FaultAction::Latency {
                             endpoints: endpoints_of(topology, &r),
+                            instance: only_instance(&r),
                             add: crate::topology::work_time(add),
                         })
                     } else {
@@ -283,6 +294,7 @@ pub fn compile(scenario: &ScenarioSpec, topology: &Topology) -> Result<Vec<Fault
                 match resolve(topology, target, true) {
                     Ok(r) => Some(FaultAction::Errors {
                         endpoints: endpoints_of(topology, &r),
+                        instance: only_instance(&r),
                         fraction: *fraction,
                     }),
                     Err(e) => {

@@ -447,7 +447,9 @@ impl<'t, O: Observer> Engine<'t, O> {
                 return Ok(slot);
             }
         }
-        if !self.error_faults[endpoint as usize].is_empty() && self.injects_error(endpoint) {
+        if !self.error_faults[endpoint as usize].is_empty()
+            && self.injects_error(endpoint, instance)
+        {
             self.endpoint_window[endpoint as usize].record_error(ErrorClass::Injected);
             return Err(ErrorClass::Injected);
         }
@@ -487,7 +489,7 @@ impl<'t, O: Observer> Engine<'t, O> {
             duration = work::nearest(duration as f64 * cpu_factor);
         }
         if !self.latency_faults[a.endpoint as usize].is_empty() {
-            duration += self.injected_latency(a.endpoint);
+            duration += self.injected_latency(a.endpoint, a.instance);
         }
         self.queue.schedule(
             self.now + duration,

@@ -174,13 +174,20 @@ impl<O: Observer> Engine<'_, O> {
         candidates
     }
 
-    /// Extra work time from the latency faults active on an endpoint.
-    pub(super) fn injected_latency(&mut self, endpoint: u32) -> u64 {
+    /// Extra work time from the latency faults active on an endpoint, for a
+    /// request on `instance`.
+    pub(super) fn injected_latency(&mut self, endpoint: u32, instance: u32) -> u64 {
         let faults = self.faults;
         let mut total = 0;
         for k in 0..self.latency_faults[endpoint as usize].len() {
             let f = self.latency_faults[endpoint as usize][k] as usize;
-            if let FaultAction::Latency { add, .. } = &faults[f].action {
+            if let FaultAction::Latency {
+                add,
+                instance: only,
+                ..
+            } = &faults[f].action
+                && only.is_none_or(|i| i == instance)
+            {
                 total += work::sample(*add, &mut self.fault_rngs[f]);
             }
         }
@@ -206,11 +213,16 @@ impl<O: Observer> Engine<'_, O> {
     }
 
     /// Whether an error fault answers this request instead of the endpoint.
-    pub(super) fn injects_error(&mut self, endpoint: u32) -> bool {
+    pub(super) fn injects_error(&mut self, endpoint: u32, instance: u32) -> bool {
         let faults = self.faults;
         for k in 0..self.error_faults[endpoint as usize].len() {
             let f = self.error_faults[endpoint as usize][k] as usize;
-            if let FaultAction::Errors { fraction, .. } = &faults[f].action
+            if let FaultAction::Errors {
+                fraction,
+                instance: only,
+                ..
+            } = &faults[f].action
+                && only.is_none_or(|i| i == instance)
                 && self.fault_rngs[f].random::<f64>() < *fraction
             {
                 return true;
@@ -270,9 +282,15 @@ impl<O: Observer> Engine<'_, O> {
         }
         self.instances[instance as usize].zone_down = false;
         self.state_change(StateChange::InstanceReachable { instance });
-        self.reset_limbo(instance);
-        if self.instances[instance as usize].process == Process::Running {
-            self.boot(instance);
+        match self.instances[instance as usize].process {
+            // A host that was itself gone before stays gone (its restart, if
+            // any, will reset what hangs on it).
+            Process::Unreachable => {}
+            Process::Dead => self.reset_limbo(instance),
+            Process::Running => {
+                self.reset_limbo(instance);
+                self.boot(instance);
+            }
         }
     }
 
@@ -408,11 +426,20 @@ impl<O: Observer> Engine<'_, O> {
             self.queue
                 .schedule(self.now + hc.interval, Event::Probe { instance });
         }
+        // A probe whose timeout falls at this very instant has failed, even
+        // if its timeout event comes after this one in the queue.
+        let probing = self.instances[instance as usize].probing;
+        if let Some(seq) = probing.outstanding
+            && self.now >= probing.deadline
+        {
+            self.probe_answered(instance, seq, false);
+        }
         let probing = &mut self.instances[instance as usize].probing;
         if probing.outstanding.is_some() {
             // The previous probe is still unanswered; its timeout decides.
             return;
         }
+        probing.deadline = self.now + hc.timeout;
         let seq = probing.next_seq;
         probing.next_seq += 1;
         probing.outstanding = Some(seq);

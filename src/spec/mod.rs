@@ -228,7 +228,11 @@ pub fn closest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) ->
     candidates
         .into_iter()
         .map(|candidate| (strsim::damerau_levenshtein(name, candidate), candidate))
-        .filter(|(distance, candidate)| *distance <= 2.max(name.len().min(candidate.len()) / 3))
+        // A typo, not another word: at most a third of the longer name, and
+        // never all of a short one.
+        .filter(|(distance, candidate)| {
+            *distance <= (name.len().max(candidate.len()) / 3).max(1) && *distance < name.len()
+        })
         .min_by_key(|(distance, _)| *distance)
         .map(|(_, candidate)| candidate)
 }
@@ -282,5 +286,7 @@ mod tests {
     fn closest_name_only_for_near_misses() {
         assert_eq!(closest("ordres", ["orders", "users"]), Some("orders"));
         assert_eq!(closest("inventory", ["orders", "users"]), None);
+        assert_eq!(closest("d", ["a", "b", "c"]), None);
+        assert_eq!(closest("wrokers", ["workers", "queue"]), Some("workers"));
     }
 }
