@@ -49,6 +49,15 @@ pub struct InstanceState {
     /// Activations swallowed by an unreachable host: nobody works on them
     /// and nobody answers until the host comes back and resets them.
     pub limbo: Vec<u32>,
+    /// Memory leaked by the running process up to `leak_since` (bytes).
+    pub leaked: f64,
+    /// Bytes per nanosecond leaked while leak faults are active.
+    pub leak_rate: f64,
+    pub leak_since: u64,
+    /// Memory alerts already raised by this process.
+    pub alerts_fired: u32,
+    /// Moves on to cancel a scheduled memory check.
+    pub memory_check: u32,
     /// Set from the first rejection until the load falls to half, so a
     /// saturated instance reports one `queue_full` event, not one per request.
     pub saturated: bool,
@@ -72,6 +81,11 @@ impl InstanceState {
             cpu_factor: 1.0,
             probing: Probing::default(),
             limbo: Vec::new(),
+            leaked: 0.0,
+            leak_rate: 0.0,
+            leak_since: 0,
+            alerts_fired: 0,
+            memory_check: 0,
             saturated: false,
         }
     }

@@ -43,6 +43,11 @@ pub enum FaultAction {
         zone_sides: [Vec<bool>; 2],
         mode: PartitionMode,
     },
+    MemoryLeak {
+        instances: Vec<u32>,
+        /// Bytes per nanosecond.
+        rate: f64,
+    },
     ChaosMonkey {
         service: u32,
         /// Mean time between kills (ns).
@@ -368,6 +373,37 @@ pub fn compile(scenario: &ScenarioSpec, topology: &Topology) -> Result<Vec<Fault
                     mode: *mode,
                 })
             }
+            FaultSpec::MemoryLeak { target, rate, .. } => match resolve(topology, target, false) {
+                Ok(r) => {
+                    let instances = instances_of(topology, &r);
+                    let service = topology.instances[instances[0] as usize].service.index();
+                    if topology.services[service].memory.is_none() {
+                        target_problem(
+                            "target",
+                            (
+                                format!(
+                                    "service `{}` has no `memory` in the model, so nothing can leak",
+                                    topology.services[service].name
+                                ),
+                                Some("give the service {\"memory\": {\"baseline\": ..., \"limit\": ...}}".into()),
+                            ),
+                        );
+                        None
+                    } else if !(rate.0 > 0.0 && rate.0.is_finite()) {
+                        target_problem("rate", ("expected a positive growth rate".into(), None));
+                        None
+                    } else {
+                        Some(FaultAction::MemoryLeak {
+                            instances,
+                            rate: rate.0 / 1e9,
+                        })
+                    }
+                }
+                Err(e) => {
+                    target_problem("target", e);
+                    None
+                }
+            },
             FaultSpec::ChaosMonkey {
                 target,
                 mean_interval,

@@ -61,6 +61,15 @@ pub enum StateChange {
     Readmitted {
         instance: u32,
     },
+    /// Memory crossed an alert threshold (percent of the limit).
+    MemoryAlert {
+        instance: u32,
+        percent: u32,
+    },
+    /// Memory reached the limit: the process was killed.
+    OomKilled {
+        instance: u32,
+    },
     /// The circuit breaker of `instance` for call site `call` opened: calls
     /// fail at once, unsent.
     BreakerOpened {
@@ -95,6 +104,8 @@ impl StateChange {
             StateChange::InstanceReady { .. } => "instance_ready",
             StateChange::Ejected { .. } => "ejected",
             StateChange::Readmitted { .. } => "readmitted",
+            StateChange::MemoryAlert { .. } => "memory_alert",
+            StateChange::OomKilled { .. } => "oom_killed",
             StateChange::BreakerOpened { .. } => "breaker_opened",
             StateChange::BreakerHalfOpen { .. } => "breaker_half_open",
             StateChange::BreakerClosed { .. } => "breaker_closed",
@@ -132,6 +143,10 @@ impl StateChange {
             StateChange::InstanceReady { instance } => [11, instance as u64],
             StateChange::Ejected { instance } => [12, instance as u64],
             StateChange::Readmitted { instance } => [13, instance as u64],
+            StateChange::MemoryAlert { instance, percent } => {
+                [17, (percent as u64) << 32 | instance as u64]
+            }
+            StateChange::OomKilled { instance } => [18, instance as u64],
             StateChange::BreakerOpened { call, instance } => {
                 [14, (call as u64) << 32 | instance as u64]
             }

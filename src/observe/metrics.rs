@@ -22,15 +22,18 @@ pub enum ErrorClass {
     Injected = 5,
     /// The caller's circuit breaker was open: the call was not sent.
     CircuitOpen = 6,
+    /// The instance turned the request away to protect itself (load
+    /// shedding).
+    Shed = 7,
     /// The callee answered with an error of its own.
-    Downstream = 7,
+    Downstream = 8,
 }
 
 /// Number of error classes (columns `err_*` in the files).
 pub const ERROR_CLASSES: usize = ErrorClass::ALL.len();
 
 impl ErrorClass {
-    pub const ALL: [ErrorClass; 8] = [
+    pub const ALL: [ErrorClass; 9] = [
         ErrorClass::Timeout,
         ErrorClass::QueueFull,
         ErrorClass::PoolExhausted,
@@ -38,6 +41,7 @@ impl ErrorClass {
         ErrorClass::Refused,
         ErrorClass::Injected,
         ErrorClass::CircuitOpen,
+        ErrorClass::Shed,
         ErrorClass::Downstream,
     ];
 
@@ -54,6 +58,7 @@ impl ErrorClass {
             ErrorClass::Refused => "refused",
             ErrorClass::Injected => "injected",
             ErrorClass::CircuitOpen => "circuit_open",
+            ErrorClass::Shed => "shed",
             ErrorClass::Downstream => "downstream",
         }
     }
@@ -271,6 +276,8 @@ pub struct Row {
     pub busy: (f64, u64),
     /// Worker slots (services) or connections (pools).
     pub capacity: u64,
+    /// Largest instance memory at the window's end (services with memory).
+    pub memory_max: u64,
     pub in_use: (f64, u64),
     pub waiters: (f64, u64),
 }
@@ -291,6 +298,7 @@ impl Row {
             queue: (0.0, 0),
             busy: (0.0, 0),
             capacity: 0,
+            memory_max: 0,
             in_use: (0.0, 0),
             waiters: (0.0, 0),
         }

@@ -30,6 +30,7 @@ pub const METRICS_COLUMNS: &[&str] = &[
     "err_refused",
     "err_injected",
     "err_circuit_open",
+    "err_shed",
     "err_downstream",
     "retries",
     "degraded",
@@ -49,6 +50,7 @@ pub const METRICS_COLUMNS: &[&str] = &[
     "in_use_max",
     "waiters_avg",
     "waiters_max",
+    "memory_max_mib",
 ];
 
 /// Name and kind of a row's component, as written in the files.
@@ -108,7 +110,7 @@ pub fn write_row(
     write!(out, ",{},{}", row.retries, row.degraded)?;
     writeln!(
         out,
-        ",{:.6},{:.3},{:.3},{:.3},{:.3},{:.3},{:.3},{:.3},{},{:.3},{},{},{:.3},{},{:.3},{}",
+        ",{:.6},{:.3},{:.3},{:.3},{:.3},{:.3},{:.3},{:.3},{},{:.3},{},{},{:.3},{},{:.3},{},{:.1}",
         row.availability(),
         ms(l.mean),
         ms(l.p50 as f64),
@@ -125,6 +127,7 @@ pub fn write_row(
         row.in_use.1,
         row.waiters.0,
         row.waiters.1,
+        row.memory_max as f64 / (1u64 << 20) as f64,
     )
 }
 
@@ -256,6 +259,16 @@ pub fn write_event(
             };
             (instance_name(instance), "breaker", cause)
         }
+        StateChange::MemoryAlert { instance, percent } => (
+            instance_name(instance),
+            "instance",
+            format!("memory above {percent} % of its limit"),
+        ),
+        StateChange::OomKilled { instance } => (
+            instance_name(instance),
+            "instance",
+            "memory reached the limit: OOM-killed".to_string(),
+        ),
         StateChange::Readmitted { instance } => (
             instance_name(instance),
             "instance",

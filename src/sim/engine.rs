@@ -320,6 +320,7 @@ impl<'t, O: Observer> Engine<'t, O> {
                 Event::Probe { instance } => self.on_probe(instance),
                 Event::Retry { slot, epoch } => self.on_retry(slot, epoch),
                 Event::MonkeyKill { fault } => self.on_monkey_kill(fault),
+                Event::MemoryCheck { instance, check } => self.on_memory_check(instance, check),
                 Event::ProbeTimeout { instance, seq } => self.on_probe_timeout(instance, seq),
             }
         }
@@ -445,6 +446,24 @@ impl<'t, O: Observer> Engine<'t, O> {
                 let slot = self.allocate(activation);
                 self.instances[instance as usize].limbo.push(slot);
                 return Ok(slot);
+            }
+        }
+        if let Some(memory) = &service.memory {
+            if service
+                .shed_above_memory
+                .is_some_and(|above| self.memory_share(instance) > above)
+            {
+                self.endpoint_window[endpoint as usize].record_error(ErrorClass::Shed);
+                return Err(ErrorClass::Shed);
+            }
+            // Memory held per request: this one may be what tips it over.
+            if memory.per_request > 0
+                && self.memory_of(instance) + memory.per_request as f64 >= memory.limit as f64
+            {
+                self.instances[instance as usize].leaked += memory.per_request as f64;
+                self.check_memory(instance);
+                self.endpoint_window[endpoint as usize].record_error(ErrorClass::Refused);
+                return Err(ErrorClass::Refused);
             }
         }
         if !self.error_faults[endpoint as usize].is_empty()
@@ -983,6 +1002,15 @@ impl<'t, O: Observer> Engine<'t, O> {
             }
             row = row.with_outcomes(merged);
             merged.reset();
+            if service.memory.is_some() {
+                row.memory_max = service
+                    .instances
+                    .clone()
+                    .filter(|i| self.instances[*i as usize].process == Process::Running)
+                    .map(|i| self.memory_of(i) as u64)
+                    .max()
+                    .unwrap_or(0);
+            }
             row.queue = self.queue_level[s].close(end, start);
             row.busy = self.busy_level[s].close(end, start);
             row.capacity = if service.workers == crate::topology::UNLIMITED_WORKERS {

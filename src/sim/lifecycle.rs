@@ -87,6 +87,13 @@ impl<O: Observer> Engine<'_, O> {
                 }
             }
             FaultAction::Partition { .. } => self.partitions.push(f),
+            FaultAction::MemoryLeak { instances, rate } => {
+                for &i in instances {
+                    self.settle_leak(i);
+                    self.instances[i as usize].leak_rate += rate;
+                    self.schedule_memory_check(i);
+                }
+            }
             FaultAction::ChaosMonkey { .. } => {
                 self.monkeys_active[f as usize] = true;
                 self.schedule_monkey(f);
@@ -142,6 +149,17 @@ impl<O: Observer> Engine<'_, O> {
                 }
             }
             FaultAction::Partition { .. } => self.partitions.retain(|p| *p != f),
+            FaultAction::MemoryLeak { instances, rate } => {
+                for &i in instances {
+                    self.settle_leak(i);
+                    let state = &mut self.instances[i as usize];
+                    state.leak_rate = (state.leak_rate - rate).max(0.0);
+                    if state.leak_rate < 1e-18 {
+                        state.leak_rate = 0.0;
+                    }
+                    self.schedule_memory_check(i);
+                }
+            }
             FaultAction::ChaosMonkey { .. } => self.monkeys_active[f as usize] = false,
             FaultAction::CpuStress { instances, factor } => {
                 for i in instances {
@@ -335,7 +353,118 @@ impl<O: Observer> Engine<'_, O> {
             return;
         }
         state.process = Process::Running;
+        // A new process starts with its baseline memory; a leak still
+        // active fills it again.
+        state.leaked = 0.0;
+        state.leak_since = self.now;
+        state.alerts_fired = 0;
         self.state_change(StateChange::InstanceReady { instance });
+        self.schedule_memory_check(instance);
+    }
+
+    // ----- memory ---------------------------------------------------------
+
+    /// Memory in use by an instance's process now (bytes).
+    pub(super) fn memory_of(&self, instance: u32) -> f64 {
+        let state = &self.instances[instance as usize];
+        let Some(memory) = &self.topo.service_of_instance(InstanceId(instance)).memory else {
+            return 0.0;
+        };
+        memory.baseline as f64
+            + memory.per_request as f64 * state.outstanding() as f64
+            + state.leaked
+            + state.leak_rate * (self.now - state.leak_since) as f64
+    }
+
+    /// Share of its limit an instance's memory fills.
+    pub(super) fn memory_share(&self, instance: u32) -> f64 {
+        match &self.topo.service_of_instance(InstanceId(instance)).memory {
+            Some(memory) => self.memory_of(instance) / memory.limit as f64,
+            None => 0.0,
+        }
+    }
+
+    fn settle_leak(&mut self, instance: u32) {
+        let now = self.now;
+        let state = &mut self.instances[instance as usize];
+        state.leaked += state.leak_rate * (now - state.leak_since) as f64;
+        state.leak_since = now;
+    }
+
+    /// Schedules the instant the leak reaches the next alert or the limit
+    /// (the engine needs no clock ticks to notice memory growing).
+    fn schedule_memory_check(&mut self, instance: u32) {
+        let state = &mut self.instances[instance as usize];
+        state.memory_check += 1;
+        let check = state.memory_check;
+        let (rate, fired) = (state.leak_rate, state.alerts_fired as usize);
+        if rate <= 0.0 || state.process != Process::Running {
+            return;
+        }
+        let Some(memory) = &self.topo.service_of_instance(InstanceId(instance)).memory else {
+            return;
+        };
+        let target = memory
+            .alerts
+            .get(fired)
+            .map_or(memory.limit as f64, |share| share * memory.limit as f64);
+        let gap = (target - self.memory_of(instance)).max(0.0);
+        let at = self.now + (gap / rate).ceil() as u64;
+        self.queue
+            .schedule(at, Event::MemoryCheck { instance, check });
+    }
+
+    pub(super) fn on_memory_check(&mut self, instance: u32, check: u32) {
+        if self.instances[instance as usize].memory_check != check {
+            return;
+        }
+        self.check_memory(instance);
+        if self.instances[instance as usize].process == Process::Running {
+            self.schedule_memory_check(instance);
+        }
+    }
+
+    /// Raises the alerts memory has crossed, and OOM-kills at the limit.
+    /// Returns whether the process was killed.
+    pub(super) fn check_memory(&mut self, instance: u32) -> bool {
+        let topo = self.topo;
+        let Some(memory) = &topo.service_of_instance(InstanceId(instance)).memory else {
+            return false;
+        };
+        let share = self.memory_share(instance);
+        while let Some(alert) = memory
+            .alerts
+            .get(self.instances[instance as usize].alerts_fired as usize)
+            && share >= *alert
+        {
+            self.instances[instance as usize].alerts_fired += 1;
+            let percent = (alert * 100.0).round() as u32;
+            self.state_change(StateChange::MemoryAlert { instance, percent });
+        }
+        if share >= 1.0 && self.instances[instance as usize].process == Process::Running {
+            self.oom(instance);
+            return true;
+        }
+        false
+    }
+
+    fn oom(&mut self, instance: u32) {
+        self.state_change(StateChange::OomKilled { instance });
+        let state = &mut self.instances[instance as usize];
+        state.incarnation += 1;
+        state.process = Process::Dead;
+        state.memory_check += 1;
+        self.evict(instance, true);
+        if let Some(restart) = self.topo.service_of_instance(InstanceId(instance)).restart {
+            let incarnation = self.instances[instance as usize].incarnation;
+            self.queue.schedule(
+                self.now + restart.delay,
+                Event::Restart {
+                    instance,
+                    incarnation,
+                },
+            );
+        }
     }
 
     /// Ends everything in flight on an instance that just died or vanished.
@@ -447,6 +576,13 @@ impl<O: Observer> Engine<'_, O> {
         match self.instances[instance as usize].reachability() {
             Process::Dead => self.probe_answered(instance, seq, false),
             Process::Unreachable => self.queue.schedule(self.now + hc.timeout, timeout),
+            Process::Running
+                if hc
+                    .fail_above_memory
+                    .is_some_and(|limit| self.memory_share(instance) > limit) =>
+            {
+                self.probe_answered(instance, seq, false)
+            }
             Process::Running => match hc.endpoint {
                 None => self.probe_answered(instance, seq, true),
                 Some(endpoint) => {

@@ -8,7 +8,7 @@ use indexmap::IndexMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::units::{Duration, Rate};
+use super::units::{Duration, Rate, Size};
 
 /// An architecture: zones, services with their endpoints and calls, and the
 /// workload that drives it.
@@ -74,6 +74,12 @@ pub struct ServiceSpec {
     /// instance stays dead.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub restart: Option<RestartSpec>,
+    /// Memory of each instance: what a leak fills and an OOM kill ends.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory: Option<MemorySpec>,
+    /// Turn new work away before the instance falls over.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub load_shedding: Option<LoadSheddingSpec>,
     /// Operations of the service, keyed by name.
     pub endpoints: IndexMap<String, EndpointSpec>,
 }
@@ -135,11 +141,39 @@ pub struct HealthCheckSpec {
     /// Successful probes in a row that readmit it. Default 2.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub healthy_after: Option<u32>,
+    /// The probe fails while the instance's memory is above this share of its
+    /// limit (a health check that sees trouble coming before the OOM kill).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fail_above_memory: Option<f64>,
     /// An endpoint of this service that answers the probe, run on the
     /// probed instance like any request (it may call dependencies: a deep
     /// check). Without it, the probe only checks that the process answers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub endpoint: Option<String>,
+}
+
+/// Memory of one instance. Past `limit` the process is OOM-killed.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MemorySpec {
+    /// In use by an idle process.
+    pub baseline: Size,
+    /// The container's limit.
+    pub limit: Size,
+    /// Held by each request queued or in service. Default 0.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub per_request: Option<Size>,
+    /// Shares of the limit at which an alert event fires, e.g. [0.75, 0.87].
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub alerts: Vec<f64>,
+}
+
+/// Graceful degradation: reject new work with `shed` instead of dying.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LoadSheddingSpec {
+    /// Shed while memory is above this share of the limit.
+    pub memory_above: f64,
 }
 
 /// Restart of dead instances by a supervisor.

@@ -130,6 +130,15 @@ pub enum FaultSpec {
         #[serde(rename = "for", default, skip_serializing_if = "Option::is_none")]
         duration: Option<Duration>,
     },
+    /// Memory of the target's instances grows at `rate` until the fault
+    /// ends; a restarted process starts clean but leaks again while it lasts.
+    MemoryLeak {
+        target: String,
+        rate: super::units::ByteRate,
+        at: Duration,
+        #[serde(rename = "for", default, skip_serializing_if = "Option::is_none")]
+        duration: Option<Duration>,
+    },
     /// Work times on the target are multiplied by `factor`.
     CpuStress {
         target: String,
@@ -149,6 +158,7 @@ impl FaultSpec {
             | FaultSpec::Errors { at, .. }
             | FaultSpec::CpuStress { at, .. }
             | FaultSpec::NetworkPartition { at, .. }
+            | FaultSpec::MemoryLeak { at, .. }
             | FaultSpec::ChaosMonkey { at, .. } => *at,
         }
     }
@@ -163,6 +173,7 @@ impl FaultSpec {
             | FaultSpec::Errors { duration, .. }
             | FaultSpec::CpuStress { duration, .. }
             | FaultSpec::NetworkPartition { duration, .. }
+            | FaultSpec::MemoryLeak { duration, .. }
             | FaultSpec::ChaosMonkey { duration, .. } => *duration,
         }
     }

@@ -158,6 +158,131 @@ impl JsonSchema for Rate {
     }
 }
 
+/// A size in bytes written as a human string (`"512MiB"`, `"2GiB"`, `"100KB"`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Default)]
+pub struct Size(pub u64);
+
+impl Size {
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let trimmed = text.trim();
+        if trimmed.starts_with('-') {
+            return Err(format!("a size cannot be negative, found \"{text}\""));
+        }
+        if trimmed.chars().all(|c| c.is_ascii_digit()) {
+            return Err(format!(
+                "expected a size with a unit such as \"512MiB\" or \"2GiB\", found \"{text}\""
+            ));
+        }
+        trimmed
+            .parse::<bytesize::ByteSize>()
+            .map(|b| Size(b.as_u64()))
+            .map_err(|e| {
+                format!("expected a size such as \"512MiB\" or \"2GiB\", found \"{text}\" ({e})")
+            })
+    }
+}
+
+impl fmt::Display for Size {
+    // Exact bytes, so that a file re-serialised for hashing loses nothing.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}B", self.0)
+    }
+}
+
+impl Serialize for Size {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Size {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = Size;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a size string such as \"512MiB\"")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Size, E> {
+                Size::parse(v).map_err(E::custom)
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+impl JsonSchema for Size {
+    fn schema_name() -> Cow<'static, str> {
+        "Size".into()
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "type": "string",
+            "description": "A size in bytes with a unit: B, KB, KiB, MB, MiB, GB, GiB, ...",
+            "pattern": "^\\s*[0-9]+(\\.[0-9]+)?\\s*[A-Za-z]+\\s*$",
+            "examples": ["512MiB", "2GiB"]
+        })
+    }
+}
+
+/// A rate of growth in bytes, written as `"5MiB/s"` or `"300MiB/min"`, held
+/// as bytes per second.
+#[derive(Clone, Copy, Debug, PartialEq, PartialOrd, Default)]
+pub struct ByteRate(pub f64);
+
+impl ByteRate {
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let (size, unit) = text.trim().split_once('/').ok_or_else(|| {
+            format!("expected a growth rate such as \"5MiB/s\" or \"300MiB/min\", found \"{text}\"")
+        })?;
+        let size = Size::parse(size)?;
+        // One of "unit" gives the seconds per unit, as for request rates.
+        let per_unit = Rate::parse(&format!("1/{unit}"))?.per_second();
+        Ok(ByteRate(size.0 as f64 * per_unit))
+    }
+}
+
+impl fmt::Display for ByteRate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}B/s", self.0)
+    }
+}
+
+impl Serialize for ByteRate {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for ByteRate {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = ByteRate;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a growth rate string such as \"5MiB/s\"")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<ByteRate, E> {
+                ByteRate::parse(v).map_err(E::custom)
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+impl JsonSchema for ByteRate {
+    fn schema_name() -> Cow<'static, str> {
+        "ByteRate".into()
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "type": "string",
+            "description": "Bytes per unit of time: \"5MiB/s\", \"300MiB/min\".",
+            "examples": ["5MiB/s", "300MiB/min"]
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -171,6 +296,18 @@ mod tests {
         assert!(Duration::parse("-5s").unwrap_err().contains("negative"));
         assert!(Duration::parse("5 sekunden").is_err());
         assert!(Duration::parse("12").is_err(), "a bare number has no unit");
+    }
+
+    #[test]
+    fn sizes_and_growth_rates_parse_to_bytes() {
+        assert_eq!(Size::parse("512MiB").unwrap().0, 512 << 20);
+        assert_eq!(Size::parse("2GiB").unwrap().0, 2 << 30);
+        assert_eq!(Size::parse(&Size(12345).to_string()).unwrap().0, 12345);
+        assert!(Size::parse("-1GiB").is_err());
+        assert!(Size::parse("1024").is_err(), "a bare number has no unit");
+        assert_eq!(ByteRate::parse("5MiB/s").unwrap().0, (5 << 20) as f64);
+        assert_eq!(ByteRate::parse("60MiB/min").unwrap().0, (1 << 20) as f64);
+        assert!(ByteRate::parse("5MiB").is_err());
     }
 
     #[test]

@@ -175,6 +175,56 @@ pub fn model(model: &ModelSpec) -> Vec<Problem> {
                 );
             }
         }
+        let share = |problems: &mut Vec<Problem>, path: JsonPath, value: f64| {
+            if !(value > 0.0 && value <= 1.0) {
+                problems.push(Problem::new(
+                    path,
+                    format!("expected a share of the memory limit in (0, 1], found {value}"),
+                ));
+            }
+        };
+        if let Some(memory) = &service.memory {
+            let memory_path = path.key("memory");
+            if memory.limit <= memory.baseline {
+                problems.push(Problem::new(
+                    memory_path.key("limit"),
+                    format!(
+                        "the limit ({} bytes) must exceed the baseline ({} bytes)",
+                        memory.limit.0, memory.baseline.0
+                    ),
+                ));
+            }
+            for (i, alert) in memory.alerts.iter().enumerate() {
+                share(&mut problems, memory_path.key("alerts").index(i), *alert);
+            }
+        }
+        let needs_memory = |problems: &mut Vec<Problem>, path: JsonPath| {
+            if service.memory.is_none() {
+                problems.push(
+                    Problem::new(path, "this needs the service's `memory`").with_suggestion(Some(
+                        "add {\"memory\": {\"baseline\": ..., \"limit\": ...}}".into(),
+                    )),
+                );
+            }
+        };
+        if let Some(shedding) = &service.load_shedding {
+            let p = path.key("load_shedding").key("memory_above");
+            share(&mut problems, p.clone(), shedding.memory_above);
+            needs_memory(&mut problems, p);
+        }
+        if let Some(above) = service
+            .load_balancer
+            .health_check
+            .as_ref()
+            .and_then(|hc| hc.fail_above_memory)
+        {
+            let p = path
+                .key("load_balancer")
+                .key("health_check")
+                .key("fail_above_memory");
+            share(&mut problems, p.clone(), above);
+            needs_memory(&mut problems, p);
+        }
         if service.endpoints.is_empty() {
             problems.push(Problem::new(
                 path.key("endpoints"),

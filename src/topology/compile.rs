@@ -180,6 +180,7 @@ pub(super) fn compile(model: &ModelSpec) -> Topology {
                     timeout: hc.timeout.0,
                     unhealthy_after: hc.unhealthy_after.unwrap_or(2),
                     healthy_after: hc.healthy_after.unwrap_or(2),
+                    fail_above_memory: hc.fail_above_memory,
                     endpoint: hc
                         .endpoint
                         .as_ref()
@@ -189,6 +190,17 @@ pub(super) fn compile(model: &ModelSpec) -> Topology {
                 delay: r.delay.0,
                 boot: r.boot.0,
             }),
+            memory: service.memory.as_ref().map(|m| {
+                let mut alerts = m.alerts.clone();
+                alerts.sort_by(f64::total_cmp);
+                Memory {
+                    baseline: m.baseline.0,
+                    limit: m.limit.0,
+                    per_request: m.per_request.map_or(0, |s| s.0),
+                    alerts,
+                }
+            }),
+            shed_above_memory: service.load_shedding.as_ref().map(|l| l.memory_above),
         });
     }
 

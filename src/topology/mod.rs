@@ -87,15 +87,30 @@ pub struct Service {
     pub endpoints: Range<u32>,
     pub health_check: Option<HealthCheck>,
     pub restart: Option<Restart>,
+    pub memory: Option<Memory>,
+    /// Shed new work above this share of the memory limit.
+    pub shed_above_memory: Option<f64>,
+}
+
+/// Memory of each instance of a service, in bytes.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Memory {
+    pub baseline: u64,
+    pub limit: u64,
+    pub per_request: u64,
+    /// Shares of the limit that raise an alert, ascending.
+    pub alerts: Vec<f64>,
 }
 
 /// Active health checking by a service's load balancer (durations in ns).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub struct HealthCheck {
     pub interval: u64,
     pub timeout: u64,
     pub unhealthy_after: u32,
     pub healthy_after: u32,
+    /// Probes fail above this share of the memory limit.
+    pub fail_above_memory: Option<f64>,
     /// The endpoint that answers probes; `None`: the process answering is
     /// enough.
     pub endpoint: Option<EndpointId>,
