@@ -629,3 +629,92 @@ fn load_shedding_turns_work_away_once_memory_passes_its_threshold() {
     let shed = run.summary.entries[0].errors[ErrorClass::Shed as usize];
     assert!(shed > 1000, "{shed} shed");
 }
+
+// ----- instance freeze ------------------------------------------------------------
+
+#[test]
+fn a_frozen_instance_queues_what_it_gets_and_answers_after_the_thaw() {
+    let model = r#"{"name": "m", "zones": ["z"],
+        "services": {
+          "front": {"workers": 200, "endpoints": {"op": {"work": {"constant": "1ms"},
+            "calls": {"back": {"to": "back.op"}}}}},
+          "back": {"instances": {"count": 3}, "workers": 8, "queue": 50,
+            "endpoints": {"op": {"work": {"constant": "5ms"}}}}},
+        "workload": {"w": {"endpoint": "front.op", "rate": "300/s"}}}"#;
+    let faults =
+        r#"{"gc": {"kind": "instance_freeze", "target": "back-z-1", "at": "10s", "for": "4s"}}"#;
+    let (t, summary, rec) = run_with_faults(model, faults, 3, 30, 0);
+    let victim = t
+        .instances
+        .iter()
+        .position(|i| i.name == "back-z-1")
+        .unwrap() as u32;
+    let time_of = |change: StateChange| {
+        rec.events
+            .iter()
+            .find(|e| e.change == change)
+            .map(|e| e.time as f64 / 1e9)
+            .unwrap()
+    };
+    assert_eq!(
+        time_of(StateChange::InstanceFrozen {
+            instance: victim,
+            fault: 0
+        }),
+        10.0
+    );
+    assert_eq!(
+        time_of(StateChange::InstanceThawed { instance: victim }),
+        14.0
+    );
+    // Round robin keeps sending it a third of the traffic: 100/s. Its queue
+    // of 50 fills in half a second, and the rest is turned away.
+    let entry: Vec<&Row> = rec
+        .rows
+        .iter()
+        .filter(|r| r.component == Component::Entry(0))
+        .collect();
+    let during: u64 = entry[11..14]
+        .iter()
+        .map(|r| r.errors[ErrorClass::QueueFull as usize])
+        .sum();
+    assert!((250..=350).contains(&during), "{during} turned away");
+    // What it had queued is answered after the thaw: the slowest requests of
+    // the run waited out most of the freeze.
+    let slowest = entry.iter().map(|r| r.latency.max).max().unwrap() as f64 / 1e9;
+    assert!((3.5..4.2).contains(&slowest), "slowest {slowest:.2} s");
+    // Nothing is lost: every request is answered, well or badly, but for
+    // the few in flight when the run ends.
+    assert!(summary.in_flight_at_end < 20);
+    let e = &summary.entries[0];
+    assert!(e.arrivals - (e.ok + e.error_count()) <= summary.in_flight_at_end);
+}
+
+#[test]
+fn health_checks_eject_a_frozen_instance_and_readmit_it_after_the_thaw() {
+    let model = r#"{"name": "m", "zones": ["z"],
+        "services": {"api": {"instances": {"count": 3}, "workers": 8, "queue": 50,
+          "load_balancer": {"policy": "round_robin",
+            "health_check": {"interval": "1s", "timeout": "300ms", "unhealthy_after": 2, "healthy_after": 1}},
+          "endpoints": {"op": {"work": {"constant": "5ms"}}}}},
+        "workload": {"w": {"endpoint": "api.op", "rate": "300/s", "timeout": "1s"}}}"#;
+    let faults =
+        r#"{"gc": {"kind": "instance_freeze", "target": "api", "at": "10s", "for": "10s"}}"#;
+    let (_, _, rec) = run_with_faults(model, faults, 3, 30, 0);
+    let times: Vec<(&str, f64)> = rec
+        .events
+        .iter()
+        .filter_map(|e| match e.change {
+            StateChange::Ejected { .. } => Some(("ejected", e.time as f64 / 1e9)),
+            StateChange::Readmitted { .. } => Some(("readmitted", e.time as f64 / 1e9)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(times.len(), 2, "{times:?}");
+    // Two probes unanswered: ejected within about two intervals.
+    assert_eq!(times[0].0, "ejected");
+    assert!(times[0].1 > 10.0 && times[0].1 < 13.0, "{times:?}");
+    // Readmitted at the first probe after the thaw.
+    assert_eq!(times[1].0, "readmitted");
+    assert!(times[1].1 >= 20.0 && times[1].1 < 21.5, "{times:?}");
+}

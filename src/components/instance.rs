@@ -58,6 +58,10 @@ pub struct InstanceState {
     pub alerts_fired: u32,
     /// Moves on to cancel a scheduled memory check.
     pub memory_check: u32,
+    /// Frozen (a GC pause, a hung host) until this virtual time.
+    pub frozen_until: u64,
+    /// What happened to its activations while frozen, in order.
+    pub deferred: Vec<crate::sim::engine::Deferred>,
     /// Set from the first rejection until the load falls to half, so a
     /// saturated instance reports one `queue_full` event, not one per request.
     pub saturated: bool,
@@ -86,6 +90,8 @@ impl InstanceState {
             leak_since: 0,
             alerts_fired: 0,
             memory_check: 0,
+            frozen_until: 0,
+            deferred: Vec::new(),
             saturated: false,
         }
     }

@@ -19,6 +19,12 @@ pub enum FaultAction {
         count: u32,
         mode: KillMode,
     },
+    /// Freeze `count` running instances of `service`, or the named one.
+    Freeze {
+        service: u32,
+        instance: Option<u32>,
+        count: u32,
+    },
     ZoneOutage {
         zone: u32,
     },
@@ -244,6 +250,42 @@ pub fn compile(scenario: &ScenarioSpec, topology: &Topology) -> Result<Vec<Fault
                     None
                 }
             },
+            FaultSpec::InstanceFreeze { target, count, .. } => {
+                match resolve(topology, target, false) {
+                    Ok(Resolved::Service(s)) => {
+                        let available = topology.services[s as usize].instances.len() as u32;
+                        let count = count.unwrap_or(1);
+                        if count == 0 || count > available {
+                            target_problem(
+                                "count",
+                                (
+                                    format!(
+                                        "expected 1 to {available} instances to freeze, found {count}"
+                                    ),
+                                    None,
+                                ),
+                            );
+                            None
+                        } else {
+                            Some(FaultAction::Freeze {
+                                service: s,
+                                instance: None,
+                                count,
+                            })
+                        }
+                    }
+                    Ok(Resolved::Instance(i)) => Some(FaultAction::Freeze {
+                        service: topology.instances[i as usize].service.0,
+                        instance: Some(i),
+                        count: 1,
+                    }),
+                    Ok(Resolved::Endpoint(_)) => None,
+                    Err(e) => {
+                        target_problem("target", e);
+                        None
+                    }
+                }
+            }
             FaultSpec::ZoneOutage { zone, .. } => {
                 match topology.zones.iter().position(|z| z == zone) {
                     Some(z) => Some(FaultAction::ZoneOutage { zone: z as u32 }),

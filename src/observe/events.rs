@@ -61,6 +61,14 @@ pub enum StateChange {
     Readmitted {
         instance: u32,
     },
+    /// The instance froze (a long GC pause, a hung host).
+    InstanceFrozen {
+        instance: u32,
+        fault: u32,
+    },
+    InstanceThawed {
+        instance: u32,
+    },
     /// Memory crossed an alert threshold (percent of the limit).
     MemoryAlert {
         instance: u32,
@@ -104,6 +112,8 @@ impl StateChange {
             StateChange::InstanceReady { .. } => "instance_ready",
             StateChange::Ejected { .. } => "ejected",
             StateChange::Readmitted { .. } => "readmitted",
+            StateChange::InstanceFrozen { .. } => "instance_frozen",
+            StateChange::InstanceThawed { .. } => "instance_thawed",
             StateChange::MemoryAlert { .. } => "memory_alert",
             StateChange::OomKilled { .. } => "oom_killed",
             StateChange::BreakerOpened { .. } => "breaker_opened",
@@ -147,6 +157,10 @@ impl StateChange {
                 [17, (percent as u64) << 32 | instance as u64]
             }
             StateChange::OomKilled { instance } => [18, instance as u64],
+            StateChange::InstanceFrozen { instance, fault } => {
+                [19, (fault as u64) << 32 | instance as u64]
+            }
+            StateChange::InstanceThawed { instance } => [20, instance as u64],
             StateChange::BreakerOpened { call, instance } => {
                 [14, (call as u64) << 32 | instance as u64]
             }

@@ -259,6 +259,19 @@ pub fn write_event(
             };
             (instance_name(instance), "breaker", cause)
         }
+        StateChange::InstanceFrozen { instance, fault } => {
+            let name = fault_names.get(fault as usize).map_or("?", String::as_str);
+            (
+                instance_name(instance),
+                "instance",
+                format!("fault `{name}`: frozen, accepting connections but answering nothing"),
+            )
+        }
+        StateChange::InstanceThawed { instance } => (
+            instance_name(instance),
+            "instance",
+            "thawed: working through what piled up".to_string(),
+        ),
         StateChange::MemoryAlert { instance, percent } => (
             instance_name(instance),
             "instance",

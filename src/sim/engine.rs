@@ -98,8 +98,24 @@ pub(super) struct Activation {
     pub(super) degraded: bool,
 }
 
+/// Something that happened to an activation while its instance was frozen,
+/// handled when it thaws.
 #[derive(Clone, Copy, Debug)]
-pub(super) enum Outcome {
+pub enum Deferred {
+    Answer {
+        slot: u32,
+        epoch: u32,
+        outcome: Outcome,
+    },
+    Timer {
+        slot: u32,
+        epoch: u32,
+        kind: TimerKind,
+    },
+}
+
+#[derive(Clone, Copy, Debug)]
+pub enum Outcome {
     Ok,
     Err(ErrorClass),
 }
@@ -302,8 +318,15 @@ impl<'t, O: Observer> Engine<'t, O> {
                 Event::Arrival { workload } => self.on_arrival(workload),
                 Event::WorkDone { slot, epoch } => {
                     if self.slab[slot as usize].epoch == epoch {
-                        self.slab[slot as usize].epoch += 1;
-                        self.advance(slot);
+                        let instance = self.slab[slot as usize].instance as usize;
+                        let thaw = self.instances[instance].frozen_until;
+                        if thaw > self.now {
+                            // Frozen mid-work: the rest of it waits for the thaw.
+                            self.queue.schedule(thaw, Event::WorkDone { slot, epoch });
+                        } else {
+                            self.slab[slot as usize].epoch += 1;
+                            self.advance(slot);
+                        }
                     }
                 }
                 Event::Timer { lane } => self.on_timer(lane),
@@ -320,6 +343,7 @@ impl<'t, O: Observer> Engine<'t, O> {
                 Event::Probe { instance } => self.on_probe(instance),
                 Event::Retry { slot, epoch } => self.on_retry(slot, epoch),
                 Event::MonkeyKill { fault } => self.on_monkey_kill(fault),
+                Event::Thaw { instance } => self.on_thaw(instance),
                 Event::MemoryCheck { instance, check } => self.on_memory_check(instance, check),
                 Event::ProbeTimeout { instance, seq } => self.on_probe_timeout(instance, seq),
             }
@@ -473,7 +497,9 @@ impl<'t, O: Observer> Engine<'t, O> {
             return Err(ErrorClass::Injected);
         }
         let state = &self.instances[instance as usize];
-        let has_worker = state.busy < service.workers;
+        // A frozen process still accepts connections into its backlog, but
+        // starts nothing.
+        let has_worker = state.busy < service.workers && state.frozen_until <= self.now;
         if !has_worker && state.queue.len() as u32 >= service.queue {
             self.endpoint_window[endpoint as usize].record_error(ErrorClass::QueueFull);
             if !self.instances[instance as usize].saturated {
@@ -519,12 +545,26 @@ impl<'t, O: Observer> Engine<'t, O> {
         );
     }
 
+    /// Gives free workers to queued activations (after a thaw).
+    pub(super) fn fill_workers(&mut self, instance: u32) {
+        let service = self.topo.instances[instance as usize].service.index();
+        let workers = self.topo.services[service].workers;
+        while self.instances[instance as usize].busy < workers
+            && let Some(next) = self.instances[instance as usize].queue.pop_front()
+        {
+            self.queue_level[service].sub(self.now, 1);
+            self.start(next);
+        }
+    }
+
     /// Frees the activation's worker and hands it to the next queued one.
     pub(super) fn release_worker(&mut self, instance: u32, service: usize) {
         let state = &mut self.instances[instance as usize];
         state.busy -= 1;
         self.busy_level[service].sub(self.now, 1);
-        if let Some(next) = state.queue.pop_front() {
+        if state.frozen_until <= self.now
+            && let Some(next) = state.queue.pop_front()
+        {
             self.queue_level[service].sub(self.now, 1);
             self.start(next);
         }
@@ -649,6 +689,21 @@ impl<'t, O: Observer> Engine<'t, O> {
         }
     }
 
+    /// Hands a callee's answer to its caller, or holds it until the
+    /// caller's instance thaws.
+    pub(super) fn deliver(&mut self, slot: u32, epoch: u32, outcome: Outcome) {
+        let instance = self.slab[slot as usize].instance as usize;
+        if self.instances[instance].frozen_until > self.now {
+            self.instances[instance].deferred.push(Deferred::Answer {
+                slot,
+                epoch,
+                outcome,
+            });
+        } else {
+            self.respond(slot, outcome);
+        }
+    }
+
     /// The callee answered an activation that was still waiting for it;
     /// an error carries the class the caller's call saw.
     pub(super) fn respond(&mut self, slot: u32, outcome: Outcome) {
@@ -727,6 +782,11 @@ impl<'t, O: Observer> Engine<'t, O> {
     /// A retry's backoff is over: the call goes out again.
     fn on_retry(&mut self, slot: u32, epoch: u32) {
         if self.slab[slot as usize].epoch != epoch {
+            return;
+        }
+        let thaw = self.instances[self.slab[slot as usize].instance as usize].frozen_until;
+        if thaw > self.now {
+            self.queue.schedule(thaw, Event::Retry { slot, epoch });
             return;
         }
         self.slab[slot as usize].epoch += 1;
@@ -859,7 +919,7 @@ impl<'t, O: Observer> Engine<'t, O> {
                 Outcome::Ok => Outcome::Ok,
                 Outcome::Err(_) => Outcome::Err(ErrorClass::Downstream),
             };
-            self.respond(a.parent, seen);
+            self.deliver(a.parent, a.parent_epoch, seen);
         }
     }
 
@@ -945,21 +1005,34 @@ impl<'t, O: Observer> Engine<'t, O> {
                 self.entry_window[workload].record_error(ErrorClass::Timeout);
                 continue;
             }
-            self.slab[slot as usize].epoch += 1;
-            match kind {
-                TimerKind::ClientTimeout => unreachable!("handled above"),
-                TimerKind::CallTimeout => {
-                    self.release_connection(slot);
-                    let call_id = self.current_call(slot);
-                    self.call_failed(slot, call_id, ErrorClass::Timeout, true);
-                }
-                TimerKind::AcquireTimeout => {
-                    let group = self.leave_pool_queue(slot);
-                    self.pool_refused[group] += 1;
-                    self.slab[slot as usize].phase = Phase::Working;
-                    let call_id = self.current_call(slot);
-                    self.call_failed(slot, call_id, ErrorClass::PoolExhausted, false);
-                }
+            let instance = self.slab[slot as usize].instance;
+            if self.instances[instance as usize].frozen_until > self.now {
+                // A frozen process notices its timers only when it thaws.
+                self.instances[instance as usize]
+                    .deferred
+                    .push(Deferred::Timer { slot, epoch, kind });
+                continue;
+            }
+            self.fire_timer(slot, kind);
+        }
+    }
+
+    /// A call or acquire timer of a live activation has fired.
+    pub(super) fn fire_timer(&mut self, slot: u32, kind: TimerKind) {
+        self.slab[slot as usize].epoch += 1;
+        match kind {
+            TimerKind::ClientTimeout => unreachable!("client timers are handled apart"),
+            TimerKind::CallTimeout => {
+                self.release_connection(slot);
+                let call_id = self.current_call(slot);
+                self.call_failed(slot, call_id, ErrorClass::Timeout, true);
+            }
+            TimerKind::AcquireTimeout => {
+                let group = self.leave_pool_queue(slot);
+                self.pool_refused[group] += 1;
+                self.slab[slot as usize].phase = Phase::Working;
+                let call_id = self.current_call(slot);
+                self.call_failed(slot, call_id, ErrorClass::PoolExhausted, false);
             }
         }
     }

@@ -27,6 +27,8 @@ pub enum Event {
     Retry { slot: u32, epoch: u32 },
     /// A chaos monkey strikes.
     MonkeyKill { fault: u32 },
+    /// A frozen instance's pause is over.
+    Thaw { instance: u32 },
     /// A leaking instance's memory reaches its next alert or its limit.
     MemoryCheck { instance: u32, check: u32 },
 }
@@ -55,6 +57,7 @@ impl Event {
             }
             Event::Retry { slot, epoch } => (11 << 60) | ((epoch as u64) << 28) ^ slot as u64,
             Event::MonkeyKill { fault } => (12 << 60) | fault as u64,
+            Event::Thaw { instance } => (14 << 60) | instance as u64,
             Event::MemoryCheck { instance, check } => {
                 (13 << 60) | ((check as u64) << 32) | instance as u64
             }

@@ -5,7 +5,7 @@
 
 use rand::RngExt;
 
-use super::engine::{ENTRY, Engine, ORPHAN, Outcome, PROBE, Phase};
+use super::engine::{Deferred, ENTRY, Engine, ORPHAN, Outcome, PROBE, Phase};
 use super::event::Event;
 use crate::components::instance::Process;
 use crate::components::work;
@@ -87,6 +87,20 @@ impl<O: Observer> Engine<'_, O> {
                 }
             }
             FaultAction::Partition { .. } => self.partitions.push(f),
+            FaultAction::Freeze {
+                service,
+                instance,
+                count,
+            } => {
+                let victims = match instance {
+                    Some(i) => vec![*i],
+                    None => self.choose_running(*service, *count, f),
+                };
+                let thaw = fault.end.unwrap_or(u64::MAX);
+                for victim in victims {
+                    self.freeze(victim, thaw, f);
+                }
+            }
             FaultAction::MemoryLeak { instances, rate } => {
                 for &i in instances {
                     self.settle_leak(i);
@@ -149,6 +163,8 @@ impl<O: Observer> Engine<'_, O> {
                 }
             }
             FaultAction::Partition { .. } => self.partitions.retain(|p| *p != f),
+            // Thawing is scheduled per instance when the freeze starts.
+            FaultAction::Freeze { .. } => {}
             FaultAction::MemoryLeak { instances, rate } => {
                 for &i in instances {
                     self.settle_leak(i);
@@ -362,7 +378,53 @@ impl<O: Observer> Engine<'_, O> {
         self.schedule_memory_check(instance);
     }
 
-    // ----- memory ---------------------------------------------------------
+    // ----- freezes ---------------------------------------------------------
+
+    /// Stops the instance's clock until `thaw`: a long GC pause or a hung
+    /// host. It accepts connections into its queue but answers nothing.
+    fn freeze(&mut self, instance: u32, thaw: u64, f: u32) {
+        let state = &mut self.instances[instance as usize];
+        if thaw <= state.frozen_until {
+            return;
+        }
+        state.frozen_until = thaw;
+        self.state_change(StateChange::InstanceFrozen { instance, fault: f });
+        if thaw < self.config.duration {
+            self.queue.schedule(thaw, Event::Thaw { instance });
+        }
+    }
+
+    pub(super) fn on_thaw(&mut self, instance: u32) {
+        // Frozen longer by a later fault, or no longer frozen at all: its
+        // process died in the meantime.
+        let until = self.instances[instance as usize].frozen_until;
+        if until == 0 || until > self.now {
+            return;
+        }
+        self.instances[instance as usize].frozen_until = 0;
+        self.state_change(StateChange::InstanceThawed { instance });
+        // What arrived during the freeze, in the order it arrived.
+        let deferred = std::mem::take(&mut self.instances[instance as usize].deferred);
+        for item in deferred {
+            match item {
+                Deferred::Answer {
+                    slot,
+                    epoch,
+                    outcome,
+                } => {
+                    if self.slab[slot as usize].epoch == epoch {
+                        self.respond(slot, outcome);
+                    }
+                }
+                Deferred::Timer { slot, epoch, kind } => {
+                    if self.slab[slot as usize].epoch == epoch {
+                        self.fire_timer(slot, kind);
+                    }
+                }
+            }
+        }
+        self.fill_workers(instance);
+    }
 
     /// Memory in use by an instance's process now (bytes).
     pub(super) fn memory_of(&self, instance: u32) -> f64 {
@@ -514,6 +576,9 @@ impl<O: Observer> Engine<'_, O> {
         let state = &mut self.instances[instance as usize];
         state.queue.clear();
         state.saturated = false;
+        // Whatever froze the old process does not hold the next one.
+        state.frozen_until = 0;
+        state.deferred.clear();
         debug_assert_eq!(state.busy, 0, "an evicted instance holds no worker");
     }
 
@@ -537,7 +602,7 @@ impl<O: Observer> Engine<'_, O> {
             ENTRY => self.entry_window[a.parent_epoch as usize].record_error(class),
             parent => {
                 if self.slab[parent as usize].epoch == a.parent_epoch {
-                    self.respond(parent, Outcome::Err(class));
+                    self.deliver(parent, a.parent_epoch, Outcome::Err(class));
                 }
             }
         }
@@ -576,6 +641,10 @@ impl<O: Observer> Engine<'_, O> {
         match self.instances[instance as usize].reachability() {
             Process::Dead => self.probe_answered(instance, seq, false),
             Process::Unreachable => self.queue.schedule(self.now + hc.timeout, timeout),
+            // A frozen process answers nothing: the probe times out.
+            Process::Running if self.instances[instance as usize].frozen_until > self.now => {
+                self.queue.schedule(self.now + hc.timeout, timeout)
+            }
             Process::Running
                 if hc
                     .fail_above_memory

@@ -81,6 +81,19 @@ pub enum FaultSpec {
         mode: KillMode,
         at: Duration,
     },
+    /// Freeze instances (a long GC pause, a hung host) for the duration:
+    /// they accept connections into their queues but answer nothing until
+    /// they thaw.
+    InstanceFreeze {
+        target: String,
+        /// With a service target: how many of its running instances, chosen
+        /// at random (seeded). Default 1.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        count: Option<u32>,
+        at: Duration,
+        #[serde(rename = "for")]
+        duration: Duration,
+    },
     /// Every instance in the zone is unreachable (host down) for the
     /// duration, then boots again.
     ZoneOutage {
@@ -153,6 +166,7 @@ impl FaultSpec {
     pub fn at(&self) -> Duration {
         match self {
             FaultSpec::InstanceKill { at, .. }
+            | FaultSpec::InstanceFreeze { at, .. }
             | FaultSpec::ZoneOutage { at, .. }
             | FaultSpec::Latency { at, .. }
             | FaultSpec::Errors { at, .. }
@@ -168,6 +182,7 @@ impl FaultSpec {
     pub fn duration(&self) -> Option<Duration> {
         match self {
             FaultSpec::InstanceKill { .. } => None,
+            FaultSpec::InstanceFreeze { duration, .. } => Some(*duration),
             FaultSpec::ZoneOutage { duration, .. }
             | FaultSpec::Latency { duration, .. }
             | FaultSpec::Errors { duration, .. }
