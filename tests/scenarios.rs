@@ -718,3 +718,58 @@ fn health_checks_eject_a_frozen_instance_and_readmit_it_after_the_thaw() {
     assert_eq!(times[1].0, "readmitted");
     assert!(times[1].1 >= 20.0 && times[1].1 < 21.5, "{times:?}");
 }
+
+// ----- latency on the network between two services ---------------------------------
+
+#[test]
+fn network_latency_delays_the_caller_without_holding_the_callee() {
+    let model = r#"{"name": "m", "zones": ["z"],
+        "services": {
+          "front": {"workers": 200, "endpoints": {"op": {"work": {"constant": "1ms"},
+            "calls": {"back": {"to": "back.op", "timeout": "1s"}}}}},
+          "other": {"workers": 200, "endpoints": {"op": {"work": {"constant": "1ms"},
+            "calls": {"back": {"to": "back.op", "timeout": "1s"}}}}},
+          "back": {"workers": 50, "endpoints": {"op": {"work": {"constant": "4ms"}}}}},
+        "workload": {"f": {"endpoint": "front.op", "rate": "100/s"},
+                     "o": {"endpoint": "other.op", "rate": "100/s"}}}"#;
+    let faults = r#"{"slow-link": {"kind": "latency", "from": "front", "target": "back",
+                     "add": {"constant": "200ms"}, "at": "10s", "for": "10s"}}"#;
+    let (t, _, rec) = run_with_faults(model, faults, 4, 30, 0);
+    let mean_ms = |component: Component, from: u64, to: u64| {
+        let rows: Vec<&Row> = rec
+            .rows
+            .iter()
+            .filter(|r| {
+                r.component == component
+                    && r.window_start >= from * SECOND
+                    && r.window_start < to * SECOND
+            })
+            .collect();
+        let ok: u64 = rows.iter().map(|r| r.ok).sum();
+        rows.iter()
+            .map(|r| r.latency.mean * r.ok as f64)
+            .sum::<f64>()
+            / ok as f64
+            / 1e6
+    };
+    // Only calls from front cross the slow link: +200 ms on front's
+    // requests, nothing on other's.
+    assert!((mean_ms(Component::Entry(0), 11, 20) - 205.0).abs() < 1.0);
+    assert!((mean_ms(Component::Entry(1), 11, 20) - 5.0).abs() < 1.0);
+    assert!((mean_ms(Component::Entry(0), 21, 30) - 5.0).abs() < 1.0);
+    // The callee works as fast as ever and holds no worker for the delay.
+    let back = t.services.iter().position(|s| s.name == "back").unwrap() as u32;
+    assert!((mean_ms(Component::Service(back), 11, 20) - 4.0).abs() < 0.01);
+    let busy: f64 = rec
+        .rows
+        .iter()
+        .filter(|r| {
+            r.component == Component::Service(back)
+                && r.window_start >= 11 * SECOND
+                && r.window_start < 20 * SECOND
+        })
+        .map(|r| r.busy.0)
+        .sum::<f64>()
+        / 9.0;
+    assert!((busy - 200.0 * 0.004).abs() < 0.1, "busy {busy}");
+}

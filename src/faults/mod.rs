@@ -39,6 +39,12 @@ pub enum FaultAction {
         instance: Option<u32>,
         fraction: f64,
     },
+    /// Requests from service `from` to service `to` arrive `add` late.
+    LinkLatency {
+        from: u32,
+        to: u32,
+        add: WorkTime,
+    },
     CpuStress {
         instances: Vec<u32>,
         factor: f64,
@@ -302,6 +308,45 @@ pub fn compile(scenario: &ScenarioSpec, topology: &Topology) -> Result<Vec<Fault
                                 hint,
                             ),
                         );
+                        None
+                    }
+                }
+            }
+            FaultSpec::Latency {
+                target,
+                add,
+                from: Some(from),
+                ..
+            } => {
+                let mut work_problems = Vec::new();
+                crate::spec::check_work(&mut work_problems, &path.key("add"), add);
+                let caller = topology.services.iter().position(|s| &s.name == from);
+                let callee = topology.services.iter().position(|s| &s.name == target);
+                let names = || topology.services.iter().map(|s| s.name.as_str());
+                if caller.is_none() {
+                    let hint = closest(from, names()).map(|n| format!("did you mean `{n}`?"));
+                    target_problem("from", (format!("unknown service `{from}`"), hint));
+                }
+                if callee.is_none() {
+                    let hint = closest(target, names()).map(|n| format!("did you mean `{n}`?"));
+                    target_problem(
+                        "target",
+                        (
+                            format!(
+                                "unknown service `{target}`: a network latency joins two services"
+                            ),
+                            hint,
+                        ),
+                    );
+                }
+                match (caller, callee, work_problems.is_empty()) {
+                    (Some(from), Some(to), true) => Some(FaultAction::LinkLatency {
+                        from: from as u32,
+                        to: to as u32,
+                        add: crate::topology::work_time(add),
+                    }),
+                    _ => {
+                        problems.extend(work_problems);
                         None
                     }
                 }

@@ -156,6 +156,8 @@ pub struct Engine<'t, O: Observer> {
     pub(super) error_faults: Vec<Vec<u32>>,
     /// Active network partitions.
     pub(super) partitions: Vec<u32>,
+    /// Active network latencies between services.
+    pub(super) link_faults: Vec<u32>,
     /// Chaos monkeys roaming, by fault.
     pub(super) monkeys_active: Vec<bool>,
     pub(super) config: RunConfig,
@@ -222,6 +224,7 @@ impl<'t, O: Observer> Engine<'t, O> {
             latency_faults: vec![Vec::new(); topo.endpoints.len()],
             error_faults: vec![Vec::new(); topo.endpoints.len()],
             partitions: Vec::new(),
+            link_faults: Vec::new(),
             monkeys_active: vec![false; faults.len()],
             config,
             now: 0,
@@ -344,6 +347,7 @@ impl<'t, O: Observer> Engine<'t, O> {
                 Event::Retry { slot, epoch } => self.on_retry(slot, epoch),
                 Event::MonkeyKill { fault } => self.on_monkey_kill(fault),
                 Event::Thaw { instance } => self.on_thaw(instance),
+                Event::Land { slot, epoch, call } => self.on_land(slot, epoch, call),
                 Event::MemoryCheck { instance, check } => self.on_memory_check(instance, check),
                 Event::ProbeTimeout { instance, seq } => self.on_probe_timeout(instance, seq),
             }
@@ -675,9 +679,47 @@ impl<'t, O: Observer> Engine<'t, O> {
         let call = &self.topo.calls[call_id as usize];
         let epoch = self.slab[slot as usize].epoch;
         self.slab[slot as usize].call_sent = self.now;
+        if !self.link_faults.is_empty() {
+            let delay = self.network_delay(slot, call_id);
+            if delay > 0 {
+                // On the wire: the caller's timer runs from now, the callee
+                // sees the request only when it lands.
+                if let Some(lane) = call.timeout_lane {
+                    self.arm(lane, slot, epoch);
+                }
+                self.queue.schedule(
+                    self.now + delay,
+                    Event::Land {
+                        slot,
+                        epoch,
+                        call: call_id,
+                    },
+                );
+                return;
+            }
+        }
+        self.transmit(slot, call_id, epoch, true);
+    }
+
+    /// A delayed request lands at the callee's balancer. If its caller gave
+    /// up meanwhile it still arrives and is worked on, as a request already
+    /// on the wire would be; only its answer goes nowhere.
+    fn on_land(&mut self, slot: u32, epoch: u32, call_id: u32) {
+        if self.slab[slot as usize].epoch == epoch {
+            self.transmit(slot, call_id, epoch, false);
+        } else {
+            let to = self.topo.calls[call_id as usize].to.0;
+            let _ = self.dispatch(to, slot, epoch);
+        }
+    }
+
+    /// Hands the request to the callee's balancer; `arm`: start the
+    /// caller's timer now (it was not started on the wire).
+    fn transmit(&mut self, slot: u32, call_id: u32, epoch: u32, arm: bool) {
+        let call = &self.topo.calls[call_id as usize];
         match self.dispatch(call.to.0, slot, epoch) {
             Ok(_) => {
-                if let Some(lane) = call.timeout_lane {
+                if arm && let Some(lane) = call.timeout_lane {
                     self.arm(lane, slot, epoch);
                 }
             }

@@ -27,6 +27,8 @@ pub enum Event {
     Retry { slot: u32, epoch: u32 },
     /// A chaos monkey strikes.
     MonkeyKill { fault: u32 },
+    /// A request delayed on the network reaches the callee.
+    Land { slot: u32, epoch: u32, call: u32 },
     /// A frozen instance's pause is over.
     Thaw { instance: u32 },
     /// A leaking instance's memory reaches its next alert or its limit.
@@ -58,9 +60,24 @@ impl Event {
             Event::Retry { slot, epoch } => (11 << 60) | ((epoch as u64) << 28) ^ slot as u64,
             Event::MonkeyKill { fault } => (12 << 60) | fault as u64,
             Event::Thaw { instance } => (14 << 60) | instance as u64,
+            Event::Land { slot, epoch, call } => {
+                (15 << 60) | ((call as u64) << 40) ^ ((epoch as u64) << 20) ^ slot as u64
+            }
             Event::MemoryCheck { instance, check } => {
                 (13 << 60) | ((check as u64) << 32) | instance as u64
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Events are moved by value through the heap on every push and pop:
+    /// keep them small.
+    #[test]
+    fn an_event_fits_in_sixteen_bytes() {
+        assert!(std::mem::size_of::<Event>() <= 16);
     }
 }

@@ -87,6 +87,7 @@ impl<O: Observer> Engine<'_, O> {
                 }
             }
             FaultAction::Partition { .. } => self.partitions.push(f),
+            FaultAction::LinkLatency { .. } => self.link_faults.push(f),
             FaultAction::Freeze {
                 service,
                 instance,
@@ -163,6 +164,7 @@ impl<O: Observer> Engine<'_, O> {
                 }
             }
             FaultAction::Partition { .. } => self.partitions.retain(|p| *p != f),
+            FaultAction::LinkLatency { .. } => self.link_faults.retain(|p| *p != f),
             // Thawing is scheduled per instance when the freeze starts.
             FaultAction::Freeze { .. } => {}
             FaultAction::MemoryLeak { instances, rate } => {
@@ -244,6 +246,31 @@ impl<O: Observer> Engine<'_, O> {
                 _ => None,
             }
         })
+    }
+
+    /// Network delay of the activation's current call, from the latency
+    /// faults on the link between its service and the callee's.
+    pub(super) fn network_delay(&mut self, slot: u32, call_id: u32) -> u64 {
+        let faults = self.faults;
+        let from = self.topo.instances[self.slab[slot as usize].instance as usize]
+            .service
+            .0;
+        let to = self.topo.calls[call_id as usize].to_service.0;
+        let mut total = 0;
+        for k in 0..self.link_faults.len() {
+            let f = self.link_faults[k] as usize;
+            if let FaultAction::LinkLatency {
+                from: a,
+                to: b,
+                add,
+            } = faults[f].action
+                && a == from
+                && b == to
+            {
+                total += work::sample(add, &mut self.fault_rngs[f]);
+            }
+        }
+        total
     }
 
     /// Whether an error fault answers this request instead of the endpoint.

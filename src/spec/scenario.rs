@@ -109,6 +109,11 @@ pub enum FaultSpec {
         target: String,
         /// The added time, as a work-time distribution (`{"constant": "1s"}`).
         add: super::model::WorkSpec,
+        /// Only on the network from this service to the target service: the
+        /// requests arrive late, and the callee's workers are not held.
+        /// Without it the target itself is slow.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        from: Option<String>,
         at: Duration,
         #[serde(rename = "for", default, skip_serializing_if = "Option::is_none")]
         duration: Option<Duration>,
