@@ -773,3 +773,43 @@ fn network_latency_delays_the_caller_without_holding_the_callee() {
         / 9.0;
     assert!((busy - 200.0 * 0.004).abs() < 0.1, "busy {busy}");
 }
+
+// ----- caches ------------------------------------------------------------------------
+
+#[test]
+fn behind_a_lost_cache_every_read_goes_to_the_database() {
+    let model = std::fs::read_to_string(repo().join("models/shop.json")).unwrap();
+    let faults = r#"{"cache-gone": {"kind": "instance_kill", "target": "users-cache", "count": 3, "at": "60s"}}"#;
+    let (t, summary, rec) = run_with_faults(&model, faults, 8, 120, 10);
+    let endpoint = |name: &str| {
+        Component::Endpoint(
+            t.endpoints
+                .iter()
+                .position(|e| e.full_name == name)
+                .unwrap() as u32,
+        )
+    };
+    let arrivals = |component: Component, from: u64, to: u64| -> u64 {
+        rec.rows
+            .iter()
+            .filter(|r| {
+                r.component == component
+                    && r.window_start >= from * SECOND
+                    && r.window_start < to * SECOND
+            })
+            .map(|r| r.arrivals)
+            .sum()
+    };
+    let profile = endpoint("users.profile");
+    let db = endpoint("users-db.read");
+    // A 90 % hit ratio: one read in ten reaches the database...
+    let before = arrivals(db, 10, 60) as f64 / arrivals(profile, 10, 60) as f64;
+    assert!((before - 0.1).abs() < 0.01, "{before:.3}");
+    // ...and with the cache dead, every one (its failed calls degrade to
+    // misses), while users still get their pages.
+    let after = arrivals(db, 61, 120) as f64 / arrivals(profile, 61, 120) as f64;
+    assert!(after > 0.99, "{after:.3}");
+    let browse = &summary.entries[0];
+    assert_eq!(browse.error_count(), 0);
+    assert!(browse.degraded > 10_000);
+}

@@ -96,6 +96,8 @@ pub(super) struct Activation {
     pub(super) call_sent: u64,
     /// A call failed and its fallback let the request go on without it.
     pub(super) degraded: bool,
+    /// The last call missed (a cache miss, or no answer).
+    pub(super) missed: bool,
 }
 
 /// Something that happened to an activation while its instance was frozen,
@@ -178,6 +180,7 @@ pub struct Engine<'t, O: Observer> {
     work_rngs: Vec<ChaCha8Rng>,
     branch_rngs: Vec<ChaCha8Rng>,
     retry_rngs: Vec<ChaCha8Rng>,
+    hit_rngs: Vec<ChaCha8Rng>,
     breakers: Vec<Breaker>,
     budgets: Vec<RetryBudget>,
     // Metrics of the open window.
@@ -273,6 +276,11 @@ impl<'t, O: Observer> Engine<'t, O> {
                     let from = &topo.endpoints[c.from.index()].full_name;
                     stream(seed, &format!("call/{from}/{}/retry", c.name))
                 })
+                .collect(),
+            hit_rngs: topo
+                .endpoints
+                .iter()
+                .map(|e| stream(seed, &format!("endpoint/{}/hits", e.full_name)))
                 .collect(),
             breakers: vec![Breaker::default(); topo.breaker_count()],
             budgets: vec![RetryBudget::default(); topo.budget_count()],
@@ -463,6 +471,7 @@ impl<'t, O: Observer> Engine<'t, O> {
             last_backoff: 0,
             call_sent: 0,
             degraded: false,
+            missed: false,
         };
         match self.instances[instance as usize].reachability() {
             Process::Running => {}
@@ -599,6 +608,12 @@ impl<'t, O: Observer> Engine<'t, O> {
                 return;
             }
             let call = &topo.calls[call_id as usize];
+            // Whether the previous call missed is consumed by this one.
+            let missed = std::mem::take(&mut self.slab[slot as usize].missed);
+            if call.only_on_miss && !missed {
+                self.slab[slot as usize].next_call += 1;
+                continue;
+            }
             if call.probability < 1.0 {
                 let draw: f64 = rand::RngExt::random(&mut self.branch_rngs[call_id as usize]);
                 if draw >= call.probability {
@@ -813,6 +828,8 @@ impl<'t, O: Observer> Engine<'t, O> {
         if call.fallback == Fallback::Degrade {
             let a = &mut self.slab[slot as usize];
             a.degraded = true;
+            // No answer is a miss: behind a dead cache every read goes on.
+            a.missed = true;
             a.next_call += 1;
             a.phase = Phase::Working;
             self.advance(slot);
@@ -961,6 +978,16 @@ impl<'t, O: Observer> Engine<'t, O> {
                 Outcome::Ok => Outcome::Ok,
                 Outcome::Err(_) => Outcome::Err(ErrorClass::Downstream),
             };
+            // A degraded answer degrades whatever is built from it.
+            if a.degraded && matches!(seen, Outcome::Ok) {
+                self.slab[a.parent as usize].degraded = true;
+            }
+            if matches!(seen, Outcome::Ok)
+                && let Some(hit_ratio) = self.topo.endpoints[a.endpoint as usize].hit_ratio
+            {
+                let draw: f64 = rand::RngExt::random(&mut self.hit_rngs[a.endpoint as usize]);
+                self.slab[a.parent as usize].missed = draw >= hit_ratio;
+            }
             self.deliver(a.parent, a.parent_epoch, seen);
         }
     }

@@ -198,6 +198,21 @@ pub struct EndpointSpec {
     /// previous one; keyed by a name for the call.
     #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
     pub calls: IndexMap<String, CallSpec>,
+    /// For a cache: the share of requests answered with a hit. The others are
+    /// misses, and a caller's calls marked `"when": "miss"` then run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hit_ratio: Option<f64>,
+}
+
+/// When a call is made.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CallWhen {
+    #[default]
+    Always,
+    /// Only if the call before it missed: a cache miss, or a failed call
+    /// whose fallback degraded (a cache that is down misses every time).
+    Miss,
 }
 
 /// A distribution of work time.
@@ -245,6 +260,9 @@ pub struct CallSpec {
     /// What the caller does when the call has failed for good.
     #[serde(default)]
     pub fallback: Fallback,
+    /// `miss`: only when the previous call missed (the read behind a cache).
+    #[serde(default)]
+    pub when: CallWhen,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]

@@ -243,6 +243,14 @@ pub fn model(model: &ModelSpec) -> Vec<Problem> {
                 endpoint_name,
             );
             check_work(&mut problems, &endpoint_path.key("work"), &endpoint.work);
+            if let Some(h) = endpoint.hit_ratio
+                && !(0.0..=1.0).contains(&h)
+            {
+                problems.push(Problem::new(
+                    endpoint_path.key("hit_ratio"),
+                    format!("expected a share in [0, 1], found {h}"),
+                ));
+            }
             for (call_name, call) in &endpoint.calls {
                 let call_path = endpoint_path.key("calls").key(call_name);
                 check_name(&mut problems, call_path.clone(), "call", call_name);

@@ -138,6 +138,7 @@ pub(super) fn compile(model: &ModelSpec) -> Topology {
                         first: 0,
                     }),
                     fallback: call.fallback,
+                    only_on_miss: call.when == crate::spec::model::CallWhen::Miss,
                 });
                 if let Some(pool) = &call.pool {
                     pool_groups.entry((s as u32, callee)).or_insert_with(|| {
@@ -161,6 +162,7 @@ pub(super) fn compile(model: &ModelSpec) -> Topology {
                 full_name: format!("{service_name}.{endpoint_name}"),
                 work: work_time(&endpoint.work),
                 calls: first_call..calls.len() as u32,
+                hit_ratio: endpoint.hit_ratio,
             });
         }
         services.push(Service {

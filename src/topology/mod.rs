@@ -168,6 +168,8 @@ pub struct Endpoint {
     pub full_name: String,
     pub work: WorkTime,
     pub calls: Range<u32>,
+    /// A cache's share of hits; `None` for endpoints that always answer.
+    pub hit_ratio: Option<f64>,
 }
 
 #[derive(Clone, Debug)]
@@ -183,6 +185,8 @@ pub struct Call {
     pub retry: Option<RetryPolicy>,
     pub breaker: Option<BreakerPolicy>,
     pub fallback: Fallback,
+    /// Made only when the previous call missed.
+    pub only_on_miss: bool,
 }
 
 /// Retries of one call site (durations in ns).
