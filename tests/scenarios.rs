@@ -813,3 +813,70 @@ fn behind_a_lost_cache_every_read_goes_to_the_database() {
     assert_eq!(browse.error_count(), 0);
     assert!(browse.degraded > 10_000);
 }
+
+// ----- 6. replication lag, then the primary dies ---------------------------------------
+
+#[test]
+fn failover_to_a_lagging_replica_loses_the_writes_it_never_received() {
+    let run = run_shipped("replication-failover.json", |_| {});
+    let replica = run.instance("orders-db-az-b-1");
+    let promoted = run
+        .recorder
+        .events
+        .iter()
+        .find_map(|e| match e.change {
+            StateChange::PrimaryPromoted {
+                instance,
+                lost_writes,
+            } => Some((instance, lost_writes, e.time as f64 / 1e9)),
+            _ => None,
+        })
+        .expect("a replica was promoted");
+    // Detection 10 s + promotion 5 s after the primary died at 90 s.
+    assert_eq!(promoted.0, replica);
+    assert!((promoted.2 - 105.0).abs() < 1e-9);
+    // Replication stalled at 60 s, so the replica lacked the last 30 s of
+    // writes: about 100 writes/s × 30 s, all acknowledged, all lost.
+    let lost = promoted.1 as f64;
+    assert!((lost - 3000.0).abs() < 200.0, "{lost} lost");
+    assert_eq!(
+        run.summary.lost_writes.iter().sum::<u64>(),
+        promoted.1 as u64
+    );
+    let place = 0;
+    assert_eq!(entry_error_rate(&run, place, 30, 90), 0.0);
+    assert!(
+        entry_error_rate(&run, place, 91, 104) > 0.99,
+        "writes fail until promotion"
+    );
+    assert_eq!(entry_error_rate(&run, place, 106, 180), 0.0);
+}
+
+#[test]
+fn a_healthy_replica_loses_only_its_normal_lag_of_writes() {
+    let model = std::fs::read_to_string(repo().join("models/replicated.json")).unwrap();
+    let faults =
+        r#"{"primary-dies": {"kind": "instance_kill", "target": "orders-db-az-a-1", "at": "90s"}}"#;
+    let (_, summary, _) = run_with_faults(&model, faults, 13, 180, 30);
+    // 20 ms of lag at 100 writes/s: a write or two.
+    assert!(
+        summary.lost_writes.iter().sum::<u64>() <= 8,
+        "{:?}",
+        summary.lost_writes
+    );
+}
+
+#[test]
+fn writers_with_a_fixed_primary_address_keep_failing_after_the_failover() {
+    let run = run_shipped("replication-failover.json", |m| {
+        m["services"]["orders-db"]["replication"]["failover"]["writers"] = json!("fixed_address");
+    });
+    assert!(
+        run.first_event(|c| matches!(c, StateChange::PrimaryPromoted { .. }))
+            .is_some()
+    );
+    // The promotion happened, but the writers never heard of it.
+    assert!(entry_error_rate(&run, 0, 106, 180) > 0.99);
+    // Reads, routed to whichever replica is up, never cared.
+    assert!(entry_error_rate(&run, 1, 95, 180) < 0.001);
+}

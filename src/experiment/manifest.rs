@@ -23,6 +23,9 @@ pub struct Manifest {
     pub engine: EngineFigures,
     /// Per entry endpoint, over the run after the warm-up.
     pub entries: indexmap::IndexMap<String, EntrySummary>,
+    /// Per replicated database, over the whole run.
+    #[serde(skip_serializing_if = "indexmap::IndexMap::is_empty")]
+    pub databases: indexmap::IndexMap<String, DatabaseSummary>,
     pub files: Vec<&'static str>,
 }
 
@@ -64,6 +67,12 @@ pub struct EntrySummary {
     pub availability: f64,
     pub throughput_per_s: f64,
     pub latency_ms: LatencyMs,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct DatabaseSummary {
+    /// Writes the primary acknowledged that the promoted replica never had.
+    pub lost_writes: u64,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -176,6 +185,13 @@ impl Manifest {
                     let endpoint = &topology.endpoints[w.endpoint.index()].full_name;
                     (w.name.clone(), entry_summary(endpoint, outcomes, measured))
                 })
+                .collect(),
+            databases: topology
+                .services
+                .iter()
+                .zip(&summary.lost_writes)
+                .filter(|(s, _)| s.replication.is_some())
+                .map(|(s, lost)| (s.name.clone(), DatabaseSummary { lost_writes: *lost }))
                 .collect(),
             files: vec!["run.json", "metrics.csv", "events.jsonl"],
         }

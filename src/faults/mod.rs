@@ -39,6 +39,11 @@ pub enum FaultAction {
         instance: Option<u32>,
         fraction: f64,
     },
+    /// A replica's lag grows by `grow` ns per ns.
+    ReplicationLag {
+        instance: u32,
+        grow: f64,
+    },
     /// Requests from service `from` to service `to` arrive `add` late.
     LinkLatency {
         from: u32,
@@ -256,6 +261,63 @@ pub fn compile(scenario: &ScenarioSpec, topology: &Topology) -> Result<Vec<Fault
                     None
                 }
             },
+            FaultSpec::ReplicationLag { target, grow, .. } => {
+                match resolve(topology, target, false) {
+                    Ok(Resolved::Instance(i)) => {
+                        let service =
+                            &topology.services[topology.instances[i as usize].service.index()];
+                        match &service.replication {
+                            None => {
+                                target_problem(
+                                    "target",
+                                    (
+                                        format!(
+                                            "service `{}` is not a replicated database",
+                                            service.name
+                                        ),
+                                        None,
+                                    ),
+                                );
+                                None
+                            }
+                            Some(r) if r.primary == i => {
+                                target_problem(
+                                    "target",
+                                    (
+                                        format!(
+                                            "`{target}` is the primary; name one of its replicas"
+                                        ),
+                                        None,
+                                    ),
+                                );
+                                None
+                            }
+                            Some(_) if !(grow.is_finite() && *grow > 0.0) => {
+                                target_problem(
+                                    "grow",
+                                    (format!("expected a positive growth, found {grow}"), None),
+                                );
+                                None
+                            }
+                            Some(_) => Some(FaultAction::ReplicationLag {
+                                instance: i,
+                                grow: *grow,
+                            }),
+                        }
+                    }
+                    Ok(_) => {
+                        target_problem(
+                            "target",
+                            ("name one replica instance (`service-zone-k`)".into(), None),
+                        );
+                        None
+                    }
+                    Err(e) => {
+                        target_problem("target", e);
+                        None
+                    }
+                }
+            }
             FaultSpec::InstanceFreeze { target, count, .. } => {
                 match resolve(topology, target, false) {
                     Ok(Resolved::Service(s)) => {

@@ -61,6 +61,19 @@ pub enum StateChange {
     Readmitted {
         instance: u32,
     },
+    /// A replicated database lost its primary.
+    PrimaryLost {
+        instance: u32,
+    },
+    /// A replica became the primary; the writes it had not received are lost.
+    PrimaryPromoted {
+        instance: u32,
+        lost_writes: u32,
+    },
+    /// No replica was up to promote.
+    FailoverFailed {
+        service: u32,
+    },
     /// The instance froze (a long GC pause, a hung host).
     InstanceFrozen {
         instance: u32,
@@ -112,6 +125,9 @@ impl StateChange {
             StateChange::InstanceReady { .. } => "instance_ready",
             StateChange::Ejected { .. } => "ejected",
             StateChange::Readmitted { .. } => "readmitted",
+            StateChange::PrimaryLost { .. } => "primary_lost",
+            StateChange::PrimaryPromoted { .. } => "primary_promoted",
+            StateChange::FailoverFailed { .. } => "failover_failed",
             StateChange::InstanceFrozen { .. } => "instance_frozen",
             StateChange::InstanceThawed { .. } => "instance_thawed",
             StateChange::MemoryAlert { .. } => "memory_alert",
@@ -161,6 +177,12 @@ impl StateChange {
                 [19, (fault as u64) << 32 | instance as u64]
             }
             StateChange::InstanceThawed { instance } => [20, instance as u64],
+            StateChange::PrimaryLost { instance } => [21, instance as u64],
+            StateChange::PrimaryPromoted {
+                instance,
+                lost_writes,
+            } => [22, (lost_writes as u64) << 32 | instance as u64],
+            StateChange::FailoverFailed { service } => [23, service as u64],
             StateChange::BreakerOpened { call, instance } => {
                 [14, (call as u64) << 32 | instance as u64]
             }

@@ -259,6 +259,26 @@ pub fn write_event(
             };
             (instance_name(instance), "breaker", cause)
         }
+        StateChange::PrimaryLost { instance } => (
+            instance_name(instance),
+            "database",
+            "the primary is gone: replication stops where each replica stood".to_string(),
+        ),
+        StateChange::PrimaryPromoted {
+            instance,
+            lost_writes,
+        } => (
+            instance_name(instance),
+            "database",
+            format!(
+                "promoted to primary; {lost_writes} acknowledged writes it had not received are lost"
+            ),
+        ),
+        StateChange::FailoverFailed { service } => (
+            topology.services[service as usize].name.as_str(),
+            "database",
+            "no replica up to promote: writes fail".to_string(),
+        ),
         StateChange::InstanceFrozen { instance, fault } => {
             let name = fault_names.get(fault as usize).map_or("?", String::as_str);
             (

@@ -40,6 +40,21 @@ pub(super) const ENTRY: u32 = u32::MAX;
 pub(super) const PROBE: u32 = u32::MAX - 1;
 /// Parent marker of an entry activation whose client gave up.
 pub(super) const ORPHAN: u32 = u32::MAX - 2;
+/// No primary: a failover is under way.
+pub(super) const NO_PRIMARY: u32 = u32::MAX;
+
+/// Replication lag of one instance (as a replica), piecewise linear in time.
+#[derive(Clone, Copy, Debug, Default)]
+pub(super) struct ReplicaLag {
+    /// Lag (ns) at `since`, and its growth per ns from then on.
+    pub(super) at: f64,
+    pub(super) since: u64,
+    pub(super) slope: f64,
+    /// Virtual time up to which it had received the primary's writes when
+    /// the primary was lost.
+    pub(super) position: f64,
+}
+
 /// What `dispatch` returns for a request a partition swallowed: no
 /// activation exists, and the caller waits for its timeout.
 const LOST: u32 = u32::MAX;
@@ -145,6 +160,8 @@ pub struct RunSummary {
     pub peak_activations: u64,
     /// Endpoint executions started, over the whole run.
     pub activations: u64,
+    /// Per service, acknowledged writes lost in failovers.
+    pub lost_writes: Vec<u64>,
     pub state_changes: u64,
 }
 
@@ -160,6 +177,14 @@ pub struct Engine<'t, O: Observer> {
     pub(super) partitions: Vec<u32>,
     /// Active network latencies between services.
     pub(super) link_faults: Vec<u32>,
+    /// Per instance, its lag as a replica.
+    pub(super) lags: Vec<ReplicaLag>,
+    /// Per service, the current primary (replicated databases).
+    pub(super) primaries: Vec<u32>,
+    /// Per service, completion times of recent writes acknowledged by the
+    /// primary: what a failover to a lagging replica loses.
+    pub(super) recent_writes: Vec<VecDeque<u64>>,
+    pub(super) lost_writes: Vec<u64>,
     /// Chaos monkeys roaming, by fault.
     pub(super) monkeys_active: Vec<bool>,
     pub(super) config: RunConfig,
@@ -180,6 +205,7 @@ pub struct Engine<'t, O: Observer> {
     work_rngs: Vec<ChaCha8Rng>,
     branch_rngs: Vec<ChaCha8Rng>,
     retry_rngs: Vec<ChaCha8Rng>,
+    replica_cursor: Vec<u32>,
     hit_rngs: Vec<ChaCha8Rng>,
     breakers: Vec<Breaker>,
     budgets: Vec<RetryBudget>,
@@ -228,6 +254,14 @@ impl<'t, O: Observer> Engine<'t, O> {
             error_faults: vec![Vec::new(); topo.endpoints.len()],
             partitions: Vec::new(),
             link_faults: Vec::new(),
+            lags: vec![ReplicaLag::default(); topo.instances.len()],
+            primaries: topo
+                .services
+                .iter()
+                .map(|s| s.replication.map_or(NO_PRIMARY, |r| r.primary))
+                .collect(),
+            recent_writes: vec![VecDeque::new(); topo.services.len()],
+            lost_writes: vec![0; topo.services.len()],
             monkeys_active: vec![false; faults.len()],
             config,
             now: 0,
@@ -277,6 +311,7 @@ impl<'t, O: Observer> Engine<'t, O> {
                     stream(seed, &format!("call/{from}/{}/retry", c.name))
                 })
                 .collect(),
+            replica_cursor: vec![0; topo.services.len()],
             hit_rngs: topo
                 .endpoints
                 .iter()
@@ -356,6 +391,7 @@ impl<'t, O: Observer> Engine<'t, O> {
                 Event::MonkeyKill { fault } => self.on_monkey_kill(fault),
                 Event::Thaw { instance } => self.on_thaw(instance),
                 Event::Land { slot, epoch, call } => self.on_land(slot, epoch, call),
+                Event::Promote { service } => self.on_promote(service),
                 Event::MemoryCheck { instance, check } => self.on_memory_check(instance, check),
                 Event::ProbeTimeout { instance, seq } => self.on_probe_timeout(instance, seq),
             }
@@ -373,6 +409,7 @@ impl<'t, O: Observer> Engine<'t, O> {
             in_flight_at_end: self.live,
             peak_activations: self.peak_live,
             activations: self.activations,
+            lost_writes: self.lost_writes,
             state_changes: self.state_changes,
         };
         (summary, self.observer)
@@ -420,12 +457,16 @@ impl<'t, O: Observer> Engine<'t, O> {
         let topo = self.topo;
         let service_id = topo.endpoints[endpoint as usize].service.index();
         let service = &topo.services[service_id];
-        let Some(instance) = self.balancers[service_id].pick(
-            service.policy,
-            service.instances.clone(),
-            &self.instances,
-            &mut self.lb_rngs[service_id],
-        ) else {
+        let picked = match service.replication {
+            Some(replication) => self.pick_replicated(endpoint, service_id, replication),
+            None => self.balancers[service_id].pick(
+                service.policy,
+                service.instances.clone(),
+                &self.instances,
+                &mut self.lb_rngs[service_id],
+            ),
+        };
+        let Some(instance) = picked else {
             self.endpoint_window[endpoint as usize].arrivals += 1;
             self.endpoint_window[endpoint as usize].record_error(ErrorClass::NoHealthyInstance);
             return Err(ErrorClass::NoHealthyInstance);
@@ -441,6 +482,34 @@ impl<'t, O: Observer> Engine<'t, O> {
         }
         self.endpoint_window[endpoint as usize].arrivals += 1;
         self.admit(endpoint, instance, parent, parent_epoch)
+    }
+
+    /// Writes go to the primary (the current one through a cluster endpoint,
+    /// the first one through a fixed address); reads to a routable replica
+    /// in turn, or to the primary when none is.
+    fn pick_replicated(
+        &mut self,
+        endpoint: u32,
+        service: usize,
+        replication: crate::topology::Replication,
+    ) -> Option<u32> {
+        let primary = self.primaries[service];
+        if !self.topo.endpoints[endpoint as usize].read {
+            let follow = replication.failover.is_none_or(|f| f.follow);
+            let target = if follow { primary } else { replication.primary };
+            return (target != NO_PRIMARY).then_some(target);
+        }
+        let range = self.topo.services[service].instances.clone();
+        let n = range.len() as u32;
+        let start = self.replica_cursor[service];
+        for k in 0..n {
+            let candidate = range.start + (start + k) % n;
+            if candidate != primary && self.instances[candidate as usize].routable {
+                self.replica_cursor[service] = (start + k + 1) % n;
+                return Some(candidate);
+            }
+        }
+        (primary != NO_PRIMARY).then_some(primary)
     }
 
     /// Delivers a new activation of `endpoint` to `instance` (its arrival is
@@ -925,6 +994,28 @@ impl<'t, O: Observer> Engine<'t, O> {
         self.topo.endpoints[a.endpoint as usize].calls.start + a.next_call
     }
 
+    /// Remembers a write the primary acknowledged, for as long as a replica
+    /// may not have it yet.
+    fn note_write(&mut self, service: usize, endpoint: u32) {
+        if self.topo.endpoints[endpoint as usize].read {
+            return;
+        }
+        let horizon = self.topo.services[service]
+            .instances
+            .clone()
+            .filter(|i| *i != self.primaries[service])
+            .map(|i| self.lag_of(i))
+            .fold(0.0, f64::max);
+        let writes = &mut self.recent_writes[service];
+        writes.push_back(self.now);
+        while writes
+            .front()
+            .is_some_and(|t| (*t as f64) < self.now as f64 - horizon - 1.0)
+        {
+            writes.pop_front();
+        }
+    }
+
     /// Takes a waiting activation off its pool's count of waiters (its
     /// entry in the queue is skipped when reached: its epoch has moved on).
     /// Returns the pool group.
@@ -951,6 +1042,9 @@ impl<'t, O: Observer> Engine<'t, O> {
         let service = self.topo.endpoints[a.endpoint as usize].service.index();
         if a.degraded && matches!(outcome, Outcome::Ok) {
             self.endpoint_window[a.endpoint as usize].degraded += 1;
+        }
+        if matches!(outcome, Outcome::Ok) && self.primaries[service] == a.instance {
+            self.note_write(service, a.endpoint);
         }
         match outcome {
             Outcome::Ok => self.endpoint_window[a.endpoint as usize].record_ok(latency),

@@ -27,6 +27,8 @@ pub enum Event {
     Retry { slot: u32, epoch: u32 },
     /// A chaos monkey strikes.
     MonkeyKill { fault: u32 },
+    /// A failover promotes a replica of a database service.
+    Promote { service: u32 },
     /// A request delayed on the network reaches the callee.
     Land { slot: u32, epoch: u32, call: u32 },
     /// A frozen instance's pause is over.
@@ -60,6 +62,7 @@ impl Event {
             Event::Retry { slot, epoch } => (11 << 60) | ((epoch as u64) << 28) ^ slot as u64,
             Event::MonkeyKill { fault } => (12 << 60) | fault as u64,
             Event::Thaw { instance } => (14 << 60) | instance as u64,
+            Event::Promote { service } => (16 << 60) | service as u64,
             Event::Land { slot, epoch, call } => {
                 (15 << 60) | ((call as u64) << 40) ^ ((epoch as u64) << 20) ^ slot as u64
             }

@@ -5,7 +5,7 @@
 
 use rand::RngExt;
 
-use super::engine::{Deferred, ENTRY, Engine, ORPHAN, Outcome, PROBE, Phase};
+use super::engine::{Deferred, ENTRY, Engine, NO_PRIMARY, ORPHAN, Outcome, PROBE, Phase};
 use super::event::Event;
 use crate::components::instance::Process;
 use crate::components::work;
@@ -88,6 +88,10 @@ impl<O: Observer> Engine<'_, O> {
             }
             FaultAction::Partition { .. } => self.partitions.push(f),
             FaultAction::LinkLatency { .. } => self.link_faults.push(f),
+            FaultAction::ReplicationLag { instance, grow } => {
+                self.settle_lag(*instance);
+                self.lags[*instance as usize].slope += grow;
+            }
             FaultAction::Freeze {
                 service,
                 instance,
@@ -165,6 +169,20 @@ impl<O: Observer> Engine<'_, O> {
             }
             FaultAction::Partition { .. } => self.partitions.retain(|p| *p != f),
             FaultAction::LinkLatency { .. } => self.link_faults.retain(|p| *p != f),
+            FaultAction::ReplicationLag { instance, grow } => {
+                self.settle_lag(*instance);
+                let catch_up = self
+                    .topo
+                    .service_of_instance(InstanceId(*instance))
+                    .replication
+                    .map_or(2.0, |r| r.catch_up);
+                let lag = &mut self.lags[*instance as usize];
+                lag.slope -= grow;
+                if lag.slope.abs() < 1e-12 {
+                    // Replicating again: it catches up to the normal lag.
+                    lag.slope = -catch_up;
+                }
+            }
             // Thawing is scheduled per instance when the freeze starts.
             FaultAction::Freeze { .. } => {}
             FaultAction::MemoryLeak { instances, rate } => {
@@ -294,6 +312,104 @@ impl<O: Observer> Engine<'_, O> {
 
     // ----- death and rebirth ----------------------------------------------
 
+    // ----- replication ----------------------------------------------------
+
+    /// A replica's lag now (ns), never below the normal lag.
+    pub(super) fn lag_of(&self, instance: u32) -> f64 {
+        let base = self
+            .topo
+            .service_of_instance(InstanceId(instance))
+            .replication
+            .map_or(0, |r| r.lag) as f64;
+        let lag = &self.lags[instance as usize];
+        (lag.at + lag.slope * (self.now - lag.since) as f64).max(base)
+    }
+
+    fn settle_lag(&mut self, instance: u32) {
+        let value = self.lag_of(instance);
+        let now = self.now;
+        let lag = &mut self.lags[instance as usize];
+        lag.at = value;
+        lag.since = now;
+        if lag.slope < 0.0 {
+            let base = self
+                .topo
+                .service_of_instance(InstanceId(instance))
+                .replication
+                .map_or(0, |r| r.lag) as f64;
+            if value <= base {
+                lag.slope = 0.0;
+            }
+        }
+    }
+
+    /// The instance just died or vanished: if it was a replicated database's
+    /// primary, replication stops where each replica stood, and a failover
+    /// begins if one is configured.
+    fn primary_check(&mut self, instance: u32) {
+        let service = self.topo.instances[instance as usize].service.index();
+        let Some(replication) = self.topo.services[service].replication else {
+            return;
+        };
+        if self.primaries[service] != instance {
+            return;
+        }
+        self.state_change(StateChange::PrimaryLost { instance });
+        // What each replica had received when the primary went.
+        for replica in self.topo.services[service].instances.clone() {
+            if replica != instance {
+                self.lags[replica as usize].position = self.now as f64 - self.lag_of(replica);
+            }
+        }
+        if let Some(failover) = replication.failover {
+            self.primaries[service] = NO_PRIMARY;
+            self.queue.schedule(
+                self.now + failover.detection + failover.promotion,
+                Event::Promote {
+                    service: service as u32,
+                },
+            );
+        }
+    }
+
+    /// Promotes the replica that had received the most; the primary's
+    /// acknowledged writes it had not received are lost.
+    pub(super) fn on_promote(&mut self, service: u32) {
+        let s = service as usize;
+        let best = self.topo.services[s]
+            .instances
+            .clone()
+            .filter(|i| self.instances[*i as usize].reachability() == Process::Running)
+            .max_by(|a, b| {
+                self.lags[*a as usize]
+                    .position
+                    .total_cmp(&self.lags[*b as usize].position)
+                    .then(b.cmp(a))
+            });
+        let Some(promoted) = best else {
+            self.state_change(StateChange::FailoverFailed { service });
+            return;
+        };
+        let received = self.lags[promoted as usize].position;
+        let lost = self.recent_writes[s]
+            .iter()
+            .filter(|t| **t as f64 > received)
+            .count() as u64;
+        self.lost_writes[s] += lost;
+        self.recent_writes[s].clear();
+        self.primaries[s] = promoted;
+        for replica in self.topo.services[s].instances.clone() {
+            self.lags[replica as usize] = super::engine::ReplicaLag {
+                since: self.now,
+                ..Default::default()
+            };
+        }
+        self.state_change(StateChange::PrimaryPromoted {
+            instance: promoted,
+            lost_writes: lost as u32,
+        });
+    }
+
     fn kill(&mut self, instance: u32, mode: KillMode, f: u32) {
         if self.instances[instance as usize].process != Process::Running {
             return;
@@ -313,6 +429,7 @@ impl<O: Observer> Engine<'_, O> {
             state.process = Process::Dead;
             self.evict(instance, true);
         }
+        self.primary_check(instance);
         let service = self.topo.service_of_instance(InstanceId(instance));
         if let Some(restart) = service.restart {
             let incarnation = self.instances[instance as usize].incarnation;
@@ -333,6 +450,7 @@ impl<O: Observer> Engine<'_, O> {
         self.state_change(StateChange::InstanceUnreachable { instance, fault: f });
         self.instances[instance as usize].zone_down = true;
         self.evict(instance, false);
+        self.primary_check(instance);
     }
 
     /// The zone is back: the hosts power up. Connections that hung across
@@ -544,6 +662,7 @@ impl<O: Observer> Engine<'_, O> {
         state.process = Process::Dead;
         state.memory_check += 1;
         self.evict(instance, true);
+        self.primary_check(instance);
         if let Some(restart) = self.topo.service_of_instance(InstanceId(instance)).restart {
             let incarnation = self.instances[instance as usize].incarnation;
             self.queue.schedule(

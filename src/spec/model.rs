@@ -80,6 +80,10 @@ pub struct ServiceSpec {
     /// Turn new work away before the instance falls over.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub load_shedding: Option<LoadSheddingSpec>,
+    /// For a database: one primary takes the writes, the other instances are
+    /// replicas that serve reads and trail it by a replication lag.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replication: Option<ReplicationSpec>,
     /// Operations of the service, keyed by name.
     pub endpoints: IndexMap<String, EndpointSpec>,
 }
@@ -152,6 +156,58 @@ pub struct HealthCheckSpec {
     pub endpoint: Option<String>,
 }
 
+/// Primary/replica replication of a database's instances.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReplicationSpec {
+    /// The primary at the start (an instance name). Default: the first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub primary: Option<String>,
+    /// How far replicas trail the primary in normal operation. Default 0s.
+    #[serde(default)]
+    pub lag: Duration,
+    /// How fast a lagging replica catches up once it replicates again, in
+    /// seconds of lag per second. Default 2.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub catch_up: Option<f64>,
+    /// Promotion of a replica when the primary dies. Without it, writes fail
+    /// until the primary is back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failover: Option<FailoverSpec>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FailoverSpec {
+    /// Time to notice the primary is gone.
+    pub detection: Duration,
+    /// Time to promote the replica with the least lag.
+    pub promotion: Duration,
+    /// How writers find the primary: `cluster_endpoint` follows the
+    /// promotion; `fixed_address` keeps writing to the old primary.
+    #[serde(default)]
+    pub writers: Writers,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Writers {
+    #[default]
+    ClusterEndpoint,
+    FixedAddress,
+}
+
+/// What an endpoint of a replicated database does.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Access {
+    /// Goes to the primary.
+    #[default]
+    Write,
+    /// Goes to a replica (the primary if none is up); stale by its lag.
+    Read,
+}
+
 /// Memory of one instance. Past `limit` the process is OOM-killed.
 #[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -198,6 +254,10 @@ pub struct EndpointSpec {
     /// previous one; keyed by a name for the call.
     #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
     pub calls: IndexMap<String, CallSpec>,
+    /// For a replicated database: `write` (to the primary, the default) or
+    /// `read` (to a replica).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access: Option<Access>,
     /// For a cache: the share of requests answered with a hit. The others are
     /// misses, and a caller's calls marked `"when": "miss"` then run.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -52,6 +52,10 @@ pub enum KillMode {
     HostDown,
 }
 
+fn one() -> f64 {
+    1.0
+}
+
 /// What a partition does to the calls that cross it.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
@@ -157,6 +161,17 @@ pub enum FaultSpec {
         #[serde(rename = "for", default, skip_serializing_if = "Option::is_none")]
         duration: Option<Duration>,
     },
+    /// A replica of a replicated database falls behind: its lag grows by
+    /// `grow` seconds per second (1: replication paused) while the fault
+    /// lasts, then it catches up.
+    ReplicationLag {
+        target: String,
+        #[serde(default = "one")]
+        grow: f64,
+        at: Duration,
+        #[serde(rename = "for", default, skip_serializing_if = "Option::is_none")]
+        duration: Option<Duration>,
+    },
     /// Work times on the target are multiplied by `factor`.
     CpuStress {
         target: String,
@@ -178,6 +193,7 @@ impl FaultSpec {
             | FaultSpec::CpuStress { at, .. }
             | FaultSpec::NetworkPartition { at, .. }
             | FaultSpec::MemoryLeak { at, .. }
+            | FaultSpec::ReplicationLag { at, .. }
             | FaultSpec::ChaosMonkey { at, .. } => *at,
         }
     }
@@ -194,6 +210,7 @@ impl FaultSpec {
             | FaultSpec::CpuStress { duration, .. }
             | FaultSpec::NetworkPartition { duration, .. }
             | FaultSpec::MemoryLeak { duration, .. }
+            | FaultSpec::ReplicationLag { duration, .. }
             | FaultSpec::ChaosMonkey { duration, .. } => *duration,
         }
     }

@@ -225,6 +225,48 @@ pub fn model(model: &ModelSpec) -> Vec<Problem> {
             share(&mut problems, p.clone(), above);
             needs_memory(&mut problems, p);
         }
+        if let Some(replication) = &service.replication {
+            let r_path = path.key("replication");
+            if service.kind != ServiceKind::Database {
+                problems.push(Problem::new(
+                    r_path.clone(),
+                    "only a service of kind `database` replicates",
+                ));
+            }
+            if let (Some(primary), Some(instances)) = (&replication.primary, &service.instances) {
+                let names = crate::topology::instance_names(name, instances, &model.zones);
+                if !names.contains(primary) {
+                    let hint = closest(primary, names.iter().map(String::as_str))
+                        .map(|n| format!("did you mean `{n}`?"));
+                    problems.push(
+                        Problem::new(
+                            r_path.key("primary"),
+                            format!(
+                                "`{name}` has no instance `{primary}` (instances: {})",
+                                names.join(", ")
+                            ),
+                        )
+                        .with_suggestion(hint),
+                    );
+                }
+            }
+            if let Some(c) = replication.catch_up
+                && !(c.is_finite() && c > 0.0)
+            {
+                problems.push(Problem::new(
+                    r_path.key("catch_up"),
+                    format!("expected a positive catch-up rate, found {c}"),
+                ));
+            }
+        }
+        for (endpoint_name, endpoint) in &service.endpoints {
+            if endpoint.access.is_some() && service.replication.is_none() {
+                problems.push(Problem::new(
+                    path.key("endpoints").key(endpoint_name).key("access"),
+                    "`access` routes reads and writes of a replicated database; this service has no `replication`",
+                ));
+            }
+        }
         if service.endpoints.is_empty() {
             problems.push(Problem::new(
                 path.key("endpoints"),

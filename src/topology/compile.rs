@@ -68,32 +68,12 @@ pub(super) fn compile(model: &ModelSpec) -> Topology {
     for (s, (service_name, service)) in model.services.iter().enumerate() {
         let service_id = ServiceId(s as u32);
         let first_instance = instances.len() as u32;
-        let zone_id = |zone: &str| ZoneId(zones.iter().position(|z| z == zone).unwrap() as u32);
-        let mut counts: Vec<u32> = vec![0; zones.len()];
-        match &service.instances {
-            None => counts[0] = 1,
-            Some(spec) => {
-                if let Some(per_zone) = spec.per_zone {
-                    counts.iter_mut().for_each(|c| *c = per_zone);
-                } else if let Some(count) = spec.count {
-                    for k in 0..count {
-                        counts[k as usize % zones.len()] += 1;
-                    }
-                } else if let Some(placement) = &spec.placement {
-                    for (zone, n) in placement {
-                        counts[zone_id(zone).index()] += n;
-                    }
-                }
-            }
-        }
-        for (z, count) in counts.iter().enumerate() {
-            for k in 1..=*count {
-                instances.push(Instance {
-                    name: format!("{service_name}-{}-{k}", zones[z]),
-                    service: service_id,
-                    zone: ZoneId(z as u32),
-                });
-            }
+        for (name, z) in placement(service_name, service.instances.as_ref(), &zones) {
+            instances.push(Instance {
+                name,
+                service: service_id,
+                zone: ZoneId(z),
+            });
         }
         let first_endpoint = endpoints.len() as u32;
         for (endpoint_name, endpoint) in &service.endpoints {
@@ -163,6 +143,7 @@ pub(super) fn compile(model: &ModelSpec) -> Topology {
                 work: work_time(&endpoint.work),
                 calls: first_call..calls.len() as u32,
                 hit_ratio: endpoint.hit_ratio,
+                read: endpoint.access == Some(crate::spec::model::Access::Read),
             });
         }
         services.push(Service {
@@ -203,6 +184,24 @@ pub(super) fn compile(model: &ModelSpec) -> Topology {
                 }
             }),
             shed_above_memory: service.load_shedding.as_ref().map(|l| l.memory_above),
+            replication: service.replication.as_ref().map(|r| Replication {
+                primary: r
+                    .primary
+                    .as_ref()
+                    .and_then(|p| {
+                        instances[first_instance as usize..]
+                            .iter()
+                            .position(|i| &i.name == p)
+                    })
+                    .map_or(first_instance, |k| first_instance + k as u32),
+                lag: r.lag.0,
+                catch_up: r.catch_up.unwrap_or(2.0),
+                failover: r.failover.as_ref().map(|f| Failover {
+                    detection: f.detection.0,
+                    promotion: f.promotion.0,
+                    follow: f.writers == crate::spec::model::Writers::ClusterEndpoint,
+                }),
+            }),
         });
     }
 
@@ -274,6 +273,41 @@ pub(super) fn compile(model: &ModelSpec) -> Topology {
         workloads,
         timer_lanes,
     }
+}
+
+/// Names and zones of a service's instances, in order: zone by zone,
+/// `service-zone-k` with k from 1.
+pub fn placement(
+    service: &str,
+    spec: Option<&crate::spec::model::InstancesSpec>,
+    zones: &[String],
+) -> Vec<(String, u32)> {
+    let mut counts: Vec<u32> = vec![0; zones.len()];
+    match spec {
+        None => counts[0] = 1,
+        Some(spec) => {
+            if let Some(per_zone) = spec.per_zone {
+                counts.iter_mut().for_each(|c| *c = per_zone);
+            } else if let Some(count) = spec.count {
+                for k in 0..count {
+                    counts[k as usize % zones.len()] += 1;
+                }
+            } else if let Some(placement) = &spec.placement {
+                for (zone, n) in placement {
+                    if let Some(z) = zones.iter().position(|x| x == zone) {
+                        counts[z] += n;
+                    }
+                }
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for (z, count) in counts.iter().enumerate() {
+        for k in 1..=*count {
+            out.push((format!("{service}-{}-{k}", zones[z]), z as u32));
+        }
+    }
+    out
 }
 
 /// The error classes a retry policy retries, as a bit set.

@@ -5,7 +5,19 @@
 mod compile;
 pub mod graph;
 
-pub use compile::work_time;
+pub use compile::{placement, work_time};
+
+/// Instance names of a service as the model places them.
+pub fn instance_names(
+    service: &str,
+    spec: &crate::spec::model::InstancesSpec,
+    zones: &[String],
+) -> Vec<String> {
+    placement(service, Some(spec), zones)
+        .into_iter()
+        .map(|(name, _)| name)
+        .collect()
+}
 
 use std::ops::Range;
 
@@ -90,6 +102,25 @@ pub struct Service {
     pub memory: Option<Memory>,
     /// Shed new work above this share of the memory limit.
     pub shed_above_memory: Option<f64>,
+    pub replication: Option<Replication>,
+}
+
+/// Primary/replica replication of a database (ns).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Replication {
+    /// The primary at the start.
+    pub primary: u32,
+    pub lag: u64,
+    /// Lag shed per ns while catching up.
+    pub catch_up: f64,
+    pub failover: Option<Failover>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Failover {
+    pub detection: u64,
+    pub promotion: u64,
+    pub follow: bool,
 }
 
 /// Memory of each instance of a service, in bytes.
@@ -168,6 +199,8 @@ pub struct Endpoint {
     pub full_name: String,
     pub work: WorkTime,
     pub calls: Range<u32>,
+    /// Reads of a replicated database go to replicas.
+    pub read: bool,
     /// A cache's share of hits; `None` for endpoints that always answer.
     pub hit_ratio: Option<f64>,
 }
