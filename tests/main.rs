@@ -6,5 +6,6 @@ mod determinism;
 mod faults;
 mod mechanisms;
 mod oracles;
+mod resilience;
 mod scenarios;
 mod swarm;

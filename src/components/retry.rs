@@ -21,7 +21,10 @@ pub fn backoff<R: Rng + ?Sized>(
         Jitter::Full => rng.random_range(0..=base),
         Jitter::Equal => base / 2 + rng.random_range(0..=base - base / 2),
         Jitter::Decorrelated => {
+            // The first retry grows from the base, as if the base had been
+            // slept before it (AWS's `sleep = base` start).
             let low = policy.backoff;
+            let previous = if previous == 0 { low } else { previous };
             let high = previous.saturating_mul(3).max(low);
             rng.random_range(low..=high).min(policy.max_backoff)
         }

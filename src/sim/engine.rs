@@ -690,7 +690,9 @@ impl<'t, O: Observer> Engine<'t, O> {
                     continue;
                 }
             }
+            // A new call starts its retries afresh.
             self.slab[slot as usize].attempt = 0;
+            self.slab[slot as usize].last_backoff = 0;
             if let Some(retry) = call.retry
                 && retry.budget.is_some()
             {
