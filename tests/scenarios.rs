@@ -880,3 +880,97 @@ fn writers_with_a_fixed_primary_address_keep_failing_after_the_failover() {
     // Reads, routed to whichever replica is up, never cared.
     assert!(entry_error_rate(&run, 1, 95, 180) < 0.001);
 }
+
+#[test]
+fn a_short_timeout_and_an_enqueue_fallback_accept_every_order_and_lose_none() {
+    let run = run_shipped("network-split.json", |m| {
+        let charge = &mut m["services"]["orders"]["endpoints"]["create"]["calls"]["charge"];
+        charge["timeout"] = json!("3s");
+        charge["fallback"] = json!({ "enqueue": "payment-queue" });
+        // Orders now answer within about 3 s at worst: the gateway's pool to
+        // them must hold 3 s of checkouts.
+        let create =
+            &mut m["services"]["gateway"]["endpoints"]["checkout"]["calls"]["create-order"];
+        create["timeout"] = json!("10s");
+        create["pool"]["size"] = json!(100);
+        // And orders must have the workers to wait out 3 s per checkout:
+        // 100 checkouts/s × 3 s over six instances.
+        m["services"]["orders"]["workers"] = json!(96);
+        // The queue's consumer runs beside orders, on its side of the split.
+        m["services"]["payment-queue"] = json!({
+            "kind": "queue",
+            "instances": { "placement": { "az-a": 1 } },
+            "consumer": { "concurrency": 16, "timeout": "5s", "retry_after": "2s" },
+            "endpoints": {}
+        });
+    });
+    let checkout = 1;
+    // Users get an accepted response through the whole split...
+    assert_eq!(entry_error_rate(&run, checkout, 30, 240), 0.0);
+    // ...and the orders accepted during it are charged once it heals.
+    let queue = run
+        .topology
+        .services
+        .iter()
+        .position(|s| s.name == "payment-queue")
+        .unwrap();
+    let totals = run.summary.queues[queue];
+    assert!(totals.enqueued > 3000, "{totals:?}");
+    assert_eq!(totals.pending_at_end, 0, "{totals:?}");
+    assert!(totals.delivered >= totals.enqueued, "{totals:?}");
+}
+
+#[test]
+fn a_queue_consumer_outside_the_split_drains_during_it() {
+    let run = run_shipped("network-split.json", |m| {
+        let charge = &mut m["services"]["orders"]["endpoints"]["create"]["calls"]["charge"];
+        charge["timeout"] = json!("3s");
+        charge["fallback"] = json!({ "enqueue": "payment-queue" });
+        m["services"]["payment-queue"] = json!({
+            "kind": "queue",
+            "instances": { "placement": { "az-a": 1 } },
+            "consumer": { "concurrency": 4, "timeout": "5s", "retry_after": "2s" },
+            "endpoints": {}
+        });
+    });
+    // The scenario splits orders from payment only: the consumer, a
+    // service of its own, still reaches payment and drains during the split.
+    let queue = run
+        .topology
+        .services
+        .iter()
+        .position(|s| s.name == "payment-queue")
+        .unwrap();
+    let totals = run.summary.queues[queue];
+    assert_eq!(totals.redelivered, 0, "{totals:?}");
+    assert_eq!(totals.pending_at_end, 0);
+}
+
+#[test]
+fn a_queue_consumer_caught_in_the_split_redelivers_until_it_heals() {
+    let mut model: Value =
+        serde_json::from_str(&std::fs::read_to_string(repo().join("models/shop.json")).unwrap())
+            .unwrap();
+    let charge = &mut model["services"]["orders"]["endpoints"]["create"]["calls"]["charge"];
+    charge["timeout"] = json!("1s");
+    charge["fallback"] = json!({ "enqueue": "payment-queue" });
+    model["services"]["payment-queue"] = json!({
+        "kind": "queue",
+        "consumer": { "concurrency": 16, "timeout": "2s", "retry_after": "1s" },
+        "endpoints": {}
+    });
+    let faults = r#"{"split": {"kind": "network_partition", "between": [["orders", "payment-queue"], ["payment"]],
+                     "mode": "drop", "at": "60s", "for": "1m"}}"#;
+    let (t, summary, _) = run_with_faults(&model.to_string(), faults, 5, 240, 30);
+    let queue = t
+        .services
+        .iter()
+        .position(|s| s.name == "payment-queue")
+        .unwrap();
+    let totals = summary.queues[queue];
+    // Deliveries vanish in the split and time out, so items go round again
+    // until it heals; then every one is delivered.
+    assert!(totals.redelivered > 20, "{totals:?}");
+    assert_eq!(totals.pending_at_end, 0, "{totals:?}");
+    assert!(totals.delivered >= totals.enqueued);
+}

@@ -23,6 +23,9 @@ pub struct Manifest {
     pub engine: EngineFigures,
     /// Per entry endpoint, over the run after the warm-up.
     pub entries: indexmap::IndexMap<String, EntrySummary>,
+    /// Per queue, over the whole run.
+    #[serde(skip_serializing_if = "indexmap::IndexMap::is_empty")]
+    pub queues: indexmap::IndexMap<String, crate::sim::broker::QueueTotals>,
     /// Per replicated database, over the whole run.
     #[serde(skip_serializing_if = "indexmap::IndexMap::is_empty")]
     pub databases: indexmap::IndexMap<String, DatabaseSummary>,
@@ -185,6 +188,13 @@ impl Manifest {
                     let endpoint = &topology.endpoints[w.endpoint.index()].full_name;
                     (w.name.clone(), entry_summary(endpoint, outcomes, measured))
                 })
+                .collect(),
+            queues: topology
+                .services
+                .iter()
+                .zip(&summary.queues)
+                .filter(|(s, _)| s.consumer.is_some())
+                .map(|(s, q)| (s.name.clone(), *q))
                 .collect(),
             databases: topology
                 .services

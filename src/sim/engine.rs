@@ -29,8 +29,8 @@ use crate::observe::Observer;
 use crate::observe::digest::TraceDigest;
 use crate::observe::events::{StateChange, StateEvent};
 use crate::observe::metrics::{Component, ErrorClass, Level, Outcomes, Row};
-use crate::spec::model::Fallback;
 use crate::spec::scenario::PartitionMode;
+use crate::topology::Fallback;
 use crate::topology::{TimerKind, Topology};
 
 /// Parent marker of an activation that answers a workload client.
@@ -40,6 +40,9 @@ pub(super) const ENTRY: u32 = u32::MAX;
 pub(super) const PROBE: u32 = u32::MAX - 1;
 /// Parent marker of an entry activation whose client gave up.
 pub(super) const ORPHAN: u32 = u32::MAX - 2;
+/// Parent marker of an activation delivering a queue item; its
+/// `parent_epoch` is the queue service.
+pub(super) const CONSUMER: u32 = u32::MAX - 3;
 /// No primary: a failover is under way.
 pub(super) const NO_PRIMARY: u32 = u32::MAX;
 
@@ -57,7 +60,7 @@ pub(super) struct ReplicaLag {
 
 /// What `dispatch` returns for a request a partition swallowed: no
 /// activation exists, and the caller waits for its timeout.
-const LOST: u32 = u32::MAX;
+pub(super) const LOST: u32 = u32::MAX;
 /// Marker of an activation that holds no pool connection.
 const NO_POOL: u32 = u32::MAX;
 
@@ -162,6 +165,8 @@ pub struct RunSummary {
     pub activations: u64,
     /// Per service, acknowledged writes lost in failovers.
     pub lost_writes: Vec<u64>,
+    /// Per service, what went through it if it is a queue.
+    pub queues: Vec<super::broker::QueueTotals>,
     pub state_changes: u64,
 }
 
@@ -185,6 +190,8 @@ pub struct Engine<'t, O: Observer> {
     /// primary: what a failover to a lagging replica loses.
     pub(super) recent_writes: Vec<VecDeque<u64>>,
     pub(super) lost_writes: Vec<u64>,
+    /// Per service, its items if it is a queue.
+    pub(super) brokers: Vec<super::broker::Broker>,
     /// Chaos monkeys roaming, by fault.
     pub(super) monkeys_active: Vec<bool>,
     pub(super) config: RunConfig,
@@ -262,6 +269,7 @@ impl<'t, O: Observer> Engine<'t, O> {
                 .collect(),
             recent_writes: vec![VecDeque::new(); topo.services.len()],
             lost_writes: vec![0; topo.services.len()],
+            brokers: vec![super::broker::Broker::default(); topo.services.len()],
             monkeys_active: vec![false; faults.len()],
             config,
             now: 0,
@@ -392,6 +400,8 @@ impl<'t, O: Observer> Engine<'t, O> {
                 Event::Thaw { instance } => self.on_thaw(instance),
                 Event::Land { slot, epoch, call } => self.on_land(slot, epoch, call),
                 Event::Promote { service } => self.on_promote(service),
+                Event::Redeliver { queue, endpoint } => self.on_redeliver(queue, endpoint),
+                Event::DeliveryLost { queue, endpoint } => self.delivered(queue, endpoint, false),
                 Event::MemoryCheck { instance, check } => self.on_memory_check(instance, check),
                 Event::ProbeTimeout { instance, seq } => self.on_probe_timeout(instance, seq),
             }
@@ -410,6 +420,7 @@ impl<'t, O: Observer> Engine<'t, O> {
             peak_activations: self.peak_live,
             activations: self.activations,
             lost_writes: self.lost_writes,
+            queues: self.brokers.iter().map(|b| b.totals()).collect(),
             state_changes: self.state_changes,
         };
         (summary, self.observer)
@@ -448,7 +459,7 @@ impl<'t, O: Observer> Engine<'t, O> {
     /// Routes a new activation of `endpoint` through its service's load
     /// balancer. Fails at once when no instance is routable; otherwise as
     /// `admit`.
-    fn dispatch(
+    pub(super) fn dispatch(
         &mut self,
         endpoint: u32,
         parent: u32,
@@ -471,10 +482,16 @@ impl<'t, O: Observer> Engine<'t, O> {
             self.endpoint_window[endpoint as usize].record_error(ErrorClass::NoHealthyInstance);
             return Err(ErrorClass::NoHealthyInstance);
         };
-        if !self.partitions.is_empty() && parent < ORPHAN {
+        if !self.partitions.is_empty() && parent <= CONSUMER {
             // A partition stands between the caller and the chosen
-            // instance: the request never reaches the callee.
-            match self.partition_between(self.slab[parent as usize].instance, instance) {
+            // instance: the request never reaches the callee. A queue's
+            // consumer runs where its queue service does.
+            let caller = if parent == CONSUMER {
+                topo.services[parent_epoch as usize].instances.start
+            } else {
+                self.slab[parent as usize].instance
+            };
+            match self.partition_between(caller, instance) {
                 Some(PartitionMode::Drop) => return Ok(LOST),
                 Some(PartitionMode::Refuse) => return Err(ErrorClass::Refused),
                 None => {}
@@ -896,6 +913,17 @@ impl<'t, O: Observer> Engine<'t, O> {
                 return;
             }
         }
+        if let Fallback::Enqueue(queue) = call.fallback {
+            // Accepted for later: the user's request goes on as if the call
+            // had succeeded, and the queue owns the work now.
+            let to = call.to.0;
+            self.enqueue(queue.0, to);
+            let a = &mut self.slab[slot as usize];
+            a.next_call += 1;
+            a.phase = Phase::Working;
+            self.advance(slot);
+            return;
+        }
         if call.fallback == Fallback::Degrade {
             let a = &mut self.slab[slot as usize];
             a.degraded = true;
@@ -1056,6 +1084,8 @@ impl<'t, O: Observer> Engine<'t, O> {
         self.release_worker(a.instance, service);
         if a.parent == ORPHAN {
             // Its client gave up and already counted a timeout.
+        } else if a.parent == CONSUMER {
+            self.delivered(a.parent_epoch, a.endpoint, matches!(outcome, Outcome::Ok));
         } else if a.parent == PROBE {
             self.probe_answered(a.instance, a.parent_epoch, matches!(outcome, Outcome::Ok));
         } else if a.parent == ENTRY {
@@ -1119,7 +1149,7 @@ impl<'t, O: Observer> Engine<'t, O> {
 
     // ----- timers ---------------------------------------------------------
 
-    fn arm(&mut self, lane: u32, slot: u32, epoch: u32) {
+    pub(super) fn arm(&mut self, lane: u32, slot: u32, epoch: u32) {
         let l = &mut self.lanes[lane as usize];
         let deadline = self.now + l.duration;
         l.entries.push_back((deadline, slot, epoch));
@@ -1148,6 +1178,9 @@ impl<'t, O: Observer> Engine<'t, O> {
                 TimerKind::ClientTimeout => {
                     a.life == epoch && a.phase != Phase::Free && a.parent == ENTRY
                 }
+                TimerKind::ConsumerTimeout => {
+                    a.life == epoch && a.phase != Phase::Free && a.parent == CONSUMER
+                }
                 _ => a.epoch == epoch,
             };
             if !live {
@@ -1161,6 +1194,14 @@ impl<'t, O: Observer> Engine<'t, O> {
             l.entries.pop_front();
             let kind = l.kind;
             self.digest.push(slot as u64);
+            if kind == TimerKind::ConsumerTimeout {
+                // The consumer gives up on the delivery; it may still run.
+                let a = &mut self.slab[slot as usize];
+                let (queue, endpoint) = (a.parent_epoch, a.endpoint);
+                a.parent = ORPHAN;
+                self.delivered(queue, endpoint, false);
+                continue;
+            }
             if kind == TimerKind::ClientTimeout {
                 // The client gives up; the request runs on in the system,
                 // answering nobody.
@@ -1186,7 +1227,9 @@ impl<'t, O: Observer> Engine<'t, O> {
     pub(super) fn fire_timer(&mut self, slot: u32, kind: TimerKind) {
         self.slab[slot as usize].epoch += 1;
         match kind {
-            TimerKind::ClientTimeout => unreachable!("client timers are handled apart"),
+            TimerKind::ClientTimeout | TimerKind::ConsumerTimeout => {
+                unreachable!("client and consumer timers are handled apart")
+            }
             TimerKind::CallTimeout => {
                 self.release_connection(slot);
                 let call_id = self.current_call(slot);

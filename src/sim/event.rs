@@ -27,6 +27,10 @@ pub enum Event {
     Retry { slot: u32, epoch: u32 },
     /// A chaos monkey strikes.
     MonkeyKill { fault: u32 },
+    /// A delivery the network swallowed: its consumer's timeout is up.
+    DeliveryLost { queue: u32, endpoint: u32 },
+    /// A failed queue item is due for delivery again.
+    Redeliver { queue: u32, endpoint: u32 },
     /// A failover promotes a replica of a database service.
     Promote { service: u32 },
     /// A request delayed on the network reaches the callee.
@@ -63,6 +67,12 @@ impl Event {
             Event::MonkeyKill { fault } => (12 << 60) | fault as u64,
             Event::Thaw { instance } => (14 << 60) | instance as u64,
             Event::Promote { service } => (16 << 60) | service as u64,
+            Event::DeliveryLost { queue, endpoint } => {
+                (18 << 60) | ((queue as u64) << 32) | endpoint as u64
+            }
+            Event::Redeliver { queue, endpoint } => {
+                (17 << 60) | ((queue as u64) << 32) | endpoint as u64
+            }
             Event::Land { slot, epoch, call } => {
                 (15 << 60) | ((call as u64) << 40) ^ ((epoch as u64) << 20) ^ slot as u64
             }

@@ -5,7 +5,7 @@
 
 use rand::RngExt;
 
-use super::engine::{Deferred, ENTRY, Engine, NO_PRIMARY, ORPHAN, Outcome, PROBE, Phase};
+use super::engine::{CONSUMER, Deferred, ENTRY, Engine, NO_PRIMARY, ORPHAN, Outcome, PROBE, Phase};
 use super::event::Event;
 use crate::components::instance::Process;
 use crate::components::work;
@@ -744,6 +744,7 @@ impl<O: Observer> Engine<'_, O> {
         self.release(slot);
         match a.parent {
             ORPHAN => {}
+            CONSUMER => self.delivered(a.parent_epoch, a.endpoint, false),
             PROBE => self.probe_answered(a.instance, a.parent_epoch, false),
             ENTRY => self.entry_window[a.parent_epoch as usize].record_error(class),
             parent => {

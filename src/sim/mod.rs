@@ -2,6 +2,7 @@
 //! the engine loop. No I/O, no serde, no wall clock: a run is a pure function
 //! of the topology, the run configuration and the seed.
 
+pub mod broker;
 pub mod engine;
 pub mod event;
 mod lifecycle;

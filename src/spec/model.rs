@@ -38,6 +38,8 @@ pub enum ServiceKind {
     /// An application service.
     #[default]
     Service,
+    /// A durable work queue whose consumer delivers enqueued calls.
+    Queue,
     /// A database; its workers are its connection slots.
     Database,
     /// A cache.
@@ -80,6 +82,9 @@ pub struct ServiceSpec {
     /// Turn new work away before the instance falls over.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub load_shedding: Option<LoadSheddingSpec>,
+    /// For a queue: how its consumer drains it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub consumer: Option<ConsumerSpec>,
     /// For a database: one primary takes the writes, the other instances are
     /// replicas that serve reads and trail it by a replication lag.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -154,6 +159,21 @@ pub struct HealthCheckSpec {
     /// check). Without it, the probe only checks that the process answers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub endpoint: Option<String>,
+}
+
+/// The consumer of a queue: it takes items one by one and makes the call each
+/// stands for; a failed item goes back on the queue.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConsumerSpec {
+    /// Items delivered at once.
+    pub concurrency: u32,
+    /// A delivery with no answer by then has failed (and may run twice: at
+    /// least once, as real queues do).
+    pub timeout: Duration,
+    /// Time a failed item waits before it is delivered again. Default 1s.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_after: Option<Duration>,
 }
 
 /// Primary/replica replication of a database's instances.
@@ -325,7 +345,7 @@ pub struct CallSpec {
     pub when: CallWhen,
 }
 
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Fallback {
     /// The caller's request fails too.
@@ -334,6 +354,10 @@ pub enum Fallback {
     /// The caller carries on without the answer and its request succeeds,
     /// counted as `degraded` (a page without recommendations).
     Degrade,
+    /// The caller hands the work to a queue service (`{"enqueue": "q"}`)
+    /// and carries on: the user gets an accepted response, and the queue's
+    /// consumer delivers the call later.
+    Enqueue(String),
 }
 
 /// Spreading of retry backoffs.

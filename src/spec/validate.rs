@@ -132,10 +132,11 @@ pub fn model(model: &ModelSpec) -> Vec<Problem> {
                 path.key("workers"),
                 "expected a positive number of workers, found 0",
             )),
-            None if service.kind != ServiceKind::External => problems.push(Problem::new(
-                path.clone(),
-                "missing field `workers`: how many requests one instance works on at once",
-            )),
+            None if !matches!(service.kind, ServiceKind::External | ServiceKind::Queue) => problems
+                .push(Problem::new(
+                    path.clone(),
+                    "missing field `workers`: how many requests one instance works on at once",
+                )),
             _ => {}
         }
         if let Some(hc) = &service.load_balancer.health_check {
@@ -267,7 +268,32 @@ pub fn model(model: &ModelSpec) -> Vec<Problem> {
                 ));
             }
         }
-        if service.endpoints.is_empty() {
+        match (&service.consumer, service.kind) {
+            (Some(consumer), ServiceKind::Queue) => {
+                if consumer.concurrency == 0 {
+                    problems.push(Problem::new(
+                        path.key("consumer").key("concurrency"),
+                        "expected at least 1 item delivered at once",
+                    ));
+                }
+                if consumer.timeout.0 == 0 {
+                    problems.push(Problem::new(
+                        path.key("consumer").key("timeout"),
+                        "expected a positive timeout",
+                    ));
+                }
+            }
+            (None, ServiceKind::Queue) => problems.push(Problem::new(
+                path.clone(),
+                "a queue needs a `consumer` {\"concurrency\": ..., \"timeout\": ...} to drain it",
+            )),
+            (Some(_), _) => problems.push(Problem::new(
+                path.key("consumer"),
+                "only a service of kind `queue` has a consumer",
+            )),
+            (None, _) => {}
+        }
+        if service.endpoints.is_empty() && service.kind != ServiceKind::Queue {
             problems.push(Problem::new(
                 path.key("endpoints"),
                 "expected at least one endpoint",
@@ -591,6 +617,26 @@ fn check_call<'m>(
                 path.key("half_open_calls"),
                 "expected at least 1 call",
             ));
+        }
+    }
+    if let super::model::Fallback::Enqueue(queue) = &call.fallback {
+        match model.services.get(queue) {
+            Some(q) if q.kind == ServiceKind::Queue => {}
+            Some(_) => problems.push(Problem::new(
+                path.key("fallback").key("enqueue"),
+                format!("`{queue}` is not a service of kind `queue`"),
+            )),
+            None => {
+                let hint = closest(queue, model.services.keys().map(String::as_str))
+                    .map(|n| format!("did you mean `{n}`?"));
+                problems.push(
+                    Problem::new(
+                        path.key("fallback").key("enqueue"),
+                        format!("unknown queue service `{queue}`"),
+                    )
+                    .with_suggestion(hint),
+                );
+            }
         }
     }
     match resolve_endpoint(model, &call.to) {

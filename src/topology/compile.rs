@@ -117,7 +117,13 @@ pub(super) fn compile(model: &ModelSpec) -> Topology {
                         half_open_calls: b.half_open_calls.unwrap_or(3),
                         first: 0,
                     }),
-                    fallback: call.fallback,
+                    fallback: match &call.fallback {
+                        crate::spec::model::Fallback::Fail => Fallback::Fail,
+                        crate::spec::model::Fallback::Degrade => Fallback::Degrade,
+                        crate::spec::model::Fallback::Enqueue(q) => {
+                            Fallback::Enqueue(ServiceId(service_index[q.as_str()]))
+                        }
+                    },
                     only_on_miss: call.when == crate::spec::model::CallWhen::Miss,
                 });
                 if let Some(pool) = &call.pool {
@@ -184,6 +190,12 @@ pub(super) fn compile(model: &ModelSpec) -> Topology {
                 }
             }),
             shed_above_memory: service.load_shedding.as_ref().map(|l| l.memory_above),
+            consumer: service.consumer.as_ref().map(|c| Consumer {
+                concurrency: c.concurrency,
+                timeout: c.timeout.0,
+                timeout_lane: lane(&mut timer_lanes, TimerKind::ConsumerTimeout, c.timeout.0),
+                retry_after: c.retry_after.map_or(1_000_000_000, |d| d.0),
+            }),
             replication: service.replication.as_ref().map(|r| Replication {
                 primary: r
                     .primary

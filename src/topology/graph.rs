@@ -66,6 +66,7 @@ pub fn to_dot(topology: &Topology) -> String {
             ServiceKind::Database => ", shape=cylinder",
             ServiceKind::Cache => ", shape=box3d",
             ServiceKind::External => ", style=dashed",
+            ServiceKind::Queue => ", shape=cds",
             ServiceKind::Service => "",
         };
         writeln!(
@@ -116,6 +117,7 @@ pub fn to_mermaid(topology: &Topology) -> String {
             ServiceKind::Database => ("[(", ")]"),
             ServiceKind::Cache => ("[[", "]]"),
             ServiceKind::External => ("{{", "}}"),
+            ServiceKind::Queue => ("[/", "/]"),
             ServiceKind::Service => ("[", "]"),
         };
         writeln!(out, "  {}{open}\"{label}\"{close}", node_id(id)).unwrap();

@@ -21,7 +21,25 @@ pub fn instance_names(
 
 use std::ops::Range;
 
-use crate::spec::model::{Fallback, Jitter, LbPolicy, ServiceKind};
+use crate::spec::model::{Jitter, LbPolicy, ServiceKind};
+
+/// What a caller does when a call has failed for good.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fallback {
+    Fail,
+    Degrade,
+    /// Hand the call to this queue service.
+    Enqueue(ServiceId),
+}
+
+/// A queue's consumer (ns).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Consumer {
+    pub concurrency: u32,
+    pub timeout: u64,
+    pub timeout_lane: u32,
+    pub retry_after: u64,
+}
 
 macro_rules! id {
     ($(#[$doc:meta])* $name:ident) => {
@@ -103,6 +121,7 @@ pub struct Service {
     /// Shed new work above this share of the memory limit.
     pub shed_above_memory: Option<f64>,
     pub replication: Option<Replication>,
+    pub consumer: Option<Consumer>,
 }
 
 /// Primary/replica replication of a database (ns).
@@ -268,6 +287,8 @@ pub enum TimerKind {
     AcquireTimeout,
     /// A workload client's patience with its request.
     ClientTimeout,
+    /// A queue consumer's patience with a delivery.
+    ConsumerTimeout,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
