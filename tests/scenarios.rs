@@ -974,3 +974,59 @@ fn a_queue_consumer_caught_in_the_split_redelivers_until_it_heals() {
     assert_eq!(totals.pending_at_end, 0, "{totals:?}");
     assert!(totals.delivered >= totals.enqueued);
 }
+
+// ----- 8. reconnecting clients ------------------------------------------------------------
+
+fn connect_rows(run: &Run) -> Vec<&Row> {
+    let connect = run
+        .topology
+        .endpoints
+        .iter()
+        .position(|e| e.full_name == "gateway.connect")
+        .unwrap() as u32;
+    run.recorder
+        .rows
+        .iter()
+        .filter(|r| r.component == Component::Endpoint(connect) && r.window_start >= 60 * SECOND)
+        .collect()
+}
+
+#[test]
+fn clients_reconnecting_in_lockstep_overwhelm_the_survivors() {
+    let run = run_shipped("reconnect-storm.json", |_| {});
+    let rows = connect_rows(&run);
+    // The quarter of 2000 clients on the dead instance all come back one
+    // second later, in the same instant: the three survivors can take 144
+    // handshakes at once (16 workers + 32 queued each) and turn the rest
+    // away; the rejected retry together again, 2 s, then 4 s later.
+    let peak = rows.iter().map(|r| r.arrivals).max().unwrap();
+    assert!(peak >= 450, "peak {peak}");
+    let rejected: u64 = rows
+        .iter()
+        .map(|r| r.errors[ErrorClass::QueueFull as usize])
+        .sum();
+    assert!(rejected > 400, "{rejected} rejected");
+    let waves = rows
+        .iter()
+        .filter(|r| r.errors.iter().sum::<u64>() > 0)
+        .count();
+    assert!(waves >= 3, "{waves} waves");
+}
+
+#[test]
+fn jittered_backoff_flattens_the_reconnect_spike() {
+    let run = run_shipped("reconnect-storm.json", |m| {
+        m["clients"]["apps"]["reconnect"] = json!({ "backoff": "5s", "jitter": "full" });
+    });
+    let rows = connect_rows(&run);
+    // The same 500 clients spread over five seconds: no handshake refused.
+    let peak = rows.iter().map(|r| r.arrivals).max().unwrap();
+    assert!(peak < 200, "peak {peak}");
+    let rejected: u64 = rows.iter().map(|r| r.errors.iter().sum::<u64>()).sum();
+    assert_eq!(rejected, 0);
+    let reconnected: u64 = rows.iter().map(|r| r.ok).sum();
+    assert!(
+        (450..=550).contains(&reconnected),
+        "{reconnected} reconnected"
+    );
+}

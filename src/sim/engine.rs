@@ -43,6 +43,9 @@ pub(super) const ORPHAN: u32 = u32::MAX - 2;
 /// Parent marker of an activation delivering a queue item; its
 /// `parent_epoch` is the queue service.
 pub(super) const CONSUMER: u32 = u32::MAX - 3;
+/// Parent marker of an activation sent by a connected client; its
+/// `parent_epoch` is the client.
+pub(super) const CLIENT: u32 = u32::MAX - 4;
 /// No primary: a failover is under way.
 pub(super) const NO_PRIMARY: u32 = u32::MAX;
 
@@ -192,6 +195,8 @@ pub struct Engine<'t, O: Observer> {
     pub(super) lost_writes: Vec<u64>,
     /// Per service, its items if it is a queue.
     pub(super) brokers: Vec<super::broker::Broker>,
+    pub(super) clients: Vec<super::clients::Client>,
+    pub(super) client_rngs: Vec<ChaCha8Rng>,
     /// Chaos monkeys roaming, by fault.
     pub(super) monkeys_active: Vec<bool>,
     pub(super) config: RunConfig,
@@ -270,6 +275,15 @@ impl<'t, O: Observer> Engine<'t, O> {
             recent_writes: vec![VecDeque::new(); topo.services.len()],
             lost_writes: vec![0; topo.services.len()],
             brokers: vec![super::broker::Broker::default(); topo.services.len()],
+            clients: vec![
+                super::clients::Client::default();
+                topo.client_groups.iter().map(|g| g.count as usize).sum()
+            ],
+            client_rngs: topo
+                .client_groups
+                .iter()
+                .map(|g| stream(seed, &format!("clients/{}", g.name)))
+                .collect(),
             monkeys_active: vec![false; faults.len()],
             config,
             now: 0,
@@ -353,6 +367,7 @@ impl<'t, O: Observer> Engine<'t, O> {
             self.schedule_arrival(w as u32);
         }
         self.schedule_faults_and_probes();
+        self.start_clients();
         let end = self.config.duration;
         // The run covers [0, end): what is due at `end` belongs to no window.
         while end > 0
@@ -402,6 +417,8 @@ impl<'t, O: Observer> Engine<'t, O> {
                 Event::Promote { service } => self.on_promote(service),
                 Event::Redeliver { queue, endpoint } => self.on_redeliver(queue, endpoint),
                 Event::DeliveryLost { queue, endpoint } => self.delivered(queue, endpoint, false),
+                Event::ClientConnect { client } => self.on_client_connect(client),
+                Event::ClientRequest { client, session } => self.on_client_request(client, session),
                 Event::MemoryCheck { instance, check } => self.on_memory_check(instance, check),
                 Event::ProbeTimeout { instance, seq } => self.on_probe_timeout(instance, seq),
             }
@@ -482,7 +499,7 @@ impl<'t, O: Observer> Engine<'t, O> {
             self.endpoint_window[endpoint as usize].record_error(ErrorClass::NoHealthyInstance);
             return Err(ErrorClass::NoHealthyInstance);
         };
-        if !self.partitions.is_empty() && parent <= CONSUMER {
+        if !self.partitions.is_empty() && parent <= CONSUMER && parent != CLIENT {
             // A partition stands between the caller and the chosen
             // instance: the request never reaches the callee. A queue's
             // consumer runs where its queue service does.
@@ -1084,6 +1101,8 @@ impl<'t, O: Observer> Engine<'t, O> {
         self.release_worker(a.instance, service);
         if a.parent == ORPHAN {
             // Its client gave up and already counted a timeout.
+        } else if a.parent == CLIENT {
+            self.client_answered(a.parent_epoch, a.endpoint, a.instance, outcome);
         } else if a.parent == CONSUMER {
             self.delivered(a.parent_epoch, a.endpoint, matches!(outcome, Outcome::Ok));
         } else if a.parent == PROBE {

@@ -27,6 +27,10 @@ pub enum Event {
     Retry { slot: u32, epoch: u32 },
     /// A chaos monkey strikes.
     MonkeyKill { fault: u32 },
+    /// A connected client's (re)connection attempt.
+    ClientConnect { client: u32 },
+    /// A connected client's next request.
+    ClientRequest { client: u32, session: u32 },
     /// A delivery the network swallowed: its consumer's timeout is up.
     DeliveryLost { queue: u32, endpoint: u32 },
     /// A failed queue item is due for delivery again.
@@ -67,6 +71,10 @@ impl Event {
             Event::MonkeyKill { fault } => (12 << 60) | fault as u64,
             Event::Thaw { instance } => (14 << 60) | instance as u64,
             Event::Promote { service } => (16 << 60) | service as u64,
+            Event::ClientConnect { client } => (19 << 60) | client as u64,
+            Event::ClientRequest { client, session } => {
+                (20 << 60) | ((session as u64) << 32) | client as u64
+            }
             Event::DeliveryLost { queue, endpoint } => {
                 (18 << 60) | ((queue as u64) << 32) | endpoint as u64
             }

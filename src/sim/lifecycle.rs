@@ -5,7 +5,9 @@
 
 use rand::RngExt;
 
-use super::engine::{CONSUMER, Deferred, ENTRY, Engine, NO_PRIMARY, ORPHAN, Outcome, PROBE, Phase};
+use super::engine::{
+    CLIENT, CONSUMER, Deferred, ENTRY, Engine, NO_PRIMARY, ORPHAN, Outcome, PROBE, Phase,
+};
 use super::event::Event;
 use crate::components::instance::Process;
 use crate::components::work;
@@ -428,6 +430,8 @@ impl<O: Observer> Engine<'_, O> {
         } else {
             state.process = Process::Dead;
             self.evict(instance, true);
+            // The dead process reset every connection, idle ones too.
+            self.disconnect_clients(instance);
         }
         self.primary_check(instance);
         let service = self.topo.service_of_instance(InstanceId(instance));
@@ -662,6 +666,7 @@ impl<O: Observer> Engine<'_, O> {
         state.process = Process::Dead;
         state.memory_check += 1;
         self.evict(instance, true);
+        self.disconnect_clients(instance);
         self.primary_check(instance);
         if let Some(restart) = self.topo.service_of_instance(InstanceId(instance)).restart {
             let incarnation = self.instances[instance as usize].incarnation;
@@ -745,6 +750,9 @@ impl<O: Observer> Engine<'_, O> {
         match a.parent {
             ORPHAN => {}
             CONSUMER => self.delivered(a.parent_epoch, a.endpoint, false),
+            CLIENT => {
+                self.client_answered(a.parent_epoch, a.endpoint, a.instance, Outcome::Err(class))
+            }
             PROBE => self.probe_answered(a.instance, a.parent_epoch, false),
             ENTRY => self.entry_window[a.parent_epoch as usize].record_error(class),
             parent => {

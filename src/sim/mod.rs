@@ -3,6 +3,7 @@
 //! of the topology, the run configuration and the seed.
 
 pub mod broker;
+mod clients;
 pub mod engine;
 pub mod event;
 mod lifecycle;

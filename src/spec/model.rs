@@ -29,6 +29,43 @@ pub struct ModelSpec {
     pub services: IndexMap<String, ServiceSpec>,
     /// Entry points and their open-loop arrivals, keyed by name.
     pub workload: IndexMap<String, WorkloadSpec>,
+    /// Closed-loop clients that hold a connection to one instance, keyed by
+    /// name.
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub clients: IndexMap<String, ClientsSpec>,
+}
+
+/// A population of connected clients (mobile apps, websockets): each
+/// connects through the load balancer, then sends requests to the instance
+/// it is connected to, one at a time, a think time apart. When that instance
+/// dies they all lose their connections and reconnect with backoff.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ClientsSpec {
+    pub count: u32,
+    /// The endpoint that opens a connection (`service.endpoint`).
+    pub connect: String,
+    /// The endpoint each request calls, on the same service.
+    pub request: String,
+    /// Mean time between a response and the next request (exponential).
+    pub think: Duration,
+    /// Backoff between attempts to reconnect.
+    pub reconnect: ReconnectSpec,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReconnectSpec {
+    /// Wait before the first attempt.
+    pub backoff: Duration,
+    /// Growth per failed attempt. Default 2.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub multiplier: Option<f64>,
+    /// Longest wait. Default 30s.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_backoff: Option<Duration>,
+    #[serde(default)]
+    pub jitter: Jitter,
 }
 
 /// What a service is; it sets defaults and how the service is drawn.

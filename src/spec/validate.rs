@@ -343,11 +343,60 @@ pub fn model(model: &ModelSpec) -> Vec<Problem> {
         }
     }
     check_cycles(&mut problems, model);
-    if model.workload.is_empty() {
+    if model.workload.is_empty() && model.clients.is_empty() {
         problems.push(Problem::new(
             root.key("workload"),
             "expected at least one workload entry, e.g. {\"checkout\": {\"endpoint\": \"gateway.checkout\", \"rate\": \"100/s\"}}",
         ));
+    }
+    for (name, clients) in &model.clients {
+        let path = root.key("clients").key(name);
+        check_name(&mut problems, path.clone(), "clients", name);
+        if clients.count == 0 {
+            problems.push(Problem::new(
+                path.key("count"),
+                "expected at least one client",
+            ));
+        }
+        if clients.think.0 == 0 {
+            problems.push(Problem::new(
+                path.key("think"),
+                "expected a positive think time",
+            ));
+        }
+        let mut services = Vec::new();
+        for field in ["connect", "request"] {
+            let reference = if field == "connect" {
+                &clients.connect
+            } else {
+                &clients.request
+            };
+            match resolve_endpoint(model, reference) {
+                Ok((service, _)) => services.push(service),
+                Err((message, hint)) => {
+                    problems.push(Problem::new(path.key(field), message).with_suggestion(hint))
+                }
+            }
+        }
+        if services.len() == 2 && services[0] != services[1] {
+            problems.push(Problem::new(
+                path.key("request"),
+                format!(
+                    "requests go to the instance the client connected to, so they must be on `{}` too",
+                    services[0]
+                ),
+            ));
+        }
+        if clients
+            .reconnect
+            .multiplier
+            .is_some_and(|m| !(m.is_finite() && m >= 1.0))
+        {
+            problems.push(Problem::new(
+                path.key("reconnect").key("multiplier"),
+                "expected a multiplier of at least 1",
+            ));
+        }
     }
     for (name, workload) in &model.workload {
         let path = root.key("workload").key(name);

@@ -274,8 +274,37 @@ pub(super) fn compile(model: &ModelSpec) -> Topology {
         })
         .collect();
 
+    let mut first_client = 0;
+    let client_groups = model
+        .clients
+        .iter()
+        .map(|(name, spec)| {
+            let group = ClientGroup {
+                name: name.clone(),
+                count: spec.count,
+                first: first_client,
+                connect: EndpointId(endpoint_index[&spec.connect]),
+                request: EndpointId(endpoint_index[&spec.request]),
+                think: spec.think.0,
+                reconnect: RetryPolicy {
+                    max_attempts: u32::MAX,
+                    backoff: spec.reconnect.backoff.0,
+                    multiplier: spec.reconnect.multiplier.unwrap_or(2.0),
+                    max_backoff: spec.reconnect.max_backoff.map_or(30_000_000_000, |d| d.0),
+                    jitter: spec.reconnect.jitter,
+                    on: u16::MAX,
+                    budget: None,
+                    budget_index: 0,
+                },
+            };
+            first_client += spec.count;
+            group
+        })
+        .collect();
+
     Topology {
         name: model.name.clone(),
+        client_groups,
         zones,
         services,
         instances,

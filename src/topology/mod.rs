@@ -100,6 +100,9 @@ pub struct Topology {
     pub calls: Vec<Call>,
     pub pool_groups: Vec<PoolGroup>,
     pub workloads: Vec<Workload>,
+    /// Populations of connected clients; client `k` of a group is
+    /// `group.first + k` in the engine.
+    pub client_groups: Vec<ClientGroup>,
     /// Distinct call-timeout and acquire-timeout durations; timers of one
     /// duration are created in time order, so each gets a FIFO lane.
     pub timer_lanes: Vec<TimerLane>,
@@ -316,6 +319,18 @@ pub struct Workload {
     /// The client gives up after this long (ns).
     pub timeout: Option<u64>,
     pub timeout_lane: Option<u32>,
+}
+
+#[derive(Clone, Debug)]
+pub struct ClientGroup {
+    pub name: String,
+    pub count: u32,
+    pub first: u32,
+    pub connect: EndpointId,
+    pub request: EndpointId,
+    pub think: u64,
+    /// Reconnect backoff, as a retry policy with unlimited attempts.
+    pub reconnect: RetryPolicy,
 }
 
 impl Topology {

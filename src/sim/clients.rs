@@ -1,0 +1,167 @@
+//! Connected clients: closed-loop users that hold a connection to one
+//! instance. When the instance dies they all lose it at once, and how they
+//! reconnect (backoff, jitter) decides whether the survivors see a thundering
+//! herd.
+
+use rand_distr::{Distribution, Exp1};
+
+use super::engine::{CLIENT, Engine, Outcome};
+use super::event::Event;
+use crate::components::retry;
+use crate::components::work;
+use crate::observe::Observer;
+use crate::observe::metrics::ErrorClass;
+
+/// Not connected to any instance.
+const NONE: u32 = u32::MAX;
+
+#[derive(Clone, Copy, Debug)]
+pub struct Client {
+    /// The instance it is connected to, or `NONE`.
+    instance: u32,
+    /// Failed connection attempts since it was last connected.
+    attempts: u32,
+    last_backoff: u64,
+    /// Moves on at every connection, so a request scheduled in an earlier
+    /// one is dropped.
+    session: u32,
+}
+
+impl Default for Client {
+    fn default() -> Self {
+        Client {
+            instance: NONE,
+            attempts: 0,
+            last_backoff: 0,
+            session: 0,
+        }
+    }
+}
+
+impl<O: Observer> Engine<'_, O> {
+    /// Clients connect at random over their first think time.
+    pub(super) fn start_clients(&mut self) {
+        for (g, group) in self.topo.client_groups.iter().enumerate() {
+            for k in 0..group.count {
+                let u: f64 = rand::RngExt::random(&mut self.client_rngs[g]);
+                let at = work::nearest(u * group.think as f64);
+                self.queue.schedule(
+                    at,
+                    Event::ClientConnect {
+                        client: group.first + k,
+                    },
+                );
+            }
+        }
+    }
+
+    fn group_of(&self, client: u32) -> usize {
+        self.topo
+            .client_groups
+            .iter()
+            .position(|g| client >= g.first && client < g.first + g.count)
+            .expect("every client belongs to a group")
+    }
+
+    pub(super) fn on_client_connect(&mut self, client: u32) {
+        let g = self.group_of(client);
+        let connect = self.topo.client_groups[g].connect.0;
+        if let Err(_class) = self.dispatch(connect, CLIENT, client) {
+            self.schedule_reconnect(client);
+        }
+    }
+
+    pub(super) fn on_client_request(&mut self, client: u32, session: u32) {
+        let c = self.clients[client as usize];
+        if c.instance == NONE || c.session != session {
+            return;
+        }
+        let instance = c.instance;
+        let g = self.group_of(client);
+        let request = self.topo.client_groups[g].request.0;
+        // To the instance it is connected to: no balancer in between.
+        self.endpoint_window[request as usize].arrivals += 1;
+        match self.admit(request, instance, CLIENT, client) {
+            Ok(_) => {}
+            Err(ErrorClass::Refused) => self.disconnect(client),
+            Err(_) => self.schedule_request(client),
+        }
+    }
+
+    /// An activation a client sent has ended.
+    pub(super) fn client_answered(
+        &mut self,
+        client: u32,
+        endpoint: u32,
+        instance: u32,
+        outcome: Outcome,
+    ) {
+        let g = self.group_of(client);
+        let is_connect = self.topo.client_groups[g].connect.0 == endpoint;
+        match (is_connect, outcome) {
+            (true, Outcome::Ok) => {
+                let c = &mut self.clients[client as usize];
+                c.instance = instance;
+                c.attempts = 0;
+                c.last_backoff = 0;
+                c.session += 1;
+                self.schedule_request(client);
+            }
+            (true, Outcome::Err(_)) => self.schedule_reconnect(client),
+            (false, Outcome::Err(ErrorClass::Refused)) => self.disconnect(client),
+            // An answered request, or an application error: on to the next.
+            (false, _) => {
+                if self.clients[client as usize].instance == instance {
+                    self.schedule_request(client);
+                }
+            }
+        }
+    }
+
+    /// Every client connected to a dead instance loses its connection.
+    pub(super) fn disconnect_clients(&mut self, instance: u32) {
+        if self.clients.is_empty() {
+            return;
+        }
+        for client in 0..self.clients.len() as u32 {
+            if self.clients[client as usize].instance == instance {
+                self.disconnect(client);
+            }
+        }
+    }
+
+    fn disconnect(&mut self, client: u32) {
+        if self.clients[client as usize].instance == NONE {
+            return;
+        }
+        self.clients[client as usize].instance = NONE;
+        self.schedule_reconnect(client);
+    }
+
+    fn schedule_request(&mut self, client: u32) {
+        let g = self.group_of(client);
+        let think = self.topo.client_groups[g].think as f64;
+        let gap: f64 = Exp1.sample(&mut self.client_rngs[g]);
+        let at = self.now + work::nearest(gap * think);
+        let session = self.clients[client as usize].session;
+        self.queue
+            .schedule(at, Event::ClientRequest { client, session });
+    }
+
+    fn schedule_reconnect(&mut self, client: u32) {
+        let g = self.group_of(client);
+        let policy = self.topo.client_groups[g].reconnect;
+        let c = self.clients[client as usize];
+        let sleep = retry::backoff(
+            &policy,
+            c.attempts + 1,
+            c.last_backoff,
+            &mut self.client_rngs[g],
+        );
+        let c = &mut self.clients[client as usize];
+        c.attempts += 1;
+        c.last_backoff = sleep;
+        self.queue
+            .schedule(self.now + sleep, Event::ClientConnect { client });
+    }
+}
