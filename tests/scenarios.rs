@@ -1030,3 +1030,52 @@ fn jittered_backoff_flattens_the_reconnect_spike() {
         "{reconnected} reconnected"
     );
 }
+
+#[test]
+fn a_per_request_leak_grows_with_the_work_done() {
+    let model = r#"{"name": "m", "zones": ["z"],
+        "services": {"api": {"instances": {"count": 2}, "workers": 8, "queue": 16,
+          "load_balancer": {"policy": "random"},
+          "memory": {"baseline": "100MiB", "limit": "200MiB"},
+          "endpoints": {"op": {"work": {"constant": "2ms"}}}}},
+        "workload": {"w": {"endpoint": "api.op", "rate": "200/s"}}}"#;
+    // 1 MiB per request at ~100 requests/s per instance: 100 MiB of headroom
+    // lasts about a second.
+    let faults =
+        r#"{"leak": {"kind": "memory_leak", "target": "api", "per_request": "1MiB", "at": "5s"}}"#;
+    let (_, _, rec) = run_with_faults(model, faults, 2, 10, 0);
+    let ooms: Vec<f64> = rec
+        .events
+        .iter()
+        .filter(|e| matches!(e.change, StateChange::OomKilled { .. }))
+        .map(|e| e.time as f64 / 1e9)
+        .collect();
+    assert_eq!(ooms.len(), 2, "{ooms:?}");
+    assert!(ooms.iter().all(|t| (5.8..6.3).contains(t)), "{ooms:?}");
+}
+
+#[test]
+fn shedding_on_queue_length_fails_fast_instead_of_queueing() {
+    let model = |shed: &str| {
+        format!(
+            r#"{{"name": "m", "zones": ["z"],
+            "services": {{"api": {{"workers": 2, "queue": 100, {shed}
+              "endpoints": {{"op": {{"work": {{"constant": "10ms"}}}}}}}}}},
+            "workload": {{"w": {{"endpoint": "api.op", "rate": "300/s"}}}}}}"#
+        )
+    };
+    let (_, queued, _) = run_with_faults(&model(""), "{}", 1, 20, 5);
+    let (_, shed, _) = run_with_faults(
+        &model(r#""load_shedding": {"queue_above": 5},"#),
+        "{}",
+        1,
+        20,
+        5,
+    );
+    // Twice the capacity arrives. Without shedding the queue fills and
+    // every accepted request waits out a hundred others; with it, the
+    // overflow fails at once and the rest are served quickly.
+    assert!(queued.entries[0].latency_summary().p50 > 400_000_000);
+    assert!(shed.entries[0].latency_summary().p99 < 80_000_000);
+    assert!(shed.entries[0].errors[ErrorClass::Shed as usize] > 1000);
+}

@@ -54,6 +54,8 @@ pub struct InstanceState {
     /// Bytes per nanosecond leaked while leak faults are active.
     pub leak_rate: f64,
     pub leak_since: u64,
+    /// Bytes leaked per completed request while leak faults are active.
+    pub leak_per_request: u64,
     /// Memory alerts already raised by this process.
     pub alerts_fired: u32,
     /// Moves on to cancel a scheduled memory check.
@@ -88,6 +90,7 @@ impl InstanceState {
             leaked: 0.0,
             leak_rate: 0.0,
             leak_since: 0,
+            leak_per_request: 0,
             alerts_fired: 0,
             memory_check: 0,
             frozen_until: 0,

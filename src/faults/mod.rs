@@ -64,6 +64,8 @@ pub enum FaultAction {
         instances: Vec<u32>,
         /// Bytes per nanosecond.
         rate: f64,
+        /// Bytes per completed request.
+        per_request: u64,
     },
     ChaosMonkey {
         service: u32,
@@ -522,7 +524,12 @@ pub fn compile(scenario: &ScenarioSpec, topology: &Topology) -> Result<Vec<Fault
                     mode: *mode,
                 })
             }
-            FaultSpec::MemoryLeak { target, rate, .. } => match resolve(topology, target, false) {
+            FaultSpec::MemoryLeak {
+                target,
+                rate,
+                per_request,
+                ..
+            } => match resolve(topology, target, false) {
                 Ok(r) => {
                     let instances = instances_of(topology, &r);
                     let service = topology.instances[instances[0] as usize].service.index();
@@ -538,13 +545,24 @@ pub fn compile(scenario: &ScenarioSpec, topology: &Topology) -> Result<Vec<Fault
                             ),
                         );
                         None
-                    } else if !(rate.0 > 0.0 && rate.0.is_finite()) {
+                    } else if rate.is_none() && per_request.is_none() {
+                        target_problem(
+                            "rate",
+                            (
+                                "expected a `rate` (\"10MiB/s\"), a `per_request` size, or both"
+                                    .into(),
+                                None,
+                            ),
+                        );
+                        None
+                    } else if rate.is_some_and(|r| !(r.0 > 0.0 && r.0.is_finite())) {
                         target_problem("rate", ("expected a positive growth rate".into(), None));
                         None
                     } else {
                         Some(FaultAction::MemoryLeak {
                             instances,
-                            rate: rate.0 / 1e9,
+                            rate: rate.map_or(0.0, |r| r.0 / 1e9),
+                            per_request: per_request.map_or(0, |s| s.0),
                         })
                     }
                 }

@@ -588,6 +588,13 @@ impl<'t, O: Observer> Engine<'t, O> {
                 return Ok(slot);
             }
         }
+        if service
+            .shed_above_queue
+            .is_some_and(|above| self.instances[instance as usize].queue.len() as u32 > above)
+        {
+            self.endpoint_window[endpoint as usize].record_error(ErrorClass::Shed);
+            return Err(ErrorClass::Shed);
+        }
         if let Some(memory) = &service.memory {
             if service
                 .shed_above_memory
@@ -1134,6 +1141,15 @@ impl<'t, O: Observer> Engine<'t, O> {
                 self.slab[a.parent as usize].missed = draw >= hit_ratio;
             }
             self.deliver(a.parent, a.parent_epoch, seen);
+        }
+        // Last, once this activation is gone: the work leaves memory behind,
+        // and this request may be the one that fills the instance.
+        if self.instances[a.instance as usize].leak_per_request > 0
+            && self.instances[a.instance as usize].process == Process::Running
+        {
+            let state = &mut self.instances[a.instance as usize];
+            state.leaked += state.leak_per_request as f64;
+            self.check_memory(a.instance);
         }
     }
 

@@ -108,10 +108,16 @@ impl<O: Observer> Engine<'_, O> {
                     self.freeze(victim, thaw, f);
                 }
             }
-            FaultAction::MemoryLeak { instances, rate } => {
+            FaultAction::MemoryLeak {
+                instances,
+                rate,
+                per_request,
+            } => {
                 for &i in instances {
                     self.settle_leak(i);
-                    self.instances[i as usize].leak_rate += rate;
+                    let state = &mut self.instances[i as usize];
+                    state.leak_rate += rate;
+                    state.leak_per_request += per_request;
                     self.schedule_memory_check(i);
                 }
             }
@@ -187,10 +193,15 @@ impl<O: Observer> Engine<'_, O> {
             }
             // Thawing is scheduled per instance when the freeze starts.
             FaultAction::Freeze { .. } => {}
-            FaultAction::MemoryLeak { instances, rate } => {
+            FaultAction::MemoryLeak {
+                instances,
+                rate,
+                per_request,
+            } => {
                 for &i in instances {
                     self.settle_leak(i);
                     let state = &mut self.instances[i as usize];
+                    state.leak_per_request -= per_request;
                     state.leak_rate = (state.leak_rate - rate).max(0.0);
                     if state.leak_rate < 1e-18 {
                         state.leak_rate = 0.0;

@@ -286,7 +286,12 @@ pub struct MemorySpec {
 #[serde(deny_unknown_fields)]
 pub struct LoadSheddingSpec {
     /// Shed while memory is above this share of the limit.
-    pub memory_above: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_above: Option<f64>,
+    /// Shed while more than this many requests wait in the instance's queue
+    /// (fail fast rather than serve stale work late).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub queue_above: Option<u32>,
 }
 
 /// Restart of dead instances by a supervisor.

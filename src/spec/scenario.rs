@@ -156,7 +156,12 @@ pub enum FaultSpec {
     /// ends; a restarted process starts clean but leaks again while it lasts.
     MemoryLeak {
         target: String,
-        rate: super::units::ByteRate,
+        /// Growth over time (`"10MiB/s"`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        rate: Option<super::units::ByteRate>,
+        /// Growth per request the instance completes (`"64KiB"`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        per_request: Option<super::units::Size>,
         at: Duration,
         #[serde(rename = "for", default, skip_serializing_if = "Option::is_none")]
         duration: Option<Duration>,

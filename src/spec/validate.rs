@@ -209,9 +209,17 @@ pub fn model(model: &ModelSpec) -> Vec<Problem> {
             }
         };
         if let Some(shedding) = &service.load_shedding {
-            let p = path.key("load_shedding").key("memory_above");
-            share(&mut problems, p.clone(), shedding.memory_above);
-            needs_memory(&mut problems, p);
+            if let Some(above) = shedding.memory_above {
+                let p = path.key("load_shedding").key("memory_above");
+                share(&mut problems, p.clone(), above);
+                needs_memory(&mut problems, p);
+            }
+            if shedding.memory_above.is_none() && shedding.queue_above.is_none() {
+                problems.push(Problem::new(
+                    path.key("load_shedding"),
+                    "expected `memory_above`, `queue_above` or both",
+                ));
+            }
         }
         if let Some(above) = service
             .load_balancer

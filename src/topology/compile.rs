@@ -189,7 +189,8 @@ pub(super) fn compile(model: &ModelSpec) -> Topology {
                     alerts,
                 }
             }),
-            shed_above_memory: service.load_shedding.as_ref().map(|l| l.memory_above),
+            shed_above_memory: service.load_shedding.as_ref().and_then(|l| l.memory_above),
+            shed_above_queue: service.load_shedding.as_ref().and_then(|l| l.queue_above),
             consumer: service.consumer.as_ref().map(|c| Consumer {
                 concurrency: c.concurrency,
                 timeout: c.timeout.0,

@@ -123,6 +123,8 @@ pub struct Service {
     pub memory: Option<Memory>,
     /// Shed new work above this share of the memory limit.
     pub shed_above_memory: Option<f64>,
+    /// Shed new work while more than this many requests are queued.
+    pub shed_above_queue: Option<u32>,
     pub replication: Option<Replication>,
     pub consumer: Option<Consumer>,
 }
