@@ -150,6 +150,46 @@ fn resolve(
     ))
 }
 
+/// The instances a kill or freeze names: one instance, or `count` of a
+/// service's to draw when it starts. On error, the field to blame and why.
+#[allow(clippy::type_complexity)]
+fn victims(
+    topology: &Topology,
+    target: &str,
+    count: Option<u32>,
+    verb: &str,
+) -> Result<(u32, Option<u32>, u32), (&'static str, (String, Option<String>))> {
+    match resolve(topology, target, false).map_err(|e| ("target", e))? {
+        Resolved::Service(s) => {
+            let available = topology.services[s as usize].instances.len() as u32;
+            let count = count.unwrap_or(1);
+            if count == 0 || count > available {
+                return Err((
+                    "count",
+                    (
+                        format!("expected 1 to {available} instances to {verb}, found {count}"),
+                        None,
+                    ),
+                ));
+            }
+            Ok((s, None, count))
+        }
+        Resolved::Instance(i) => {
+            if count.is_some_and(|c| c != 1) {
+                return Err((
+                    "count",
+                    (
+                        "a named instance is one instance; leave `count` out".into(),
+                        None,
+                    ),
+                ));
+            }
+            Ok((topology.instances[i as usize].service.0, Some(i), 1))
+        }
+        Resolved::Endpoint(_) => unreachable!("endpoints are not resolved here"),
+    }
+}
+
 fn only_instance(resolved: &Resolved) -> Option<u32> {
     match *resolved {
         Resolved::Instance(i) => Some(i),
@@ -215,51 +255,15 @@ pub fn compile(scenario: &ScenarioSpec, topology: &Topology) -> Result<Vec<Fault
                 count,
                 mode,
                 ..
-            } => match resolve(topology, target, false) {
-                Ok(Resolved::Service(s)) => {
-                    let available = topology.services[s as usize].instances.len() as u32;
-                    let count = count.unwrap_or(1);
-                    if count == 0 || count > available {
-                        target_problem(
-                            "count",
-                            (
-                                format!(
-                                    "expected 1 to {available} instances to kill, found {count}"
-                                ),
-                                None,
-                            ),
-                        );
-                        None
-                    } else {
-                        Some(FaultAction::Kill {
-                            service: s,
-                            instance: None,
-                            count,
-                            mode: *mode,
-                        })
-                    }
-                }
-                Ok(Resolved::Instance(i)) => {
-                    if count.is_some_and(|c| c != 1) {
-                        target_problem(
-                            "count",
-                            (
-                                "a named instance is one instance; leave `count` out".into(),
-                                None,
-                            ),
-                        );
-                    }
-                    let service = topology.instances[i as usize].service.0;
-                    Some(FaultAction::Kill {
-                        service,
-                        instance: Some(i),
-                        count: 1,
-                        mode: *mode,
-                    })
-                }
-                Ok(Resolved::Endpoint(_)) => None,
-                Err(e) => {
-                    target_problem("target", e);
+            } => match victims(topology, target, *count, "kill") {
+                Ok((service, instance, count)) => Some(FaultAction::Kill {
+                    service,
+                    instance,
+                    count,
+                    mode: *mode,
+                }),
+                Err((field, problem)) => {
+                    target_problem(field, problem);
                     None
                 }
             },
@@ -321,37 +325,14 @@ pub fn compile(scenario: &ScenarioSpec, topology: &Topology) -> Result<Vec<Fault
                 }
             }
             FaultSpec::InstanceFreeze { target, count, .. } => {
-                match resolve(topology, target, false) {
-                    Ok(Resolved::Service(s)) => {
-                        let available = topology.services[s as usize].instances.len() as u32;
-                        let count = count.unwrap_or(1);
-                        if count == 0 || count > available {
-                            target_problem(
-                                "count",
-                                (
-                                    format!(
-                                        "expected 1 to {available} instances to freeze, found {count}"
-                                    ),
-                                    None,
-                                ),
-                            );
-                            None
-                        } else {
-                            Some(FaultAction::Freeze {
-                                service: s,
-                                instance: None,
-                                count,
-                            })
-                        }
-                    }
-                    Ok(Resolved::Instance(i)) => Some(FaultAction::Freeze {
-                        service: topology.instances[i as usize].service.0,
-                        instance: Some(i),
-                        count: 1,
+                match victims(topology, target, *count, "freeze") {
+                    Ok((service, instance, count)) => Some(FaultAction::Freeze {
+                        service,
+                        instance,
+                        count,
                     }),
-                    Ok(Resolved::Endpoint(_)) => None,
-                    Err(e) => {
-                        target_problem("target", e);
+                    Err((field, problem)) => {
+                        target_problem(field, problem);
                         None
                     }
                 }

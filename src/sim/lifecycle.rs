@@ -445,8 +445,12 @@ impl<O: Observer> Engine<'_, O> {
             self.disconnect_clients(instance);
         }
         self.primary_check(instance);
-        let service = self.topo.service_of_instance(InstanceId(instance));
-        if let Some(restart) = service.restart {
+        self.schedule_restart(instance);
+    }
+
+    /// The supervisor, if the service has one, starts a new process later.
+    fn schedule_restart(&mut self, instance: u32) {
+        if let Some(restart) = self.topo.service_of_instance(InstanceId(instance)).restart {
             let incarnation = self.instances[instance as usize].incarnation;
             self.queue.schedule(
                 self.now + restart.delay,
@@ -679,16 +683,7 @@ impl<O: Observer> Engine<'_, O> {
         self.evict(instance, true);
         self.disconnect_clients(instance);
         self.primary_check(instance);
-        if let Some(restart) = self.topo.service_of_instance(InstanceId(instance)).restart {
-            let incarnation = self.instances[instance as usize].incarnation;
-            self.queue.schedule(
-                self.now + restart.delay,
-                Event::Restart {
-                    instance,
-                    incarnation,
-                },
-            );
-        }
+        self.schedule_restart(instance);
     }
 
     /// Ends everything in flight on an instance that just died or vanished.
