@@ -32,8 +32,8 @@ pub enum Transition {
 #[derive(Clone, Debug)]
 pub struct Breaker {
     pub state: BreakerState,
-    /// Outcomes of the last calls, `true` for a failure (count-based window).
-    window: VecDeque<bool>,
+    /// Outcomes of the calls in the window: when, and whether it failed.
+    window: VecDeque<(u64, bool)>,
     failures: u32,
 }
 
@@ -104,12 +104,25 @@ impl Breaker {
                 }
             }
             BreakerState::Closed => {
-                if self.window.len() as u32 == policy.window
-                    && self.window.pop_front() == Some(true)
-                {
-                    self.failures -= 1;
+                match policy.window_time {
+                    Some(span) => {
+                        // Calls older than the window slide out of it.
+                        while let Some(&(at, old)) = self.window.front()
+                            && at + span <= now
+                        {
+                            self.window.pop_front();
+                            self.failures -= old as u32;
+                        }
+                    }
+                    None => {
+                        if self.window.len() as u32 == policy.window
+                            && let Some((_, old)) = self.window.pop_front()
+                        {
+                            self.failures -= old as u32;
+                        }
+                    }
                 }
-                self.window.push_back(failed);
+                self.window.push_back((now, failed));
                 self.failures += failed as u32;
                 let calls = self.window.len() as u32;
                 if calls >= policy.min_calls
@@ -141,6 +154,7 @@ mod tests {
         BreakerPolicy {
             failure_rate: 0.5,
             window: 10,
+            window_time: None,
             min_calls: 4,
             slow_call: None,
             open_for: 100,
@@ -177,6 +191,30 @@ mod tests {
         assert!(b.admit(100, &p).0);
         assert_eq!(b.record(120, &p, true), Some(Transition::Opened));
         assert_eq!(b.state, BreakerState::Open { until: 220 });
+    }
+
+    #[test]
+    fn a_time_window_forgets_failures_older_than_its_span() {
+        let p = BreakerPolicy {
+            window_time: Some(1000),
+            ..policy()
+        };
+        let mut b = Breaker::default();
+        // Three failures early on, under min_calls (4): nothing yet.
+        for t in [0, 10, 20] {
+            assert_eq!(b.record(t, &p, true), None);
+        }
+        // A second later they are gone: four successes, no failure in view.
+        for t in [1100, 1110, 1120, 1130] {
+            assert_eq!(b.record(t, &p, false), None);
+        }
+        assert_eq!(b.failures, 0);
+        // Two failures among six calls within the span: 2/6 < 50 %...
+        assert_eq!(b.record(1140, &p, true), None);
+        // ...and the fourth makes it 4/8 = 50 %: open.
+        assert_eq!(b.record(1150, &p, true), None);
+        assert_eq!(b.record(1160, &p, true), None);
+        assert_eq!(b.record(1170, &p, true), Some(Transition::Opened));
     }
 
     #[test]

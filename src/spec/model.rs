@@ -464,8 +464,11 @@ pub struct BreakerSpec {
     /// Calls the window holds (count-based sliding window). Default 20.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub window: Option<u32>,
+    /// A time-based sliding window instead: the calls of the last this long.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window_time: Option<Duration>,
     /// Calls the window must hold before the rate is judged. Default: the
-    /// window size.
+    /// window size (20 with a time window).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub min_calls: Option<u32>,
     /// A call at least this slow counts as failed, answered or not.

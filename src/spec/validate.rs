@@ -655,8 +655,19 @@ fn check_call<'m>(
         if window == 0 {
             problems.push(Problem::new(path.key("window"), "expected at least 1 call"));
         }
+        match (breaker.window, breaker.window_time) {
+            (Some(_), Some(_)) => problems.push(Problem::new(
+                path.key("window_time"),
+                "give a count `window` or a `window_time`, not both",
+            )),
+            (None, Some(t)) if t.0 == 0 => problems.push(Problem::new(
+                path.key("window_time"),
+                "expected a positive duration",
+            )),
+            _ => {}
+        }
         if let Some(min) = breaker.min_calls
-            && (min == 0 || min > window)
+            && (min == 0 || (breaker.window_time.is_none() && min > window))
         {
             problems.push(Problem::new(
                 path.key("min_calls"),

@@ -111,6 +111,7 @@ pub(super) fn compile(model: &ModelSpec) -> Topology {
                     breaker: call.circuit_breaker.as_ref().map(|b| BreakerPolicy {
                         failure_rate: b.failure_rate,
                         window: b.window.unwrap_or(20),
+                        window_time: b.window_time.map(|d| d.0),
                         min_calls: b.min_calls.unwrap_or(b.window.unwrap_or(20)),
                         slow_call: b.slow_call.map(|d| d.0),
                         open_for: b.open_for.0,

@@ -267,6 +267,8 @@ pub struct RetryPolicy {
 pub struct BreakerPolicy {
     pub failure_rate: f64,
     pub window: u32,
+    /// A time-based window (ns) instead of the count.
+    pub window_time: Option<u64>,
     pub min_calls: u32,
     pub slow_call: Option<u64>,
     pub open_for: u64,
