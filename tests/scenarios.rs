@@ -1079,3 +1079,57 @@ fn shedding_on_queue_length_fails_fast_instead_of_queueing() {
     assert!(shed.entries[0].latency_summary().p99 < 80_000_000);
     assert!(shed.entries[0].errors[ErrorClass::Shed as usize] > 1000);
 }
+
+// ----- autoscaling ------------------------------------------------------------------------
+
+#[test]
+fn the_autoscaler_adds_instances_under_load_and_removes_them_after() {
+    let model = r#"{"name": "m", "zones": ["a", "b"],
+        "services": {"api": {"instances": {"per_zone": 1}, "workers": 4, "queue": 50,
+          "load_balancer": {"policy": "least_outstanding"},
+          "autoscaling": {"min": 2, "max": 8, "target_utilisation": 0.6,
+                          "interval": "10s", "cooldown": "30s", "boot": "20s"},
+          "endpoints": {"op": {"work": {"exponential": {"mean": "10ms"}}}}}},
+        "workload": {"w": {"endpoint": "api.op", "timeout": "5s", "schedule": [
+          {"at": "0s", "rate": "200/s"}, {"at": "60s", "rate": "1000/s"}, {"at": "200s", "rate": "200/s"}]}}}"#;
+    let (t, _, rec) = run_with_faults(model, "{}", 6, 400, 0);
+    let scaled: Vec<(&str, u32, f64)> = rec
+        .events
+        .iter()
+        .filter_map(|e| match e.change {
+            StateChange::ScaledOut { instances, .. } => {
+                Some(("out", instances, e.time as f64 / 1e9))
+            }
+            StateChange::ScaledIn { instances, .. } => Some(("in", instances, e.time as f64 / 1e9)),
+            _ => None,
+        })
+        .collect();
+    // 1000 requests/s × 10 ms = 10 busy workers: at 60 % of 4 per instance,
+    // five instances. The first decision after the jump sees it.
+    let out = scaled.iter().find(|s| s.0 == "out").expect("scaled out");
+    assert!(out.2 > 60.0 && out.2 <= 80.0, "{scaled:?}");
+    let peak = scaled
+        .iter()
+        .filter(|s| s.0 == "out")
+        .map(|s| s.1)
+        .max()
+        .unwrap();
+    assert!((5..=6).contains(&peak), "{scaled:?}");
+    // Once the new instances have booted, the overload is gone.
+    let entry: Vec<&Row> = rec
+        .rows
+        .iter()
+        .filter(|r| {
+            r.component == Component::Entry(0)
+                && r.window_start >= 120 * SECOND
+                && r.window_start < 200 * SECOND
+        })
+        .collect();
+    let errors: u64 = entry.iter().map(|r| r.errors.iter().sum::<u64>()).sum();
+    assert_eq!(errors, 0);
+    // Back at 200/s it shrinks to the minimum.
+    let last = scaled.last().unwrap();
+    assert_eq!((last.0, last.1), ("in", 2), "{scaled:?}");
+    let api = t.services.iter().position(|s| s.name == "api").unwrap();
+    assert_eq!(t.services[api].instances.len(), 8, "spare slots up to max");
+}

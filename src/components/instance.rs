@@ -60,6 +60,8 @@ pub struct InstanceState {
     pub alerts_fired: u32,
     /// Moves on to cancel a scheduled memory check.
     pub memory_check: u32,
+    /// Part of the fleet: false for an autoscaler's spare slot.
+    pub provisioned: bool,
     /// Frozen (a GC pause, a hung host) until this virtual time.
     pub frozen_until: u64,
     /// What happened to its activations while frozen, in order.
@@ -93,6 +95,7 @@ impl InstanceState {
             leak_per_request: 0,
             alerts_fired: 0,
             memory_check: 0,
+            provisioned: true,
             frozen_until: 0,
             deferred: Vec::new(),
             saturated: false,

@@ -61,6 +61,16 @@ pub enum StateChange {
     Readmitted {
         instance: u32,
     },
+    /// The autoscaler grew the fleet to `instances`.
+    ScaledOut {
+        service: u32,
+        instances: u32,
+    },
+    /// The autoscaler shrank the fleet to `instances`.
+    ScaledIn {
+        service: u32,
+        instances: u32,
+    },
     /// A replicated database lost its primary.
     PrimaryLost {
         instance: u32,
@@ -125,6 +135,8 @@ impl StateChange {
             StateChange::InstanceReady { .. } => "instance_ready",
             StateChange::Ejected { .. } => "ejected",
             StateChange::Readmitted { .. } => "readmitted",
+            StateChange::ScaledOut { .. } => "scaled_out",
+            StateChange::ScaledIn { .. } => "scaled_in",
             StateChange::PrimaryLost { .. } => "primary_lost",
             StateChange::PrimaryPromoted { .. } => "primary_promoted",
             StateChange::FailoverFailed { .. } => "failover_failed",
@@ -178,6 +190,12 @@ impl StateChange {
             }
             StateChange::InstanceThawed { instance } => [20, instance as u64],
             StateChange::PrimaryLost { instance } => [21, instance as u64],
+            StateChange::ScaledOut { service, instances } => {
+                [24, (instances as u64) << 32 | service as u64]
+            }
+            StateChange::ScaledIn { service, instances } => {
+                [25, (instances as u64) << 32 | service as u64]
+            }
             StateChange::PrimaryPromoted {
                 instance,
                 lost_writes,

@@ -259,6 +259,12 @@ pub fn write_event(
             };
             (instance_name(instance), "breaker", cause)
         }
+        StateChange::ScaledOut { service, instances }
+        | StateChange::ScaledIn { service, instances } => (
+            topology.services[service as usize].name.as_str(),
+            "service",
+            format!("autoscaler: the fleet is now {instances} instances"),
+        ),
         StateChange::PrimaryLost { instance } => (
             instance_name(instance),
             "database",

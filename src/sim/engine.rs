@@ -196,6 +196,10 @@ pub struct Engine<'t, O: Observer> {
     /// Per service, its items if it is a queue.
     pub(super) brokers: Vec<super::broker::Broker>,
     pub(super) clients: Vec<super::clients::Client>,
+    /// Per service: busy-worker area since the autoscaler's last decision,
+    /// and when it last changed the fleet.
+    pub(super) scaler_busy: Vec<Level>,
+    pub(super) last_scaled: Vec<u64>,
     pub(super) client_rngs: Vec<ChaCha8Rng>,
     /// Chaos monkeys roaming, by fault.
     pub(super) monkeys_active: Vec<bool>,
@@ -275,6 +279,8 @@ impl<'t, O: Observer> Engine<'t, O> {
             recent_writes: vec![VecDeque::new(); topo.services.len()],
             lost_writes: vec![0; topo.services.len()],
             brokers: vec![super::broker::Broker::default(); topo.services.len()],
+            scaler_busy: vec![Level::default(); topo.services.len()],
+            last_scaled: vec![0; topo.services.len()],
             clients: vec![
                 super::clients::Client::default();
                 topo.client_groups.iter().map(|g| g.count as usize).sum()
@@ -368,6 +374,7 @@ impl<'t, O: Observer> Engine<'t, O> {
         }
         self.schedule_faults_and_probes();
         self.start_clients();
+        self.start_autoscalers();
         let end = self.config.duration;
         // The run covers [0, end): what is due at `end` belongs to no window.
         while end > 0
@@ -418,6 +425,7 @@ impl<'t, O: Observer> Engine<'t, O> {
                 Event::Redeliver { queue, endpoint } => self.on_redeliver(queue, endpoint),
                 Event::DeliveryLost { queue, endpoint } => self.delivered(queue, endpoint, false),
                 Event::ClientConnect { client } => self.on_client_connect(client),
+                Event::Scale { service } => self.on_scale(service),
                 Event::ClientRequest { client, session } => self.on_client_request(client, session),
                 Event::MemoryCheck { instance, check } => self.on_memory_check(instance, check),
                 Event::ProbeTimeout { instance, seq } => self.on_probe_timeout(instance, seq),
@@ -649,6 +657,9 @@ impl<'t, O: Observer> Engine<'t, O> {
         let service = self.topo.endpoints[a.endpoint as usize].service.index();
         self.instances[a.instance as usize].busy += 1;
         self.busy_level[service].add(self.now, 1);
+        if self.topo.services[service].autoscaling.is_some() {
+            self.scaler_busy[service].add(self.now, 1);
+        }
         self.endpoint_window[a.endpoint as usize].record_start(self.now - a.arrived);
         let work = self.topo.endpoints[a.endpoint as usize].work;
         let mut duration = work::sample(work, &mut self.work_rngs[a.endpoint as usize]);
@@ -685,6 +696,9 @@ impl<'t, O: Observer> Engine<'t, O> {
         let state = &mut self.instances[instance as usize];
         state.busy -= 1;
         self.busy_level[service].sub(self.now, 1);
+        if self.topo.services[service].autoscaling.is_some() {
+            self.scaler_busy[service].sub(self.now, 1);
+        }
         if state.frozen_until <= self.now
             && let Some(next) = state.queue.pop_front()
         {
@@ -1332,7 +1346,12 @@ impl<'t, O: Observer> Engine<'t, O> {
             row.capacity = if service.workers == crate::topology::UNLIMITED_WORKERS {
                 0
             } else {
-                service.workers as u64 * service.instances.len() as u64
+                service.workers as u64
+                    * service
+                        .instances
+                        .clone()
+                        .filter(|i| self.instances[*i as usize].provisioned)
+                        .count() as u64
             };
             self.rows.push(row);
         }

@@ -27,6 +27,8 @@ pub enum Event {
     Retry { slot: u32, epoch: u32 },
     /// A chaos monkey strikes.
     MonkeyKill { fault: u32 },
+    /// An autoscaler decides.
+    Scale { service: u32 },
     /// A connected client's (re)connection attempt.
     ClientConnect { client: u32 },
     /// A connected client's next request.
@@ -72,6 +74,7 @@ impl Event {
             Event::Thaw { instance } => (14 << 60) | instance as u64,
             Event::Promote { service } => (16 << 60) | service as u64,
             Event::ClientConnect { client } => (19 << 60) | client as u64,
+            Event::Scale { service } => (21 << 60) | service as u64,
             Event::ClientRequest { client, session } => {
                 (20 << 60) | ((session as u64) << 32) | client as u64
             }

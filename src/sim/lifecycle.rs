@@ -505,14 +505,18 @@ impl<O: Observer> Engine<'_, O> {
 
     /// Starts the instance's process; it refuses connections until booted.
     fn boot(&mut self, instance: u32) {
-        let state = &mut self.instances[instance as usize];
-        state.incarnation += 1;
-        let incarnation = state.incarnation;
         let boot = self
             .topo
             .service_of_instance(InstanceId(instance))
             .restart
             .map_or(0, |r| r.boot);
+        self.boot_for(instance, boot);
+    }
+
+    fn boot_for(&mut self, instance: u32, boot: u64) {
+        let state = &mut self.instances[instance as usize];
+        state.incarnation += 1;
+        let incarnation = state.incarnation;
         if boot == 0 {
             self.on_ready(instance, incarnation);
         } else {
@@ -540,6 +544,96 @@ impl<O: Observer> Engine<'_, O> {
         state.alerts_fired = 0;
         self.state_change(StateChange::InstanceReady { instance });
         self.schedule_memory_check(instance);
+    }
+
+    // ----- autoscaling ------------------------------------------------------
+
+    /// Spare slots start outside the fleet; each scaler decides every
+    /// interval.
+    pub(super) fn start_autoscalers(&mut self) {
+        for (s, service) in self.topo.services.iter().enumerate() {
+            let Some(scaling) = service.autoscaling else {
+                continue;
+            };
+            for i in service.instances.start + service.initial_instances..service.instances.end {
+                let state = &mut self.instances[i as usize];
+                state.provisioned = false;
+                state.process = Process::Dead;
+                state.routable = false;
+            }
+            self.queue
+                .schedule(scaling.interval, Event::Scale { service: s as u32 });
+        }
+    }
+
+    /// Compares the busy share of the running fleet over the last interval
+    /// with the target, and adds or removes instances to meet it.
+    pub(super) fn on_scale(&mut self, service: u32) {
+        let s = service as usize;
+        let topo = self.topo;
+        let spec = &topo.services[s];
+        let scaling = spec.autoscaling.expect("only autoscaled services scale");
+        let next = self.now + scaling.interval;
+        if next < self.config.duration {
+            self.queue.schedule(next, Event::Scale { service });
+        }
+        let (busy, _) = self.scaler_busy[s].close(self.now, self.now - scaling.interval);
+        let fleet: Vec<u32> = spec
+            .instances
+            .clone()
+            .filter(|i| self.instances[*i as usize].provisioned)
+            .collect();
+        // The instances it takes to run the observed load at the target
+        // share of busy workers (as Kubernetes' HPA sizes a deployment).
+        // Crashed instances stay in the fleet: bringing them back is the
+        // supervisor's job, and their load shows on the survivors.
+        let needed = (busy / (spec.workers as f64 * scaling.target)).ceil() as u32;
+        let wanted = needed.clamp(scaling.min, scaling.max);
+        let current = fleet.len() as u32;
+        let cooling = self.last_scaled[s] > 0 && self.now < self.last_scaled[s] + scaling.cooldown;
+        if wanted == current || cooling {
+            return;
+        }
+        self.last_scaled[s] = self.now;
+        if wanted > current {
+            // New instances go to zones that are up, in turn.
+            let spares: Vec<u32> = spec
+                .instances
+                .clone()
+                .filter(|i| {
+                    let state = &self.instances[*i as usize];
+                    !state.provisioned && !state.zone_down
+                })
+                .take((wanted - current) as usize)
+                .collect();
+            for i in &spares {
+                let state = &mut self.instances[*i as usize];
+                state.provisioned = true;
+                // Routed to once booted (and, with health checks, probed).
+                state.routable = spec.health_check.is_none();
+                self.boot_for(*i, scaling.boot);
+            }
+            self.state_change(StateChange::ScaledOut {
+                service,
+                instances: current + spares.len() as u32,
+            });
+        } else {
+            // The newest first: stop routing to them and end them.
+            let remove = (current - wanted) as usize;
+            for &i in fleet.iter().rev().take(remove) {
+                let state = &mut self.instances[i as usize];
+                state.provisioned = false;
+                state.routable = false;
+                state.incarnation += 1;
+                state.process = Process::Dead;
+                self.evict(i, true);
+                self.disconnect_clients(i);
+            }
+            self.state_change(StateChange::ScaledIn {
+                service,
+                instances: wanted,
+            });
+        }
     }
 
     // ----- freezes ---------------------------------------------------------
@@ -714,11 +808,17 @@ impl<O: Observer> Engine<'_, O> {
                 Phase::Working => {
                     self.instances[instance as usize].busy -= 1;
                     self.busy_level[service].sub(self.now, 1);
+                    if self.topo.services[service].autoscaling.is_some() {
+                        self.scaler_busy[service].sub(self.now, 1);
+                    }
                     self.release_connection(v);
                 }
                 Phase::WaitingPool => {
                     self.instances[instance as usize].busy -= 1;
                     self.busy_level[service].sub(self.now, 1);
+                    if self.topo.services[service].autoscaling.is_some() {
+                        self.scaler_busy[service].sub(self.now, 1);
+                    }
                     self.leave_pool_queue(v);
                 }
                 Phase::Free | Phase::Limbo => {}

@@ -119,6 +119,9 @@ pub struct ServiceSpec {
     /// Turn new work away before the instance falls over.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub load_shedding: Option<LoadSheddingSpec>,
+    /// Adds instances when busy and removes them when idle.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub autoscaling: Option<AutoscalingSpec>,
     /// For a queue: how its consumer drains it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub consumer: Option<ConsumerSpec>,
@@ -196,6 +199,26 @@ pub struct HealthCheckSpec {
     /// check). Without it, the probe only checks that the process answers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub endpoint: Option<String>,
+}
+
+/// Keeps the share of busy workers near a target by adding or removing
+/// instances. The instances of `instances` are the starting fleet.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AutoscalingSpec {
+    pub min: u32,
+    pub max: u32,
+    /// Share of busy workers over the fleet the scaler aims at, e.g. 0.6.
+    pub target_utilisation: f64,
+    /// Time between decisions. Default 15s.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interval: Option<Duration>,
+    /// Time after a change before the next one. Default 60s.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cooldown: Option<Duration>,
+    /// Time a new instance takes to boot. Default 30s.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub boot: Option<Duration>,
 }
 
 /// The consumer of a queue: it takes items one by one and makes the call each

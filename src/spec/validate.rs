@@ -276,6 +276,46 @@ pub fn model(model: &ModelSpec) -> Vec<Problem> {
                 ));
             }
         }
+        if let Some(scaling) = &service.autoscaling {
+            let a_path = path.key("autoscaling");
+            let initial = crate::topology::placement(name, service.instances.as_ref(), &model.zones)
+                .len() as u32;
+            if scaling.min == 0 || scaling.min > scaling.max {
+                problems.push(Problem::new(
+                    a_path.key("min"),
+                    format!(
+                        "expected 1 ≤ min ≤ max ({}), found {}",
+                        scaling.max, scaling.min
+                    ),
+                ));
+            } else if !(scaling.min..=scaling.max).contains(&initial) {
+                problems.push(Problem::new(
+                    a_path.clone(),
+                    format!(
+                        "the service starts with {initial} instances, outside min {} and max {}",
+                        scaling.min, scaling.max
+                    ),
+                ));
+            }
+            if scaling.max as u64 > MAX_INSTANCES_PER_SERVICE {
+                problems.push(Problem::new(a_path.key("max"), "too many instances"));
+            }
+            if !(scaling.target_utilisation > 0.0 && scaling.target_utilisation <= 1.0) {
+                problems.push(Problem::new(
+                    a_path.key("target_utilisation"),
+                    format!(
+                        "expected a share in (0, 1], found {}",
+                        scaling.target_utilisation
+                    ),
+                ));
+            }
+            if scaling.interval.is_some_and(|d| d.0 == 0) {
+                problems.push(Problem::new(
+                    a_path.key("interval"),
+                    "expected a positive interval",
+                ));
+            }
+        }
         match (&service.consumer, service.kind) {
             (Some(consumer), ServiceKind::Queue) => {
                 if consumer.concurrency == 0 {

@@ -68,11 +68,29 @@ pub(super) fn compile(model: &ModelSpec) -> Topology {
     for (s, (service_name, service)) in model.services.iter().enumerate() {
         let service_id = ServiceId(s as u32);
         let first_instance = instances.len() as u32;
-        for (name, z) in placement(service_name, service.instances.as_ref(), &zones) {
+        let placed = placement(service_name, service.instances.as_ref(), &zones);
+        let initial_instances = placed.len() as u32;
+        let mut per_zone = vec![0u32; zones.len()];
+        for (name, z) in placed {
+            per_zone[z as usize] += 1;
             instances.push(Instance {
                 name,
                 service: service_id,
                 zone: ZoneId(z),
+            });
+        }
+        // Spare slots for an autoscaler, spread over the zones in turn.
+        let spare = service
+            .autoscaling
+            .as_ref()
+            .map_or(0, |a| a.max.saturating_sub(initial_instances));
+        for k in 0..spare {
+            let z = k as usize % zones.len();
+            per_zone[z] += 1;
+            instances.push(Instance {
+                name: format!("{service_name}-{}-{}", zones[z], per_zone[z]),
+                service: service_id,
+                zone: ZoneId(z as u32),
             });
         }
         let first_endpoint = endpoints.len() as u32;
@@ -192,6 +210,15 @@ pub(super) fn compile(model: &ModelSpec) -> Topology {
             }),
             shed_above_memory: service.load_shedding.as_ref().and_then(|l| l.memory_above),
             shed_above_queue: service.load_shedding.as_ref().and_then(|l| l.queue_above),
+            initial_instances,
+            autoscaling: service.autoscaling.as_ref().map(|a| Autoscaling {
+                min: a.min,
+                max: a.max,
+                target: a.target_utilisation,
+                interval: a.interval.map_or(15_000_000_000, |d| d.0),
+                cooldown: a.cooldown.map_or(60_000_000_000, |d| d.0),
+                boot: a.boot.map_or(30_000_000_000, |d| d.0),
+            }),
             consumer: service.consumer.as_ref().map(|c| Consumer {
                 concurrency: c.concurrency,
                 timeout: c.timeout.0,

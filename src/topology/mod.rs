@@ -127,6 +127,21 @@ pub struct Service {
     pub shed_above_queue: Option<u32>,
     pub replication: Option<Replication>,
     pub consumer: Option<Consumer>,
+    pub autoscaling: Option<Autoscaling>,
+    /// Instances present at the start; the rest of `instances` are spare
+    /// slots an autoscaler may provision.
+    pub initial_instances: u32,
+}
+
+/// An autoscaler (ns).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Autoscaling {
+    pub min: u32,
+    pub max: u32,
+    pub target: f64,
+    pub interval: u64,
+    pub cooldown: u64,
+    pub boot: u64,
 }
 
 /// Primary/replica replication of a database (ns).
