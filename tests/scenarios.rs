@@ -1127,9 +1127,17 @@ fn the_autoscaler_adds_instances_under_load_and_removes_them_after() {
         .collect();
     let errors: u64 = entry.iter().map(|r| r.errors.iter().sum::<u64>()).sum();
     assert_eq!(errors, 0);
-    // Back at 200/s it shrinks to the minimum.
+    // Back at 200/s it shrinks to the minimum, draining before it ends
+    // instances: nothing is refused.
     let last = scaled.last().unwrap();
     assert_eq!((last.0, last.1), ("in", 2), "{scaled:?}");
+    let after: u64 = rec
+        .rows
+        .iter()
+        .filter(|r| r.component == Component::Entry(0) && r.window_start >= 200 * SECOND)
+        .map(|r| r.errors.iter().sum::<u64>())
+        .sum();
+    assert_eq!(after, 0);
     let api = t.services.iter().position(|s| s.name == "api").unwrap();
     assert_eq!(t.services[api].instances.len(), 8, "spare slots up to max");
 }

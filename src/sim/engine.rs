@@ -426,6 +426,10 @@ impl<'t, O: Observer> Engine<'t, O> {
                 Event::DeliveryLost { queue, endpoint } => self.delivered(queue, endpoint, false),
                 Event::ClientConnect { client } => self.on_client_connect(client),
                 Event::Scale { service } => self.on_scale(service),
+                Event::Retire {
+                    instance,
+                    incarnation,
+                } => self.on_retire(instance, incarnation),
                 Event::ClientRequest { client, session } => self.on_client_request(client, session),
                 Event::MemoryCheck { instance, check } => self.on_memory_check(instance, check),
                 Event::ProbeTimeout { instance, seq } => self.on_probe_timeout(instance, seq),

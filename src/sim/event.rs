@@ -29,6 +29,8 @@ pub enum Event {
     MonkeyKill { fault: u32 },
     /// An autoscaler decides.
     Scale { service: u32 },
+    /// A drained instance leaves the fleet.
+    Retire { instance: u32, incarnation: u32 },
     /// A connected client's (re)connection attempt.
     ClientConnect { client: u32 },
     /// A connected client's next request.
@@ -75,6 +77,10 @@ impl Event {
             Event::Promote { service } => (16 << 60) | service as u64,
             Event::ClientConnect { client } => (19 << 60) | client as u64,
             Event::Scale { service } => (21 << 60) | service as u64,
+            Event::Retire {
+                instance,
+                incarnation,
+            } => (22 << 60) | ((incarnation as u64) << 32) | instance as u64,
             Event::ClientRequest { client, session } => {
                 (20 << 60) | ((session as u64) << 32) | client as u64
             }

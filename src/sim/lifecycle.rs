@@ -609,6 +609,12 @@ impl<O: Observer> Engine<'_, O> {
             for i in &spares {
                 let state = &mut self.instances[*i as usize];
                 state.provisioned = true;
+                if state.process == Process::Running {
+                    // Still draining from a scale-in: take it back as it is.
+                    state.incarnation += 1;
+                    state.routable = true;
+                    continue;
+                }
                 // Routed to once booted (and, with health checks, probed).
                 state.routable = spec.health_check.is_none();
                 self.boot_for(*i, scaling.boot);
@@ -618,22 +624,39 @@ impl<O: Observer> Engine<'_, O> {
                 instances: current + spares.len() as u32,
             });
         } else {
-            // The newest first: stop routing to them and end them.
+            // The newest first: stop routing to them, let what they hold
+            // finish for one interval, then end them.
             let remove = (current - wanted) as usize;
             for &i in fleet.iter().rev().take(remove) {
                 let state = &mut self.instances[i as usize];
                 state.provisioned = false;
                 state.routable = false;
-                state.incarnation += 1;
-                state.process = Process::Dead;
-                self.evict(i, true);
-                self.disconnect_clients(i);
+                let incarnation = state.incarnation;
+                self.queue.schedule(
+                    self.now + scaling.interval,
+                    Event::Retire {
+                        instance: i,
+                        incarnation,
+                    },
+                );
             }
             self.state_change(StateChange::ScaledIn {
                 service,
                 instances: wanted,
             });
         }
+    }
+
+    /// A drained instance leaves the fleet; anything it still holds is reset.
+    pub(super) fn on_retire(&mut self, instance: u32, incarnation: u32) {
+        let state = &mut self.instances[instance as usize];
+        if state.incarnation != incarnation || state.provisioned {
+            return;
+        }
+        state.incarnation += 1;
+        state.process = Process::Dead;
+        self.evict(instance, true);
+        self.disconnect_clients(instance);
     }
 
     // ----- freezes ---------------------------------------------------------
@@ -946,7 +969,8 @@ impl<O: Observer> Engine<'_, O> {
         if healthy {
             state.probing.successes += 1;
             state.probing.failures = 0;
-            if !state.routable && state.probing.successes >= hc.healthy_after {
+            // A drained or spare instance is out of the fleet, healthy or not.
+            if !state.routable && state.provisioned && state.probing.successes >= hc.healthy_after {
                 state.routable = true;
                 self.state_change(StateChange::Readmitted { instance });
             }

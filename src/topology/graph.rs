@@ -15,6 +15,14 @@ pub fn dependency_graph(topology: &Topology) -> DiGraph<ServiceId, Vec<String>> 
     let nodes: Vec<NodeIndex> = (0..topology.services.len())
         .map(|s| graph.add_node(ServiceId(s as u32)))
         .collect();
+    let link = |graph: &mut DiGraph<ServiceId, Vec<String>>, from, to, label: String| match graph
+        .find_edge(from, to)
+    {
+        Some(edge) => graph[edge].push(label),
+        None => {
+            graph.add_edge(from, to, vec![label]);
+        }
+    };
     for call in &topology.calls {
         let from = nodes[topology.endpoints[call.from.index()].service.index()];
         let to = nodes[call.to_service.index()];
@@ -23,11 +31,14 @@ pub fn dependency_graph(topology: &Topology) -> DiGraph<ServiceId, Vec<String>> 
             topology.endpoints[call.from.index()].name,
             topology.endpoints[call.to.index()].name
         );
-        match graph.find_edge(from, to) {
-            Some(edge) => graph[edge].push(label),
-            None => {
-                graph.add_edge(from, to, vec![label]);
-            }
+        link(&mut graph, from, to, label);
+        // A call that falls back to a queue: the caller enqueues, the
+        // queue's consumer delivers.
+        if let super::Fallback::Enqueue(queue) = call.fallback {
+            let q = nodes[queue.index()];
+            let callee = &topology.endpoints[call.to.index()].name;
+            link(&mut graph, from, q, format!("enqueue {callee}"));
+            link(&mut graph, q, to, format!("deliver → {callee}"));
         }
     }
     graph
@@ -144,4 +155,36 @@ pub fn to_mermaid(topology: &Topology) -> String {
         .unwrap();
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spec::{Source, parse_model};
+
+    #[test]
+    fn an_enqueue_fallback_draws_the_queue_between_caller_and_callee() {
+        let text = r#"{"name": "m", "zones": ["z"], "services": {
+            "orders": {"workers": 4, "endpoints": {"create": {"work": {"constant": "1ms"},
+              "calls": {"charge": {"to": "payment.charge", "fallback": {"enqueue": "jobs"}}}}}},
+            "payment": {"workers": 4, "endpoints": {"charge": {"work": {"constant": "1ms"}}}},
+            "jobs": {"kind": "queue", "consumer": {"concurrency": 1, "timeout": "1s"}, "endpoints": {}}},
+            "workload": {"w": {"endpoint": "orders.create", "rate": "1/s"}}}"#;
+        let model = parse_model(&Source {
+            path: "m.json".into(),
+            text: text.into(),
+        })
+        .unwrap();
+        let topology = Topology::compile(&model);
+        let dot = to_dot(&topology);
+        assert!(dot.contains(r#""orders" -> "payment""#), "{dot}");
+        assert!(
+            dot.contains(r#""orders" -> "jobs" [label="enqueue charge"]"#),
+            "{dot}"
+        );
+        assert!(
+            dot.contains(r#""jobs" -> "payment" [label="deliver → charge"]"#),
+            "{dot}"
+        );
+    }
 }
