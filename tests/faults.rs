@@ -10,7 +10,7 @@ use std::path::PathBuf;
 
 use faultline::observe::Recorder;
 use faultline::observe::events::{StateChange, StateEvent};
-use faultline::observe::metrics::{Component, ERROR_CLASSES, ErrorClass, Row};
+use faultline::observe::metrics::{Component, ErrorClass, Row};
 use faultline::sim::RunSummary;
 use faultline::spec::Source;
 use faultline::topology::Topology;
@@ -21,33 +21,11 @@ use crate::common::*;
 
 const MS: u64 = 1_000_000;
 
-fn service_id(t: &Topology, name: &str) -> u32 {
-    t.services
-        .iter()
-        .position(|s| s.name == name)
-        .unwrap_or_else(|| panic!("no service {name}")) as u32
-}
-
-fn endpoint_id(t: &Topology, full_name: &str) -> u32 {
-    t.endpoints
-        .iter()
-        .position(|e| e.full_name == full_name)
-        .unwrap_or_else(|| panic!("no endpoint {full_name}")) as u32
-}
-
 fn instance_id(t: &Topology, name: &str) -> u32 {
     t.instances
         .iter()
         .position(|i| i.name == name)
         .unwrap_or_else(|| panic!("no instance {name}")) as u32
-}
-
-fn service(t: &Topology, name: &str) -> Component {
-    Component::Service(service_id(t, name))
-}
-
-fn endpoint(t: &Topology, full_name: &str) -> Component {
-    Component::Endpoint(endpoint_id(t, full_name))
 }
 
 fn entry(t: &Topology, workload: &str) -> Component {
@@ -71,31 +49,8 @@ fn rows_s(rows: &[Row], component: Component, from_s: u64, to_s: u64) -> Vec<&Ro
     rows_between(rows, component, from_s * SECOND, to_s * SECOND)
 }
 
-fn sum(rows: &[&Row], f: impl Fn(&Row) -> u64) -> u64 {
-    rows.iter().map(|r| f(r)).sum()
-}
-
-fn errors(rows: &[&Row], class: ErrorClass) -> u64 {
-    sum(rows, |r| r.errors[class as usize])
-}
-
-fn all_errors(rows: &[&Row]) -> [u64; ERROR_CLASSES] {
-    let mut total = [0; ERROR_CLASSES];
-    for r in rows {
-        total.iter_mut().zip(r.errors).for_each(|(a, b)| *a += b);
-    }
-    total
-}
-
 fn error_count(rows: &[&Row]) -> u64 {
     all_errors(rows).iter().sum()
-}
-
-fn only_class(errors: &[u64; ERROR_CLASSES], class: ErrorClass) -> bool {
-    errors
-        .iter()
-        .enumerate()
-        .all(|(i, n)| i == class as usize || *n == 0)
 }
 
 /// Share of the rows' arrivals that failed with `class`.
@@ -117,11 +72,6 @@ fn mean_latency(rows: &[&Row]) -> f64 {
 
 fn max_latency(rows: &[&Row]) -> u64 {
     rows.iter().map(|r| r.latency.max).max().unwrap_or(0)
-}
-
-/// Time-average of a level over the rows (all windows are 1 s long).
-fn mean_level(rows: &[&Row], f: impl Fn(&Row) -> f64) -> f64 {
-    rows.iter().map(|r| f(r)).sum::<f64>() / rows.len() as f64
 }
 
 /// Times of the events that match.

@@ -6,35 +6,13 @@
 //! standard deviations wide.
 
 use faultline::observe::events::StateChange;
-use faultline::observe::metrics::{Component, ERROR_CLASSES, ErrorClass, Row};
+use faultline::observe::metrics::{Component, ErrorClass, Row};
 use faultline::sim::RunSummary;
 use faultline::topology::Topology;
 
 use crate::common::*;
 
 // ----- helpers ----------------------------------------------------------------
-
-fn service_id(t: &Topology, name: &str) -> u32 {
-    t.services
-        .iter()
-        .position(|s| s.name == name)
-        .unwrap_or_else(|| panic!("no service {name}")) as u32
-}
-
-fn endpoint_id(t: &Topology, full_name: &str) -> u32 {
-    t.endpoints
-        .iter()
-        .position(|e| e.full_name == full_name)
-        .unwrap_or_else(|| panic!("no endpoint {full_name}")) as u32
-}
-
-fn service(t: &Topology, name: &str) -> Component {
-    Component::Service(service_id(t, name))
-}
-
-fn endpoint(t: &Topology, full_name: &str) -> Component {
-    Component::Endpoint(endpoint_id(t, full_name))
-}
 
 const ENTRY: Component = Component::Entry(0);
 const POOL: Component = Component::Pool(0);
@@ -50,41 +28,12 @@ fn rows_of(rows: &[Row], component: Component) -> Vec<&Row> {
     rows_from(rows, component, 0)
 }
 
-fn sum(rows: &[&Row], f: impl Fn(&Row) -> u64) -> u64 {
-    rows.iter().map(|r| f(r)).sum()
-}
-
-fn errors(rows: &[&Row], class: ErrorClass) -> u64 {
-    sum(rows, |r| r.errors[class as usize])
-}
-
-/// Errors of every class over the rows.
-fn all_errors(rows: &[&Row]) -> [u64; ERROR_CLASSES] {
-    let mut total = [0; ERROR_CLASSES];
-    for r in rows {
-        total.iter_mut().zip(r.errors).for_each(|(a, b)| *a += b);
-    }
-    total
-}
-
-/// Time-average over the rows (all windows are 1 s long).
-fn mean_level(rows: &[&Row], f: impl Fn(&Row) -> f64) -> f64 {
-    rows.iter().map(|r| f(r)).sum::<f64>() / rows.len() as f64
-}
-
 /// Mean wait for a worker over the rows, weighting each window's exact mean
 /// by its completions (which differ from its starts by at most the workers
 /// in service at the window's edges).
 fn mean_wait(rows: &[&Row]) -> f64 {
     let weighted: f64 = rows.iter().map(|r| r.mean_wait * r.ok as f64).sum();
     weighted / sum(rows, |r| r.ok) as f64
-}
-
-fn only_class(errors: &[u64; ERROR_CLASSES], class: ErrorClass) -> bool {
-    errors
-        .iter()
-        .enumerate()
-        .all(|(i, n)| i == class as usize || *n == 0)
 }
 
 const MS: f64 = 1e6;

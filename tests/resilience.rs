@@ -17,8 +17,7 @@ use serde_json::{Value, json};
 use faultline::observe::Recorder;
 use faultline::observe::events::StateChange;
 use faultline::observe::metrics::{Component, ERROR_CLASSES, ErrorClass, Row};
-use faultline::sim::{RunConfig, RunSummary, simulate};
-use faultline::spec::Source;
+use faultline::sim::{RunConfig, RunSummary};
 use faultline::topology::Topology;
 
 use crate::common::*;
@@ -91,32 +90,13 @@ fn run_ms(
     duration_ms: u64,
     window_ms: u64,
 ) -> (Topology, RunSummary, Recorder) {
-    let scenario = format!(
-        r#"{{"name": "resilience", "model": "test-model.json", "duration": "{duration_ms}ms",
-            "seed": {seed}, "faults": {faults}}}"#
-    );
-    let experiment = faultline::spec::experiment_from_texts(
-        Source {
-            path: "test-scenario.json".into(),
-            text: scenario,
-        },
-        Source {
-            path: "test-model.json".into(),
-            text: model.to_string(),
-        },
-    )
-    .unwrap_or_else(|e| panic!("test scenario invalid: {e}"));
-    let topology = Topology::compile(&experiment.model);
-    let faults = faultline::faults::compile(&experiment.scenario, &topology)
-        .expect("faults resolve: checked when loading");
     let config = RunConfig {
         seed,
         duration: duration_ms * MS,
         warmup: 0,
         window: window_ms * MS,
     };
-    let (summary, rec) = simulate(&topology, &faults, config, Recorder::default());
-    (topology, summary, rec)
+    run_scenario(model, faults, seed, config)
 }
 
 /// One-second windows, no warm-up.

@@ -368,26 +368,15 @@ fn query_timeouts_and_a_breaker_keep_the_pages_that_do_not_need_the_database() {
         run.first_event(|c| matches!(c, StateChange::BreakerOpened { .. }))
             .is_some()
     );
-    let place = run
-        .topology
-        .endpoints
-        .iter()
-        .position(|e| e.full_name == "orders.place")
-        .unwrap() as u32;
-    let unsent: u64 = run
+    let place = endpoint(&run.topology, "orders.place");
+    let rows: Vec<&Row> = run
         .recorder
         .rows
         .iter()
-        .filter(|r| r.component == Component::Endpoint(place))
-        .map(|r| r.errors[ErrorClass::CircuitOpen as usize])
-        .sum();
-    let timed_out: u64 = run
-        .recorder
-        .rows
-        .iter()
-        .filter(|r| r.component == Component::Endpoint(place))
-        .map(|r| r.errors[ErrorClass::Timeout as usize])
-        .sum();
+        .filter(|r| r.component == place)
+        .collect();
+    let unsent = errors(&rows, ErrorClass::CircuitOpen);
+    let timed_out = errors(&rows, ErrorClass::Timeout);
     assert!(
         unsent > 5 * timed_out,
         "{unsent} unsent, {timed_out} timed out"

@@ -112,15 +112,7 @@ impl<O: Observer> Engine<'_, O> {
                 instances,
                 rate,
                 per_request,
-            } => {
-                for &i in instances {
-                    self.settle_leak(i);
-                    let state = &mut self.instances[i as usize];
-                    state.leak_rate += rate;
-                    state.leak_per_request += per_request;
-                    self.schedule_memory_check(i);
-                }
-            }
+            } => self.change_leak(instances, *rate, *per_request, true),
             FaultAction::ChaosMonkey { .. } => {
                 self.monkeys_active[f as usize] = true;
                 self.schedule_monkey(f);
@@ -197,18 +189,7 @@ impl<O: Observer> Engine<'_, O> {
                 instances,
                 rate,
                 per_request,
-            } => {
-                for &i in instances {
-                    self.settle_leak(i);
-                    let state = &mut self.instances[i as usize];
-                    state.leak_per_request -= per_request;
-                    state.leak_rate = (state.leak_rate - rate).max(0.0);
-                    if state.leak_rate < 1e-18 {
-                        state.leak_rate = 0.0;
-                    }
-                    self.schedule_memory_check(i);
-                }
-            }
+            } => self.change_leak(instances, *rate, *per_request, false),
             FaultAction::ChaosMonkey { .. } => self.monkeys_active[f as usize] = false,
             FaultAction::CpuStress { instances, factor } => {
                 for i in instances {
@@ -724,6 +705,26 @@ impl<O: Observer> Engine<'_, O> {
         match &self.topo.service_of_instance(InstanceId(instance)).memory {
             Some(memory) => self.memory_of(instance) / memory.limit as f64,
             None => 0.0,
+        }
+    }
+
+    /// A leak fault starts (`add`) or ends on its instances.
+    fn change_leak(&mut self, instances: &[u32], rate: f64, per_request: u64, add: bool) {
+        for &i in instances {
+            self.settle_leak(i);
+            let state = &mut self.instances[i as usize];
+            if add {
+                state.leak_rate += rate;
+                state.leak_per_request += per_request;
+            } else {
+                state.leak_per_request -= per_request;
+                // Undo rounding drift once no leak is left.
+                state.leak_rate = (state.leak_rate - rate).max(0.0);
+                if state.leak_rate < 1e-18 {
+                    state.leak_rate = 0.0;
+                }
+            }
+            self.schedule_memory_check(i);
         }
     }
 

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use faultline::observe::Recorder;
+use faultline::observe::metrics::{Component, ERROR_CLASSES, ErrorClass, Row};
 use faultline::sim::{RunConfig, RunSummary, simulate};
 use faultline::spec::{Source, parse_model};
 use faultline::topology::Topology;
@@ -73,9 +74,33 @@ pub fn run_with_faults(
     duration_s: u64,
     warmup_s: u64,
 ) -> (Topology, RunSummary, Recorder) {
+    run_scenario(
+        model_json,
+        faults_json,
+        seed,
+        RunConfig {
+            seed,
+            duration: duration_s * SECOND,
+            warmup: warmup_s * SECOND,
+            window: SECOND,
+        },
+    )
+}
+
+/// As `run_with_faults`, with any run configuration (windows finer than a
+/// second, durations in nanoseconds).
+pub fn run_scenario(
+    model_json: &str,
+    faults_json: &str,
+    seed: u64,
+    config: RunConfig,
+) -> (Topology, RunSummary, Recorder) {
+    // The scenario is valid only if its duration covers the faults; it is
+    // written in nanoseconds so that any configuration round-trips.
     let scenario = format!(
-        r#"{{"name": "test", "model": "test-model.json", "duration": "{duration_s}s",
-            "warmup": "{warmup_s}s", "seed": {seed}, "faults": {faults_json}}}"#
+        r#"{{"name": "test", "model": "test-model.json", "duration": "{}ns",
+            "warmup": "{}ns", "seed": {seed}, "faults": {faults_json}}}"#,
+        config.duration, config.warmup
     );
     let experiment = faultline::spec::experiment_from_texts(
         Source {
@@ -91,12 +116,58 @@ pub fn run_with_faults(
     let topology = Topology::compile(&experiment.model);
     let faults = faultline::faults::compile(&experiment.scenario, &topology)
         .expect("faults resolve: checked when loading");
-    let config = RunConfig {
-        seed,
-        duration: duration_s * SECOND,
-        warmup: warmup_s * SECOND,
-        window: SECOND,
-    };
     let (summary, recorder) = simulate(&topology, &faults, config, Recorder::default());
     (topology, summary, recorder)
+}
+
+// ----- lookups and sums over recorded rows ------------------------------------
+
+pub fn all_errors(rows: &[&Row]) -> [u64; ERROR_CLASSES] {
+    let mut total = [0; ERROR_CLASSES];
+    for r in rows {
+        total.iter_mut().zip(r.errors).for_each(|(a, b)| *a += b);
+    }
+    total
+}
+
+pub fn endpoint(t: &Topology, full_name: &str) -> Component {
+    Component::Endpoint(endpoint_id(t, full_name))
+}
+
+pub fn endpoint_id(t: &Topology, full_name: &str) -> u32 {
+    t.endpoints
+        .iter()
+        .position(|e| e.full_name == full_name)
+        .unwrap_or_else(|| panic!("no endpoint {full_name}")) as u32
+}
+
+pub fn errors(rows: &[&Row], class: ErrorClass) -> u64 {
+    sum(rows, |r| r.errors[class as usize])
+}
+
+/// Time-average of a level over the rows (all windows are 1 s long).
+pub fn mean_level(rows: &[&Row], f: impl Fn(&Row) -> f64) -> f64 {
+    rows.iter().map(|r| f(r)).sum::<f64>() / rows.len() as f64
+}
+
+pub fn only_class(errors: &[u64; ERROR_CLASSES], class: ErrorClass) -> bool {
+    errors
+        .iter()
+        .enumerate()
+        .all(|(i, n)| i == class as usize || *n == 0)
+}
+
+pub fn service(t: &Topology, name: &str) -> Component {
+    Component::Service(service_id(t, name))
+}
+
+pub fn service_id(t: &Topology, name: &str) -> u32 {
+    t.services
+        .iter()
+        .position(|s| s.name == name)
+        .unwrap_or_else(|| panic!("no service {name}")) as u32
+}
+
+pub fn sum(rows: &[&Row], f: impl Fn(&Row) -> u64) -> u64 {
+    rows.iter().map(|r| f(r)).sum()
 }
