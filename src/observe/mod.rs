@@ -7,9 +7,11 @@ pub mod events;
 pub mod metrics;
 pub mod sink;
 
+use hdrhistogram::Histogram;
+
 use crate::topology::Topology;
 use events::StateEvent;
-use metrics::Row;
+use metrics::{Component, Row};
 
 /// Receives what the engine observes, as it happens. Static dispatch: the
 /// engine is generic over it, so a benchmark's null observer costs nothing.
@@ -18,6 +20,10 @@ pub trait Observer {
     fn window(&mut self, topology: &Topology, rows: &[Row]);
     /// A component changed state.
     fn state_change(&mut self, topology: &Topology, event: &StateEvent);
+    /// The latencies of a component's successful requests over the window
+    /// that just closed (entries, services and endpoints with any), before
+    /// `window` sees its rows: what a percentile over many windows needs.
+    fn latencies(&mut self, _component: Component, _latency: &Histogram<u64>) {}
 }
 
 /// Discards everything (benchmarks, tests that read only the summary).

@@ -1321,6 +1321,10 @@ impl<'t, O: Observer> Engine<'t, O> {
         // merging per window keeps the per-request path to one record.
         let measured = start >= self.config.warmup;
         for (w, outcomes) in self.entry_window.iter_mut().enumerate() {
+            if !outcomes.latency.is_empty() {
+                self.observer
+                    .latencies(Component::Entry(w as u32), &outcomes.latency);
+            }
             self.rows
                 .push(Row::empty(start, end, Component::Entry(w as u32)).with_outcomes(outcomes));
             if measured {
@@ -1335,6 +1339,10 @@ impl<'t, O: Observer> Engine<'t, O> {
                 merged.add(&self.endpoint_window[e as usize]);
             }
             row = row.with_outcomes(merged);
+            if !merged.latency.is_empty() {
+                self.observer
+                    .latencies(Component::Service(s as u32), &merged.latency);
+            }
             merged.reset();
             if service.memory.is_some() {
                 row.memory_max = service
@@ -1360,6 +1368,10 @@ impl<'t, O: Observer> Engine<'t, O> {
             self.rows.push(row);
         }
         for (e, outcomes) in self.endpoint_window.iter_mut().enumerate() {
+            if !outcomes.latency.is_empty() {
+                self.observer
+                    .latencies(Component::Endpoint(e as u32), &outcomes.latency);
+            }
             self.rows.push(
                 Row::empty(start, end, Component::Endpoint(e as u32)).with_outcomes(outcomes),
             );
