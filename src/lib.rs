@@ -10,6 +10,8 @@
 //! - [`faults`]: a scenario's faults resolved against the topology.
 //! - [`observe`]: per-window metrics, state-change events, trace digest, and
 //!   the sinks that write them.
+//! - [`analysis`]: steady bands, the cascade chain, detection and recovery
+//!   times, and the verdicts of the scenario's hypotheses.
 //! - [`experiment`]: one run end to end: output directory, `run.json`.
 //! - [`cli`]: the command line.
 //!
@@ -21,6 +23,7 @@
 //! another's numbers. Simulation logic iterates only `Vec`s and `IndexMap`s,
 //! never a `HashMap`, and never reads the wall clock.
 
+pub mod analysis;
 pub mod cli;
 pub mod components;
 pub mod error;

@@ -14,7 +14,7 @@ use tempfile::TempDir;
 use crate::common::*;
 
 /// The three files of a run directory, and nothing else.
-const RUN_FILES: [&str; 3] = ["events.jsonl", "metrics.csv", "run.json"];
+const RUN_FILES: [&str; 4] = ["analysis.json", "events.jsonl", "metrics.csv", "run.json"];
 
 /// Where `faultline run scenarios/shop-steady.json --out OUT` writes a run
 /// with seed `seed`, relative to `OUT`.

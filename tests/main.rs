@@ -1,5 +1,6 @@
 //! One integration binary, one module per concern.
 
+mod analysis;
 mod cli;
 mod common;
 mod determinism;

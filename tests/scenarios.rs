@@ -3,8 +3,6 @@
 //! mechanisms. A mitigation is the shipped model with one change, applied
 //! here the way a variant will patch it.
 
-use std::path::PathBuf;
-
 use serde_json::{Value, json};
 
 use crate::common::*;
@@ -12,7 +10,6 @@ use faultline::observe::Recorder;
 use faultline::observe::events::StateChange;
 use faultline::observe::metrics::{Component, ErrorClass, Row};
 use faultline::sim::{RunSummary, simulate};
-use faultline::spec::{Source, experiment_from_texts};
 use faultline::topology::Topology;
 
 struct Run {
@@ -23,27 +20,7 @@ struct Run {
 
 /// Runs a shipped scenario, with `patch` applied to its model first.
 fn run_shipped(scenario: &str, patch: impl FnOnce(&mut Value)) -> Run {
-    let scenario_path = repo().join("scenarios").join(scenario);
-    let scenario_text = std::fs::read_to_string(&scenario_path).unwrap();
-    let model_rel: Value = serde_json::from_str(&scenario_text).unwrap();
-    let model_path = scenario_path
-        .parent()
-        .unwrap()
-        .join(model_rel["model"].as_str().unwrap());
-    let mut model: Value =
-        serde_json::from_str(&std::fs::read_to_string(&model_path).unwrap()).unwrap();
-    patch(&mut model);
-    let experiment = experiment_from_texts(
-        Source {
-            path: scenario_path.clone(),
-            text: scenario_text,
-        },
-        Source {
-            path: PathBuf::from("patched-model.json"),
-            text: model.to_string(),
-        },
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
+    let experiment = shipped_experiment(scenario, patch, |_| {});
     let topology = Topology::compile(&experiment.model);
     let faults = faultline::faults::compile(&experiment.scenario, &topology).unwrap();
     let config = faultline::experiment::run_config(&experiment, None);

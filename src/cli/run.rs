@@ -61,13 +61,14 @@ pub fn run(args: Args) -> crate::Result<i32> {
     let result = result?;
     let wall = started.elapsed().as_secs_f64();
     print_summary(&experiment, &result, is_demo);
+    let failed = result.manifest.hypothesis.iter().any(|v| !v.passed);
     eprintln!(
         "simulated {} events in {:.2} s wall clock ({:.2} M events/s)",
         result.summary.events,
         wall,
         result.summary.events as f64 / wall / 1e6
     );
-    Ok(0)
+    Ok(if failed { 1 } else { 0 })
 }
 
 fn print_summary(experiment: &Experiment, result: &RunResult, is_demo: bool) {
@@ -96,6 +97,15 @@ fn print_summary(experiment: &Experiment, result: &RunResult, is_demo: bool) {
             e.errors
         );
     }
+    if !result.analysis.faults.is_empty() {
+        println!();
+        print!("{}", result.analysis.summary());
+    }
+    if !m.hypothesis.is_empty() {
+        println!();
+        println!("hypothesis:");
+        print!("{}", crate::analysis::hypothesis::summary(&m.hypothesis));
+    }
     println!();
     println!("wrote {}/", result.dir.display());
     println!("  run.json      inputs, seed, trace digest and the summary above");
@@ -104,6 +114,7 @@ fn print_summary(experiment: &Experiment, result: &RunResult, is_demo: bool) {
         m.window_s
     );
     println!("  events.jsonl  state changes (queue full, pool exhausted, ...)");
+    println!("  analysis.json steady bands, cascade chain, detection and recovery times");
     if is_demo {
         println!();
         println!("This was the built-in demo. Run your own: faultline run scenarios/<name>.json");

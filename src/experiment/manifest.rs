@@ -5,6 +5,7 @@
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+use crate::analysis::hypothesis::Verdict;
 use crate::observe::metrics::{ErrorClass, Outcomes};
 use crate::sim::{RunConfig, RunSummary};
 use crate::spec::{Experiment, Source};
@@ -29,6 +30,9 @@ pub struct Manifest {
     /// Per replicated database, over the whole run.
     #[serde(skip_serializing_if = "indexmap::IndexMap::is_empty")]
     pub databases: indexmap::IndexMap<String, DatabaseSummary>,
+    /// The scenario's hypotheses, each with the values measured.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub hypothesis: Vec<Verdict>,
     pub files: Vec<&'static str>,
 }
 
@@ -151,6 +155,7 @@ impl Manifest {
         config: RunConfig,
         variant: &str,
         summary: &RunSummary,
+        hypothesis: Vec<Verdict>,
     ) -> Manifest {
         let measured = config.duration - config.warmup;
         Manifest {
@@ -203,7 +208,8 @@ impl Manifest {
                 .filter(|(s, _)| s.replication.is_some())
                 .map(|(s, lost)| (s.name.clone(), DatabaseSummary { lost_writes: *lost }))
                 .collect(),
-            files: vec!["run.json", "metrics.csv", "events.jsonl"],
+            hypothesis,
+            files: vec!["run.json", "metrics.csv", "events.jsonl", "analysis.json"],
         }
     }
 

@@ -1,13 +1,16 @@
 //! One run end to end: compile the model, simulate, and write the run
-//! directory (`run.json`, `metrics.csv`, `events.jsonl`) atomically.
+//! directory (`run.json`, `metrics.csv`, `events.jsonl`, `analysis.json`)
+//! atomically.
 
 pub mod manifest;
 mod output;
 
 use std::path::{Path, PathBuf};
 
+use crate::analysis::{self, Analysis, collect::Collector};
 use crate::error::{Error, Result};
 use crate::observe::sink::FileSink;
+use crate::observe::{NullObserver, Observer};
 use crate::sim::{RunConfig, RunSummary, simulate};
 use crate::spec::Experiment;
 use crate::topology::Topology;
@@ -42,6 +45,69 @@ pub struct RunResult {
     pub manifest: Manifest,
     pub summary: RunSummary,
     pub topology: Topology,
+    pub analysis: Analysis,
+}
+
+/// A run judged in memory, with no files (what `compare` needs of each
+/// variant and seed).
+pub struct Evaluation {
+    pub manifest: Manifest,
+    pub summary: RunSummary,
+    pub analysis: Analysis,
+}
+
+impl Evaluation {
+    /// Whether every hypothesis held; `None` without hypotheses.
+    pub fn hypothesis_passed(&self) -> Option<bool> {
+        (!self.manifest.hypothesis.is_empty())
+            .then(|| self.manifest.hypothesis.iter().all(|v| v.passed))
+    }
+}
+
+/// Simulates with `inner` seeing everything the engine emits, then
+/// analyses the run and judges its hypotheses.
+fn simulate_and_analyse<O: Observer>(
+    experiment: &Experiment,
+    topology: &Topology,
+    config: RunConfig,
+    variant: &str,
+    inner: O,
+) -> Result<(Manifest, RunSummary, Analysis, O)> {
+    let scenario = &experiment.scenario;
+    let faults = crate::faults::compile(scenario, topology)
+        .map_err(|problems| experiment.scenario_source.invalid(problems))?;
+    let phases = analysis::phases(scenario, &faults);
+    let probes = analysis::hypothesis::check(scenario, topology, &phases)
+        .map_err(|problems| experiment.scenario_source.invalid(problems))?;
+    let collector = Collector::new(inner, phases, &probes);
+    let (summary, collector) = simulate(topology, &faults, config, collector);
+    let analysis = analysis::analyse(
+        topology,
+        scenario,
+        &faults,
+        &collector,
+        &summary,
+        config.warmup,
+        config.duration,
+    );
+    let verdicts = analysis::hypothesis::evaluate(
+        topology, scenario, &phases, &collector, &analysis, &summary,
+    );
+    let manifest = Manifest::new(experiment, topology, config, variant, &summary, verdicts);
+    Ok((manifest, summary, analysis, collector.inner))
+}
+
+/// Runs the experiment in memory and judges it; writes nothing.
+pub fn evaluate(experiment: &Experiment, seed: u64) -> Result<Evaluation> {
+    let topology = Topology::compile(&experiment.model);
+    let config = run_config(experiment, Some(seed));
+    let (manifest, summary, analysis, _) =
+        simulate_and_analyse(experiment, &topology, config, BASELINE, NullObserver)?;
+    Ok(Evaluation {
+        manifest,
+        summary,
+        analysis,
+    })
 }
 
 /// Runs the experiment and writes its directory under `base`. `on_window`
@@ -53,24 +119,24 @@ pub fn run(
     on_window: impl FnMut(u64) + 'static,
 ) -> Result<RunResult> {
     let topology = Topology::compile(&experiment.model);
-    let faults = crate::faults::compile(&experiment.scenario, &topology)
-        .map_err(|problems| experiment.scenario_source.invalid(problems))?;
     let config = run_config(experiment, seed);
     let dir = run_dir(base, &experiment.scenario.name, BASELINE, config.seed);
     let staging = output::Staging::new(&dir)?;
-    let fault_names = faults.iter().map(|f| f.name.clone()).collect();
+    let fault_names = experiment.scenario.faults.keys().cloned().collect();
     let sink = FileSink::create(staging.path(), config.warmup, fault_names)
         .map_err(|e| Error::write(staging.path(), e))?
         .on_window(on_window);
-    let (summary, sink) = simulate(&topology, &faults, config, sink);
+    let (manifest, summary, analysis, sink) =
+        simulate_and_analyse(experiment, &topology, config, BASELINE, sink)?;
     sink.finish().map_err(|e| Error::write(staging.path(), e))?;
-    let manifest = Manifest::new(experiment, &topology, config, BASELINE, &summary);
     staging.write_file("run.json", &manifest.to_json())?;
+    staging.write_file("analysis.json", &analysis.to_json())?;
     staging.commit()?;
     Ok(RunResult {
         dir,
         manifest,
         summary,
         topology,
+        analysis,
     })
 }

@@ -120,10 +120,14 @@ pub fn load_experiment(path: &Path) -> Result<Experiment> {
     })
 }
 
-/// Checks what a scenario says about its model (fault targets).
+/// Checks what a scenario says about its model (fault targets, hypothesis
+/// probes).
 fn check_against_model(source: &Source, scenario: &ScenarioSpec, model: &ModelSpec) -> Result<()> {
     let topology = crate::topology::Topology::compile(model);
-    crate::faults::compile(scenario, &topology)
+    let faults =
+        crate::faults::compile(scenario, &topology).map_err(|problems| source.invalid(problems))?;
+    let phases = crate::analysis::phases(scenario, &faults);
+    crate::analysis::hypothesis::check(scenario, &topology, &phases)
         .map(|_| ())
         .map_err(|problems| source.invalid(problems))
 }

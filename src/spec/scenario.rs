@@ -5,7 +5,7 @@ use indexmap::IndexMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::units::Duration;
+use super::units::{Duration, Share};
 
 /// Width of a metrics window when the scenario does not set one.
 pub const DEFAULT_WINDOW_NS: u64 = 1_000_000_000;
@@ -37,6 +37,95 @@ pub struct ScenarioSpec {
     /// Failures injected on the virtual clock, keyed by name.
     #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
     pub faults: IndexMap<String, FaultSpec>,
+    /// Steady-state checks, keyed by name: the run fails (exit 1) when one
+    /// does not hold.
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub hypothesis: IndexMap<String, CheckSpec>,
+    /// Settings of the cascade analysis.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub analysis: Option<AnalysisSpec>,
+}
+
+/// Part of the run a check looks at.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Phase {
+    /// From the end of the warm-up to the first fault.
+    Before,
+    /// From the first fault's start to the last fault's end.
+    During,
+    /// From the last fault's end to the end of the run: the recovery.
+    After,
+    /// From the end of the warm-up to the end of the run.
+    #[default]
+    Whole,
+}
+
+impl Phase {
+    pub const ALL: [Phase; 4] = [Phase::Before, Phase::During, Phase::After, Phase::Whole];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Phase::Before => "before",
+            Phase::During => "during",
+            Phase::After => "after",
+            Phase::Whole => "whole",
+        }
+    }
+}
+
+/// One steady-state check: a probe, a phase and thresholds that must all
+/// hold.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CheckSpec {
+    /// What is measured: a workload (`checkout`), an endpoint
+    /// (`gateway.checkout`; the workload's client view when a workload
+    /// enters there), or a service (`orders-db`).
+    pub probe: String,
+    /// Part of the run measured. Default `whole`.
+    #[serde(default)]
+    pub phase: Phase,
+    /// Failed share of finished requests stays below this.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_rate_below: Option<Share>,
+    /// Successful share of finished requests stays above this.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub availability_above: Option<Share>,
+    /// Latency percentiles of successful requests stay below these.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub p50_below: Option<Duration>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub p90_below: Option<Duration>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub p99_below: Option<Duration>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub p999_below: Option<Duration>,
+    /// Requests waiting in the service's queues (all instances together)
+    /// never exceed this (a service probe).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub queue_depth_at_most: Option<u64>,
+    /// Acknowledged writes lost in failovers (a replicated database probe).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lost_writes_at_most: Option<u64>,
+    /// Work accepted by a queue and still not done when the run ends (a
+    /// queue service probe).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending_at_most: Option<u64>,
+    /// The probe is back inside its steady band, for good, within this long
+    /// after the last fault ended.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recover_within: Option<Duration>,
+}
+
+/// Settings of the cascade analysis.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AnalysisSpec {
+    /// A run still outside its steady band this long after the last fault
+    /// ended is called metastable: it does not heal on its own. Default 60s.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metastable_after: Option<Duration>,
 }
 
 /// How a killed instance looks to its callers.
@@ -200,6 +289,22 @@ impl FaultSpec {
             | FaultSpec::MemoryLeak { at, .. }
             | FaultSpec::ReplicationLag { at, .. }
             | FaultSpec::ChaosMonkey { at, .. } => *at,
+        }
+    }
+
+    /// The `kind` it is written with.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            FaultSpec::InstanceKill { .. } => "instance_kill",
+            FaultSpec::InstanceFreeze { .. } => "instance_freeze",
+            FaultSpec::ZoneOutage { .. } => "zone_outage",
+            FaultSpec::Latency { .. } => "latency",
+            FaultSpec::Errors { .. } => "errors",
+            FaultSpec::CpuStress { .. } => "cpu_stress",
+            FaultSpec::NetworkPartition { .. } => "network_partition",
+            FaultSpec::MemoryLeak { .. } => "memory_leak",
+            FaultSpec::ReplicationLag { .. } => "replication_lag",
+            FaultSpec::ChaosMonkey { .. } => "chaos_monkey",
         }
     }
 

@@ -283,6 +283,83 @@ impl JsonSchema for ByteRate {
     }
 }
 
+/// A share of a whole: `"0.1%"`, `"99.9%"`, or a plain number in [0, 1].
+/// Held as a fraction.
+#[derive(Clone, Copy, Debug, PartialEq, PartialOrd, Default)]
+pub struct Share(pub f64);
+
+impl Share {
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let trimmed = text.trim();
+        let expected =
+            || format!("expected a share such as \"0.1%\" or \"99.9%\", found \"{text}\"");
+        let value = match trimmed.strip_suffix('%') {
+            Some(number) => number.trim().parse::<f64>().map_err(|_| expected())? / 100.0,
+            None => trimmed.parse::<f64>().map_err(|_| expected())?,
+        };
+        if !(0.0..=1.0).contains(&value) {
+            return Err(format!(
+                "a share lies between 0% and 100%, found \"{text}\""
+            ));
+        }
+        Ok(Share(value))
+    }
+}
+
+impl fmt::Display for Share {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Rounded so that 0.999 reads "99.9%", not "99.89999999999999%".
+        write!(f, "{}%", (self.0 * 100.0 * 1e9).round() / 1e9)
+    }
+}
+
+impl Serialize for Share {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Share {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = Share;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a share such as \"0.1%\", or a number between 0 and 1")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Share, E> {
+                Share::parse(v).map_err(E::custom)
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Share, E> {
+                Share::parse(&v.to_string()).map_err(E::custom)
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Share, E> {
+                Share::parse(&v.to_string()).map_err(E::custom)
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Share, E> {
+                Share::parse(&v.to_string()).map_err(E::custom)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl JsonSchema for Share {
+    fn schema_name() -> Cow<'static, str> {
+        "Share".into()
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "description": "A share: \"0.1%\", \"99.9%\", or a number between 0 and 1.",
+            "oneOf": [
+                { "type": "string", "pattern": "^\\s*[0-9.]+\\s*%\\s*$" },
+                { "type": "number", "minimum": 0, "maximum": 1 }
+            ],
+            "examples": ["0.1%", "99.9%"]
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -318,6 +395,21 @@ mod tests {
         assert!(Rate::parse("-1/s").is_err());
         assert!(Rate::parse("500").is_err());
         assert!(Rate::parse("500/fortnight").is_err());
+    }
+
+    #[test]
+    fn shares_read_percent_or_fraction() {
+        assert_eq!(Share::parse("0.1%").unwrap().0, 0.001);
+        assert!((Share::parse("99.9 %").unwrap().0 - 0.999).abs() < 1e-12);
+        assert_eq!(Share(0.999).to_string(), "99.9%");
+        assert_eq!(Share::parse("0.25").unwrap().0, 0.25);
+        assert!(Share::parse("120%").is_err());
+        assert!(Share::parse("-1%").is_err());
+        assert!(Share::parse("half").is_err());
+        let json: Share = serde_json::from_str("0.5").unwrap();
+        assert_eq!(json.0, 0.5);
+        let text = serde_json::to_string(&Share(0.001)).unwrap();
+        assert_eq!(serde_json::from_str::<Share>(&text).unwrap().0, 0.001);
     }
 
     proptest! {

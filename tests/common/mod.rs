@@ -171,3 +171,34 @@ pub fn service_id(t: &Topology, name: &str) -> u32 {
 pub fn sum(rows: &[&Row], f: impl Fn(&Row) -> u64) -> u64 {
     rows.iter().map(|r| f(r)).sum()
 }
+
+/// A shipped scenario and its model, each patched in memory first (the
+/// model is reported as `patched-model.json`).
+pub fn shipped_experiment(
+    scenario: &str,
+    patch_model: impl FnOnce(&mut serde_json::Value),
+    patch_scenario: impl FnOnce(&mut serde_json::Value),
+) -> faultline::spec::Experiment {
+    let scenario_path = repo().join("scenarios").join(scenario);
+    let mut scenario_json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&scenario_path).unwrap()).unwrap();
+    let model_path = scenario_path
+        .parent()
+        .unwrap()
+        .join(scenario_json["model"].as_str().unwrap());
+    let mut model: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&model_path).unwrap()).unwrap();
+    patch_model(&mut model);
+    patch_scenario(&mut scenario_json);
+    faultline::spec::experiment_from_texts(
+        Source {
+            path: scenario_path,
+            text: scenario_json.to_string(),
+        },
+        Source {
+            path: PathBuf::from("patched-model.json"),
+            text: model.to_string(),
+        },
+    )
+    .unwrap_or_else(|e| panic!("{e}"))
+}

@@ -1,0 +1,221 @@
+//! What the analysis keeps of a run while it happens: a compact sample per
+//! component per window, the state changes, and the latency histograms of
+//! the hypothesis probes per phase. It wraps the observer that writes the
+//! files, so one simulation feeds both.
+
+use hdrhistogram::Histogram;
+
+use crate::observe::Observer;
+use crate::observe::events::StateEvent;
+use crate::observe::metrics::{Component, ErrorClass, Row, new_histogram};
+use crate::spec::scenario::Phase;
+use crate::topology::Topology;
+
+/// The part of a metrics row the analysis judges a window by.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Sample {
+    pub ok: u64,
+    pub errors: u64,
+    /// The error class seen most in the window (its index), if any.
+    pub main_error: Option<u8>,
+    pub p50: u64,
+    pub p99: u64,
+    pub queue_avg: f64,
+    pub queue_max: u64,
+    pub busy_avg: f64,
+    pub capacity: u64,
+    pub waiters_avg: f64,
+    /// Pools: calls refused for want of a connection.
+    pub refused: u64,
+}
+
+impl Sample {
+    fn of(row: &Row) -> Sample {
+        let errors: u64 = row.errors.iter().sum();
+        let main_error = (errors > 0).then(|| {
+            let (class, _) = row
+                .errors
+                .iter()
+                .enumerate()
+                .max_by_key(|(k, n)| (**n, std::cmp::Reverse(*k)))
+                .expect("error classes are not empty");
+            class as u8
+        });
+        Sample {
+            ok: row.ok,
+            errors,
+            main_error,
+            p50: row.latency.p50,
+            p99: row.latency.p99,
+            queue_avg: row.queue.0,
+            queue_max: row.queue.1,
+            busy_avg: row.busy.0,
+            capacity: row.capacity,
+            waiters_avg: row.waiters.0,
+            refused: row.errors[ErrorClass::PoolExhausted as usize],
+        }
+    }
+
+    pub fn finished(&self) -> u64 {
+        self.ok + self.errors
+    }
+
+    pub fn error_rate(&self) -> f64 {
+        if self.finished() == 0 {
+            0.0
+        } else {
+            self.errors as f64 / self.finished() as f64
+        }
+    }
+}
+
+/// Virtual-time spans of the phases, `[start, end)` in ns; a window belongs
+/// to a phase when its start lies in the span.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Phases {
+    pub spans: [(u64, u64); 4],
+}
+
+impl Phases {
+    /// `first_start`/`last_end`: of the faults (`None` without faults; a
+    /// fault that lasts to the end ends at `duration`).
+    pub fn new(warmup: u64, duration: u64, faults: Option<(u64, u64)>) -> Phases {
+        let (first, last) = faults.unwrap_or((duration, duration));
+        let first = first.max(warmup).min(duration);
+        let last = last.max(first).min(duration);
+        Phases {
+            spans: [
+                (warmup, first),
+                (first, last),
+                (last, duration),
+                (warmup, duration),
+            ],
+        }
+    }
+
+    pub fn span(&self, phase: Phase) -> (u64, u64) {
+        self.spans[phase as usize]
+    }
+
+    pub fn contains(&self, phase: Phase, window_start: u64) -> bool {
+        let (from, to) = self.span(phase);
+        window_start >= from && window_start < to
+    }
+}
+
+/// Per-phase latency histograms of one probe.
+#[derive(Debug)]
+pub struct ProbeLatency {
+    pub component: Component,
+    pub phases: [Histogram<u64>; 4],
+}
+
+/// An observer that keeps what the analysis needs and hands everything on
+/// to `inner`.
+#[derive(Debug)]
+pub struct Collector<O> {
+    pub inner: O,
+    phases: Phases,
+    /// Components in row order, fixed by the first window.
+    pub components: Vec<Component>,
+    /// `(start, end)` of each closed window.
+    pub windows: Vec<(u64, u64)>,
+    /// Window-major: `samples[w * components.len() + c]`.
+    pub samples: Vec<Sample>,
+    pub events: Vec<StateEvent>,
+    pub probes: Vec<ProbeLatency>,
+    window_start: u64,
+}
+
+impl<O: Observer> Collector<O> {
+    pub fn new(inner: O, phases: Phases, probes: &[Component]) -> Self {
+        let mut unique: Vec<Component> = Vec::new();
+        for p in probes {
+            if !unique.contains(p) {
+                unique.push(*p);
+            }
+        }
+        Collector {
+            inner,
+            phases,
+            components: Vec::new(),
+            windows: Vec::new(),
+            samples: Vec::new(),
+            events: Vec::new(),
+            probes: unique
+                .into_iter()
+                .map(|component| ProbeLatency {
+                    component,
+                    phases: std::array::from_fn(|_| new_histogram()),
+                })
+                .collect(),
+            window_start: 0,
+        }
+    }
+}
+
+impl<O> Collector<O> {
+    pub fn sample(&self, window: usize, component: usize) -> &Sample {
+        &self.samples[window * self.components.len() + component]
+    }
+
+    pub fn index_of(&self, component: Component) -> Option<usize> {
+        self.components.iter().position(|c| *c == component)
+    }
+}
+
+impl<O: Observer> Observer for Collector<O> {
+    fn window(&mut self, topology: &Topology, rows: &[Row]) {
+        if self.components.is_empty() {
+            self.components = rows.iter().map(|r| r.component).collect();
+        }
+        if let Some(first) = rows.first() {
+            self.windows.push((first.window_start, first.window_end));
+            self.window_start = first.window_end;
+        }
+        self.samples.extend(rows.iter().map(Sample::of));
+        self.inner.window(topology, rows);
+    }
+
+    fn state_change(&mut self, topology: &Topology, event: &StateEvent) {
+        self.events.push(*event);
+        self.inner.state_change(topology, event);
+    }
+
+    fn latencies(&mut self, component: Component, latency: &Histogram<u64>) {
+        let start = self.window_start;
+        for probe in self.probes.iter_mut().filter(|p| p.component == component) {
+            for phase in Phase::ALL {
+                if self.phases.contains(phase, start) {
+                    probe.phases[phase as usize]
+                        .add(latency)
+                        .expect("auto-resizing histograms accept any value");
+                }
+            }
+        }
+        self.inner.latencies(component, latency);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn phases_split_the_measured_run_at_the_faults() {
+        let s = 1_000_000_000;
+        let p = Phases::new(30 * s, 240 * s, Some((60 * s, 80 * s)));
+        assert_eq!(p.span(Phase::Before), (30 * s, 60 * s));
+        assert_eq!(p.span(Phase::During), (60 * s, 80 * s));
+        assert_eq!(p.span(Phase::After), (80 * s, 240 * s));
+        assert_eq!(p.span(Phase::Whole), (30 * s, 240 * s));
+        assert!(p.contains(Phase::During, 79 * s));
+        assert!(!p.contains(Phase::During, 80 * s));
+        // Without faults the whole measured run is "before"; during and
+        // after are empty.
+        let calm = Phases::new(10 * s, 100 * s, None);
+        assert_eq!(calm.span(Phase::Before), (10 * s, 100 * s));
+        assert_eq!(calm.span(Phase::During), (100 * s, 100 * s));
+        assert_eq!(calm.span(Phase::After), (100 * s, 100 * s));
+    }
+}

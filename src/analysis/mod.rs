@@ -1,0 +1,902 @@
+//! Cascade analysis: what the run did to each component, in what order,
+//! through which dependency, and how long detection and recovery took.
+//!
+//! Each component's steady band is learned from the warm-up windows. A
+//! window leaves the band when the component's error rate, latency or
+//! saturation does; the first such window after the first fault is its
+//! onset. The chain orders the components by onset and links each to the
+//! already-degraded neighbour in the dependency graph it was reached
+//! through. Everything comes from the metrics rows and the state changes
+//! the engine emitted; nothing here knows a scenario.
+
+pub mod collect;
+pub mod hypothesis;
+
+use std::fmt::Write as _;
+
+use petgraph::graph::{NodeIndex, UnGraph};
+use serde::Serialize;
+
+use crate::faults::{Fault, FaultAction};
+use crate::observe::events::StateChange;
+use crate::observe::metrics::{Component, ErrorClass};
+use crate::observe::sink::component_name;
+use crate::sim::RunSummary;
+use crate::spec::ScenarioSpec;
+use crate::topology::Topology;
+use collect::{Collector, Sample};
+
+/// A run is metastable when still outside its band this long after the
+/// last fault ended, unless the scenario says otherwise.
+pub const DEFAULT_METASTABLE_AFTER_NS: u64 = 60_000_000_000;
+
+/// Successes a window needs before its median is judged.
+const MEDIAN_SAMPLES: u64 = 5;
+/// Successes a window needs before its 99th percentile is judged: with
+/// fewer, it is one or two requests.
+const TAIL_SAMPLES: u64 = 200;
+const MS: u64 = 1_000_000;
+
+/// How a component fared in a window.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Health {
+    Healthy,
+    Degraded,
+    Down,
+}
+
+/// Why a window left the steady band.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Reason {
+    Errors {
+        rate: f64,
+        class: Option<u8>,
+    },
+    /// `median`: the median moved (else only the tail did).
+    Latency {
+        value: u64,
+        steady: u64,
+        median: bool,
+    },
+    Queue {
+        average: f64,
+        steady: f64,
+    },
+    PoolExhausted {
+        refused: u64,
+        waiting: f64,
+    },
+}
+
+impl std::fmt::Display for Reason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match *self {
+            Reason::Errors { rate, class } => {
+                write!(f, "errors {:.1} %", rate * 100.0)?;
+                if let Some(class) = class {
+                    write!(f, " (mostly {})", ErrorClass::ALL[class as usize].name())?;
+                }
+                Ok(())
+            }
+            Reason::Latency {
+                value,
+                steady,
+                median,
+            } => {
+                let what = if median { "median" } else { "p99" };
+                write!(f, "{what} {} (steady {})", human(value), human(steady))
+            }
+            Reason::Queue { average, steady } => {
+                write!(f, "queue {average:.0} waiting (steady {steady:.1})")
+            }
+            Reason::PoolExhausted { refused, waiting } => {
+                write!(
+                    f,
+                    "pool exhausted ({refused} refused, {waiting:.1} waiting)"
+                )
+            }
+        }
+    }
+}
+
+fn human(ns: u64) -> String {
+    if ns >= 1_000_000_000 {
+        format!("{:.2} s", ns as f64 / 1e9)
+    } else if ns >= 1_000_000 {
+        format!("{:.1} ms", ns as f64 / 1e6)
+    } else {
+        format!("{:.0} µs", ns as f64 / 1e3)
+    }
+}
+
+/// The steady band of one component, from the warm-up windows.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Band {
+    pub error_rate: f64,
+    pub p50: u64,
+    pub p99: u64,
+    pub queue: f64,
+    pub waiters: f64,
+}
+
+impl Band {
+    fn learn<'a>(samples: impl Iterator<Item = &'a Sample>) -> Band {
+        let mut band = Band::default();
+        for s in samples {
+            if s.finished() >= 5 {
+                band.error_rate = band.error_rate.max(s.error_rate());
+            }
+            if s.ok >= MEDIAN_SAMPLES {
+                band.p50 = band.p50.max(s.p50);
+            }
+            if s.ok >= TAIL_SAMPLES {
+                band.p99 = band.p99.max(s.p99);
+            }
+            band.queue = band.queue.max(s.queue_avg);
+            band.waiters = band.waiters.max(s.waiters_avg);
+        }
+        band
+    }
+
+    /// Judges one window. Small counts are not judged on rates: a handful
+    /// of requests says little.
+    pub fn judge(&self, component: Component, s: &Sample) -> (Health, Option<Reason>) {
+        if let Component::Pool(_) = component {
+            if s.refused >= 3 || s.waiters_avg > (2.0 * self.waiters).max(0.5) {
+                return (
+                    Health::Degraded,
+                    Some(Reason::PoolExhausted {
+                        refused: s.refused,
+                        waiting: s.waiters_avg,
+                    }),
+                );
+            }
+            return (Health::Healthy, None);
+        }
+        let rate = s.error_rate();
+        if s.errors >= 3 && rate > self.error_rate + 0.01 {
+            let health = if rate >= 0.5 {
+                Health::Down
+            } else {
+                Health::Degraded
+            };
+            let reason = Reason::Errors {
+                rate,
+                class: s.main_error,
+            };
+            return (health, Some(reason));
+        }
+        if s.capacity > 0
+            && s.queue_avg > (2.0 * self.queue).max(self.queue + 1.0)
+            && s.busy_avg >= 0.9 * s.capacity as f64
+        {
+            let reason = Reason::Queue {
+                average: s.queue_avg,
+                steady: self.queue,
+            };
+            return (Health::Degraded, Some(reason));
+        }
+        // A slowdown moves the median; noise moves only the tail, and a
+        // window's p99 rests on a handful of requests unless it has many.
+        let slow_median =
+            s.ok >= MEDIAN_SAMPLES && self.p50 > 0 && s.p50 > (2 * self.p50).max(self.p50 + MS);
+        let slow_tail =
+            s.ok >= TAIL_SAMPLES && self.p99 > 0 && s.p99 > (3 * self.p99).max(self.p99 + 5 * MS);
+        if slow_median || slow_tail {
+            let reason = if slow_median {
+                Reason::Latency {
+                    value: s.p50,
+                    steady: self.p50,
+                    median: true,
+                }
+            } else {
+                Reason::Latency {
+                    value: s.p99,
+                    steady: self.p99,
+                    median: false,
+                }
+            };
+            return (Health::Degraded, Some(reason));
+        }
+        (Health::Healthy, None)
+    }
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct FaultInfo {
+    pub name: String,
+    pub kind: &'static str,
+    pub targets: Vec<String>,
+    pub start_s: f64,
+    /// `None`: it lasts to the end of the run.
+    pub end_s: Option<f64>,
+}
+
+/// One link of the cascade chain.
+#[derive(Clone, Debug, Serialize)]
+pub struct Step {
+    pub component: String,
+    pub kind: &'static str,
+    /// When it was hit: the first window out of band, or for a target of
+    /// the fault, the fault's start.
+    pub onset_s: f64,
+    /// The first window its metrics showed it out of band.
+    pub observed_s: f64,
+    pub health: Health,
+    pub reason: String,
+    /// The already-degraded neighbour (or the fault) it was reached through.
+    pub via: Option<String>,
+    /// Edges from the fault's targets in the dependency graph.
+    pub distance: Option<u32>,
+}
+
+/// A span of windows in one state.
+#[derive(Clone, Debug, Serialize)]
+pub struct Span {
+    pub from_s: f64,
+    pub to_s: f64,
+    pub health: Health,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct ComponentReport {
+    pub component: String,
+    pub kind: &'static str,
+    pub worst: Health,
+    /// First window out of band after the first fault.
+    pub onset_s: Option<f64>,
+    /// Start of the window from which it stayed in band to the end (after
+    /// the first fault); `None` when it never left the band or never came
+    /// back.
+    pub recovered_s: Option<f64>,
+    pub recovered: bool,
+    pub timeline: Vec<Span>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Moment {
+    pub at_s: f64,
+    /// Seconds after the first fault started.
+    pub after_fault_s: f64,
+    pub by: String,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Times {
+    /// First sign the system noticed: an ejection, a breaker opening, a
+    /// memory alert, a lost primary.
+    pub detected: Option<Moment>,
+    /// Every entry endpoint back inside its band (the users no longer see
+    /// the fault), possibly while it still lasts.
+    pub mitigated: Option<Moment>,
+    /// Seconds from the last fault's end until every component stayed back
+    /// inside its band; 0 when nothing was out of band by then.
+    pub time_to_recover_s: Option<f64>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct EntryImpact {
+    pub entry: String,
+    pub affected: bool,
+    /// From the first fault's start to the end of the run.
+    pub requests: u64,
+    pub failed: u64,
+    pub failed_share: f64,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct BlastRadius {
+    pub entries: Vec<EntryImpact>,
+    pub components_affected: usize,
+    pub lost_writes: u64,
+    /// Work accepted by queues and never done by the end.
+    pub queued_work_never_done: u64,
+}
+
+/// `analysis.json`.
+#[derive(Clone, Debug, Serialize)]
+pub struct Analysis {
+    /// Windows the steady bands were learned from, `[from, to)` seconds.
+    pub steady_from_s: f64,
+    pub steady_to_s: f64,
+    pub faults: Vec<FaultInfo>,
+    /// The fault that started it, then each degraded component by onset.
+    pub chain: Vec<Step>,
+    /// The chain on one line.
+    pub chain_text: String,
+    pub times: Times,
+    /// Every component back inside its band by the end of the run.
+    pub recovered: bool,
+    /// Not recovered long after the last fault ended: it does not heal.
+    pub metastable: bool,
+    pub blast_radius: BlastRadius,
+    /// Per entry, service and pool: its state over time.
+    pub components: Vec<ComponentReport>,
+}
+
+/// The phases of a scenario's run, from its compiled faults.
+pub fn phases(scenario: &ScenarioSpec, faults: &[Fault]) -> collect::Phases {
+    let duration = scenario.duration.0;
+    let span = faults.iter().map(|f| f.start).min().map(|first| {
+        let last = faults
+            .iter()
+            .map(|f| match (&f.action, f.end) {
+                (_, Some(end)) => end,
+                (FaultAction::Kill { .. }, None) => f.start,
+                (_, None) => duration,
+            })
+            .max()
+            .unwrap_or(first);
+        (first, last)
+    });
+    collect::Phases::new(scenario.warmup.0, duration, span)
+}
+
+fn seconds(ns: u64) -> f64 {
+    (ns as f64 / 1e6).round() / 1e3
+}
+
+/// Services a fault acts on directly.
+pub fn fault_targets(topology: &Topology, fault: &Fault) -> Vec<u32> {
+    let service_of_instance = |i: &u32| topology.instances[*i as usize].service.0;
+    let service_of_endpoint = |e: &u32| topology.endpoints[*e as usize].service.0;
+    let mut targets: Vec<u32> = match &fault.action {
+        FaultAction::Kill { service, .. }
+        | FaultAction::Freeze { service, .. }
+        | FaultAction::ChaosMonkey { service, .. } => vec![*service],
+        FaultAction::ZoneOutage { zone } => topology
+            .instances
+            .iter()
+            .filter(|i| i.zone.0 == *zone)
+            .map(|i| i.service.0)
+            .collect(),
+        FaultAction::Latency { endpoints, .. } | FaultAction::Errors { endpoints, .. } => {
+            endpoints.iter().map(service_of_endpoint).collect()
+        }
+        FaultAction::ReplicationLag { instance, .. } => vec![service_of_instance(instance)],
+        FaultAction::LinkLatency { from, to, .. } => vec![*to, *from],
+        FaultAction::CpuStress { instances, .. } | FaultAction::MemoryLeak { instances, .. } => {
+            instances.iter().map(service_of_instance).collect()
+        }
+        FaultAction::Partition {
+            service_sides,
+            zone_sides,
+            ..
+        } => (0..topology.services.len() as u32)
+            .filter(|s| {
+                service_sides.iter().any(|side| side[*s as usize])
+                    || topology
+                        .instances
+                        .iter()
+                        .filter(|i| i.service.0 == *s)
+                        .any(|i| zone_sides.iter().any(|side| side[i.zone.index()]))
+            })
+            .collect(),
+    };
+    let mut seen = Vec::new();
+    targets.retain(|t| {
+        let new = !seen.contains(t);
+        seen.push(*t);
+        new
+    });
+    targets
+}
+
+/// Which components the cascade is told in: what users see (entries),
+/// services and connection pools. Endpoints repeat their service.
+fn in_chain(component: Component) -> bool {
+    !matches!(component, Component::Endpoint(_))
+}
+
+fn kind_order(component: Component) -> u8 {
+    match component {
+        Component::Service(_) => 0,
+        Component::Pool(_) => 1,
+        Component::Entry(_) => 2,
+        Component::Endpoint(_) => 3,
+    }
+}
+
+/// The component graph: services linked along calls (and through queues),
+/// pools to their caller and callee, entries to the service they enter.
+fn component_graph(topology: &Topology, components: &[Component]) -> UnGraph<(), ()> {
+    let mut graph = UnGraph::<(), ()>::with_capacity(components.len() + 1, 0);
+    for _ in 0..=components.len() {
+        graph.add_node(());
+    }
+    let find = |c: Component| components.iter().position(|x| *x == c);
+    let link = |graph: &mut UnGraph<(), ()>, a: Component, b: Component| {
+        if let (Some(a), Some(b)) = (find(a), find(b))
+            && graph
+                .find_edge(NodeIndex::new(a), NodeIndex::new(b))
+                .is_none()
+        {
+            graph.add_edge(NodeIndex::new(a), NodeIndex::new(b), ());
+        }
+    };
+    let deps = crate::topology::graph::dependency_graph(topology);
+    for edge in deps.raw_edges() {
+        let (a, b) = (deps[edge.source()].0, deps[edge.target()].0);
+        link(&mut graph, Component::Service(a), Component::Service(b));
+    }
+    for (g, group) in topology.pool_groups.iter().enumerate() {
+        let pool = Component::Pool(g as u32);
+        link(&mut graph, pool, Component::Service(group.caller.0));
+        link(&mut graph, pool, Component::Service(group.callee.0));
+    }
+    for (w, workload) in topology.workloads.iter().enumerate() {
+        let service = topology.endpoints[workload.endpoint.index()].service.0;
+        link(
+            &mut graph,
+            Component::Entry(w as u32),
+            Component::Service(service),
+        );
+    }
+    graph
+}
+
+/// Steady windows: those of the warm-up, less the first (queues fill in
+/// it) when enough remain; with a short warm-up, those before the first
+/// fault.
+fn steady_windows(windows: &[(u64, u64)], warmup: u64, first_fault: u64) -> (usize, usize) {
+    let in_warmup = windows.iter().take_while(|w| w.1 <= warmup).count();
+    let before_fault = windows.iter().take_while(|w| w.1 <= first_fault).count();
+    let end = if in_warmup >= 3 {
+        in_warmup
+    } else {
+        before_fault.max(in_warmup)
+    };
+    let start = usize::from(end >= 3);
+    (start, end)
+}
+
+/// Builds the analysis of a finished run.
+pub fn analyse<O>(
+    topology: &Topology,
+    scenario: &ScenarioSpec,
+    faults: &[Fault],
+    collector: &Collector<O>,
+    summary: &RunSummary,
+    warmup: u64,
+    duration: u64,
+) -> Analysis {
+    let components = &collector.components;
+    let windows = &collector.windows;
+    let n = components.len();
+    let first_fault = faults.iter().map(|f| f.start).min();
+    // A fault without an end lasts to the end of the run, except a kill,
+    // which is over once done.
+    let last_end = faults
+        .iter()
+        .map(|f| match (&f.action, f.end) {
+            (_, Some(end)) => end,
+            (FaultAction::Kill { .. }, None) => f.start,
+            (_, None) => duration,
+        })
+        .max();
+    let (steady_from, steady_to) = steady_windows(windows, warmup, first_fault.unwrap_or(duration));
+    let bands: Vec<Band> = (0..n)
+        .map(|c| Band::learn((steady_from..steady_to).map(|w| collector.sample(w, c))))
+        .collect();
+    // Windows that end after the first fault starts are judged for onset.
+    let fault_window = first_fault.map(|t| windows.iter().take_while(|w| w.1 <= t).count());
+
+    let mut reports = Vec::with_capacity(n);
+    let mut onsets: Vec<Option<(usize, Health, Reason)>> = vec![None; n];
+    let mut recovered_at: Vec<Option<usize>> = vec![None; n];
+    for c in 0..n {
+        let component = components[c];
+        let (name, kind) = component_name(topology, component);
+        let mut timeline: Vec<Span> = Vec::new();
+        let mut worst = Health::Healthy;
+        let mut last_bad: Option<usize> = None;
+        for (w, window) in windows.iter().enumerate() {
+            let (health, reason) = bands[c].judge(component, collector.sample(w, c));
+            if let Some(start) = fault_window
+                && w >= start
+                && health != Health::Healthy
+            {
+                worst = worst.max(health);
+                last_bad = Some(w);
+                if onsets[c].is_none() {
+                    onsets[c] = Some((w, health, reason.expect("out of band has a reason")));
+                }
+            }
+            let reason = reason.map(|r| r.to_string());
+            match timeline.last_mut() {
+                Some(span)
+                    if span.health == health && span.reason.is_some() == reason.is_some() =>
+                {
+                    span.to_s = seconds(window.1);
+                }
+                _ => timeline.push(Span {
+                    from_s: seconds(window.0),
+                    to_s: seconds(window.1),
+                    health,
+                    reason,
+                }),
+            }
+        }
+        let recovered = last_bad.is_none_or(|w| w + 1 < windows.len());
+        recovered_at[c] = last_bad.filter(|_| recovered).map(|w| w + 1);
+        reports.push(ComponentReport {
+            component: name,
+            kind,
+            worst,
+            onset_s: onsets[c].map(|(w, ..)| seconds(windows[w].0)),
+            recovered_s: recovered_at[c].map(|w| seconds(windows[w].0)),
+            recovered,
+            timeline,
+        });
+    }
+
+    let graph = component_graph(topology, components);
+    let fault_infos: Vec<FaultInfo> = faults
+        .iter()
+        .map(|f| FaultInfo {
+            name: f.name.clone(),
+            kind: scenario.faults.get(&f.name).map_or("fault", |s| s.kind()),
+            targets: fault_targets(topology, f)
+                .into_iter()
+                .map(|s| topology.services[s as usize].name.clone())
+                .collect(),
+            start_s: seconds(f.start),
+            end_s: match (&f.action, f.end) {
+                (_, Some(end)) => Some(seconds(end)),
+                (FaultAction::Kill { .. }, None) => Some(seconds(f.start)),
+                _ => None,
+            },
+        })
+        .collect();
+
+    // The root: the first fault; its targets hang off a virtual node.
+    let mut chain = Vec::new();
+    let root_fault = faults.iter().min_by_key(|f| f.start);
+    if let Some(root) = root_fault {
+        let mut graph = graph.clone();
+        let fault_node = NodeIndex::new(n);
+        let targets = fault_targets(topology, root);
+        for t in &targets {
+            if let Some(c) = components.iter().position(|x| *x == Component::Service(*t)) {
+                graph.add_edge(fault_node, NodeIndex::new(c), ());
+            }
+        }
+        let distance = petgraph::algo::dijkstra(&graph, fault_node, None, |_| 1u32);
+        // A target is hit the instant its fault starts; its symptoms may
+        // show only later (a slowed request is measured when it finishes),
+        // so once they show, it is placed at the fault's start.
+        let hit = |c: usize| {
+            let observed = onsets[c].map(|(w, ..)| w);
+            match (graph.find_edge(fault_node, NodeIndex::new(c)), fault_window) {
+                (Some(_), Some(start)) => observed.map(|_| start),
+                _ => observed,
+            }
+        };
+        let mut order: Vec<usize> = (0..n)
+            .filter(|c| in_chain(components[*c]) && onsets[*c].is_some())
+            .collect();
+        order.sort_by_key(|c| {
+            (
+                hit(*c),
+                distance
+                    .get(&NodeIndex::new(*c))
+                    .copied()
+                    .unwrap_or(u32::MAX),
+                kind_order(components[*c]),
+                *c,
+            )
+        });
+        let targets_named: Vec<String> = targets
+            .iter()
+            .map(|s| topology.services[*s as usize].name.clone())
+            .collect();
+        chain.push(Step {
+            component: root.name.clone(),
+            kind: "fault",
+            onset_s: seconds(root.start),
+            observed_s: seconds(root.start),
+            health: Health::Down,
+            reason: format!(
+                "{} on {}",
+                scenario
+                    .faults
+                    .get(&root.name)
+                    .map_or("fault", |s| s.kind()),
+                targets_named.join(", ")
+            ),
+            via: None,
+            distance: Some(0),
+        });
+        let mut placed: Vec<usize> = Vec::new();
+        for c in order {
+            let (w, health, reason) = onsets[c].expect("ordered by onset");
+            let node = NodeIndex::new(c);
+            // The neighbour it was reached through: an adjacent component
+            // already degraded, the earliest first (the fault itself for
+            // its targets).
+            let via = if graph.find_edge(fault_node, node).is_some() {
+                Some(root.name.clone())
+            } else {
+                placed
+                    .iter()
+                    .filter(|p| graph.find_edge(NodeIndex::new(**p), node).is_some())
+                    .min_by_key(|p| (hit(**p), distance.get(&NodeIndex::new(**p)).copied()))
+                    .map(|p| reports[*p].component.clone())
+                    .or_else(|| {
+                        // Its symptoms showed before its neighbour's did:
+                        // it was reached along the shortest path from the
+                        // fault.
+                        let own = distance.get(&node).copied()?;
+                        graph
+                            .neighbors(node)
+                            .filter(|m| m.index() < n)
+                            .filter_map(|m| distance.get(&m).map(|d| (*d, m.index())))
+                            .filter(|(d, _)| *d < own)
+                            .min()
+                            .map(|(_, m)| reports[m].component.clone())
+                    })
+            };
+            let (name, kind) = component_name(topology, components[c]);
+            chain.push(Step {
+                component: name,
+                kind,
+                onset_s: seconds(windows[hit(c).expect("has an onset")].0),
+                observed_s: seconds(windows[w].0),
+                health,
+                reason: reason.to_string(),
+                via,
+                distance: distance.get(&node).copied(),
+            });
+            placed.push(c);
+        }
+    }
+    let chain_text = chain
+        .iter()
+        .map(|s| {
+            if s.kind == "fault" {
+                format!("{} ({}) {:.1} s", s.component, s.reason, s.onset_s)
+            } else {
+                format!("{} {} {:.1} s", s.component, s.reason, s.onset_s)
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" → ");
+
+    // Detection: the first signal the system itself raised.
+    let detected = first_fault.and_then(|start| {
+        collector
+            .events
+            .iter()
+            .filter(|e| e.time >= start)
+            .find_map(|e| {
+                let what = match e.change {
+                    StateChange::Ejected { instance } => format!(
+                        "health check ejected {}",
+                        topology.instances[instance as usize].name
+                    ),
+                    StateChange::BreakerOpened { call, instance } => format!(
+                        "breaker opened on {} at {}",
+                        topology.calls[call as usize].name,
+                        topology.instances[instance as usize].name
+                    ),
+                    StateChange::MemoryAlert { instance, percent } => format!(
+                        "memory alert {percent} % on {}",
+                        topology.instances[instance as usize].name
+                    ),
+                    StateChange::PrimaryLost { instance } => format!(
+                        "primary {} lost",
+                        topology.instances[instance as usize].name
+                    ),
+                    StateChange::OomKilled { instance } => {
+                        format!("OOM kill of {}", topology.instances[instance as usize].name)
+                    }
+                    _ => return None,
+                };
+                Some(Moment {
+                    at_s: seconds(e.time),
+                    after_fault_s: seconds(e.time - start),
+                    by: what,
+                })
+            })
+    });
+    let entries: Vec<usize> = (0..n)
+        .filter(|c| matches!(components[*c], Component::Entry(_)))
+        .collect();
+    // Mitigated: the first window after the first onset in which every
+    // entry is back in band.
+    let first_entry_onset = entries.iter().filter_map(|c| onsets[*c].map(|o| o.0)).min();
+    let mitigated = first_entry_onset.and_then(|from| {
+        (from + 1..windows.len())
+            .find(|w| {
+                entries.iter().all(|c| {
+                    bands[*c].judge(components[*c], collector.sample(*w, *c)).0 == Health::Healthy
+                })
+            })
+            .map(|w| {
+                let start = first_fault.expect("an onset follows a fault");
+                Moment {
+                    at_s: seconds(windows[w].0),
+                    after_fault_s: seconds(windows[w].0.saturating_sub(start)),
+                    by: "every entry back inside its steady band".to_string(),
+                }
+            })
+    });
+    let chain_components: Vec<usize> = (0..n).filter(|c| in_chain(components[*c])).collect();
+    let recovered = chain_components.iter().all(|c| reports[*c].recovered);
+    let time_to_recover_s = match (last_end, recovered) {
+        (Some(end), true) if end < duration => {
+            let back = chain_components
+                .iter()
+                .filter_map(|c| recovered_at[*c].map(|w| windows[w].0))
+                .max()
+                .unwrap_or(0);
+            Some(seconds(back.saturating_sub(end)))
+        }
+        _ => None,
+    };
+    let grace = scenario
+        .analysis
+        .as_ref()
+        .and_then(|a| a.metastable_after)
+        .map_or(DEFAULT_METASTABLE_AFTER_NS, |d| d.0);
+    let metastable =
+        !recovered && last_end.is_some_and(|end| end < duration && duration - end >= grace);
+
+    let impacts = entries
+        .iter()
+        .map(|c| {
+            let from = fault_window.unwrap_or(windows.len());
+            let (requests, failed) = (from..windows.len()).fold((0, 0), |(r, f), w| {
+                let s = collector.sample(w, *c);
+                (r + s.finished(), f + s.errors)
+            });
+            EntryImpact {
+                entry: reports[*c].component.clone(),
+                affected: onsets[*c].is_some(),
+                requests,
+                failed,
+                failed_share: if requests == 0 {
+                    0.0
+                } else {
+                    (failed as f64 / requests as f64 * 1e6).round() / 1e6
+                },
+            }
+        })
+        .collect();
+    let blast_radius = BlastRadius {
+        entries: impacts,
+        components_affected: chain.len().saturating_sub(1),
+        lost_writes: summary.lost_writes.iter().sum(),
+        queued_work_never_done: summary.queues.iter().map(|q| q.pending_at_end).sum(),
+    };
+    let components_out = chain_components
+        .into_iter()
+        .map(|c| reports[c].clone())
+        .collect();
+    Analysis {
+        steady_from_s: windows.get(steady_from).map_or(0.0, |w| seconds(w.0)),
+        steady_to_s: steady_to
+            .checked_sub(1)
+            .and_then(|w| windows.get(w))
+            .map_or(0.0, |w| seconds(w.1)),
+        faults: fault_infos,
+        chain,
+        chain_text,
+        times: Times {
+            detected,
+            mitigated,
+            time_to_recover_s,
+        },
+        recovered,
+        metastable,
+        blast_radius,
+        components: components_out,
+    }
+}
+
+impl Analysis {
+    pub fn to_json(&self) -> String {
+        let mut text = serde_json::to_string_pretty(self).expect("analysis serialises");
+        text.push('\n');
+        text
+    }
+
+    /// The few lines `run` prints.
+    pub fn summary(&self) -> String {
+        let mut out = String::new();
+        if self.chain.is_empty() {
+            let _ = writeln!(out, "no faults: nothing to trace");
+            return out;
+        }
+        let _ = writeln!(
+            out,
+            "cascade (onset, what left the steady band, reached via):"
+        );
+        for (k, step) in self.chain.iter().enumerate() {
+            if k == 0 {
+                let _ = writeln!(
+                    out,
+                    "  {:>7.1} s  fault {} ({})",
+                    step.onset_s, step.component, step.reason
+                );
+                continue;
+            }
+            let via = step
+                .via
+                .as_deref()
+                .map(|v| format!("  via {v}"))
+                .unwrap_or_default();
+            let seen = if step.observed_s > step.onset_s {
+                format!(" (seen {:.1} s)", step.observed_s)
+            } else {
+                String::new()
+            };
+            let _ = writeln!(
+                out,
+                "  {:>7.1} s  {} {} {}: {}{}{}",
+                step.onset_s,
+                if step.health == Health::Down {
+                    "✗"
+                } else {
+                    "→"
+                },
+                step.kind,
+                step.component,
+                step.reason,
+                seen,
+                via
+            );
+        }
+        if self.chain.len() == 1 {
+            let _ = writeln!(out, "  nothing left its steady band");
+        }
+        let t = &self.times;
+        let moment = |m: &Option<Moment>| match m {
+            Some(m) => format!("+{:.1} s ({})", m.after_fault_s, m.by),
+            None => "never".to_string(),
+        };
+        let _ = writeln!(out, "detected:  {}", moment(&t.detected));
+        let _ = writeln!(out, "mitigated: {}", moment(&t.mitigated));
+        let recovery = match (t.time_to_recover_s, self.metastable) {
+            (_, true) => {
+                "NOT RECOVERED: metastable (still out of band long after the last fault ended)"
+                    .to_string()
+            }
+            (Some(s), _) => format!("{s:.1} s after the last fault ended"),
+            (None, _) if self.recovered => "the faults last to the end".to_string(),
+            (None, _) => "not recovered by the end of the run".to_string(),
+        };
+        let _ = writeln!(out, "recovered: {recovery}");
+        let impacts: Vec<String> = self
+            .blast_radius
+            .entries
+            .iter()
+            .map(|e| {
+                if e.affected {
+                    format!(
+                        "{} {} failed ({:.2} %)",
+                        e.entry,
+                        e.failed,
+                        e.failed_share * 100.0
+                    )
+                } else {
+                    format!("{} unaffected", e.entry)
+                }
+            })
+            .collect();
+        let entries = if impacts.is_empty() {
+            "no open-loop entries".to_string()
+        } else {
+            impacts.join(", ")
+        };
+        let _ = writeln!(
+            out,
+            "blast radius: {}; lost writes {}; queued work never done {}",
+            entries, self.blast_radius.lost_writes, self.blast_radius.queued_work_never_done
+        );
+        out
+    }
+}

@@ -1,0 +1,386 @@
+//! Cascade analysis and steady-state hypotheses, on the shipped experiments:
+//! the chain starts at the real root cause, detection and recovery are
+//! timed from the events, a metastable failure is told from one that heals,
+//! and every verdict carries the value it was judged on.
+
+use serde_json::{Value, json};
+
+use crate::common::*;
+use faultline::analysis::{Analysis, Health};
+use faultline::experiment::{Evaluation, evaluate};
+
+fn evaluated(
+    scenario: &str,
+    seed: u64,
+    patch_model: impl FnOnce(&mut Value),
+    patch_scenario: impl FnOnce(&mut Value),
+) -> Evaluation {
+    let experiment = shipped_experiment(scenario, patch_model, patch_scenario);
+    evaluate(&experiment, seed).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn step<'a>(analysis: &'a Analysis, component: &str) -> &'a faultline::analysis::Step {
+    analysis
+        .chain
+        .iter()
+        .find(|s| s.component == component)
+        .unwrap_or_else(|| panic!("{component} not in the chain: {}", analysis.chain_text))
+}
+
+fn backoff_jitter_budget(model: &mut Value) {
+    model["services"]["api"]["endpoints"]["handle"]["calls"]["query"]["retry"] = json!({
+        "max_attempts": 4, "backoff": "50ms", "max_backoff": "2s",
+        "jitter": "full", "budget": { "ratio": 0.1 }
+    });
+}
+
+#[test]
+fn the_slow_database_chain_starts_at_the_database_and_climbs_to_the_users() {
+    for seed in [42, 1, 2] {
+        let run = evaluated("slow-database.json", seed, |_| {}, |_| {});
+        let a = &run.analysis;
+        assert_eq!(a.chain[0].kind, "fault");
+        assert_eq!(a.chain[0].component, "db-slow");
+        // The database itself comes first, at the fault's start, though its
+        // slow answers show only when they finish a second later.
+        assert_eq!(a.chain[1].component, "orders-db", "{}", a.chain_text);
+        assert_eq!(a.chain[1].onset_s, 60.0);
+        assert!(a.chain[1].observed_s >= 60.0 && a.chain[1].observed_s <= 62.0);
+        assert_eq!(a.chain[1].via.as_deref(), Some("db-slow"));
+        // Every later link is reached through an adjacent component that
+        // was already out of band.
+        let mut seen = vec!["db-slow".to_string(), "orders-db".to_string()];
+        for s in &a.chain[2..] {
+            let via = s
+                .via
+                .as_deref()
+                .unwrap_or_else(|| panic!("{} has no link", s.component));
+            assert!(
+                seen.iter().any(|x| x == via),
+                "{} via {via} before it",
+                s.component
+            );
+            assert!(s.onset_s >= 60.0);
+            seen.push(s.component.clone());
+        }
+        let gateway = step(a, "gateway");
+        let orders = step(a, "orders");
+        assert!(orders.onset_s <= gateway.onset_s);
+        // Product pages never call the database; they fail because the
+        // gateway's workers are held by checkouts.
+        let product = step(a, "product");
+        assert_eq!(product.via.as_deref(), Some("gateway"));
+        assert!(product.onset_s >= gateway.onset_s);
+        assert!(a.blast_radius.entries.iter().all(|e| e.affected));
+        // It heals once the database is fast again.
+        assert!(a.recovered && !a.metastable);
+        let recover = a.times.time_to_recover_s.unwrap();
+        assert!(recover <= 10.0, "recovered {recover} s after the fault");
+    }
+}
+
+#[test]
+fn immediate_retries_are_flagged_metastable_and_backoff_with_a_budget_is_not() {
+    for seed in [3, 4] {
+        let storm = evaluated("retry-storm.json", seed, |_| {}, |_| {});
+        let a = &storm.analysis;
+        assert!(!a.recovered, "{}", a.summary());
+        assert!(a.metastable, "{}", a.summary());
+        assert_eq!(a.times.time_to_recover_s, None);
+        assert_eq!(a.chain[1].component, "db");
+        assert!(a.chain.iter().any(|s| s.component == "users"));
+
+        let calm = evaluated("retry-storm.json", seed, backoff_jitter_budget, |_| {});
+        let a = &calm.analysis;
+        assert!(a.recovered && !a.metastable, "{}", a.summary());
+        let recover = a.times.time_to_recover_s.unwrap();
+        assert!(recover < 10.0, "recovered {recover} s after the trigger");
+    }
+}
+
+#[test]
+fn a_shorter_grace_calls_a_slow_recovery_metastable_only_when_it_outlasts_it() {
+    // The storm is still raging at the end, 160 s after the trigger: a
+    // grace longer than what is left of the run cannot call it.
+    let patient = evaluated(
+        "retry-storm.json",
+        3,
+        |_| {},
+        |s| s["analysis"] = json!({ "metastable_after": "170s" }),
+    );
+    assert!(!patient.analysis.recovered && !patient.analysis.metastable);
+    let strict = evaluated(
+        "retry-storm.json",
+        3,
+        |_| {},
+        |s| s["analysis"] = json!({ "metastable_after": "150s" }),
+    );
+    assert!(strict.analysis.metastable);
+}
+
+#[test]
+fn a_crashed_server_is_detected_by_its_health_check_and_users_recover_after_ejection() {
+    let run = evaluated("kill-app-server.json", 7, |_| {}, |_| {});
+    let a = &run.analysis;
+    let detected = a.times.detected.as_ref().expect("the health check notices");
+    assert!(
+        detected.by.contains("ejected app-az-a-1"),
+        "{}",
+        detected.by
+    );
+    // Probes every 2 s, two failures eject: between 2 and 4 s.
+    assert!(
+        (2.0..=4.0).contains(&detected.after_fault_s),
+        "{}",
+        detected.after_fault_s
+    );
+    let mitigated = a
+        .times
+        .mitigated
+        .as_ref()
+        .expect("ejection stops the errors");
+    assert!(mitigated.after_fault_s <= detected.after_fault_s + 1.0);
+    // The kill is an instant: recovery is timed from it.
+    assert!(a.recovered);
+    assert!(a.times.time_to_recover_s.unwrap() <= 5.0);
+    let users = &a.blast_radius.entries[0];
+    assert!(users.affected && users.failed > 0 && users.failed_share < 0.02);
+}
+
+#[test]
+fn a_steady_run_has_no_cascade_and_no_false_alarm() {
+    // The demo's shop, with a fault that touches nothing the traffic uses
+    // late in the run: every component must stay inside its band.
+    for seed in 1..=4 {
+        let run = evaluated(
+            "shop-steady.json",
+            seed,
+            |_| {},
+            |s| {
+                s["faults"] = json!({ "noop": { "kind": "cpu_stress", "target": "gateway",
+                                                "factor": 1.0, "at": "60s", "for": "10s" } })
+            },
+        );
+        let a = &run.analysis;
+        assert_eq!(a.chain.len(), 1, "seed {seed}: {}", a.chain_text);
+        assert!(a.components.iter().all(|c| c.worst == Health::Healthy));
+        assert!(a.recovered && !a.metastable);
+        assert_eq!(a.times.time_to_recover_s, Some(0.0));
+        assert!(a.blast_radius.entries.iter().all(|e| !e.affected));
+    }
+}
+
+#[test]
+fn a_failover_counts_its_lost_writes_in_the_blast_radius() {
+    let run = evaluated("replication-failover.json", 11, |_| {}, |_| {});
+    let a = &run.analysis;
+    let lost: u64 = run.summary.lost_writes.iter().sum();
+    assert!(lost > 2500, "lost {lost}");
+    assert_eq!(a.blast_radius.lost_writes, lost);
+    let detected = a.times.detected.as_ref().unwrap();
+    assert!(detected.by.contains("primary"), "{}", detected.by);
+}
+
+// ----- hypotheses ---------------------------------------------------------
+
+fn with_hypothesis(hypothesis: Value) -> impl FnOnce(&mut Value) {
+    move |s: &mut Value| s["hypothesis"] = hypothesis
+}
+
+#[test]
+fn verdicts_carry_the_values_measured_in_their_phase() {
+    let run = evaluated(
+        "slow-database.json",
+        42,
+        |_| {},
+        with_hypothesis(json!({
+            "fast-before": { "probe": "checkout", "phase": "before", "p99_below": "500ms",
+                             "error_rate_below": "0.1%" },
+            "product-during": { "probe": "gateway.product", "phase": "during",
+                                "availability_above": "99%" },
+            "heals": { "probe": "checkout", "recover_within": "30s" },
+            "whole-p99": { "probe": "checkout", "p99_below": "1h" }
+        })),
+    );
+    let verdicts = &run.manifest.hypothesis;
+    assert_eq!(verdicts.len(), 4);
+    let before = &verdicts[0];
+    assert!(before.passed, "{before:?}");
+    assert_eq!((before.from_s, before.to_s), (30.0, 60.0));
+    let check = |name: &str| before.checks.iter().find(|c| c.check == name).unwrap();
+    let p99 = check("p99_below").measured.unwrap();
+    assert!(p99 > 1.0 && p99 < 500.0, "p99 {p99} ms");
+    assert_eq!(check("error_rate_below").measured, Some(0.0));
+    // During the slowdown product pages fail though they never touch the
+    // database: the verdict fails, with the availability it saw.
+    let during = &verdicts[1];
+    assert!(!during.passed);
+    assert_eq!((during.from_s, during.to_s), (60.0, 180.0));
+    let availability = during.checks[0].measured.unwrap();
+    assert!(availability < 0.9, "{availability}");
+    assert!(verdicts[2].passed, "{:?}", verdicts[2]);
+    assert!(verdicts[2].checks[0].measured.unwrap() <= 30.0);
+    // The whole-run percentile is the one run.json reports for the entry
+    // (the same windows' histograms merged).
+    let whole = verdicts[3].checks[0].measured.unwrap();
+    let reported = run.manifest.entries["checkout"].latency_ms.p99;
+    assert!((whole - reported).abs() < 1e-3, "{whole} vs {reported}");
+    assert_eq!(run.hypothesis_passed(), Some(false));
+}
+
+#[test]
+fn the_error_rate_of_a_verdict_is_the_share_in_the_metrics_of_its_phase() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = dir.path().join("s.json");
+    let mut json: Value = serde_json::from_str(
+        &std::fs::read_to_string(repo().join("scenarios/slow-database.json")).unwrap(),
+    )
+    .unwrap();
+    json["model"] = json!(repo().join("models/checkout.json").display().to_string());
+    json["hypothesis"] = json!({
+        "product-during": { "probe": "product", "phase": "during", "error_rate_below": "1%" }
+    });
+    std::fs::write(&scenario, json.to_string()).unwrap();
+    let out = faultline_in(dir.path(), &["run", "s.json", "--out", "out"]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "a failed hypothesis fails the run"
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("FAIL  product-during"), "{stdout}");
+    let run_dir = dir.path().join("out/slow-database/baseline/seed-42");
+    let manifest: Value =
+        serde_json::from_str(&std::fs::read_to_string(run_dir.join("run.json")).unwrap()).unwrap();
+    let measured = manifest["hypothesis"][0]["checks"][0]["measured"]
+        .as_f64()
+        .unwrap();
+    // Recount from metrics.csv: the product entry's rows from 60 s to 180 s.
+    let csv = std::fs::read_to_string(run_dir.join("metrics.csv")).unwrap();
+    let mut lines = csv.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let col = |name: &str| header.iter().position(|h| *h == name).unwrap();
+    let (start, component, ok, errs) = (
+        col("window_start_s"),
+        col("component"),
+        col("ok"),
+        col("errors"),
+    );
+    let error_cols: Vec<usize> = (0..header.len())
+        .filter(|k| header[*k].starts_with("err_"))
+        .collect();
+    let (mut oks, mut errors) = (0u64, 0u64);
+    for line in lines {
+        let f: Vec<&str> = line.split(',').collect();
+        let t: f64 = f[start].parse().unwrap();
+        if f[component] == "product" && (60.0..180.0).contains(&t) {
+            oks += f[ok].parse::<u64>().unwrap();
+            let by_class: u64 = error_cols
+                .iter()
+                .map(|k| f[*k].parse::<u64>().unwrap())
+                .sum();
+            assert_eq!(by_class, f[errs].parse::<u64>().unwrap());
+            errors += by_class;
+        }
+    }
+    let expected = errors as f64 / (oks + errors) as f64;
+    assert!(
+        (measured - expected).abs() < 1e-6,
+        "{measured} vs {expected}"
+    );
+    assert!(run_dir.join("analysis.json").is_file());
+}
+
+#[test]
+fn a_passing_hypothesis_exits_zero() {
+    let out = faultline_in(&repo(), &["run", "scenarios/kill-app-server.json", "--out"])
+        .status
+        .code();
+    // `--out` without a value is a usage error, not a run.
+    assert_eq!(out, Some(2));
+    let dir = tempfile::tempdir().unwrap();
+    let out = faultline()
+        .current_dir(repo())
+        .args(["run", "scenarios/kill-app-server.json", "--out"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("PASS"), "{stdout}");
+    assert!(stdout.contains("cascade"), "{stdout}");
+}
+
+#[test]
+fn bad_hypotheses_are_reported_with_their_paths() {
+    let cases = [
+        (
+            json!({ "h": { "probe": "chekout", "error_rate_below": "1%" } }),
+            "hypothesis.h.probe",
+            "did you mean `checkout`",
+        ),
+        (
+            json!({ "h": { "probe": "checkout" } }),
+            "hypothesis.h",
+            "at least one check",
+        ),
+        (
+            json!({ "h": { "probe": "checkout", "lost_writes_at_most": 0 } }),
+            "hypothesis.h.lost_writes_at_most",
+            "replicated database",
+        ),
+        (
+            json!({ "h": { "probe": "checkout", "error_rate_below": "120%" } }),
+            "hypothesis.h.error_rate_below",
+            "between 0% and 100%",
+        ),
+        (
+            json!({ "h": { "probe": "checkout", "phase": "durin", "p99_below": "1s" } }),
+            "hypothesis.h.phase",
+            "during",
+        ),
+    ];
+    for (hypothesis, path, message) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        let mut json: Value = serde_json::from_str(
+            &std::fs::read_to_string(repo().join("scenarios/slow-database.json")).unwrap(),
+        )
+        .unwrap();
+        json["model"] = json!(repo().join("models/checkout.json").display().to_string());
+        json["hypothesis"] = hypothesis;
+        std::fs::write(
+            dir.path().join("s.json"),
+            serde_json::to_string_pretty(&json).unwrap(),
+        )
+        .unwrap();
+        let out = faultline_in(dir.path(), &["run", "s.json", "--out", "out"]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert!(stderr.contains("s.json"), "{stderr}");
+        assert!(stderr.contains(path), "{path}: {stderr}");
+        assert!(stderr.contains(message), "{message}: {stderr}");
+        assert!(!dir.path().join("out/slow-database").exists());
+    }
+}
+
+#[test]
+fn an_instant_fault_has_no_during_phase_to_check() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut json: Value = serde_json::from_str(
+        &std::fs::read_to_string(repo().join("scenarios/kill-app-server.json")).unwrap(),
+    )
+    .unwrap();
+    json["model"] = json!(repo().join("models/web-tier.json").display().to_string());
+    json["hypothesis"] =
+        json!({ "h": { "probe": "users", "phase": "during", "error_rate_below": "1%" } });
+    std::fs::write(dir.path().join("s.json"), json.to_string()).unwrap();
+    let out = faultline_in(dir.path(), &["validate", "s.json"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("phase `during` is empty"), "{stderr}");
+}
