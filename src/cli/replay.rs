@@ -81,10 +81,12 @@ pub fn run(args: Args) -> crate::Result<i32> {
         }
         let (path, lines) = replay::write_trace(&args.run_dir, &topology, &tracer)?;
         println!(
-            "wrote {} ({lines} lines: one per hop of the requests that arrived in [{}, {}))",
+            "wrote {} ({lines} lines: one per hop of the requests that arrived in [{}, {}); \
+             {} still in flight when the run ended)",
             path.display(),
             Duration(from),
-            Duration(to)
+            Duration(to),
+            tracer.in_flight()
         );
     }
     Ok(0)

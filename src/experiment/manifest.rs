@@ -41,6 +41,10 @@ pub struct Tool {
 #[derive(Clone, Debug, Serialize)]
 pub struct Input {
     pub name: String,
+    /// The path as the run was given it, which is where `replay` looks:
+    /// relative to the working directory of the run (a scenario's model,
+    /// through the scenario's directory); `(built-in) <path>` for a file
+    /// built into the binary.
     pub file: String,
     /// SHA-256 of the file as parsed and re-serialised (canonical: formatting
     /// and comments do not change it, any setting does).

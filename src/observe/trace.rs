@@ -367,6 +367,16 @@ impl<O: Observer> Tracer<O> {
         self.hops.is_empty()
     }
 
+    /// Hops that were activations (not requests turned away at the door).
+    pub fn activations(&self) -> usize {
+        self.hops.iter().filter(|h| h.id.is_some()).count()
+    }
+
+    /// Hops that had not ended when the run did.
+    pub fn in_flight(&self) -> usize {
+        self.hops.iter().filter(|h| h.outcome.is_none()).count()
+    }
+
     /// The hops as JSON values, a request's hops together, requests in
     /// arrival order and a request's hops in the order they arrived.
     pub fn lines(&self, topology: &Topology) -> Vec<Value> {
@@ -416,8 +426,8 @@ fn source(origin: Origin, topology: &Topology) -> String {
                 .client_groups
                 .iter()
                 .find(|g| (g.first..g.first + g.count).contains(&client))
-                .map_or("?", |g| g.name.as_str());
-            format!("client {group} #{}", client)
+                .expect("every client belongs to a group");
+            format!("client {} #{}", group.name, client - group.first + 1)
         }
         Origin::Consumer { queue } => {
             format!("consumer of {}", topology.services[queue as usize].name)
