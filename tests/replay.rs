@@ -105,6 +105,11 @@ fn the_built_in_demo_replays_from_any_directory() {
     let dir = made_in.path().join("output/shop-steady/baseline/seed-42");
     let said = expect(replayed_in.path(), &["replay", dir.to_str().unwrap()], 0);
     assert!(said.contains("identical"), "{said}");
+    // A seed given on the command line is the one replayed.
+    expect(made_in.path(), &["run", "--seed", "9"], 0);
+    let dir = made_in.path().join("output/shop-steady/baseline/seed-9");
+    let said = expect(replayed_in.path(), &["replay", dir.to_str().unwrap()], 0);
+    assert!(said.contains("replayed with seed 9"), "{said}");
 }
 
 /// Copies the retry-storm scenario and its model into `root` as they are
@@ -261,7 +266,11 @@ fn a_trace_window_shows_the_retry_storm_starting() {
     let dir = run_copy(root.path());
     let dir_arg = dir.to_str().unwrap();
     let args = ["replay", dir_arg, "--from", "59s", "--to", "1m 2s"];
+    // What a replay killed while writing its trace left behind.
+    let stale = dir.join(".trace.jsonl.partial-4000000000");
+    fs::write(&stale, "{").unwrap();
     let said = expect(root.path(), &args, 0);
+    assert!(!stale.exists(), "swept");
     let trace = dir.join("trace.jsonl");
     let first = fs::read(&trace).unwrap();
     let lines: Vec<Value> = String::from_utf8(first.clone())

@@ -349,7 +349,20 @@ pub fn write_trace(
     tracer: &Tracer<NullObserver>,
 ) -> Result<(PathBuf, usize)> {
     let path = dir.join("trace.jsonl");
-    let partial = dir.join(format!(".trace.jsonl.partial-{}", std::process::id()));
+    // A replay killed while writing leaves its partial trace; the next one
+    // sweeps it away unless its writer still runs.
+    let prefix = ".trace.jsonl.partial-";
+    if let Ok(entries) = fs::read_dir(dir) {
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if let Some(pid) = name.strip_prefix(prefix)
+                && !super::output::process_alive(pid)
+            {
+                let _ = fs::remove_file(entry.path());
+            }
+        }
+    }
+    let partial = dir.join(format!("{prefix}{}", std::process::id()));
     let written = (|| -> io::Result<usize> {
         let mut out = BufWriter::new(fs::File::create(&partial)?);
         let lines = tracer.write_jsonl(topology, &mut out)?;
