@@ -7,6 +7,7 @@ mod determinism;
 mod faults;
 mod mechanisms;
 mod oracles;
+mod replay;
 mod resilience;
 mod scenarios;
 mod swarm;

@@ -3,6 +3,7 @@
 
 mod bench;
 mod graph;
+mod replay;
 mod run;
 mod schema;
 mod validate;
@@ -25,6 +26,10 @@ enum Command {
     /// Run a scenario (no argument: the bundled demo) and write its run
     /// directory.
     Run(run::Args),
+    /// Re-run a run directory from its recorded inputs and seed and prove
+    /// it identical (exit 1 naming the first difference); optionally trace
+    /// the requests of a window.
+    Replay(replay::Args),
     /// Check model or scenario files and report every problem found.
     Validate {
         /// Model or scenario files (a scenario also checks its model).
@@ -51,6 +56,7 @@ pub fn main() -> i32 {
     };
     let result = match cli.command {
         Command::Run(args) => run::run(args),
+        Command::Replay(args) => replay::run(args),
         Command::Validate { files } => validate::run(&files),
         Command::Graph(args) => graph::run(args),
         Command::Schema(args) => schema::run(args),

@@ -45,6 +45,10 @@ pub struct Tool {
 #[derive(Clone, Debug, Serialize)]
 pub struct Input {
     pub name: String,
+    /// The path as the run was given it, which is where `replay` looks:
+    /// relative to the working directory of the run (a scenario's model,
+    /// through the scenario's directory); `(built-in) <path>` for a file
+    /// built into the binary.
     pub file: String,
     /// SHA-256 of the file as parsed and re-serialised (canonical: formatting
     /// and comments do not change it, any setting does).
@@ -92,7 +96,7 @@ pub struct LatencyMs {
     pub max: f64,
 }
 
-fn sha256_hex(bytes: &[u8]) -> String {
+pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
     Sha256::digest(bytes)
         .iter()
         .map(|b| format!("{b:02x}"))

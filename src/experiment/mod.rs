@@ -4,6 +4,7 @@
 
 pub mod manifest;
 mod output;
+pub mod replay;
 
 use std::path::{Path, PathBuf};
 

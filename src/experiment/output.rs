@@ -9,7 +9,7 @@ use crate::error::{Error, Result};
 
 /// Whether process `pid` still runs. Where that cannot be known (no
 /// `/proc`), it is assumed to, so nothing in use is ever removed.
-fn process_alive(pid: &str) -> bool {
+pub(super) fn process_alive(pid: &str) -> bool {
     let proc = Path::new("/proc");
     if !proc.is_dir() {
         return true;

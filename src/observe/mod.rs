@@ -6,12 +6,14 @@ pub mod digest;
 pub mod events;
 pub mod metrics;
 pub mod sink;
+pub mod trace;
 
 use hdrhistogram::Histogram;
 
 use crate::topology::Topology;
 use events::StateEvent;
 use metrics::{Component, Row};
+use trace::TraceEvent;
 
 /// Receives what the engine observes, as it happens. Static dispatch: the
 /// engine is generic over it, so a benchmark's null observer costs nothing.
@@ -24,6 +26,13 @@ pub trait Observer {
     /// that just closed (entries, services and endpoints with any), before
     /// `window` sees its rows: what a percentile over many windows needs.
     fn latencies(&mut self, _component: Component, _latency: &Histogram<u64>) {}
+
+    /// Whether this observer wants the request-level trace. The engine
+    /// emits trace events only under `if O::TRACES`, a constant, so the
+    /// hot loop of an observer that leaves it `false` does not contain them.
+    const TRACES: bool = false;
+    /// A request-level happening (only if `TRACES`).
+    fn trace(&mut self, _event: &TraceEvent) {}
 }
 
 /// Discards everything (benchmarks, tests that read only the summary).

@@ -10,6 +10,7 @@ use serde::Serialize;
 use super::engine::{CONSUMER, Engine, LOST};
 use super::event::Event;
 use crate::observe::Observer;
+use crate::observe::trace::{Origin, Traced};
 
 /// What went through a queue over a run.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
@@ -77,7 +78,17 @@ impl<O: Observer> Engine<'_, O> {
                     self.arm(consumer.timeout_lane, slot, life);
                 }
                 // Refused at once: put it back after the pause.
-                Err(_) => self.delivered(queue, endpoint, false),
+                Err(class) => {
+                    if O::TRACES {
+                        let origin = Origin::Consumer { queue };
+                        self.trace(Traced::Rejected {
+                            origin,
+                            endpoint,
+                            class,
+                        });
+                    }
+                    self.delivered(queue, endpoint, false)
+                }
             }
         }
     }

@@ -11,6 +11,7 @@ use crate::components::retry;
 use crate::components::work;
 use crate::observe::Observer;
 use crate::observe::metrics::ErrorClass;
+use crate::observe::trace::{Origin, Traced};
 
 /// Not connected to any instance.
 const NONE: u32 = u32::MAX;
@@ -66,7 +67,10 @@ impl<O: Observer> Engine<'_, O> {
     pub(super) fn on_client_connect(&mut self, client: u32) {
         let g = self.group_of(client);
         let connect = self.topo.client_groups[g].connect.0;
-        if let Err(_class) = self.dispatch(connect, CLIENT, client) {
+        if let Err(class) = self.dispatch(connect, CLIENT, client) {
+            if O::TRACES {
+                self.trace_rejected(client, connect, class);
+            }
             self.schedule_reconnect(client);
         }
     }
@@ -81,11 +85,26 @@ impl<O: Observer> Engine<'_, O> {
         let request = self.topo.client_groups[g].request.0;
         // To the instance it is connected to: no balancer in between.
         self.endpoint_window[request as usize].arrivals += 1;
-        match self.admit(request, instance, CLIENT, client) {
+        let admitted = self.admit(request, instance, CLIENT, client);
+        if O::TRACES
+            && let Err(class) = admitted
+        {
+            self.trace_rejected(client, request, class);
+        }
+        match admitted {
             Ok(_) => {}
             Err(ErrorClass::Refused) => self.disconnect(client),
             Err(_) => self.schedule_request(client),
         }
+    }
+
+    fn trace_rejected(&mut self, client: u32, endpoint: u32, class: ErrorClass) {
+        let origin = Origin::Client { client };
+        self.trace(Traced::Rejected {
+            origin,
+            endpoint,
+            class,
+        });
     }
 
     /// An activation a client sent has ended.

@@ -29,6 +29,7 @@ use crate::observe::Observer;
 use crate::observe::digest::TraceDigest;
 use crate::observe::events::{StateChange, StateEvent};
 use crate::observe::metrics::{Component, ErrorClass, Level, Outcomes, Row};
+use crate::observe::trace::{ActivationId, FallbackTaken, Origin, TraceEvent, Traced};
 use crate::spec::scenario::PartitionMode;
 use crate::topology::Fallback;
 use crate::topology::{TimerKind, Topology};
@@ -479,7 +480,17 @@ impl<'t, O: Observer> Engine<'t, O> {
                     self.arm(lane, slot, life);
                 }
             }
-            Err(class) => self.entry_window[w].record_error(class),
+            Err(class) => {
+                self.entry_window[w].record_error(class);
+                if O::TRACES {
+                    let origin = Origin::Entry { workload };
+                    self.trace(Traced::Rejected {
+                        origin,
+                        endpoint,
+                        class,
+                    });
+                }
+            }
         }
     }
 
@@ -665,6 +676,10 @@ impl<'t, O: Observer> Engine<'t, O> {
             self.scaler_busy[service].add(self.now, 1);
         }
         self.endpoint_window[a.endpoint as usize].record_start(self.now - a.arrived);
+        if O::TRACES {
+            let id = self.activation_id(slot);
+            self.trace(Traced::Started { id });
+        }
         let work = self.topo.endpoints[a.endpoint as usize].work;
         let mut duration = work::sample(work, &mut self.work_rngs[a.endpoint as usize]);
         let cpu_factor = self.instances[a.instance as usize].cpu_factor;
@@ -767,6 +782,14 @@ impl<'t, O: Observer> Engine<'t, O> {
     fn attempt_call(&mut self, slot: u32, call_id: u32) {
         let topo = self.topo;
         let a = self.slab[slot as usize];
+        if O::TRACES {
+            let id = self.activation_id(slot);
+            self.trace(Traced::Attempt {
+                id,
+                call: call_id,
+                attempt: a.attempt + 1,
+            });
+        }
         let endpoint = &topo.endpoints[a.endpoint as usize];
         let call = &topo.calls[call_id as usize];
         let caller = &topo.services[endpoint.service.index()];
@@ -824,6 +847,10 @@ impl<'t, O: Observer> Engine<'t, O> {
         let call = &self.topo.calls[call_id as usize];
         let epoch = self.slab[slot as usize].epoch;
         self.slab[slot as usize].call_sent = self.now;
+        if O::TRACES {
+            let id = self.activation_id(slot);
+            self.trace(Traced::Sent { id, epoch });
+        }
         if !self.link_faults.is_empty() {
             let delay = self.network_delay(slot, call_id);
             if delay > 0 {
@@ -900,6 +927,10 @@ impl<'t, O: Observer> Engine<'t, O> {
         let call_id = self.topo.endpoints[a.endpoint as usize].calls.start + a.next_call;
         match outcome {
             Outcome::Ok => {
+                if O::TRACES {
+                    let id = self.activation_id(slot);
+                    self.trace(Traced::Answered { id });
+                }
                 let call = &self.topo.calls[call_id as usize];
                 if call.breaker.is_some() {
                     let slow = call
@@ -920,6 +951,10 @@ impl<'t, O: Observer> Engine<'t, O> {
     /// and the budget allow, after a backoff; otherwise the activation fails
     /// with the class its call saw.
     pub(super) fn call_failed(&mut self, slot: u32, call_id: u32, class: ErrorClass, sent: bool) {
+        if O::TRACES {
+            let id = self.activation_id(slot);
+            self.trace(Traced::Failed { id, class });
+        }
         let call = &self.topo.calls[call_id as usize];
         if sent && call.breaker.is_some() {
             self.breaker_record(slot, call_id, true);
@@ -945,6 +980,10 @@ impl<'t, O: Observer> Engine<'t, O> {
                 state.last_backoff = sleep;
                 state.phase = Phase::Working;
                 self.endpoint_window[a.endpoint as usize].retries += 1;
+                if O::TRACES {
+                    let id = self.activation_id(slot);
+                    self.trace(Traced::Backoff { id, sleep });
+                }
                 self.queue.schedule(
                     self.now + sleep,
                     Event::Retry {
@@ -959,6 +998,11 @@ impl<'t, O: Observer> Engine<'t, O> {
             // Accepted for later: the user's request goes on as if the call
             // had succeeded, and the queue owns the work now.
             let to = call.to.0;
+            if O::TRACES {
+                let id = self.activation_id(slot);
+                let kind = FallbackTaken::Enqueued;
+                self.trace(Traced::Fallback { id, kind });
+            }
             self.enqueue(queue.0, to);
             let a = &mut self.slab[slot as usize];
             a.next_call += 1;
@@ -967,6 +1011,11 @@ impl<'t, O: Observer> Engine<'t, O> {
             return;
         }
         if call.fallback == Fallback::Degrade {
+            if O::TRACES {
+                let id = self.activation_id(slot);
+                let kind = FallbackTaken::Degraded;
+                self.trace(Traced::Fallback { id, kind });
+            }
             let a = &mut self.slab[slot as usize];
             a.degraded = true;
             // No answer is a miss: behind a dead cache every read goes on.
@@ -1110,6 +1159,19 @@ impl<'t, O: Observer> Engine<'t, O> {
     /// answers its parent.
     pub(super) fn complete(&mut self, slot: u32, outcome: Outcome) {
         let a = self.slab[slot as usize];
+        if O::TRACES {
+            let id = self.activation_id(slot);
+            let error = match outcome {
+                Outcome::Ok => None,
+                Outcome::Err(class) => Some(class),
+            };
+            let degraded = a.degraded;
+            self.trace(Traced::Completed {
+                id,
+                error,
+                degraded,
+            });
+        }
         let latency = self.now - a.arrived;
         let service = self.topo.endpoints[a.endpoint as usize].service.index();
         if a.degraded && matches!(outcome, Outcome::Ok) {
@@ -1177,7 +1239,7 @@ impl<'t, O: Observer> Engine<'t, O> {
         self.live += 1;
         self.activations += 1;
         self.peak_live = self.peak_live.max(self.live);
-        match self.free.pop() {
+        let slot = match self.free.pop() {
             Some(slot) => {
                 activation.epoch = self.slab[slot as usize].epoch;
                 activation.life = self.slab[slot as usize].life;
@@ -1188,7 +1250,18 @@ impl<'t, O: Observer> Engine<'t, O> {
                 self.slab.push(activation);
                 (self.slab.len() - 1) as u32
             }
+        };
+        if O::TRACES {
+            let id = self.activation_id(slot);
+            let origin = self.origin(activation.parent, activation.parent_epoch);
+            self.trace(Traced::Admitted {
+                id,
+                origin,
+                endpoint: activation.endpoint,
+                instance: activation.instance,
+            });
         }
+        slot
     }
 
     pub(super) fn release(&mut self, slot: u32) {
@@ -1198,6 +1271,41 @@ impl<'t, O: Observer> Engine<'t, O> {
         self.slab[slot as usize].phase = Phase::Free;
         self.free.push(slot);
         self.live -= 1;
+    }
+
+    // ----- request trace (compiled in only for observers that trace) ------
+
+    pub(super) fn trace(&mut self, what: Traced) {
+        let event = TraceEvent {
+            time: self.now,
+            what,
+        };
+        self.observer.trace(&event);
+    }
+
+    pub(super) fn activation_id(&self, slot: u32) -> ActivationId {
+        let life = self.slab[slot as usize].life;
+        ActivationId { slot, life }
+    }
+
+    /// Who an activation with this parent marker works for.
+    fn origin(&self, parent: u32, parent_epoch: u32) -> Origin {
+        match parent {
+            ENTRY => Origin::Entry {
+                workload: parent_epoch,
+            },
+            CLIENT => Origin::Client {
+                client: parent_epoch,
+            },
+            CONSUMER => Origin::Consumer {
+                queue: parent_epoch,
+            },
+            PROBE => Origin::Probe,
+            slot => Origin::Call {
+                slot,
+                epoch: parent_epoch,
+            },
+        }
     }
 
     // ----- timers ---------------------------------------------------------
@@ -1252,6 +1360,10 @@ impl<'t, O: Observer> Engine<'t, O> {
                 let a = &mut self.slab[slot as usize];
                 let (queue, endpoint) = (a.parent_epoch, a.endpoint);
                 a.parent = ORPHAN;
+                if O::TRACES {
+                    let id = ActivationId { slot, life: epoch };
+                    self.trace(Traced::GaveUp { id });
+                }
                 self.delivered(queue, endpoint, false);
                 continue;
             }
@@ -1261,6 +1373,10 @@ impl<'t, O: Observer> Engine<'t, O> {
                 let a = &mut self.slab[slot as usize];
                 let workload = a.parent_epoch as usize;
                 a.parent = ORPHAN;
+                if O::TRACES {
+                    let id = ActivationId { slot, life: epoch };
+                    self.trace(Traced::GaveUp { id });
+                }
                 self.entry_window[workload].record_error(ErrorClass::Timeout);
                 continue;
             }

@@ -15,6 +15,7 @@ use crate::faults::FaultAction;
 use crate::observe::Observer;
 use crate::observe::events::StateChange;
 use crate::observe::metrics::ErrorClass;
+use crate::observe::trace::Traced;
 use crate::spec::scenario::{KillMode, PartitionMode};
 use crate::topology::InstanceId;
 
@@ -875,6 +876,16 @@ impl<O: Observer> Engine<'_, O> {
     /// `class` as what its caller sees.
     fn abort(&mut self, slot: u32, class: ErrorClass) {
         let a = self.slab[slot as usize];
+        if O::TRACES {
+            let id = self.activation_id(slot);
+            let error = Some(class);
+            let degraded = a.degraded;
+            self.trace(Traced::Completed {
+                id,
+                error,
+                degraded,
+            });
+        }
         self.endpoint_window[a.endpoint as usize].record_error(class);
         self.release(slot);
         match a.parent {

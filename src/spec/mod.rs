@@ -160,7 +160,7 @@ fn looks_like_model(text: &str) -> bool {
         .is_some_and(|v| v.get("services").is_some())
 }
 
-fn deserialize<T: DeserializeOwned>(source: &Source) -> Result<T> {
+pub(crate) fn deserialize<T: DeserializeOwned>(source: &Source) -> Result<T> {
     let mut de = serde_json::Deserializer::from_str(&source.text);
     let result: std::result::Result<T, _> = serde_path_to_error::deserialize(&mut de);
     let value = result.map_err(|err| {

@@ -1,0 +1,110 @@
+//! `faultline replay RUN_DIR [--from T --to T]`
+
+use std::path::PathBuf;
+
+use crate::experiment::replay::{self, Verdict};
+use crate::spec::{self, units::Duration};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// A run directory (`output/<scenario>/<variant>/seed-<n>`). Inputs are
+    /// found where its run.json says, relative paths from the working
+    /// directory: replay from where the run was made.
+    run_dir: PathBuf,
+    /// Also write RUN_DIR/trace.jsonl: every hop of the requests that
+    /// arrive from this virtual time (e.g. "55s")...
+    #[arg(long, requires = "to", value_parser = Duration::parse)]
+    from: Option<Duration>,
+    /// ...up to this one (exclusive, e.g. "1m 5s").
+    #[arg(long, requires = "from", value_parser = Duration::parse)]
+    to: Option<Duration>,
+}
+
+pub fn run(args: Args) -> crate::Result<i32> {
+    let recorded = replay::read_manifest(&args.run_dir)?;
+    let built_in = [super::run::DEMO_SCENARIO, super::run::DEMO_MODEL];
+    let (scenario, model) = replay::read_inputs(&recorded, &args.run_dir, &built_in)?;
+    let changed = replay::changed_inputs(&recorded, &scenario, &model);
+    if !changed.is_empty() {
+        for change in &changed {
+            println!("{change}");
+        }
+        println!("not replayed: the run cannot be remade from inputs that changed");
+        return Ok(1);
+    }
+    let experiment = spec::experiment_from_texts(scenario, model)?;
+    let experiment = replay::with_variant(experiment, &recorded.variant, &args.run_dir)?;
+    let window = match (args.from, args.to) {
+        (Some(from), Some(to)) => {
+            let duration = Duration(experiment.scenario.duration.0);
+            if from >= to || to > duration {
+                eprintln!(
+                    "error: --from {from} --to {to}: the window must start before it ends and \
+                     lie within the run (0s to {duration})"
+                );
+                return Ok(2);
+            }
+            Some((from.0, to.0))
+        }
+        _ => None,
+    };
+    if recorded.tool.version != env!("CARGO_PKG_VERSION") {
+        eprintln!(
+            "note: the run was made by faultline {}, this is {}",
+            recorded.tool.version,
+            env!("CARGO_PKG_VERSION")
+        );
+    }
+    let verdict = replay::rerun(&experiment, &recorded, &args.run_dir)?;
+    if !verdict.identical() {
+        report_mismatch(&verdict);
+        return Ok(1);
+    }
+    println!(
+        "identical: {} replayed with seed {}, {} events, trace digest {}",
+        args.run_dir.display(),
+        recorded.seed,
+        verdict.summary.events,
+        verdict.replayed_digest
+    );
+    if let Some((from, to)) = window {
+        let (topology, summary, tracer) =
+            replay::trace_window(&experiment, recorded.seed, from, to)?;
+        // Tracing only watches; a traced run that went differently would
+        // make the trace describe some other run.
+        if summary.trace_digest != verdict.replayed_digest {
+            eprintln!(
+                "error: the traced run differs from the run (trace digest {}): a bug in faultline's tracing",
+                summary.trace_digest
+            );
+            return Ok(1);
+        }
+        let (path, lines) = replay::write_trace(&args.run_dir, &topology, &tracer)?;
+        println!(
+            "wrote {} ({lines} lines: one per hop of the requests that arrived in [{}, {}); \
+             {} still in flight when the run ended)",
+            path.display(),
+            Duration(from),
+            Duration(to),
+            tracer.in_flight()
+        );
+    }
+    Ok(0)
+}
+
+fn report_mismatch(verdict: &Verdict) {
+    println!("NOT identical");
+    if verdict.recorded_digest != verdict.replayed_digest {
+        println!(
+            "trace digest recorded {}, replayed {}",
+            verdict.recorded_digest, verdict.replayed_digest
+        );
+    }
+    if let Some((first, rest)) = verdict.differences.split_first() {
+        println!("first difference: {first}");
+        if !rest.is_empty() {
+            let files: Vec<&str> = rest.iter().map(|d| d.file()).collect();
+            println!("also differ: {}", files.join(", "));
+        }
+    }
+}
