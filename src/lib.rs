@@ -13,6 +13,8 @@
 //! - [`analysis`]: steady bands, the cascade chain, detection and recovery
 //!   times, and the verdicts of the scenario's hypotheses.
 //! - [`experiment`]: one run end to end: output directory, `run.json`.
+//! - [`report`]: charts (plotters) and the HTML and Markdown reports, drawn
+//!   from a run directory's files.
 //! - [`cli`]: the command line.
 //!
 //! # Determinism contract
@@ -30,6 +32,7 @@ pub mod error;
 pub mod experiment;
 pub mod faults;
 pub mod observe;
+pub mod report;
 pub mod sim;
 pub mod spec;
 pub mod topology;

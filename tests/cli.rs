@@ -218,7 +218,7 @@ fn the_minimal_test_inputs_are_valid_and_run() {
     expect_exit(dir.path(), &["validate", "model.json", "scenario.json"], 0);
     let output = expect_exit(dir.path(), &["run", "scenario.json", "--out", "out"], 0);
     assert!(stdout(&output).contains("wrote out/s/baseline/seed-1/"));
-    assert_eq!(files_under(&dir.path().join("out")).len(), 4);
+    assert_eq!(files_under(&dir.path().join("out")).len(), 14);
 }
 
 #[test]
@@ -650,10 +650,16 @@ fn demo_run_writes_its_run_directory_and_prints_a_summary() {
     assert!(table.iter().any(|l| l.starts_with("checkout ")), "{out}");
 
     let run_dir = dir.path().join("output/shop-steady/baseline/seed-42");
-    for file in ["run.json", "metrics.csv", "events.jsonl", "analysis.json"] {
+    for file in [
+        "run.json",
+        "metrics.csv",
+        "events.jsonl",
+        "analysis.json",
+        "report.html",
+    ] {
         assert!(run_dir.join(file).is_file(), "{file} missing");
     }
-    assert_eq!(files_under(dir.path()).len(), 4, "nothing else is written");
+    assert_eq!(files_under(dir.path()).len(), 14, "nothing else is written");
 
     let manifest: serde_json::Value =
         serde_json::from_str(&fs::read_to_string(run_dir.join("run.json")).unwrap()).unwrap();
@@ -711,18 +717,14 @@ fn run_of_a_scenario_file_writes_under_out() {
         .into_iter()
         .map(|f| f.strip_prefix(dir.path()).unwrap().to_path_buf())
         .collect();
-    assert_eq!(
-        written,
-        [
-            "model.json",
-            "results/s/baseline/seed-9/analysis.json",
-            "results/s/baseline/seed-9/events.jsonl",
-            "results/s/baseline/seed-9/metrics.csv",
-            "results/s/baseline/seed-9/run.json",
-            "scenario.json",
-        ]
-        .map(PathBuf::from)
-    );
+    let mut expected: Vec<PathBuf> = ["analysis.json", "events.jsonl", "metrics.csv", "run.json"]
+        .into_iter()
+        .chain(faultline::report::RUN_REPORT_FILES)
+        .map(|f| PathBuf::from("results/s/baseline/seed-9").join(f))
+        .chain(["model.json", "scenario.json"].map(PathBuf::from))
+        .collect();
+    expected.sort();
+    assert_eq!(written, expected);
 }
 
 #[test]

@@ -14,7 +14,17 @@ use tempfile::TempDir;
 use crate::common::*;
 
 /// The three files of a run directory, and nothing else.
-const RUN_FILES: [&str; 4] = ["analysis.json", "events.jsonl", "metrics.csv", "run.json"];
+/// Every file of a run directory, sorted: the data and the report drawn
+/// from it.
+static RUN_FILES: std::sync::LazyLock<Vec<String>> = std::sync::LazyLock::new(|| {
+    let mut names: Vec<String> = ["analysis.json", "events.jsonl", "metrics.csv", "run.json"]
+        .into_iter()
+        .chain(faultline::report::RUN_REPORT_FILES)
+        .map(str::to_string)
+        .collect();
+    names.sort();
+    names
+});
 
 /// Where `faultline run scenarios/shop-steady.json --out OUT` writes a run
 /// with seed `seed`, relative to `OUT`.
@@ -181,7 +191,7 @@ fn same_scenario_and_seed_give_byte_identical_run_directories() {
     run_shop(fixture.path(), &second, &[]);
 
     let (a, b) = (shop_run_dir(&first, 42), shop_run_dir(&second, 42));
-    assert_eq!(file_names(&tree(&a)), RUN_FILES);
+    assert_eq!(file_names(&tree(&a)), *RUN_FILES);
     let metrics = fs::read_to_string(a.join("metrics.csv")).unwrap();
     assert!(
         metrics.lines().count() > 60,
@@ -258,7 +268,7 @@ fn another_seed_gives_another_trace_and_lands_in_its_own_seed_directory() {
         "each seed has its own directory"
     );
     let (seed42, seed7) = (shop_run_dir(&out, 42), shop_run_dir(&out, 7));
-    assert_eq!(file_names(&tree(&seed7)), RUN_FILES);
+    assert_eq!(file_names(&tree(&seed7)), *RUN_FILES);
     assert_eq!(run_json(&seed7)["seed"], 7);
     assert_eq!(run_json(&seed42)["seed"], 42);
     assert_ne!(
@@ -317,7 +327,7 @@ fn rerun_replaces_an_existing_run_directory_completely() {
     run_shop(fixture.path(), &out, &[]);
     assert_eq!(
         entries(&dir),
-        RUN_FILES,
+        *RUN_FILES,
         "the rerun left stale entries behind"
     );
     run_shop(fixture.path(), Path::new("fresh"), &[]);
@@ -407,5 +417,5 @@ fn staging_directory_left_by_a_killed_run_is_swept_by_the_next_run() {
         ["seed-42"],
         "the leftover staging directory was not swept"
     );
-    assert_eq!(entries(&shop_run_dir(&out, 42)), RUN_FILES);
+    assert_eq!(entries(&shop_run_dir(&out, 42)), *RUN_FILES);
 }

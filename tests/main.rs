@@ -8,6 +8,7 @@ mod faults;
 mod mechanisms;
 mod oracles;
 mod replay;
+mod report;
 mod resilience;
 mod scenarios;
 mod swarm;

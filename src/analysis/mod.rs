@@ -315,6 +315,39 @@ pub struct Analysis {
     pub blast_radius: BlastRadius,
     /// Per entry, service and pool: its state over time.
     pub components: Vec<ComponentReport>,
+    /// The service dependency graph (caller → callee, with the calls it
+    /// carries) and the entries, so a report can draw the architecture
+    /// from this file alone.
+    pub dependencies: Vec<Dependency>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Dependency {
+    pub from: String,
+    pub to: String,
+    pub calls: Vec<String>,
+}
+
+fn dependencies(topology: &Topology) -> Vec<Dependency> {
+    let graph = crate::topology::graph::dependency_graph(topology);
+    let name = |n: petgraph::graph::NodeIndex| topology.services[graph[n].index()].name.clone();
+    let mut out: Vec<Dependency> = topology
+        .workloads
+        .iter()
+        .map(|w| Dependency {
+            from: w.name.clone(),
+            to: topology.services[topology.endpoints[w.endpoint.index()].service.index()]
+                .name
+                .clone(),
+            calls: vec![topology.endpoints[w.endpoint.index()].full_name.clone()],
+        })
+        .collect();
+    out.extend(graph.raw_edges().iter().map(|e| Dependency {
+        from: name(e.source()),
+        to: name(e.target()),
+        calls: e.weight.clone(),
+    }));
+    out
 }
 
 /// The phases of a scenario's run, from its compiled faults.
@@ -794,6 +827,7 @@ pub fn analyse<O>(
         metastable,
         blast_radius,
         components: components_out,
+        dependencies: dependencies(topology),
     }
 }
 

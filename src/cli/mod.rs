@@ -4,6 +4,7 @@
 mod bench;
 mod graph;
 mod replay;
+mod report;
 mod run;
 mod schema;
 mod validate;
@@ -30,6 +31,8 @@ enum Command {
     /// it identical (exit 1 naming the first difference); optionally trace
     /// the requests of a window.
     Replay(replay::Args),
+    /// Redraw the charts and reports of run directories from their files.
+    Report(report::Args),
     /// Check model or scenario files and report every problem found.
     Validate {
         /// Model or scenario files (a scenario also checks its model).
@@ -57,6 +60,7 @@ pub fn main() -> i32 {
     let result = match cli.command {
         Command::Run(args) => run::run(args),
         Command::Replay(args) => replay::run(args),
+        Command::Report(args) => report::run(args),
         Command::Validate { files } => validate::run(&files),
         Command::Graph(args) => graph::run(args),
         Command::Schema(args) => schema::run(args),

@@ -62,11 +62,14 @@ pub fn run(args: Args) -> crate::Result<i32> {
     let wall = started.elapsed().as_secs_f64();
     print_summary(&experiment, &result, is_demo);
     let failed = result.manifest.hypothesis.iter().any(|v| !v.passed);
+    let report = result.report_wall.as_secs_f64();
+    let simulation = wall - report;
     eprintln!(
-        "simulated {} events in {:.2} s wall clock ({:.2} M events/s)",
+        "simulated {} events in {:.2} s wall clock ({:.2} M events/s); report drawn in {:.2} s",
         result.summary.events,
-        wall,
-        result.summary.events as f64 / wall / 1e6
+        simulation,
+        result.summary.events as f64 / simulation / 1e6,
+        report
     );
     Ok(if failed { 1 } else { 0 })
 }
@@ -115,6 +118,7 @@ fn print_summary(experiment: &Experiment, result: &RunResult, is_demo: bool) {
     );
     println!("  events.jsonl  state changes (queue full, pool exhausted, ...)");
     println!("  analysis.json steady bands, cascade chain, detection and recovery times");
+    println!("  report.html   the report to open in a browser (report.md + PNGs for documents)");
     if is_demo {
         println!();
         println!("This was the built-in demo. Run your own: faultline run scenarios/<name>.json");

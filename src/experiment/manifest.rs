@@ -16,6 +16,9 @@ pub struct Manifest {
     pub tool: Tool,
     pub scenario: Input,
     pub model: Input,
+    /// What the scenario asks, in its own words.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
     pub variant: String,
     pub seed: u64,
     pub duration_s: f64,
@@ -177,6 +180,7 @@ impl Manifest {
                 &experiment.model_source,
                 &experiment.model,
             ),
+            description: experiment.scenario.description.clone(),
             variant: variant.to_string(),
             seed: config.seed,
             duration_s: config.duration as f64 / 1e9,
@@ -213,7 +217,10 @@ impl Manifest {
                 .map(|(s, lost)| (s.name.clone(), DatabaseSummary { lost_writes: *lost }))
                 .collect(),
             hypothesis,
-            files: vec!["run.json", "metrics.csv", "events.jsonl", "analysis.json"],
+            files: ["run.json", "metrics.csv", "events.jsonl", "analysis.json"]
+                .into_iter()
+                .chain(crate::report::RUN_REPORT_FILES)
+                .collect(),
         }
     }
 

@@ -47,6 +47,8 @@ pub struct RunResult {
     pub summary: RunSummary,
     pub topology: Topology,
     pub analysis: Analysis,
+    /// Wall-clock time spent drawing the report.
+    pub report_wall: std::time::Duration,
 }
 
 /// A run judged in memory, with no files (what `compare` needs of each
@@ -132,6 +134,10 @@ pub fn run(
     sink.finish().map_err(|e| Error::write(staging.path(), e))?;
     staging.write_file("run.json", &manifest.to_json())?;
     staging.write_file("analysis.json", &analysis.to_json())?;
+    // Wall-clock time is for stderr only; nothing in the directory holds it.
+    let drawing = std::time::Instant::now();
+    crate::report::write_run_report(staging.path())?;
+    let report_wall = drawing.elapsed();
     staging.commit()?;
     Ok(RunResult {
         dir,
@@ -139,5 +145,6 @@ pub fn run(
         summary,
         topology,
         analysis,
+        report_wall,
     })
 }

@@ -1,0 +1,63 @@
+//! `faultline report DIR`: redraws the charts and reports of run
+//! directories from their files, without simulating again.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use crate::error::{JsonPath, Problem};
+use crate::spec::Source;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// A run directory (`output/<scenario>/<variant>/seed-<n>`), or any
+    /// directory above run directories: every run found below is redrawn.
+    dir: PathBuf,
+}
+
+/// Run directories at or below `dir`, in path order.
+fn run_dirs(dir: &Path, found: &mut Vec<PathBuf>) {
+    if dir.join("run.json").is_file() {
+        found.push(dir.to_path_buf());
+        return;
+    }
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let mut children: Vec<PathBuf> = entries
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            p.is_dir()
+                && !p
+                    .file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+        })
+        .collect();
+    children.sort();
+    for child in children {
+        run_dirs(&child, found);
+    }
+}
+
+pub fn run(args: Args) -> crate::Result<i32> {
+    let mut found = Vec::new();
+    run_dirs(&args.dir, &mut found);
+    if found.is_empty() {
+        let source = Source {
+            path: args.dir.clone(),
+            text: String::new(),
+        };
+        return Err(source.invalid(vec![Problem::new(
+            JsonPath::root(),
+            "no run directory here or below it: expected a directory holding run.json, \
+             e.g. output/shop-steady/baseline/seed-42",
+        )]));
+    }
+    for dir in found {
+        let started = Instant::now();
+        crate::report::write_run_report(&dir)?;
+        println!("wrote {}/report.html and report.md", dir.display());
+        eprintln!("  drawn in {:.2} s", started.elapsed().as_secs_f64());
+    }
+    Ok(0)
+}

@@ -1,0 +1,478 @@
+//! Reports an architect can open in a browser or paste into a design doc:
+//! `report.html` (self-contained, the charts inline as SVG) and
+//! `report.md` with PNG charts, drawn from a run directory's files alone.
+
+pub mod charts;
+pub mod data;
+
+use std::fmt::Write as _;
+use std::fs;
+use std::path::Path;
+
+use serde_json::Value;
+
+use crate::error::{Error, Result};
+use charts::{CascadeStrip, Chart, DependencyGraph, Saturation, Timeline};
+use data::RunData;
+
+/// The files a run report adds to a run directory.
+pub const RUN_REPORT_FILES: [&str; 10] = [
+    "report.html",
+    "report.md",
+    "timeline.svg",
+    "timeline.png",
+    "saturation.svg",
+    "saturation.png",
+    "cascade.svg",
+    "cascade.png",
+    "graph.svg",
+    "graph.png",
+];
+
+fn drawing_failed(path: &Path, message: String) -> Error {
+    Error::write(path, std::io::Error::other(message))
+}
+
+/// Writes `text` under a temporary name and renames it into place, so a
+/// report that exists is whole.
+fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let tmp = tmp_name(path);
+    fs::write(&tmp, bytes).map_err(|e| Error::write(&tmp, e))?;
+    fs::rename(&tmp, path).map_err(|e| Error::write(path, e))
+}
+
+fn tmp_name(path: &Path) -> std::path::PathBuf {
+    // The PNG encoder picks its format by extension: keep it last.
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    path.with_file_name(format!(".partial-{name}"))
+}
+
+struct Figure {
+    name: &'static str,
+    title: &'static str,
+    svg: String,
+}
+
+fn figure(
+    dir: &Path,
+    name: &'static str,
+    title: &'static str,
+    chart: &impl Chart,
+) -> Result<Figure> {
+    let svg_path = dir.join(format!("{name}.svg"));
+    let svg = charts::svg(chart).map_err(|m| drawing_failed(&svg_path, m))?;
+    write_atomic(&svg_path, svg.as_bytes())?;
+    let png_path = dir.join(format!("{name}.png"));
+    let tmp = tmp_name(&png_path);
+    charts::png(chart, &tmp).map_err(|m| drawing_failed(&png_path, m))?;
+    fs::rename(&tmp, &png_path).map_err(|e| Error::write(&png_path, e))?;
+    Ok(Figure { name, title, svg })
+}
+
+/// Draws the charts of the run in `dir` and writes the reports beside
+/// them.
+pub fn write_run_report(dir: &Path) -> Result<()> {
+    let data = RunData::read(dir)?;
+    let figures = vec![
+        figure(dir, "timeline", "Timeline", &Timeline { data: &data })?,
+        figure(dir, "cascade", "Cascade", &CascadeStrip { data: &data })?,
+        figure(dir, "saturation", "Saturation", &Saturation { data: &data })?,
+        figure(
+            dir,
+            "graph",
+            "Dependency graph",
+            &DependencyGraph { data: &data },
+        )?,
+    ];
+    write_atomic(&dir.join("report.html"), html(&data, &figures).as_bytes())?;
+    write_atomic(&dir.join("report.md"), markdown(&data, &figures).as_bytes())?;
+    Ok(())
+}
+
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+fn str_of<'a>(v: &'a Value, key: &str) -> &'a str {
+    v[key].as_str().unwrap_or("")
+}
+
+/// The facts both reports tell, as (heading, rows) tables and lines.
+struct Story {
+    title: String,
+    subtitle: String,
+    description: Option<String>,
+    entries: Vec<[String; 6]>,
+    verdicts: Vec<(bool, String, Vec<String>)>,
+    chain: Vec<String>,
+    times: Vec<String>,
+    blast: Vec<String>,
+}
+
+fn story(data: &RunData) -> Story {
+    let m = &data.manifest;
+    let a = &data.analysis;
+    let entries: Vec<[String; 6]> = m["entries"]
+        .as_object()
+        .map(|e| {
+            e.iter()
+                .map(|(name, v)| {
+                    [
+                        name.clone(),
+                        v["requests"].to_string(),
+                        format!("{:.3} %", v["availability"].as_f64().unwrap_or(0.0) * 100.0),
+                        format!("{:.1}", v["latency_ms"]["p50"].as_f64().unwrap_or(0.0)),
+                        format!("{:.1}", v["latency_ms"]["p99"].as_f64().unwrap_or(0.0)),
+                        v["errors"].to_string(),
+                    ]
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let verdicts: Vec<(bool, String, Vec<String>)> = m["hypothesis"]
+        .as_array()
+        .map(|vs| {
+            vs.iter()
+                .map(|v| {
+                    let checks = v["checks"]
+                        .as_array()
+                        .map(|cs| {
+                            cs.iter()
+                                .map(|c| {
+                                    let measured = match c["measured"].as_f64() {
+                                        Some(x) => value(x, str_of(c, "unit")),
+                                        None => "nothing to measure".into(),
+                                    };
+                                    format!(
+                                        "{} {}: measured {measured}, threshold {}",
+                                        if c["passed"].as_bool() == Some(true) {
+                                            "✓"
+                                        } else {
+                                            "✗"
+                                        },
+                                        str_of(c, "check"),
+                                        value(
+                                            c["threshold"].as_f64().unwrap_or(0.0),
+                                            str_of(c, "unit")
+                                        )
+                                    )
+                                })
+                                .collect()
+                        })
+                        .unwrap_or_default();
+                    (
+                        v["passed"].as_bool() == Some(true),
+                        format!(
+                            "{} — {} over {} ({}–{} s)",
+                            str_of(v, "name"),
+                            str_of(v, "probe"),
+                            str_of(v, "phase"),
+                            v["from_s"],
+                            v["to_s"]
+                        ),
+                        checks,
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let chain: Vec<String> = a["chain"]
+        .as_array()
+        .map(|steps| {
+            steps
+                .iter()
+                .map(|s| {
+                    let at = s["onset_s"].as_f64().unwrap_or(0.0);
+                    if str_of(s, "kind") == "fault" {
+                        format!(
+                            "{at:.1} s — fault {} ({})",
+                            str_of(s, "component"),
+                            str_of(s, "reason")
+                        )
+                    } else {
+                        let via = s["via"]
+                            .as_str()
+                            .map(|v| format!(", via {v}"))
+                            .unwrap_or_default();
+                        format!(
+                            "{at:.1} s — {} {} {}: {}{via}",
+                            str_of(s, "kind"),
+                            str_of(s, "component"),
+                            str_of(s, "health"),
+                            str_of(s, "reason")
+                        )
+                    }
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let t = &a["times"];
+    let moment = |v: &Value| match v.as_object() {
+        Some(_) => format!(
+            "+{:.1} s after the fault ({})",
+            v["after_fault_s"].as_f64().unwrap_or(0.0),
+            str_of(v, "by")
+        ),
+        None => "never".into(),
+    };
+    let recovery = if a["metastable"].as_bool() == Some(true) {
+        "not recovered — metastable: still out of its steady band long after the last fault ended"
+            .to_string()
+    } else if let Some(s) = t["time_to_recover_s"].as_f64() {
+        format!("{s:.1} s after the last fault ended")
+    } else if a["recovered"].as_bool() == Some(true) {
+        "the faults last to the end of the run".into()
+    } else {
+        "not recovered by the end of the run".into()
+    };
+    let mut times = Vec::new();
+    if !chain.is_empty() {
+        times.push(format!("Detected: {}", moment(&t["detected"])));
+        times.push(format!("Mitigated: {}", moment(&t["mitigated"])));
+        times.push(format!("Recovered: {recovery}"));
+    }
+    let b = &a["blast_radius"];
+    let mut blast: Vec<String> = b["entries"]
+        .as_array()
+        .map(|es| {
+            es.iter()
+                .map(|e| {
+                    if e["affected"].as_bool() == Some(true) {
+                        format!(
+                            "{}: {} of {} requests failed ({:.2} %) from the first fault on",
+                            str_of(e, "entry"),
+                            e["failed"],
+                            e["requests"],
+                            e["failed_share"].as_f64().unwrap_or(0.0) * 100.0
+                        )
+                    } else {
+                        format!("{}: unaffected", str_of(e, "entry"))
+                    }
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    if !chain.is_empty() {
+        blast.push(format!("Writes lost in failovers: {}", b["lost_writes"]));
+        blast.push(format!(
+            "Queued work never done: {}",
+            b["queued_work_never_done"]
+        ));
+    }
+    Story {
+        title: format!(
+            "{} — {} (seed {})",
+            str_of(&m["scenario"], "name"),
+            str_of(m, "variant"),
+            m["seed"]
+        ),
+        subtitle: format!(
+            "model {}, {} s simulated after a {} s warm-up, faultline {}, trace digest {}",
+            str_of(&m["model"], "name"),
+            m["duration_s"],
+            m["warmup_s"],
+            str_of(&m["tool"], "version"),
+            str_of(&m["engine"], "trace_digest")
+        ),
+        description: m["description"].as_str().map(str::to_string),
+        entries,
+        verdicts,
+        chain,
+        times,
+        blast,
+    }
+}
+
+fn value(x: f64, unit: &str) -> String {
+    match unit {
+        "share" => format!("{:.3} %", x * 100.0),
+        "ms" => format!("{x:.1} ms"),
+        "s" => format!("{x:.1} s"),
+        other => format!("{x} {other}"),
+    }
+}
+
+const ENTRY_HEADER: [&str; 6] = [
+    "entry",
+    "requests",
+    "availability",
+    "p50 ms",
+    "p99 ms",
+    "errors",
+];
+
+fn html(data: &RunData, figures: &[Figure]) -> String {
+    let s = story(data);
+    let mut out = String::new();
+    let _ = write!(
+        out,
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>{}</title>\n<style>\n{}\n</style>\n</head>\n<body>\n",
+        escape(&s.title),
+        STYLE
+    );
+    let _ = writeln!(
+        out,
+        "<h1>{}</h1>\n<p class=\"sub\">{}</p>",
+        escape(&s.title),
+        escape(&s.subtitle)
+    );
+    if let Some(d) = &s.description {
+        let _ = writeln!(out, "<p class=\"lead\">{}</p>", escape(d));
+    }
+    let _ = writeln!(
+        out,
+        "<section id=\"numbers\">\n<h2>Key numbers</h2>\n<table>\n<tr>"
+    );
+    for h in ENTRY_HEADER {
+        let _ = write!(out, "<th>{h}</th>");
+    }
+    let _ = writeln!(out, "</tr>");
+    for row in &s.entries {
+        let _ = write!(out, "<tr>");
+        for cell in row {
+            let _ = write!(out, "<td>{}</td>", escape(cell));
+        }
+        let _ = writeln!(out, "</tr>");
+    }
+    let _ = writeln!(out, "</table>\n</section>");
+    let _ = writeln!(out, "<section id=\"hypothesis\">\n<h2>Hypothesis</h2>");
+    if s.verdicts.is_empty() {
+        let _ = writeln!(out, "<p>This scenario states no hypothesis.</p>");
+    }
+    for (passed, head, checks) in &s.verdicts {
+        let (class, word) = if *passed {
+            ("pass", "PASS")
+        } else {
+            ("fail", "FAIL")
+        };
+        let _ = writeln!(
+            out,
+            "<p><span class=\"{class}\">{word}</span> {}</p>\n<ul>",
+            escape(head)
+        );
+        for c in checks {
+            let _ = writeln!(out, "<li>{}</li>", escape(c));
+        }
+        let _ = writeln!(out, "</ul>");
+    }
+    let _ = writeln!(
+        out,
+        "</section>\n<section id=\"cascade\">\n<h2>Cascade</h2>"
+    );
+    if s.chain.is_empty() {
+        let _ = writeln!(out, "<p>No faults were injected: nothing to trace.</p>");
+    } else {
+        let _ = writeln!(out, "<ol>");
+        for step in &s.chain {
+            let _ = writeln!(out, "<li>{}</li>", escape(step));
+        }
+        let _ = writeln!(out, "</ol>\n<ul>");
+        for line in s.times.iter().chain(&s.blast) {
+            let _ = writeln!(out, "<li>{}</li>", escape(line));
+        }
+        let _ = writeln!(out, "</ul>");
+    }
+    let _ = writeln!(out, "</section>");
+    for f in figures {
+        let _ = writeln!(
+            out,
+            "<section id=\"{}\">\n<h2>{}</h2>\n<div class=\"figure\">{}</div>\n</section>",
+            f.name,
+            f.title,
+            strip_xml_declaration(&f.svg)
+        );
+    }
+    let _ = writeln!(out, "</body>\n</html>");
+    out
+}
+
+fn strip_xml_declaration(svg: &str) -> &str {
+    match svg.find("<svg") {
+        Some(k) => &svg[k..],
+        None => svg,
+    }
+}
+
+const STYLE: &str = "body{font-family:'DejaVu Sans',Verdana,sans-serif;max-width:1140px;margin:2em auto;padding:0 1em;color:#222}\
+h1{font-size:1.6em;margin-bottom:0}.sub{color:#666;margin-top:.3em}.lead{font-size:1.1em}\
+table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.3em .7em;text-align:right}\
+td:first-child,th:first-child{text-align:left}.pass{background:#009E73;color:#fff;padding:0 .4em}\
+.fail{background:#D55E00;color:#fff;padding:0 .4em}.figure svg{max-width:100%;height:auto}";
+
+fn markdown(data: &RunData, figures: &[Figure]) -> String {
+    let s = story(data);
+    let mut out = String::new();
+    let _ = writeln!(out, "# {}\n\n{}\n", s.title, s.subtitle);
+    if let Some(d) = &s.description {
+        let _ = writeln!(out, "{d}\n");
+    }
+    let _ = writeln!(out, "## Key numbers\n");
+    let _ = writeln!(out, "| {} |", ENTRY_HEADER.join(" | "));
+    let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|");
+    for row in &s.entries {
+        let _ = writeln!(out, "| {} |", row.join(" | "));
+    }
+    let _ = writeln!(out, "\n## Hypothesis\n");
+    if s.verdicts.is_empty() {
+        let _ = writeln!(out, "This scenario states no hypothesis.");
+    }
+    for (passed, head, checks) in &s.verdicts {
+        let _ = writeln!(
+            out,
+            "**{}** {head}\n",
+            if *passed { "PASS" } else { "FAIL" }
+        );
+        for c in checks {
+            let _ = writeln!(out, "- {c}");
+        }
+        let _ = writeln!(out);
+    }
+    let _ = writeln!(out, "\n## Cascade\n");
+    if s.chain.is_empty() {
+        let _ = writeln!(out, "No faults were injected: nothing to trace.");
+    } else {
+        for (k, step) in s.chain.iter().enumerate() {
+            let _ = writeln!(out, "{}. {step}", k + 1);
+        }
+        let _ = writeln!(out);
+        for line in s.times.iter().chain(&s.blast) {
+            let _ = writeln!(out, "- {line}");
+        }
+    }
+    for f in figures {
+        let _ = writeln!(out, "\n## {}\n\n![{}]({}.png)", f.title, f.title, f.name);
+    }
+    let _ = writeln!(out, "\n```mermaid\n{}```", mermaid(data));
+    out
+}
+
+/// The dependency graph as Mermaid, nodes classed by their worst state.
+fn mermaid(data: &RunData) -> String {
+    let (nodes, edges) = charts::layout(data);
+    let id = |k: usize| format!("n{k}");
+    let mut out = String::from("flowchart LR\n");
+    let worst = |name: &str| {
+        data.analysis["components"]
+            .as_array()
+            .and_then(|c| c.iter().find(|v| v["component"].as_str() == Some(name)))
+            .and_then(|v| v["worst"].as_str())
+            .unwrap_or("healthy")
+            .to_string()
+    };
+    for (k, (name, _)) in nodes.iter().enumerate() {
+        let _ = writeln!(out, "  {}[\"{}\"]:::{}", id(k), name, worst(name));
+    }
+    for (a, b) in edges {
+        let _ = writeln!(out, "  {} --> {}", id(a), id(b));
+    }
+    out.push_str("  classDef healthy fill:#D6EADF,stroke:#555\n");
+    out.push_str("  classDef degraded fill:#E69F00,stroke:#555\n");
+    out.push_str("  classDef down fill:#D55E00,stroke:#555,color:#fff\n");
+    out
+}

@@ -1,0 +1,195 @@
+//! Reports: every run writes them, `faultline report` redraws them from the
+//! files alone, byte for byte; the SVGs parse, the PNGs have the size the
+//! charts ask for, and the HTML stands alone with every section.
+
+use std::fs;
+use std::path::Path;
+
+use crate::common::*;
+use faultline::report::RUN_REPORT_FILES;
+
+fn run_scenario_into(scenario: &str, out: &Path) -> std::path::PathBuf {
+    let output = faultline()
+        .current_dir(repo())
+        .args(["run", &format!("scenarios/{scenario}.json"), "--out"])
+        .arg(out)
+        .output()
+        .unwrap();
+    assert!(
+        matches!(output.status.code(), Some(0 | 1)),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let scenario_dir = out.join(scenario).join("baseline");
+    let seed = fs::read_dir(&scenario_dir)
+        .unwrap()
+        .flatten()
+        .next()
+        .unwrap();
+    seed.path()
+}
+
+fn png_size(path: &Path) -> (u32, u32) {
+    let bytes = fs::read(path).unwrap();
+    assert_eq!(
+        &bytes[..8],
+        b"\x89PNG\r\n\x1a\n",
+        "{} is a PNG",
+        path.display()
+    );
+    // The first chunk is IHDR: width and height, big-endian.
+    let word = |at: usize| u32::from_be_bytes(bytes[at..at + 4].try_into().unwrap());
+    assert_eq!(&bytes[12..16], b"IHDR");
+    (word(16), word(20))
+}
+
+#[test]
+fn a_run_writes_well_formed_charts_and_a_self_contained_report() {
+    let out = tempfile::tempdir().unwrap();
+    let dir = run_scenario_into("slow-database", out.path());
+    for file in RUN_REPORT_FILES {
+        assert!(dir.join(file).is_file(), "{file} missing");
+    }
+    for chart in ["timeline", "saturation", "cascade", "graph"] {
+        let svg = fs::read_to_string(dir.join(format!("{chart}.svg"))).unwrap();
+        let doc = roxmltree::Document::parse(&svg).unwrap_or_else(|e| panic!("{chart}.svg: {e}"));
+        let root = doc.root_element();
+        assert_eq!(root.tag_name().name(), "svg");
+        let width: u32 = root.attribute("width").unwrap().parse().unwrap();
+        let height: u32 = root.attribute("height").unwrap().parse().unwrap();
+        // The PNG is the same drawing at the same size.
+        assert_eq!(
+            png_size(&dir.join(format!("{chart}.png"))),
+            (width, height),
+            "{chart}"
+        );
+        assert!(width >= 500 && height >= 200, "{chart}: {width}×{height}");
+    }
+    let timeline = fs::read_to_string(dir.join("timeline.svg")).unwrap();
+    for label in [
+        "db-slow",
+        "product",
+        "checkout",
+        "virtual time (s)",
+        "latency (ms, log)",
+    ] {
+        assert!(timeline.contains(label), "the timeline says {label}");
+    }
+    let cascade = fs::read_to_string(dir.join("cascade.svg")).unwrap();
+    assert!(cascade.contains("orders-db (service)") && cascade.contains("fault db-slow: 60–180 s"));
+
+    let html = fs::read_to_string(dir.join("report.html")).unwrap();
+    for section in [
+        "id=\"numbers\"",
+        "id=\"hypothesis\"",
+        "id=\"cascade\"",
+        "id=\"timeline\"",
+        "id=\"saturation\"",
+        "id=\"graph\"",
+    ] {
+        assert!(html.contains(section), "report.html has {section}");
+    }
+    assert_eq!(html.matches("<svg").count(), 4, "the four charts inline");
+    assert!(html.contains("The orders database answers one second slower"));
+    assert!(html.contains("fault db-slow (latency on orders-db)"));
+    // Nothing to fetch: no scripts, stylesheets or images from elsewhere.
+    for external in ["<script", "<link", "src=\"http", "href=\"http", "url(http"] {
+        assert!(!html.contains(external), "report.html holds {external}");
+    }
+
+    let md = fs::read_to_string(dir.join("report.md")).unwrap();
+    for png in ["timeline.png", "cascade.png", "saturation.png", "graph.png"] {
+        assert!(md.contains(&format!("({png})")), "report.md shows {png}");
+    }
+    assert!(md.contains("```mermaid\nflowchart LR"));
+    assert!(md.contains(":::degraded") || md.contains(":::down"));
+}
+
+#[test]
+fn report_redraws_a_run_from_its_files_byte_for_byte() {
+    let out = tempfile::tempdir().unwrap();
+    let dir = run_scenario_into("kill-app-server", out.path());
+    let before: Vec<Vec<u8>> = RUN_REPORT_FILES
+        .iter()
+        .map(|f| fs::read(dir.join(f)).unwrap())
+        .collect();
+    for f in RUN_REPORT_FILES {
+        fs::remove_file(dir.join(f)).unwrap();
+    }
+    // Any directory above run directories will do.
+    let output = faultline().arg("report").arg(out.path()).output().unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let after: Vec<Vec<u8>> = RUN_REPORT_FILES
+        .iter()
+        .map(|f| fs::read(dir.join(f)).unwrap())
+        .collect();
+    assert!(
+        before == after,
+        "the redrawn report is the one the run drew"
+    );
+    // Nothing half-written is left beside it.
+    let stray: Vec<String> = fs::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with('.'))
+        .collect();
+    assert!(stray.is_empty(), "{stray:?}");
+}
+
+#[test]
+fn report_of_a_directory_without_runs_is_bad_input() {
+    let empty = tempfile::tempdir().unwrap();
+    let output = faultline()
+        .arg("report")
+        .arg(empty.path())
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("no run directory"));
+    // A run directory with a garbled metrics file names the file.
+    let out = tempfile::tempdir().unwrap();
+    let dir = run_scenario_into("kill-app-server", out.path());
+    fs::write(dir.join("metrics.csv"), "window_start_s\nnot-a-number\n").unwrap();
+    let output = faultline().arg("report").arg(&dir).output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("metrics.csv"), "{stderr}");
+}
+
+#[test]
+fn the_cascade_strip_lists_components_in_chain_order() {
+    let out = tempfile::tempdir().unwrap();
+    let dir = run_scenario_into("slow-database", out.path());
+    let analysis: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(dir.join("analysis.json")).unwrap()).unwrap();
+    let chain: Vec<String> = analysis["chain"].as_array().unwrap()[1..]
+        .iter()
+        .map(|s| {
+            format!(
+                "{} ({})",
+                s["component"].as_str().unwrap(),
+                s["kind"].as_str().unwrap()
+            )
+        })
+        .collect();
+    let svg = fs::read_to_string(dir.join("cascade.svg")).unwrap();
+    let positions: Vec<usize> = chain
+        .iter()
+        .map(|c| {
+            let escaped = c.replace('>', "&gt;");
+            svg.find(&escaped)
+                .unwrap_or_else(|| panic!("{escaped} not in the strip"))
+        })
+        .collect();
+    // The axis labels are written bottom row first: the first in the chain,
+    // drawn at the top, comes last in the file.
+    let mut sorted = positions.clone();
+    sorted.sort_by(|a, b| b.cmp(a));
+    assert_eq!(positions, sorted, "{chain:?}");
+}
