@@ -47,7 +47,7 @@ fi
 # 3. The binary.
 if [ -z "${FAULTLINE_BIN:-}" ]; then
     cargo build --locked --release
-    FAULTLINE_BIN="${repo}/target/release/faultline"
+    FAULTLINE_BIN="${CARGO_TARGET_DIR:-${repo}/target}/release/faultline"
 fi
 FAULTLINE_BIN="$(cd "$(dirname "${FAULTLINE_BIN}")" && pwd)/$(basename "${FAULTLINE_BIN}")"
 export FAULTLINE_BIN
