@@ -84,6 +84,28 @@ pub fn png(chart: &impl Chart, path: &Path) -> Drawn {
     root.present().map_err(err)
 }
 
+/// Splits a series where windows are missing (no successful request to
+/// time), so a line never bridges a gap it has no data for.
+fn runs(points: &[(f64, f64)]) -> Vec<Vec<(f64, f64)>> {
+    let step = points
+        .windows(2)
+        .map(|w| w[1].0 - w[0].0)
+        .fold(f64::INFINITY, f64::min);
+    let mut out: Vec<Vec<(f64, f64)>> = Vec::new();
+    for (k, p) in points.iter().enumerate() {
+        if k == 0 || p.0 - points[k - 1].0 > 1.5 * step {
+            out.push(Vec::new());
+        }
+        out.last_mut().expect("a run was started").push(*p);
+    }
+    // A lone window still shows: as a stroke across its own width.
+    for run in out.iter_mut().filter(|r| r.len() == 1) {
+        let (x, y) = run[0];
+        run.push((x + if step.is_finite() { step } else { 1.0 }, y));
+    }
+    out
+}
+
 fn max_of<'a>(series: impl Iterator<Item = &'a Series>) -> f64 {
     series
         .flat_map(|s| s.points.iter().map(|p| p.1))
@@ -141,6 +163,31 @@ const MARKERS: [(&str, &str); 7] = [
     ("memory_alert", "memory alert"),
 ];
 
+/// The components users talk to: the entries, or without open-loop
+/// workloads (connected clients only), the busiest endpoints.
+fn front_door(data: &RunData) -> (Vec<String>, &'static str) {
+    let entries = data.components("entry");
+    if !entries.is_empty() {
+        return (entries, "entry");
+    }
+    let mut endpoints: Vec<(u64, String)> = data
+        .components("endpoint")
+        .into_iter()
+        .map(|e| {
+            let finished = data
+                .rows
+                .iter()
+                .filter(|r| r.component == e)
+                .map(|r| r.ok + r.errors)
+                .sum::<u64>();
+            (finished, e)
+        })
+        .filter(|(n, _)| *n > 0)
+        .collect();
+    endpoints.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
+    (endpoints.into_iter().take(4).map(|(_, e)| e).collect(), "endpoint")
+}
+
 /// Entry throughput, error rate and latency over virtual time, faults
 /// shaded, key events marked.
 pub struct Timeline<'a> {
@@ -154,13 +201,13 @@ impl Chart for Timeline<'_> {
 
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Drawn {
         let data = self.data;
-        let entries = data.components("entry");
+        let (entries, what) = front_door(data);
         let faults = data.faults();
         let x = 0.0..data.duration_s.max(1.0);
         let (title, rest) = root.split_vertically(40);
         title
             .draw(&Text::new(
-                "What the users saw: throughput, errors and latency per entry",
+                format!("What the users saw: throughput, errors and latency per {what}"),
                 (10, 12),
                 (FONT, 20).into_font(),
             ))
@@ -196,7 +243,7 @@ impl Chart for Timeline<'_> {
         for (k, s) in throughput.iter().enumerate() {
             let c = colour(k);
             chart
-                .draw_series(LineSeries::new(s.points.iter().copied(), c.stroke_width(2)))
+                .draw_series(runs(&s.points).into_iter().map(|r| PathElement::new(r, c.stroke_width(2))))
                 .map_err(err)?
                 .label(s.name.clone())
                 .legend(move |(x, y)| {
@@ -268,7 +315,7 @@ impl Chart for Timeline<'_> {
         for (k, s) in errors.iter().enumerate() {
             let c = colour(k);
             chart
-                .draw_series(LineSeries::new(s.points.iter().copied(), c.stroke_width(2)))
+                .draw_series(runs(&s.points).into_iter().map(|r| PathElement::new(r, c.stroke_width(2))))
                 .map_err(err)?
                 .label(s.name.clone())
                 .legend(move |(x, y)| {
@@ -324,22 +371,22 @@ impl Chart for Timeline<'_> {
         for (k, (s99, s50)) in p99.iter().zip(&p50).enumerate() {
             let c = colour(k);
             chart
-                .draw_series(LineSeries::new(
-                    s99.points.iter().copied(),
-                    c.stroke_width(2),
-                ))
+                .draw_series(
+                    runs(&s99.points)
+                        .into_iter()
+                        .map(|r| PathElement::new(r, c.stroke_width(2))),
+                )
                 .map_err(err)?
                 .label(format!("{} p99", s99.name))
                 .legend(move |(x, y)| {
                     PathElement::new(vec![(x, y), (x + 18, y)], c.stroke_width(2))
                 });
             chart
-                .draw_series(DashedLineSeries::new(
-                    s50.points.iter().copied(),
-                    5,
-                    4,
-                    c.stroke_width(1),
-                ))
+                .draw_series(
+                    runs(&s50.points)
+                        .into_iter()
+                        .map(|r| plotters::element::DashedPathElement::new(r.into_iter(), 5, 4, c.stroke_width(1))),
+                )
                 .map_err(err)?
                 .label(format!("{} p50", s50.name))
                 .legend(move |(x, y)| {
@@ -449,7 +496,7 @@ impl Chart for Saturation<'_> {
             for (k, s) in lines.iter().enumerate() {
                 let c = colour(k);
                 chart
-                    .draw_series(LineSeries::new(s.points.iter().copied(), c.stroke_width(2)))
+                    .draw_series(runs(&s.points).into_iter().map(|r| PathElement::new(r, c.stroke_width(2))))
                     .map_err(err)?
                     .label(s.name.clone())
                     .legend(move |(x, y)| {
@@ -516,10 +563,11 @@ impl Chart for Saturation<'_> {
                     .map_err(err)?;
                 shade_faults(&mut chart, &faults, (0.0, top), false)?;
                 chart
-                    .draw_series(LineSeries::new(
-                        memory.points.iter().copied(),
-                        colour(3).stroke_width(2),
-                    ))
+                    .draw_series(
+                        runs(&memory.points)
+                            .into_iter()
+                            .map(|r| PathElement::new(r, colour(3).stroke_width(2))),
+                    )
                     .map_err(err)?;
             }
         }
