@@ -2,7 +2,7 @@
 //! directory (`run.json`, `metrics.csv`, `events.jsonl`) atomically.
 
 pub mod manifest;
-mod output;
+pub(crate) mod output;
 
 use std::path::{Path, PathBuf};
 
@@ -15,8 +15,7 @@ pub use manifest::Manifest;
 
 pub use crate::spec::scenario::DEFAULT_WINDOW_NS;
 
-/// Variant name of a scenario run as written (variants come later).
-pub const BASELINE: &str = "baseline";
+pub use crate::spec::BASELINE;
 
 /// The run configuration a scenario asks for, with an optional seed override.
 pub fn run_config(experiment: &Experiment, seed: Option<u64>) -> RunConfig {
@@ -44,7 +43,7 @@ pub struct RunResult {
     pub topology: Topology,
 }
 
-/// Runs the experiment and writes its directory under `base`. `on_window`
+/// Runs the experiment (its variant) and writes its directory under `base`. `on_window`
 /// sees the end of each metrics window (ns), for a progress display.
 pub fn run(
     experiment: &Experiment,
@@ -56,7 +55,12 @@ pub fn run(
     let faults = crate::faults::compile(&experiment.scenario, &topology)
         .map_err(|problems| experiment.scenario_source.invalid(problems))?;
     let config = run_config(experiment, seed);
-    let dir = run_dir(base, &experiment.scenario.name, BASELINE, config.seed);
+    let dir = run_dir(
+        base,
+        &experiment.scenario.name,
+        &experiment.variant,
+        config.seed,
+    );
     let staging = output::Staging::new(&dir)?;
     let fault_names = faults.iter().map(|f| f.name.clone()).collect();
     let sink = FileSink::create(staging.path(), config.warmup, fault_names)
@@ -64,7 +68,7 @@ pub fn run(
         .on_window(on_window);
     let (summary, sink) = simulate(&topology, &faults, config, sink);
     sink.finish().map_err(|e| Error::write(staging.path(), e))?;
-    let manifest = Manifest::new(experiment, &topology, config, BASELINE, &summary);
+    let manifest = Manifest::new(experiment, &topology, config, &experiment.variant, &summary);
     staging.write_file("run.json", &manifest.to_json())?;
     staging.commit()?;
     Ok(RunResult {
