@@ -11,6 +11,7 @@
 //! - [`observe`]: per-window metrics, state-change events, trace digest, and
 //!   the sinks that write them.
 //! - [`experiment`]: one run end to end: output directory, `run.json`.
+//! - [`compare`]: variants x seeds in parallel, statistics, shards.
 //! - [`cli`]: the command line.
 //!
 //! # Determinism contract
@@ -22,6 +23,7 @@
 //! never a `HashMap`, and never reads the wall clock.
 
 pub mod cli;
+pub mod compare;
 pub mod components;
 pub mod error;
 pub mod experiment;

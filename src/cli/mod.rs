@@ -2,7 +2,9 @@
 //! exit codes (0 ok, 1 a check failed, 2 bad input, 3 output not written).
 
 mod bench;
+mod compare;
 mod graph;
+mod merge;
 mod run;
 mod schema;
 mod validate;
@@ -25,6 +27,12 @@ enum Command {
     /// Run a scenario (no argument: the bundled demo) and write its run
     /// directory.
     Run(run::Args),
+    /// Run every variant of a scenario over many seeds, in parallel, and
+    /// compare them with confidence intervals.
+    Compare(compare::Args),
+    /// Combine the partial results of `compare --shard` runs into the
+    /// comparison one unsharded run writes.
+    Merge(merge::Args),
     /// Check model or scenario files and report every problem found.
     Validate {
         /// Model or scenario files (a scenario also checks its model).
@@ -51,6 +59,8 @@ pub fn main() -> i32 {
     };
     let result = match cli.command {
         Command::Run(args) => run::run(args),
+        Command::Compare(args) => compare::run(args),
+        Command::Merge(args) => merge::run(args),
         Command::Validate { files } => validate::run(&files),
         Command::Graph(args) => graph::run(args),
         Command::Schema(args) => schema::run(args),

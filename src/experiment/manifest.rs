@@ -88,14 +88,14 @@ pub struct LatencyMs {
     pub max: f64,
 }
 
-fn sha256_hex(bytes: &[u8]) -> String {
+pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
     Sha256::digest(bytes)
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect()
 }
 
-fn input<T: Serialize>(name: &str, source: &Source, parsed: &T) -> Input {
+pub(crate) fn input<T: Serialize>(name: &str, source: &Source, parsed: &T) -> Input {
     let canonical = serde_json::to_vec(parsed).expect("specs serialise");
     Input {
         name: name.to_string(),
@@ -107,7 +107,7 @@ fn input<T: Serialize>(name: &str, source: &Source, parsed: &T) -> Input {
 
 /// Rounds to a fixed number of decimals so the file reads well and stays
 /// byte-stable.
-fn round(value: f64, decimals: i32) -> f64 {
+pub(crate) fn round(value: f64, decimals: i32) -> f64 {
     let scale = 10f64.powi(decimals);
     (value * scale).round() / scale
 }
