@@ -356,7 +356,7 @@ impl Comparison {
         );
         let _ = writeln!(
             out,
-            "{:>4}  {:<22} {:>20} {:>20} {:>18} {:>14} {:>14} {:>12}  {}",
+            "{:>4}  {:<22} {:>20} {:>20} {:>18} {:>14} {:>14} {:>12}  verdict",
             "rank",
             "variant",
             "availability %",
@@ -365,7 +365,6 @@ impl Comparison {
             "lost writes",
             "recovery s",
             "hypothesis",
-            "verdict"
         );
         for r in &self.ranking {
             let v = self
