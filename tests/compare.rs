@@ -429,3 +429,11 @@ fn on_the_retry_storm_only_a_retry_budget_ends_the_storm_at_20_seeds() {
     let budget = &c.variants[2].vs_baseline.as_ref().unwrap()["availability"];
     assert!(budget.ci95_low.unwrap() > 0.5, "{budget:?}");
 }
+
+#[test]
+fn round_robin_and_memory_aware_ejection_beat_their_baselines() {
+    let c = compare_shipped("kill-app-server.json", &["baseline", "round-robin"], 10);
+    assert_mitigations_win(&c, &["round-robin"]);
+    let c = compare_shipped("memory-leak.json", &["baseline", "shed-and-eject"], 10);
+    assert_mitigations_win(&c, &["shed-and-eject"]);
+}
