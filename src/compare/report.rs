@@ -108,10 +108,14 @@ impl Inputs {
             &base.scenario,
         )
         .sha256;
-        // The model as written, which every variant patches.
-        let model = crate::spec::parse_model(&base.model_source)
-            .map(|m| crate::experiment::manifest::input(&m.name, &base.model_source, &m).sha256)
-            .unwrap_or_default();
+        // The model as written, which every variant patches (the patched
+        // models have hashes of their own below). It parsed when the
+        // scenario loaded.
+        let unpatched =
+            crate::spec::parse_model(&base.model_source).expect("the loaded model parses");
+        let model =
+            crate::experiment::manifest::input(&unpatched.name, &base.model_source, &unpatched)
+                .sha256;
         Inputs {
             tool_version: env!("CARGO_PKG_VERSION").to_string(),
             scenario: input(&base.scenario.name, &base.scenario_source, scenario_hash),
