@@ -15,6 +15,7 @@
 //! - [`experiment`]: one run end to end: output directory, `run.json`.
 //! - [`report`]: charts (plotters) and the HTML and Markdown reports, drawn
 //!   from a run directory's files.
+//! - [`compare`]: variants x seeds in parallel, statistics, shards.
 //! - [`cli`]: the command line.
 //!
 //! # Determinism contract
@@ -27,6 +28,7 @@
 
 pub mod analysis;
 pub mod cli;
+pub mod compare;
 pub mod components;
 pub mod error;
 pub mod experiment;

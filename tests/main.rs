@@ -3,6 +3,7 @@
 mod analysis;
 mod cli;
 mod common;
+mod compare;
 mod determinism;
 mod faults;
 mod mechanisms;

@@ -2,7 +2,9 @@
 //! exit codes (0 ok, 1 a check failed, 2 bad input, 3 output not written).
 
 mod bench;
+mod compare;
 mod graph;
+mod merge;
 mod replay;
 mod report;
 mod run;
@@ -33,6 +35,12 @@ enum Command {
     Replay(replay::Args),
     /// Redraw the charts and reports of run directories from their files.
     Report(report::Args),
+    /// Run every variant of a scenario over many seeds, in parallel, and
+    /// compare them with confidence intervals.
+    Compare(compare::Args),
+    /// Combine the partial results of `compare --shard` runs into the
+    /// comparison one unsharded run writes.
+    Merge(merge::Args),
     /// Check model or scenario files and report every problem found.
     Validate {
         /// Model or scenario files (a scenario also checks its model).
@@ -61,6 +69,8 @@ pub fn main() -> i32 {
         Command::Run(args) => run::run(args),
         Command::Replay(args) => replay::run(args),
         Command::Report(args) => report::run(args),
+        Command::Compare(args) => compare::run(args),
+        Command::Merge(args) => merge::run(args),
         Command::Validate { files } => validate::run(&files),
         Command::Graph(args) => graph::run(args),
         Command::Schema(args) => schema::run(args),

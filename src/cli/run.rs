@@ -24,6 +24,10 @@ pub struct Args {
     /// Master seed, overriding the scenario's.
     #[arg(long)]
     seed: Option<u64>,
+    /// Variant of the model to run (a key of the scenario's `variants`);
+    /// written under `output/<scenario>/<variant>/`.
+    #[arg(long, default_value = crate::spec::BASELINE)]
+    variant: String,
     /// Base directory of run directories.
     #[arg(long, default_value = "output")]
     out: PathBuf,
@@ -42,7 +46,8 @@ pub fn run(args: Args) -> crate::Result<i32> {
     let experiment = match &args.scenario {
         Some(path) => spec::load_experiment(path)?,
         None => demo_experiment()?,
-    };
+    }
+    .with_variant(&args.variant)?;
     let config = experiment::run_config(&experiment, args.seed);
     let bar = ProgressBar::new(config.duration / 1_000_000);
     bar.set_style(
@@ -77,8 +82,8 @@ pub fn run(args: Args) -> crate::Result<i32> {
 fn print_summary(experiment: &Experiment, result: &RunResult, is_demo: bool) {
     let m = &result.manifest;
     println!(
-        "faultline {}: scenario `{}` on model `{}`, seed {}, {} s simulated ({} s warm-up)",
-        m.tool.version, m.scenario.name, m.model.name, m.seed, m.duration_s, m.warmup_s
+        "faultline {}: scenario `{}` on model `{}` (variant `{}`), seed {}, {} s simulated ({} s warm-up)",
+        m.tool.version, m.scenario.name, m.model.name, m.variant, m.seed, m.duration_s, m.warmup_s
     );
     if let Some(description) = &experiment.scenario.description {
         println!("  {description}");

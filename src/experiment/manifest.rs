@@ -106,7 +106,7 @@ pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
         .collect()
 }
 
-fn input<T: Serialize>(name: &str, source: &Source, parsed: &T) -> Input {
+pub(crate) fn input<T: Serialize>(name: &str, source: &Source, parsed: &T) -> Input {
     let canonical = serde_json::to_vec(parsed).expect("specs serialise");
     Input {
         name: name.to_string(),
@@ -118,7 +118,7 @@ fn input<T: Serialize>(name: &str, source: &Source, parsed: &T) -> Input {
 
 /// Rounds to a fixed number of decimals so the file reads well and stays
 /// byte-stable.
-fn round(value: f64, decimals: i32) -> f64 {
+pub(crate) fn round(value: f64, decimals: i32) -> f64 {
     let scale = 10f64.powi(decimals);
     (value * scale).round() / scale
 }

@@ -3,7 +3,7 @@
 //! atomically.
 
 pub mod manifest;
-mod output;
+pub(crate) mod output;
 pub mod replay;
 
 use std::path::{Path, PathBuf};
@@ -19,8 +19,7 @@ pub use manifest::Manifest;
 
 pub use crate::spec::scenario::DEFAULT_WINDOW_NS;
 
-/// Variant name of a scenario run as written (variants come later).
-pub const BASELINE: &str = "baseline";
+pub use crate::spec::BASELINE;
 
 /// The run configuration a scenario asks for, with an optional seed override.
 pub fn run_config(experiment: &Experiment, seed: Option<u64>) -> RunConfig {
@@ -73,7 +72,6 @@ fn simulate_and_analyse<O: Observer>(
     experiment: &Experiment,
     topology: &Topology,
     config: RunConfig,
-    variant: &str,
     inner: O,
 ) -> Result<(Manifest, RunSummary, Analysis, O)> {
     let scenario = &experiment.scenario;
@@ -96,7 +94,14 @@ fn simulate_and_analyse<O: Observer>(
     let verdicts = analysis::hypothesis::evaluate(
         topology, scenario, &phases, &collector, &analysis, &summary,
     );
-    let manifest = Manifest::new(experiment, topology, config, variant, &summary, verdicts);
+    let manifest = Manifest::new(
+        experiment,
+        topology,
+        config,
+        &experiment.variant,
+        &summary,
+        verdicts,
+    );
     Ok((manifest, summary, analysis, collector.inner))
 }
 
@@ -105,7 +110,7 @@ pub fn evaluate(experiment: &Experiment, seed: u64) -> Result<Evaluation> {
     let topology = Topology::compile(&experiment.model);
     let config = run_config(experiment, Some(seed));
     let (manifest, summary, analysis, _) =
-        simulate_and_analyse(experiment, &topology, config, BASELINE, NullObserver)?;
+        simulate_and_analyse(experiment, &topology, config, NullObserver)?;
     Ok(Evaluation {
         manifest,
         summary,
@@ -113,7 +118,7 @@ pub fn evaluate(experiment: &Experiment, seed: u64) -> Result<Evaluation> {
     })
 }
 
-/// Runs the experiment and writes its directory under `base`. `on_window`
+/// Runs the experiment (its variant) and writes its directory under `base`. `on_window`
 /// sees the end of each metrics window (ns), for a progress display.
 pub fn run(
     experiment: &Experiment,
@@ -123,14 +128,19 @@ pub fn run(
 ) -> Result<RunResult> {
     let topology = Topology::compile(&experiment.model);
     let config = run_config(experiment, seed);
-    let dir = run_dir(base, &experiment.scenario.name, BASELINE, config.seed);
+    let dir = run_dir(
+        base,
+        &experiment.scenario.name,
+        &experiment.variant,
+        config.seed,
+    );
     let staging = output::Staging::new(&dir)?;
     let fault_names = experiment.scenario.faults.keys().cloned().collect();
     let sink = FileSink::create(staging.path(), config.warmup, fault_names)
         .map_err(|e| Error::write(staging.path(), e))?
         .on_window(on_window);
     let (manifest, summary, analysis, sink) =
-        simulate_and_analyse(experiment, &topology, config, BASELINE, sink)?;
+        simulate_and_analyse(experiment, &topology, config, sink)?;
     sink.finish().map_err(|e| Error::write(staging.path(), e))?;
     staging.write_file("run.json", &manifest.to_json())?;
     staging.write_file("analysis.json", &analysis.to_json())?;

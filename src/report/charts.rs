@@ -185,7 +185,10 @@ fn front_door(data: &RunData) -> (Vec<String>, &'static str) {
         .filter(|(n, _)| *n > 0)
         .collect();
     endpoints.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
-    (endpoints.into_iter().take(4).map(|(_, e)| e).collect(), "endpoint")
+    (
+        endpoints.into_iter().take(4).map(|(_, e)| e).collect(),
+        "endpoint",
+    )
 }
 
 /// Entry throughput, error rate and latency over virtual time, faults
@@ -243,7 +246,11 @@ impl Chart for Timeline<'_> {
         for (k, s) in throughput.iter().enumerate() {
             let c = colour(k);
             chart
-                .draw_series(runs(&s.points).into_iter().map(|r| PathElement::new(r, c.stroke_width(2))))
+                .draw_series(
+                    runs(&s.points)
+                        .into_iter()
+                        .map(|r| PathElement::new(r, c.stroke_width(2))),
+                )
                 .map_err(err)?
                 .label(s.name.clone())
                 .legend(move |(x, y)| {
@@ -315,7 +322,11 @@ impl Chart for Timeline<'_> {
         for (k, s) in errors.iter().enumerate() {
             let c = colour(k);
             chart
-                .draw_series(runs(&s.points).into_iter().map(|r| PathElement::new(r, c.stroke_width(2))))
+                .draw_series(
+                    runs(&s.points)
+                        .into_iter()
+                        .map(|r| PathElement::new(r, c.stroke_width(2))),
+                )
                 .map_err(err)?
                 .label(s.name.clone())
                 .legend(move |(x, y)| {
@@ -383,9 +394,9 @@ impl Chart for Timeline<'_> {
                 });
             chart
                 .draw_series(
-                    runs(&s50.points)
-                        .into_iter()
-                        .map(|r| plotters::element::DashedPathElement::new(r.into_iter(), 5, 4, c.stroke_width(1))),
+                    runs(&s50.points).into_iter().map(|r| {
+                        plotters::element::DashedPathElement::new(r, 5, 4, c.stroke_width(1))
+                    }),
                 )
                 .map_err(err)?
                 .label(format!("{} p50", s50.name))
@@ -496,7 +507,11 @@ impl Chart for Saturation<'_> {
             for (k, s) in lines.iter().enumerate() {
                 let c = colour(k);
                 chart
-                    .draw_series(runs(&s.points).into_iter().map(|r| PathElement::new(r, c.stroke_width(2))))
+                    .draw_series(
+                        runs(&s.points)
+                            .into_iter()
+                            .map(|r| PathElement::new(r, c.stroke_width(2))),
+                    )
                     .map_err(err)?
                     .label(s.name.clone())
                     .legend(move |(x, y)| {

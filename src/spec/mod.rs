@@ -9,6 +9,7 @@ pub mod model;
 pub mod scenario;
 pub mod units;
 mod validate;
+mod variant;
 
 pub use validate::check_work;
 
@@ -19,6 +20,7 @@ use serde::de::DeserializeOwned;
 use crate::error::{Error, JsonPath, Problem, Result, Segment};
 pub use model::ModelSpec;
 pub use scenario::ScenarioSpec;
+pub use variant::BASELINE;
 
 /// The text of an input file and the name it is reported under.
 #[derive(Clone, Debug)]
@@ -52,13 +54,15 @@ impl Source {
     }
 }
 
-/// A scenario with its model, both parsed and validated.
+/// A scenario with its model, both parsed and validated, and the variant
+/// of the model (`BASELINE` as loaded; see `with_variant`).
 #[derive(Clone, Debug)]
 pub struct Experiment {
     pub scenario: ScenarioSpec,
     pub model: ModelSpec,
     pub scenario_source: Source,
     pub model_source: Source,
+    pub variant: String,
 }
 
 /// Parses and validates a model file.
@@ -112,12 +116,20 @@ pub fn load_experiment(path: &Path) -> Result<Experiment> {
     })?;
     let model = parse_model(&model_source)?;
     check_against_model(&scenario_source, &scenario, &model)?;
-    Ok(Experiment {
+    variant::check_all(&scenario_source, &scenario, &model_source)?;
+    let experiment = Experiment {
         scenario,
         model,
         scenario_source,
         model_source,
-    })
+        variant: BASELINE.to_string(),
+    };
+    // A scenario that names its baseline compares against that patch.
+    if experiment.scenario.variants.contains_key(BASELINE) {
+        experiment.with_variant(BASELINE)
+    } else {
+        Ok(experiment)
+    }
 }
 
 /// Checks what a scenario says about its model (fault targets, hypothesis
@@ -137,12 +149,20 @@ pub fn experiment_from_texts(scenario_source: Source, model_source: Source) -> R
     let scenario = parse_scenario(&scenario_source)?;
     let model = parse_model(&model_source)?;
     check_against_model(&scenario_source, &scenario, &model)?;
-    Ok(Experiment {
+    variant::check_all(&scenario_source, &scenario, &model_source)?;
+    let experiment = Experiment {
         scenario,
         model,
         scenario_source,
         model_source,
-    })
+        variant: BASELINE.to_string(),
+    };
+    // A scenario that names its baseline compares against that patch.
+    if experiment.scenario.variants.contains_key(BASELINE) {
+        experiment.with_variant(BASELINE)
+    } else {
+        Ok(experiment)
+    }
 }
 
 /// What kind of file a JSON document is: scenarios name a model.

@@ -1,5 +1,6 @@
-//! The scenario file: one experiment over a model. Faults, hypotheses and
-//! variants slot in here as further keyed collections.
+//! The scenario file: one experiment over a model, its faults and the
+//! variants of the model to compare. Hypotheses slot in here as a further
+//! keyed collection.
 
 use indexmap::IndexMap;
 use schemars::JsonSchema;
@@ -44,6 +45,12 @@ pub struct ScenarioSpec {
     /// Settings of the cascade analysis.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub analysis: Option<AnalysisSpec>,
+    /// Designs to compare, keyed by name: each an RFC 7396 JSON merge patch
+    /// over the model (`null` removes a key). `baseline`, if present, is the
+    /// reference the others are compared with; without it, the model as
+    /// written is.
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub variants: IndexMap<String, serde_json::Map<String, serde_json::Value>>,
 }
 
 /// Part of the run a check looks at.

@@ -842,6 +842,20 @@ pub fn scenario(scenario: &ScenarioSpec) -> Vec<Problem> {
             ),
         ));
     }
+    for name in scenario.variants.keys() {
+        let path = root.key("variants").key(name);
+        check_name(&mut problems, path.clone(), "variant", name);
+        // Variant run directories sit beside `compare/` and the shard
+        // directories under `output/<scenario>/`.
+        if name.starts_with("compare") {
+            problems.push(Problem::new(
+                path,
+                format!(
+                    "variant name \"{name}\" is reserved: `output/<scenario>/compare*` holds comparisons"
+                ),
+            ));
+        }
+    }
     let default_window = super::scenario::DEFAULT_WINDOW_NS;
     if scenario.window.is_none() && scenario.duration.0 / default_window > MAX_WINDOWS {
         problems.push(Problem::new(

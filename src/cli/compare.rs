@@ -1,0 +1,112 @@
+//! `faultline compare SCENARIO --seeds N [--jobs J] [--shard I/N] [--out DIR]`
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::compare::{self, Seeds, Shard, partial, report};
+use crate::spec;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Scenario file; its `variants` are compared (with the baseline).
+    scenario: PathBuf,
+    /// Seeds per variant: the scenario's seed and the next N-1.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    seeds: u64,
+    /// First seed, instead of the scenario's.
+    #[arg(long)]
+    first_seed: Option<u64>,
+    /// Threads (default: every core). The results do not depend on it.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..1025))]
+    jobs: Option<u64>,
+    /// Run only slice I of N of the variant x seed grid (I counts from 0)
+    /// and write a partial result for `faultline merge`.
+    #[arg(long, value_name = "I/N")]
+    shard: Option<Shard>,
+    /// Base output directory.
+    #[arg(long, default_value = "output")]
+    out: PathBuf,
+}
+
+pub fn run(args: Args) -> crate::Result<i32> {
+    let experiment = spec::load_experiment(&args.scenario)?;
+    let variants = compare::variants(&experiment)?;
+    let seeds = Seeds {
+        first: args.first_seed.unwrap_or(experiment.scenario.seed),
+        count: args.seeds,
+    };
+    let inputs = report::Inputs::from_variants(&variants, seeds);
+    let shard = args.shard.unwrap_or(Shard::WHOLE);
+    let cells: Vec<u64> = shard.cells(inputs.cells()).collect();
+    let jobs = args
+        .jobs
+        .map_or_else(rayon::current_num_threads, |j| j as usize);
+
+    let bar = ProgressBar::new(cells.len() as u64);
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} runs [{bar:40}] {pos}/{len} ({eta})")
+            .expect("static template")
+            .progress_chars("=> "),
+    );
+    let started = Instant::now();
+    let progress = bar.clone();
+    let figures = compare::run_cells(&variants, seeds, &cells, jobs, &move || progress.inc(1));
+    bar.finish_and_clear();
+    let figures = figures?;
+    let wall = started.elapsed().as_secs_f64();
+    let events: u64 = figures.iter().map(|f| f.events).sum();
+
+    if args.shard.is_some() {
+        let partial = partial::Partial {
+            format: partial::FORMAT.to_string(),
+            shard,
+            cells: cells
+                .iter()
+                .zip(figures)
+                .map(|(&index, figures)| {
+                    let (variant, seed) = inputs.cell(index);
+                    partial::Cell {
+                        index,
+                        variant: variant.to_string(),
+                        seed,
+                        figures,
+                    }
+                })
+                .collect(),
+            inputs,
+        };
+        let dir = partial::write(&args.out, &partial)?;
+        println!(
+            "shard {}/{}: {} of {} runs; wrote {}/{}",
+            shard.index,
+            shard.count,
+            partial.cells.len(),
+            partial.inputs.cells(),
+            dir.display(),
+            partial::FILE_NAME
+        );
+        println!(
+            "when every shard is done: faultline merge {}",
+            args.out.join(&partial.inputs.scenario.name).display()
+        );
+    } else {
+        let (dir, comparison) = report::write(&args.out, &inputs, &figures)?;
+        print!("{}", comparison.table());
+        println!();
+        println!(
+            "wrote {}/: compare.json, compare.csv, runs.csv",
+            dir.display()
+        );
+    }
+    eprintln!(
+        "{} runs, {} events in {:.2} s wall clock on {jobs} threads ({:.2} M events/s, {:.2} M events/s per thread)",
+        cells.len(),
+        events,
+        wall,
+        events as f64 / wall / 1e6,
+        events as f64 / wall / 1e6 / jobs as f64
+    );
+    Ok(0)
+}

@@ -1,0 +1,30 @@
+//! `faultline merge DIR... [--out DIR]`
+
+use std::path::PathBuf;
+
+use crate::compare::{partial, report};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Partial results of `compare --shard`: shard directories, their
+    /// `partial.json` files, or directories above them (searched).
+    #[arg(required = true)]
+    paths: Vec<PathBuf>,
+    /// Base output directory.
+    #[arg(long, default_value = "output")]
+    out: PathBuf,
+}
+
+pub fn run(args: Args) -> crate::Result<i32> {
+    let files = partial::find(&args.paths)?;
+    let (inputs, figures) = partial::merge(&files)?;
+    let (dir, comparison) = report::write(&args.out, &inputs, &figures)?;
+    print!("{}", comparison.table());
+    println!();
+    println!(
+        "merged {} partial results; wrote {}/: compare.json, compare.csv, runs.csv",
+        files.len(),
+        dir.display()
+    );
+    Ok(0)
+}

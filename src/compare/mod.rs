@@ -1,0 +1,203 @@
+//! `compare`: every variant of a scenario over many seeds, in parallel, with
+//! statistics. Seed `s` gives every variant the same traffic and the same
+//! fault timing (random streams are named by component, not by position), so
+//! per-seed differences between variants are paired and come from the
+//! design alone.
+//!
+//! The grid is variant-major: cell `k` is variant `k / seeds` on seed
+//! `first + k % seeds`. Cells run in any order on any number of threads (or
+//! machines, as shards) and are put back in grid order before anything is
+//! summed, so the output bytes never depend on how the work was split.
+
+pub mod partial;
+pub mod report;
+pub mod stats;
+
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::error::Result;
+use crate::experiment::manifest;
+use crate::observe::NullObserver;
+use crate::observe::metrics::Outcomes;
+use crate::sim::simulate;
+use crate::spec::Experiment;
+use crate::topology::Topology;
+
+/// What one run of one variant on one seed measured, after the warm-up,
+/// over all entry endpoints together.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunFigures {
+    /// Share of finished requests that succeeded (degraded successes count
+    /// as successes), as in `run.json`; 1 when none finished.
+    pub availability: f64,
+    /// Share of finished requests that failed: `1 - availability`, kept
+    /// apart so notebooks need not know that.
+    pub error_rate: f64,
+    /// 99th percentile latency of successful requests (ms); 0 when none
+    /// succeeded.
+    pub p99_ms: f64,
+    /// Acknowledged writes lost in database failovers, over the whole run.
+    pub lost_writes: u64,
+    pub events: u64,
+    /// Requests that arrived at the entry endpoints after the warm-up.
+    pub requests: u64,
+    /// Seconds from the fault's end until the entries were healthy again;
+    /// `None` when not measured.
+    pub recovery_s: Option<f64>,
+    /// Whether every hypothesis held; `None` when the scenario has none.
+    pub hypothesis_passed: Option<bool>,
+}
+
+/// Runs `experiment` (its variant) on `seed` in memory and measures it.
+pub fn measure(experiment: &Experiment, seed: u64) -> Result<RunFigures> {
+    let topology = Topology::compile(&experiment.model);
+    let faults = crate::faults::compile(&experiment.scenario, &topology)
+        .map_err(|problems| experiment.scenario_source.invalid(problems))?;
+    let config = crate::experiment::run_config(experiment, Some(seed));
+    let (summary, _) = simulate(&topology, &faults, config, NullObserver);
+    let mut all = Outcomes::default();
+    for entry in &summary.entries {
+        all.add(entry);
+    }
+    let errors = all.error_count();
+    let finished = all.ok + errors;
+    let (availability, error_rate) = if finished == 0 {
+        (1.0, 0.0)
+    } else {
+        (
+            all.ok as f64 / finished as f64,
+            errors as f64 / finished as f64,
+        )
+    };
+    Ok(RunFigures {
+        availability,
+        error_rate,
+        p99_ms: all.latency_summary().p99 as f64 / 1e6,
+        lost_writes: summary.lost_writes.iter().sum(),
+        events: summary.events,
+        requests: all.arrivals,
+        recovery_s: None,        // wired by analysis
+        hypothesis_passed: None, // wired by analysis
+    })
+}
+
+/// The seeds of a comparison: `first`, `first + 1`, … (`count` of them),
+/// `first` being the scenario's seed unless overridden.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Seeds {
+    pub first: u64,
+    pub count: u64,
+}
+
+impl Seeds {
+    pub fn nth(&self, i: u64) -> u64 {
+        self.first.wrapping_add(i)
+    }
+}
+
+/// A deterministic slice of the grid: cells `k` with `k % count == index`.
+/// Interleaving spreads every variant over every shard, so shards take
+/// about the same time even when one variant is slower than another.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Shard {
+    pub index: u64,
+    pub count: u64,
+}
+
+impl Shard {
+    pub const WHOLE: Shard = Shard { index: 0, count: 1 };
+
+    pub fn cells(&self, total: u64) -> impl Iterator<Item = u64> + use<> {
+        let (index, count) = (self.index, self.count);
+        (index..total).step_by(count as usize)
+    }
+}
+
+impl std::str::FromStr for Shard {
+    type Err = String;
+
+    fn from_str(text: &str) -> std::result::Result<Self, String> {
+        let expected = || {
+            format!(
+                "expected INDEX/COUNT with 0 <= INDEX < COUNT, counting from 0 (e.g. `0/4` … `3/4`), found `{text}`"
+            )
+        };
+        let (index, count) = text.split_once('/').ok_or_else(expected)?;
+        let index: u64 = index.trim().parse().map_err(|_| expected())?;
+        let count: u64 = count.trim().parse().map_err(|_| expected())?;
+        if count == 0 || index >= count {
+            return Err(expected());
+        }
+        Ok(Shard { index, count })
+    }
+}
+
+/// The experiments of a comparison, one per variant, baseline first.
+pub fn variants(experiment: &Experiment) -> Result<Vec<Experiment>> {
+    experiment
+        .variant_names()
+        .iter()
+        .map(|name| experiment.with_variant(name))
+        .collect()
+}
+
+/// Runs the given cells of the grid on a pool of `jobs` threads and returns
+/// their figures in the order of `cells`. `on_cell` is called as each
+/// finishes (from any thread), for a progress display.
+pub fn run_cells(
+    variants: &[Experiment],
+    seeds: Seeds,
+    cells: &[u64],
+    jobs: usize,
+    on_cell: &(dyn Fn() + Sync),
+) -> Result<Vec<RunFigures>> {
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(jobs)
+        .build()
+        .expect("a thread pool can be started");
+    pool.install(|| {
+        cells
+            .par_iter()
+            .map(|&k| {
+                let variant = &variants[(k / seeds.count) as usize];
+                let figures = measure(variant, seeds.nth(k % seeds.count));
+                on_cell();
+                figures
+            })
+            .collect()
+    })
+}
+
+/// A hash of the model a variant runs, as `run.json` would give it.
+pub fn model_sha256(experiment: &Experiment) -> String {
+    manifest::input(
+        &experiment.model.name,
+        &experiment.model_source,
+        &experiment.model,
+    )
+    .sha256
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shard_specs_parse_and_slice_the_grid() {
+        let s: Shard = "1/3".parse().unwrap();
+        assert_eq!(s, Shard { index: 1, count: 3 });
+        assert_eq!(s.cells(8).collect::<Vec<_>>(), vec![1, 4, 7]);
+        assert_eq!(Shard::WHOLE.cells(3).collect::<Vec<_>>(), vec![0, 1, 2]);
+        for bad in ["3/3", "1", "a/b", "0/0", "-1/2", "1/2/3"] {
+            let err = bad.parse::<Shard>().unwrap_err();
+            assert!(err.contains("INDEX/COUNT"), "{bad}: {err}");
+        }
+        // Every cell in exactly one shard.
+        let mut all: Vec<u64> = (0..4)
+            .flat_map(|i| Shard { index: i, count: 4 }.cells(10))
+            .collect();
+        all.sort();
+        assert_eq!(all, (0..10).collect::<Vec<_>>());
+    }
+}

@@ -1,0 +1,297 @@
+//! Shards: a slice of the grid run on its own (another process, another
+//! machine) writes a partial result; `merge` checks that partials belong to
+//! the same inputs and cover the grid exactly once, then writes what one
+//! unsharded `compare` would have written.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::report::Inputs;
+use super::{RunFigures, Shard};
+use crate::error::{Error, JsonPath, Problem, Result};
+use crate::experiment::output::Staging;
+
+/// Identifies the file format, so that merge refuses anything else.
+pub const FORMAT: &str = "faultline-compare-partial/1";
+pub const FILE_NAME: &str = "partial.json";
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Cell {
+    /// Position in the grid (variant-major).
+    pub index: u64,
+    pub variant: String,
+    pub seed: u64,
+    pub figures: RunFigures,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Partial {
+    pub format: String,
+    pub inputs: Inputs,
+    pub shard: Shard,
+    pub cells: Vec<Cell>,
+}
+
+/// Where shard `shard` of `scenario`'s comparison goes under `base`: beside
+/// `compare/`, which a merge replaces whole.
+pub fn shard_dir(base: &Path, scenario: &str, shard: Shard) -> PathBuf {
+    base.join(scenario)
+        .join(format!("compare-shard-{}-of-{}", shard.index, shard.count))
+}
+
+/// Writes a shard's partial result atomically; returns its directory.
+pub fn write(base: &Path, partial: &Partial) -> Result<PathBuf> {
+    let dir = shard_dir(base, &partial.inputs.scenario.name, partial.shard);
+    let staging = Staging::new(&dir)?;
+    let mut text = serde_json::to_string_pretty(partial).expect("partials serialise");
+    text.push('\n');
+    staging.write_file(FILE_NAME, &text)?;
+    staging.commit()?;
+    Ok(dir)
+}
+
+fn problem(file: &Path, path: JsonPath, message: impl Into<String>) -> Error {
+    Error::Invalid {
+        file: file.to_path_buf(),
+        problems: vec![Problem::new(path, message)],
+    }
+}
+
+/// The partial files named by `paths`: a `partial.json`, a shard
+/// directory holding one, or any directory above shard directories (an
+/// output directory, a scenario's directory), searched a few levels down.
+pub fn find(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
+    fn walk(dir: &Path, depth: usize, found: &mut Vec<PathBuf>) {
+        let candidate = dir.join(FILE_NAME);
+        if candidate.is_file() {
+            found.push(candidate);
+            return;
+        }
+        if depth == 0 {
+            return;
+        }
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        let mut dirs: Vec<PathBuf> = entries
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| {
+                p.is_dir()
+                    && !p
+                        .file_name()
+                        .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+            })
+            .collect();
+        // Sorted, so the order partials are read in (and the error that
+        // names the first bad one) does not depend on the file system.
+        dirs.sort();
+        for d in dirs {
+            walk(&d, depth - 1, found);
+        }
+    }
+    let mut found = Vec::new();
+    for path in paths {
+        if path.is_file() {
+            found.push(path.clone());
+        } else if path.is_dir() {
+            let before = found.len();
+            walk(path, 3, &mut found);
+            if found.len() == before {
+                return Err(Error::Read {
+                    file: path.clone(),
+                    source: std::io::Error::new(
+                        std::io::ErrorKind::NotFound,
+                        format!(
+                            "no {FILE_NAME} in it or below it (shards write <out>/<scenario>/compare-shard-I-of-N/{FILE_NAME})"
+                        ),
+                    ),
+                });
+            }
+        } else {
+            return Err(Error::Read {
+                file: path.clone(),
+                source: std::io::Error::new(
+                    std::io::ErrorKind::NotFound,
+                    "no such file or directory",
+                ),
+            });
+        }
+    }
+    Ok(found)
+}
+
+/// Reads and checks one partial file.
+pub fn read(path: &Path) -> Result<Partial> {
+    let source = crate::spec::Source::read(path)?;
+    if !source.text.contains(FORMAT) {
+        return Err(problem(
+            path,
+            JsonPath::root(),
+            format!(
+                "not a partial comparison (expected \"format\": \"{FORMAT}\" as written by `compare --shard`)"
+            ),
+        ));
+    }
+    let partial: Partial = crate::spec::deserialize(&source)?;
+    if partial.format != FORMAT {
+        return Err(problem(
+            path,
+            JsonPath::root().key("format"),
+            format!("expected \"{FORMAT}\", found \"{}\"", partial.format),
+        ));
+    }
+    let total = partial.inputs.cells();
+    let expected: Vec<u64> = partial.shard.cells(total).collect();
+    let found: Vec<u64> = partial.cells.iter().map(|c| c.index).collect();
+    if expected != found {
+        return Err(problem(
+            path,
+            JsonPath::root().key("cells"),
+            format!(
+                "shard {}/{} of {total} cells should hold cells {:?}, holds {:?}",
+                partial.shard.index, partial.shard.count, expected, found
+            ),
+        ));
+    }
+    for (i, cell) in partial.cells.iter().enumerate() {
+        let (variant, seed) = partial.inputs.cell(cell.index);
+        if cell.variant != variant || cell.seed != seed {
+            return Err(problem(
+                path,
+                JsonPath::root().key("cells").index(i),
+                format!(
+                    "cell {} is variant `{variant}` on seed {seed} in this grid, but holds `{}` on seed {}",
+                    cell.index, cell.variant, cell.seed
+                ),
+            ));
+        }
+    }
+    Ok(partial)
+}
+
+/// What differs between two grids' inputs, in words; file paths may differ
+/// (shards run from other directories) as long as the contents agree.
+fn difference(a: &Inputs, b: &Inputs) -> Option<String> {
+    if a.tool_version != b.tool_version {
+        return Some(format!(
+            "written by faultline {} and {}",
+            a.tool_version, b.tool_version
+        ));
+    }
+    if a.scenario.sha256 != b.scenario.sha256 {
+        return Some(format!(
+            "different scenarios (`{}` {} and `{}` {})",
+            a.scenario.name,
+            &a.scenario.sha256[..12.min(a.scenario.sha256.len())],
+            b.scenario.name,
+            &b.scenario.sha256[..12.min(b.scenario.sha256.len())]
+        ));
+    }
+    if a.model.sha256 != b.model.sha256 {
+        return Some(format!(
+            "different models (`{}` and `{}`, or the same one edited)",
+            a.model.name, b.model.name
+        ));
+    }
+    if a.variants != b.variants {
+        return Some("different variants".to_string());
+    }
+    if a.seeds != b.seeds {
+        return Some(format!(
+            "different seeds ({} from {} and {} from {})",
+            a.seeds.count, a.seeds.first, b.seeds.count, b.seeds.first
+        ));
+    }
+    None
+}
+
+/// Combines partials (read from `files`) into the inputs and the figures
+/// of every cell in grid order, refusing partials of other inputs, of
+/// another split, repeated shards and missing ones.
+pub fn merge(files: &[PathBuf]) -> Result<(Inputs, Vec<RunFigures>)> {
+    let Some(first_file) = files.first() else {
+        return Err(Error::Read {
+            file: PathBuf::from("."),
+            source: std::io::Error::new(std::io::ErrorKind::NotFound, "no partial results given"),
+        });
+    };
+    let mut partials: Vec<(PathBuf, Partial)> = Vec::new();
+    for file in files {
+        partials.push((file.clone(), read(file)?));
+    }
+    partials.sort_by_key(|(_, p)| p.shard.index);
+    let (_, reference) = &partials[0];
+    let count = reference.shard.count;
+    for (file, partial) in &partials {
+        if let Some(what) = difference(&reference.inputs, &partial.inputs) {
+            return Err(problem(
+                file,
+                JsonPath::root().key("inputs"),
+                format!(
+                    "does not belong with {}: {what}",
+                    partials
+                        .iter()
+                        .find(|(_, p)| difference(&reference.inputs, &p.inputs).is_none())
+                        .map_or(first_file.display().to_string(), |(f, _)| f
+                            .display()
+                            .to_string())
+                ),
+            ));
+        }
+        if partial.shard.count != count {
+            return Err(problem(
+                file,
+                JsonPath::root().key("shard"),
+                format!(
+                    "is shard {}/{}, but {} is of a split into {count}: merge shards of one split",
+                    partial.shard.index,
+                    partial.shard.count,
+                    partials[0].0.display()
+                ),
+            ));
+        }
+    }
+    for pair in partials.windows(2) {
+        if pair[0].1.shard.index == pair[1].1.shard.index {
+            return Err(problem(
+                &pair[1].0,
+                JsonPath::root().key("shard"),
+                format!(
+                    "shard {}/{count} is given twice (also {}): its cells would count twice",
+                    pair[1].1.shard.index,
+                    pair[0].0.display()
+                ),
+            ));
+        }
+    }
+    let present: Vec<u64> = partials.iter().map(|(_, p)| p.shard.index).collect();
+    let missing: Vec<String> = (0..count)
+        .filter(|i| !present.contains(i))
+        .map(|i| format!("{i}/{count}"))
+        .collect();
+    if !missing.is_empty() {
+        return Err(problem(
+            first_file,
+            JsonPath::root().key("shard"),
+            format!(
+                "shards missing: {} (run `faultline compare … --shard I/{count}` for each)",
+                missing.join(", ")
+            ),
+        ));
+    }
+    let inputs = reference.inputs.clone();
+    let mut figures: Vec<Option<RunFigures>> = vec![None; inputs.cells() as usize];
+    for (_, partial) in partials {
+        for cell in partial.cells {
+            figures[cell.index as usize] = Some(cell.figures);
+        }
+    }
+    let figures = figures
+        .into_iter()
+        .map(|f| f.expect("every shard checked complete"))
+        .collect();
+    Ok((inputs, figures))
+}

@@ -1,0 +1,576 @@
+//! The comparison: per-variant means with intervals, paired differences
+//! against the baseline, a ranking, and its files (`compare.json`,
+//! `compare.csv`, `runs.csv`) and one-screen table. Everything here is a
+//! function of the inputs and the per-cell figures in grid order, so a
+//! merged set of shards writes the same bytes as one machine.
+
+use std::cmp::Ordering;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use indexmap::IndexMap;
+use serde::{Deserialize, Serialize};
+
+use super::stats::{CONFIDENCE, Estimate};
+use super::{RunFigures, Seeds};
+use crate::error::Result;
+use crate::experiment::output::Staging;
+
+/// A measured figure: its key in the files, how many decimals it is
+/// written with, and how it is read from one run.
+pub struct Metric {
+    pub key: &'static str,
+    pub decimals: i32,
+    pub higher_is_better: bool,
+    pub get: fn(&RunFigures) -> Option<f64>,
+}
+
+pub const METRICS: [Metric; 6] = [
+    Metric {
+        key: "availability",
+        decimals: 6,
+        higher_is_better: true,
+        get: |f| Some(f.availability),
+    },
+    Metric {
+        key: "error_rate",
+        decimals: 6,
+        higher_is_better: false,
+        get: |f| Some(f.error_rate),
+    },
+    Metric {
+        key: "p99_ms",
+        decimals: 3,
+        higher_is_better: false,
+        get: |f| Some(f.p99_ms),
+    },
+    Metric {
+        key: "lost_writes",
+        decimals: 3,
+        higher_is_better: false,
+        get: |f| Some(f.lost_writes as f64),
+    },
+    Metric {
+        key: "recovery_s",
+        decimals: 3,
+        higher_is_better: false,
+        get: |f| f.recovery_s,
+    },
+    Metric {
+        key: "hypothesis_pass_rate",
+        decimals: 6,
+        higher_is_better: true,
+        get: |f| f.hypothesis_passed.map(|p| if p { 1.0 } else { 0.0 }),
+    },
+];
+
+pub const RANKING_RULE: &str = "by mean availability, higher first; ties (at 6 decimals) by mean p99 latency, lower first; then in the scenario's order. verdict: `better` or `worse` when the 95% interval of the paired availability difference against the baseline excludes zero, else `no clear difference`";
+
+/// An input file of the comparison.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InputRef {
+    pub name: String,
+    pub file: String,
+    /// Canonical SHA-256, as in `run.json`.
+    pub sha256: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VariantRef {
+    pub name: String,
+    /// SHA-256 of the patched model, as in a run's `run.json`.
+    pub model_sha256: String,
+}
+
+/// What a comparison is of: enough to tell whether two partial results
+/// belong together.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Inputs {
+    pub tool_version: String,
+    pub scenario: InputRef,
+    pub model: InputRef,
+    /// Baseline first.
+    pub variants: Vec<VariantRef>,
+    pub seeds: Seeds,
+}
+
+impl Inputs {
+    pub fn from_variants(variants: &[crate::spec::Experiment], seeds: Seeds) -> Inputs {
+        let base = &variants[0];
+        let input = |name: &str, source: &crate::spec::Source, hash: String| InputRef {
+            name: name.to_string(),
+            file: source.path.display().to_string(),
+            sha256: hash,
+        };
+        let scenario_hash = crate::experiment::manifest::input(
+            &base.scenario.name,
+            &base.scenario_source,
+            &base.scenario,
+        )
+        .sha256;
+        // The model as written, which every variant patches (the patched
+        // models have hashes of their own below). It parsed when the
+        // scenario loaded.
+        let unpatched =
+            crate::spec::parse_model(&base.model_source).expect("the loaded model parses");
+        let model =
+            crate::experiment::manifest::input(&unpatched.name, &base.model_source, &unpatched)
+                .sha256;
+        Inputs {
+            tool_version: env!("CARGO_PKG_VERSION").to_string(),
+            scenario: input(&base.scenario.name, &base.scenario_source, scenario_hash),
+            model: input(&base.model.name, &base.model_source, model),
+            variants: variants
+                .iter()
+                .map(|v| VariantRef {
+                    name: v.variant.clone(),
+                    model_sha256: super::model_sha256(v),
+                })
+                .collect(),
+            seeds,
+        }
+    }
+
+    pub fn cells(&self) -> u64 {
+        self.variants.len() as u64 * self.seeds.count
+    }
+
+    /// (variant name, seed) of cell `k`.
+    pub fn cell(&self, k: u64) -> (&str, u64) {
+        let v = (k / self.seeds.count) as usize;
+        (&self.variants[v].name, self.seeds.nth(k % self.seeds.count))
+    }
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Tool {
+    pub name: &'static str,
+    pub version: String,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct VariantResult {
+    pub name: String,
+    pub model_sha256: String,
+    pub runs: usize,
+    pub events: u64,
+    pub requests: u64,
+    /// Per metric, the mean over seeds and its 95% interval.
+    pub metrics: IndexMap<&'static str, Estimate>,
+    /// Per metric, the mean of (this variant − baseline) over seeds, paired
+    /// by seed, and its 95% interval. Absent for the baseline.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vs_baseline: Option<IndexMap<&'static str, Estimate>>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Rank {
+    pub rank: usize,
+    pub variant: String,
+    pub availability: Option<f64>,
+    /// `baseline`, `better`, `worse`, `no clear difference`, or `n/a` with
+    /// fewer than two seeds.
+    pub verdict: &'static str,
+    /// Whether this variant's availability interval overlaps the
+    /// baseline's (absent for the baseline and with fewer than two seeds).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub overlaps_baseline: Option<bool>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Comparison {
+    pub tool: Tool,
+    pub scenario: InputRef,
+    pub model: InputRef,
+    pub seeds: Seeds,
+    pub confidence: f64,
+    pub baseline: String,
+    pub ranking_rule: &'static str,
+    pub ranking: Vec<Rank>,
+    pub variants: Vec<VariantResult>,
+}
+
+/// Summarises the figures of every cell, given in grid order.
+pub fn aggregate(inputs: &Inputs, figures: &[RunFigures]) -> Comparison {
+    assert_eq!(figures.len() as u64, inputs.cells(), "one figure per cell");
+    let per_seed = inputs.seeds.count as usize;
+    let rows: Vec<&[RunFigures]> = figures.chunks(per_seed).collect();
+    let baseline = rows[0];
+    let variants: Vec<VariantResult> = inputs
+        .variants
+        .iter()
+        .zip(&rows)
+        .enumerate()
+        .map(|(v, (variant, runs))| {
+            let metrics = METRICS
+                .iter()
+                .map(|m| {
+                    let values: Vec<f64> = runs.iter().filter_map(m.get).collect();
+                    (m.key, Estimate::of(&values).rounded(m.decimals))
+                })
+                .collect();
+            let vs_baseline = (v > 0).then(|| {
+                METRICS
+                    .iter()
+                    .map(|m| {
+                        let diffs: Vec<f64> = runs
+                            .iter()
+                            .zip(baseline)
+                            .filter_map(|(a, b)| Some((m.get)(a)? - (m.get)(b)?))
+                            .collect();
+                        (m.key, Estimate::of(&diffs).rounded(m.decimals))
+                    })
+                    .collect()
+            });
+            VariantResult {
+                name: variant.name.clone(),
+                model_sha256: variant.model_sha256.clone(),
+                runs: runs.len(),
+                events: runs.iter().map(|r| r.events).sum(),
+                requests: runs.iter().map(|r| r.requests).sum(),
+                metrics,
+                vs_baseline,
+            }
+        })
+        .collect();
+    let ranking = rank(&variants);
+    Comparison {
+        tool: Tool {
+            name: "faultline",
+            version: inputs.tool_version.clone(),
+        },
+        scenario: inputs.scenario.clone(),
+        model: inputs.model.clone(),
+        seeds: inputs.seeds,
+        confidence: CONFIDENCE,
+        baseline: inputs.variants[0].name.clone(),
+        ranking_rule: RANKING_RULE,
+        ranking,
+        variants,
+    }
+}
+
+fn rank(variants: &[VariantResult]) -> Vec<Rank> {
+    let mean = |v: &VariantResult, key: &str| v.metrics[key].mean;
+    let mut order: Vec<usize> = (0..variants.len()).collect();
+    // Means are already rounded, so equal-looking figures tie exactly.
+    order.sort_by(|&a, &b| {
+        let (va, vb) = (&variants[a], &variants[b]);
+        let by = |key: &str, higher_first: bool| {
+            let (x, y) = (mean(va, key), mean(vb, key));
+            let o = x.partial_cmp(&y).unwrap_or(Ordering::Equal);
+            if higher_first { o.reverse() } else { o }
+        };
+        by("availability", true)
+            .then(by("p99_ms", false))
+            .then(a.cmp(&b))
+    });
+    let baseline = &variants[0].metrics["availability"];
+    order
+        .iter()
+        .enumerate()
+        .map(|(i, &v)| {
+            let variant = &variants[v];
+            let (verdict, overlaps) = match &variant.vs_baseline {
+                None => ("baseline", None),
+                Some(diffs) => {
+                    let diff = &diffs["availability"];
+                    let verdict = match (diff.ci95_low, diff.sign()) {
+                        (None, _) => "n/a",
+                        (Some(_), Some(Ordering::Greater)) => "better",
+                        (Some(_), Some(Ordering::Less)) => "worse",
+                        (Some(_), _) => "no clear difference",
+                    };
+                    (verdict, variant.metrics["availability"].overlaps(baseline))
+                }
+            };
+            Rank {
+                rank: i + 1,
+                variant: variant.name.clone(),
+                availability: mean(variant, "availability"),
+                verdict,
+                overlaps_baseline: overlaps,
+            }
+        })
+        .collect()
+}
+
+impl Comparison {
+    pub fn to_json(&self) -> String {
+        let mut text = serde_json::to_string_pretty(self).expect("comparison serialises");
+        text.push('\n');
+        text
+    }
+
+    /// One row per variant and metric (long form, for notebooks).
+    pub fn to_csv(&self) -> String {
+        let mut out = String::from(
+            "variant,rank,metric,n,mean,ci95_low,ci95_high,diff_n,diff_mean,diff_ci95_low,diff_ci95_high\n",
+        );
+        for variant in &self.variants {
+            let rank = self
+                .ranking
+                .iter()
+                .find(|r| r.variant == variant.name)
+                .map_or(0, |r| r.rank);
+            for m in &METRICS {
+                let e = &variant.metrics[m.key];
+                let f = |v: Option<f64>| fixed(v, m.decimals);
+                let _ = write!(
+                    out,
+                    "{},{rank},{},{},{},{},{}",
+                    variant.name,
+                    m.key,
+                    e.n,
+                    f(e.mean),
+                    f(e.ci95_low),
+                    f(e.ci95_high)
+                );
+                match variant.vs_baseline.as_ref().map(|d| &d[m.key]) {
+                    Some(d) => {
+                        let _ = writeln!(
+                            out,
+                            ",{},{},{},{}",
+                            d.n,
+                            f(d.mean),
+                            f(d.ci95_low),
+                            f(d.ci95_high)
+                        );
+                    }
+                    None => out.push_str(",,,,\n"),
+                }
+            }
+        }
+        out
+    }
+
+    /// The one-screen summary printed by `compare` and `merge`.
+    pub fn table(&self) -> String {
+        let mut out = String::new();
+        let s = &self.seeds;
+        let _ = writeln!(
+            out,
+            "scenario `{}`: {} variants x {} seeds ({}..={}); mean ± 95% interval; Δ: paired difference against `{}`",
+            self.scenario.name,
+            self.variants.len(),
+            s.count,
+            s.first,
+            s.nth(s.count.saturating_sub(1)),
+            self.baseline
+        );
+        let _ = writeln!(
+            out,
+            "{:>4}  {:<22} {:>20} {:>20} {:>18} {:>14} {:>14} {:>12}  verdict",
+            "rank",
+            "variant",
+            "availability %",
+            "Δ availability pp",
+            "p99 ms",
+            "lost writes",
+            "recovery s",
+            "hypothesis",
+        );
+        for r in &self.ranking {
+            let v = self
+                .variants
+                .iter()
+                .find(|v| v.name == r.variant)
+                .expect("ranked variants exist");
+            let pct = |e: &Estimate| scaled(e, 100.0, 3);
+            let diff = v
+                .vs_baseline
+                .as_ref()
+                .map_or_else(|| "-".to_string(), |d| signed(&d["availability"], 100.0, 3));
+            let _ = writeln!(
+                out,
+                "{:>4}  {:<22} {:>20} {:>20} {:>18} {:>14} {:>14} {:>12}  {}",
+                r.rank,
+                v.name,
+                pct(&v.metrics["availability"]),
+                diff,
+                scaled(&v.metrics["p99_ms"], 1.0, 1),
+                scaled(&v.metrics["lost_writes"], 1.0, 1),
+                scaled(&v.metrics["recovery_s"], 1.0, 1),
+                pct(&v.metrics["hypothesis_pass_rate"]),
+                r.verdict
+            );
+        }
+        out
+    }
+}
+
+/// `mean ± half` scaled, or `n/a` when not measured.
+fn scaled(e: &Estimate, scale: f64, decimals: usize) -> String {
+    match (e.mean, e.half_width()) {
+        (None, _) => "n/a".to_string(),
+        (Some(m), None) => format!("{:.decimals$}", m * scale),
+        (Some(m), Some(h)) => format!("{:.decimals$} ± {:.decimals$}", m * scale, h * scale),
+    }
+}
+
+fn signed(e: &Estimate, scale: f64, decimals: usize) -> String {
+    match (e.mean, e.half_width()) {
+        (None, _) => "n/a".to_string(),
+        (Some(m), None) => format!("{:+.decimals$}", m * scale),
+        (Some(m), Some(h)) => format!("{:+.decimals$} ± {:.decimals$}", m * scale, h * scale),
+    }
+}
+
+fn fixed(value: Option<f64>, decimals: i32) -> String {
+    value.map_or(String::new(), |v| format!("{v:.*}", decimals as usize))
+}
+
+/// One row per cell in grid order: the raw figures behind the summary.
+pub fn runs_csv(inputs: &Inputs, figures: &[RunFigures]) -> String {
+    let mut out = String::from(
+        "variant,seed,availability,error_rate,p99_ms,lost_writes,recovery_s,hypothesis_passed,events,requests\n",
+    );
+    for (k, f) in figures.iter().enumerate() {
+        let (variant, seed) = inputs.cell(k as u64);
+        let _ = writeln!(
+            out,
+            "{variant},{seed},{:.6},{:.6},{:.3},{},{},{},{},{}",
+            f.availability,
+            f.error_rate,
+            f.p99_ms,
+            f.lost_writes,
+            fixed(f.recovery_s, 3),
+            f.hypothesis_passed.map_or(String::new(), |p| p.to_string()),
+            f.events,
+            f.requests
+        );
+    }
+    out
+}
+
+/// Where the comparison of `scenario` goes under `base`.
+pub fn compare_dir(base: &Path, scenario: &str) -> PathBuf {
+    base.join(scenario).join("compare")
+}
+
+/// Writes `compare.json`, `compare.csv` and `runs.csv` into
+/// `<base>/<scenario>/compare/`, replacing it whole.
+pub fn write(
+    base: &Path,
+    inputs: &Inputs,
+    figures: &[RunFigures],
+) -> Result<(PathBuf, Comparison)> {
+    let comparison = aggregate(inputs, figures);
+    let dir = compare_dir(base, &inputs.scenario.name);
+    let staging = Staging::new(&dir)?;
+    staging.write_file("compare.json", &comparison.to_json())?;
+    staging.write_file("compare.csv", &comparison.to_csv())?;
+    staging.write_file("runs.csv", &runs_csv(inputs, figures))?;
+    staging.commit()?;
+    Ok((dir, comparison))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn figures(availability: f64, p99_ms: f64) -> RunFigures {
+        RunFigures {
+            availability,
+            error_rate: 1.0 - availability,
+            p99_ms,
+            lost_writes: 0,
+            events: 10,
+            requests: 5,
+            recovery_s: None,
+            hypothesis_passed: None,
+        }
+    }
+
+    fn inputs(names: &[&str], count: u64) -> Inputs {
+        let input = |name: &str| InputRef {
+            name: name.into(),
+            file: format!("{name}.json"),
+            sha256: "0".into(),
+        };
+        Inputs {
+            tool_version: "0".into(),
+            scenario: input("s"),
+            model: input("m"),
+            variants: names
+                .iter()
+                .map(|n| VariantRef {
+                    name: n.to_string(),
+                    model_sha256: "0".into(),
+                })
+                .collect(),
+            seeds: Seeds { first: 7, count },
+        }
+    }
+
+    #[test]
+    fn ranks_by_availability_with_paired_verdicts() {
+        let inputs = inputs(&["baseline", "worse", "better", "same"], 3);
+        let f = vec![
+            figures(0.90, 10.0),
+            figures(0.80, 10.0),
+            figures(0.85, 10.0),
+            figures(0.89, 10.0),
+            figures(0.79, 10.0),
+            figures(0.84, 10.0),
+            figures(0.999, 10.0),
+            figures(0.998, 10.0),
+            figures(0.999, 10.0),
+            figures(0.91, 10.0),
+            figures(0.79, 10.0),
+            figures(0.85, 10.0),
+        ];
+        let c = aggregate(&inputs, &f);
+        let order: Vec<(&str, &str)> = c
+            .ranking
+            .iter()
+            .map(|r| (r.variant.as_str(), r.verdict))
+            .collect();
+        assert_eq!(
+            order,
+            vec![
+                ("better", "better"),
+                ("baseline", "baseline"),
+                ("same", "no clear difference"),
+                ("worse", "worse"),
+            ]
+        );
+        // Paired: `worse` is exactly 0.01 below on every seed, so its
+        // difference has no spread although its own interval is wide.
+        let d = &c.variants[1].vs_baseline.as_ref().unwrap()["availability"];
+        assert_eq!(
+            (d.mean, d.ci95_low, d.ci95_high),
+            (Some(-0.01), Some(-0.01), Some(-0.01))
+        );
+        assert_eq!(
+            c.variants[1].metrics["availability"].overlaps(&c.variants[0].metrics["availability"]),
+            Some(true)
+        );
+        assert_eq!(c.ranking[0].overlaps_baseline, Some(false));
+        assert_eq!(c.variants[0].events, 30);
+    }
+
+    #[test]
+    fn unmeasured_figures_are_empty_or_na() {
+        let inputs = inputs(&["baseline", "b"], 2);
+        let f = vec![figures(1.0, 1.0); 4];
+        let c = aggregate(&inputs, &f);
+        assert_eq!(c.variants[1].metrics["recovery_s"].n, 0);
+        let csv = c.to_csv();
+        assert!(csv.contains("b,2,recovery_s,0,,,,0,,,\n"), "{csv}");
+        assert!(
+            csv.contains("baseline,1,availability,2,1.000000,1.000000,1.000000,,,,\n"),
+            "{csv}"
+        );
+        let table = c.table();
+        assert!(table.contains("n/a"), "{table}");
+        let runs = runs_csv(&inputs, &f);
+        assert!(
+            runs.lines()
+                .nth(3)
+                .unwrap()
+                .starts_with("b,7,1.000000,0.000000,1.000,0,,,10,5"),
+            "{runs}"
+        );
+    }
+}
