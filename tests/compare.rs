@@ -121,9 +121,14 @@ fn output_bytes_do_not_depend_on_threads_or_shards() {
     assert_eq!(json["baseline"], "baseline");
     assert_eq!(json["variants"].as_array().unwrap().len(), 2);
     assert_eq!(json["variants"][1]["vs_baseline"]["availability"]["n"], 3);
-    // Analysis figures are not measured yet: counted as none, not as zero.
-    assert_eq!(json["variants"][0]["metrics"]["recovery_s"]["n"], 0);
-    assert!(json["variants"][0]["metrics"]["recovery_s"]["mean"].is_null());
+    // The cascade analysis times every seed's recovery from the fault.
+    assert_eq!(json["variants"][0]["metrics"]["recovery_s"]["n"], 3);
+    assert!(json["variants"][0]["metrics"]["recovery_s"]["mean"].is_f64());
+    assert_eq!(json["variants"][0]["metrics"]["metastable_rate"]["n"], 3);
+    assert_eq!(
+        json["variants"][0]["latency_ms"].as_array().unwrap().len(),
+        json["latency_quantiles"].as_array().unwrap().len()
+    );
     let runs = String::from_utf8(reference[2].clone()).unwrap();
     assert_eq!(runs.lines().count(), 1 + 2 * 3);
     assert!(

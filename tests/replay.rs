@@ -134,7 +134,8 @@ fn run_copy(root: &Path) -> PathBuf {
         fs::create_dir_all(root.join(file).parent().unwrap()).unwrap();
         fs::copy(repo().join(file), root.join(file)).unwrap();
     }
-    expect(root, &["run", "scenarios/retry-storm.json"], 0);
+    // Its hypothesis fails by design: exit 1, and still a run to replay.
+    expect(root, &["run", "scenarios/retry-storm.json"], 1);
     root.join("output/retry-storm/baseline/seed-3")
 }
 
@@ -394,4 +395,35 @@ fn tracing_a_whole_run_does_not_change_it() {
             "{name}"
         );
     }
+}
+
+#[test]
+fn a_variant_run_replays_identical_with_its_patch() {
+    let out = tempfile::tempdir().unwrap();
+    let out_arg = out.path().to_str().unwrap();
+    let args = [
+        "run",
+        "scenarios/slow-database.json",
+        "--variant",
+        "timeout-and-breaker",
+        "--out",
+        out_arg,
+    ];
+    // Its hypothesis fails (checkouts are refused fast): exit 1, a run still.
+    let ran = faultline_in(&repo(), &args);
+    assert!(matches!(ran.status.code(), Some(0 | 1)), "{}", text(&ran));
+    let dir = out.path().join("slow-database/timeout-and-breaker/seed-42");
+    assert_eq!(run_json(&dir)["variant"], "timeout-and-breaker");
+    let said = expect(&repo(), &["replay", dir.to_str().unwrap()], 0);
+    assert!(said.contains("identical"), "{said}");
+    // The same run directory with its variant renamed is another design:
+    // replay says the run cannot be remade as recorded.
+    let manifest = fs::read_to_string(dir.join("run.json")).unwrap();
+    fs::write(
+        dir.join("run.json"),
+        manifest.replace("\"timeout-and-breaker\"", "\"short-timeouts\""),
+    )
+    .unwrap();
+    let said = faultline_in(&repo(), &["replay", dir.to_str().unwrap()]);
+    assert_eq!(said.status.code(), Some(1), "{}", text(&said));
 }

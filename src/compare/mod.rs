@@ -18,11 +18,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::Result;
 use crate::experiment::manifest;
-use crate::observe::NullObserver;
 use crate::observe::metrics::Outcomes;
-use crate::sim::simulate;
 use crate::spec::Experiment;
-use crate::topology::Topology;
 
 /// What one run of one variant on one seed measured, after the warm-up,
 /// over all entry endpoints together.
@@ -42,20 +39,34 @@ pub struct RunFigures {
     pub events: u64,
     /// Requests that arrived at the entry endpoints after the warm-up.
     pub requests: u64,
-    /// Seconds from the fault's end until the entries were healthy again;
-    /// `None` when not measured.
+    /// Seconds from the last fault's end until every component stayed back
+    /// inside its steady band (the cascade analysis). A run that never
+    /// recovered counts the rest of the run: a lower bound, so a metastable
+    /// design cannot look better than one that heals. `None` without a fault
+    /// that ends inside the run.
     pub recovery_s: Option<f64>,
+    /// Whether the analysis called the run metastable.
+    #[serde(default)]
+    pub metastable: bool,
     /// Whether every hypothesis held; `None` when the scenario has none.
     pub hypothesis_passed: Option<bool>,
+    /// Latency of successful entry requests (ms) at `LATENCY_QUANTILES`:
+    /// averaged over seeds per quantile, the comparison's latency curves.
+    #[serde(default)]
+    pub latency_ms: Vec<f64>,
 }
 
-/// Runs `experiment` (its variant) on `seed` in memory and measures it.
+/// The quantiles at which each run's latency distribution is kept.
+pub const LATENCY_QUANTILES: [f64; 23] = [
+    0.01, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8,
+    0.85, 0.9, 0.95, 0.99, 0.995, 0.999,
+];
+
+/// Runs `experiment` (its variant) on `seed` in memory, analyses it and
+/// judges its hypotheses, as `run` would, and measures it.
 pub fn measure(experiment: &Experiment, seed: u64) -> Result<RunFigures> {
-    let topology = Topology::compile(&experiment.model);
-    let faults = crate::faults::compile(&experiment.scenario, &topology)
-        .map_err(|problems| experiment.scenario_source.invalid(problems))?;
-    let config = crate::experiment::run_config(experiment, Some(seed));
-    let (summary, _) = simulate(&topology, &faults, config, NullObserver);
+    let evaluation = crate::experiment::evaluate(experiment, seed)?;
+    let summary = &evaluation.summary;
     let mut all = Outcomes::default();
     for entry in &summary.entries {
         all.add(entry);
@@ -70,6 +81,26 @@ pub fn measure(experiment: &Experiment, seed: u64) -> Result<RunFigures> {
             errors as f64 / finished as f64,
         )
     };
+    let analysis = &evaluation.analysis;
+    let duration = experiment.scenario.duration.0 as f64 / 1e9;
+    let last_end = analysis
+        .faults
+        .iter()
+        .map(|f| f.end_s)
+        .try_fold(0.0f64, |acc, end| end.map(|e| acc.max(e)));
+    let recovery_s = match (analysis.times.time_to_recover_s, last_end) {
+        (Some(s), _) => Some(s),
+        (None, Some(end)) if !analysis.recovered && end < duration => Some(duration - end),
+        _ => None,
+    };
+    let latency_ms = if all.ok == 0 {
+        Vec::new()
+    } else {
+        LATENCY_QUANTILES
+            .iter()
+            .map(|q| all.latency.value_at_quantile(*q) as f64 / 1e6)
+            .collect()
+    };
     Ok(RunFigures {
         availability,
         error_rate,
@@ -77,8 +108,10 @@ pub fn measure(experiment: &Experiment, seed: u64) -> Result<RunFigures> {
         lost_writes: summary.lost_writes.iter().sum(),
         events: summary.events,
         requests: all.arrivals,
-        recovery_s: None,        // wired by analysis
-        hypothesis_passed: None, // wired by analysis
+        recovery_s,
+        metastable: analysis.metastable,
+        hypothesis_passed: evaluation.hypothesis_passed(),
+        latency_ms,
     })
 }
 

@@ -25,7 +25,7 @@ pub struct Metric {
     pub get: fn(&RunFigures) -> Option<f64>,
 }
 
-pub const METRICS: [Metric; 6] = [
+pub const METRICS: [Metric; 7] = [
     Metric {
         key: "availability",
         decimals: 6,
@@ -55,6 +55,12 @@ pub const METRICS: [Metric; 6] = [
         decimals: 3,
         higher_is_better: false,
         get: |f| f.recovery_s,
+    },
+    Metric {
+        key: "metastable_rate",
+        decimals: 6,
+        higher_is_better: false,
+        get: |f| Some(if f.metastable { 1.0 } else { 0.0 }),
     },
     Metric {
         key: "hypothesis_pass_rate",
@@ -157,6 +163,9 @@ pub struct VariantResult {
     pub requests: u64,
     /// Per metric, the mean over seeds and its 95% interval.
     pub metrics: IndexMap<&'static str, Estimate>,
+    /// Latency of successful entry requests at `quantiles` (ms), each the
+    /// mean over the seeds with any success.
+    pub latency_ms: Vec<f64>,
     /// Per metric, the mean of (this variant − baseline) over seeds, paired
     /// by seed, and its 95% interval. Absent for the baseline.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -184,10 +193,30 @@ pub struct Comparison {
     pub model: InputRef,
     pub seeds: Seeds,
     pub confidence: f64,
+    /// The quantiles of each variant's `latency_ms` curve.
+    pub latency_quantiles: Vec<f64>,
     pub baseline: String,
     pub ranking_rule: &'static str,
     pub ranking: Vec<Rank>,
     pub variants: Vec<VariantResult>,
+}
+
+/// The per-quantile mean of the runs' latency curves, at 3 decimals.
+fn mean_curve(runs: &[RunFigures]) -> Vec<f64> {
+    let curves: Vec<&Vec<f64>> = runs
+        .iter()
+        .map(|r| &r.latency_ms)
+        .filter(|c| !c.is_empty())
+        .collect();
+    if curves.is_empty() {
+        return Vec::new();
+    }
+    (0..super::LATENCY_QUANTILES.len())
+        .map(|q| {
+            let mean = curves.iter().map(|c| c[q]).sum::<f64>() / curves.len() as f64;
+            (mean * 1e3).round() / 1e3
+        })
+        .collect()
 }
 
 /// Summarises the figures of every cell, given in grid order.
@@ -229,6 +258,7 @@ pub fn aggregate(inputs: &Inputs, figures: &[RunFigures]) -> Comparison {
                 events: runs.iter().map(|r| r.events).sum(),
                 requests: runs.iter().map(|r| r.requests).sum(),
                 metrics,
+                latency_ms: mean_curve(runs),
                 vs_baseline,
             }
         })
@@ -243,6 +273,7 @@ pub fn aggregate(inputs: &Inputs, figures: &[RunFigures]) -> Comparison {
         model: inputs.model.clone(),
         seeds: inputs.seeds,
         confidence: CONFIDENCE,
+        latency_quantiles: super::LATENCY_QUANTILES.to_vec(),
         baseline: inputs.variants[0].name.clone(),
         ranking_rule: RANKING_RULE,
         ranking,
@@ -360,7 +391,7 @@ impl Comparison {
         );
         let _ = writeln!(
             out,
-            "{:>4}  {:<22} {:>20} {:>20} {:>18} {:>14} {:>14} {:>12}  verdict",
+            "{:>4}  {:<22} {:>20} {:>20} {:>18} {:>12} {:>14} {:>11} {:>12}  verdict",
             "rank",
             "variant",
             "availability %",
@@ -368,6 +399,7 @@ impl Comparison {
             "p99 ms",
             "lost writes",
             "recovery s",
+            "metastable",
             "hypothesis",
         );
         for r in &self.ranking {
@@ -383,14 +415,17 @@ impl Comparison {
                 .map_or_else(|| "-".to_string(), |d| signed(&d["availability"], 100.0, 3));
             let _ = writeln!(
                 out,
-                "{:>4}  {:<22} {:>20} {:>20} {:>18} {:>14} {:>14} {:>12}  {}",
+                "{:>4}  {:<22} {:>20} {:>20} {:>18} {:>12} {:>14} {:>11} {:>12}  {}",
                 r.rank,
                 v.name,
                 pct(&v.metrics["availability"]),
                 diff,
                 scaled(&v.metrics["p99_ms"], 1.0, 1),
-                scaled(&v.metrics["lost_writes"], 1.0, 1),
+                scaled(&v.metrics["lost_writes"], 1.0, 0),
                 scaled(&v.metrics["recovery_s"], 1.0, 1),
+                v.metrics["metastable_rate"]
+                    .mean
+                    .map_or("n/a".to_string(), |m| format!("{:.0} %", m * 100.0)),
                 pct(&v.metrics["hypothesis_pass_rate"]),
                 r.verdict
             );
@@ -423,18 +458,19 @@ fn fixed(value: Option<f64>, decimals: i32) -> String {
 /// One row per cell in grid order: the raw figures behind the summary.
 pub fn runs_csv(inputs: &Inputs, figures: &[RunFigures]) -> String {
     let mut out = String::from(
-        "variant,seed,availability,error_rate,p99_ms,lost_writes,recovery_s,hypothesis_passed,events,requests\n",
+        "variant,seed,availability,error_rate,p99_ms,lost_writes,recovery_s,metastable,hypothesis_passed,events,requests\n",
     );
     for (k, f) in figures.iter().enumerate() {
         let (variant, seed) = inputs.cell(k as u64);
         let _ = writeln!(
             out,
-            "{variant},{seed},{:.6},{:.6},{:.3},{},{},{},{},{}",
+            "{variant},{seed},{:.6},{:.6},{:.3},{},{},{},{},{},{}",
             f.availability,
             f.error_rate,
             f.p99_ms,
             f.lost_writes,
             fixed(f.recovery_s, 3),
+            f.metastable,
             f.hypothesis_passed.map_or(String::new(), |p| p.to_string()),
             f.events,
             f.requests
@@ -478,7 +514,9 @@ mod tests {
             events: 10,
             requests: 5,
             recovery_s: None,
+            metastable: false,
             hypothesis_passed: None,
+            latency_ms: Vec::new(),
         }
     }
 
@@ -569,7 +607,7 @@ mod tests {
             runs.lines()
                 .nth(3)
                 .unwrap()
-                .starts_with("b,7,1.000000,0.000000,1.000,0,,,10,5"),
+                .starts_with("b,7,1.000000,0.000000,1.000,0,,false,,10,5"),
             "{runs}"
         );
     }

@@ -136,21 +136,19 @@ pub fn changed_inputs(recorded: &Recorded, scenario: &Source, model: &Source) ->
         .collect()
 }
 
-/// The experiment of the variant the run recorded.
-// Variants arrive with `Experiment::with_variant`; until then a run is of
-// the baseline, and any other name is a run this version cannot remake.
+/// The experiment of the variant the run recorded. A scenario that no
+/// longer has it changed since the run, which the input check reports
+/// first; the error here names the run file for what is left.
 pub fn with_variant(experiment: Experiment, variant: &str, run_dir: &Path) -> Result<Experiment> {
-    if variant == BASELINE {
-        return Ok(experiment);
-    }
-    Err(Error::Invalid {
-        file: run_dir.join("run.json"),
-        problems: vec![Problem::new(
-            JsonPath::root().key("variant"),
-            format!(
-                "the run is of variant `{variant}`; this version replays only `{BASELINE}` runs"
-            ),
-        )],
+    experiment.with_variant(variant).map_err(|e| match e {
+        Error::Invalid { problems, .. } => Error::Invalid {
+            file: run_dir.join("run.json"),
+            problems: problems
+                .into_iter()
+                .map(|p| Problem::new(JsonPath::root().key("variant"), p.message))
+                .collect(),
+        },
+        other => other,
     })
 }
 
@@ -426,12 +424,15 @@ mod tests {
     }
 
     #[test]
-    fn only_baseline_variants_replay_for_now() {
-        let scenario = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/shop-steady.json");
-        let demo = spec::load_experiment(&scenario).unwrap();
-        assert!(with_variant(demo.clone(), BASELINE, Path::new("r")).is_ok());
-        let err = with_variant(demo, "breaker", Path::new("r")).unwrap_err();
+    fn a_recorded_variant_is_patched_in_again() {
+        let scenario = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/kill-app-server.json");
+        let experiment = spec::load_experiment(&scenario).unwrap();
+        assert!(with_variant(experiment.clone(), BASELINE, Path::new("r")).is_ok());
+        let patched = with_variant(experiment.clone(), "round-robin", Path::new("r")).unwrap();
+        assert_eq!(patched.variant, "round-robin");
+        let err = with_variant(experiment, "breaker", Path::new("r")).unwrap_err();
         assert_eq!(err.exit_code(), 2);
-        assert!(err.to_string().contains("variant `breaker`"), "{err}");
+        assert!(err.to_string().contains("r/run.json"), "{err}");
+        assert!(err.to_string().contains("no variant `breaker`"), "{err}");
     }
 }
