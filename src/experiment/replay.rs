@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use serde::Deserialize;
 
-use super::{BASELINE, RunResult, manifest};
+use super::{RunResult, manifest};
 use crate::error::{Error, JsonPath, Problem, Result};
 use crate::observe::NullObserver;
 use crate::observe::trace::Tracer;
@@ -378,6 +378,7 @@ pub fn write_trace(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::experiment::BASELINE;
 
     fn diff(a: &str, b: &str) -> Option<Difference> {
         first_difference("f", a.as_bytes(), b.as_bytes()).unwrap()
