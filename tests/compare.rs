@@ -60,7 +60,18 @@ fn failed_with_2(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
-const FILES: [&str; 3] = ["compare.json", "compare.csv", "runs.csv"];
+/// Every file of a comparison: the data and the report drawn from it.
+const FILES: [&str; 9] = [
+    "compare.json",
+    "compare.csv",
+    "runs.csv",
+    "report.html",
+    "report.md",
+    "intervals.svg",
+    "intervals.png",
+    "latency.svg",
+    "latency.png",
+];
 
 fn read_outputs(out: &Path) -> Vec<Vec<u8>> {
     FILES

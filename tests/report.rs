@@ -193,3 +193,77 @@ fn the_cascade_strip_lists_components_in_chain_order() {
     sorted.sort_by(|a, b| b.cmp(a));
     assert_eq!(positions, sorted, "{chain:?}");
 }
+
+#[test]
+fn a_comparison_draws_intervals_and_latency_curves_and_redraws_them_identically() {
+    let out = tempfile::tempdir().unwrap();
+    let output = faultline()
+        .current_dir(repo())
+        .args([
+            "compare",
+            "scenarios/kill-app-server.json",
+            "--seeds",
+            "3",
+            "--out",
+        ])
+        .arg(out.path())
+        .output()
+        .unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let dir = out.path().join("kill-app-server/compare");
+    for chart in ["intervals", "latency"] {
+        let svg = fs::read_to_string(dir.join(format!("{chart}.svg"))).unwrap();
+        let doc = roxmltree::Document::parse(&svg).unwrap_or_else(|e| panic!("{chart}.svg: {e}"));
+        let root = doc.root_element();
+        let size = (
+            root.attribute("width").unwrap().parse::<u32>().unwrap(),
+            root.attribute("height").unwrap().parse::<u32>().unwrap(),
+        );
+        assert_eq!(png_size(&dir.join(format!("{chart}.png"))), size, "{chart}");
+        for variant in ["baseline", "round-robin"] {
+            assert!(svg.contains(variant), "{chart} names {variant}");
+        }
+    }
+    let html = fs::read_to_string(dir.join("report.html")).unwrap();
+    for part in [
+        "id=\"ranking\"",
+        "id=\"intervals\"",
+        "id=\"latency\"",
+        "round-robin",
+        "Ranking:",
+    ] {
+        assert!(html.contains(part), "report.html has {part}");
+    }
+    assert_eq!(html.matches("<svg").count(), 2);
+    let md = fs::read_to_string(dir.join("report.md")).unwrap();
+    assert!(md.contains("(intervals.png)") && md.contains("(latency.png)"));
+
+    let files = faultline::report::comparison::COMPARE_REPORT_FILES;
+    let before: Vec<Vec<u8>> = files
+        .iter()
+        .map(|f| fs::read(dir.join(f)).unwrap())
+        .collect();
+    for f in files {
+        fs::remove_file(dir.join(f)).unwrap();
+    }
+    let output = faultline().arg("report").arg(&dir).output().unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let after: Vec<Vec<u8>> = files
+        .iter()
+        .map(|f| fs::read(dir.join(f)).unwrap())
+        .collect();
+    assert!(
+        before == after,
+        "the redrawn comparison is the one compare drew"
+    );
+}

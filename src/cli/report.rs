@@ -9,14 +9,15 @@ use crate::spec::Source;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// A run directory (`output/<scenario>/<variant>/seed-<n>`), or any
-    /// directory above run directories: every run found below is redrawn.
+    /// A run directory (`output/<scenario>/<variant>/seed-<n>`), a
+    /// comparison (`output/<scenario>/compare`), or any directory above
+    /// them: every one found below is redrawn.
     dir: PathBuf,
 }
 
 /// Run directories at or below `dir`, in path order.
 fn run_dirs(dir: &Path, found: &mut Vec<PathBuf>) {
-    if dir.join("run.json").is_file() {
+    if dir.join("run.json").is_file() || dir.join("compare.json").is_file() {
         found.push(dir.to_path_buf());
         return;
     }
@@ -49,13 +50,17 @@ pub fn run(args: Args) -> crate::Result<i32> {
         };
         return Err(source.invalid(vec![Problem::new(
             JsonPath::root(),
-            "no run directory here or below it: expected a directory holding run.json, \
-             e.g. output/shop-steady/baseline/seed-42",
+            "no run directory here or below it: expected a directory holding run.json \
+             (e.g. output/shop-steady/baseline/seed-42) or compare.json",
         )]));
     }
     for dir in found {
         let started = Instant::now();
-        crate::report::write_run_report(&dir)?;
+        if dir.join("compare.json").is_file() {
+            crate::report::comparison::write_compare_report(&dir)?;
+        } else {
+            crate::report::write_run_report(&dir)?;
+        }
         println!("wrote {}/report.html and report.md", dir.display());
         eprintln!("  drawn in {:.2} s", started.elapsed().as_secs_f64());
     }

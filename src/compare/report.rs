@@ -484,7 +484,8 @@ pub fn compare_dir(base: &Path, scenario: &str) -> PathBuf {
     base.join(scenario).join("compare")
 }
 
-/// Writes `compare.json`, `compare.csv` and `runs.csv` into
+/// Writes `compare.json`, `compare.csv`, `runs.csv` and the report drawn
+/// from them into
 /// `<base>/<scenario>/compare/`, replacing it whole.
 pub fn write(
     base: &Path,
@@ -497,6 +498,7 @@ pub fn write(
     staging.write_file("compare.json", &comparison.to_json())?;
     staging.write_file("compare.csv", &comparison.to_csv())?;
     staging.write_file("runs.csv", &runs_csv(inputs, figures))?;
+    crate::report::comparison::write_compare_report(staging.path())?;
     staging.commit()?;
     Ok((dir, comparison))
 }

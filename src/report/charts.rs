@@ -417,13 +417,14 @@ impl Chart for Timeline<'_> {
 
 fn format_ms(ms: f64) -> String {
     if ms >= 1000.0 {
-        format!("{} s", trim(ms / 1000.0))
+        format!("{} s", trim_number(ms / 1000.0))
     } else {
-        format!("{} ms", trim(ms))
+        format!("{} ms", trim_number(ms))
     }
 }
 
-fn trim(v: f64) -> String {
+/// A number without trailing zeros: 0.25, 3, 1500.
+pub fn trim_number(v: f64) -> String {
     let text = format!("{v:.3}");
     text.trim_end_matches('0').trim_end_matches('.').to_string()
 }

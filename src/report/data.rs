@@ -53,7 +53,7 @@ pub struct RunData {
     pub warmup_s: f64,
 }
 
-fn read_json(path: &Path) -> Result<Value> {
+pub(crate) fn read_json(path: &Path) -> Result<Value> {
     let source = Source::read(path)?;
     serde_json::from_str(&source.text).map_err(|e| {
         source.invalid(vec![Problem::new(

@@ -3,6 +3,7 @@
 //! `report.md` with PNG charts, drawn from a run directory's files alone.
 
 pub mod charts;
+pub mod comparison;
 pub mod data;
 
 use std::fmt::Write as _;
