@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Regenerates docs/gallery/: the report of every shipped scenario (and, where a
-# scenario has variants, its comparison), as a visitor sees them before installing
-# anything. Run from anywhere:
+# Regenerates docs/gallery/: the report of every shipped scenario and, where a
+# scenario has variants, their comparison over 20 seeds, as a visitor sees them before
+# installing anything. Run from anywhere:
 #
 #     scripts/gallery.sh
 #
@@ -26,8 +26,8 @@ index="${gallery}/README.md"
     echo "Regenerate with \`scripts/gallery.sh\`. Open a \`report.html\` in a browser (it is"
     echo "self-contained), or read \`report.md\` here."
     echo
-    echo "| scenario | what it asks | hypothesis |"
-    echo "|---|---|---|"
+    echo "| scenario | what it asks | hypothesis | mitigations compared |"
+    echo "|---|---|---|---|"
 } > "${index}"
 
 for scenario in scenarios/*.json; do
@@ -50,6 +50,15 @@ import json, sys
 m = json.load(open(sys.argv[1]))
 h = m.get("hypothesis", [])
 print("—" if not h else ("holds" if all(v["passed"] for v in h) else "fails"))' "${run_dir}/run.json")"
-    echo "| [${name}](${name}/report.md) | ${description} | ${verdict} |" >> "${index}"
+    comparison="—"
+    if python3 -c 'import json,sys; sys.exit(0 if json.load(open(sys.argv[1])).get("variants") else 1)' "${scenario}"; then
+        "${bin}" compare "${scenario}" --seeds 20 --out "${work}" > "${work}/${name}-compare.log" 2>&1
+        mkdir -p "${gallery}/${name}/compare"
+        for file in report.html report.md intervals.png latency.png compare.csv; do
+            cp "${work}/${name}/compare/${file}" "${gallery}/${name}/compare/"
+        done
+        comparison="[variants over 20 seeds](${name}/compare/report.md)"
+    fi
+    echo "| [${name}](${name}/report.md) | ${description} | ${verdict} | ${comparison} |" >> "${index}"
 done
 echo "wrote ${gallery}/"
