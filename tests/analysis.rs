@@ -90,11 +90,23 @@ fn immediate_retries_are_flagged_metastable_and_backoff_with_a_budget_is_not() {
         assert_eq!(a.chain[1].component, "db");
         assert!(a.chain.iter().any(|s| s.component == "users"));
 
-        let calm = evaluated("retry-storm.json", seed, backoff_jitter_budget, |_| {});
+        // The shipped mitigation, as a variant patches it in.
+        let shipped = shipped_experiment("retry-storm.json", |_| {}, |_| {})
+            .with_variant("backoff-jitter-budget")
+            .unwrap();
+        let calm = evaluate(&shipped, seed).unwrap();
         let a = &calm.analysis;
+        assert_eq!(calm.manifest.variant, "backoff-jitter-budget");
+        assert_eq!(calm.hypothesis_passed(), Some(true));
         assert!(a.recovered && !a.metastable, "{}", a.summary());
         let recover = a.times.time_to_recover_s.unwrap();
         assert!(recover < 10.0, "recovered {recover} s after the trigger");
+        // The same policy written by hand into the model: the same run.
+        let by_hand = evaluated("retry-storm.json", seed, backoff_jitter_budget, |_| {});
+        assert_eq!(
+            by_hand.summary.trace_digest, calm.summary.trace_digest,
+            "a variant is exactly its patch"
+        );
     }
 }
 
