@@ -96,15 +96,16 @@ pub fn run(args: Args) -> crate::Result<i32> {
         print!("{}", comparison.table());
         println!();
         println!(
-            "wrote {}/: compare.json, compare.csv, runs.csv",
+            "wrote {}/: compare.json, compare.csv, runs.csv, report.html (report.md + PNGs)",
             dir.display()
         );
     }
     eprintln!(
-        "{} runs, {} events in {:.2} s wall clock on {jobs} threads ({:.2} M events/s, {:.2} M events/s per thread)",
+        "{} runs, {} events in {:.2} s wall clock on {jobs} thread{} ({:.2} M events/s, {:.2} M events/s per thread)",
         cells.len(),
         events,
         wall,
+        if jobs == 1 { "" } else { "s" },
         events as f64 / wall / 1e6,
         events as f64 / wall / 1e6 / jobs as f64
     );
