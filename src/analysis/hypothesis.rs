@@ -396,7 +396,8 @@ pub fn summary(verdicts: &[Verdict]) -> String {
     out
 }
 
-fn format_value(value: f64, unit: &str) -> String {
+/// A measured value or threshold in its unit, as people read it.
+pub fn format_value(value: f64, unit: &str) -> String {
     match unit {
         "share" => format!("{:.3} %", value * 100.0),
         "ms" => format!("{value:.1} ms"),

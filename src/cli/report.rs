@@ -21,20 +21,7 @@ fn run_dirs(dir: &Path, found: &mut Vec<PathBuf>) {
         found.push(dir.to_path_buf());
         return;
     }
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    let mut children: Vec<PathBuf> = entries
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| {
-            p.is_dir()
-                && !p
-                    .file_name()
-                    .is_some_and(|n| n.to_string_lossy().starts_with('.'))
-        })
-        .collect();
-    children.sort();
+    let children = crate::experiment::output::subdirectories(dir);
     for child in children {
         run_dirs(&child, found);
     }

@@ -72,22 +72,9 @@ pub fn find(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
         if depth == 0 {
             return;
         }
-        let Ok(entries) = std::fs::read_dir(dir) else {
-            return;
-        };
-        let mut dirs: Vec<PathBuf> = entries
-            .flatten()
-            .map(|e| e.path())
-            .filter(|p| {
-                p.is_dir()
-                    && !p
-                        .file_name()
-                        .is_some_and(|n| n.to_string_lossy().starts_with('.'))
-            })
-            .collect();
         // Sorted, so the order partials are read in (and the error that
         // names the first bad one) does not depend on the file system.
-        dirs.sort();
+        let dirs = crate::experiment::output::subdirectories(dir);
         for d in dirs {
             walk(&d, depth - 1, found);
         }

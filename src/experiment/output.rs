@@ -81,3 +81,24 @@ impl Drop for Staging {
         }
     }
 }
+
+/// The visible directories in `dir` (staging directories start with a dot),
+/// sorted, so whatever walks output trees does so in the same order on any
+/// file system. Nothing when `dir` cannot be read.
+pub fn subdirectories(dir: &Path) -> Vec<PathBuf> {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut dirs: Vec<PathBuf> = entries
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            p.is_dir()
+                && !p
+                    .file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+        })
+        .collect();
+    dirs.sort();
+    dirs
+}

@@ -152,6 +152,97 @@ fn shade_faults<DB: DrawingBackend>(
     Ok(())
 }
 
+type LinearChart<'a, DB> = ChartContext<
+    'a,
+    DB,
+    Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>,
+>;
+
+/// A panel over virtual time with one line per series (in its colour, with
+/// its legend entry); the caller adds shading, markers and the legend.
+fn lines_panel<'a, DB: DrawingBackend>(
+    area: &'a DrawingArea<DB, Shift>,
+    x: std::ops::Range<f64>,
+    top: f64,
+    y_desc: &str,
+    series: &[Series],
+) -> Result<LinearChart<'a, DB>, String> {
+    let mut chart = ChartBuilder::on(area)
+        .margin(8)
+        .x_label_area_size(28)
+        .y_label_area_size(70)
+        .build_cartesian_2d(x, 0.0..top)
+        .map_err(err)?;
+    chart
+        .configure_mesh()
+        .y_desc(y_desc)
+        .x_desc("virtual time (s)")
+        .axis_desc_style((FONT, 14))
+        .label_style((FONT, 12))
+        .light_line_style(WHITE)
+        .x_label_formatter(&|v| format!("{v:.0}"))
+        .draw()
+        .map_err(err)?;
+    for (k, s) in series.iter().enumerate() {
+        let c = colour(k);
+        chart
+            .draw_series(
+                runs(&s.points)
+                    .into_iter()
+                    .map(|r| PathElement::new(r, c.stroke_width(2))),
+            )
+            .map_err(err)?
+            .label(s.name.clone())
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], c.stroke_width(2)));
+    }
+    Ok(chart)
+}
+
+/// One of the saturation small multiples: a captioned panel over virtual
+/// time, compact labels.
+fn small_panel<'a, DB: DrawingBackend>(
+    area: &'a DrawingArea<DB, Shift>,
+    caption: &str,
+    x: std::ops::Range<f64>,
+    top: f64,
+    y_desc: &str,
+) -> Result<LinearChart<'a, DB>, String> {
+    let mut chart = ChartBuilder::on(area)
+        .caption(caption, (FONT, 15))
+        .margin(6)
+        .x_label_area_size(22)
+        .y_label_area_size(56)
+        .build_cartesian_2d(x, 0.0..top)
+        .map_err(err)?;
+    chart
+        .configure_mesh()
+        .y_desc(y_desc)
+        .axis_desc_style((FONT, 12))
+        .label_style((FONT, 11))
+        .y_labels(5)
+        .x_labels(8)
+        .light_line_style(WHITE)
+        .x_label_formatter(&|v| format!("{v:.0}"))
+        .draw()
+        .map_err(err)?;
+    Ok(chart)
+}
+
+/// The legend box every timeline panel uses.
+fn legend<'a, DB: DrawingBackend + 'a, CT: CoordTranslate>(
+    chart: &mut ChartContext<'a, DB, CT>,
+    position: SeriesLabelPosition,
+) -> Result<(), String> {
+    chart
+        .configure_series_labels()
+        .position(position)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK.mix(0.3))
+        .label_font((FONT, 12))
+        .draw()
+        .map_err(err)
+}
+
 /// Events worth a marker on the timeline, with what the legend says.
 const MARKERS: [(&str, &str); 7] = [
     ("instance_killed", "instance killed"),
@@ -226,37 +317,8 @@ impl Chart for Timeline<'_> {
             })
             .collect();
         let top = max_of(throughput.iter()).max(1.0) * 1.15;
-        let mut chart = ChartBuilder::on(&panels[0])
-            .margin(8)
-            .x_label_area_size(28)
-            .y_label_area_size(70)
-            .build_cartesian_2d(x.clone(), 0.0..top)
-            .map_err(err)?;
-        chart
-            .configure_mesh()
-            .y_desc("successes / s")
-            .x_desc("virtual time (s)")
-            .axis_desc_style((FONT, 14))
-            .label_style((FONT, 12))
-            .light_line_style(WHITE)
-            .x_label_formatter(&|v| format!("{v:.0}"))
-            .draw()
-            .map_err(err)?;
+        let mut chart = lines_panel(&panels[0], x.clone(), top, "successes / s", &throughput)?;
         shade_faults(&mut chart, &faults, (0.0, top), true)?;
-        for (k, s) in throughput.iter().enumerate() {
-            let c = colour(k);
-            chart
-                .draw_series(
-                    runs(&s.points)
-                        .into_iter()
-                        .map(|r| PathElement::new(r, c.stroke_width(2))),
-                )
-                .map_err(err)?
-                .label(s.name.clone())
-                .legend(move |(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 18, y)], c.stroke_width(2))
-                });
-        }
         // Key events: a tick at the top of the panel, one colour per kind.
         for (k, (event, label)) in MARKERS.iter().enumerate() {
             let times: Vec<f64> = data
@@ -279,14 +341,7 @@ impl Chart for Timeline<'_> {
                 .label(format!("{label} ({})", times.len()))
                 .legend(move |(x, y)| TriangleMarker::new((x + 9, y), 5, c.filled()));
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::LowerLeft)
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK.mix(0.3))
-            .label_font((FONT, 12))
-            .draw()
-            .map_err(err)?;
+        legend(&mut chart, SeriesLabelPosition::LowerLeft)?;
 
         let errors: Vec<Series> = entries
             .iter()
@@ -302,45 +357,15 @@ impl Chart for Timeline<'_> {
             })
             .collect();
         let top = (max_of(errors.iter()) * 1.15).clamp(1.0, 105.0);
-        let mut chart = ChartBuilder::on(&panels[1])
-            .margin(8)
-            .x_label_area_size(28)
-            .y_label_area_size(70)
-            .build_cartesian_2d(x.clone(), 0.0..top)
-            .map_err(err)?;
-        chart
-            .configure_mesh()
-            .y_desc("failed (% of finished)")
-            .x_desc("virtual time (s)")
-            .axis_desc_style((FONT, 14))
-            .label_style((FONT, 12))
-            .light_line_style(WHITE)
-            .x_label_formatter(&|v| format!("{v:.0}"))
-            .draw()
-            .map_err(err)?;
+        let mut chart = lines_panel(
+            &panels[1],
+            x.clone(),
+            top,
+            "failed (% of finished)",
+            &errors,
+        )?;
         shade_faults(&mut chart, &faults, (0.0, top), false)?;
-        for (k, s) in errors.iter().enumerate() {
-            let c = colour(k);
-            chart
-                .draw_series(
-                    runs(&s.points)
-                        .into_iter()
-                        .map(|r| PathElement::new(r, c.stroke_width(2))),
-                )
-                .map_err(err)?
-                .label(s.name.clone())
-                .legend(move |(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 18, y)], c.stroke_width(2))
-                });
-        }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK.mix(0.3))
-            .label_font((FONT, 12))
-            .draw()
-            .map_err(err)?;
+        legend(&mut chart, SeriesLabelPosition::UpperRight)?;
 
         let timed = |e: &String, f: fn(&super::data::MetricRow) -> f64| {
             data.series(e, move |r| (r.ok > 0 && f(r) > 0.0).then(|| f(r)))
@@ -404,14 +429,7 @@ impl Chart for Timeline<'_> {
                     PathElement::new(vec![(x, y), (x + 18, y)], c.stroke_width(1))
                 });
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK.mix(0.3))
-            .label_font((FONT, 12))
-            .draw()
-            .map_err(err)
+        legend(&mut chart, SeriesLabelPosition::UpperRight)
     }
 }
 
@@ -486,24 +504,7 @@ impl Chart for Saturation<'_> {
                 lines.push(s);
             }
             let cell = &cells[row * columns];
-            let mut chart = ChartBuilder::on(cell)
-                .caption(service, (FONT, 15))
-                .margin(6)
-                .x_label_area_size(22)
-                .y_label_area_size(48)
-                .build_cartesian_2d(x.clone(), 0.0..105.0)
-                .map_err(err)?;
-            chart
-                .configure_mesh()
-                .y_desc("% in use")
-                .axis_desc_style((FONT, 12))
-                .label_style((FONT, 11))
-                .y_labels(5)
-                .x_labels(8)
-                .light_line_style(WHITE)
-                .x_label_formatter(&|v| format!("{v:.0}"))
-                .draw()
-                .map_err(err)?;
+            let mut chart = small_panel(cell, service, x.clone(), 105.0, "% in use")?;
             shade_faults(&mut chart, &faults, (0.0, 105.0), false)?;
             for (k, s) in lines.iter().enumerate() {
                 let c = colour(k);
@@ -530,24 +531,13 @@ impl Chart for Saturation<'_> {
 
             let queue = data.series(service, |r| Some(r.queue_avg));
             let top = max_of(std::iter::once(&queue)).max(1.0) * 1.15;
-            let mut chart = ChartBuilder::on(&cells[row * columns + 1])
-                .caption(format!("{service}: queue"), (FONT, 15))
-                .margin(6)
-                .x_label_area_size(22)
-                .y_label_area_size(48)
-                .build_cartesian_2d(x.clone(), 0.0..top)
-                .map_err(err)?;
-            chart
-                .configure_mesh()
-                .y_desc("waiting")
-                .axis_desc_style((FONT, 12))
-                .label_style((FONT, 11))
-                .y_labels(5)
-                .x_labels(8)
-                .light_line_style(WHITE)
-                .x_label_formatter(&|v| format!("{v:.0}"))
-                .draw()
-                .map_err(err)?;
+            let mut chart = small_panel(
+                &cells[row * columns + 1],
+                &format!("{service}: queue"),
+                x.clone(),
+                top,
+                "waiting",
+            )?;
             shade_faults(&mut chart, &faults, (0.0, top), false)?;
             chart
                 .draw_series(
@@ -559,24 +549,13 @@ impl Chart for Saturation<'_> {
             if columns == 3 {
                 let memory = data.series(service, |r| Some(r.memory_max_mib));
                 let top = max_of(std::iter::once(&memory)).max(1.0) * 1.15;
-                let mut chart = ChartBuilder::on(&cells[row * columns + 2])
-                    .caption(format!("{service}: memory"), (FONT, 15))
-                    .margin(6)
-                    .x_label_area_size(22)
-                    .y_label_area_size(56)
-                    .build_cartesian_2d(x.clone(), 0.0..top)
-                    .map_err(err)?;
-                chart
-                    .configure_mesh()
-                    .y_desc("largest instance (MiB)")
-                    .axis_desc_style((FONT, 12))
-                    .label_style((FONT, 11))
-                    .y_labels(5)
-                    .x_labels(8)
-                    .light_line_style(WHITE)
-                    .x_label_formatter(&|v| format!("{v:.0}"))
-                    .draw()
-                    .map_err(err)?;
+                let mut chart = small_panel(
+                    &cells[row * columns + 2],
+                    &format!("{service}: memory"),
+                    x.clone(),
+                    top,
+                    "largest instance (MiB)",
+                )?;
                 shade_faults(&mut chart, &faults, (0.0, top), false)?;
                 chart
                     .draw_series(

@@ -419,24 +419,12 @@ fn html(c: &Value, figures: &[Figure]) -> String {
         escape(c["baseline"].as_str().unwrap_or("?")),
         escape(c["tool"]["version"].as_str().unwrap_or("?"))
     );
+    let _ = writeln!(out, "<section id=\"ranking\">\n<h2>Ranking</h2>");
+    let ranked = rows(c);
+    super::html_table(&mut out, &HEADER, ranked.iter().map(|r| r.as_slice()));
     let _ = writeln!(
         out,
-        "<section id=\"ranking\">\n<h2>Ranking</h2>\n<table>\n<tr>"
-    );
-    for h in HEADER {
-        let _ = write!(out, "<th>{h}</th>");
-    }
-    let _ = writeln!(out, "</tr>");
-    for row in rows(c) {
-        let _ = write!(out, "<tr>");
-        for cell in row {
-            let _ = write!(out, "<td>{}</td>", escape(&cell));
-        }
-        let _ = writeln!(out, "</tr>");
-    }
-    let _ = writeln!(
-        out,
-        "</table>\n<p>Values are means with their 95 % intervals over the seeds; Δ is the seed-paired difference against the baseline. Ranking: {}.</p>\n</section>",
+        "<p>Values are means with their 95 % intervals over the seeds; Δ is the seed-paired difference against the baseline. Ranking: {}.</p>\n</section>",
         escape(c["ranking_rule"].as_str().unwrap_or(""))
     );
     for f in figures {
@@ -460,11 +448,8 @@ fn markdown(c: &Value, figures: &[Figure]) -> String {
         "Every variant sees the same traffic and fault timing on each seed, so differences are paired. Values are means with their 95 % intervals; Δ is the seed-paired difference against `{}`.\n",
         c["baseline"].as_str().unwrap_or("?")
     );
-    let _ = writeln!(out, "| {} |", HEADER.join(" | "));
-    let _ = writeln!(out, "|---:|---|---:|---:|---:|---:|---:|---:|---|");
-    for row in rows(c) {
-        let _ = writeln!(out, "| {} |", row.join(" | "));
-    }
+    let ranked = rows(c);
+    super::markdown_table(&mut out, &HEADER, ranked.iter().map(|r| r.as_slice()));
     let _ = writeln!(
         out,
         "\nRanking: {}.",

@@ -290,12 +290,34 @@ fn story(data: &RunData) -> Story {
     }
 }
 
-fn value(x: f64, unit: &str) -> String {
-    match unit {
-        "share" => format!("{:.3} %", x * 100.0),
-        "ms" => format!("{x:.1} ms"),
-        "s" => format!("{x:.1} s"),
-        other => format!("{x} {other}"),
+use crate::analysis::hypothesis::format_value as value;
+
+/// An HTML table: the first column left-aligned (names), the rest numbers.
+fn html_table<'a>(out: &mut String, header: &[&str], rows: impl Iterator<Item = &'a [String]>) {
+    let _ = write!(out, "<table>\n<tr>");
+    for h in header {
+        let _ = write!(out, "<th>{}</th>", escape(h));
+    }
+    let _ = writeln!(out, "</tr>");
+    for row in rows {
+        let _ = write!(out, "<tr>");
+        for cell in row {
+            let _ = write!(out, "<td>{}</td>", escape(cell));
+        }
+        let _ = writeln!(out, "</tr>");
+    }
+    let _ = writeln!(out, "</table>");
+}
+
+/// The same table in Markdown, numbers right-aligned.
+fn markdown_table<'a>(out: &mut String, header: &[&str], rows: impl Iterator<Item = &'a [String]>) {
+    let _ = writeln!(out, "| {} |", header.join(" | "));
+    let align: Vec<&str> = (0..header.len())
+        .map(|k| if k == 0 { "---" } else { "---:" })
+        .collect();
+    let _ = writeln!(out, "|{}|", align.join("|"));
+    for row in rows {
+        let _ = writeln!(out, "| {} |", row.join(" | "));
     }
 }
 
@@ -326,22 +348,13 @@ fn html(data: &RunData, figures: &[Figure]) -> String {
     if let Some(d) = &s.description {
         let _ = writeln!(out, "<p class=\"lead\">{}</p>", escape(d));
     }
-    let _ = writeln!(
-        out,
-        "<section id=\"numbers\">\n<h2>Key numbers</h2>\n<table>\n<tr>"
+    let _ = writeln!(out, "<section id=\"numbers\">\n<h2>Key numbers</h2>");
+    html_table(
+        &mut out,
+        &ENTRY_HEADER,
+        s.entries.iter().map(|r| r.as_slice()),
     );
-    for h in ENTRY_HEADER {
-        let _ = write!(out, "<th>{h}</th>");
-    }
-    let _ = writeln!(out, "</tr>");
-    for row in &s.entries {
-        let _ = write!(out, "<tr>");
-        for cell in row {
-            let _ = write!(out, "<td>{}</td>", escape(cell));
-        }
-        let _ = writeln!(out, "</tr>");
-    }
-    let _ = writeln!(out, "</table>\n</section>");
+    let _ = writeln!(out, "</section>");
     let _ = writeln!(out, "<section id=\"hypothesis\">\n<h2>Hypothesis</h2>");
     if s.verdicts.is_empty() {
         let _ = writeln!(out, "<p>This scenario states no hypothesis.</p>");
@@ -414,11 +427,11 @@ fn markdown(data: &RunData, figures: &[Figure]) -> String {
         let _ = writeln!(out, "{d}\n");
     }
     let _ = writeln!(out, "## Key numbers\n");
-    let _ = writeln!(out, "| {} |", ENTRY_HEADER.join(" | "));
-    let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|");
-    for row in &s.entries {
-        let _ = writeln!(out, "| {} |", row.join(" | "));
-    }
+    markdown_table(
+        &mut out,
+        &ENTRY_HEADER,
+        s.entries.iter().map(|r| r.as_slice()),
+    );
     let _ = writeln!(out, "\n## Hypothesis\n");
     if s.verdicts.is_empty() {
         let _ = writeln!(out, "This scenario states no hypothesis.");
