@@ -333,11 +333,7 @@ pub fn evaluate<O>(
         }
         if let Some(limit) = spec.recover_within {
             let (probe_name, _) = component_name(topology, component);
-            let last_end = analysis
-                .faults
-                .iter()
-                .map(|f| f.end_s)
-                .try_fold(0.0f64, |acc, end| end.map(|e| acc.max(e)));
+            let last_end = analysis.last_fault_end_s();
             let report = analysis
                 .components
                 .iter()

@@ -356,11 +356,7 @@ pub fn phases(scenario: &ScenarioSpec, faults: &[Fault]) -> collect::Phases {
     let span = faults.iter().map(|f| f.start).min().map(|first| {
         let last = faults
             .iter()
-            .map(|f| match (&f.action, f.end) {
-                (_, Some(end)) => end,
-                (FaultAction::Kill { .. }, None) => f.start,
-                (_, None) => duration,
-            })
+            .map(|f| f.ends_at().unwrap_or(duration))
             .max()
             .unwrap_or(first);
         (first, last)
@@ -500,16 +496,7 @@ pub fn analyse<O>(
     let windows = &collector.windows;
     let n = components.len();
     let first_fault = faults.iter().map(|f| f.start).min();
-    // A fault without an end lasts to the end of the run, except a kill,
-    // which is over once done.
-    let last_end = faults
-        .iter()
-        .map(|f| match (&f.action, f.end) {
-            (_, Some(end)) => end,
-            (FaultAction::Kill { .. }, None) => f.start,
-            (_, None) => duration,
-        })
-        .max();
+    let last_end = faults.iter().map(|f| f.ends_at().unwrap_or(duration)).max();
     let (steady_from, steady_to) = steady_windows(windows, warmup, first_fault.unwrap_or(duration));
     let bands: Vec<Band> = (0..n)
         .map(|c| Band::learn((steady_from..steady_to).map(|w| collector.sample(w, c))))
@@ -577,11 +564,7 @@ pub fn analyse<O>(
                 .map(|s| topology.services[s as usize].name.clone())
                 .collect(),
             start_s: seconds(f.start),
-            end_s: match (&f.action, f.end) {
-                (_, Some(end)) => Some(seconds(end)),
-                (FaultAction::Kill { .. }, None) => Some(seconds(f.start)),
-                _ => None,
-            },
+            end_s: f.ends_at().map(seconds),
         })
         .collect();
 
@@ -832,6 +815,17 @@ pub fn analyse<O>(
 }
 
 impl Analysis {
+    /// When the last fault stopped acting (s); `None` without faults or when
+    /// one lasts to the end of the run.
+    pub fn last_fault_end_s(&self) -> Option<f64> {
+        if self.faults.is_empty() {
+            return None;
+        }
+        self.faults
+            .iter()
+            .try_fold(0.0f64, |last, f| f.end_s.map(|end| last.max(end)))
+    }
+
     pub fn to_json(&self) -> String {
         let mut text = serde_json::to_string_pretty(self).expect("analysis serialises");
         text.push('\n');

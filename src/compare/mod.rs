@@ -83,11 +83,7 @@ pub fn measure(experiment: &Experiment, seed: u64) -> Result<RunFigures> {
     };
     let analysis = &evaluation.analysis;
     let duration = experiment.scenario.duration.0 as f64 / 1e9;
-    let last_end = analysis
-        .faults
-        .iter()
-        .map(|f| f.end_s)
-        .try_fold(0.0f64, |acc, end| end.map(|e| acc.max(e)));
+    let last_end = analysis.last_fault_end_s();
     let recovery_s = match (analysis.times.time_to_recover_s, last_end) {
         (Some(s), _) => Some(s),
         (None, Some(end)) if !analysis.recovered && end < duration => Some(duration - end),

@@ -104,6 +104,18 @@ pub struct Fault {
     pub action: FaultAction,
 }
 
+impl Fault {
+    /// When it stops acting: its end, or the instant of a kill; `None` when
+    /// it lasts to the end of the run.
+    pub fn ends_at(&self) -> Option<u64> {
+        match (&self.action, self.end) {
+            (_, Some(end)) => Some(end),
+            (FaultAction::Kill { .. }, None) => Some(self.start),
+            (_, None) => None,
+        }
+    }
+}
+
 enum Resolved {
     Service(u32),
     Instance(u32),
