@@ -140,3 +140,17 @@ fn render_problems(file: &std::path::Path, problems: &[Problem]) -> String {
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// The candidate closest to `name`, if it is close enough to be a typo.
+pub fn closest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    candidates
+        .into_iter()
+        .map(|candidate| (strsim::damerau_levenshtein(name, candidate), candidate))
+        // A typo, not another word: at most a third of the longer name, and
+        // never all of a short one.
+        .filter(|(distance, candidate)| {
+            *distance <= (name.len().max(candidate.len()) / 3).max(1) && *distance < name.len()
+        })
+        .min_by_key(|(distance, _)| *distance)
+        .map(|(_, candidate)| candidate)
+}

@@ -27,6 +27,7 @@
 //! never a `HashMap`, and never reads the wall clock.
 
 pub mod analysis;
+pub mod base;
 pub mod cli;
 pub mod compare;
 pub mod components;

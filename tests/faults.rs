@@ -8,9 +8,10 @@
 
 use std::path::PathBuf;
 
+use faultline::base::ErrorClass;
 use faultline::observe::Recorder;
 use faultline::observe::events::{StateChange, StateEvent};
-use faultline::observe::metrics::{Component, ErrorClass, Row};
+use faultline::observe::metrics::{Component, Row};
 use faultline::sim::RunSummary;
 use faultline::spec::Source;
 use faultline::topology::Topology;

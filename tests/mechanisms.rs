@@ -5,8 +5,9 @@
 //! assertion is deterministic, and statistical tolerances are several
 //! standard deviations wide.
 
+use faultline::base::ErrorClass;
 use faultline::observe::events::StateChange;
-use faultline::observe::metrics::{Component, ErrorClass, Row};
+use faultline::observe::metrics::{Component, Row};
 use faultline::sim::RunSummary;
 use faultline::topology::Topology;
 

@@ -14,9 +14,10 @@
 use proptest::prelude::*;
 use serde_json::{Value, json};
 
+use faultline::base::{ERROR_CLASSES, ErrorClass};
 use faultline::observe::Recorder;
 use faultline::observe::events::StateChange;
-use faultline::observe::metrics::{Component, ERROR_CLASSES, ErrorClass, Row};
+use faultline::observe::metrics::{Component, Row};
 use faultline::sim::{RunConfig, RunSummary};
 use faultline::topology::Topology;
 

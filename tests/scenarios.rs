@@ -6,9 +6,10 @@
 use serde_json::{Value, json};
 
 use crate::common::*;
+use faultline::base::ErrorClass;
 use faultline::observe::Recorder;
 use faultline::observe::events::StateChange;
-use faultline::observe::metrics::{Component, ErrorClass, Row};
+use faultline::observe::metrics::{Component, Row};
 use faultline::sim::{RunSummary, simulate};
 use faultline::topology::Topology;
 

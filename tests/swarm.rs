@@ -6,8 +6,8 @@ use proptest::prelude::*;
 use serde_json::{Value, json};
 
 use crate::common::*;
-use faultline::observe::metrics::Component;
 use faultline::spec::{Source, parse_model};
+use faultline::topology::Component;
 
 const POLICIES: [&str; 4] = [
     "round_robin",

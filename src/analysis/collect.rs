@@ -5,10 +5,12 @@
 
 use hdrhistogram::Histogram;
 
+use crate::base::ErrorClass;
 use crate::observe::Observer;
 use crate::observe::events::StateEvent;
-use crate::observe::metrics::{Component, ErrorClass, Row, new_histogram};
+use crate::observe::metrics::{Row, new_histogram};
 use crate::spec::scenario::Phase;
+use crate::topology::Component;
 use crate::topology::Topology;
 
 /// The part of a metrics row the analysis judges a window by.

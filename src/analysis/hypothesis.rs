@@ -8,11 +8,10 @@ use super::Analysis;
 use super::collect::{Collector, Phases};
 use crate::error::{JsonPath, Problem};
 use crate::observe::events::StateChange;
-use crate::observe::metrics::Component;
-use crate::observe::sink::component_name;
 use crate::sim::RunSummary;
 use crate::spec::ScenarioSpec;
 use crate::spec::scenario::{CheckSpec, Phase};
+use crate::topology::Component;
 use crate::topology::Topology;
 
 /// Resolves a probe name: a workload, an endpoint (the workload's client
@@ -54,7 +53,7 @@ pub fn check(
             let mut names: Vec<&str> = topology.workloads.iter().map(|w| w.name.as_str()).collect();
             names.extend(topology.endpoints.iter().map(|e| e.full_name.as_str()));
             names.extend(topology.services.iter().map(|s| s.name.as_str()));
-            let hint = crate::spec::closest(&spec.probe, names.iter().copied())
+            let hint = crate::error::closest(&spec.probe, names.iter().copied())
                 .map(|n| format!("did you mean `{n}`?"));
             problems.push(
                 Problem::new(
@@ -332,7 +331,7 @@ pub fn evaluate<O>(
             ));
         }
         if let Some(limit) = spec.recover_within {
-            let (probe_name, _) = component_name(topology, component);
+            let (probe_name, _) = topology.component_name(component);
             let last_end = analysis.last_fault_end_s();
             let report = analysis
                 .components

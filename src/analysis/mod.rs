@@ -17,12 +17,12 @@ use std::fmt::Write as _;
 use petgraph::graph::{NodeIndex, UnGraph};
 use serde::Serialize;
 
+use crate::base::ErrorClass;
 use crate::faults::{Fault, FaultAction};
 use crate::observe::events::StateChange;
-use crate::observe::metrics::{Component, ErrorClass};
-use crate::observe::sink::component_name;
 use crate::sim::RunSummary;
 use crate::spec::ScenarioSpec;
+use crate::topology::Component;
 use crate::topology::Topology;
 use collect::{Collector, Sample};
 
@@ -509,7 +509,7 @@ pub fn analyse<O>(
     let mut recovered_at: Vec<Option<usize>> = vec![None; n];
     for c in 0..n {
         let component = components[c];
-        let (name, kind) = component_name(topology, component);
+        let (name, kind) = topology.component_name(component);
         let mut timeline: Vec<Span> = Vec::new();
         let mut worst = Health::Healthy;
         let mut last_bad: Option<usize> = None;
@@ -655,7 +655,7 @@ pub fn analyse<O>(
                             .map(|(_, m)| reports[m].component.clone())
                     })
             };
-            let (name, kind) = component_name(topology, components[c]);
+            let (name, kind) = topology.component_name(components[c]);
             chain.push(Step {
                 component: name,
                 kind,

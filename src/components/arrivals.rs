@@ -63,7 +63,7 @@ impl Default for ArrivalProcess {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sim::rng::stream;
+    use crate::base::rng::stream;
 
     fn count_in(segments: &[RateSegment], from: u64, to: u64) -> usize {
         let mut rng = stream(1, "test/arrivals");

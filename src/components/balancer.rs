@@ -5,7 +5,7 @@ use std::ops::Range;
 use rand::{Rng, RngExt};
 
 use super::instance::InstanceState;
-use crate::spec::model::LbPolicy;
+use crate::topology::LbPolicy;
 
 /// Balancer state of one service.
 #[derive(Clone, Debug, Default)]
@@ -109,7 +109,7 @@ fn random_up<R: Rng + ?Sized>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sim::rng::stream;
+    use crate::base::rng::stream;
 
     fn instances(loads: &[u32]) -> Vec<InstanceState> {
         loads

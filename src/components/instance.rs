@@ -3,6 +3,9 @@
 
 use std::collections::VecDeque;
 
+use crate::base::Outcome;
+use crate::topology::TimerKind;
+
 /// The process behind an instance, as its callers experience it.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Process {
@@ -65,7 +68,7 @@ pub struct InstanceState {
     /// Frozen (a GC pause, a hung host) until this virtual time.
     pub frozen_until: u64,
     /// What happened to its activations while frozen, in order.
-    pub deferred: Vec<crate::sim::engine::Deferred>,
+    pub deferred: Vec<Deferred>,
     /// Set from the first rejection until the load falls to half, so a
     /// saturated instance reports one `queue_full` event, not one per request.
     pub saturated: bool,
@@ -117,4 +120,20 @@ impl InstanceState {
     pub fn outstanding(&self) -> u32 {
         self.busy + self.queue.len() as u32
     }
+}
+
+/// Something that happened to an activation while its instance was frozen,
+/// handled when it thaws.
+#[derive(Clone, Copy, Debug)]
+pub enum Deferred {
+    Answer {
+        slot: u32,
+        epoch: u32,
+        outcome: Outcome,
+    },
+    Timer {
+        slot: u32,
+        epoch: u32,
+        kind: TimerKind,
+    },
 }

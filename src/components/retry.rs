@@ -2,7 +2,7 @@
 
 use rand::{Rng, RngExt};
 
-use crate::spec::model::Jitter;
+use crate::topology::Jitter;
 use crate::topology::RetryPolicy;
 
 /// Sleep before retry number `retry` (1 for the first retry), in ns.
@@ -77,7 +77,7 @@ impl RetryBudget {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sim::rng::stream;
+    use crate::base::rng::stream;
 
     fn policy(jitter: Jitter) -> RetryPolicy {
         RetryPolicy {

@@ -33,7 +33,7 @@ pub fn sample<R: Rng + ?Sized>(work: WorkTime, rng: &mut R) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sim::rng::stream;
+    use crate::base::rng::stream;
 
     /// Kolmogorov–Smirnov distance between samples and a CDF.
     fn ks(mut samples: Vec<f64>, cdf: impl Fn(f64) -> f64) -> f64 {

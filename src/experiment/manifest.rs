@@ -6,7 +6,9 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::analysis::hypothesis::Verdict;
-use crate::observe::metrics::{ErrorClass, Outcomes};
+use crate::base::ErrorClass;
+use crate::observe::metrics::Outcomes;
+use crate::sim::broker::QueueTotals;
 use crate::sim::{RunConfig, RunSummary};
 use crate::spec::{Experiment, Source};
 use crate::topology::Topology;
@@ -29,7 +31,7 @@ pub struct Manifest {
     pub entries: indexmap::IndexMap<String, EntrySummary>,
     /// Per queue, over the whole run.
     #[serde(skip_serializing_if = "indexmap::IndexMap::is_empty")]
-    pub queues: indexmap::IndexMap<String, crate::sim::broker::QueueTotals>,
+    pub queues: indexmap::IndexMap<String, QueueSummary>,
     /// Per replicated database, over the whole run.
     #[serde(skip_serializing_if = "indexmap::IndexMap::is_empty")]
     pub databases: indexmap::IndexMap<String, DatabaseSummary>,
@@ -37,6 +39,28 @@ pub struct Manifest {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub hypothesis: Vec<Verdict>,
     pub files: Vec<&'static str>,
+}
+
+/// What went through a queue over the run (the engine's `QueueTotals`,
+/// written out).
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct QueueSummary {
+    pub enqueued: u64,
+    pub delivered: u64,
+    pub redelivered: u64,
+    /// Accepted work still queued or being delivered at the end: never done.
+    pub pending_at_end: u64,
+}
+
+impl From<QueueTotals> for QueueSummary {
+    fn from(totals: QueueTotals) -> Self {
+        QueueSummary {
+            enqueued: totals.enqueued,
+            delivered: totals.delivered,
+            redelivered: totals.redelivered,
+            pending_at_end: totals.pending_at_end,
+        }
+    }
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -207,7 +231,7 @@ impl Manifest {
                 .iter()
                 .zip(&summary.queues)
                 .filter(|(s, _)| s.consumer.is_some())
-                .map(|(s, q)| (s.name.clone(), *q))
+                .map(|(s, q)| (s.name.clone(), QueueSummary::from(*q)))
                 .collect(),
             databases: topology
                 .services

@@ -2,11 +2,46 @@
 //! and for how long. Resolution doubles as validation: a target that does not
 //! resolve is a problem with its JSON path.
 
-use crate::error::{JsonPath, Problem};
+use crate::error::{JsonPath, Problem, closest};
 use crate::spec::ScenarioSpec;
-use crate::spec::closest;
-use crate::spec::scenario::{FaultSpec, KillMode, PartitionMode};
+use crate::spec::scenario::{self, FaultSpec};
 use crate::topology::{Topology, WorkTime};
+
+/// How a killed instance looks to its callers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KillMode {
+    /// The process died and the host answers: connections are refused.
+    Crash,
+    /// The host is gone: callers wait for their timeouts.
+    HostDown,
+}
+
+impl From<scenario::KillMode> for KillMode {
+    fn from(mode: scenario::KillMode) -> Self {
+        match mode {
+            scenario::KillMode::Crash => KillMode::Crash,
+            scenario::KillMode::HostDown => KillMode::HostDown,
+        }
+    }
+}
+
+/// What a partition does to the calls that cross it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PartitionMode {
+    /// Packets vanish: the caller waits for its timeout.
+    Drop,
+    /// Connections are refused at once.
+    Refuse,
+}
+
+impl From<scenario::PartitionMode> for PartitionMode {
+    fn from(mode: scenario::PartitionMode) -> Self {
+        match mode {
+            scenario::PartitionMode::Drop => PartitionMode::Drop,
+            scenario::PartitionMode::Refuse => PartitionMode::Refuse,
+        }
+    }
+}
 
 /// What a fault does while it is active.
 #[derive(Clone, Debug, PartialEq)]
@@ -272,7 +307,7 @@ pub fn compile(scenario: &ScenarioSpec, topology: &Topology) -> Result<Vec<Fault
                     service,
                     instance,
                     count,
-                    mode: *mode,
+                    mode: (*mode).into(),
                 }),
                 Err((field, problem)) => {
                     target_problem(field, problem);
@@ -514,7 +549,7 @@ pub fn compile(scenario: &ScenarioSpec, topology: &Topology) -> Result<Vec<Fault
                 ok.then_some(FaultAction::Partition {
                     service_sides,
                     zone_sides,
-                    mode: *mode,
+                    mode: (*mode).into(),
                 })
             }
             FaultSpec::MemoryLeak {
@@ -580,7 +615,7 @@ pub fn compile(scenario: &ScenarioSpec, topology: &Topology) -> Result<Vec<Fault
                     Ok(Resolved::Service(s)) => Some(FaultAction::ChaosMonkey {
                         service: s,
                         mean_interval: mean_interval.0,
-                        mode: *mode,
+                        mode: (*mode).into(),
                     }),
                     Ok(_) => {
                         target_problem(

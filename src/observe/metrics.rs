@@ -4,65 +4,8 @@
 
 use hdrhistogram::Histogram;
 
-/// Why a request or call failed, as the component that saw it fail.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-#[repr(u8)]
-pub enum ErrorClass {
-    /// The caller's timer fired before the response came.
-    Timeout = 0,
-    /// The callee's instance had every worker busy and a full queue.
-    QueueFull = 1,
-    /// No connection could be had from the caller's pool in time.
-    PoolExhausted = 2,
-    /// The load balancer had no instance to route to.
-    NoHealthyInstance = 3,
-    /// The chosen instance's process is dead: the connection was refused.
-    Refused = 4,
-    /// An injected error fault answered for the callee.
-    Injected = 5,
-    /// The caller's circuit breaker was open: the call was not sent.
-    CircuitOpen = 6,
-    /// The instance turned the request away to protect itself (load
-    /// shedding).
-    Shed = 7,
-    /// The callee answered with an error of its own.
-    Downstream = 8,
-}
-
-/// Number of error classes (columns `err_*` in the files).
-pub const ERROR_CLASSES: usize = ErrorClass::ALL.len();
-
-impl ErrorClass {
-    pub const ALL: [ErrorClass; 9] = [
-        ErrorClass::Timeout,
-        ErrorClass::QueueFull,
-        ErrorClass::PoolExhausted,
-        ErrorClass::NoHealthyInstance,
-        ErrorClass::Refused,
-        ErrorClass::Injected,
-        ErrorClass::CircuitOpen,
-        ErrorClass::Shed,
-        ErrorClass::Downstream,
-    ];
-
-    pub fn from_name(name: &str) -> Option<ErrorClass> {
-        ErrorClass::ALL.into_iter().find(|c| c.name() == name)
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            ErrorClass::Timeout => "timeout",
-            ErrorClass::QueueFull => "queue_full",
-            ErrorClass::PoolExhausted => "pool_exhausted",
-            ErrorClass::NoHealthyInstance => "no_healthy_instance",
-            ErrorClass::Refused => "refused",
-            ErrorClass::Injected => "injected",
-            ErrorClass::CircuitOpen => "circuit_open",
-            ErrorClass::Shed => "shed",
-            ErrorClass::Downstream => "downstream",
-        }
-    }
-}
+use crate::base::{ERROR_CLASSES, ErrorClass};
+use crate::topology::Component;
 
 /// Latencies are recorded in nanoseconds with two significant digits (1 %
 /// resolution); windows auto-grow past an hour rather than drop a value.
@@ -242,20 +185,6 @@ impl Level {
         self.max = self.value;
         (average, max)
     }
-}
-
-/// What a metrics row describes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Component {
-    /// An entry point, as its clients see it.
-    Entry(u32),
-    /// A service, all instances and endpoints together.
-    Service(u32),
-    /// One endpoint of a service, over all instances.
-    Endpoint(u32),
-    /// The pools of one (caller service, callee service), over all caller
-    /// instances.
-    Pool(u32),
 }
 
 /// One row of `metrics.csv`: one component over one window.

@@ -10,9 +10,10 @@ pub mod trace;
 
 use hdrhistogram::Histogram;
 
+use crate::topology::Component;
 use crate::topology::Topology;
 use events::StateEvent;
-use metrics::{Component, Row};
+use metrics::Row;
 use trace::TraceEvent;
 
 /// Receives what the engine observes, as it happens. Static dispatch: the

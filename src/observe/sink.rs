@@ -9,7 +9,8 @@ use serde::Serialize;
 
 use super::Observer;
 use super::events::{StateChange, StateEvent};
-use super::metrics::{Component, ErrorClass, Row};
+use super::metrics::Row;
+use crate::base::ErrorClass;
 use crate::topology::Topology;
 
 /// Columns of `metrics.csv`, in order. Latencies are of successful requests,
@@ -53,26 +54,6 @@ pub const METRICS_COLUMNS: &[&str] = &[
     "memory_max_mib",
 ];
 
-/// Name and kind of a row's component, as written in the files.
-pub fn component_name(topology: &Topology, component: Component) -> (String, &'static str) {
-    match component {
-        Component::Entry(w) => (topology.workloads[w as usize].name.clone(), "entry"),
-        Component::Service(s) => (topology.services[s as usize].name.clone(), "service"),
-        Component::Endpoint(e) => (topology.endpoints[e as usize].full_name.clone(), "endpoint"),
-        Component::Pool(g) => {
-            let group = &topology.pool_groups[g as usize];
-            (
-                format!(
-                    "{}->{}",
-                    topology.services[group.caller.index()].name,
-                    topology.services[group.callee.index()].name
-                ),
-                "pool",
-            )
-        }
-    }
-}
-
 fn ms(nanos: f64) -> f64 {
     nanos / 1e6
 }
@@ -88,7 +69,7 @@ pub fn write_row(
     warmup: u64,
     row: &Row,
 ) -> io::Result<()> {
-    let (name, kind) = component_name(topology, row.component);
+    let (name, kind) = topology.component_name(row.component);
     let phase = if row.window_start < warmup {
         "warmup"
     } else {
@@ -395,6 +376,6 @@ impl Observer for FileSink {
 }
 
 /// Error classes in file order, for readers that pair names with counts.
-pub fn error_class_names() -> [&'static str; super::metrics::ERROR_CLASSES] {
+pub fn error_class_names() -> [&'static str; crate::base::ERROR_CLASSES] {
     ErrorClass::ALL.map(ErrorClass::name)
 }

@@ -17,7 +17,9 @@ use serde_json::{Value, json};
 
 use super::Observer;
 use super::events::StateEvent;
-use super::metrics::{Component, ErrorClass, Row};
+use super::metrics::Row;
+use crate::base::ErrorClass;
+use crate::topology::Component;
 use crate::topology::Topology;
 
 /// One activation over the whole run.

@@ -5,15 +5,13 @@
 
 use std::collections::VecDeque;
 
-use serde::Serialize;
-
 use super::engine::{CONSUMER, Engine, LOST};
 use super::event::Event;
 use crate::observe::Observer;
 use crate::observe::trace::{Origin, Traced};
 
 /// What went through a queue over a run.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct QueueTotals {
     /// Items handed to the queue.
     pub enqueued: u64,

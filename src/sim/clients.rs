@@ -5,12 +5,12 @@
 
 use rand_distr::{Distribution, Exp1};
 
-use super::engine::{CLIENT, Engine, Outcome};
+use super::engine::{CLIENT, Engine};
 use super::event::Event;
+use crate::base::{ErrorClass, Outcome};
 use crate::components::retry;
 use crate::components::work;
 use crate::observe::Observer;
-use crate::observe::metrics::ErrorClass;
 use crate::observe::trace::{Origin, Traced};
 
 /// Not connected to any instance.

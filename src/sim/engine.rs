@@ -16,21 +16,23 @@ use rand_chacha::ChaCha8Rng;
 
 use super::event::Event;
 use super::queue::EventQueue;
-use super::rng::stream;
+use crate::base::rng::stream;
+use crate::base::{ErrorClass, Outcome};
 use crate::components::arrivals::ArrivalProcess;
 use crate::components::balancer::Balancer;
 use crate::components::breaker::{Breaker, Transition};
-use crate::components::instance::{InstanceState, Process};
+use crate::components::instance::{Deferred, InstanceState, Process};
 use crate::components::pool::PoolState;
 use crate::components::retry::RetryBudget;
 use crate::components::work;
 use crate::faults::Fault;
+use crate::faults::PartitionMode;
 use crate::observe::Observer;
 use crate::observe::digest::TraceDigest;
 use crate::observe::events::{StateChange, StateEvent};
-use crate::observe::metrics::{Component, ErrorClass, Level, Outcomes, Row};
+use crate::observe::metrics::{Level, Outcomes, Row};
 use crate::observe::trace::{ActivationId, FallbackTaken, Origin, TraceEvent, Traced};
-use crate::spec::scenario::PartitionMode;
+use crate::topology::Component;
 use crate::topology::Fallback;
 use crate::topology::{TimerKind, Topology};
 
@@ -120,28 +122,6 @@ pub(super) struct Activation {
     pub(super) degraded: bool,
     /// The last call missed (a cache miss, or no answer).
     pub(super) missed: bool,
-}
-
-/// Something that happened to an activation while its instance was frozen,
-/// handled when it thaws.
-#[derive(Clone, Copy, Debug)]
-pub enum Deferred {
-    Answer {
-        slot: u32,
-        epoch: u32,
-        outcome: Outcome,
-    },
-    Timer {
-        slot: u32,
-        epoch: u32,
-        kind: TimerKind,
-    },
-}
-
-#[derive(Clone, Copy, Debug)]
-pub enum Outcome {
-    Ok,
-    Err(ErrorClass),
 }
 
 /// A FIFO of timers of one duration: created in time order, so already

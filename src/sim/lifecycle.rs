@@ -5,18 +5,16 @@
 
 use rand::RngExt;
 
-use super::engine::{
-    CLIENT, CONSUMER, Deferred, ENTRY, Engine, NO_PRIMARY, ORPHAN, Outcome, PROBE, Phase,
-};
+use super::engine::{CLIENT, CONSUMER, ENTRY, Engine, NO_PRIMARY, ORPHAN, PROBE, Phase};
 use super::event::Event;
-use crate::components::instance::Process;
+use crate::base::{ErrorClass, Outcome};
+use crate::components::instance::{Deferred, Process};
 use crate::components::work;
 use crate::faults::FaultAction;
+use crate::faults::{KillMode, PartitionMode};
 use crate::observe::Observer;
 use crate::observe::events::StateChange;
-use crate::observe::metrics::ErrorClass;
 use crate::observe::trace::Traced;
-use crate::spec::scenario::{KillMode, PartitionMode};
 use crate::topology::InstanceId;
 
 impl<O: Observer> Engine<'_, O> {

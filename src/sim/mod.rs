@@ -8,7 +8,6 @@ pub mod engine;
 pub mod event;
 mod lifecycle;
 pub mod queue;
-pub mod rng;
 
 pub use engine::{Engine, RunConfig, RunSummary};
 

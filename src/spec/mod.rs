@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 
 use serde::de::DeserializeOwned;
 
-use crate::error::{Error, JsonPath, Problem, Result, Segment};
+use crate::error::{Error, JsonPath, Problem, Result, Segment, closest};
 pub use model::ModelSpec;
 pub use scenario::ScenarioSpec;
 pub use variant::BASELINE;
@@ -245,20 +245,6 @@ fn suggest_for_unknown_field(message: &str) -> Option<String> {
     let (found, expected) = rest.split_once('`')?;
     let candidates: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
     closest(found, candidates.iter().copied()).map(|name| format!("did you mean `{name}`?"))
-}
-
-/// The candidate closest to `name`, if it is close enough to be a typo.
-pub fn closest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
-    candidates
-        .into_iter()
-        .map(|candidate| (strsim::damerau_levenshtein(name, candidate), candidate))
-        // A typo, not another word: at most a third of the longer name, and
-        // never all of a short one.
-        .filter(|(distance, candidate)| {
-            *distance <= (name.len().max(candidate.len()) / 3).max(1) && *distance < name.len()
-        })
-        .min_by_key(|(distance, _)| *distance)
-        .map(|(_, candidate)| candidate)
 }
 
 #[cfg(test)]

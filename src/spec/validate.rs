@@ -6,9 +6,9 @@ use indexmap::IndexMap;
 use petgraph::algo::tarjan_scc;
 use petgraph::graph::DiGraph;
 
-use super::closest;
 use super::model::{CallSpec, InstancesSpec, ModelSpec, ServiceKind, WorkSpec};
 use super::scenario::ScenarioSpec;
+use crate::error::closest;
 use crate::error::{JsonPath, Problem};
 
 /// Largest p99/mean ratio a log-normal can have: with σ at the mode of the
@@ -651,8 +651,8 @@ fn check_call<'m>(
             ));
         }
         for (i, name) in retry.on.iter().flatten().enumerate() {
-            if crate::observe::metrics::ErrorClass::from_name(name).is_none() {
-                let names = crate::observe::metrics::ErrorClass::ALL.map(|c| c.name());
+            if crate::base::ErrorClass::from_name(name).is_none() {
+                let names = crate::base::ErrorClass::ALL.map(|c| c.name());
                 let hint = closest(name, names).map(|n| format!("did you mean `{n}`?"));
                 problems.push(
                     Problem::new(

@@ -5,7 +5,8 @@
 
 use serde_json::{Map, Value};
 
-use super::{Experiment, ModelSpec, Source, closest, deserialize, validate};
+use super::{Experiment, ModelSpec, Source, deserialize, validate};
+use crate::error::closest;
 use crate::error::{Error, JsonPath, Problem, Result, Segment};
 
 /// The reference variant: the one named so in the scenario, or else the

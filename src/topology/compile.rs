@@ -3,7 +3,7 @@
 use indexmap::IndexMap;
 
 use super::*;
-use crate::spec::model::{Interpolate, ModelSpec, WorkSpec};
+use crate::spec::model::{self, Interpolate, ModelSpec, WorkSpec};
 
 /// z such that Φ(z) = 0.99.
 const Z99: f64 = 2.326_347_874_040_841;
@@ -118,7 +118,7 @@ pub(super) fn compile(model: &ModelSpec) -> Topology {
                         backoff: r.backoff.0,
                         multiplier: r.multiplier.unwrap_or(2.0),
                         max_backoff: r.max_backoff.map_or(30_000_000_000, |d| d.0),
-                        jitter: r.jitter,
+                        jitter: jitter(r.jitter),
                         on: retry_mask(r.on.as_deref()),
                         budget: r
                             .budget
@@ -173,10 +173,10 @@ pub(super) fn compile(model: &ModelSpec) -> Topology {
         }
         services.push(Service {
             name: service_name.clone(),
-            kind: service.kind,
+            kind: kind(service.kind),
             workers: service.workers.unwrap_or(UNLIMITED_WORKERS),
             queue: service.queue.unwrap_or(DEFAULT_QUEUE),
-            policy: service.load_balancer.policy,
+            policy: policy(service.load_balancer.policy),
             instances: first_instance..instances.len() as u32,
             endpoints: first_endpoint..endpoints.len() as u32,
             health_check: service
@@ -320,7 +320,7 @@ pub(super) fn compile(model: &ModelSpec) -> Topology {
                     backoff: spec.reconnect.backoff.0,
                     multiplier: spec.reconnect.multiplier.unwrap_or(2.0),
                     max_backoff: spec.reconnect.max_backoff.map_or(30_000_000_000, |d| d.0),
-                    jitter: spec.reconnect.jitter,
+                    jitter: jitter(spec.reconnect.jitter),
                     on: u16::MAX,
                     budget: None,
                     budget_index: 0,
@@ -382,7 +382,7 @@ pub fn placement(
 
 /// The error classes a retry policy retries, as a bit set.
 fn retry_mask(on: Option<&[String]>) -> u16 {
-    use crate::observe::metrics::ErrorClass;
+    use crate::base::ErrorClass;
     match on {
         Some(names) => names
             .iter()
@@ -428,6 +428,37 @@ fn segments(points: &[(u64, f64)], interpolate: Interpolate) -> Vec<RateSegment>
         });
     }
     out
+}
+
+// The file's enums become the topology's own, so that the engine never sees
+// a serde type: a renamed spelling in the file format stays a spec concern.
+
+fn kind(kind: model::ServiceKind) -> ServiceKind {
+    match kind {
+        model::ServiceKind::Service => ServiceKind::Service,
+        model::ServiceKind::Queue => ServiceKind::Queue,
+        model::ServiceKind::Database => ServiceKind::Database,
+        model::ServiceKind::Cache => ServiceKind::Cache,
+        model::ServiceKind::External => ServiceKind::External,
+    }
+}
+
+fn policy(policy: model::LbPolicy) -> LbPolicy {
+    match policy {
+        model::LbPolicy::RoundRobin => LbPolicy::RoundRobin,
+        model::LbPolicy::LeastOutstanding => LbPolicy::LeastOutstanding,
+        model::LbPolicy::Random => LbPolicy::Random,
+        model::LbPolicy::PowerOfTwoChoices => LbPolicy::PowerOfTwoChoices,
+    }
+}
+
+fn jitter(jitter: model::Jitter) -> Jitter {
+    match jitter {
+        model::Jitter::None => Jitter::None,
+        model::Jitter::Full => Jitter::Full,
+        model::Jitter::Equal => Jitter::Equal,
+        model::Jitter::Decorrelated => Jitter::Decorrelated,
+    }
 }
 
 #[cfg(test)]

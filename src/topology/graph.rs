@@ -5,8 +5,8 @@ use std::fmt::Write;
 
 use petgraph::graph::{DiGraph, NodeIndex};
 
+use super::ServiceKind;
 use super::{ServiceId, Topology};
-use crate::spec::model::ServiceKind;
 
 /// Services as nodes; one edge per (caller, callee) pair, labelled with the
 /// endpoint calls it carries, in model order.

@@ -21,7 +21,45 @@ pub fn instance_names(
 
 use std::ops::Range;
 
-use crate::spec::model::{Jitter, LbPolicy, ServiceKind};
+/// What a service is: it sets defaults and how the service is drawn.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ServiceKind {
+    #[default]
+    Service,
+    Queue,
+    Database,
+    Cache,
+    External,
+}
+
+/// Instance selection policy of a load balancer.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum LbPolicy {
+    /// Each instance in turn.
+    #[default]
+    RoundRobin,
+    /// The fewest requests queued or in service.
+    LeastOutstanding,
+    /// Uniformly at random.
+    Random,
+    /// Two at random, the less loaded of the two.
+    PowerOfTwoChoices,
+}
+
+/// Spreading of retry backoffs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Jitter {
+    /// Exactly the exponential backoff: callers retry in lockstep.
+    #[default]
+    None,
+    /// Uniform between 0 and the backoff.
+    Full,
+    /// Half the backoff plus uniform up to the other half.
+    Equal,
+    /// Uniform between the initial backoff and three times the previous
+    /// sleep, capped (AWS's "decorrelated jitter").
+    Decorrelated,
+}
 
 /// What a caller does when a call has failed for good.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -41,48 +79,21 @@ pub struct Consumer {
     pub retry_after: u64,
 }
 
-macro_rules! id {
-    ($(#[$doc:meta])* $name:ident) => {
-        $(#[$doc])*
-        #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-        pub struct $name(pub u32);
-        impl $name {
-            #[inline]
-            pub fn index(self) -> usize {
-                self.0 as usize
-            }
-        }
-    };
-}
+pub use crate::base::ids::*;
 
-id!(
-    /// An availability zone.
-    ZoneId
-);
-id!(
-    /// A service (all its instances).
-    ServiceId
-);
-id!(
-    /// One instance of a service.
-    InstanceId
-);
-id!(
-    /// An operation of a service.
-    EndpointId
-);
-id!(
-    /// One call site: an endpoint calling another.
-    CallId
-);
-id!(
-    /// The pools from every instance of one caller service to one callee.
-    PoolGroupId
-);
-id!(
-    /// An entry point of the workload.
-    WorkloadId
-);
+/// A part of the architecture that metrics rows and the analysis describe.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Component {
+    /// An entry point, as its clients see it.
+    Entry(u32),
+    /// A service, all instances and endpoints together.
+    Service(u32),
+    /// One endpoint of a service, over all instances.
+    Endpoint(u32),
+    /// The pools of one (caller service, callee service), over all caller
+    /// instances.
+    Pool(u32),
+}
 
 /// Concurrency of an instance that has no worker limit (`external` services).
 pub const UNLIMITED_WORKERS: u32 = u32::MAX;
@@ -353,6 +364,26 @@ pub struct ClientGroup {
 }
 
 impl Topology {
+    /// Name and kind of a row's component, as written in the files.
+    pub fn component_name(&self, component: Component) -> (String, &'static str) {
+        match component {
+            Component::Entry(w) => (self.workloads[w as usize].name.clone(), "entry"),
+            Component::Service(s) => (self.services[s as usize].name.clone(), "service"),
+            Component::Endpoint(e) => (self.endpoints[e as usize].full_name.clone(), "endpoint"),
+            Component::Pool(g) => {
+                let group = &self.pool_groups[g as usize];
+                (
+                    format!(
+                        "{}->{}",
+                        self.services[group.caller.index()].name,
+                        self.services[group.callee.index()].name
+                    ),
+                    "pool",
+                )
+            }
+        }
+    }
+
     pub fn compile(model: &crate::spec::ModelSpec) -> Topology {
         compile::compile(model)
     }

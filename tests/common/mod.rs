@@ -6,8 +6,9 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use faultline::base::{ERROR_CLASSES, ErrorClass};
 use faultline::observe::Recorder;
-use faultline::observe::metrics::{Component, ERROR_CLASSES, ErrorClass, Row};
+use faultline::observe::metrics::{Component, Row};
 use faultline::sim::{RunConfig, RunSummary, simulate};
 use faultline::spec::{Source, parse_model};
 use faultline::topology::Topology;

@@ -1,0 +1,9 @@
+//! The shared vocabulary at the bottom of the crate: typed ids, error
+//! classes and random streams. It imports nothing of the crate, so every
+//! layer can speak it without reaching into another.
+
+mod error_class;
+pub mod ids;
+pub mod rng;
+
+pub use error_class::{ERROR_CLASSES, ErrorClass, Outcome};
