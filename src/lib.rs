@@ -35,6 +35,7 @@ pub mod error;
 pub mod experiment;
 pub mod faults;
 pub mod observe;
+pub mod plan;
 pub mod report;
 pub mod sim;
 pub mod spec;

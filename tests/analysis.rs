@@ -15,8 +15,8 @@ fn evaluated(
     patch_model: impl FnOnce(&mut Value),
     patch_scenario: impl FnOnce(&mut Value),
 ) -> Evaluation {
-    let experiment = shipped_experiment(scenario, patch_model, patch_scenario);
-    evaluate(&experiment, seed).unwrap_or_else(|e| panic!("{e}"))
+    let plan = shipped_plan(scenario, patch_model, patch_scenario);
+    evaluate(&plan, seed)
 }
 
 fn step<'a>(analysis: &'a Analysis, component: &str) -> &'a faultline::analysis::Step {
@@ -91,10 +91,10 @@ fn immediate_retries_are_flagged_metastable_and_backoff_with_a_budget_is_not() {
         assert!(a.chain.iter().any(|s| s.component == "users"));
 
         // The shipped mitigation, as a variant patches it in.
-        let shipped = shipped_experiment("retry-storm.json", |_| {}, |_| {})
+        let shipped = shipped_plan("retry-storm.json", |_| {}, |_| {})
             .with_variant("backoff-jitter-budget")
             .unwrap();
-        let calm = evaluate(&shipped, seed).unwrap();
+        let calm = evaluate(&shipped, seed);
         let a = &calm.analysis;
         assert_eq!(calm.manifest.variant, "backoff-jitter-budget");
         assert_eq!(calm.hypothesis_passed(), Some(true));

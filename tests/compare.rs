@@ -7,7 +7,7 @@ use std::process::Output;
 
 use crate::common::*;
 use faultline::compare::{self, Seeds, report};
-use faultline::spec::load_experiment;
+use faultline::plan::Plan;
 
 /// A short retry storm (40 s) with a baseline and one cure, in `dir`:
 /// small enough to run a grid in a test, and with a difference to find.
@@ -380,18 +380,18 @@ fn run_variant_writes_its_own_directory_with_the_patched_model_hash() {
 /// Compares the given variants of a shipped scenario over `seeds` seeds in
 /// memory, as `compare` does.
 fn compare_shipped(scenario: &str, names: &[&str], seeds: u64) -> report::Comparison {
-    let experiment = load_experiment(&repo().join("scenarios").join(scenario)).unwrap();
+    let plan = Plan::load(&repo().join("scenarios").join(scenario)).unwrap();
     let variants: Vec<_> = names
         .iter()
-        .map(|n| experiment.with_variant(n).unwrap())
+        .map(|n| plan.with_variant(n).unwrap())
         .collect();
     let seeds = Seeds {
-        first: experiment.scenario.seed,
+        first: plan.config.seed,
         count: seeds,
     };
     let inputs = report::Inputs::from_variants(&variants, seeds);
     let cells: Vec<u64> = (0..inputs.cells()).collect();
-    let figures = compare::run_cells(&variants, seeds, &cells, 2, &|| {}).unwrap();
+    let figures = compare::run_cells(&variants, seeds, &cells, 2, &|| {});
     report::aggregate(&inputs, &figures)
 }
 

@@ -11,9 +11,10 @@ use std::path::PathBuf;
 use faultline::base::ErrorClass;
 use faultline::observe::Recorder;
 use faultline::observe::events::{StateChange, StateEvent};
-use faultline::observe::metrics::{Component, Row};
+use faultline::observe::metrics::Row;
 use faultline::sim::RunSummary;
 use faultline::spec::Source;
+use faultline::topology::Component;
 use faultline::topology::Topology;
 
 use crate::common::*;

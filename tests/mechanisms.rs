@@ -7,8 +7,9 @@
 
 use faultline::base::ErrorClass;
 use faultline::observe::events::StateChange;
-use faultline::observe::metrics::{Component, Row};
+use faultline::observe::metrics::Row;
 use faultline::sim::RunSummary;
+use faultline::topology::Component;
 use faultline::topology::Topology;
 
 use crate::common::*;

@@ -9,8 +9,9 @@
 //! so a real bias of a few percent fails while a fair run passes. Runs are
 //! seeded, so each assertion is deterministic.
 
-use faultline::observe::metrics::{Component, Row};
+use faultline::observe::metrics::Row;
 use faultline::sim::RunSummary;
+use faultline::topology::Component;
 use faultline::topology::Topology;
 
 use crate::common::*;

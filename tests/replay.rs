@@ -5,10 +5,10 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use faultline::experiment::{self, replay};
+use faultline::experiment::replay;
 use faultline::observe::NullObserver;
+use faultline::plan::Plan;
 use faultline::sim::simulate;
-use faultline::topology::Topology;
 use serde_json::Value;
 
 use crate::common::{faultline_in, repo};
@@ -377,13 +377,10 @@ fn a_trace_window_shows_the_retry_storm_starting() {
 fn tracing_a_whole_run_does_not_change_it() {
     for name in shipped_scenarios() {
         let path = repo().join("scenarios").join(&name);
-        let experiment = faultline::spec::load_experiment(&path).unwrap();
-        let topology = Topology::compile(&experiment.model);
-        let faults = faultline::faults::compile(&experiment.scenario, &topology).unwrap();
-        let config = experiment::run_config(&experiment, None);
-        let (plain, _) = simulate(&topology, &faults, config, NullObserver);
-        let (_, traced, tracer) =
-            replay::trace_window(&experiment, config.seed, 0, config.duration).unwrap();
+        let plan = Plan::load(&path).unwrap();
+        let config = plan.config;
+        let (plain, _) = simulate(&plan.topology, &plan.faults, config, NullObserver);
+        let (traced, tracer) = replay::trace_window(&plan, config.seed, 0, config.duration);
         assert_eq!(traced.trace_digest, plain.trace_digest, "{name}");
         assert_eq!(traced.events, plain.events, "{name}");
         // Every activation but the health probes' is a hop, and a hop ends

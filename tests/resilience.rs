@@ -17,8 +17,9 @@ use serde_json::{Value, json};
 use faultline::base::{ERROR_CLASSES, ErrorClass};
 use faultline::observe::Recorder;
 use faultline::observe::events::StateChange;
-use faultline::observe::metrics::{Component, Row};
+use faultline::observe::metrics::Row;
 use faultline::sim::{RunConfig, RunSummary};
+use faultline::topology::Component;
 use faultline::topology::Topology;
 
 use crate::common::*;

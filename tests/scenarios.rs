@@ -9,8 +9,9 @@ use crate::common::*;
 use faultline::base::ErrorClass;
 use faultline::observe::Recorder;
 use faultline::observe::events::StateChange;
-use faultline::observe::metrics::{Component, Row};
+use faultline::observe::metrics::Row;
 use faultline::sim::{RunSummary, simulate};
+use faultline::topology::Component;
 use faultline::topology::Topology;
 
 struct Run {
@@ -21,13 +22,15 @@ struct Run {
 
 /// Runs a shipped scenario, with `patch` applied to its model first.
 fn run_shipped(scenario: &str, patch: impl FnOnce(&mut Value)) -> Run {
-    let experiment = shipped_experiment(scenario, patch, |_| {});
-    let topology = Topology::compile(&experiment.model);
-    let faults = faultline::faults::compile(&experiment.scenario, &topology).unwrap();
-    let config = faultline::experiment::run_config(&experiment, None);
-    let (summary, recorder) = simulate(&topology, &faults, config, Recorder::default());
+    let plan = shipped_plan(scenario, patch, |_| {});
+    let (summary, recorder) = simulate(
+        &plan.topology,
+        &plan.faults,
+        plan.config,
+        Recorder::default(),
+    );
     Run {
-        topology,
+        topology: plan.topology,
         summary,
         recorder,
     }

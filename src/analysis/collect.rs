@@ -9,7 +9,7 @@ use crate::base::ErrorClass;
 use crate::observe::Observer;
 use crate::observe::events::StateEvent;
 use crate::observe::metrics::{Row, new_histogram};
-use crate::spec::scenario::Phase;
+use crate::plan::{Phase, Phases};
 use crate::topology::Component;
 use crate::topology::Topology;
 
@@ -68,40 +68,6 @@ impl Sample {
         } else {
             self.errors as f64 / self.finished() as f64
         }
-    }
-}
-
-/// Virtual-time spans of the phases, `[start, end)` in ns; a window belongs
-/// to a phase when its start lies in the span.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Phases {
-    pub spans: [(u64, u64); 4],
-}
-
-impl Phases {
-    /// `first_start`/`last_end`: of the faults (`None` without faults; a
-    /// fault that lasts to the end ends at `duration`).
-    pub fn new(warmup: u64, duration: u64, faults: Option<(u64, u64)>) -> Phases {
-        let (first, last) = faults.unwrap_or((duration, duration));
-        let first = first.max(warmup).min(duration);
-        let last = last.max(first).min(duration);
-        Phases {
-            spans: [
-                (warmup, first),
-                (first, last),
-                (last, duration),
-                (warmup, duration),
-            ],
-        }
-    }
-
-    pub fn span(&self, phase: Phase) -> (u64, u64) {
-        self.spans[phase as usize]
-    }
-
-    pub fn contains(&self, phase: Phase, window_start: u64) -> bool {
-        let (from, to) = self.span(phase);
-        window_start >= from && window_start < to
     }
 }
 
@@ -196,28 +162,5 @@ impl<O: Observer> Observer for Collector<O> {
             }
         }
         self.inner.latencies(component, latency);
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn phases_split_the_measured_run_at_the_faults() {
-        let s = 1_000_000_000;
-        let p = Phases::new(30 * s, 240 * s, Some((60 * s, 80 * s)));
-        assert_eq!(p.span(Phase::Before), (30 * s, 60 * s));
-        assert_eq!(p.span(Phase::During), (60 * s, 80 * s));
-        assert_eq!(p.span(Phase::After), (80 * s, 240 * s));
-        assert_eq!(p.span(Phase::Whole), (30 * s, 240 * s));
-        assert!(p.contains(Phase::During, 79 * s));
-        assert!(!p.contains(Phase::During, 80 * s));
-        // Without faults the whole measured run is "before"; during and
-        // after are empty.
-        let calm = Phases::new(10 * s, 100 * s, None);
-        assert_eq!(calm.span(Phase::Before), (10 * s, 100 * s));
-        assert_eq!(calm.span(Phase::During), (100 * s, 100 * s));
-        assert_eq!(calm.span(Phase::After), (100 * s, 100 * s));
     }
 }

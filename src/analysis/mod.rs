@@ -20,15 +20,11 @@ use serde::Serialize;
 use crate::base::ErrorClass;
 use crate::faults::{Fault, FaultAction};
 use crate::observe::events::StateChange;
+use crate::plan::RunConfig;
 use crate::sim::RunSummary;
-use crate::spec::ScenarioSpec;
 use crate::topology::Component;
 use crate::topology::Topology;
 use collect::{Collector, Sample};
-
-/// A run is metastable when still outside its band this long after the
-/// last fault ended, unless the scenario says otherwise.
-pub const DEFAULT_METASTABLE_AFTER_NS: u64 = 60_000_000_000;
 
 /// Successes a window needs before its median is judged.
 const MEDIAN_SAMPLES: u64 = 5;
@@ -350,20 +346,6 @@ fn dependencies(topology: &Topology) -> Vec<Dependency> {
     out
 }
 
-/// The phases of a scenario's run, from its compiled faults.
-pub fn phases(scenario: &ScenarioSpec, faults: &[Fault]) -> collect::Phases {
-    let duration = scenario.duration.0;
-    let span = faults.iter().map(|f| f.start).min().map(|first| {
-        let last = faults
-            .iter()
-            .map(|f| f.ends_at().unwrap_or(duration))
-            .max()
-            .unwrap_or(first);
-        (first, last)
-    });
-    collect::Phases::new(scenario.warmup.0, duration, span)
-}
-
 fn seconds(ns: u64) -> f64 {
     (ns as f64 / 1e6).round() / 1e3
 }
@@ -483,15 +465,18 @@ fn steady_windows(windows: &[(u64, u64)], warmup: u64, first_fault: u64) -> (usi
 }
 
 /// Builds the analysis of a finished run.
+///
+/// `metastable_after`: how long past the last fault's end a run still out
+/// of band is called metastable.
 pub fn analyse<O>(
     topology: &Topology,
-    scenario: &ScenarioSpec,
     faults: &[Fault],
     collector: &Collector<O>,
     summary: &RunSummary,
-    warmup: u64,
-    duration: u64,
+    config: &RunConfig,
+    metastable_after: u64,
 ) -> Analysis {
+    let (warmup, duration) = (config.warmup, config.duration);
     let components = &collector.components;
     let windows = &collector.windows;
     let n = components.len();
@@ -558,7 +543,7 @@ pub fn analyse<O>(
         .iter()
         .map(|f| FaultInfo {
             name: f.name.clone(),
-            kind: scenario.faults.get(&f.name).map_or("fault", |s| s.kind()),
+            kind: f.kind,
             targets: fault_targets(topology, f)
                 .into_iter()
                 .map(|s| topology.services[s as usize].name.clone())
@@ -617,10 +602,10 @@ pub fn analyse<O>(
             health: Health::Down,
             reason: format!(
                 "{} on {}",
-                scenario
-                    .faults
-                    .get(&root.name)
-                    .map_or("fault", |s| s.kind()),
+                faults
+                    .iter()
+                    .find(|f| f.name == root.name)
+                    .map_or("fault", |f| f.kind),
                 targets_named.join(", ")
             ),
             via: None,
@@ -753,11 +738,7 @@ pub fn analyse<O>(
         }
         _ => None,
     };
-    let grace = scenario
-        .analysis
-        .as_ref()
-        .and_then(|a| a.metastable_after)
-        .map_or(DEFAULT_METASTABLE_AFTER_NS, |d| d.0);
+    let grace = metastable_after;
     let metastable =
         !recovered && last_end.is_some_and(|end| end < duration && duration - end >= grace);
 

@@ -6,9 +6,9 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use crate::observe::NullObserver;
+use crate::plan::Plan;
 use crate::sim::simulate;
 use crate::spec::{self, Source};
-use crate::topology::Topology;
 
 /// (name, scenario path, scenario text, model path, model text)
 const BENCHES: &[(&str, &str, &str, &str, &str)] = &[
@@ -91,7 +91,7 @@ pub fn run(args: Args) -> crate::Result<i32> {
         if !args.only.is_empty() && !args.only.iter().any(|n| n == name) {
             continue;
         }
-        let experiment = spec::experiment_from_texts(
+        let plan = Plan::from_texts(
             Source {
                 path: PathBuf::from(scenario_path),
                 text: scenario_text.to_string(),
@@ -101,14 +101,13 @@ pub fn run(args: Args) -> crate::Result<i32> {
                 text: model_text.to_string(),
             },
         )?;
-        let topology = Topology::compile(&experiment.model);
-        let mut config = crate::experiment::run_config(&experiment, None);
+        let mut config = plan.config(None);
         if let Some(d) = duration {
             config.duration = d;
             config.warmup = 0;
         }
         let started = Instant::now();
-        let (summary, _) = simulate(&topology, &[], config, NullObserver);
+        let (summary, _) = simulate(&plan.topology, &[], config, NullObserver);
         let wall = started.elapsed().as_secs_f64();
         // Requests: what the clients sent. Activations: every endpoint
         // execution those requests caused.

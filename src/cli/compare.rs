@@ -6,7 +6,7 @@ use std::time::Instant;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::compare::{self, Seeds, Shard, partial, report};
-use crate::spec;
+use crate::plan::Plan;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -31,10 +31,10 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> crate::Result<i32> {
-    let experiment = spec::load_experiment(&args.scenario)?;
-    let variants = compare::variants(&experiment)?;
+    let plan = Plan::load(&args.scenario)?;
+    let variants = compare::variants(&plan)?;
     let seeds = Seeds {
-        first: args.first_seed.unwrap_or(experiment.scenario.seed),
+        first: args.first_seed.unwrap_or(plan.config.seed),
         count: args.seeds,
     };
     let inputs = report::Inputs::from_variants(&variants, seeds);
@@ -54,7 +54,6 @@ pub fn run(args: Args) -> crate::Result<i32> {
     let progress = bar.clone();
     let figures = compare::run_cells(&variants, seeds, &cells, jobs, &move || progress.inc(1));
     bar.finish_and_clear();
-    let figures = figures?;
     let wall = started.elapsed().as_secs_f64();
     let events: u64 = figures.iter().map(|f| f.events).sum();
 

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::ValueEnum;
 
-use crate::topology::{Topology, graph};
+use crate::topology::graph;
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum Format {
@@ -21,8 +21,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> crate::Result<i32> {
-    let model = super::load_model_or_scenario(&args.file)?;
-    let topology = Topology::compile(&model);
+    let topology = crate::plan::topology_of(&args.file)?;
     let text = match args.format {
         Format::Dot => graph::to_dot(&topology),
         Format::Mermaid => graph::to_mermaid(&topology),

@@ -84,13 +84,3 @@ pub fn main() -> i32 {
         }
     }
 }
-
-/// Loads a model file, or the model of a scenario file.
-fn load_model_or_scenario(path: &std::path::Path) -> crate::Result<crate::spec::ModelSpec> {
-    let source = crate::spec::Source::read(path)?;
-    if crate::spec::looks_like_scenario(&source.text) {
-        Ok(crate::spec::load_experiment(path)?.model)
-    } else {
-        crate::spec::parse_model(&source)
-    }
-}

@@ -3,7 +3,8 @@
 use std::path::PathBuf;
 
 use crate::experiment::replay::{self, Verdict};
-use crate::spec::{self, units::Duration};
+use crate::plan::Plan;
+use crate::spec::units::Duration;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -32,11 +33,11 @@ pub fn run(args: Args) -> crate::Result<i32> {
         println!("not replayed: the run cannot be remade from inputs that changed");
         return Ok(1);
     }
-    let experiment = spec::experiment_from_texts(scenario, model)?;
-    let experiment = replay::with_variant(experiment, &recorded.variant, &args.run_dir)?;
+    let plan = Plan::from_texts(scenario, model)?;
+    let plan = replay::with_variant(plan, &recorded.variant, &args.run_dir)?;
     let window = match (args.from, args.to) {
         (Some(from), Some(to)) => {
-            let duration = Duration(experiment.scenario.duration.0);
+            let duration = Duration(plan.config.duration);
             if from >= to || to > duration {
                 eprintln!(
                     "error: --from {from} --to {to}: the window must start before it ends and \
@@ -55,7 +56,7 @@ pub fn run(args: Args) -> crate::Result<i32> {
             env!("CARGO_PKG_VERSION")
         );
     }
-    let verdict = replay::rerun(&experiment, &recorded, &args.run_dir)?;
+    let verdict = replay::rerun(&plan, &recorded, &args.run_dir)?;
     if !verdict.identical() {
         report_mismatch(&verdict);
         return Ok(1);
@@ -68,8 +69,7 @@ pub fn run(args: Args) -> crate::Result<i32> {
         verdict.replayed_digest
     );
     if let Some((from, to)) = window {
-        let (topology, summary, tracer) =
-            replay::trace_window(&experiment, recorded.seed, from, to)?;
+        let (summary, tracer) = replay::trace_window(&plan, recorded.seed, from, to);
         // Tracing only watches; a traced run that went differently would
         // make the trace describe some other run.
         if summary.trace_digest != verdict.replayed_digest {
@@ -79,7 +79,7 @@ pub fn run(args: Args) -> crate::Result<i32> {
             );
             return Ok(1);
         }
-        let (path, lines) = replay::write_trace(&args.run_dir, &topology, &tracer)?;
+        let (path, lines) = replay::write_trace(&args.run_dir, &plan.topology, &tracer)?;
         println!(
             "wrote {} ({lines} lines: one per hop of the requests that arrived in [{}, {}); \
              {} still in flight when the run ended)",

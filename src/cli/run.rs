@@ -6,7 +6,8 @@ use std::time::Instant;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::experiment::{self, RunResult};
-use crate::spec::{self, Experiment, Source};
+use crate::plan::Plan;
+use crate::spec::Source;
 
 /// The demo scenario and its model, built into the binary so that `run`
 /// works from any directory.
@@ -33,22 +34,22 @@ pub struct Args {
     out: PathBuf,
 }
 
-pub fn demo_experiment() -> crate::Result<Experiment> {
+pub fn demo_plan() -> crate::Result<Plan> {
     let source = |(path, text): (&str, &str)| Source {
         path: PathBuf::from(format!("(built-in) {path}")),
         text: text.to_string(),
     };
-    spec::experiment_from_texts(source(DEMO_SCENARIO), source(DEMO_MODEL))
+    Plan::from_texts(source(DEMO_SCENARIO), source(DEMO_MODEL))
 }
 
 pub fn run(args: Args) -> crate::Result<i32> {
     let is_demo = args.scenario.is_none();
-    let experiment = match &args.scenario {
-        Some(path) => spec::load_experiment(path)?,
-        None => demo_experiment()?,
+    let plan = match &args.scenario {
+        Some(path) => Plan::load(path)?,
+        None => demo_plan()?,
     }
     .with_variant(&args.variant)?;
-    let config = experiment::run_config(&experiment, args.seed);
+    let config = plan.config(args.seed);
     let bar = ProgressBar::new(config.duration / 1_000_000);
     bar.set_style(
         ProgressStyle::with_template(
@@ -59,13 +60,13 @@ pub fn run(args: Args) -> crate::Result<i32> {
     );
     let progress = bar.clone();
     let started = Instant::now();
-    let result = experiment::run(&experiment, args.seed, &args.out, move |end| {
+    let result = experiment::run(&plan, args.seed, &args.out, move |end| {
         progress.set_position(end / 1_000_000)
     });
     bar.finish_and_clear();
     let result = result?;
     let wall = started.elapsed().as_secs_f64();
-    print_summary(&experiment, &result, is_demo);
+    print_summary(&plan, &result, is_demo);
     let failed = result.manifest.hypothesis.iter().any(|v| !v.passed);
     let report = result.report_wall.as_secs_f64();
     let simulation = wall - report;
@@ -79,13 +80,13 @@ pub fn run(args: Args) -> crate::Result<i32> {
     Ok(if failed { 1 } else { 0 })
 }
 
-fn print_summary(experiment: &Experiment, result: &RunResult, is_demo: bool) {
+fn print_summary(plan: &Plan, result: &RunResult, is_demo: bool) {
     let m = &result.manifest;
     println!(
         "faultline {}: scenario `{}` on model `{}` (variant `{}`), seed {}, {} s simulated ({} s warm-up)",
         m.tool.version, m.scenario.name, m.model.name, m.variant, m.seed, m.duration_s, m.warmup_s
     );
-    if let Some(description) = &experiment.scenario.description {
+    if let Some(description) = &plan.experiment.scenario.description {
         println!("  {description}");
     }
     println!();

@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 
+use crate::plan::Plan;
 use crate::spec::{self, Source};
 
 pub fn run(files: &[PathBuf]) -> crate::Result<i32> {
@@ -9,7 +10,8 @@ pub fn run(files: &[PathBuf]) -> crate::Result<i32> {
     for file in files {
         let result = Source::read(file).and_then(|source| {
             if spec::looks_like_scenario(&source.text) {
-                let experiment = spec::load_experiment(file)?;
+                let plan = Plan::load(file)?;
+                let experiment = &plan.experiment;
                 Ok(format!(
                     "scenario `{}` with model `{}` ({})",
                     experiment.scenario.name,

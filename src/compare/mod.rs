@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::Result;
 use crate::experiment::manifest;
 use crate::observe::metrics::Outcomes;
-use crate::spec::Experiment;
+use crate::plan::Plan;
 
 /// What one run of one variant on one seed measured, after the warm-up,
 /// over all entry endpoints together.
@@ -62,10 +62,10 @@ pub const LATENCY_QUANTILES: [f64; 23] = [
     0.85, 0.9, 0.95, 0.99, 0.995, 0.999,
 ];
 
-/// Runs `experiment` (its variant) on `seed` in memory, analyses it and
-/// judges its hypotheses, as `run` would, and measures it.
-pub fn measure(experiment: &Experiment, seed: u64) -> Result<RunFigures> {
-    let evaluation = crate::experiment::evaluate(experiment, seed)?;
+/// Runs `plan` (its variant) on `seed` in memory, analyses it and judges
+/// its hypotheses, as `run` would, and measures it.
+pub fn measure(plan: &Plan, seed: u64) -> RunFigures {
+    let evaluation = crate::experiment::evaluate(plan, seed);
     let summary = &evaluation.summary;
     let mut all = Outcomes::default();
     for entry in &summary.entries {
@@ -82,7 +82,7 @@ pub fn measure(experiment: &Experiment, seed: u64) -> Result<RunFigures> {
         )
     };
     let analysis = &evaluation.analysis;
-    let duration = experiment.scenario.duration.0 as f64 / 1e9;
+    let duration = plan.config.duration as f64 / 1e9;
     let last_end = analysis.last_fault_end_s();
     let recovery_s = match (analysis.times.time_to_recover_s, last_end) {
         (Some(s), _) => Some(s),
@@ -97,7 +97,7 @@ pub fn measure(experiment: &Experiment, seed: u64) -> Result<RunFigures> {
             .map(|q| all.latency.value_at_quantile(*q) as f64 / 1e6)
             .collect()
     };
-    Ok(RunFigures {
+    RunFigures {
         availability,
         error_rate,
         p99_ms: all.latency_summary().p99 as f64 / 1e6,
@@ -108,7 +108,7 @@ pub fn measure(experiment: &Experiment, seed: u64) -> Result<RunFigures> {
         metastable: analysis.metastable,
         hypothesis_passed: evaluation.hypothesis_passed(),
         latency_ms,
-    })
+    }
 }
 
 /// The seeds of a comparison: `first`, `first + 1`, … (`count` of them),
@@ -162,12 +162,11 @@ impl std::str::FromStr for Shard {
     }
 }
 
-/// The experiments of a comparison, one per variant, baseline first.
-pub fn variants(experiment: &Experiment) -> Result<Vec<Experiment>> {
-    experiment
-        .variant_names()
+/// The plans of a comparison, one per variant, baseline first.
+pub fn variants(plan: &Plan) -> Result<Vec<Plan>> {
+    plan.variant_names()
         .iter()
-        .map(|name| experiment.with_variant(name))
+        .map(|name| plan.with_variant(name))
         .collect()
 }
 
@@ -175,12 +174,12 @@ pub fn variants(experiment: &Experiment) -> Result<Vec<Experiment>> {
 /// their figures in the order of `cells`. `on_cell` is called as each
 /// finishes (from any thread), for a progress display.
 pub fn run_cells(
-    variants: &[Experiment],
+    variants: &[Plan],
     seeds: Seeds,
     cells: &[u64],
     jobs: usize,
     on_cell: &(dyn Fn() + Sync),
-) -> Result<Vec<RunFigures>> {
+) -> Vec<RunFigures> {
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(jobs)
         .build()
@@ -199,7 +198,8 @@ pub fn run_cells(
 }
 
 /// A hash of the model a variant runs, as `run.json` would give it.
-pub fn model_sha256(experiment: &Experiment) -> String {
+pub fn model_sha256(plan: &Plan) -> String {
+    let experiment = &plan.experiment;
     manifest::input(
         &experiment.model.name,
         &experiment.model_source,

@@ -101,8 +101,8 @@ pub struct Inputs {
 }
 
 impl Inputs {
-    pub fn from_variants(variants: &[crate::spec::Experiment], seeds: Seeds) -> Inputs {
-        let base = &variants[0];
+    pub fn from_variants(variants: &[crate::plan::Plan], seeds: Seeds) -> Inputs {
+        let base = &variants[0].experiment;
         let input = |name: &str, source: &crate::spec::Source, hash: String| InputRef {
             name: name.to_string(),
             file: source.path.display().to_string(),
@@ -129,7 +129,7 @@ impl Inputs {
             variants: variants
                 .iter()
                 .map(|v| VariantRef {
-                    name: v.variant.clone(),
+                    name: v.experiment.variant.clone(),
                     model_sha256: super::model_sha256(v),
                 })
                 .collect(),

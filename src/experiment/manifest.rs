@@ -8,10 +8,10 @@ use sha2::{Digest, Sha256};
 use crate::analysis::hypothesis::Verdict;
 use crate::base::ErrorClass;
 use crate::observe::metrics::Outcomes;
+use crate::plan::{Plan, RunConfig};
+use crate::sim::RunSummary;
 use crate::sim::broker::QueueTotals;
-use crate::sim::{RunConfig, RunSummary};
-use crate::spec::{Experiment, Source};
-use crate::topology::Topology;
+use crate::spec::Source;
 
 #[derive(Clone, Debug, Serialize)]
 pub struct Manifest {
@@ -181,13 +181,12 @@ pub fn entry_summary(endpoint: &str, outcomes: &Outcomes, measured_ns: u64) -> E
 
 impl Manifest {
     pub fn new(
-        experiment: &Experiment,
-        topology: &Topology,
+        plan: &Plan,
         config: RunConfig,
-        variant: &str,
         summary: &RunSummary,
         hypothesis: Vec<Verdict>,
     ) -> Manifest {
+        let (experiment, topology) = (&plan.experiment, &plan.topology);
         let measured = config.duration - config.warmup;
         Manifest {
             tool: Tool {
@@ -205,7 +204,7 @@ impl Manifest {
                 &experiment.model,
             ),
             description: experiment.scenario.description.clone(),
-            variant: variant.to_string(),
+            variant: experiment.variant.clone(),
             seed: config.seed,
             duration_s: config.duration as f64 / 1e9,
             warmup_s: config.warmup as f64 / 1e9,

@@ -12,25 +12,11 @@ use crate::analysis::{self, Analysis, collect::Collector};
 use crate::error::{Error, Result};
 use crate::observe::sink::FileSink;
 use crate::observe::{NullObserver, Observer};
-use crate::sim::{RunConfig, RunSummary, simulate};
-use crate::spec::Experiment;
-use crate::topology::Topology;
+use crate::plan::{Plan, RunConfig};
+use crate::sim::{RunSummary, simulate};
 pub use manifest::Manifest;
 
-pub use crate::spec::scenario::DEFAULT_WINDOW_NS;
-
 pub use crate::spec::BASELINE;
-
-/// The run configuration a scenario asks for, with an optional seed override.
-pub fn run_config(experiment: &Experiment, seed: Option<u64>) -> RunConfig {
-    let scenario = &experiment.scenario;
-    RunConfig {
-        seed: seed.unwrap_or(scenario.seed),
-        duration: scenario.duration.0,
-        warmup: scenario.warmup.0,
-        window: scenario.window.map_or(DEFAULT_WINDOW_NS, |w| w.0),
-    }
-}
 
 /// Where a run of `scenario` with `seed` goes under `base`.
 pub fn run_dir(base: &Path, scenario: &str, variant: &str, seed: u64) -> PathBuf {
@@ -44,7 +30,6 @@ pub struct RunResult {
     pub dir: PathBuf,
     pub manifest: Manifest,
     pub summary: RunSummary,
-    pub topology: Topology,
     pub analysis: Analysis,
     /// Wall-clock time spent drawing the report.
     pub report_wall: std::time::Duration,
@@ -69,65 +54,55 @@ impl Evaluation {
 /// Simulates with `inner` seeing everything the engine emits, then
 /// analyses the run and judges its hypotheses.
 fn simulate_and_analyse<O: Observer>(
-    experiment: &Experiment,
-    topology: &Topology,
+    plan: &Plan,
     config: RunConfig,
     inner: O,
-) -> Result<(Manifest, RunSummary, Analysis, O)> {
-    let scenario = &experiment.scenario;
-    let faults = crate::faults::compile(scenario, topology)
-        .map_err(|problems| experiment.scenario_source.invalid(problems))?;
-    let phases = analysis::phases(scenario, &faults);
-    let probes = analysis::hypothesis::check(scenario, topology, &phases)
-        .map_err(|problems| experiment.scenario_source.invalid(problems))?;
-    let collector = Collector::new(inner, phases, &probes);
-    let (summary, collector) = simulate(topology, &faults, config, collector);
+) -> (Manifest, RunSummary, Analysis, O) {
+    let probes: Vec<_> = plan.hypotheses.iter().map(|h| h.component).collect();
+    let collector = Collector::new(inner, plan.phases, &probes);
+    let (summary, collector) = simulate(&plan.topology, &plan.faults, config, collector);
     let analysis = analysis::analyse(
-        topology,
-        scenario,
-        &faults,
+        &plan.topology,
+        &plan.faults,
         &collector,
         &summary,
-        config.warmup,
-        config.duration,
+        &config,
+        plan.metastable_after,
     );
     let verdicts = analysis::hypothesis::evaluate(
-        topology, scenario, &phases, &collector, &analysis, &summary,
-    );
-    let manifest = Manifest::new(
-        experiment,
-        topology,
-        config,
-        &experiment.variant,
+        &plan.topology,
+        &plan.hypotheses,
+        &plan.phases,
+        &collector,
+        &analysis,
         &summary,
-        verdicts,
     );
-    Ok((manifest, summary, analysis, collector.inner))
+    let manifest = Manifest::new(plan, config, &summary, verdicts);
+    (manifest, summary, analysis, collector.inner)
 }
 
-/// Runs the experiment in memory and judges it; writes nothing.
-pub fn evaluate(experiment: &Experiment, seed: u64) -> Result<Evaluation> {
-    let topology = Topology::compile(&experiment.model);
-    let config = run_config(experiment, Some(seed));
+/// Runs the plan in memory and judges it; writes nothing.
+pub fn evaluate(plan: &Plan, seed: u64) -> Evaluation {
     let (manifest, summary, analysis, _) =
-        simulate_and_analyse(experiment, &topology, config, NullObserver)?;
-    Ok(Evaluation {
+        simulate_and_analyse(plan, plan.config(Some(seed)), NullObserver);
+    Evaluation {
         manifest,
         summary,
         analysis,
-    })
+    }
 }
 
-/// Runs the experiment (its variant) and writes its directory under `base`. `on_window`
-/// sees the end of each metrics window (ns), for a progress display.
+/// Runs the plan (its variant) and writes its directory under `base`.
+/// `on_window` sees the end of each metrics window (ns), for a progress
+/// display.
 pub fn run(
-    experiment: &Experiment,
+    plan: &Plan,
     seed: Option<u64>,
     base: &Path,
     on_window: impl FnMut(u64) + 'static,
 ) -> Result<RunResult> {
-    let topology = Topology::compile(&experiment.model);
-    let config = run_config(experiment, seed);
+    let config = plan.config(seed);
+    let experiment = &plan.experiment;
     let dir = run_dir(
         base,
         &experiment.scenario.name,
@@ -135,12 +110,11 @@ pub fn run(
         config.seed,
     );
     let staging = output::Staging::new(&dir)?;
-    let fault_names = experiment.scenario.faults.keys().cloned().collect();
+    let fault_names = plan.faults.iter().map(|f| f.name.clone()).collect();
     let sink = FileSink::create(staging.path(), config.warmup, fault_names)
         .map_err(|e| Error::write(staging.path(), e))?
         .on_window(on_window);
-    let (manifest, summary, analysis, sink) =
-        simulate_and_analyse(experiment, &topology, config, sink)?;
+    let (manifest, summary, analysis, sink) = simulate_and_analyse(plan, config, sink);
     sink.finish().map_err(|e| Error::write(staging.path(), e))?;
     staging.write_file("run.json", &manifest.to_json())?;
     staging.write_file("analysis.json", &analysis.to_json())?;
@@ -153,7 +127,6 @@ pub fn run(
         dir,
         manifest,
         summary,
-        topology,
         analysis,
         report_wall,
     })

@@ -21,8 +21,9 @@ use super::{RunResult, manifest};
 use crate::error::{Error, JsonPath, Problem, Result};
 use crate::observe::NullObserver;
 use crate::observe::trace::Tracer;
+use crate::plan::Plan;
 use crate::sim::{RunSummary, simulate};
-use crate::spec::{self, Experiment, Source};
+use crate::spec::{self, Source};
 use crate::topology::Topology;
 
 /// How `run.json` marks an input built into the binary.
@@ -139,8 +140,8 @@ pub fn changed_inputs(recorded: &Recorded, scenario: &Source, model: &Source) ->
 /// The experiment of the variant the run recorded. A scenario that no
 /// longer has it changed since the run, which the input check reports
 /// first; the error here names the run file for what is left.
-pub fn with_variant(experiment: Experiment, variant: &str, run_dir: &Path) -> Result<Experiment> {
-    experiment.with_variant(variant).map_err(|e| match e {
+pub fn with_variant(plan: Plan, variant: &str, run_dir: &Path) -> Result<Plan> {
+    plan.with_variant(variant).map_err(|e| match e {
         Error::Invalid { problems, .. } => Error::Invalid {
             file: run_dir.join("run.json"),
             problems: problems
@@ -245,10 +246,9 @@ impl Drop for Scratch {
 
 /// Runs the experiment again with the recorded seed in a scratch
 /// directory and compares it with `run_dir`, which it does not touch.
-pub fn rerun(experiment: &Experiment, recorded: &Recorded, run_dir: &Path) -> Result<Verdict> {
+pub fn rerun(plan: &Plan, recorded: &Recorded, run_dir: &Path) -> Result<Verdict> {
     let scratch = Scratch::new()?;
-    let RunResult { dir, summary, .. } =
-        super::run(experiment, Some(recorded.seed), &scratch.0, |_| {})?;
+    let RunResult { dir, summary, .. } = super::run(plan, Some(recorded.seed), &scratch.0, |_| {})?;
     let mut differences = Vec::new();
     for file in &recorded.files {
         let mine = run_dir.join(file);
@@ -320,22 +320,17 @@ fn first_difference(
 /// Runs the experiment with a request-level tracer on `[from, to)` (ns),
 /// and nothing else observed.
 pub fn trace_window(
-    experiment: &Experiment,
+    plan: &Plan,
     seed: u64,
     from: u64,
     to: u64,
-) -> Result<(Topology, RunSummary, Tracer<NullObserver>)> {
-    let topology = Topology::compile(&experiment.model);
-    let faults = crate::faults::compile(&experiment.scenario, &topology)
-        .map_err(|problems| experiment.scenario_source.invalid(problems))?;
-    let config = super::run_config(experiment, Some(seed));
-    let (summary, tracer) = simulate(
-        &topology,
-        &faults,
-        config,
+) -> (RunSummary, Tracer<NullObserver>) {
+    simulate(
+        &plan.topology,
+        &plan.faults,
+        plan.config(Some(seed)),
         Tracer::new(NullObserver, from, to),
-    );
-    Ok((topology, summary, tracer))
+    )
 }
 
 /// Writes `trace.jsonl` into `dir` under a temporary name and renames it
@@ -427,11 +422,11 @@ mod tests {
     #[test]
     fn a_recorded_variant_is_patched_in_again() {
         let scenario = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/kill-app-server.json");
-        let experiment = spec::load_experiment(&scenario).unwrap();
-        assert!(with_variant(experiment.clone(), BASELINE, Path::new("r")).is_ok());
-        let patched = with_variant(experiment.clone(), "round-robin", Path::new("r")).unwrap();
-        assert_eq!(patched.variant, "round-robin");
-        let err = with_variant(experiment, "breaker", Path::new("r")).unwrap_err();
+        let plan = Plan::load(&scenario).unwrap();
+        assert!(with_variant(plan.clone(), BASELINE, Path::new("r")).is_ok());
+        let patched = with_variant(plan.clone(), "round-robin", Path::new("r")).unwrap();
+        assert_eq!(patched.experiment.variant, "round-robin");
+        let err = with_variant(plan, "breaker", Path::new("r")).unwrap_err();
         assert_eq!(err.exit_code(), 2);
         assert!(err.to_string().contains("r/run.json"), "{err}");
         assert!(err.to_string().contains("no variant `breaker`"), "{err}");

@@ -132,6 +132,8 @@ impl FaultAction {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Fault {
     pub name: String,
+    /// The kind as the scenario spells it (`instance_kill`), for reports.
+    pub kind: &'static str,
     /// Virtual time it starts (ns).
     pub start: u64,
     /// Virtual time it ends (ns); `None`: lasts to the end (or is instant).
@@ -637,6 +639,7 @@ pub fn compile(scenario: &ScenarioSpec, topology: &Topology) -> Result<Vec<Fault
         if let Some(action) = action {
             faults.push(Fault {
                 name: name.clone(),
+                kind: spec.kind(),
                 start,
                 end,
                 action,

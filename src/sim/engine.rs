@@ -32,6 +32,7 @@ use crate::observe::digest::TraceDigest;
 use crate::observe::events::{StateChange, StateEvent};
 use crate::observe::metrics::{Level, Outcomes, Row};
 use crate::observe::trace::{ActivationId, FallbackTaken, Origin, TraceEvent, Traced};
+use crate::plan::RunConfig;
 use crate::topology::Component;
 use crate::topology::Fallback;
 use crate::topology::{TimerKind, Topology};
@@ -69,15 +70,6 @@ pub(super) struct ReplicaLag {
 pub(super) const LOST: u32 = u32::MAX;
 /// Marker of an activation that holds no pool connection.
 const NO_POOL: u32 = u32::MAX;
-
-/// Time settings of one run, in nanoseconds.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct RunConfig {
-    pub seed: u64,
-    pub duration: u64,
-    pub warmup: u64,
-    pub window: u64,
-}
 
 /// Where an activation is, for the faults that must find it.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

@@ -9,7 +9,8 @@ pub mod event;
 mod lifecycle;
 pub mod queue;
 
-pub use engine::{Engine, RunConfig, RunSummary};
+pub use crate::plan::RunConfig;
+pub use engine::{Engine, RunSummary};
 
 use crate::faults::Fault;
 use crate::observe::Observer;

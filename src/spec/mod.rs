@@ -1,8 +1,8 @@
 //! File formats: serde structs of model and scenario files, their parsing
 //! with JSON paths and positions, and validation that collects every problem.
 //!
-//! Nothing here knows the engine; `topology` compiles a validated spec into
-//! the typed, indexed form the engine runs.
+//! Nothing here knows the engine or the topology: what a scenario says about
+//! its model (fault targets, probes) is checked when `plan` compiles them.
 
 pub mod locate;
 pub mod model;
@@ -115,7 +115,6 @@ pub fn load_experiment(path: &Path) -> Result<Experiment> {
         other => other,
     })?;
     let model = parse_model(&model_source)?;
-    check_against_model(&scenario_source, &scenario, &model)?;
     variant::check_all(&scenario_source, &scenario, &model_source)?;
     let experiment = Experiment {
         scenario,
@@ -132,23 +131,10 @@ pub fn load_experiment(path: &Path) -> Result<Experiment> {
     }
 }
 
-/// Checks what a scenario says about its model (fault targets, hypothesis
-/// probes).
-fn check_against_model(source: &Source, scenario: &ScenarioSpec, model: &ModelSpec) -> Result<()> {
-    let topology = crate::topology::Topology::compile(model);
-    let faults =
-        crate::faults::compile(scenario, &topology).map_err(|problems| source.invalid(problems))?;
-    let phases = crate::analysis::phases(scenario, &faults);
-    crate::analysis::hypothesis::check(scenario, &topology, &phases)
-        .map(|_| ())
-        .map_err(|problems| source.invalid(problems))
-}
-
 /// Builds an experiment from texts held in memory (the embedded demo).
 pub fn experiment_from_texts(scenario_source: Source, model_source: Source) -> Result<Experiment> {
     let scenario = parse_scenario(&scenario_source)?;
     let model = parse_model(&model_source)?;
-    check_against_model(&scenario_source, &scenario, &model)?;
     variant::check_all(&scenario_source, &scenario, &model_source)?;
     let experiment = Experiment {
         scenario,

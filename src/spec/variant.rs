@@ -135,9 +135,10 @@ pub(super) fn patched_model(
     Ok(spec)
 }
 
-/// Every variant's problems: its patch, the patched model, and the
-/// scenario's faults against it. Reported together at load time so that
-/// `validate` finds a broken variant before a long `compare` does.
+/// Every variant's problems: its patch and the patched model, reported
+/// together at load time so that `validate` finds a broken variant before a
+/// long `compare` does. (`plan` then checks the scenario against each
+/// patched model.)
 pub(super) fn check_all(
     scenario_source: &Source,
     scenario: &super::ScenarioSpec,
@@ -145,20 +146,8 @@ pub(super) fn check_all(
 ) -> Result<()> {
     let mut problems = Vec::new();
     for (name, patch) in &scenario.variants {
-        match patched_model(model_source, name, patch) {
-            Ok(model) => {
-                let topology = crate::topology::Topology::compile(&model);
-                if let Err(fault_problems) = crate::faults::compile(scenario, &topology) {
-                    problems.extend(fault_problems.into_iter().map(|p| {
-                        Problem::new(
-                            JsonPath::root().key("variants").key(name),
-                            format!("with this variant, {}: {}", p.path, p.message),
-                        )
-                        .with_suggestion(p.suggestion)
-                    }));
-                }
-            }
-            Err(found) => problems.extend(found),
+        if let Err(found) = patched_model(model_source, name, patch) {
+            problems.extend(found);
         }
     }
     if problems.is_empty() {

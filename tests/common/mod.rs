@@ -8,9 +8,10 @@ use std::process::{Command, Output};
 
 use faultline::base::{ERROR_CLASSES, ErrorClass};
 use faultline::observe::Recorder;
-use faultline::observe::metrics::{Component, Row};
+use faultline::observe::metrics::Row;
 use faultline::sim::{RunConfig, RunSummary, simulate};
 use faultline::spec::{Source, parse_model};
+use faultline::topology::Component;
 use faultline::topology::Topology;
 
 pub const SECOND: u64 = 1_000_000_000;
@@ -103,7 +104,7 @@ pub fn run_scenario(
             "warmup": "{}ns", "seed": {seed}, "faults": {faults_json}}}"#,
         config.duration, config.warmup
     );
-    let experiment = faultline::spec::experiment_from_texts(
+    let plan = faultline::plan::Plan::from_texts(
         Source {
             path: PathBuf::from("test-scenario.json"),
             text: scenario,
@@ -114,11 +115,8 @@ pub fn run_scenario(
         },
     )
     .unwrap_or_else(|e| panic!("test scenario invalid: {e}"));
-    let topology = Topology::compile(&experiment.model);
-    let faults = faultline::faults::compile(&experiment.scenario, &topology)
-        .expect("faults resolve: checked when loading");
-    let (summary, recorder) = simulate(&topology, &faults, config, Recorder::default());
-    (topology, summary, recorder)
+    let (summary, recorder) = simulate(&plan.topology, &plan.faults, config, Recorder::default());
+    (plan.topology, summary, recorder)
 }
 
 // ----- lookups and sums over recorded rows ------------------------------------
@@ -175,11 +173,11 @@ pub fn sum(rows: &[&Row], f: impl Fn(&Row) -> u64) -> u64 {
 
 /// A shipped scenario and its model, each patched in memory first (the
 /// model is reported as `patched-model.json`).
-pub fn shipped_experiment(
+pub fn shipped_plan(
     scenario: &str,
     patch_model: impl FnOnce(&mut serde_json::Value),
     patch_scenario: impl FnOnce(&mut serde_json::Value),
-) -> faultline::spec::Experiment {
+) -> faultline::plan::Plan {
     let scenario_path = repo().join("scenarios").join(scenario);
     let mut scenario_json: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&scenario_path).unwrap()).unwrap();
@@ -191,7 +189,7 @@ pub fn shipped_experiment(
         serde_json::from_str(&std::fs::read_to_string(&model_path).unwrap()).unwrap();
     patch_model(&mut model);
     patch_scenario(&mut scenario_json);
-    faultline::spec::experiment_from_texts(
+    faultline::plan::Plan::from_texts(
         Source {
             path: scenario_path,
             text: scenario_json.to_string(),

@@ -1,0 +1,116 @@
+//! The phases of a run: before the first fault, during the faults, after
+//! the last one, and the whole measured run. Hypotheses and the collector
+//! measure over them.
+
+use crate::faults::Fault;
+use crate::spec::scenario;
+
+/// Part of the run a check looks at.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Phase {
+    /// From the end of the warm-up to the first fault.
+    Before,
+    /// From the first fault's start to the last fault's end.
+    During,
+    /// From the last fault's end to the end of the run: the recovery.
+    After,
+    /// From the end of the warm-up to the end of the run.
+    Whole,
+}
+
+impl Phase {
+    pub const ALL: [Phase; 4] = [Phase::Before, Phase::During, Phase::After, Phase::Whole];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Phase::Before => "before",
+            Phase::During => "during",
+            Phase::After => "after",
+            Phase::Whole => "whole",
+        }
+    }
+}
+
+impl From<scenario::Phase> for Phase {
+    fn from(phase: scenario::Phase) -> Self {
+        match phase {
+            scenario::Phase::Before => Phase::Before,
+            scenario::Phase::During => Phase::During,
+            scenario::Phase::After => Phase::After,
+            scenario::Phase::Whole => Phase::Whole,
+        }
+    }
+}
+
+/// Virtual-time spans of the phases, `[start, end)` in ns; a window belongs
+/// to a phase when its start lies in the span.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Phases {
+    pub spans: [(u64, u64); 4],
+}
+
+impl Phases {
+    /// `first_start`/`last_end`: of the faults (`None` without faults; a
+    /// fault that lasts to the end ends at `duration`).
+    pub fn new(warmup: u64, duration: u64, faults: Option<(u64, u64)>) -> Phases {
+        let (first, last) = faults.unwrap_or((duration, duration));
+        let first = first.max(warmup).min(duration);
+        let last = last.max(first).min(duration);
+        Phases {
+            spans: [
+                (warmup, first),
+                (first, last),
+                (last, duration),
+                (warmup, duration),
+            ],
+        }
+    }
+
+    pub fn span(&self, phase: Phase) -> (u64, u64) {
+        self.spans[phase as usize]
+    }
+
+    pub fn contains(&self, phase: Phase, window_start: u64) -> bool {
+        let (from, to) = self.span(phase);
+        window_start >= from && window_start < to
+    }
+}
+
+impl Phases {
+    /// The phases of a run of `duration` after `warmup`, from its compiled
+    /// faults.
+    pub fn of(warmup: u64, duration: u64, faults: &[Fault]) -> Phases {
+        let span = faults.iter().map(|f| f.start).min().map(|first| {
+            let last = faults
+                .iter()
+                .map(|f| f.ends_at().unwrap_or(duration))
+                .max()
+                .unwrap_or(first);
+            (first, last)
+        });
+        Phases::new(warmup, duration, span)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn phases_split_the_measured_run_at_the_faults() {
+        let s = 1_000_000_000;
+        let p = Phases::new(30 * s, 240 * s, Some((60 * s, 80 * s)));
+        assert_eq!(p.span(Phase::Before), (30 * s, 60 * s));
+        assert_eq!(p.span(Phase::During), (60 * s, 80 * s));
+        assert_eq!(p.span(Phase::After), (80 * s, 240 * s));
+        assert_eq!(p.span(Phase::Whole), (30 * s, 240 * s));
+        assert!(p.contains(Phase::During, 79 * s));
+        assert!(!p.contains(Phase::During, 80 * s));
+        // Without faults the whole measured run is "before"; during and
+        // after are empty.
+        let calm = Phases::new(10 * s, 100 * s, None);
+        assert_eq!(calm.span(Phase::Before), (10 * s, 100 * s));
+        assert_eq!(calm.span(Phase::During), (100 * s, 100 * s));
+        assert_eq!(calm.span(Phase::After), (100 * s, 100 * s));
+    }
+}
