@@ -1379,7 +1379,7 @@ fn rejected(faults: &str) -> String {
         r#"{{"name": "bad", "model": "test-model.json", "duration": "60s", "seed": 1,
             "faults": {faults}}}"#
     );
-    let result = faultline::spec::experiment_from_texts(
+    let result = faultline::plan::Plan::from_texts(
         Source {
             path: PathBuf::from("bad-scenario.json"),
             text: scenario,

@@ -1,6 +1,7 @@
 //! One integration binary, one module per concern.
 
 mod analysis;
+mod architecture;
 mod cli;
 mod common;
 mod compare;

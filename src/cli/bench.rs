@@ -36,7 +36,7 @@ const BENCHES: &[(&str, &str, &str, &str, &str)] = &[
 ];
 
 #[derive(Debug, clap::Args)]
-pub struct Args {
+pub(super) struct Args {
     /// Run only these benchmarks (mm8, three-tier, large).
     #[arg(long = "only", value_delimiter = ',')]
     only: Vec<String>,
@@ -53,7 +53,7 @@ fn peak_rss_mib() -> Option<f64> {
     Some(kib / 1024.0)
 }
 
-pub fn run(args: Args) -> crate::Result<i32> {
+pub(super) fn run(args: Args) -> crate::Result<i32> {
     if let Some(unknown) = args
         .only
         .iter()

@@ -9,7 +9,7 @@ use crate::compare::{self, Seeds, Shard, partial, report};
 use crate::plan::Plan;
 
 #[derive(Debug, clap::Args)]
-pub struct Args {
+pub(super) struct Args {
     /// Scenario file; its `variants` are compared (with the baseline).
     scenario: PathBuf,
     /// Seeds per variant: the scenario's seed and the next N-1.
@@ -30,7 +30,7 @@ pub struct Args {
     out: PathBuf,
 }
 
-pub fn run(args: Args) -> crate::Result<i32> {
+pub(super) fn run(args: Args) -> crate::Result<i32> {
     let plan = Plan::load(&args.scenario)?;
     let variants = compare::variants(&plan)?;
     let seeds = Seeds {

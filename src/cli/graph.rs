@@ -7,20 +7,20 @@ use clap::ValueEnum;
 use crate::topology::graph;
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum Format {
+pub(super) enum Format {
     Dot,
     Mermaid,
 }
 
 #[derive(Debug, clap::Args)]
-pub struct Args {
+pub(super) struct Args {
     /// A model file, or a scenario file (its model is drawn).
     file: PathBuf,
     #[arg(long, value_enum, default_value = "dot")]
     format: Format,
 }
 
-pub fn run(args: Args) -> crate::Result<i32> {
+pub(super) fn run(args: Args) -> crate::Result<i32> {
     let topology = crate::plan::topology_of(&args.file)?;
     let text = match args.format {
         Format::Dot => graph::to_dot(&topology),

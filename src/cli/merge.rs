@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use crate::compare::{partial, report};
 
 #[derive(Debug, clap::Args)]
-pub struct Args {
+pub(super) struct Args {
     /// Partial results of `compare --shard`: shard directories, their
     /// `partial.json` files, or directories above them (searched).
     #[arg(required = true)]
@@ -15,7 +15,7 @@ pub struct Args {
     out: PathBuf,
 }
 
-pub fn run(args: Args) -> crate::Result<i32> {
+pub(super) fn run(args: Args) -> crate::Result<i32> {
     let files = partial::find(&args.paths)?;
     let (inputs, figures) = partial::merge(&files)?;
     let (dir, comparison) = report::write(&args.out, &inputs, &figures)?;

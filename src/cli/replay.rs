@@ -7,7 +7,7 @@ use crate::plan::Plan;
 use crate::spec::units::Duration;
 
 #[derive(Debug, clap::Args)]
-pub struct Args {
+pub(super) struct Args {
     /// A run directory (`output/<scenario>/<variant>/seed-<n>`). Inputs are
     /// found where its run.json says, relative paths from the working
     /// directory: replay from where the run was made.
@@ -21,7 +21,7 @@ pub struct Args {
     to: Option<Duration>,
 }
 
-pub fn run(args: Args) -> crate::Result<i32> {
+pub(super) fn run(args: Args) -> crate::Result<i32> {
     let recorded = replay::read_manifest(&args.run_dir)?;
     let built_in = [super::run::DEMO_SCENARIO, super::run::DEMO_MODEL];
     let (scenario, model) = replay::read_inputs(&recorded, &args.run_dir, &built_in)?;

@@ -8,7 +8,7 @@ use crate::error::{JsonPath, Problem};
 use crate::spec::Source;
 
 #[derive(Debug, clap::Args)]
-pub struct Args {
+pub(super) struct Args {
     /// A run directory (`output/<scenario>/<variant>/seed-<n>`), a
     /// comparison (`output/<scenario>/compare`), or any directory above
     /// them: every one found below is redrawn.
@@ -27,7 +27,7 @@ fn run_dirs(dir: &Path, found: &mut Vec<PathBuf>) {
     }
 }
 
-pub fn run(args: Args) -> crate::Result<i32> {
+pub(super) fn run(args: Args) -> crate::Result<i32> {
     let mut found = Vec::new();
     run_dirs(&args.dir, &mut found);
     if found.is_empty() {

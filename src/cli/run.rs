@@ -1,5 +1,6 @@
 //! `faultline run [SCENARIO] [--seed N] [--out DIR]`
 
+use std::cell::Cell;
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -11,14 +12,15 @@ use crate::spec::Source;
 
 /// The demo scenario and its model, built into the binary so that `run`
 /// works from any directory.
-pub const DEMO_SCENARIO: (&str, &str) = (
+pub(super) const DEMO_SCENARIO: (&str, &str) = (
     "scenarios/shop-steady.json",
     include_str!("../../scenarios/shop-steady.json"),
 );
-pub const DEMO_MODEL: (&str, &str) = ("models/shop.json", include_str!("../../models/shop.json"));
+pub(super) const DEMO_MODEL: (&str, &str) =
+    ("models/shop.json", include_str!("../../models/shop.json"));
 
 #[derive(Debug, clap::Args)]
-pub struct Args {
+pub(super) struct Args {
     /// Scenario file; without it, the bundled demo (a small shop in steady
     /// state).
     scenario: Option<PathBuf>,
@@ -34,7 +36,7 @@ pub struct Args {
     out: PathBuf,
 }
 
-pub fn demo_plan() -> crate::Result<Plan> {
+pub(super) fn demo_plan() -> crate::Result<Plan> {
     let source = |(path, text): (&str, &str)| Source {
         path: PathBuf::from(format!("(built-in) {path}")),
         text: text.to_string(),
@@ -42,7 +44,7 @@ pub fn demo_plan() -> crate::Result<Plan> {
     Plan::from_texts(source(DEMO_SCENARIO), source(DEMO_MODEL))
 }
 
-pub fn run(args: Args) -> crate::Result<i32> {
+pub(super) fn run(args: Args) -> crate::Result<i32> {
     let is_demo = args.scenario.is_none();
     let plan = match &args.scenario {
         Some(path) => Plan::load(path)?,
@@ -60,16 +62,22 @@ pub fn run(args: Args) -> crate::Result<i32> {
     );
     let progress = bar.clone();
     let started = Instant::now();
-    let result = experiment::run(&plan, args.seed, &args.out, move |end| {
-        progress.set_position(end / 1_000_000)
-    });
+    let drawing = Cell::new(None);
+    let result = experiment::run(
+        &plan,
+        args.seed,
+        &args.out,
+        move |end| progress.set_position(end / 1_000_000),
+        || drawing.set(Some(Instant::now())),
+    );
     bar.finish_and_clear();
     let result = result?;
-    let wall = started.elapsed().as_secs_f64();
+    let finished = Instant::now();
     print_summary(&plan, &result, is_demo);
     let failed = result.manifest.hypothesis.iter().any(|v| !v.passed);
-    let report = result.report_wall.as_secs_f64();
-    let simulation = wall - report;
+    let drawing = drawing.get().unwrap_or(finished);
+    let simulation = (drawing - started).as_secs_f64();
+    let report = (finished - drawing).as_secs_f64();
     eprintln!(
         "simulated {} events in {:.2} s wall clock ({:.2} M events/s); report drawn in {:.2} s",
         result.summary.events,

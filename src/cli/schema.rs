@@ -5,19 +5,19 @@ use clap::ValueEnum;
 use crate::spec::{ModelSpec, ScenarioSpec};
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum Kind {
+pub(super) enum Kind {
     Model,
     Scenario,
 }
 
 #[derive(Debug, clap::Args)]
-pub struct Args {
+pub(super) struct Args {
     /// Which file kind; without it, a schema that accepts either.
     kind: Option<Kind>,
 }
 
 /// The JSON Schema of a file kind, or of both (`anyOf`).
-pub fn schema_json(kind: Option<Kind>) -> serde_json::Value {
+pub(super) fn schema_json(kind: Option<Kind>) -> serde_json::Value {
     match kind {
         Some(Kind::Model) => schemars::schema_for!(ModelSpec).to_value(),
         Some(Kind::Scenario) => schemars::schema_for!(ScenarioSpec).to_value(),
@@ -49,7 +49,7 @@ pub fn schema_json(kind: Option<Kind>) -> serde_json::Value {
     }
 }
 
-pub fn run(args: Args) -> crate::Result<i32> {
+pub(super) fn run(args: Args) -> crate::Result<i32> {
     let text = serde_json::to_string_pretty(&schema_json(args.kind)).expect("schema serialises");
     println!("{text}");
     Ok(0)

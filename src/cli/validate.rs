@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use crate::plan::Plan;
 use crate::spec::{self, Source};
 
-pub fn run(files: &[PathBuf]) -> crate::Result<i32> {
+pub(super) fn run(files: &[PathBuf]) -> crate::Result<i32> {
     let mut failed = false;
     for file in files {
         let result = Source::read(file).and_then(|source| {

@@ -17,14 +17,14 @@ pub(super) fn process_alive(pid: &str) -> bool {
     pid.parse::<u32>().is_err() || proc.join(pid).exists()
 }
 
-pub struct Staging {
+pub(crate) struct Staging {
     staging: PathBuf,
     target: PathBuf,
     committed: bool,
 }
 
 impl Staging {
-    pub fn new(target: &Path) -> Result<Self> {
+    pub(crate) fn new(target: &Path) -> Result<Self> {
         let parent = target.parent().unwrap_or(Path::new("."));
         fs::create_dir_all(parent).map_err(|e| Error::write(parent, e))?;
         let name = target
@@ -54,17 +54,17 @@ impl Staging {
         })
     }
 
-    pub fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         &self.staging
     }
 
-    pub fn write_file(&self, name: &str, contents: &str) -> Result<()> {
+    pub(crate) fn write_file(&self, name: &str, contents: &str) -> Result<()> {
         let path = self.staging.join(name);
         fs::write(&path, contents).map_err(|e| Error::write(path, e))
     }
 
     /// Replaces the target with the staged directory.
-    pub fn commit(mut self) -> Result<()> {
+    pub(crate) fn commit(mut self) -> Result<()> {
         if self.target.exists() {
             fs::remove_dir_all(&self.target).map_err(|e| Error::write(&self.target, e))?;
         }
@@ -85,7 +85,7 @@ impl Drop for Staging {
 /// The visible directories in `dir` (staging directories start with a dot),
 /// sorted, so whatever walks output trees does so in the same order on any
 /// file system. Nothing when `dir` cannot be read.
-pub fn subdirectories(dir: &Path) -> Vec<PathBuf> {
+pub(crate) fn subdirectories(dir: &Path) -> Vec<PathBuf> {
     let Ok(entries) = fs::read_dir(dir) else {
         return Vec::new();
     };

@@ -248,7 +248,8 @@ impl Drop for Scratch {
 /// directory and compares it with `run_dir`, which it does not touch.
 pub fn rerun(plan: &Plan, recorded: &Recorded, run_dir: &Path) -> Result<Verdict> {
     let scratch = Scratch::new()?;
-    let RunResult { dir, summary, .. } = super::run(plan, Some(recorded.seed), &scratch.0, |_| {})?;
+    let RunResult { dir, summary, .. } =
+        super::run(plan, Some(recorded.seed), &scratch.0, |_| {}, || {})?;
     let mut differences = Vec::new();
     for file in &recorded.files {
         let mine = run_dir.join(file);

@@ -67,7 +67,7 @@ pub fn resolve_probe(topology: &Topology, probe: &str) -> Option<Component> {
 
 /// Checks the hypotheses of a scenario against its model: probes that
 /// exist, checks that fit the probe, phases that are not empty.
-pub fn compile(
+pub(super) fn compile(
     scenario: &ScenarioSpec,
     topology: &Topology,
     phases: &Phases,

@@ -17,7 +17,7 @@ use crate::observe::trace::{Origin, Traced};
 const NONE: u32 = u32::MAX;
 
 #[derive(Clone, Copy, Debug)]
-pub struct Client {
+pub(super) struct Client {
     /// The instance it is connected to, or `NONE`.
     instance: u32,
     /// Failed connection attempts since it was last connected.

@@ -13,11 +13,11 @@ use crate::error::{JsonPath, Problem};
 
 /// Largest p99/mean ratio a log-normal can have: with σ at the mode of the
 /// quadratic, ln(p99/mean) = z²/2 where z is the 99th normal quantile.
-pub const LOGNORMAL_MAX_P99_OVER_MEAN: f64 = 14.96;
+pub(super) const LOGNORMAL_MAX_P99_OVER_MEAN: f64 = 14.96;
 
 /// Bounds that keep a mistyped number from exhausting memory.
-pub const MAX_INSTANCES_PER_SERVICE: u64 = 100_000;
-pub const MAX_WINDOWS: u64 = 10_000_000;
+pub(super) const MAX_INSTANCES_PER_SERVICE: u64 = 100_000;
+pub(super) const MAX_WINDOWS: u64 = 10_000_000;
 
 fn check_name(problems: &mut Vec<Problem>, path: JsonPath, what: &str, name: &str) {
     let ok = !name.is_empty()
@@ -40,7 +40,7 @@ fn check_name(problems: &mut Vec<Problem>, path: JsonPath, what: &str, name: &st
 
 /// Resolves `service.endpoint` against the model, with a suggestion when it
 /// does not resolve.
-pub fn resolve_endpoint<'m>(
+pub(super) fn resolve_endpoint<'m>(
     model: &'m ModelSpec,
     reference: &str,
 ) -> Result<(&'m str, &'m str), (String, Option<String>)> {
@@ -89,7 +89,7 @@ fn all_endpoints(model: &ModelSpec) -> Vec<String> {
         .collect()
 }
 
-pub fn model(model: &ModelSpec) -> Vec<Problem> {
+pub(super) fn model(model: &ModelSpec) -> Vec<Problem> {
     let mut problems = Vec::new();
     let root = JsonPath::root();
     if model.name.trim().is_empty() {
@@ -243,7 +243,11 @@ pub fn model(model: &ModelSpec) -> Vec<Problem> {
                 ));
             }
             if let (Some(primary), Some(instances)) = (&replication.primary, &service.instances) {
-                let names = crate::topology::instance_names(name, instances, &model.zones);
+                let names: Vec<String> =
+                    super::model::placement(name, Some(instances), &model.zones)
+                        .into_iter()
+                        .map(|(name, _)| name)
+                        .collect();
                 if !names.contains(primary) {
                     let hint = closest(primary, names.iter().map(String::as_str))
                         .map(|n| format!("did you mean `{n}`?"));
@@ -278,7 +282,7 @@ pub fn model(model: &ModelSpec) -> Vec<Problem> {
         }
         if let Some(scaling) = &service.autoscaling {
             let a_path = path.key("autoscaling");
-            let initial = crate::topology::placement(name, service.instances.as_ref(), &model.zones)
+            let initial = super::model::placement(name, service.instances.as_ref(), &model.zones)
                 .len() as u32;
             if scaling.min == 0 || scaling.min > scaling.max {
                 problems.push(Problem::new(
@@ -823,7 +827,7 @@ fn check_cycles(problems: &mut Vec<Problem>, model: &ModelSpec) {
     }
 }
 
-pub fn scenario(scenario: &ScenarioSpec) -> Vec<Problem> {
+pub(super) fn scenario(scenario: &ScenarioSpec) -> Vec<Problem> {
     let mut problems = Vec::new();
     let root = JsonPath::root();
     check_name(&mut problems, root.key("name"), "scenario", &scenario.name);

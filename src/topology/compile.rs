@@ -68,7 +68,7 @@ pub(super) fn compile(model: &ModelSpec) -> Topology {
     for (s, (service_name, service)) in model.services.iter().enumerate() {
         let service_id = ServiceId(s as u32);
         let first_instance = instances.len() as u32;
-        let placed = placement(service_name, service.instances.as_ref(), &zones);
+        let placed = model::placement(service_name, service.instances.as_ref(), &zones);
         let initial_instances = placed.len() as u32;
         let mut per_zone = vec![0u32; zones.len()];
         for (name, z) in placed {
@@ -343,41 +343,6 @@ pub(super) fn compile(model: &ModelSpec) -> Topology {
         workloads,
         timer_lanes,
     }
-}
-
-/// Names and zones of a service's instances, in order: zone by zone,
-/// `service-zone-k` with k from 1.
-pub fn placement(
-    service: &str,
-    spec: Option<&crate::spec::model::InstancesSpec>,
-    zones: &[String],
-) -> Vec<(String, u32)> {
-    let mut counts: Vec<u32> = vec![0; zones.len()];
-    match spec {
-        None => counts[0] = 1,
-        Some(spec) => {
-            if let Some(per_zone) = spec.per_zone {
-                counts.iter_mut().for_each(|c| *c = per_zone);
-            } else if let Some(count) = spec.count {
-                for k in 0..count {
-                    counts[k as usize % zones.len()] += 1;
-                }
-            } else if let Some(placement) = &spec.placement {
-                for (zone, n) in placement {
-                    if let Some(z) = zones.iter().position(|x| x == zone) {
-                        counts[z] += n;
-                    }
-                }
-            }
-        }
-    }
-    let mut out = Vec::new();
-    for (z, count) in counts.iter().enumerate() {
-        for k in 1..=*count {
-            out.push((format!("{service}-{}-{k}", zones[z]), z as u32));
-        }
-    }
-    out
 }
 
 /// The error classes a retry policy retries, as a bit set.

@@ -5,19 +5,7 @@
 mod compile;
 pub mod graph;
 
-pub use compile::{placement, work_time};
-
-/// Instance names of a service as the model places them.
-pub fn instance_names(
-    service: &str,
-    spec: &crate::spec::model::InstancesSpec,
-    zones: &[String],
-) -> Vec<String> {
-    placement(service, Some(spec), zones)
-        .into_iter()
-        .map(|(name, _)| name)
-        .collect()
-}
+pub use compile::work_time;
 
 use std::ops::Range;
 
