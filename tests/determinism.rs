@@ -419,3 +419,45 @@ fn staging_directory_left_by_a_killed_run_is_swept_by_the_next_run() {
     );
     assert_eq!(entries(&shop_run_dir(&out, 42)), *RUN_FILES);
 }
+
+/// The trace of every shipped scenario, as recorded when this test was
+/// written. A run is replayable only while these hold: a change to the
+/// engine, a default or a dependency's sampling that moves one must be
+/// deliberate, and the commit that updates this table says why.
+const SHIPPED_DIGESTS: [(&str, u64, &str, u64); 9] = [
+    ("kill-app-server.json", 7, "47edd827dd6f8615", 323_582),
+    ("memory-leak.json", 21, "62573e8f444c534e", 269_956),
+    ("network-split.json", 5, "39945d0a4a192e56", 586_412),
+    ("reconnect-storm.json", 17, "f9137d5b619f72d8", 242_228),
+    ("replication-failover.json", 13, "a6ceb7a2c2fdf24c", 215_099),
+    ("retry-storm.json", 3, "2f3bb09a9470ae27", 1_085_243),
+    ("shop-steady.json", 42, "5aef04ef2c9bcb54", 741_619),
+    ("slow-database.json", 42, "218db30a7474289e", 212_172),
+    ("zone-outage.json", 11, "459d4c6f262f3b3f", 647_897),
+];
+
+#[test]
+fn shipped_scenarios_keep_their_recorded_traces() {
+    let shipped = shipped_scenarios();
+    assert_eq!(
+        shipped.len(),
+        SHIPPED_DIGESTS.len(),
+        "a shipped scenario without a recorded digest: add it to SHIPPED_DIGESTS"
+    );
+    for (name, seed, digest, events) in SHIPPED_DIGESTS {
+        let plan = faultline::plan::Plan::load(&repo().join("scenarios").join(name))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(plan.config.seed, seed, "{name}");
+        let (summary, _) = faultline::sim::simulate(
+            &plan.topology,
+            &plan.faults,
+            plan.config,
+            faultline::observe::NullObserver,
+        );
+        assert_eq!(
+            (summary.trace_digest.as_str(), summary.events),
+            (digest, events),
+            "{name}: the trace moved"
+        );
+    }
+}

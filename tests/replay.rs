@@ -11,7 +11,7 @@ use faultline::plan::Plan;
 use faultline::sim::simulate;
 use serde_json::Value;
 
-use crate::common::{faultline_in, repo};
+use crate::common::{faultline_in, repo, shipped_scenarios};
 
 fn text(output: &Output) -> String {
     format!(
@@ -62,19 +62,6 @@ fn run_dir_under(out: &Path) -> PathBuf {
 
 fn run_json(dir: &Path) -> Value {
     serde_json::from_str(&fs::read_to_string(dir.join("run.json")).unwrap()).unwrap()
-}
-
-/// The shipped scenarios (the benchmarks, minutes long, aside).
-fn shipped_scenarios() -> Vec<String> {
-    let mut names: Vec<String> = fs::read_dir(repo().join("scenarios"))
-        .unwrap()
-        .flatten()
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| n.ends_with(".json"))
-        .collect();
-    names.sort();
-    assert!(names.len() >= 9, "{names:?}");
-    names
 }
 
 #[test]

@@ -51,8 +51,10 @@ impl Plan {
     /// Problems of the scenario against the model (fault targets, probes,
     /// phases) come back together, at their paths in the scenario file.
     pub fn compile(experiment: Experiment) -> Result<Plan> {
-        compile(experiment)
-            .map_err(|(experiment, problems)| experiment.scenario_source.invalid(problems))
+        match compile(&experiment) {
+            Ok(parts) => Ok(parts.into_plan(experiment)),
+            Err(problems) => Err(experiment.scenario_source.invalid(problems)),
+        }
     }
 
     /// Reads a scenario file and its model, checks every variant, and
@@ -96,7 +98,7 @@ impl Plan {
                 continue;
             }
             let variant = experiment.with_variant(name)?;
-            if let Err((_, found)) = compile(variant) {
+            if let Err(found) = compile(&variant) {
                 problems.extend(found.into_iter().map(|p| {
                     Problem::new(
                         JsonPath::root().key("variants").key(name),
@@ -106,10 +108,10 @@ impl Plan {
                 }));
             }
         }
-        match compile(experiment) {
-            Ok(plan) if problems.is_empty() => Ok(plan),
-            Ok(plan) => Err(plan.experiment.scenario_source.invalid(problems)),
-            Err((experiment, mut found)) => {
+        match compile(&experiment) {
+            Ok(parts) if problems.is_empty() => Ok(parts.into_plan(experiment)),
+            Ok(_) => Err(experiment.scenario_source.invalid(problems)),
+            Err(mut found) => {
                 found.extend(problems);
                 Err(experiment.scenario_source.invalid(found))
             }
@@ -127,38 +129,50 @@ pub fn topology_of(path: &Path) -> Result<Topology> {
     }
 }
 
-type Compiled = std::result::Result<Plan, (Experiment, Vec<Problem>)>;
+/// What the scenario compiles to against its (variant's) model.
+struct Parts {
+    topology: Topology,
+    faults: Vec<Fault>,
+    phases: Phases,
+    hypotheses: Vec<Hypothesis>,
+}
 
-fn compile(experiment: Experiment) -> Compiled {
+impl Parts {
+    fn into_plan(self, experiment: Experiment) -> Plan {
+        let scenario = &experiment.scenario;
+        let config = RunConfig {
+            seed: scenario.seed,
+            duration: scenario.duration.0,
+            warmup: scenario.warmup.0,
+            window: scenario.window.map_or(DEFAULT_WINDOW_NS, |w| w.0),
+        };
+        let metastable_after = scenario
+            .analysis
+            .as_ref()
+            .and_then(|a| a.metastable_after)
+            .map_or(DEFAULT_METASTABLE_AFTER_NS, |d| d.0);
+        Plan {
+            topology: self.topology,
+            faults: self.faults,
+            phases: self.phases,
+            hypotheses: self.hypotheses,
+            config,
+            metastable_after,
+            experiment,
+        }
+    }
+}
+
+fn compile(experiment: &Experiment) -> std::result::Result<Parts, Vec<Problem>> {
     let topology = Topology::compile(&experiment.model);
     let scenario = &experiment.scenario;
-    let faults = match faults::compile(scenario, &topology) {
-        Ok(faults) => faults,
-        Err(problems) => return Err((experiment, problems)),
-    };
+    let faults = faults::compile(scenario, &topology)?;
     let phases = Phases::of(scenario.warmup.0, scenario.duration.0, &faults);
-    let hypotheses = match hypothesis::compile(scenario, &topology, &phases) {
-        Ok(hypotheses) => hypotheses,
-        Err(problems) => return Err((experiment, problems)),
-    };
-    let config = RunConfig {
-        seed: scenario.seed,
-        duration: scenario.duration.0,
-        warmup: scenario.warmup.0,
-        window: scenario.window.map_or(DEFAULT_WINDOW_NS, |w| w.0),
-    };
-    let metastable_after = scenario
-        .analysis
-        .as_ref()
-        .and_then(|a| a.metastable_after)
-        .map_or(DEFAULT_METASTABLE_AFTER_NS, |d| d.0);
-    Ok(Plan {
-        experiment,
+    let hypotheses = hypothesis::compile(scenario, &topology, &phases)?;
+    Ok(Parts {
         topology,
         faults,
         phases,
         hypotheses,
-        config,
-        metastable_after,
     })
 }

@@ -201,3 +201,16 @@ pub fn shipped_plan(
     )
     .unwrap_or_else(|e| panic!("{e}"))
 }
+
+/// The shipped scenarios (the benchmarks, minutes long, aside).
+pub fn shipped_scenarios() -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(repo().join("scenarios"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".json"))
+        .collect();
+    names.sort();
+    assert!(names.len() >= 9, "{names:?}");
+    names
+}
