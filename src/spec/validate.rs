@@ -6,7 +6,10 @@ use indexmap::IndexMap;
 use petgraph::algo::tarjan_scc;
 use petgraph::graph::DiGraph;
 
-use super::model::{CallSpec, InstancesSpec, ModelSpec, ServiceKind, WorkSpec};
+use super::model::{
+    AutoscalingSpec, CallSpec, ClientsSpec, HealthCheckSpec, InstancesSpec, ModelSpec,
+    ReplicationSpec, ServiceKind, ServiceSpec, WorkSpec, WorkloadSpec,
+};
 use super::scenario::ScenarioSpec;
 use crate::error::closest;
 use crate::error::{JsonPath, Problem};
@@ -117,282 +120,7 @@ pub(super) fn model(model: &ModelSpec) -> Vec<Problem> {
         ));
     }
     for (name, service) in &model.services {
-        let path = root.key("services").key(name);
-        check_name(&mut problems, path.clone(), "service", name);
-        if let Some(instances) = &service.instances {
-            check_instances(
-                &mut problems,
-                &path.key("instances"),
-                instances,
-                &model.zones,
-            );
-        }
-        match service.workers {
-            Some(0) => problems.push(Problem::new(
-                path.key("workers"),
-                "expected a positive number of workers, found 0",
-            )),
-            None if !matches!(service.kind, ServiceKind::External | ServiceKind::Queue) => problems
-                .push(Problem::new(
-                    path.clone(),
-                    "missing field `workers`: how many requests one instance works on at once",
-                )),
-            _ => {}
-        }
-        if let Some(hc) = &service.load_balancer.health_check {
-            let hc_path = path.key("load_balancer").key("health_check");
-            for (field, value) in [("interval", hc.interval), ("timeout", hc.timeout)] {
-                if value.0 == 0 {
-                    problems.push(Problem::new(
-                        hc_path.key(field),
-                        "expected a positive duration",
-                    ));
-                }
-            }
-            for (field, value) in [
-                ("unhealthy_after", hc.unhealthy_after),
-                ("healthy_after", hc.healthy_after),
-            ] {
-                if value == Some(0) {
-                    problems.push(Problem::new(
-                        hc_path.key(field),
-                        "expected at least 1 probe",
-                    ));
-                }
-            }
-            if let Some(endpoint) = &hc.endpoint
-                && !service.endpoints.contains_key(endpoint)
-            {
-                let hint = closest(endpoint, service.endpoints.keys().map(String::as_str))
-                    .map(|e| format!("did you mean `{e}`?"));
-                problems.push(
-                    Problem::new(
-                        hc_path.key("endpoint"),
-                        format!(
-                            "service `{name}` has no endpoint `{endpoint}` to answer health probes"
-                        ),
-                    )
-                    .with_suggestion(hint),
-                );
-            }
-        }
-        let share = |problems: &mut Vec<Problem>, path: JsonPath, value: f64| {
-            if !(value > 0.0 && value <= 1.0) {
-                problems.push(Problem::new(
-                    path,
-                    format!("expected a share of the memory limit in (0, 1], found {value}"),
-                ));
-            }
-        };
-        if let Some(memory) = &service.memory {
-            let memory_path = path.key("memory");
-            if memory.limit <= memory.baseline {
-                problems.push(Problem::new(
-                    memory_path.key("limit"),
-                    format!(
-                        "the limit ({} bytes) must exceed the baseline ({} bytes)",
-                        memory.limit.0, memory.baseline.0
-                    ),
-                ));
-            }
-            for (i, alert) in memory.alerts.iter().enumerate() {
-                share(&mut problems, memory_path.key("alerts").index(i), *alert);
-            }
-        }
-        let needs_memory = |problems: &mut Vec<Problem>, path: JsonPath| {
-            if service.memory.is_none() {
-                problems.push(
-                    Problem::new(path, "this needs the service's `memory`").with_suggestion(Some(
-                        "add {\"memory\": {\"baseline\": ..., \"limit\": ...}}".into(),
-                    )),
-                );
-            }
-        };
-        if let Some(shedding) = &service.load_shedding {
-            if let Some(above) = shedding.memory_above {
-                let p = path.key("load_shedding").key("memory_above");
-                share(&mut problems, p.clone(), above);
-                needs_memory(&mut problems, p);
-            }
-            if shedding.memory_above.is_none() && shedding.queue_above.is_none() {
-                problems.push(Problem::new(
-                    path.key("load_shedding"),
-                    "expected `memory_above`, `queue_above` or both",
-                ));
-            }
-        }
-        if let Some(above) = service
-            .load_balancer
-            .health_check
-            .as_ref()
-            .and_then(|hc| hc.fail_above_memory)
-        {
-            let p = path
-                .key("load_balancer")
-                .key("health_check")
-                .key("fail_above_memory");
-            share(&mut problems, p.clone(), above);
-            needs_memory(&mut problems, p);
-        }
-        if let Some(replication) = &service.replication {
-            let r_path = path.key("replication");
-            if service.kind != ServiceKind::Database {
-                problems.push(Problem::new(
-                    r_path.clone(),
-                    "only a service of kind `database` replicates",
-                ));
-            }
-            if let (Some(primary), Some(instances)) = (&replication.primary, &service.instances) {
-                let names: Vec<String> =
-                    super::model::placement(name, Some(instances), &model.zones)
-                        .into_iter()
-                        .map(|(name, _)| name)
-                        .collect();
-                if !names.contains(primary) {
-                    let hint = closest(primary, names.iter().map(String::as_str))
-                        .map(|n| format!("did you mean `{n}`?"));
-                    problems.push(
-                        Problem::new(
-                            r_path.key("primary"),
-                            format!(
-                                "`{name}` has no instance `{primary}` (instances: {})",
-                                names.join(", ")
-                            ),
-                        )
-                        .with_suggestion(hint),
-                    );
-                }
-            }
-            if let Some(c) = replication.catch_up
-                && !(c.is_finite() && c > 0.0)
-            {
-                problems.push(Problem::new(
-                    r_path.key("catch_up"),
-                    format!("expected a positive catch-up rate, found {c}"),
-                ));
-            }
-        }
-        for (endpoint_name, endpoint) in &service.endpoints {
-            if endpoint.access.is_some() && service.replication.is_none() {
-                problems.push(Problem::new(
-                    path.key("endpoints").key(endpoint_name).key("access"),
-                    "`access` routes reads and writes of a replicated database; this service has no `replication`",
-                ));
-            }
-        }
-        if let Some(scaling) = &service.autoscaling {
-            let a_path = path.key("autoscaling");
-            let initial = super::model::placement(name, service.instances.as_ref(), &model.zones)
-                .len() as u32;
-            if scaling.min == 0 || scaling.min > scaling.max {
-                problems.push(Problem::new(
-                    a_path.key("min"),
-                    format!(
-                        "expected 1 ≤ min ≤ max ({}), found {}",
-                        scaling.max, scaling.min
-                    ),
-                ));
-            } else if !(scaling.min..=scaling.max).contains(&initial) {
-                problems.push(Problem::new(
-                    a_path.clone(),
-                    format!(
-                        "the service starts with {initial} instances, outside min {} and max {}",
-                        scaling.min, scaling.max
-                    ),
-                ));
-            }
-            if scaling.max as u64 > MAX_INSTANCES_PER_SERVICE {
-                problems.push(Problem::new(a_path.key("max"), "too many instances"));
-            }
-            if !(scaling.target_utilisation > 0.0 && scaling.target_utilisation <= 1.0) {
-                problems.push(Problem::new(
-                    a_path.key("target_utilisation"),
-                    format!(
-                        "expected a share in (0, 1], found {}",
-                        scaling.target_utilisation
-                    ),
-                ));
-            }
-            if scaling.interval.is_some_and(|d| d.0 == 0) {
-                problems.push(Problem::new(
-                    a_path.key("interval"),
-                    "expected a positive interval",
-                ));
-            }
-        }
-        match (&service.consumer, service.kind) {
-            (Some(consumer), ServiceKind::Queue) => {
-                if consumer.concurrency == 0 {
-                    problems.push(Problem::new(
-                        path.key("consumer").key("concurrency"),
-                        "expected at least 1 item delivered at once",
-                    ));
-                }
-                if consumer.timeout.0 == 0 {
-                    problems.push(Problem::new(
-                        path.key("consumer").key("timeout"),
-                        "expected a positive timeout",
-                    ));
-                }
-            }
-            (None, ServiceKind::Queue) => problems.push(Problem::new(
-                path.clone(),
-                "a queue needs a `consumer` {\"concurrency\": ..., \"timeout\": ...} to drain it",
-            )),
-            (Some(_), _) => problems.push(Problem::new(
-                path.key("consumer"),
-                "only a service of kind `queue` has a consumer",
-            )),
-            (None, _) => {}
-        }
-        if service.endpoints.is_empty() && service.kind != ServiceKind::Queue {
-            problems.push(Problem::new(
-                path.key("endpoints"),
-                "expected at least one endpoint",
-            ));
-        }
-        // Calls from this service to one callee share a pool per caller
-        // instance, so their pool settings must agree.
-        let mut pools: IndexMap<&str, (JsonPath, &super::model::PoolSpec)> = IndexMap::new();
-        for (endpoint_name, endpoint) in &service.endpoints {
-            let endpoint_path = path.key("endpoints").key(endpoint_name);
-            check_name(
-                &mut problems,
-                endpoint_path.clone(),
-                "endpoint",
-                endpoint_name,
-            );
-            check_work(&mut problems, &endpoint_path.key("work"), &endpoint.work);
-            if let Some(h) = endpoint.hit_ratio
-                && !(0.0..=1.0).contains(&h)
-            {
-                problems.push(Problem::new(
-                    endpoint_path.key("hit_ratio"),
-                    format!("expected a share in [0, 1], found {h}"),
-                ));
-            }
-            for (call_name, call) in &endpoint.calls {
-                let call_path = endpoint_path.key("calls").key(call_name);
-                check_name(&mut problems, call_path.clone(), "call", call_name);
-                let callee = check_call(&mut problems, &call_path, call, model);
-                if let (Some(callee), Some(pool)) = (callee, &call.pool) {
-                    match pools.get(callee) {
-                        Some((first_path, first)) if *first != pool => {
-                            problems.push(Problem::new(
-                                call_path.key("pool"),
-                                format!(
-                                    "calls from `{name}` to `{callee}` share one pool per instance, but this pool differs from the one at {first_path}"
-                                ),
-                            ).with_suggestion(Some("give both calls the same pool settings, or set it on one only".into())));
-                        }
-                        Some(_) => {}
-                        None => {
-                            pools.insert(callee, (call_path.key("pool"), pool));
-                        }
-                    }
-                }
-            }
-        }
+        check_service(&mut problems, model, name, service);
     }
     check_cycles(&mut problems, model);
     if model.workload.is_empty() && model.clients.is_empty() {
@@ -402,95 +130,437 @@ pub(super) fn model(model: &ModelSpec) -> Vec<Problem> {
         ));
     }
     for (name, clients) in &model.clients {
-        let path = root.key("clients").key(name);
-        check_name(&mut problems, path.clone(), "clients", name);
-        if clients.count == 0 {
+        check_clients(&mut problems, model, name, clients);
+    }
+    for (name, workload) in &model.workload {
+        check_workload(&mut problems, model, name, workload);
+    }
+    problems
+}
+
+/// One service: its instances and workers, then each setting in the order
+/// the file format documents them, then its endpoints and calls.
+fn check_service(
+    problems: &mut Vec<Problem>,
+    model: &ModelSpec,
+    name: &str,
+    service: &ServiceSpec,
+) {
+    let root = JsonPath::root();
+    let path = root.key("services").key(name);
+    check_name(problems, path.clone(), "service", name);
+    if let Some(instances) = &service.instances {
+        check_instances(problems, &path.key("instances"), instances, &model.zones);
+    }
+    match service.workers {
+        Some(0) => problems.push(Problem::new(
+            path.key("workers"),
+            "expected a positive number of workers, found 0",
+        )),
+        None if !matches!(service.kind, ServiceKind::External | ServiceKind::Queue) => problems
+            .push(Problem::new(
+                path.clone(),
+                "missing field `workers`: how many requests one instance works on at once",
+            )),
+        _ => {}
+    }
+    if let Some(hc) = &service.load_balancer.health_check {
+        check_health_check(problems, &path, name, service, hc);
+    }
+    check_memory_settings(problems, &path, service);
+    if let Some(replication) = &service.replication {
+        check_replication(problems, model, &path, name, service, replication);
+    }
+    for (endpoint_name, endpoint) in &service.endpoints {
+        if endpoint.access.is_some() && service.replication.is_none() {
             problems.push(Problem::new(
-                path.key("count"),
-                "expected at least one client",
+                path.key("endpoints").key(endpoint_name).key("access"),
+                "`access` routes reads and writes of a replicated database; this service has no `replication`",
             ));
         }
-        if clients.think.0 == 0 {
-            problems.push(Problem::new(
-                path.key("think"),
-                "expected a positive think time",
-            ));
-        }
-        let mut services = Vec::new();
-        for field in ["connect", "request"] {
-            let reference = if field == "connect" {
-                &clients.connect
-            } else {
-                &clients.request
-            };
-            match resolve_endpoint(model, reference) {
-                Ok((service, _)) => services.push(service),
-                Err((message, hint)) => {
-                    problems.push(Problem::new(path.key(field), message).with_suggestion(hint))
-                }
+    }
+    if let Some(scaling) = &service.autoscaling {
+        check_autoscaling(problems, model, &path, name, service, scaling);
+    }
+    match (&service.consumer, service.kind) {
+        (Some(consumer), ServiceKind::Queue) => {
+            if consumer.concurrency == 0 {
+                problems.push(Problem::new(
+                    path.key("consumer").key("concurrency"),
+                    "expected at least 1 item delivered at once",
+                ));
+            }
+            if consumer.timeout.0 == 0 {
+                problems.push(Problem::new(
+                    path.key("consumer").key("timeout"),
+                    "expected a positive timeout",
+                ));
             }
         }
-        if services.len() == 2 && services[0] != services[1] {
+        (None, ServiceKind::Queue) => problems.push(Problem::new(
+            path.clone(),
+            "a queue needs a `consumer` {\"concurrency\": ..., \"timeout\": ...} to drain it",
+        )),
+        (Some(_), _) => problems.push(Problem::new(
+            path.key("consumer"),
+            "only a service of kind `queue` has a consumer",
+        )),
+        (None, _) => {}
+    }
+    if service.endpoints.is_empty() && service.kind != ServiceKind::Queue {
+        problems.push(Problem::new(
+            path.key("endpoints"),
+            "expected at least one endpoint",
+        ));
+    }
+    check_endpoints(problems, model, &path, name, service);
+}
+
+fn check_health_check(
+    problems: &mut Vec<Problem>,
+    path: &JsonPath,
+    name: &str,
+    service: &ServiceSpec,
+    hc: &HealthCheckSpec,
+) {
+    let hc_path = path.key("load_balancer").key("health_check");
+    for (field, value) in [("interval", hc.interval), ("timeout", hc.timeout)] {
+        if value.0 == 0 {
             problems.push(Problem::new(
-                path.key("request"),
+                hc_path.key(field),
+                "expected a positive duration",
+            ));
+        }
+    }
+    for (field, value) in [
+        ("unhealthy_after", hc.unhealthy_after),
+        ("healthy_after", hc.healthy_after),
+    ] {
+        if value == Some(0) {
+            problems.push(Problem::new(
+                hc_path.key(field),
+                "expected at least 1 probe",
+            ));
+        }
+    }
+    if let Some(endpoint) = &hc.endpoint
+        && !service.endpoints.contains_key(endpoint)
+    {
+        let hint = closest(endpoint, service.endpoints.keys().map(String::as_str))
+            .map(|e| format!("did you mean `{e}`?"));
+        problems.push(
+            Problem::new(
+                hc_path.key("endpoint"),
+                format!("service `{name}` has no endpoint `{endpoint}` to answer health probes"),
+            )
+            .with_suggestion(hint),
+        );
+    }
+}
+
+/// The memory limit and alerts, and the settings that act on memory
+/// (shedding, a memory-aware health check), which need it.
+fn check_memory_settings(problems: &mut Vec<Problem>, path: &JsonPath, service: &ServiceSpec) {
+    let share = |problems: &mut Vec<Problem>, path: JsonPath, value: f64| {
+        if !(value > 0.0 && value <= 1.0) {
+            problems.push(Problem::new(
+                path,
+                format!("expected a share of the memory limit in (0, 1], found {value}"),
+            ));
+        }
+    };
+    if let Some(memory) = &service.memory {
+        let memory_path = path.key("memory");
+        if memory.limit <= memory.baseline {
+            problems.push(Problem::new(
+                memory_path.key("limit"),
                 format!(
-                    "requests go to the instance the client connected to, so they must be on `{}` too",
-                    services[0]
+                    "the limit ({} bytes) must exceed the baseline ({} bytes)",
+                    memory.limit.0, memory.baseline.0
                 ),
             ));
         }
-        if clients
-            .reconnect
-            .multiplier
-            .is_some_and(|m| !(m.is_finite() && m >= 1.0))
-        {
+        for (i, alert) in memory.alerts.iter().enumerate() {
+            share(problems, memory_path.key("alerts").index(i), *alert);
+        }
+    }
+    let needs_memory = |problems: &mut Vec<Problem>, path: JsonPath| {
+        if service.memory.is_none() {
+            problems.push(
+                Problem::new(path, "this needs the service's `memory`").with_suggestion(Some(
+                    "add {\"memory\": {\"baseline\": ..., \"limit\": ...}}".into(),
+                )),
+            );
+        }
+    };
+    if let Some(shedding) = &service.load_shedding {
+        if let Some(above) = shedding.memory_above {
+            let p = path.key("load_shedding").key("memory_above");
+            share(problems, p.clone(), above);
+            needs_memory(problems, p);
+        }
+        if shedding.memory_above.is_none() && shedding.queue_above.is_none() {
             problems.push(Problem::new(
-                path.key("reconnect").key("multiplier"),
-                "expected a multiplier of at least 1",
+                path.key("load_shedding"),
+                "expected `memory_above`, `queue_above` or both",
             ));
         }
     }
-    for (name, workload) in &model.workload {
-        let path = root.key("workload").key(name);
-        check_name(&mut problems, path.clone(), "workload", name);
-        if let Err((message, hint)) = resolve_endpoint(model, &workload.endpoint) {
-            problems.push(Problem::new(path.key("endpoint"), message).with_suggestion(hint));
+    if let Some(above) = service
+        .load_balancer
+        .health_check
+        .as_ref()
+        .and_then(|hc| hc.fail_above_memory)
+    {
+        let p = path
+            .key("load_balancer")
+            .key("health_check")
+            .key("fail_above_memory");
+        share(problems, p.clone(), above);
+        needs_memory(problems, p);
+    }
+}
+
+fn check_replication(
+    problems: &mut Vec<Problem>,
+    model: &ModelSpec,
+    path: &JsonPath,
+    name: &str,
+    service: &ServiceSpec,
+    replication: &ReplicationSpec,
+) {
+    let r_path = path.key("replication");
+    if service.kind != ServiceKind::Database {
+        problems.push(Problem::new(
+            r_path.clone(),
+            "only a service of kind `database` replicates",
+        ));
+    }
+    if let (Some(primary), Some(instances)) = (&replication.primary, &service.instances) {
+        let names: Vec<String> = super::model::placement(name, Some(instances), &model.zones)
+            .into_iter()
+            .map(|(name, _)| name)
+            .collect();
+        if !names.contains(primary) {
+            let hint = closest(primary, names.iter().map(String::as_str))
+                .map(|n| format!("did you mean `{n}`?"));
+            problems.push(
+                Problem::new(
+                    r_path.key("primary"),
+                    format!(
+                        "`{name}` has no instance `{primary}` (instances: {})",
+                        names.join(", ")
+                    ),
+                )
+                .with_suggestion(hint),
+            );
         }
-        if workload.timeout.is_some_and(|t| t.0 == 0) {
+    }
+    if let Some(c) = replication.catch_up
+        && !(c.is_finite() && c > 0.0)
+    {
+        problems.push(Problem::new(
+            r_path.key("catch_up"),
+            format!("expected a positive catch-up rate, found {c}"),
+        ));
+    }
+}
+
+fn check_autoscaling(
+    problems: &mut Vec<Problem>,
+    model: &ModelSpec,
+    path: &JsonPath,
+    name: &str,
+    service: &ServiceSpec,
+    scaling: &AutoscalingSpec,
+) {
+    let a_path = path.key("autoscaling");
+    let initial =
+        super::model::placement(name, service.instances.as_ref(), &model.zones).len() as u32;
+    if scaling.min == 0 || scaling.min > scaling.max {
+        problems.push(Problem::new(
+            a_path.key("min"),
+            format!(
+                "expected 1 ≤ min ≤ max ({}), found {}",
+                scaling.max, scaling.min
+            ),
+        ));
+    } else if !(scaling.min..=scaling.max).contains(&initial) {
+        problems.push(Problem::new(
+            a_path.clone(),
+            format!(
+                "the service starts with {initial} instances, outside min {} and max {}",
+                scaling.min, scaling.max
+            ),
+        ));
+    }
+    if scaling.max as u64 > MAX_INSTANCES_PER_SERVICE {
+        problems.push(Problem::new(a_path.key("max"), "too many instances"));
+    }
+    if !(scaling.target_utilisation > 0.0 && scaling.target_utilisation <= 1.0) {
+        problems.push(Problem::new(
+            a_path.key("target_utilisation"),
+            format!(
+                "expected a share in (0, 1], found {}",
+                scaling.target_utilisation
+            ),
+        ));
+    }
+    if scaling.interval.is_some_and(|d| d.0 == 0) {
+        problems.push(Problem::new(
+            a_path.key("interval"),
+            "expected a positive interval",
+        ));
+    }
+}
+
+/// Endpoints and their calls. Calls from this service to one callee share
+/// a pool per caller instance, so their pool settings must agree.
+fn check_endpoints(
+    problems: &mut Vec<Problem>,
+    model: &ModelSpec,
+    path: &JsonPath,
+    name: &str,
+    service: &ServiceSpec,
+) {
+    let mut pools: IndexMap<&str, (JsonPath, &super::model::PoolSpec)> = IndexMap::new();
+    for (endpoint_name, endpoint) in &service.endpoints {
+        let endpoint_path = path.key("endpoints").key(endpoint_name);
+        check_name(problems, endpoint_path.clone(), "endpoint", endpoint_name);
+        check_work(problems, &endpoint_path.key("work"), &endpoint.work);
+        if let Some(h) = endpoint.hit_ratio
+            && !(0.0..=1.0).contains(&h)
+        {
             problems.push(Problem::new(
-                path.key("timeout"),
-                "expected a positive timeout; leave it out for a client that waits for ever",
+                endpoint_path.key("hit_ratio"),
+                format!("expected a share in [0, 1], found {h}"),
             ));
         }
-        match (&workload.rate, &workload.schedule) {
-            (Some(_), Some(_)) | (None, None) => problems.push(Problem::new(
-                path.clone(),
-                "expected exactly one of `rate` (constant) or `schedule` (piecewise)",
-            )),
-            (None, Some(schedule)) => {
-                if schedule.is_empty() {
-                    problems.push(Problem::new(
-                        path.key("schedule"),
-                        "expected at least one point {\"at\": \"0s\", \"rate\": \"100/s\"}",
-                    ));
-                }
-                for i in 1..schedule.len() {
-                    if schedule[i].at <= schedule[i - 1].at {
+        for (call_name, call) in &endpoint.calls {
+            let call_path = endpoint_path.key("calls").key(call_name);
+            check_name(problems, call_path.clone(), "call", call_name);
+            let callee = check_call(problems, &call_path, call, model);
+            if let (Some(callee), Some(pool)) = (callee, &call.pool) {
+                match pools.get(callee) {
+                    Some((first_path, first)) if *first != pool => {
                         problems.push(Problem::new(
-                            path.key("schedule").index(i).key("at"),
+                            call_path.key("pool"),
                             format!(
-                                "schedule points must be in increasing time order: {} does not come after {}",
-                                schedule[i].at,
-                                schedule[i - 1].at
+                                "calls from `{name}` to `{callee}` share one pool per instance, but this pool differs from the one at {first_path}"
                             ),
-                        ));
+                        ).with_suggestion(Some("give both calls the same pool settings, or set it on one only".into())));
+                    }
+                    Some(_) => {}
+                    None => {
+                        pools.insert(callee, (call_path.key("pool"), pool));
                     }
                 }
             }
-            (Some(_), None) => {}
         }
     }
-    problems
+}
+
+fn check_clients(
+    problems: &mut Vec<Problem>,
+    model: &ModelSpec,
+    name: &str,
+    clients: &ClientsSpec,
+) {
+    let root = JsonPath::root();
+    let path = root.key("clients").key(name);
+    check_name(problems, path.clone(), "clients", name);
+    if clients.count == 0 {
+        problems.push(Problem::new(
+            path.key("count"),
+            "expected at least one client",
+        ));
+    }
+    if clients.think.0 == 0 {
+        problems.push(Problem::new(
+            path.key("think"),
+            "expected a positive think time",
+        ));
+    }
+    let mut services = Vec::new();
+    for field in ["connect", "request"] {
+        let reference = if field == "connect" {
+            &clients.connect
+        } else {
+            &clients.request
+        };
+        match resolve_endpoint(model, reference) {
+            Ok((service, _)) => services.push(service),
+            Err((message, hint)) => {
+                problems.push(Problem::new(path.key(field), message).with_suggestion(hint))
+            }
+        }
+    }
+    if services.len() == 2 && services[0] != services[1] {
+        problems.push(Problem::new(
+            path.key("request"),
+            format!(
+                "requests go to the instance the client connected to, so they must be on `{}` too",
+                services[0]
+            ),
+        ));
+    }
+    if clients
+        .reconnect
+        .multiplier
+        .is_some_and(|m| !(m.is_finite() && m >= 1.0))
+    {
+        problems.push(Problem::new(
+            path.key("reconnect").key("multiplier"),
+            "expected a multiplier of at least 1",
+        ));
+    }
+}
+
+fn check_workload(
+    problems: &mut Vec<Problem>,
+    model: &ModelSpec,
+    name: &str,
+    workload: &WorkloadSpec,
+) {
+    let root = JsonPath::root();
+    let path = root.key("workload").key(name);
+    check_name(problems, path.clone(), "workload", name);
+    if let Err((message, hint)) = resolve_endpoint(model, &workload.endpoint) {
+        problems.push(Problem::new(path.key("endpoint"), message).with_suggestion(hint));
+    }
+    if workload.timeout.is_some_and(|t| t.0 == 0) {
+        problems.push(Problem::new(
+            path.key("timeout"),
+            "expected a positive timeout; leave it out for a client that waits for ever",
+        ));
+    }
+    match (&workload.rate, &workload.schedule) {
+        (Some(_), Some(_)) | (None, None) => problems.push(Problem::new(
+            path.clone(),
+            "expected exactly one of `rate` (constant) or `schedule` (piecewise)",
+        )),
+        (None, Some(schedule)) => {
+            if schedule.is_empty() {
+                problems.push(Problem::new(
+                    path.key("schedule"),
+                    "expected at least one point {\"at\": \"0s\", \"rate\": \"100/s\"}",
+                ));
+            }
+            for i in 1..schedule.len() {
+                if schedule[i].at <= schedule[i - 1].at {
+                    problems.push(Problem::new(
+                        path.key("schedule").index(i).key("at"),
+                        format!(
+                            "schedule points must be in increasing time order: {} does not come after {}",
+                            schedule[i].at,
+                            schedule[i - 1].at
+                        ),
+                    ));
+                }
+            }
+        }
+        (Some(_), None) => {}
+    }
 }
 
 fn check_instances(
