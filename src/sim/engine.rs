@@ -22,7 +22,7 @@ use crate::components::arrivals::ArrivalProcess;
 use crate::components::balancer::Balancer;
 use crate::components::breaker::{Breaker, Transition};
 use crate::components::instance::{Deferred, InstanceState, Process};
-use crate::components::pool::PoolState;
+use crate::components::pool::{Acquire, PoolState, Release};
 use crate::components::retry::RetryBudget;
 use crate::components::work;
 use crate::faults::Fault;
@@ -779,36 +779,31 @@ impl<'t, O: Observer> Engine<'t, O> {
         if let Some(group_id) = call.pool_group {
             let group = &topo.pool_groups[group_id.index()];
             let pool = group.first_pool + (a.instance - caller.instances.start);
-            let state = &mut self.pools[pool as usize];
-            if state.in_use < group.size {
-                state.in_use += 1;
-                self.pool_in_use[group_id.index()].add(self.now, 1);
-                self.slab[slot as usize].pool = pool;
-            } else {
-                if !state.exhausted {
-                    state.exhausted = true;
-                    self.state_change(StateChange::PoolExhausted {
-                        pool_group: group_id.0,
-                        caller_instance: a.instance,
-                    });
+            match self.pools[pool as usize].acquire(group.size) {
+                Acquire::Granted => {
+                    self.pool_in_use[group_id.index()].add(self.now, 1);
+                    self.slab[slot as usize].pool = pool;
                 }
-                match group.acquire_timeout {
-                    Some(0) => {
+                Acquire::Exhausted { newly } => {
+                    if newly {
+                        self.state_change(StateChange::PoolExhausted {
+                            pool_group: group_id.0,
+                            caller_instance: a.instance,
+                        });
+                    }
+                    if group.acquire_timeout == Some(0) {
                         self.pool_refused[group_id.index()] += 1;
                         self.call_failed(slot, call_id, ErrorClass::PoolExhausted, false);
-                    }
-                    _ => {
+                    } else {
                         self.slab[slot as usize].phase = Phase::WaitingPool;
-                        let state = &mut self.pools[pool as usize];
-                        state.waiters.push_back((slot, a.epoch));
-                        state.live_waiters += 1;
+                        self.pools[pool as usize].wait((slot, a.epoch));
                         self.pool_waiting[group_id.index()].add(self.now, 1);
                         if let Some(lane) = group.acquire_lane {
                             self.arm(lane, slot, a.epoch);
                         }
                     }
+                    return;
                 }
-                return;
             }
         }
         self.send(slot, call_id);
@@ -1054,30 +1049,29 @@ impl<'t, O: Observer> Engine<'t, O> {
             .expect("a held connection belongs to a pooled call")
             .index();
         let size = self.topo.pool_groups[group_id].size;
-        while let Some((waiter, epoch)) = self.pools[pool as usize].waiters.pop_front() {
-            if self.slab[waiter as usize].epoch != epoch {
-                continue;
+        let slab = &self.slab;
+        let handed = self.pools[pool as usize]
+            .release(size, |(waiter, epoch)| slab[waiter as usize].epoch == epoch);
+        match handed {
+            Release::HandedOver((waiter, _)) => {
+                self.pool_waiting[group_id].sub(self.now, 1);
+                self.slab[waiter as usize].epoch += 1;
+                self.slab[waiter as usize].pool = pool;
+                self.slab[waiter as usize].phase = Phase::Working;
+                let w = self.slab[waiter as usize];
+                let waiter_call =
+                    self.topo.endpoints[w.endpoint as usize].calls.start + w.next_call;
+                self.send(waiter, waiter_call);
             }
-            self.pools[pool as usize].live_waiters -= 1;
-            self.pool_waiting[group_id].sub(self.now, 1);
-            self.slab[waiter as usize].epoch += 1;
-            self.slab[waiter as usize].pool = pool;
-            self.slab[waiter as usize].phase = Phase::Working;
-            let w = self.slab[waiter as usize];
-            let waiter_call = self.topo.endpoints[w.endpoint as usize].calls.start + w.next_call;
-            self.send(waiter, waiter_call);
-            return;
-        }
-        let state = &mut self.pools[pool as usize];
-        state.in_use -= 1;
-        self.pool_in_use[group_id].sub(self.now, 1);
-        if state.exhausted && state.live_waiters == 0 && state.in_use <= size / 2 {
-            state.exhausted = false;
-            let caller_instance = a.instance;
-            self.state_change(StateChange::PoolRecovered {
-                pool_group: group_id as u32,
-                caller_instance,
-            });
+            Release::Freed { recovered } => {
+                self.pool_in_use[group_id].sub(self.now, 1);
+                if recovered {
+                    self.state_change(StateChange::PoolRecovered {
+                        pool_group: group_id as u32,
+                        caller_instance: a.instance,
+                    });
+                }
+            }
         }
     }
 
@@ -1122,7 +1116,7 @@ impl<'t, O: Observer> Engine<'t, O> {
             .index();
         let caller = &topo.services[endpoint.service.index()];
         let pool = topo.pool_groups[group].first_pool + (a.instance - caller.instances.start);
-        self.pools[pool as usize].live_waiters -= 1;
+        self.pools[pool as usize].leave();
         self.pool_waiting[group].sub(self.now, 1);
         group
     }
