@@ -7,8 +7,8 @@ use petgraph::algo::tarjan_scc;
 use petgraph::graph::DiGraph;
 
 use super::model::{
-    AutoscalingSpec, CallSpec, ClientsSpec, HealthCheckSpec, InstancesSpec, ModelSpec,
-    ReplicationSpec, ServiceKind, ServiceSpec, WorkSpec, WorkloadSpec,
+    AutoscalingSpec, BreakerSpec, CallSpec, ClientsSpec, HealthCheckSpec, InstancesSpec, ModelSpec,
+    ReplicationSpec, RetrySpec, ServiceKind, ServiceSpec, WorkSpec, WorkloadSpec,
 };
 use super::scenario::ScenarioSpec;
 use crate::error::closest;
@@ -701,105 +701,10 @@ fn check_call<'m>(
         ));
     }
     if let Some(retry) = &call.retry {
-        let path = path.key("retry");
-        if retry.max_attempts == 0 {
-            problems.push(Problem::new(
-                path.key("max_attempts"),
-                "expected at least 1 attempt (1 means no retry)",
-            ));
-        }
-        if let Some(m) = retry.multiplier
-            && !(m.is_finite() && m >= 1.0)
-        {
-            problems.push(Problem::new(
-                path.key("multiplier"),
-                format!("expected a multiplier of at least 1, found {m}"),
-            ));
-        }
-        if let (Some(max), backoff) = (retry.max_backoff, retry.backoff)
-            && max < backoff
-        {
-            problems.push(Problem::new(
-                path.key("max_backoff"),
-                format!("the longest backoff ({max}) is shorter than the first ({backoff})"),
-            ));
-        }
-        for (i, name) in retry.on.iter().flatten().enumerate() {
-            if crate::base::ErrorClass::from_name(name).is_none() {
-                let names = crate::base::ErrorClass::ALL.map(|c| c.name());
-                let hint = closest(name, names).map(|n| format!("did you mean `{n}`?"));
-                problems.push(
-                    Problem::new(
-                        path.key("on").index(i),
-                        format!(
-                            "unknown error class `{name}` (classes: {})",
-                            names.join(", ")
-                        ),
-                    )
-                    .with_suggestion(hint),
-                );
-            }
-        }
-        if let Some(budget) = &retry.budget {
-            if !(budget.ratio.is_finite() && budget.ratio >= 0.0) {
-                problems.push(Problem::new(
-                    path.key("budget").key("ratio"),
-                    format!("expected a ratio of 0 or more, found {}", budget.ratio),
-                ));
-            }
-            if let Some(m) = budget.min_per_s
-                && !(m.is_finite() && m >= 0.0)
-            {
-                problems.push(Problem::new(
-                    path.key("budget").key("min_per_s"),
-                    format!("expected 0 or more retries per second, found {m}"),
-                ));
-            }
-        }
+        check_retry(problems, &path.key("retry"), retry);
     }
     if let Some(breaker) = &call.circuit_breaker {
-        let path = path.key("circuit_breaker");
-        if !(breaker.failure_rate > 0.0 && breaker.failure_rate <= 1.0) {
-            problems.push(Problem::new(
-                path.key("failure_rate"),
-                format!("expected a share in (0, 1], found {}", breaker.failure_rate),
-            ));
-        }
-        let window = breaker.window.unwrap_or(20);
-        if window == 0 {
-            problems.push(Problem::new(path.key("window"), "expected at least 1 call"));
-        }
-        match (breaker.window, breaker.window_time) {
-            (Some(_), Some(_)) => problems.push(Problem::new(
-                path.key("window_time"),
-                "give a count `window` or a `window_time`, not both",
-            )),
-            (None, Some(t)) if t.0 == 0 => problems.push(Problem::new(
-                path.key("window_time"),
-                "expected a positive duration",
-            )),
-            _ => {}
-        }
-        if let Some(min) = breaker.min_calls
-            && (min == 0 || (breaker.window_time.is_none() && min > window))
-        {
-            problems.push(Problem::new(
-                path.key("min_calls"),
-                format!("expected 1 to {window} (the window), found {min}"),
-            ));
-        }
-        if breaker.open_for.0 == 0 {
-            problems.push(Problem::new(
-                path.key("open_for"),
-                "expected a positive duration",
-            ));
-        }
-        if breaker.half_open_calls == Some(0) {
-            problems.push(Problem::new(
-                path.key("half_open_calls"),
-                "expected at least 1 call",
-            ));
-        }
+        check_breaker(problems, &path.key("circuit_breaker"), breaker);
     }
     if let super::model::Fallback::Enqueue(queue) = &call.fallback {
         match model.services.get(queue) {
@@ -827,6 +732,107 @@ fn check_call<'m>(
             problems.push(Problem::new(path.key("to"), message).with_suggestion(hint));
             None
         }
+    }
+}
+
+fn check_retry(problems: &mut Vec<Problem>, path: &JsonPath, retry: &RetrySpec) {
+    if retry.max_attempts == 0 {
+        problems.push(Problem::new(
+            path.key("max_attempts"),
+            "expected at least 1 attempt (1 means no retry)",
+        ));
+    }
+    if let Some(m) = retry.multiplier
+        && !(m.is_finite() && m >= 1.0)
+    {
+        problems.push(Problem::new(
+            path.key("multiplier"),
+            format!("expected a multiplier of at least 1, found {m}"),
+        ));
+    }
+    if let (Some(max), backoff) = (retry.max_backoff, retry.backoff)
+        && max < backoff
+    {
+        problems.push(Problem::new(
+            path.key("max_backoff"),
+            format!("the longest backoff ({max}) is shorter than the first ({backoff})"),
+        ));
+    }
+    for (i, name) in retry.on.iter().flatten().enumerate() {
+        if crate::base::ErrorClass::from_name(name).is_none() {
+            let names = crate::base::ErrorClass::ALL.map(|c| c.name());
+            let hint = closest(name, names).map(|n| format!("did you mean `{n}`?"));
+            problems.push(
+                Problem::new(
+                    path.key("on").index(i),
+                    format!(
+                        "unknown error class `{name}` (classes: {})",
+                        names.join(", ")
+                    ),
+                )
+                .with_suggestion(hint),
+            );
+        }
+    }
+    if let Some(budget) = &retry.budget {
+        if !(budget.ratio.is_finite() && budget.ratio >= 0.0) {
+            problems.push(Problem::new(
+                path.key("budget").key("ratio"),
+                format!("expected a ratio of 0 or more, found {}", budget.ratio),
+            ));
+        }
+        if let Some(m) = budget.min_per_s
+            && !(m.is_finite() && m >= 0.0)
+        {
+            problems.push(Problem::new(
+                path.key("budget").key("min_per_s"),
+                format!("expected 0 or more retries per second, found {m}"),
+            ));
+        }
+    }
+}
+
+fn check_breaker(problems: &mut Vec<Problem>, path: &JsonPath, breaker: &BreakerSpec) {
+    if !(breaker.failure_rate > 0.0 && breaker.failure_rate <= 1.0) {
+        problems.push(Problem::new(
+            path.key("failure_rate"),
+            format!("expected a share in (0, 1], found {}", breaker.failure_rate),
+        ));
+    }
+    let window = breaker.window.unwrap_or(20);
+    if window == 0 {
+        problems.push(Problem::new(path.key("window"), "expected at least 1 call"));
+    }
+    match (breaker.window, breaker.window_time) {
+        (Some(_), Some(_)) => problems.push(Problem::new(
+            path.key("window_time"),
+            "give a count `window` or a `window_time`, not both",
+        )),
+        (None, Some(t)) if t.0 == 0 => problems.push(Problem::new(
+            path.key("window_time"),
+            "expected a positive duration",
+        )),
+        _ => {}
+    }
+    if let Some(min) = breaker.min_calls
+        && (min == 0 || (breaker.window_time.is_none() && min > window))
+    {
+        problems.push(Problem::new(
+            path.key("min_calls"),
+            format!("expected 1 to {window} (the window), found {min}"),
+        ));
+    }
+    if breaker.open_for.0 == 0 {
+        problems.push(Problem::new(
+            path.key("open_for"),
+            "expected a positive duration",
+        ));
+    }
+    if breaker.half_open_calls == Some(0) {
+        problems.push(Problem::new(
+            path.key("half_open_calls"),
+            "expected at least 1 call",
+        ));
     }
 }
 
