@@ -4,7 +4,9 @@
 
 use crate::error::{JsonPath, Problem, closest};
 use crate::spec::ScenarioSpec;
+use crate::spec::model::WorkSpec;
 use crate::spec::scenario::{self, FaultSpec};
+use crate::spec::units::{ByteRate, Duration, Size};
 use crate::topology::{Topology, WorkTime};
 
 /// How a killed instance looks to its callers.
@@ -274,369 +276,14 @@ pub fn compile(scenario: &ScenarioSpec, topology: &Topology) -> Result<Vec<Fault
     let mut faults = Vec::new();
     let mut problems = Vec::new();
     for (name, spec) in &scenario.faults {
-        let path = JsonPath::root().key("faults").key(name);
-        let start = spec.at().0;
-        if start >= scenario.duration.0 {
-            problems.push(Problem::new(
-                path.key("at"),
-                format!(
-                    "the fault starts at {} but the run ends at {}",
-                    spec.at(),
-                    scenario.duration
-                ),
-            ));
-        }
-        if let Some(d) = spec.duration()
-            && d.0 == 0
-        {
-            problems.push(Problem::new(
-                path.key("for"),
-                "expected a positive duration; leave `for` out for a fault that lasts to the end",
-            ));
-        }
-        let end = spec.duration().map(|d| start.saturating_add(d.0));
-        let mut target_problem = |field: &str, (message, hint): (String, Option<String>)| {
-            problems.push(Problem::new(path.key(field), message).with_suggestion(hint));
+        let mut resolver = Resolver {
+            topology,
+            path: JsonPath::root().key("faults").key(name),
+            problems: &mut problems,
         };
-        let action = match spec {
-            FaultSpec::InstanceKill {
-                target,
-                count,
-                mode,
-                ..
-            } => match victims(topology, target, *count, "kill") {
-                Ok((service, instance, count)) => Some(FaultAction::Kill {
-                    service,
-                    instance,
-                    count,
-                    mode: (*mode).into(),
-                }),
-                Err((field, problem)) => {
-                    target_problem(field, problem);
-                    None
-                }
-            },
-            FaultSpec::ReplicationLag { target, grow, .. } => {
-                match resolve(topology, target, false) {
-                    Ok(Resolved::Instance(i)) => {
-                        let service =
-                            &topology.services[topology.instances[i as usize].service.index()];
-                        match &service.replication {
-                            None => {
-                                target_problem(
-                                    "target",
-                                    (
-                                        format!(
-                                            "service `{}` is not a replicated database",
-                                            service.name
-                                        ),
-                                        None,
-                                    ),
-                                );
-                                None
-                            }
-                            Some(r) if r.primary == i => {
-                                target_problem(
-                                    "target",
-                                    (
-                                        format!(
-                                            "`{target}` is the primary; name one of its replicas"
-                                        ),
-                                        None,
-                                    ),
-                                );
-                                None
-                            }
-                            Some(_) if !(grow.is_finite() && *grow > 0.0) => {
-                                target_problem(
-                                    "grow",
-                                    (format!("expected a positive growth, found {grow}"), None),
-                                );
-                                None
-                            }
-                            Some(_) => Some(FaultAction::ReplicationLag {
-                                instance: i,
-                                grow: *grow,
-                            }),
-                        }
-                    }
-                    Ok(_) => {
-                        target_problem(
-                            "target",
-                            ("name one replica instance (`service-zone-k`)".into(), None),
-                        );
-                        None
-                    }
-                    Err(e) => {
-                        target_problem("target", e);
-                        None
-                    }
-                }
-            }
-            FaultSpec::InstanceFreeze { target, count, .. } => {
-                match victims(topology, target, *count, "freeze") {
-                    Ok((service, instance, count)) => Some(FaultAction::Freeze {
-                        service,
-                        instance,
-                        count,
-                    }),
-                    Err((field, problem)) => {
-                        target_problem(field, problem);
-                        None
-                    }
-                }
-            }
-            FaultSpec::ZoneOutage { zone, .. } => {
-                match topology.zones.iter().position(|z| z == zone) {
-                    Some(z) => Some(FaultAction::ZoneOutage { zone: z as u32 }),
-                    None => {
-                        let hint = closest(zone, topology.zones.iter().map(String::as_str))
-                            .map(|z| format!("did you mean `{z}`?"));
-                        target_problem(
-                            "zone",
-                            (
-                                format!(
-                                    "unknown zone `{zone}` (zones: {})",
-                                    topology.zones.join(", ")
-                                ),
-                                hint,
-                            ),
-                        );
-                        None
-                    }
-                }
-            }
-            FaultSpec::Latency {
-                target,
-                add,
-                from: Some(from),
-                ..
-            } => {
-                let mut work_problems = Vec::new();
-                crate::spec::check_work(&mut work_problems, &path.key("add"), add);
-                let caller = topology.services.iter().position(|s| &s.name == from);
-                let callee = topology.services.iter().position(|s| &s.name == target);
-                let names = || topology.services.iter().map(|s| s.name.as_str());
-                if caller.is_none() {
-                    let hint = closest(from, names()).map(|n| format!("did you mean `{n}`?"));
-                    target_problem("from", (format!("unknown service `{from}`"), hint));
-                }
-                if callee.is_none() {
-                    let hint = closest(target, names()).map(|n| format!("did you mean `{n}`?"));
-                    target_problem(
-                        "target",
-                        (
-                            format!(
-                                "unknown service `{target}`: a network latency joins two services"
-                            ),
-                            hint,
-                        ),
-                    );
-                }
-                match (caller, callee, work_problems.is_empty()) {
-                    (Some(from), Some(to), true) => Some(FaultAction::LinkLatency {
-                        from: from as u32,
-                        to: to as u32,
-                        add: crate::topology::work_time(add),
-                    }),
-                    _ => {
-                        problems.extend(work_problems);
-                        None
-                    }
-                }
-            }
-            FaultSpec::Latency { target, add, .. } => match resolve(topology, target, true) {
-                Ok(r) => {
-                    let mut work_problems = Vec::new();
-                    crate::spec::check_work(&mut work_problems, &path.key("add"), add);
-                    if work_problems.is_empty() {
-                        Some(FaultAction::Latency {
-                            endpoints: endpoints_of(topology, &r),
-                            instance: only_instance(&r),
-                            add: crate::topology::work_time(add),
-                        })
-                    } else {
-                        problems.extend(work_problems);
-                        None
-                    }
-                }
-                Err(e) => {
-                    target_problem("target", e);
-                    None
-                }
-            },
-            FaultSpec::Errors {
-                target, fraction, ..
-            } => {
-                if !(*fraction > 0.0 && *fraction <= 1.0) {
-                    target_problem(
-                        "fraction",
-                        (
-                            format!("expected a share in (0, 1], found {fraction}"),
-                            None,
-                        ),
-                    );
-                }
-                match resolve(topology, target, true) {
-                    Ok(r) => Some(FaultAction::Errors {
-                        endpoints: endpoints_of(topology, &r),
-                        instance: only_instance(&r),
-                        fraction: *fraction,
-                    }),
-                    Err(e) => {
-                        target_problem("target", e);
-                        None
-                    }
-                }
-            }
-            FaultSpec::CpuStress { target, factor, .. } => {
-                if !(factor.is_finite() && *factor > 0.0) {
-                    target_problem(
-                        "factor",
-                        (format!("expected a positive factor, found {factor}"), None),
-                    );
-                }
-                match resolve(topology, target, false) {
-                    Ok(r) => Some(FaultAction::CpuStress {
-                        instances: instances_of(topology, &r),
-                        factor: *factor,
-                    }),
-                    Err(e) => {
-                        target_problem("target", e);
-                        None
-                    }
-                }
-            }
-            FaultSpec::NetworkPartition { between, mode, .. } => {
-                let mut service_sides = [
-                    vec![false; topology.services.len()],
-                    vec![false; topology.services.len()],
-                ];
-                let mut zone_sides = [
-                    vec![false; topology.zones.len()],
-                    vec![false; topology.zones.len()],
-                ];
-                let mut ok = true;
-                for (k, side) in between.iter().enumerate() {
-                    if side.is_empty() {
-                        ok = false;
-                        problems.push(Problem::new(
-                            path.key("between").index(k),
-                            "expected at least one service or zone on each side",
-                        ));
-                    }
-                    for (i, name) in side.iter().enumerate() {
-                        if let Some(s) = topology.services.iter().position(|s| &s.name == name) {
-                            service_sides[k][s] = true;
-                        } else if let Some(z) = topology.zones.iter().position(|z| z == name) {
-                            zone_sides[k][z] = true;
-                        } else {
-                            ok = false;
-                            let names = topology
-                                .services
-                                .iter()
-                                .map(|s| s.name.as_str())
-                                .chain(topology.zones.iter().map(String::as_str));
-                            let hint = closest(name, names).map(|n| format!("did you mean `{n}`?"));
-                            problems.push(
-                                Problem::new(
-                                    path.key("between").index(k).index(i),
-                                    format!("unknown service or zone `{name}`"),
-                                )
-                                .with_suggestion(hint),
-                            );
-                        }
-                    }
-                }
-                ok.then_some(FaultAction::Partition {
-                    service_sides,
-                    zone_sides,
-                    mode: (*mode).into(),
-                })
-            }
-            FaultSpec::MemoryLeak {
-                target,
-                rate,
-                per_request,
-                ..
-            } => match resolve(topology, target, false) {
-                Ok(r) => {
-                    let instances = instances_of(topology, &r);
-                    let service = topology.instances[instances[0] as usize].service.index();
-                    if topology.services[service].memory.is_none() {
-                        target_problem(
-                            "target",
-                            (
-                                format!(
-                                    "service `{}` has no `memory` in the model, so nothing can leak",
-                                    topology.services[service].name
-                                ),
-                                Some("give the service {\"memory\": {\"baseline\": ..., \"limit\": ...}}".into()),
-                            ),
-                        );
-                        None
-                    } else if rate.is_none() && per_request.is_none() {
-                        target_problem(
-                            "rate",
-                            (
-                                "expected a `rate` (\"10MiB/s\"), a `per_request` size, or both"
-                                    .into(),
-                                None,
-                            ),
-                        );
-                        None
-                    } else if rate.is_some_and(|r| !(r.0 > 0.0 && r.0.is_finite())) {
-                        target_problem("rate", ("expected a positive growth rate".into(), None));
-                        None
-                    } else {
-                        Some(FaultAction::MemoryLeak {
-                            instances,
-                            rate: rate.map_or(0.0, |r| r.0 / 1e9),
-                            per_request: per_request.map_or(0, |s| s.0),
-                        })
-                    }
-                }
-                Err(e) => {
-                    target_problem("target", e);
-                    None
-                }
-            },
-            FaultSpec::ChaosMonkey {
-                target,
-                mean_interval,
-                mode,
-                ..
-            } => {
-                if mean_interval.0 == 0 {
-                    target_problem(
-                        "mean_interval",
-                        ("expected a positive mean interval".into(), None),
-                    );
-                }
-                match resolve(topology, target, false) {
-                    Ok(Resolved::Service(s)) => Some(FaultAction::ChaosMonkey {
-                        service: s,
-                        mean_interval: mean_interval.0,
-                        mode: (*mode).into(),
-                    }),
-                    Ok(_) => {
-                        target_problem(
-                            "target",
-                            (
-                                "a chaos monkey roams a service; name the service".into(),
-                                None,
-                            ),
-                        );
-                        None
-                    }
-                    Err(e) => {
-                        target_problem("target", e);
-                        None
-                    }
-                }
-            }
-        };
-        if let Some(action) = action {
+        // Timing first: its problems are listed before the kind's.
+        let (start, end) = resolver.timing(spec, scenario.duration);
+        if let Some(action) = resolver.action(spec) {
             faults.push(Fault {
                 name: name.clone(),
                 kind: spec.kind(),
@@ -650,5 +297,384 @@ pub fn compile(scenario: &ScenarioSpec, topology: &Topology) -> Result<Vec<Fault
         Ok(faults)
     } else {
         Err(problems)
+    }
+}
+
+/// One fault being resolved. Problems are pushed, not returned, so that a
+/// single pass over the scenario reports everything wrong with it rather
+/// than the first thing; each lands under this fault's JSON path.
+struct Resolver<'a> {
+    topology: &'a Topology,
+    path: JsonPath,
+    problems: &'a mut Vec<Problem>,
+}
+
+impl Resolver<'_> {
+    /// A problem with one field of the fault, with a fix when one is known.
+    fn blame(&mut self, field: &str, (message, hint): (String, Option<String>)) {
+        self.problems
+            .push(Problem::new(self.path.key(field), message).with_suggestion(hint));
+    }
+
+    /// A problem with one field that has no obvious fix.
+    fn complain(&mut self, field: &str, message: impl Into<String>) {
+        self.blame(field, (message.into(), None));
+    }
+
+    /// The target by name; an unknown one is blamed on `target`.
+    fn resolve(&mut self, target: &str, endpoints_allowed: bool) -> Option<Resolved> {
+        match resolve(self.topology, target, endpoints_allowed) {
+            Ok(resolved) => Some(resolved),
+            Err(problem) => {
+                self.blame("target", problem);
+                None
+            }
+        }
+    }
+
+    /// Start and end (ns). A fault starting after the run would silently do
+    /// nothing, and a zero `for` is almost surely a typo for "to the end",
+    /// so both are problems; the times are returned regardless, so that the
+    /// kind is still checked and its own problems reported too.
+    fn timing(&mut self, spec: &FaultSpec, run_ends: Duration) -> (u64, Option<u64>) {
+        let start = spec.at().0;
+        if start >= run_ends.0 {
+            self.complain(
+                "at",
+                format!(
+                    "the fault starts at {} but the run ends at {}",
+                    spec.at(),
+                    run_ends
+                ),
+            );
+        }
+        if let Some(d) = spec.duration()
+            && d.0 == 0
+        {
+            self.complain(
+                "for",
+                "expected a positive duration; leave `for` out for a fault that lasts to the end",
+            );
+        }
+        (start, spec.duration().map(|d| start.saturating_add(d.0)))
+    }
+
+    /// What the fault does, or `None` (its problems pushed) when it is wrong.
+    fn action(&mut self, spec: &FaultSpec) -> Option<FaultAction> {
+        match spec {
+            FaultSpec::InstanceKill {
+                target,
+                count,
+                mode,
+                ..
+            } => self.kill(target, *count, *mode),
+            FaultSpec::InstanceFreeze { target, count, .. } => self.freeze(target, *count),
+            FaultSpec::ZoneOutage { zone, .. } => self.zone_outage(zone),
+            FaultSpec::Latency {
+                target,
+                add,
+                from: Some(from),
+                ..
+            } => self.link_latency(from, target, add),
+            FaultSpec::Latency {
+                target,
+                add,
+                from: None,
+                ..
+            } => self.latency(target, add),
+            FaultSpec::Errors {
+                target, fraction, ..
+            } => self.errors(target, *fraction),
+            FaultSpec::CpuStress { target, factor, .. } => self.cpu_stress(target, *factor),
+            FaultSpec::NetworkPartition { between, mode, .. } => self.partition(between, *mode),
+            FaultSpec::MemoryLeak {
+                target,
+                rate,
+                per_request,
+                ..
+            } => self.memory_leak(target, *rate, *per_request),
+            FaultSpec::ReplicationLag { target, grow, .. } => self.replication_lag(target, *grow),
+            FaultSpec::ChaosMonkey {
+                target,
+                mean_interval,
+                mode,
+                ..
+            } => self.chaos_monkey(target, *mean_interval, *mode),
+        }
+    }
+
+    /// Service, named instance and count of a kill or a freeze; a bad count
+    /// is blamed on `count`, an unknown target on `target`.
+    fn victims(
+        &mut self,
+        target: &str,
+        count: Option<u32>,
+        verb: &str,
+    ) -> Option<(u32, Option<u32>, u32)> {
+        match victims(self.topology, target, count, verb) {
+            Ok(victims) => Some(victims),
+            Err((field, problem)) => {
+                self.blame(field, problem);
+                None
+            }
+        }
+    }
+
+    fn kill(
+        &mut self,
+        target: &str,
+        count: Option<u32>,
+        mode: scenario::KillMode,
+    ) -> Option<FaultAction> {
+        let (service, instance, count) = self.victims(target, count, "kill")?;
+        Some(FaultAction::Kill {
+            service,
+            instance,
+            count,
+            mode: mode.into(),
+        })
+    }
+
+    fn freeze(&mut self, target: &str, count: Option<u32>) -> Option<FaultAction> {
+        let (service, instance, count) = self.victims(target, count, "freeze")?;
+        Some(FaultAction::Freeze {
+            service,
+            instance,
+            count,
+        })
+    }
+
+    fn zone_outage(&mut self, zone: &str) -> Option<FaultAction> {
+        let zones = &self.topology.zones;
+        if let Some(z) = zones.iter().position(|z| z == zone) {
+            return Some(FaultAction::ZoneOutage { zone: z as u32 });
+        }
+        let hint =
+            closest(zone, zones.iter().map(String::as_str)).map(|z| format!("did you mean `{z}`?"));
+        let message = format!("unknown zone `{zone}` (zones: {})", zones.join(", "));
+        self.blame("zone", (message, hint));
+        None
+    }
+
+    /// A slow target: every request that starts on it works `add` longer.
+    fn latency(&mut self, target: &str, add: &WorkSpec) -> Option<FaultAction> {
+        let resolved = self.resolve(target, true)?;
+        // `add` is only checked once the target resolves: an unknown target
+        // is reported alone.
+        let before = self.problems.len();
+        crate::spec::check_work(self.problems, &self.path.key("add"), add);
+        if self.problems.len() > before {
+            return None;
+        }
+        Some(FaultAction::Latency {
+            endpoints: endpoints_of(self.topology, &resolved),
+            instance: only_instance(&resolved),
+            add: crate::topology::work_time(add),
+        })
+    }
+
+    /// A slow network from one service to another. Both ends must be
+    /// services (not instances or endpoints): the delay is on the link.
+    fn link_latency(&mut self, from: &str, target: &str, add: &WorkSpec) -> Option<FaultAction> {
+        let topology = self.topology;
+        // `add` is checked first but its problems are listed after the
+        // names', the order the messages have always come in.
+        let mut work_problems = Vec::new();
+        crate::spec::check_work(&mut work_problems, &self.path.key("add"), add);
+        let caller = topology.services.iter().position(|s| s.name == from);
+        let callee = topology.services.iter().position(|s| s.name == target);
+        let names = || topology.services.iter().map(|s| s.name.as_str());
+        if caller.is_none() {
+            let hint = closest(from, names()).map(|n| format!("did you mean `{n}`?"));
+            self.blame("from", (format!("unknown service `{from}`"), hint));
+        }
+        if callee.is_none() {
+            let hint = closest(target, names()).map(|n| format!("did you mean `{n}`?"));
+            let message =
+                format!("unknown service `{target}`: a network latency joins two services");
+            self.blame("target", (message, hint));
+        }
+        match (caller, callee, work_problems.is_empty()) {
+            (Some(from), Some(to), true) => Some(FaultAction::LinkLatency {
+                from: from as u32,
+                to: to as u32,
+                add: crate::topology::work_time(add),
+            }),
+            _ => {
+                self.problems.extend(work_problems);
+                None
+            }
+        }
+    }
+
+    // A bad fraction or factor below does not stop the target being
+    // resolved, so that both problems are reported at once; the action built
+    // is never used, as any problem fails the whole compilation.
+
+    fn errors(&mut self, target: &str, fraction: f64) -> Option<FaultAction> {
+        if !(fraction > 0.0 && fraction <= 1.0) {
+            self.complain(
+                "fraction",
+                format!("expected a share in (0, 1], found {fraction}"),
+            );
+        }
+        let resolved = self.resolve(target, true)?;
+        Some(FaultAction::Errors {
+            endpoints: endpoints_of(self.topology, &resolved),
+            instance: only_instance(&resolved),
+            fraction,
+        })
+    }
+
+    fn cpu_stress(&mut self, target: &str, factor: f64) -> Option<FaultAction> {
+        if !(factor.is_finite() && factor > 0.0) {
+            self.complain(
+                "factor",
+                format!("expected a positive factor, found {factor}"),
+            );
+        }
+        let resolved = self.resolve(target, false)?;
+        Some(FaultAction::CpuStress {
+            instances: instances_of(self.topology, &resolved),
+            factor,
+        })
+    }
+
+    /// Each side is a mix of service and zone names, marked in per-side
+    /// flags so that the engine's check of a call is two lookups.
+    fn partition(
+        &mut self,
+        between: &[Vec<String>; 2],
+        mode: scenario::PartitionMode,
+    ) -> Option<FaultAction> {
+        let topology = self.topology;
+        let services = topology.services.len();
+        let zones = topology.zones.len();
+        let mut service_sides = [vec![false; services], vec![false; services]];
+        let mut zone_sides = [vec![false; zones], vec![false; zones]];
+        let mut ok = true;
+        for (k, side) in between.iter().enumerate() {
+            let path = self.path.key("between").index(k);
+            if side.is_empty() {
+                ok = false;
+                self.problems.push(Problem::new(
+                    path.clone(),
+                    "expected at least one service or zone on each side",
+                ));
+            }
+            for (i, name) in side.iter().enumerate() {
+                if let Some(s) = topology.services.iter().position(|s| &s.name == name) {
+                    service_sides[k][s] = true;
+                } else if let Some(z) = topology.zones.iter().position(|z| z == name) {
+                    zone_sides[k][z] = true;
+                } else {
+                    ok = false;
+                    let names = topology
+                        .services
+                        .iter()
+                        .map(|s| s.name.as_str())
+                        .chain(topology.zones.iter().map(String::as_str));
+                    let hint = closest(name, names).map(|n| format!("did you mean `{n}`?"));
+                    self.problems.push(
+                        Problem::new(path.index(i), format!("unknown service or zone `{name}`"))
+                            .with_suggestion(hint),
+                    );
+                }
+            }
+        }
+        ok.then_some(FaultAction::Partition {
+            service_sides,
+            zone_sides,
+            mode: mode.into(),
+        })
+    }
+
+    /// A leak needs the service's memory model (baseline and limit) to mean
+    /// anything, and some way to grow: over time, per request, or both.
+    fn memory_leak(
+        &mut self,
+        target: &str,
+        rate: Option<ByteRate>,
+        per_request: Option<Size>,
+    ) -> Option<FaultAction> {
+        let topology = self.topology;
+        let resolved = self.resolve(target, false)?;
+        let instances = instances_of(topology, &resolved);
+        let service = &topology.services[topology.instances[instances[0] as usize].service.index()];
+        if service.memory.is_none() {
+            let message = format!(
+                "service `{}` has no `memory` in the model, so nothing can leak",
+                service.name
+            );
+            let fix = "give the service {\"memory\": {\"baseline\": ..., \"limit\": ...}}";
+            self.blame("target", (message, Some(fix.into())));
+            return None;
+        }
+        if rate.is_none() && per_request.is_none() {
+            self.complain(
+                "rate",
+                "expected a `rate` (\"10MiB/s\"), a `per_request` size, or both",
+            );
+            return None;
+        }
+        if rate.is_some_and(|r| !(r.0 > 0.0 && r.0.is_finite())) {
+            self.complain("rate", "expected a positive growth rate");
+            return None;
+        }
+        Some(FaultAction::MemoryLeak {
+            instances,
+            // Bytes per second become bytes per nanosecond of virtual time.
+            rate: rate.map_or(0.0, |r| r.0 / 1e9),
+            per_request: per_request.map_or(0, |s| s.0),
+        })
+    }
+
+    /// Lag is a replica's: the target must be one instance of a replicated
+    /// database, and not its primary, which is never behind itself.
+    fn replication_lag(&mut self, target: &str, grow: f64) -> Option<FaultAction> {
+        let topology = self.topology;
+        let Resolved::Instance(i) = self.resolve(target, false)? else {
+            self.complain("target", "name one replica instance (`service-zone-k`)");
+            return None;
+        };
+        let service = &topology.services[topology.instances[i as usize].service.index()];
+        let Some(replication) = &service.replication else {
+            let message = format!("service `{}` is not a replicated database", service.name);
+            self.complain("target", message);
+            return None;
+        };
+        if replication.primary == i {
+            let message = format!("`{target}` is the primary; name one of its replicas");
+            self.complain("target", message);
+            return None;
+        }
+        if !(grow.is_finite() && grow > 0.0) {
+            self.complain("grow", format!("expected a positive growth, found {grow}"));
+            return None;
+        }
+        Some(FaultAction::ReplicationLag { instance: i, grow })
+    }
+
+    /// A chaos monkey draws its victims among a service's running instances
+    /// as it goes, so it needs a service; like the share above, a zero mean
+    /// interval does not stop the target being checked.
+    fn chaos_monkey(
+        &mut self,
+        target: &str,
+        mean_interval: Duration,
+        mode: scenario::KillMode,
+    ) -> Option<FaultAction> {
+        if mean_interval.0 == 0 {
+            self.complain("mean_interval", "expected a positive mean interval");
+        }
+        let Resolved::Service(service) = self.resolve(target, false)? else {
+            self.complain("target", "a chaos monkey roams a service; name the service");
+            return None;
+        };
+        Some(FaultAction::ChaosMonkey {
+            service,
+            mean_interval: mean_interval.0,
+            mode: mode.into(),
+        })
     }
 }
