@@ -389,8 +389,7 @@ impl<'t, O: Observer> Engine<'t, O> {
             }
             self.now = time;
             self.events += 1;
-            self.digest.push(time);
-            self.digest.push(event.digest_word());
+            self.digest.push_pair(time, event.digest_word());
             match event {
                 Event::Arrival { workload } => self.on_arrival(workload),
                 Event::WorkDone { slot, epoch } => {
