@@ -67,6 +67,19 @@ fn highest_equivalent(value: u64) -> u64 {
     lowest_equivalent(value).saturating_add(1 << bucket_of(value)) - 1
 }
 
+/// What a quantile that falls at `index` reports: the top of the bucket
+/// (the bottom for quantile 0). Out of line: the scan that finds the index
+/// stays a tight loop.
+#[inline(never)]
+fn reported_value(index: usize, quantile: f64) -> u64 {
+    let value = value_at(index);
+    if quantile == 0.0 {
+        lowest_equivalent(value)
+    } else {
+        highest_equivalent(value)
+    }
+}
+
 /// Counts of values (ns) at 1 % resolution up to an hour.
 #[derive(Clone)]
 pub struct Latencies {
@@ -186,21 +199,41 @@ impl Latencies {
     /// The value below which `quantile` of the recorded values fall, as the
     /// top of its bucket (the bottom for quantile 0); 0 if none.
     pub fn value_at_quantile(&self, quantile: f64) -> u64 {
-        let quantile = if quantile > 1.0 { 1.0 } else { quantile };
-        let target = ((quantile * self.total as f64).ceil() as u64).max(1);
+        self.values_at_quantiles([quantile])[0]
+    }
+
+    /// `value_at_quantile` of each of `quantiles` (ascending), in one scan.
+    pub fn values_at_quantiles<const N: usize>(&self, quantiles: [f64; N]) -> [u64; N] {
+        debug_assert!(quantiles.is_sorted(), "quantiles in ascending order");
+        let quantiles = quantiles.map(|q| if q > 1.0 { 1.0 } else { q });
+        let targets = quantiles.map(|q| ((q * self.total as f64).ceil() as u64).max(1));
+        let mut values = [0; N];
+        let Some(&first_target) = targets.first() else {
+            return values;
+        };
+        let mut target = first_target;
+        let mut next = 0;
         let mut seen = 0;
-        for index in self.span() {
-            seen += self.counts[index];
-            if seen >= target {
-                let value = value_at(index);
-                return if quantile == 0.0 {
-                    lowest_equivalent(value)
-                } else {
-                    highest_equivalent(value)
-                };
+        let span = self.span();
+        let first = span.start;
+        for (offset, count) in self.counts[span].iter().enumerate() {
+            seen += count;
+            if seen < target {
+                continue;
+            }
+            loop {
+                values[next] = reported_value(first + offset, quantiles[next]);
+                next += 1;
+                if next == N {
+                    return values;
+                }
+                target = targets[next];
+                if seen < target {
+                    break;
+                }
             }
         }
-        0
+        values
     }
 }
 
@@ -312,9 +345,14 @@ mod tests {
                 ours.record(v);
                 theirs.saturating_record(v);
             }
-            for q in quantiles {
-                prop_assert_eq!(ours.value_at_quantile(q), theirs.value_at_quantile(q));
+            for q in &quantiles {
+                prop_assert_eq!(ours.value_at_quantile(*q), theirs.value_at_quantile(*q));
             }
+            let mut sorted = quantiles.clone();
+            sorted.sort_by(f64::total_cmp);
+            let four = [sorted[0], sorted[sorted.len() / 3], sorted[sorted.len() / 2], sorted[sorted.len() - 1]];
+            let expected = four.map(|q| theirs.value_at_quantile(q));
+            prop_assert_eq!(ours.values_at_quantiles(four), expected);
             prop_assert_eq!(ours.max(), theirs.max());
             prop_assert_eq!(ours.min(), theirs.min());
         }

@@ -152,14 +152,14 @@ impl Outcomes {
         if self.ok == 0 {
             return LatencySummary::default();
         }
-        let h = &self.latency;
+        let [p50, p90, p99, p999] = self.latency.values_at_quantiles([0.50, 0.90, 0.99, 0.999]);
         LatencySummary {
             mean: self.latency_sum as f64 / self.ok as f64,
-            p50: h.value_at_quantile(0.50),
-            p90: h.value_at_quantile(0.90),
-            p99: h.value_at_quantile(0.99),
-            p999: h.value_at_quantile(0.999),
-            max: h.max(),
+            p50,
+            p90,
+            p99,
+            p999,
+            max: self.latency.max(),
         }
     }
 
