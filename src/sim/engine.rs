@@ -457,6 +457,8 @@ impl<'t, O: Observer> Engine<'t, O> {
 
     // ----- arrivals -------------------------------------------------------
 
+    // Forced inline: once per request; see `start`.
+    #[inline(always)]
     fn schedule_arrival(&mut self, workload: u32) {
         let w = workload as usize;
         let segments = &self.topo.workloads[w].segments;
@@ -665,6 +667,10 @@ impl<'t, O: Observer> Engine<'t, O> {
     }
 
     /// Gives the activation a worker and schedules the end of its own work.
+    // Forced inline (as are the samplers and the arrival scheduling it and
+    // `on_arrival` use): every request passes here, and a call costs more
+    // than most of what it does.
+    #[inline(always)]
     fn start(&mut self, slot: u32) {
         let a = self.slab[slot as usize];
         self.slab[slot as usize].phase = Phase::Working;
