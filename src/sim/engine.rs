@@ -473,7 +473,7 @@ impl<'t, O: Observer> Engine<'t, O> {
         let w = workload as usize;
         self.entry_window[w].arrivals += 1;
         let endpoint = self.topo.workloads[w].endpoint.0;
-        match self.dispatch(endpoint, ENTRY, workload) {
+        match self.dispatch_inline(endpoint, ENTRY, workload) {
             Ok(slot) => {
                 debug_assert_ne!(slot, LOST, "entries cross no partition");
                 if let Some(lane) = self.topo.workloads[w].timeout_lane {
@@ -501,6 +501,18 @@ impl<'t, O: Observer> Engine<'t, O> {
     /// balancer. Fails at once when no instance is routable; otherwise as
     /// `admit`.
     pub(super) fn dispatch(
+        &mut self,
+        endpoint: u32,
+        parent: u32,
+        parent_epoch: u32,
+    ) -> Result<u32, ErrorClass> {
+        self.dispatch_inline(endpoint, parent, parent_epoch)
+    }
+
+    /// `dispatch`, forced inline into the arrival path, which every request
+    /// takes; the other callers share one out-of-line copy.
+    #[inline(always)]
+    fn dispatch_inline(
         &mut self,
         endpoint: u32,
         parent: u32,
@@ -573,6 +585,9 @@ impl<'t, O: Observer> Engine<'t, O> {
     /// Delivers a new activation of `endpoint` to `instance` (its arrival is
     /// already counted). A dead process refuses it and a full queue rejects
     /// it, at once and without creating it; an unreachable host swallows it.
+    // Forced inline: every request is admitted, nearly always from
+    // `dispatch`, which has just looked up what this looks up again.
+    #[inline(always)]
     pub(super) fn admit(
         &mut self,
         endpoint: u32,
@@ -745,6 +760,9 @@ impl<'t, O: Observer> Engine<'t, O> {
     // ----- calls ----------------------------------------------------------
 
     /// Makes the activation's next call, or completes it when none is left.
+    // Forced inline: every activation ends its work here, and most then
+    // complete at once.
+    #[inline(always)]
     fn advance(&mut self, slot: u32) {
         let topo = self.topo;
         loop {
