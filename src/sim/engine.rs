@@ -464,7 +464,7 @@ impl<'t, O: Observer> Engine<'t, O> {
         let segments = &self.topo.workloads[w].segments;
         if let Some(t) = self.arrivals[w].next(segments, &mut self.arrival_rngs[w]) {
             self.queue
-                .schedule(t.max(self.now), Event::Arrival { workload });
+                .schedule_inline(t.max(self.now), Event::Arrival { workload });
         }
     }
 
@@ -709,7 +709,7 @@ impl<'t, O: Observer> Engine<'t, O> {
         if !self.latency_faults[a.endpoint as usize].is_empty() {
             duration += self.injected_latency(a.endpoint, a.instance);
         }
-        self.queue.schedule(
+        self.queue.schedule_inline(
             self.now + duration,
             Event::WorkDone {
                 slot,

@@ -43,8 +43,14 @@ impl EventQueue {
         Self::default()
     }
 
-    #[inline]
     pub fn schedule(&mut self, time: u64, event: Event) {
+        self.schedule_inline(time, event);
+    }
+
+    /// `schedule`, forced inline where every request passes (its arrival,
+    /// the start of its work); other callers share the out-of-line copy.
+    #[inline(always)]
+    pub fn schedule_inline(&mut self, time: u64, event: Event) {
         self.seq += 1;
         let new = Scheduled {
             key: ((time as u128) << 64) | self.seq as u128,
