@@ -92,9 +92,10 @@ pub fn measure(plan: &Plan, seed: u64) -> RunFigures {
     let latency_ms = if all.ok == 0 {
         Vec::new()
     } else {
-        LATENCY_QUANTILES
+        all.latency
+            .values_at_quantiles(LATENCY_QUANTILES)
             .iter()
-            .map(|q| all.latency.value_at_quantile(*q) as f64 / 1e6)
+            .map(|v| *v as f64 / 1e6)
             .collect()
     };
     RunFigures {

@@ -21,6 +21,8 @@ impl ArrivalProcess {
 
     /// Time of the next arrival in whole nanoseconds, or `None` if the rate
     /// stays zero for ever.
+    // Forced inline: once per request, from the engine's arrival path.
+    #[inline(always)]
     pub fn next<R: Rng + ?Sized>(&mut self, segments: &[RateSegment], rng: &mut R) -> Option<u64> {
         loop {
             let seg = segments.get(self.segment)?;

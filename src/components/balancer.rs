@@ -17,7 +17,9 @@ pub struct Balancer {
 
 impl Balancer {
     /// Picks a routable instance of `range`, or `None` if none is.
-    #[inline]
+    /// Inlined for its common case, a service of one instance, where no
+    /// policy has anything to choose.
+    #[inline(always)]
     pub fn pick<R: Rng + ?Sized>(
         &mut self,
         policy: LbPolicy,
@@ -25,12 +27,24 @@ impl Balancer {
         instances: &[InstanceState],
         rng: &mut R,
     ) -> Option<u32> {
-        let n = range.end - range.start;
-        if n == 1 {
+        if range.end - range.start == 1 {
             return instances[range.start as usize]
                 .routable
                 .then_some(range.start);
         }
+        self.pick_among(policy, range, instances, rng)
+    }
+
+    /// `pick` from a range of any other size.
+    #[inline(never)]
+    fn pick_among<R: Rng + ?Sized>(
+        &mut self,
+        policy: LbPolicy,
+        range: Range<u32>,
+        instances: &[InstanceState],
+        rng: &mut R,
+    ) -> Option<u32> {
+        let n = range.end - range.start;
         match policy {
             LbPolicy::RoundRobin => {
                 for _ in 0..n {

@@ -13,8 +13,9 @@ pub fn nearest(nanos: f64) -> u64 {
     (nanos + 0.5) as u64
 }
 
-/// One work time in nanoseconds.
-#[inline]
+/// One work time in nanoseconds. Forced inline: once per activation, and
+/// the match on the distribution folds into the caller's.
+#[inline(always)]
 pub fn sample<R: Rng + ?Sized>(work: WorkTime, rng: &mut R) -> u64 {
     match work {
         WorkTime::Constant(v) => v,

@@ -2,19 +2,10 @@
 //! state change and drains them into rows when a window closes, so memory is
 //! fixed by the number of components, not by the length of the run.
 
-use hdrhistogram::Histogram;
+use super::latencies::Latencies;
 
 use crate::base::{ERROR_CLASSES, ErrorClass};
 use crate::topology::Component;
-
-/// Latencies are recorded in nanoseconds with two significant digits (1 %
-/// resolution); windows auto-grow past an hour rather than drop a value.
-pub fn new_histogram() -> Histogram<u64> {
-    let mut h = Histogram::new_with_bounds(1, 3_600_000_000_000, 2)
-        .expect("static histogram bounds are valid");
-    h.auto(true);
-    h
-}
 
 /// Request outcomes of one component over one window.
 #[derive(Clone, Debug)]
@@ -25,7 +16,7 @@ pub struct Outcomes {
     /// Sum of latencies of successful requests (ns), for an exact mean.
     pub latency_sum: u128,
     /// Latencies of successful requests.
-    pub latency: Histogram<u64>,
+    pub latency: Latencies,
     /// Requests that left the queue for a worker, and their total wait (ns).
     pub started: u64,
     pub wait_sum: u128,
@@ -42,7 +33,7 @@ impl Default for Outcomes {
             ok: 0,
             errors: [0; ERROR_CLASSES],
             latency_sum: 0,
-            latency: new_histogram(),
+            latency: Latencies::new(),
             started: 0,
             wait_sum: 0,
             retries: 0,
@@ -56,7 +47,7 @@ impl Outcomes {
     pub fn record_ok(&mut self, latency: u64) {
         self.ok += 1;
         self.latency_sum += latency as u128;
-        self.latency.saturating_record(latency);
+        self.latency.record(latency);
     }
 
     #[inline]
@@ -81,11 +72,7 @@ impl Outcomes {
             *a += b;
         }
         self.latency_sum += other.latency_sum;
-        if !other.latency.is_empty() {
-            self.latency
-                .add(&other.latency)
-                .expect("auto-resizing histograms accept any value");
-        }
+        self.latency.add(&other.latency);
         self.started += other.started;
         self.wait_sum += other.wait_sum;
         self.retries += other.retries;
@@ -97,9 +84,7 @@ impl Outcomes {
         self.ok = 0;
         self.errors = [0; ERROR_CLASSES];
         self.latency_sum = 0;
-        if !self.latency.is_empty() {
-            self.latency.reset();
-        }
+        self.latency.reset();
         self.started = 0;
         self.wait_sum = 0;
         self.retries = 0;
@@ -110,14 +95,14 @@ impl Outcomes {
         if self.ok == 0 {
             return LatencySummary::default();
         }
-        let h = &self.latency;
+        let [p50, p90, p99, p999] = self.latency.values_at_quantiles([0.50, 0.90, 0.99, 0.999]);
         LatencySummary {
             mean: self.latency_sum as f64 / self.ok as f64,
-            p50: h.value_at_quantile(0.50),
-            p90: h.value_at_quantile(0.90),
-            p99: h.value_at_quantile(0.99),
-            p999: h.value_at_quantile(0.999),
-            max: h.max(),
+            p50,
+            p90,
+            p99,
+            p999,
+            max: self.latency.max(),
         }
     }
 

@@ -4,15 +4,15 @@
 
 pub mod digest;
 pub mod events;
+pub mod latencies;
 pub mod metrics;
 pub mod sink;
 pub mod trace;
 
-use hdrhistogram::Histogram;
-
 use crate::topology::Component;
 use crate::topology::Topology;
 use events::StateEvent;
+use latencies::Latencies;
 use metrics::Row;
 use trace::TraceEvent;
 
@@ -26,7 +26,7 @@ pub trait Observer {
     /// The latencies of a component's successful requests over the window
     /// that just closed (entries, services and endpoints with any), before
     /// `window` sees its rows: what a percentile over many windows needs.
-    fn latencies(&mut self, _component: Component, _latency: &Histogram<u64>) {}
+    fn latencies(&mut self, _component: Component, _latency: &Latencies) {}
 
     /// Whether this observer wants the request-level trace. The engine
     /// emits trace events only under `if O::TRACES`, a constant, so the

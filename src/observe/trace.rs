@@ -12,11 +12,11 @@
 use std::collections::BTreeMap;
 use std::io::{self, Write};
 
-use hdrhistogram::Histogram;
 use serde_json::{Value, json};
 
 use super::Observer;
 use super::events::StateEvent;
+use super::latencies::Latencies;
 use super::metrics::Row;
 use crate::base::ErrorClass;
 use crate::topology::Component;
@@ -483,7 +483,7 @@ impl<O: Observer> Observer for Tracer<O> {
     fn state_change(&mut self, topology: &Topology, event: &StateEvent) {
         self.inner.state_change(topology, event);
     }
-    fn latencies(&mut self, component: Component, latency: &Histogram<u64>) {
+    fn latencies(&mut self, component: Component, latency: &Latencies) {
         self.inner.latencies(component, latency);
     }
     fn trace(&mut self, event: &TraceEvent) {

@@ -361,8 +361,7 @@ impl<'t, O: Observer> Engine<'t, O> {
             }
             self.now = time;
             self.events += 1;
-            self.digest.push(time);
-            self.digest.push(event.digest_word());
+            self.digest.push_pair(time, event.digest_word());
             match event {
                 Event::Arrival { workload } => self.on_arrival(workload),
                 Event::WorkDone { slot, epoch } => {
@@ -430,12 +429,14 @@ impl<'t, O: Observer> Engine<'t, O> {
 
     // ----- arrivals -------------------------------------------------------
 
+    // Forced inline: once per request; see `start`.
+    #[inline(always)]
     fn schedule_arrival(&mut self, workload: u32) {
         let w = workload as usize;
         let segments = &self.topo.workloads[w].segments;
         if let Some(t) = self.arrivals[w].next(segments, &mut self.arrival_rngs[w]) {
             self.queue
-                .schedule(t.max(self.now), Event::Arrival { workload });
+                .schedule_inline(t.max(self.now), Event::Arrival { workload });
         }
     }
 
@@ -444,7 +445,7 @@ impl<'t, O: Observer> Engine<'t, O> {
         let w = workload as usize;
         self.entry_window[w].arrivals += 1;
         let endpoint = self.topo.workloads[w].endpoint.0;
-        match self.dispatch(endpoint, ENTRY, workload) {
+        match self.dispatch_inline(endpoint, ENTRY, workload) {
             Ok(slot) => {
                 debug_assert_ne!(slot, LOST, "entries cross no partition");
                 if let Some(lane) = self.topo.workloads[w].timeout_lane {
@@ -472,6 +473,18 @@ impl<'t, O: Observer> Engine<'t, O> {
     /// balancer. Fails at once when no instance is routable; otherwise as
     /// `admit`.
     pub(super) fn dispatch(
+        &mut self,
+        endpoint: u32,
+        parent: u32,
+        parent_epoch: u32,
+    ) -> Result<u32, ErrorClass> {
+        self.dispatch_inline(endpoint, parent, parent_epoch)
+    }
+
+    /// `dispatch`, forced inline into the arrival path, which every request
+    /// takes; the other callers share one out-of-line copy.
+    #[inline(always)]
+    fn dispatch_inline(
         &mut self,
         endpoint: u32,
         parent: u32,
@@ -544,6 +557,9 @@ impl<'t, O: Observer> Engine<'t, O> {
     /// Delivers a new activation of `endpoint` to `instance` (its arrival is
     /// already counted). A dead process refuses it and a full queue rejects
     /// it, at once and without creating it; an unreachable host swallows it.
+    // Forced inline: every request is admitted, nearly always from
+    // `dispatch`, which has just looked up what this looks up again.
+    #[inline(always)]
     pub(super) fn admit(
         &mut self,
         endpoint: u32,
@@ -638,6 +654,10 @@ impl<'t, O: Observer> Engine<'t, O> {
     }
 
     /// Gives the activation a worker and schedules the end of its own work.
+    // Forced inline (as are the samplers and the arrival scheduling it and
+    // `on_arrival` use): every request passes here, and a call costs more
+    // than most of what it does.
+    #[inline(always)]
     fn start(&mut self, slot: u32) {
         let a = self.slab[slot as usize];
         self.slab[slot as usize].phase = Phase::Working;
@@ -661,7 +681,7 @@ impl<'t, O: Observer> Engine<'t, O> {
         if !self.latency_faults[a.endpoint as usize].is_empty() {
             duration += self.injected_latency(a.endpoint, a.instance);
         }
-        self.queue.schedule(
+        self.queue.schedule_inline(
             self.now + duration,
             Event::WorkDone {
                 slot,
@@ -712,6 +732,9 @@ impl<'t, O: Observer> Engine<'t, O> {
     // ----- calls ----------------------------------------------------------
 
     /// Makes the activation's next call, or completes it when none is left.
+    // Forced inline: every activation ends its work here, and most then
+    // complete at once.
+    #[inline(always)]
     fn advance(&mut self, slot: u32) {
         let topo = self.topo;
         loop {
