@@ -295,7 +295,7 @@ pub fn summary(verdicts: &[Verdict]) -> String {
         ));
         for c in &v.checks {
             let measured = match c.measured {
-                Some(m) => format_value(m, c.unit.name()),
+                Some(m) => format_value(m, c.unit),
                 None => "nothing to measure".to_string(),
             };
             out.push_str(&format!(
@@ -303,7 +303,7 @@ pub fn summary(verdicts: &[Verdict]) -> String {
                 if c.passed { "✓" } else { "✗" },
                 c.check,
                 measured,
-                format_value(c.threshold, c.unit.name())
+                format_value(c.threshold, c.unit)
             ));
         }
     }
@@ -311,11 +311,11 @@ pub fn summary(verdicts: &[Verdict]) -> String {
 }
 
 /// A measured value or threshold in its unit, as people read it.
-pub fn format_value(value: f64, unit: &str) -> String {
+pub fn format_value(value: f64, unit: Unit) -> String {
     match unit {
-        "share" => format!("{:.3} %", value * 100.0),
-        "ms" => format!("{value:.1} ms"),
-        "s" => format!("{value:.1} s"),
-        other => format!("{value} {other}"),
+        Unit::Share => format!("{:.3} %", value * 100.0),
+        Unit::Ms => format!("{value:.1} ms"),
+        Unit::S => format!("{value:.1} s"),
+        Unit::Requests | Unit::Writes | Unit::Items => format!("{value} {unit}"),
     }
 }
