@@ -276,9 +276,21 @@ fn rank(variants: &[VariantResult]) -> Vec<Rank> {
 /// `compare.csv`: one row per variant and metric (long form, for
 /// notebooks).
 pub fn compare_csv(comparison: &Comparison) -> String {
-    let mut out = String::from(
-        "variant,rank,metric,n,mean,ci95_low,ci95_high,diff_n,diff_mean,diff_ci95_low,diff_ci95_high\n",
-    );
+    let mut csv = csv::Writer::from_writer(Vec::new());
+    let header = [
+        "variant",
+        "rank",
+        "metric",
+        "n",
+        "mean",
+        "ci95_low",
+        "ci95_high",
+        "diff_n",
+        "diff_mean",
+        "diff_ci95_low",
+        "diff_ci95_high",
+    ];
+    csv.write_record(header).expect(IN_MEMORY);
     for variant in &comparison.variants {
         let rank = comparison
             .ranking
@@ -288,32 +300,34 @@ pub fn compare_csv(comparison: &Comparison) -> String {
         for m in &METRICS {
             let e = variant.metrics.get(m.metric);
             let f = |v: Option<f64>| fixed(v, m.decimals);
-            let _ = write!(
-                out,
-                "{},{rank},{},{},{},{},{}",
-                variant.name,
-                m.metric.key(),
-                e.n,
+            // The baseline has no difference with itself: empty cells.
+            let diff = variant.vs_baseline.as_ref().map(|d| d.get(m.metric));
+            let record = [
+                variant.name.clone(),
+                rank.to_string(),
+                m.metric.key().to_string(),
+                e.n.to_string(),
                 f(e.mean),
                 f(e.ci95_low),
-                f(e.ci95_high)
-            );
-            match variant.vs_baseline.as_ref().map(|d| d.get(m.metric)) {
-                Some(d) => {
-                    let _ = writeln!(
-                        out,
-                        ",{},{},{},{}",
-                        d.n,
-                        f(d.mean),
-                        f(d.ci95_low),
-                        f(d.ci95_high)
-                    );
-                }
-                None => out.push_str(",,,,\n"),
-            }
+                f(e.ci95_high),
+                diff.map_or(String::new(), |d| d.n.to_string()),
+                f(diff.and_then(|d| d.mean)),
+                f(diff.and_then(|d| d.ci95_low)),
+                f(diff.and_then(|d| d.ci95_high)),
+            ];
+            csv.write_record(&record).expect(IN_MEMORY);
         }
     }
-    out
+    csv_text(csv)
+}
+
+/// Why writing a CSV file's text can only fail on a bug: the records of a
+/// file have one length, and memory takes any bytes.
+const IN_MEMORY: &str = "records of one length, written to memory";
+
+fn csv_text(csv: csv::Writer<Vec<u8>>) -> String {
+    let bytes = csv.into_inner().expect(IN_MEMORY);
+    String::from_utf8(bytes).expect("every field is UTF-8")
 }
 
 /// The one-screen summary printed by `compare` and `merge`.
@@ -394,28 +408,42 @@ fn fixed(value: Option<f64>, decimals: i32) -> String {
     value.map_or(String::new(), |v| format!("{v:.*}", decimals as usize))
 }
 
-/// One row per cell in grid order: the raw figures behind the summary.
+/// `runs.csv`: one row per cell in grid order, the raw figures behind the
+/// summary.
 pub fn runs_csv(inputs: &Inputs, figures: &[RunFigures]) -> String {
-    let mut out = String::from(
-        "variant,seed,availability,error_rate,p99_ms,lost_writes,recovery_s,metastable,hypothesis_passed,events,requests\n",
-    );
+    let mut csv = csv::Writer::from_writer(Vec::new());
+    let header = [
+        "variant",
+        "seed",
+        "availability",
+        "error_rate",
+        "p99_ms",
+        "lost_writes",
+        "recovery_s",
+        "metastable",
+        "hypothesis_passed",
+        "events",
+        "requests",
+    ];
+    csv.write_record(header).expect(IN_MEMORY);
     for (k, f) in figures.iter().enumerate() {
         let (variant, seed) = inputs.cell(k as u64);
-        let _ = writeln!(
-            out,
-            "{variant},{seed},{:.6},{:.6},{:.3},{},{},{},{},{},{}",
-            f.availability,
-            f.error_rate,
-            f.p99_ms,
-            f.lost_writes,
+        let record = [
+            variant.to_string(),
+            seed.to_string(),
+            format!("{:.6}", f.availability),
+            format!("{:.6}", f.error_rate),
+            format!("{:.3}", f.p99_ms),
+            f.lost_writes.to_string(),
             fixed(f.recovery_s, 3),
-            f.metastable,
+            f.metastable.to_string(),
             f.hypothesis_passed.map_or(String::new(), |p| p.to_string()),
-            f.events,
-            f.requests
-        );
+            f.events.to_string(),
+            f.requests.to_string(),
+        ];
+        csv.write_record(&record).expect(IN_MEMORY);
     }
-    out
+    csv_text(csv)
 }
 
 /// Where the comparison of `scenario` goes under `base`.
@@ -530,6 +558,15 @@ mod tests {
         );
         assert_eq!(c.ranking[0].overlaps_baseline, Some(false));
         assert_eq!(c.variants[0].events, 30);
+    }
+
+    #[test]
+    fn a_name_with_a_comma_is_quoted_in_the_csv_files() {
+        let inputs = inputs(&["baseline", "a,b"], 1);
+        let f = vec![figures(1.0, 1.0); 2];
+        let c = aggregate(&inputs, &f);
+        assert!(compare_csv(&c).contains("\n\"a,b\",2,availability,1,"));
+        assert!(runs_csv(&inputs, &f).contains("\n\"a,b\",7,1.000000,"));
     }
 
     #[test]

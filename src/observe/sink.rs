@@ -1,6 +1,7 @@
 //! Writes what the engine observes to `metrics.csv` and `events.jsonl` as the
 //! run goes, so memory does not grow with the length of the run.
 
+use std::fmt::{self, Write as _};
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::Path;
@@ -62,54 +63,88 @@ fn seconds(nanos: u64) -> f64 {
     nanos as f64 / 1e9
 }
 
-/// One CSV line for a row; names are validated to hold no commas or quotes.
-pub fn write_row(
-    out: &mut impl Write,
-    topology: &Topology,
-    warmup: u64,
-    row: &Row,
-) -> io::Result<()> {
-    let (name, kind) = topology.component_name(row.component);
-    let phase = if row.window_start < warmup {
-        "warmup"
-    } else {
-        "run"
-    };
-    let l = &row.latency;
-    write!(
-        out,
-        "{},{},{phase},{name},{kind},{},{},{}",
-        seconds(row.window_start),
-        seconds(row.window_end),
-        row.arrivals,
-        row.ok,
-        row.errors.iter().sum::<u64>()
-    )?;
-    for count in row.errors {
-        write!(out, ",{count}")?;
+/// `metrics.csv`, written a row at a time as windows close.
+pub struct MetricsCsv<W: Write> {
+    csv: csv::Writer<W>,
+    /// Each number is formatted here before it becomes a field, so a row
+    /// allocates nothing once the buffer has grown.
+    field: String,
+}
+
+impl<W: Write> MetricsCsv<W> {
+    /// Starts the file with its header.
+    pub fn new(out: W) -> csv::Result<Self> {
+        let mut csv = csv::WriterBuilder::new()
+            .buffer_capacity(1 << 16)
+            .from_writer(out);
+        csv.write_record(METRICS_COLUMNS)?;
+        Ok(MetricsCsv {
+            csv,
+            field: String::new(),
+        })
     }
-    write!(out, ",{},{}", row.retries, row.degraded)?;
-    writeln!(
-        out,
-        ",{:.6},{:.3},{:.3},{:.3},{:.3},{:.3},{:.3},{:.3},{},{:.3},{},{},{:.3},{},{:.3},{},{:.1}",
-        row.availability(),
-        ms(l.mean),
-        ms(l.p50 as f64),
-        ms(l.p90 as f64),
-        ms(l.p99 as f64),
-        ms(l.max as f64),
-        ms(row.mean_wait),
-        row.queue.0,
-        row.queue.1,
-        row.busy.0,
-        row.busy.1,
-        row.capacity,
-        row.in_use.0,
-        row.in_use.1,
-        row.waiters.0,
-        row.waiters.1,
-        row.memory_max as f64 / (1u64 << 20) as f64,
-    )
+
+    fn number(&mut self, value: fmt::Arguments<'_>) -> csv::Result<()> {
+        self.field.clear();
+        // Formatting into a String cannot fail.
+        let _ = self.field.write_fmt(value);
+        self.csv.write_field(&self.field)
+    }
+
+    /// One record for a row, in `METRICS_COLUMNS`' order. Names are
+    /// validated to hold no commas or quotes, so none is quoted; one that
+    /// did would be.
+    pub fn write_row(&mut self, topology: &Topology, warmup: u64, row: &Row) -> csv::Result<()> {
+        let (name, kind) = topology.component_name(row.component);
+        let phase = if row.window_start < warmup {
+            "warmup"
+        } else {
+            "run"
+        };
+        let l = &row.latency;
+        self.number(format_args!("{}", seconds(row.window_start)))?;
+        self.number(format_args!("{}", seconds(row.window_end)))?;
+        self.csv.write_field(phase)?;
+        self.csv.write_field(&name)?;
+        self.csv.write_field(kind.name())?;
+        self.number(format_args!("{}", row.arrivals))?;
+        self.number(format_args!("{}", row.ok))?;
+        self.number(format_args!("{}", row.errors.iter().sum::<u64>()))?;
+        for count in row.errors {
+            self.number(format_args!("{count}"))?;
+        }
+        self.number(format_args!("{}", row.retries))?;
+        self.number(format_args!("{}", row.degraded))?;
+        self.number(format_args!("{:.6}", row.availability()))?;
+        for nanos in [
+            l.mean,
+            l.p50 as f64,
+            l.p90 as f64,
+            l.p99 as f64,
+            l.max as f64,
+        ] {
+            self.number(format_args!("{:.3}", ms(nanos)))?;
+        }
+        self.number(format_args!("{:.3}", ms(row.mean_wait)))?;
+        self.number(format_args!("{:.3}", row.queue.0))?;
+        self.number(format_args!("{}", row.queue.1))?;
+        self.number(format_args!("{:.3}", row.busy.0))?;
+        self.number(format_args!("{}", row.busy.1))?;
+        self.number(format_args!("{}", row.capacity))?;
+        self.number(format_args!("{:.3}", row.in_use.0))?;
+        self.number(format_args!("{}", row.in_use.1))?;
+        self.number(format_args!("{:.3}", row.waiters.0))?;
+        self.number(format_args!("{}", row.waiters.1))?;
+        let mib = row.memory_max as f64 / (1u64 << 20) as f64;
+        self.number(format_args!("{mib:.1}"))?;
+        // No fields: ends the record begun field by field (and checks its
+        // length against the header's).
+        self.csv.write_record(None::<&[u8]>)
+    }
+
+    pub fn flush(&mut self) -> io::Result<()> {
+        self.csv.flush()
+    }
 }
 
 #[derive(Serialize)]
@@ -310,7 +345,7 @@ pub fn write_event(
 /// Streams a run's metrics and events into files. I/O errors are kept and
 /// reported when the run finishes, so the engine never sees them.
 pub struct FileSink {
-    metrics: BufWriter<File>,
+    metrics: MetricsCsv<File>,
     events: BufWriter<File>,
     warmup: u64,
     fault_names: Vec<String>,
@@ -321,8 +356,7 @@ pub struct FileSink {
 
 impl FileSink {
     pub fn create(dir: &Path, warmup: u64, fault_names: Vec<String>) -> io::Result<Self> {
-        let mut metrics = BufWriter::with_capacity(1 << 16, File::create(dir.join("metrics.csv"))?);
-        writeln!(metrics, "{}", METRICS_COLUMNS.join(","))?;
+        let metrics = MetricsCsv::new(File::create(dir.join("metrics.csv"))?)?;
         let events = BufWriter::with_capacity(1 << 16, File::create(dir.join("events.jsonl"))?);
         Ok(FileSink {
             metrics,
@@ -355,8 +389,8 @@ impl Observer for FileSink {
     fn window(&mut self, topology: &Topology, rows: &[Row]) {
         if self.error.is_none() {
             for row in rows {
-                if let Err(e) = write_row(&mut self.metrics, topology, self.warmup, row) {
-                    self.error = Some(e);
+                if let Err(e) = self.metrics.write_row(topology, self.warmup, row) {
+                    self.error = Some(e.into());
                     break;
                 }
             }
