@@ -157,28 +157,81 @@ struct EventLine<'a> {
     cause: String,
 }
 
-/// One JSON line for a state change.
+/// One JSON line for a state change: what it happened to, and why, in
+/// words a reader of the file needs no model open for.
 pub fn write_event(
     out: &mut impl Write,
     topology: &Topology,
     fault_names: &[String],
     event: &StateEvent,
 ) -> io::Result<()> {
-    let instance_name = |i: u32| topology.instances[i as usize].name.as_str();
-    let (component, kind, cause) = match event.change {
-        StateChange::QueueFull { instance } | StateChange::QueueRecovered { instance } => {
-            let i = &topology.instances[instance as usize];
-            let s = &topology.services[i.service.index()];
-            let cause = if matches!(event.change, StateChange::QueueFull { .. }) {
-                format!(
-                    "all {} workers busy and the queue of {} full: rejecting requests",
-                    s.workers, s.queue
-                )
-            } else {
-                "load fell to half of workers plus queue".to_string()
-            };
-            (i.name.as_str(), "instance", cause)
+    let (component, kind) = subject(topology, fault_names, event.change);
+    let line = EventLine {
+        time_s: seconds(event.time),
+        time_ns: event.time,
+        event: event.change.name(),
+        component,
+        kind,
+        cause: cause(topology, fault_names, event.change),
+    };
+    serde_json::to_writer(&mut *out, &line).map_err(io::Error::other)?;
+    out.write_all(b"\n")
+}
+
+fn fault_name(fault_names: &[String], fault: u32) -> &str {
+    fault_names.get(fault as usize).map_or("?", String::as_str)
+}
+
+/// The name and kind of what changed: an instance, the caller of a pool,
+/// a fault, a breaker (by its instance), a service or a database.
+fn subject<'a>(
+    topology: &'a Topology,
+    fault_names: &'a [String],
+    change: StateChange,
+) -> (&'a str, &'static str) {
+    let instance = |i: u32| topology.instances[i as usize].name.as_str();
+    let service = |s: u32| topology.services[s as usize].name.as_str();
+    match change {
+        StateChange::QueueFull { instance: i }
+        | StateChange::QueueRecovered { instance: i }
+        | StateChange::InstanceKilled { instance: i, .. }
+        | StateChange::InstanceUnreachable { instance: i, .. }
+        | StateChange::InstanceReachable { instance: i }
+        | StateChange::InstanceRestarting { instance: i }
+        | StateChange::InstanceReady { instance: i }
+        | StateChange::Ejected { instance: i }
+        | StateChange::Readmitted { instance: i }
+        | StateChange::InstanceFrozen { instance: i, .. }
+        | StateChange::InstanceThawed { instance: i }
+        | StateChange::MemoryAlert { instance: i, .. }
+        | StateChange::OomKilled { instance: i } => (instance(i), "instance"),
+        StateChange::PoolExhausted {
+            caller_instance, ..
         }
+        | StateChange::PoolRecovered {
+            caller_instance, ..
+        } => (instance(caller_instance), "pool"),
+        StateChange::FaultStarted { fault } | StateChange::FaultEnded { fault } => {
+            (fault_name(fault_names, fault), "fault")
+        }
+        StateChange::BreakerOpened { instance: i, .. }
+        | StateChange::BreakerHalfOpen { instance: i, .. }
+        | StateChange::BreakerClosed { instance: i, .. } => (instance(i), "breaker"),
+        StateChange::ScaledOut { service: s, .. } | StateChange::ScaledIn { service: s, .. } => {
+            (service(s), "service")
+        }
+        StateChange::PrimaryLost { instance: i }
+        | StateChange::PrimaryPromoted { instance: i, .. } => (instance(i), "database"),
+        StateChange::FailoverFailed { service: s } => (service(s), "database"),
+    }
+}
+
+/// Why it changed and what that does to callers.
+fn cause(topology: &Topology, fault_names: &[String], change: StateChange) -> String {
+    let fault = |f: u32| fault_name(fault_names, f);
+    match change {
+        StateChange::QueueFull { instance } => queue_full(topology, instance),
+        StateChange::QueueRecovered { .. } => "load fell to half of workers plus queue".into(),
         StateChange::PoolExhausted {
             pool_group,
             caller_instance,
@@ -186,160 +239,106 @@ pub fn write_event(
         | StateChange::PoolRecovered {
             pool_group,
             caller_instance,
-        } => {
-            let g = &topology.pool_groups[pool_group as usize];
-            let callee = &topology.services[g.callee.index()].name;
-            let caller = &topology.instances[caller_instance as usize].name;
-            let cause = if matches!(event.change, StateChange::PoolExhausted { .. }) {
-                format!(
-                    "all {} connections from {caller} to {callee} in use: callers wait or fail",
-                    g.size
-                )
-            } else {
-                format!("connections from {caller} to {callee} back under half use, nobody waiting")
-            };
-            (caller.as_str(), "pool", cause)
-        }
-        StateChange::FaultStarted { fault } | StateChange::FaultEnded { fault } => {
-            let name = fault_names.get(fault as usize).map_or("?", String::as_str);
-            let cause = if matches!(event.change, StateChange::FaultStarted { .. }) {
-                "injected by the scenario"
-            } else {
-                "its time is up"
-            };
-            (name, "fault", cause.to_string())
-        }
+        } => pool(topology, change, pool_group, caller_instance),
+        StateChange::FaultStarted { .. } => "injected by the scenario".into(),
+        StateChange::FaultEnded { .. } => "its time is up".into(),
         StateChange::InstanceKilled {
-            instance,
-            fault,
+            fault: f,
             host_down,
-        } => {
-            let name = fault_names.get(fault as usize).map_or("?", String::as_str);
-            let how = if host_down {
-                "host down: callers wait for their timeouts"
-            } else {
-                "process dead: connections refused"
-            };
-            (
-                instance_name(instance),
-                "instance",
-                format!("fault `{name}`, {how}"),
-            )
-        }
-        StateChange::InstanceUnreachable { instance, fault } => {
-            let name = fault_names.get(fault as usize).map_or("?", String::as_str);
-            (
-                instance_name(instance),
-                "instance",
-                format!("zone out (fault `{name}`): callers wait for their timeouts"),
-            )
-        }
-        StateChange::InstanceReachable { instance } => (
-            instance_name(instance),
-            "instance",
-            "zone back: hung connections reset".to_string(),
-        ),
-        StateChange::InstanceRestarting { instance } => (
-            instance_name(instance),
-            "instance",
-            "restart policy: new process booting".to_string(),
-        ),
-        StateChange::InstanceReady { instance } => (
-            instance_name(instance),
-            "instance",
-            "booted: accepting work".to_string(),
-        ),
-        StateChange::Ejected { instance } => (
-            instance_name(instance),
-            "instance",
-            "health checks failed: the load balancer stopped routing to it".to_string(),
-        ),
-        StateChange::BreakerOpened { call, instance }
-        | StateChange::BreakerHalfOpen { call, instance }
-        | StateChange::BreakerClosed { call, instance } => {
-            let c = &topology.calls[call as usize];
-            let site = format!(
-                "{} call `{}` to {}",
-                topology.endpoints[c.from.index()].full_name,
-                c.name,
-                topology.endpoints[c.to.index()].full_name
-            );
-            let cause = match event.change {
-                StateChange::BreakerOpened { .. } => {
-                    format!("{site}: too many failures in the window, calls fail at once unsent")
-                }
-                StateChange::BreakerHalfOpen { .. } => {
-                    format!("{site}: open time over, letting test calls through")
-                }
-                _ => format!("{site}: test calls succeeded, calls flow again"),
-            };
-            (instance_name(instance), "breaker", cause)
-        }
-        StateChange::ScaledOut { service, instances }
-        | StateChange::ScaledIn { service, instances } => (
-            topology.services[service as usize].name.as_str(),
-            "service",
-            format!("autoscaler: the fleet is now {instances} instances"),
-        ),
-        StateChange::PrimaryLost { instance } => (
-            instance_name(instance),
-            "database",
-            "the primary is gone: replication stops where each replica stood".to_string(),
-        ),
-        StateChange::PrimaryPromoted {
-            instance,
-            lost_writes,
-        } => (
-            instance_name(instance),
-            "database",
+            ..
+        } => killed(fault(f), host_down),
+        StateChange::InstanceUnreachable { fault: f, .. } => {
             format!(
-                "promoted to primary; {lost_writes} acknowledged writes it had not received are lost"
-            ),
-        ),
-        StateChange::FailoverFailed { service } => (
-            topology.services[service as usize].name.as_str(),
-            "database",
-            "no replica up to promote: writes fail".to_string(),
-        ),
-        StateChange::InstanceFrozen { instance, fault } => {
-            let name = fault_names.get(fault as usize).map_or("?", String::as_str);
-            (
-                instance_name(instance),
-                "instance",
-                format!("fault `{name}`: frozen, accepting connections but answering nothing"),
+                "zone out (fault `{}`): callers wait for their timeouts",
+                fault(f)
             )
         }
-        StateChange::InstanceThawed { instance } => (
-            instance_name(instance),
-            "instance",
-            "thawed: working through what piled up".to_string(),
+        StateChange::InstanceReachable { .. } => "zone back: hung connections reset".into(),
+        StateChange::InstanceRestarting { .. } => "restart policy: new process booting".into(),
+        StateChange::InstanceReady { .. } => "booted: accepting work".into(),
+        StateChange::Ejected { .. } => {
+            "health checks failed: the load balancer stopped routing to it".into()
+        }
+        StateChange::Readmitted { .. } => {
+            "health checks passed: the load balancer routes to it again".into()
+        }
+        StateChange::InstanceFrozen { fault: f, .. } => format!(
+            "fault `{}`: frozen, accepting connections but answering nothing",
+            fault(f)
         ),
-        StateChange::MemoryAlert { instance, percent } => (
-            instance_name(instance),
-            "instance",
-            format!("memory above {percent} % of its limit"),
+        StateChange::InstanceThawed { .. } => "thawed: working through what piled up".into(),
+        StateChange::MemoryAlert { percent, .. } => {
+            format!("memory above {percent} % of its limit")
+        }
+        StateChange::OomKilled { .. } => "memory reached the limit: OOM-killed".into(),
+        StateChange::BreakerOpened { call, .. }
+        | StateChange::BreakerHalfOpen { call, .. }
+        | StateChange::BreakerClosed { call, .. } => breaker(topology, change, call),
+        StateChange::ScaledOut { instances, .. } | StateChange::ScaledIn { instances, .. } => {
+            format!("autoscaler: the fleet is now {instances} instances")
+        }
+        StateChange::PrimaryLost { .. } => {
+            "the primary is gone: replication stops where each replica stood".into()
+        }
+        StateChange::PrimaryPromoted { lost_writes, .. } => format!(
+            "promoted to primary; {lost_writes} acknowledged writes it had not received are lost"
         ),
-        StateChange::OomKilled { instance } => (
-            instance_name(instance),
-            "instance",
-            "memory reached the limit: OOM-killed".to_string(),
-        ),
-        StateChange::Readmitted { instance } => (
-            instance_name(instance),
-            "instance",
-            "health checks passed: the load balancer routes to it again".to_string(),
-        ),
+        StateChange::FailoverFailed { .. } => "no replica up to promote: writes fail".into(),
+    }
+}
+
+fn queue_full(topology: &Topology, instance: u32) -> String {
+    let i = &topology.instances[instance as usize];
+    let s = &topology.services[i.service.index()];
+    format!(
+        "all {} workers busy and the queue of {} full: rejecting requests",
+        s.workers, s.queue
+    )
+}
+
+/// A pool exhausted or recovered, as `change` says.
+fn pool(topology: &Topology, change: StateChange, pool_group: u32, caller_instance: u32) -> String {
+    let g = &topology.pool_groups[pool_group as usize];
+    let callee = &topology.services[g.callee.index()].name;
+    let caller = &topology.instances[caller_instance as usize].name;
+    if matches!(change, StateChange::PoolExhausted { .. }) {
+        format!(
+            "all {} connections from {caller} to {callee} in use: callers wait or fail",
+            g.size
+        )
+    } else {
+        format!("connections from {caller} to {callee} back under half use, nobody waiting")
+    }
+}
+
+fn killed(fault: &str, host_down: bool) -> String {
+    let how = if host_down {
+        "host down: callers wait for their timeouts"
+    } else {
+        "process dead: connections refused"
     };
-    let line = EventLine {
-        time_s: seconds(event.time),
-        time_ns: event.time,
-        event: event.change.name(),
-        component,
-        kind,
-        cause,
-    };
-    serde_json::to_writer(&mut *out, &line).map_err(io::Error::other)?;
-    out.write_all(b"\n")
+    format!("fault `{fault}`, {how}")
+}
+
+/// A breaker opened, half open or closed, as `change` says, on call site
+/// `call`.
+fn breaker(topology: &Topology, change: StateChange, call: u32) -> String {
+    let c = &topology.calls[call as usize];
+    let site = format!(
+        "{} call `{}` to {}",
+        topology.endpoints[c.from.index()].full_name,
+        c.name,
+        topology.endpoints[c.to.index()].full_name
+    );
+    match change {
+        StateChange::BreakerOpened { .. } => {
+            format!("{site}: too many failures in the window, calls fail at once unsent")
+        }
+        StateChange::BreakerHalfOpen { .. } => {
+            format!("{site}: open time over, letting test calls through")
+        }
+        _ => format!("{site}: test calls succeeded, calls flow again"),
+    }
 }
 
 /// Streams a run's metrics and events into files. I/O errors are kept and
