@@ -127,19 +127,21 @@ pub fn topology_of(path: &Path) -> Result<Topology> {
     }
 }
 
-type Compiled = std::result::Result<Plan, (Experiment, Vec<Problem>)>;
+/// A failed compile hands the experiment back, boxed: it is large, and the
+/// caller needs it only to name the file the problems are in.
+type Compiled = std::result::Result<Plan, (Box<Experiment>, Vec<Problem>)>;
 
 fn compile(experiment: Experiment) -> Compiled {
     let topology = Topology::compile(&experiment.model);
     let scenario = &experiment.scenario;
     let faults = match faults::compile(scenario, &topology) {
         Ok(faults) => faults,
-        Err(problems) => return Err((experiment, problems)),
+        Err(problems) => return Err((Box::new(experiment), problems)),
     };
     let phases = Phases::of(scenario.warmup.0, scenario.duration.0, &faults);
     let hypotheses = match hypothesis::compile(scenario, &topology, &phases) {
         Ok(hypotheses) => hypotheses,
-        Err(problems) => return Err((experiment, problems)),
+        Err(problems) => return Err((Box::new(experiment), problems)),
     };
     let config = RunConfig {
         seed: scenario.seed,
