@@ -12,6 +12,8 @@
 //!   the sinks that write them.
 //! - [`analysis`]: steady bands, the cascade chain, detection and recovery
 //!   times, and the verdicts of the scenario's hypotheses.
+//! - [`record`]: the JSON files a run and a comparison write, as the structs
+//!   both the writers and the report use.
 //! - [`experiment`]: one run end to end: output directory, `run.json`.
 //! - [`report`]: charts (plotters) and the HTML and Markdown reports, drawn
 //!   from a run directory's files.
@@ -36,6 +38,7 @@ pub mod experiment;
 pub mod faults;
 pub mod observe;
 pub mod plan;
+pub mod record;
 pub mod report;
 pub mod sim;
 pub mod spec;

@@ -39,7 +39,7 @@ fn the_slow_database_chain_starts_at_the_database_and_climbs_to_the_users() {
     for seed in [42, 1, 2] {
         let run = evaluated("slow-database.json", seed, |_| {}, |_| {});
         let a = &run.analysis;
-        assert_eq!(a.chain[0].kind, "fault");
+        assert_eq!(a.chain[0].kind, faultline::analysis::StepKind::Fault);
         assert_eq!(a.chain[0].component, "db-slow");
         // The database itself comes first, at the fault's start, though its
         // slow answers show only when they finish a second later.
@@ -219,7 +219,13 @@ fn verdicts_carry_the_values_measured_in_their_phase() {
     let before = &verdicts[0];
     assert!(before.passed, "{before:?}");
     assert_eq!((before.from_s, before.to_s), (30.0, 60.0));
-    let check = |name: &str| before.checks.iter().find(|c| c.check == name).unwrap();
+    let check = |name: &str| {
+        before
+            .checks
+            .iter()
+            .find(|c| c.check.name() == name)
+            .unwrap()
+    };
     let p99 = check("p99_below").measured.unwrap();
     assert!(p99 > 1.0 && p99 < 500.0, "p99 {p99} ms");
     assert_eq!(check("error_rate_below").measured, Some(0.0));

@@ -8,6 +8,7 @@ use std::process::Output;
 use crate::common::*;
 use faultline::compare::{self, Seeds, report};
 use faultline::plan::Plan;
+use faultline::record::compare::RankVerdict;
 
 /// A short retry storm (40 s) with a baseline and one cure, in `dir`:
 /// small enough to run a grid in a test, and with a difference to find.
@@ -403,9 +404,11 @@ fn assert_mitigations_win(c: &report::Comparison, mitigations: &[&str]) {
     for m in mitigations {
         let r = rank(m);
         assert!(
-            r.rank < baseline.rank && r.verdict == "better" && r.overlaps_baseline == Some(false),
+            r.rank < baseline.rank
+                && r.verdict == RankVerdict::Better
+                && r.overlaps_baseline == Some(false),
             "{m}: {r:?} vs {baseline:?}\n{}",
-            c.table()
+            report::table(c)
         );
     }
 }
@@ -440,9 +443,9 @@ fn on_the_retry_storm_only_a_retry_budget_ends_the_storm_at_20_seeds() {
     assert_mitigations_win(&c, &["backoff-jitter-budget"]);
     // Backoff and jitter alone spread the retries out but do not cut them:
     // the database stays overloaded and the gain is a rounding error.
-    let jitter = &c.variants[1].vs_baseline.as_ref().unwrap()["availability"];
+    let jitter = &c.variants[1].vs_baseline.as_ref().unwrap().availability;
     assert!(jitter.mean.unwrap() < 0.01, "{jitter:?}");
-    let budget = &c.variants[2].vs_baseline.as_ref().unwrap()["availability"];
+    let budget = &c.variants[2].vs_baseline.as_ref().unwrap().availability;
     assert!(budget.ci95_low.unwrap() > 0.5, "{budget:?}");
 }
 

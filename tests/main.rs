@@ -13,6 +13,7 @@ mod determinism;
 mod faults;
 mod mechanisms;
 mod oracles;
+mod record;
 mod replay;
 mod report;
 mod resilience;

@@ -2,33 +2,65 @@
 //! each with the value measured, so a scenario is a test a pipeline can
 //! gate on.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::Analysis;
 use super::collect::Collector;
 use crate::observe::events::StateChange;
-use crate::plan::{Hypothesis, Phases, Threshold};
+use crate::plan::{Check, Hypothesis, Phase, Phases, Threshold};
 use crate::sim::RunSummary;
 use crate::topology::Component;
 use crate::topology::Topology;
 
+/// What a threshold and its measured value count.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Unit {
+    /// A fraction of finished requests.
+    Share,
+    Ms,
+    S,
+    Requests,
+    Writes,
+    Items,
+}
+
+impl Unit {
+    pub fn name(self) -> &'static str {
+        match self {
+            Unit::Share => "share",
+            Unit::Ms => "ms",
+            Unit::S => "s",
+            Unit::Requests => "requests",
+            Unit::Writes => "writes",
+            Unit::Items => "items",
+        }
+    }
+}
+
+impl std::fmt::Display for Unit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.name())
+    }
+}
+
 /// One threshold, the value measured against it, and whether it held.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct CheckResult {
-    pub check: &'static str,
+    pub check: Check,
     pub threshold: f64,
     /// `None`: nothing to measure (no successful request for a percentile,
     /// a probe that never recovered); the check fails.
     pub measured: Option<f64>,
-    pub unit: &'static str,
+    pub unit: Unit,
     pub passed: bool,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Verdict {
     pub name: String,
     pub probe: String,
-    pub phase: &'static str,
+    pub phase: Phase,
     pub from_s: f64,
     pub to_s: f64,
     pub passed: bool,
@@ -43,10 +75,10 @@ enum Bound {
 }
 
 fn judge(
-    check: &'static str,
+    check: Check,
     threshold: f64,
     measured: Option<f64>,
-    unit: &'static str,
+    unit: Unit,
     bound: Bound,
 ) -> CheckResult {
     let passed = measured.is_some_and(|m| match bound {
@@ -92,7 +124,7 @@ pub fn evaluate<O>(
             Verdict {
                 name: h.name.clone(),
                 probe: h.probe.clone(),
-                phase: h.phase.name(),
+                phase: h.phase,
                 from_s: from as f64 / 1e9,
                 to_s: to as f64 / 1e9,
                 passed: checks.iter().all(|r| r.passed),
@@ -195,58 +227,57 @@ impl<O> Measure<'_, O> {
     }
 
     fn judge(&self, threshold: Threshold) -> CheckResult {
+        let check = threshold.check();
         match threshold {
             Threshold::ErrorRateBelow(limit) => judge(
-                "error_rate_below",
+                check,
                 limit,
                 Some(self.error_rate()),
-                "share",
+                Unit::Share,
                 Bound::Below,
             ),
             Threshold::AvailabilityAbove(limit) => judge(
-                "availability_above",
+                check,
                 limit,
                 Some(1.0 - self.error_rate()),
-                "share",
+                Unit::Share,
                 Bound::Above,
             ),
             Threshold::PercentileBelow {
-                name,
-                quantile,
-                limit,
+                quantile, limit, ..
             } => judge(
-                name,
+                check,
                 limit as f64 / 1e6,
                 self.quantile(quantile),
-                "ms",
+                Unit::Ms,
                 Bound::Below,
             ),
             Threshold::QueueDepthAtMost(limit) => judge(
-                "queue_depth_at_most",
+                check,
                 limit as f64,
                 Some(self.counts().2 as f64),
-                "requests",
+                Unit::Requests,
                 Bound::AtMost,
             ),
             Threshold::LostWritesAtMost(limit) => judge(
-                "lost_writes_at_most",
+                check,
                 limit as f64,
                 Some(self.lost_writes() as f64),
-                "writes",
+                Unit::Writes,
                 Bound::AtMost,
             ),
             Threshold::PendingAtMost(limit) => judge(
-                "pending_at_most",
+                check,
                 limit as f64,
                 Some(self.summary.queues[self.service()].pending_at_end as f64),
-                "items",
+                Unit::Items,
                 Bound::AtMost,
             ),
             Threshold::RecoverWithin(limit) => judge(
-                "recover_within",
+                check,
                 limit as f64 / 1e9,
                 self.recovery(),
-                "s",
+                Unit::S,
                 Bound::AtMost,
             ),
         }
@@ -280,11 +311,11 @@ pub fn summary(verdicts: &[Verdict]) -> String {
 }
 
 /// A measured value or threshold in its unit, as people read it.
-pub fn format_value(value: f64, unit: &str) -> String {
+pub fn format_value(value: f64, unit: Unit) -> String {
     match unit {
-        "share" => format!("{:.3} %", value * 100.0),
-        "ms" => format!("{value:.1} ms"),
-        "s" => format!("{value:.1} s"),
-        other => format!("{value} {other}"),
+        Unit::Share => format!("{:.3} %", value * 100.0),
+        Unit::Ms => format!("{value:.1} ms"),
+        Unit::S => format!("{value:.1} s"),
+        Unit::Requests | Unit::Writes | Unit::Items => format!("{value} {unit}"),
     }
 }

@@ -15,15 +15,15 @@ pub mod hypothesis;
 use std::fmt::Write as _;
 
 use petgraph::graph::{NodeIndex, UnGraph};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::base::ErrorClass;
-use crate::faults::{Fault, FaultAction};
+use crate::faults::{Fault, FaultAction, FaultKind};
 use crate::observe::events::StateChange;
 use crate::plan::RunConfig;
 use crate::sim::RunSummary;
-use crate::topology::Component;
 use crate::topology::Topology;
+use crate::topology::{Component, ComponentKind};
 use collect::{Collector, Sample};
 
 /// Successes a window needs before its median is judged.
@@ -34,12 +34,28 @@ const TAIL_SAMPLES: u64 = 200;
 const MS: u64 = 1_000_000;
 
 /// How a component fared in a window.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Health {
     Healthy,
     Degraded,
     Down,
+}
+
+impl Health {
+    pub fn name(self) -> &'static str {
+        match self {
+            Health::Healthy => "healthy",
+            Health::Degraded => "degraded",
+            Health::Down => "down",
+        }
+    }
+}
+
+impl std::fmt::Display for Health {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.name())
+    }
 }
 
 /// Why a window left the steady band.
@@ -199,21 +215,46 @@ impl Band {
     }
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct FaultInfo {
     pub name: String,
-    pub kind: &'static str,
+    pub kind: FaultKind,
     pub targets: Vec<String>,
     pub start_s: f64,
     /// `None`: it lasts to the end of the run.
     pub end_s: Option<f64>,
 }
 
+/// What a link of the cascade chain is: the fault that started it, or a
+/// component, by its kind.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StepKind {
+    Fault,
+    #[serde(untagged)]
+    Component(ComponentKind),
+}
+
+impl StepKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            StepKind::Fault => "fault",
+            StepKind::Component(kind) => kind.name(),
+        }
+    }
+}
+
+impl std::fmt::Display for StepKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.name())
+    }
+}
+
 /// One link of the cascade chain.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Step {
     pub component: String,
-    pub kind: &'static str,
+    pub kind: StepKind,
     /// When it was hit: the first window out of band, or for a target of
     /// the fault, the fault's start.
     pub onset_s: f64,
@@ -228,7 +269,7 @@ pub struct Step {
 }
 
 /// A span of windows in one state.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Span {
     pub from_s: f64,
     pub to_s: f64,
@@ -237,10 +278,10 @@ pub struct Span {
     pub reason: Option<String>,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ComponentReport {
     pub component: String,
-    pub kind: &'static str,
+    pub kind: ComponentKind,
     pub worst: Health,
     /// First window out of band after the first fault.
     pub onset_s: Option<f64>,
@@ -252,7 +293,7 @@ pub struct ComponentReport {
     pub timeline: Vec<Span>,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Moment {
     pub at_s: f64,
     /// Seconds after the first fault started.
@@ -260,7 +301,7 @@ pub struct Moment {
     pub by: String,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Times {
     /// First sign the system noticed: an ejection, a breaker opening, a
     /// memory alert, a lost primary.
@@ -273,7 +314,7 @@ pub struct Times {
     pub time_to_recover_s: Option<f64>,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct EntryImpact {
     pub entry: String,
     pub affected: bool,
@@ -283,7 +324,7 @@ pub struct EntryImpact {
     pub failed_share: f64,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct BlastRadius {
     pub entries: Vec<EntryImpact>,
     pub components_affected: usize,
@@ -292,8 +333,8 @@ pub struct BlastRadius {
     pub queued_work_never_done: u64,
 }
 
-/// `analysis.json`.
-#[derive(Clone, Debug, Serialize)]
+/// `analysis.json`, as written and as the report reads it back.
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Analysis {
     /// Windows the steady bands were learned from, `[from, to)` seconds.
     pub steady_from_s: f64,
@@ -317,7 +358,7 @@ pub struct Analysis {
     pub dependencies: Vec<Dependency>,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Dependency {
     pub from: String,
     pub to: String,
@@ -596,7 +637,7 @@ pub fn analyse<O>(
             .collect();
         chain.push(Step {
             component: root.name.clone(),
-            kind: "fault",
+            kind: StepKind::Fault,
             onset_s: seconds(root.start),
             observed_s: seconds(root.start),
             health: Health::Down,
@@ -605,7 +646,7 @@ pub fn analyse<O>(
                 faults
                     .iter()
                     .find(|f| f.name == root.name)
-                    .map_or("fault", |f| f.kind),
+                    .map_or("fault", |f| f.kind.name()),
                 targets_named.join(", ")
             ),
             via: None,
@@ -643,7 +684,7 @@ pub fn analyse<O>(
             let (name, kind) = topology.component_name(components[c]);
             chain.push(Step {
                 component: name,
-                kind,
+                kind: StepKind::Component(kind),
                 onset_s: seconds(windows[hit(c).expect("has an onset")].0),
                 observed_s: seconds(windows[w].0),
                 health,
@@ -657,7 +698,7 @@ pub fn analyse<O>(
     let chain_text = chain
         .iter()
         .map(|s| {
-            if s.kind == "fault" {
+            if s.kind == StepKind::Fault {
                 format!("{} ({}) {:.1} s", s.component, s.reason, s.onset_s)
             } else {
                 format!("{} {} {:.1} s", s.component, s.reason, s.onset_s)

@@ -92,7 +92,7 @@ pub(super) fn run(args: Args) -> crate::Result<i32> {
         );
     } else {
         let (dir, comparison) = report::write(&args.out, &inputs, &figures)?;
-        print!("{}", comparison.table());
+        print!("{}", report::table(&comparison));
         println!();
         println!(
             "wrote {}/: compare.json, compare.csv, runs.csv, report.html (report.md + PNGs)",

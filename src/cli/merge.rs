@@ -19,7 +19,7 @@ pub(super) fn run(args: Args) -> crate::Result<i32> {
     let files = partial::find(&args.paths)?;
     let (inputs, figures) = partial::merge(&files)?;
     let (dir, comparison) = report::write(&args.out, &inputs, &figures)?;
-    print!("{}", comparison.table());
+    print!("{}", report::table(&comparison));
     println!();
     println!(
         "merged {} partial results; wrote {}/: compare.json, compare.csv, runs.csv",

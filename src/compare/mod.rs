@@ -20,6 +20,7 @@ use crate::error::Result;
 use crate::experiment::manifest;
 use crate::observe::metrics::Outcomes;
 use crate::plan::Plan;
+pub use crate::record::compare::Seeds;
 
 /// What one run of one variant on one seed measured, after the warm-up,
 /// over all entry endpoints together.
@@ -109,20 +110,6 @@ pub fn measure(plan: &Plan, seed: u64) -> RunFigures {
         metastable: analysis.metastable,
         hypothesis_passed: evaluation.hypothesis_passed(),
         latency_ms,
-    }
-}
-
-/// The seeds of a comparison: `first`, `first + 1`, … (`count` of them),
-/// `first` being the scenario's seed unless overridden.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Seeds {
-    pub first: u64,
-    pub count: u64,
-}
-
-impl Seeds {
-    pub fn nth(&self, i: u64) -> u64 {
-        self.first.wrapping_add(i)
     }
 }
 

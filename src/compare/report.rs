@@ -8,62 +8,67 @@ use std::cmp::Ordering;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 
-use super::stats::{CONFIDENCE, Estimate};
-use super::{RunFigures, Seeds};
+use super::RunFigures;
+use super::stats::{CONFIDENCE, estimate};
 use crate::error::Result;
 use crate::experiment::output::Staging;
+use crate::record::Tool;
+pub use crate::record::compare::Comparison;
+use crate::record::compare::{
+    Estimate, InputRef, Metric, Metrics, Rank, RankVerdict, Seeds, VariantResult,
+};
 
-/// A measured figure: its key in the files, how many decimals it is
-/// written with, and how it is read from one run.
-pub struct Metric {
-    pub key: &'static str,
+/// How a metric is taken from one run, and how many decimals it is written
+/// with.
+pub struct Measure {
+    pub metric: Metric,
     pub decimals: i32,
     pub higher_is_better: bool,
     pub get: fn(&RunFigures) -> Option<f64>,
 }
 
-pub const METRICS: [Metric; 7] = [
-    Metric {
-        key: "availability",
+/// In the order of [`Metric::ALL`], which is the files' order.
+pub const METRICS: [Measure; 7] = [
+    Measure {
+        metric: Metric::Availability,
         decimals: 6,
         higher_is_better: true,
         get: |f| Some(f.availability),
     },
-    Metric {
-        key: "error_rate",
+    Measure {
+        metric: Metric::ErrorRate,
         decimals: 6,
         higher_is_better: false,
         get: |f| Some(f.error_rate),
     },
-    Metric {
-        key: "p99_ms",
+    Measure {
+        metric: Metric::P99Ms,
         decimals: 3,
         higher_is_better: false,
         get: |f| Some(f.p99_ms),
     },
-    Metric {
-        key: "lost_writes",
+    Measure {
+        metric: Metric::LostWrites,
         decimals: 3,
         higher_is_better: false,
         get: |f| Some(f.lost_writes as f64),
     },
-    Metric {
-        key: "recovery_s",
+    Measure {
+        metric: Metric::RecoveryS,
         decimals: 3,
         higher_is_better: false,
         get: |f| f.recovery_s,
     },
-    Metric {
-        key: "metastable_rate",
+    Measure {
+        metric: Metric::MetastableRate,
         decimals: 6,
         higher_is_better: false,
         get: |f| Some(if f.metastable { 1.0 } else { 0.0 }),
     },
-    Metric {
-        key: "hypothesis_pass_rate",
+    Measure {
+        metric: Metric::HypothesisPassRate,
         decimals: 6,
         higher_is_better: true,
         get: |f| f.hypothesis_passed.map(|p| if p { 1.0 } else { 0.0 }),
@@ -71,15 +76,6 @@ pub const METRICS: [Metric; 7] = [
 ];
 
 pub const RANKING_RULE: &str = "by mean availability, higher first; ties (at 6 decimals) by mean p99 latency, lower first; then in the scenario's order. verdict: `better` or `worse` when the 95% interval of the paired availability difference against the baseline excludes zero, else `no clear difference`";
-
-/// An input file of the comparison.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct InputRef {
-    pub name: String,
-    pub file: String,
-    /// Canonical SHA-256, as in `run.json`.
-    pub sha256: String,
-}
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct VariantRef {
@@ -148,59 +144,6 @@ impl Inputs {
     }
 }
 
-#[derive(Clone, Debug, Serialize)]
-pub struct Tool {
-    pub name: &'static str,
-    pub version: String,
-}
-
-#[derive(Clone, Debug, Serialize)]
-pub struct VariantResult {
-    pub name: String,
-    pub model_sha256: String,
-    pub runs: usize,
-    pub events: u64,
-    pub requests: u64,
-    /// Per metric, the mean over seeds and its 95% interval.
-    pub metrics: IndexMap<&'static str, Estimate>,
-    /// Latency of successful entry requests at `quantiles` (ms), each the
-    /// mean over the seeds with any success.
-    pub latency_ms: Vec<f64>,
-    /// Per metric, the mean of (this variant − baseline) over seeds, paired
-    /// by seed, and its 95% interval. Absent for the baseline.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub vs_baseline: Option<IndexMap<&'static str, Estimate>>,
-}
-
-#[derive(Clone, Debug, Serialize)]
-pub struct Rank {
-    pub rank: usize,
-    pub variant: String,
-    pub availability: Option<f64>,
-    /// `baseline`, `better`, `worse`, `no clear difference`, or `n/a` with
-    /// fewer than two seeds.
-    pub verdict: &'static str,
-    /// Whether this variant's availability interval overlaps the
-    /// baseline's (absent for the baseline and with fewer than two seeds).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub overlaps_baseline: Option<bool>,
-}
-
-#[derive(Clone, Debug, Serialize)]
-pub struct Comparison {
-    pub tool: Tool,
-    pub scenario: InputRef,
-    pub model: InputRef,
-    pub seeds: Seeds,
-    pub confidence: f64,
-    /// The quantiles of each variant's `latency_ms` curve.
-    pub latency_quantiles: Vec<f64>,
-    pub baseline: String,
-    pub ranking_rule: &'static str,
-    pub ranking: Vec<Rank>,
-    pub variants: Vec<VariantResult>,
-}
-
 /// The per-quantile mean of the runs' latency curves, at 3 decimals.
 fn mean_curve(runs: &[RunFigures]) -> Vec<f64> {
     let curves: Vec<&Vec<f64>> = runs
@@ -231,25 +174,21 @@ pub fn aggregate(inputs: &Inputs, figures: &[RunFigures]) -> Comparison {
         .zip(&rows)
         .enumerate()
         .map(|(v, (variant, runs))| {
-            let metrics = METRICS
-                .iter()
-                .map(|m| {
-                    let values: Vec<f64> = runs.iter().filter_map(m.get).collect();
-                    (m.key, Estimate::of(&values).rounded(m.decimals))
-                })
-                .collect();
+            let metrics = Metrics::from_fn(|metric| {
+                let m = measure(metric);
+                let values: Vec<f64> = runs.iter().filter_map(m.get).collect();
+                estimate(&values).rounded(m.decimals)
+            });
             let vs_baseline = (v > 0).then(|| {
-                METRICS
-                    .iter()
-                    .map(|m| {
-                        let diffs: Vec<f64> = runs
-                            .iter()
-                            .zip(baseline)
-                            .filter_map(|(a, b)| Some((m.get)(a)? - (m.get)(b)?))
-                            .collect();
-                        (m.key, Estimate::of(&diffs).rounded(m.decimals))
-                    })
-                    .collect()
+                Metrics::from_fn(|metric| {
+                    let m = measure(metric);
+                    let diffs: Vec<f64> = runs
+                        .iter()
+                        .zip(baseline)
+                        .filter_map(|(a, b)| Some((m.get)(a)? - (m.get)(b)?))
+                        .collect();
+                    estimate(&diffs).rounded(m.decimals)
+                })
             });
             VariantResult {
                 name: variant.name.clone(),
@@ -266,7 +205,7 @@ pub fn aggregate(inputs: &Inputs, figures: &[RunFigures]) -> Comparison {
     let ranking = rank(&variants);
     Comparison {
         tool: Tool {
-            name: "faultline",
+            name: "faultline".to_string(),
             version: inputs.tool_version.clone(),
         },
         scenario: inputs.scenario.clone(),
@@ -275,50 +214,58 @@ pub fn aggregate(inputs: &Inputs, figures: &[RunFigures]) -> Comparison {
         confidence: CONFIDENCE,
         latency_quantiles: super::LATENCY_QUANTILES.to_vec(),
         baseline: inputs.variants[0].name.clone(),
-        ranking_rule: RANKING_RULE,
+        ranking_rule: RANKING_RULE.to_string(),
         ranking,
         variants,
     }
 }
 
+/// How `metric` is measured.
+fn measure(metric: Metric) -> &'static Measure {
+    METRICS
+        .iter()
+        .find(|m| m.metric == metric)
+        .expect("every metric is measured")
+}
+
 fn rank(variants: &[VariantResult]) -> Vec<Rank> {
-    let mean = |v: &VariantResult, key: &str| v.metrics[key].mean;
+    let mean = |v: &VariantResult, metric: Metric| v.metrics.get(metric).mean;
     let mut order: Vec<usize> = (0..variants.len()).collect();
     // Means are already rounded, so equal-looking figures tie exactly.
     order.sort_by(|&a, &b| {
         let (va, vb) = (&variants[a], &variants[b]);
-        let by = |key: &str, higher_first: bool| {
-            let (x, y) = (mean(va, key), mean(vb, key));
+        let by = |metric: Metric, higher_first: bool| {
+            let (x, y) = (mean(va, metric), mean(vb, metric));
             let o = x.partial_cmp(&y).unwrap_or(Ordering::Equal);
             if higher_first { o.reverse() } else { o }
         };
-        by("availability", true)
-            .then(by("p99_ms", false))
+        by(Metric::Availability, true)
+            .then(by(Metric::P99Ms, false))
             .then(a.cmp(&b))
     });
-    let baseline = &variants[0].metrics["availability"];
+    let baseline = &variants[0].metrics.availability;
     order
         .iter()
         .enumerate()
         .map(|(i, &v)| {
             let variant = &variants[v];
             let (verdict, overlaps) = match &variant.vs_baseline {
-                None => ("baseline", None),
+                None => (RankVerdict::Baseline, None),
                 Some(diffs) => {
-                    let diff = &diffs["availability"];
+                    let diff = &diffs.availability;
                     let verdict = match (diff.ci95_low, diff.sign()) {
-                        (None, _) => "n/a",
-                        (Some(_), Some(Ordering::Greater)) => "better",
-                        (Some(_), Some(Ordering::Less)) => "worse",
-                        (Some(_), _) => "no clear difference",
+                        (None, _) => RankVerdict::NotApplicable,
+                        (Some(_), Some(Ordering::Greater)) => RankVerdict::Better,
+                        (Some(_), Some(Ordering::Less)) => RankVerdict::Worse,
+                        (Some(_), _) => RankVerdict::NoClearDifference,
                     };
-                    (verdict, variant.metrics["availability"].overlaps(baseline))
+                    (verdict, variant.metrics.availability.overlaps(baseline))
                 }
             };
             Rank {
                 rank: i + 1,
                 variant: variant.name.clone(),
-                availability: mean(variant, "availability"),
+                availability: mean(variant, Metric::Availability),
                 verdict,
                 overlaps_baseline: overlaps,
             }
@@ -326,112 +273,118 @@ fn rank(variants: &[VariantResult]) -> Vec<Rank> {
         .collect()
 }
 
-impl Comparison {
-    pub fn to_json(&self) -> String {
-        let mut text = serde_json::to_string_pretty(self).expect("comparison serialises");
-        text.push('\n');
-        text
-    }
-
-    /// One row per variant and metric (long form, for notebooks).
-    pub fn to_csv(&self) -> String {
-        let mut out = String::from(
-            "variant,rank,metric,n,mean,ci95_low,ci95_high,diff_n,diff_mean,diff_ci95_low,diff_ci95_high\n",
-        );
-        for variant in &self.variants {
-            let rank = self
-                .ranking
-                .iter()
-                .find(|r| r.variant == variant.name)
-                .map_or(0, |r| r.rank);
-            for m in &METRICS {
-                let e = &variant.metrics[m.key];
-                let f = |v: Option<f64>| fixed(v, m.decimals);
-                let _ = write!(
-                    out,
-                    "{},{rank},{},{},{},{},{}",
-                    variant.name,
-                    m.key,
-                    e.n,
-                    f(e.mean),
-                    f(e.ci95_low),
-                    f(e.ci95_high)
-                );
-                match variant.vs_baseline.as_ref().map(|d| &d[m.key]) {
-                    Some(d) => {
-                        let _ = writeln!(
-                            out,
-                            ",{},{},{},{}",
-                            d.n,
-                            f(d.mean),
-                            f(d.ci95_low),
-                            f(d.ci95_high)
-                        );
-                    }
-                    None => out.push_str(",,,,\n"),
-                }
-            }
+/// `compare.csv`: one row per variant and metric (long form, for
+/// notebooks).
+pub fn compare_csv(comparison: &Comparison) -> String {
+    let mut csv = csv::Writer::from_writer(Vec::new());
+    let header = [
+        "variant",
+        "rank",
+        "metric",
+        "n",
+        "mean",
+        "ci95_low",
+        "ci95_high",
+        "diff_n",
+        "diff_mean",
+        "diff_ci95_low",
+        "diff_ci95_high",
+    ];
+    csv.write_record(header).expect(IN_MEMORY);
+    for variant in &comparison.variants {
+        let rank = comparison
+            .ranking
+            .iter()
+            .find(|r| r.variant == variant.name)
+            .map_or(0, |r| r.rank);
+        for m in &METRICS {
+            let e = variant.metrics.get(m.metric);
+            let f = |v: Option<f64>| fixed(v, m.decimals);
+            // The baseline has no difference with itself: empty cells.
+            let diff = variant.vs_baseline.as_ref().map(|d| d.get(m.metric));
+            let record = [
+                variant.name.clone(),
+                rank.to_string(),
+                m.metric.key().to_string(),
+                e.n.to_string(),
+                f(e.mean),
+                f(e.ci95_low),
+                f(e.ci95_high),
+                diff.map_or(String::new(), |d| d.n.to_string()),
+                f(diff.and_then(|d| d.mean)),
+                f(diff.and_then(|d| d.ci95_low)),
+                f(diff.and_then(|d| d.ci95_high)),
+            ];
+            csv.write_record(&record).expect(IN_MEMORY);
         }
-        out
     }
+    csv_text(csv)
+}
 
-    /// The one-screen summary printed by `compare` and `merge`.
-    pub fn table(&self) -> String {
-        let mut out = String::new();
-        let s = &self.seeds;
+/// Why writing a CSV file's text can only fail on a bug: the records of a
+/// file have one length, and memory takes any bytes.
+const IN_MEMORY: &str = "records of one length, written to memory";
+
+fn csv_text(csv: csv::Writer<Vec<u8>>) -> String {
+    let bytes = csv.into_inner().expect(IN_MEMORY);
+    String::from_utf8(bytes).expect("every field is UTF-8")
+}
+
+/// The one-screen summary printed by `compare` and `merge`.
+pub fn table(comparison: &Comparison) -> String {
+    let mut out = String::new();
+    let s = &comparison.seeds;
+    let _ = writeln!(
+        out,
+        "scenario `{}`: {} variants x {} seeds ({}..={}); mean ± 95% interval; Δ: paired difference against `{}`",
+        comparison.scenario.name,
+        comparison.variants.len(),
+        s.count,
+        s.first,
+        s.nth(s.count.saturating_sub(1)),
+        comparison.baseline
+    );
+    let _ = writeln!(
+        out,
+        "{:>4}  {:<22} {:>20} {:>20} {:>18} {:>12} {:>14} {:>11} {:>12}  verdict",
+        "rank",
+        "variant",
+        "availability %",
+        "Δ availability pp",
+        "p99 ms",
+        "lost writes",
+        "recovery s",
+        "metastable",
+        "hypothesis",
+    );
+    for r in &comparison.ranking {
+        let v = comparison
+            .variant(&r.variant)
+            .expect("ranked variants exist");
+        let pct = |e: &Estimate| scaled(e, 100.0, 3);
+        let diff = v
+            .vs_baseline
+            .as_ref()
+            .map_or_else(|| "-".to_string(), |d| signed(&d.availability, 100.0, 3));
+        let m = &v.metrics;
         let _ = writeln!(
             out,
-            "scenario `{}`: {} variants x {} seeds ({}..={}); mean ± 95% interval; Δ: paired difference against `{}`",
-            self.scenario.name,
-            self.variants.len(),
-            s.count,
-            s.first,
-            s.nth(s.count.saturating_sub(1)),
-            self.baseline
+            "{:>4}  {:<22} {:>20} {:>20} {:>18} {:>12} {:>14} {:>11} {:>12}  {}",
+            r.rank,
+            v.name,
+            pct(&m.availability),
+            diff,
+            scaled(&m.p99_ms, 1.0, 1),
+            scaled(&m.lost_writes, 1.0, 0),
+            scaled(&m.recovery_s, 1.0, 1),
+            m.metastable_rate
+                .mean
+                .map_or("n/a".to_string(), |m| format!("{:.0} %", m * 100.0)),
+            pct(&m.hypothesis_pass_rate),
+            r.verdict
         );
-        let _ = writeln!(
-            out,
-            "{:>4}  {:<22} {:>20} {:>20} {:>18} {:>12} {:>14} {:>11} {:>12}  verdict",
-            "rank",
-            "variant",
-            "availability %",
-            "Δ availability pp",
-            "p99 ms",
-            "lost writes",
-            "recovery s",
-            "metastable",
-            "hypothesis",
-        );
-        for r in &self.ranking {
-            let v = self
-                .variants
-                .iter()
-                .find(|v| v.name == r.variant)
-                .expect("ranked variants exist");
-            let pct = |e: &Estimate| scaled(e, 100.0, 3);
-            let diff = v
-                .vs_baseline
-                .as_ref()
-                .map_or_else(|| "-".to_string(), |d| signed(&d["availability"], 100.0, 3));
-            let _ = writeln!(
-                out,
-                "{:>4}  {:<22} {:>20} {:>20} {:>18} {:>12} {:>14} {:>11} {:>12}  {}",
-                r.rank,
-                v.name,
-                pct(&v.metrics["availability"]),
-                diff,
-                scaled(&v.metrics["p99_ms"], 1.0, 1),
-                scaled(&v.metrics["lost_writes"], 1.0, 0),
-                scaled(&v.metrics["recovery_s"], 1.0, 1),
-                v.metrics["metastable_rate"]
-                    .mean
-                    .map_or("n/a".to_string(), |m| format!("{:.0} %", m * 100.0)),
-                pct(&v.metrics["hypothesis_pass_rate"]),
-                r.verdict
-            );
-        }
-        out
     }
+    out
 }
 
 /// `mean ± half` scaled, or `n/a` when not measured.
@@ -455,28 +408,42 @@ fn fixed(value: Option<f64>, decimals: i32) -> String {
     value.map_or(String::new(), |v| format!("{v:.*}", decimals as usize))
 }
 
-/// One row per cell in grid order: the raw figures behind the summary.
+/// `runs.csv`: one row per cell in grid order, the raw figures behind the
+/// summary.
 pub fn runs_csv(inputs: &Inputs, figures: &[RunFigures]) -> String {
-    let mut out = String::from(
-        "variant,seed,availability,error_rate,p99_ms,lost_writes,recovery_s,metastable,hypothesis_passed,events,requests\n",
-    );
+    let mut csv = csv::Writer::from_writer(Vec::new());
+    let header = [
+        "variant",
+        "seed",
+        "availability",
+        "error_rate",
+        "p99_ms",
+        "lost_writes",
+        "recovery_s",
+        "metastable",
+        "hypothesis_passed",
+        "events",
+        "requests",
+    ];
+    csv.write_record(header).expect(IN_MEMORY);
     for (k, f) in figures.iter().enumerate() {
         let (variant, seed) = inputs.cell(k as u64);
-        let _ = writeln!(
-            out,
-            "{variant},{seed},{:.6},{:.6},{:.3},{},{},{},{},{},{}",
-            f.availability,
-            f.error_rate,
-            f.p99_ms,
-            f.lost_writes,
+        let record = [
+            variant.to_string(),
+            seed.to_string(),
+            format!("{:.6}", f.availability),
+            format!("{:.6}", f.error_rate),
+            format!("{:.3}", f.p99_ms),
+            f.lost_writes.to_string(),
             fixed(f.recovery_s, 3),
-            f.metastable,
+            f.metastable.to_string(),
             f.hypothesis_passed.map_or(String::new(), |p| p.to_string()),
-            f.events,
-            f.requests
-        );
+            f.events.to_string(),
+            f.requests.to_string(),
+        ];
+        csv.write_record(&record).expect(IN_MEMORY);
     }
-    out
+    csv_text(csv)
 }
 
 /// Where the comparison of `scenario` goes under `base`.
@@ -496,7 +463,7 @@ pub fn write(
     let dir = compare_dir(base, &inputs.scenario.name);
     let staging = Staging::new(&dir)?;
     staging.write_file("compare.json", &comparison.to_json())?;
-    staging.write_file("compare.csv", &comparison.to_csv())?;
+    staging.write_file("compare.csv", &compare_csv(&comparison))?;
     staging.write_file("runs.csv", &runs_csv(inputs, figures))?;
     crate::report::comparison::write_compare_report(staging.path())?;
     staging.commit()?;
@@ -561,7 +528,7 @@ mod tests {
             figures(0.85, 10.0),
         ];
         let c = aggregate(&inputs, &f);
-        let order: Vec<(&str, &str)> = c
+        let order: Vec<(&str, RankVerdict)> = c
             .ranking
             .iter()
             .map(|r| (r.variant.as_str(), r.verdict))
@@ -569,21 +536,24 @@ mod tests {
         assert_eq!(
             order,
             vec![
-                ("better", "better"),
-                ("baseline", "baseline"),
-                ("same", "no clear difference"),
-                ("worse", "worse"),
+                ("better", RankVerdict::Better),
+                ("baseline", RankVerdict::Baseline),
+                ("same", RankVerdict::NoClearDifference),
+                ("worse", RankVerdict::Worse),
             ]
         );
         // Paired: `worse` is exactly 0.01 below on every seed, so its
         // difference has no spread although its own interval is wide.
-        let d = &c.variants[1].vs_baseline.as_ref().unwrap()["availability"];
+        let d = &c.variants[1].vs_baseline.as_ref().unwrap().availability;
         assert_eq!(
             (d.mean, d.ci95_low, d.ci95_high),
             (Some(-0.01), Some(-0.01), Some(-0.01))
         );
         assert_eq!(
-            c.variants[1].metrics["availability"].overlaps(&c.variants[0].metrics["availability"]),
+            c.variants[1]
+                .metrics
+                .availability
+                .overlaps(&c.variants[0].metrics.availability),
             Some(true)
         );
         assert_eq!(c.ranking[0].overlaps_baseline, Some(false));
@@ -591,18 +561,27 @@ mod tests {
     }
 
     #[test]
+    fn a_name_with_a_comma_is_quoted_in_the_csv_files() {
+        let inputs = inputs(&["baseline", "a,b"], 1);
+        let f = vec![figures(1.0, 1.0); 2];
+        let c = aggregate(&inputs, &f);
+        assert!(compare_csv(&c).contains("\n\"a,b\",2,availability,1,"));
+        assert!(runs_csv(&inputs, &f).contains("\n\"a,b\",7,1.000000,"));
+    }
+
+    #[test]
     fn unmeasured_figures_are_empty_or_na() {
         let inputs = inputs(&["baseline", "b"], 2);
         let f = vec![figures(1.0, 1.0); 4];
         let c = aggregate(&inputs, &f);
-        assert_eq!(c.variants[1].metrics["recovery_s"].n, 0);
-        let csv = c.to_csv();
+        assert_eq!(c.variants[1].metrics.recovery_s.n, 0);
+        let csv = compare_csv(&c);
         assert!(csv.contains("b,2,recovery_s,0,,,,0,,,\n"), "{csv}");
         assert!(
             csv.contains("baseline,1,availability,2,1.000000,1.000000,1.000000,,,,\n"),
             "{csv}"
         );
-        let table = c.table();
+        let table = table(&c);
         assert!(table.contains("n/a"), "{table}");
         let runs = runs_csv(&inputs, &f);
         assert!(

@@ -3,81 +3,36 @@
 //! differences paired by seed cancel the noise the variants share (same
 //! traffic, same fault timing) and get intervals of their own.
 
-use serde::{Deserialize, Serialize};
 use statrs::distribution::{ContinuousCDF, StudentsT};
+
+use crate::record::compare::Estimate;
 
 /// Two-sided confidence level of every interval.
 pub const CONFIDENCE: f64 = 0.95;
 
-/// A sample mean and its confidence interval. `low`/`high` are absent with
-/// fewer than two values (no spread to estimate); `mean` with none.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct Estimate {
-    pub n: usize,
-    pub mean: Option<f64>,
-    pub ci95_low: Option<f64>,
-    pub ci95_high: Option<f64>,
-}
-
-impl Estimate {
-    /// Mean and Student-t interval of `values`, summed in the order given
-    /// (grid order), so the bits do not depend on scheduling.
-    pub fn of(values: &[f64]) -> Estimate {
-        let n = values.len();
-        if n == 0 {
-            return Estimate::default();
-        }
-        let mean = values.iter().sum::<f64>() / n as f64;
-        if n < 2 {
-            return Estimate {
-                n,
-                mean: Some(mean),
-                ci95_low: None,
-                ci95_high: None,
-            };
-        }
-        let variance = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1) as f64;
-        let half = t_quantile(n - 1) * (variance / n as f64).sqrt();
-        Estimate {
+/// Mean and Student-t interval of `values`, summed in the order given (grid
+/// order), so the bits do not depend on scheduling.
+pub fn estimate(values: &[f64]) -> Estimate {
+    let n = values.len();
+    if n == 0 {
+        return Estimate::default();
+    }
+    let mean = values.iter().sum::<f64>() / n as f64;
+    if n < 2 {
+        return Estimate {
             n,
             mean: Some(mean),
-            ci95_low: Some(mean - half),
-            ci95_high: Some(mean + half),
-        }
+            ci95_low: None,
+            ci95_high: None,
+        };
     }
-
-    /// The same figures rounded to `decimals`, for stable, readable output.
-    pub fn rounded(&self, decimals: i32) -> Estimate {
-        let r = |v: Option<f64>| v.map(|v| crate::experiment::manifest::round(v, decimals));
-        Estimate {
-            n: self.n,
-            mean: r(self.mean),
-            ci95_low: r(self.ci95_low),
-            ci95_high: r(self.ci95_high),
-        }
-    }
-
-    /// Half the interval's width, where there is one.
-    pub fn half_width(&self) -> Option<f64> {
-        Some((self.ci95_high? - self.ci95_low?) / 2.0)
-    }
-
-    /// Whether the interval lies wholly above (`Some(Greater)`) or below
-    /// zero; `None` when it holds zero or there is no interval.
-    pub fn sign(&self) -> Option<std::cmp::Ordering> {
-        let (low, high) = (self.ci95_low?, self.ci95_high?);
-        if low > 0.0 {
-            Some(std::cmp::Ordering::Greater)
-        } else if high < 0.0 {
-            Some(std::cmp::Ordering::Less)
-        } else {
-            None
-        }
-    }
-
-    /// Whether two intervals share any point (`None` without both).
-    pub fn overlaps(&self, other: &Estimate) -> Option<bool> {
-        Some(self.ci95_low? <= other.ci95_high? && other.ci95_low? <= self.ci95_high?)
+    let variance = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1) as f64;
+    let half = t_quantile(n - 1) * (variance / n as f64).sqrt();
+    Estimate {
+        n,
+        mean: Some(mean),
+        ci95_low: Some(mean - half),
+        ci95_high: Some(mean + half),
     }
 }
 
@@ -102,7 +57,7 @@ mod tests {
     #[test]
     fn interval_of_a_small_sample() {
         // mean 3, sd 1.5811, n 5: half width 2.776 * 1.5811 / sqrt 5.
-        let e = Estimate::of(&[1.0, 2.0, 3.0, 4.0, 5.0]);
+        let e = estimate(&[1.0, 2.0, 3.0, 4.0, 5.0]);
         assert_eq!(e.n, 5);
         assert_eq!(e.mean, Some(3.0));
         let half = e.half_width().unwrap();
@@ -112,25 +67,25 @@ mod tests {
 
     #[test]
     fn too_few_values_have_no_interval() {
-        assert_eq!(Estimate::of(&[]).mean, None);
-        let one = Estimate::of(&[0.5]);
+        assert_eq!(estimate(&[]).mean, None);
+        let one = estimate(&[0.5]);
         assert_eq!((one.mean, one.ci95_low), (Some(0.5), None));
         assert_eq!(one.sign(), None);
         assert_eq!(one.overlaps(&one), None);
-        let flat = Estimate::of(&[2.0, 2.0, 2.0]);
+        let flat = estimate(&[2.0, 2.0, 2.0]);
         assert_eq!((flat.ci95_low, flat.ci95_high), (Some(2.0), Some(2.0)));
     }
 
     #[test]
     fn overlap_and_sign_of_intervals() {
-        let a = Estimate::of(&[1.0, 1.1, 0.9]);
-        let b = Estimate::of(&[5.0, 5.1, 4.9]);
+        let a = estimate(&[1.0, 1.1, 0.9]);
+        let b = estimate(&[5.0, 5.1, 4.9]);
         assert_eq!(a.overlaps(&b), Some(false));
         assert_eq!(a.overlaps(&a), Some(true));
-        let around_zero = Estimate::of(&[-1.0, 1.0, 0.5]);
+        let around_zero = estimate(&[-1.0, 1.0, 0.5]);
         assert_eq!(around_zero.sign(), None);
         assert_eq!(
-            Estimate::of(&[-1.0, -1.2, -1.1]).sign(),
+            estimate(&[-1.0, -1.2, -1.1]).sign(),
             Some(std::cmp::Ordering::Less)
         );
     }

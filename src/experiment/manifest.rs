@@ -1,6 +1,6 @@
-//! `run.json`: what was run (tool version, input hashes, seed) and what came
-//! of it (event count, trace digest, summary per entry). No wall-clock
-//! figures: the file is a pure function of the inputs.
+//! Fills `run.json` ([`Manifest`], defined in `record` so the report can
+//! read it back) from a finished run: input hashes, the engine's figures,
+//! the summary per entry, the verdicts.
 
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -9,49 +9,17 @@ use crate::analysis::hypothesis::Verdict;
 use crate::base::ErrorClass;
 use crate::observe::metrics::Outcomes;
 use crate::plan::{Plan, RunConfig};
+use crate::record::Tool;
+use crate::record::round;
+pub use crate::record::run::Manifest;
+use crate::record::run::{
+    DatabaseSummary, EngineFigures, EntrySummary, Input, LatencyMs, QueueSummary,
+};
 use crate::sim::RunSummary;
 use crate::sim::broker::QueueTotals;
 use crate::spec::Source;
 
-#[derive(Clone, Debug, Serialize)]
-pub struct Manifest {
-    pub tool: Tool,
-    pub scenario: Input,
-    pub model: Input,
-    /// What the scenario asks, in its own words.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub description: Option<String>,
-    pub variant: String,
-    pub seed: u64,
-    pub duration_s: f64,
-    pub warmup_s: f64,
-    pub window_s: f64,
-    pub engine: EngineFigures,
-    /// Per entry endpoint, over the run after the warm-up.
-    pub entries: indexmap::IndexMap<String, EntrySummary>,
-    /// Per queue, over the whole run.
-    #[serde(skip_serializing_if = "indexmap::IndexMap::is_empty")]
-    pub queues: indexmap::IndexMap<String, QueueSummary>,
-    /// Per replicated database, over the whole run.
-    #[serde(skip_serializing_if = "indexmap::IndexMap::is_empty")]
-    pub databases: indexmap::IndexMap<String, DatabaseSummary>,
-    /// The scenario's hypotheses, each with the values measured.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub hypothesis: Vec<Verdict>,
-    pub files: Vec<&'static str>,
-}
-
-/// What went through a queue over the run (the engine's `QueueTotals`,
-/// written out).
-#[derive(Clone, Copy, Debug, Serialize)]
-pub struct QueueSummary {
-    pub enqueued: u64,
-    pub delivered: u64,
-    pub redelivered: u64,
-    /// Accepted work still queued or being delivered at the end: never done.
-    pub pending_at_end: u64,
-}
-
+/// The engine's `QueueTotals`, written out.
 impl From<QueueTotals> for QueueSummary {
     fn from(totals: QueueTotals) -> Self {
         QueueSummary {
@@ -61,66 +29,6 @@ impl From<QueueTotals> for QueueSummary {
             pending_at_end: totals.pending_at_end,
         }
     }
-}
-
-#[derive(Clone, Debug, Serialize)]
-pub struct Tool {
-    pub name: &'static str,
-    pub version: &'static str,
-}
-
-#[derive(Clone, Debug, Serialize)]
-pub struct Input {
-    pub name: String,
-    /// The path as the run was given it, which is where `replay` looks:
-    /// relative to the working directory of the run (a scenario's model,
-    /// through the scenario's directory); `(built-in) <path>` for a file
-    /// built into the binary.
-    pub file: String,
-    /// SHA-256 of the file as parsed and re-serialised (canonical: formatting
-    /// and comments do not change it, any setting does).
-    pub sha256: String,
-    /// SHA-256 of the file's bytes, to detect any edit.
-    pub file_sha256: String,
-}
-
-#[derive(Clone, Debug, Serialize)]
-pub struct EngineFigures {
-    pub events: u64,
-    pub trace_digest: String,
-    pub state_changes: u64,
-    pub peak_requests_in_flight: u64,
-    pub requests_in_flight_at_end: u64,
-}
-
-#[derive(Clone, Debug, Serialize)]
-pub struct EntrySummary {
-    pub endpoint: String,
-    pub requests: u64,
-    pub ok: u64,
-    pub errors: u64,
-    pub errors_by_class: indexmap::IndexMap<&'static str, u64>,
-    /// Successes that went without some call's answer (a fallback).
-    pub degraded: u64,
-    pub availability: f64,
-    pub throughput_per_s: f64,
-    pub latency_ms: LatencyMs,
-}
-
-#[derive(Clone, Debug, Serialize)]
-pub struct DatabaseSummary {
-    /// Writes the primary acknowledged that the promoted replica never had.
-    pub lost_writes: u64,
-}
-
-#[derive(Clone, Debug, Serialize)]
-pub struct LatencyMs {
-    pub mean: f64,
-    pub p50: f64,
-    pub p90: f64,
-    pub p99: f64,
-    pub p999: f64,
-    pub max: f64,
 }
 
 pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
@@ -140,13 +48,6 @@ pub(crate) fn input<T: Serialize>(name: &str, source: &Source, parsed: &T) -> In
     }
 }
 
-/// Rounds to a fixed number of decimals so the file reads well and stays
-/// byte-stable.
-pub(crate) fn round(value: f64, decimals: i32) -> f64 {
-    let scale = 10f64.powi(decimals);
-    (value * scale).round() / scale
-}
-
 pub fn entry_summary(endpoint: &str, outcomes: &Outcomes, measured_ns: u64) -> EntrySummary {
     let errors = outcomes.error_count();
     let finished = outcomes.ok + errors;
@@ -159,7 +60,7 @@ pub fn entry_summary(endpoint: &str, outcomes: &Outcomes, measured_ns: u64) -> E
         errors,
         errors_by_class: ErrorClass::ALL
             .iter()
-            .map(|c| (c.name(), outcomes.errors[*c as usize]))
+            .map(|c| (c.name().to_string(), outcomes.errors[*c as usize]))
             .collect(),
         degraded: outcomes.degraded,
         availability: if finished == 0 {
@@ -179,77 +80,71 @@ pub fn entry_summary(endpoint: &str, outcomes: &Outcomes, measured_ns: u64) -> E
     }
 }
 
-impl Manifest {
-    pub fn new(
-        plan: &Plan,
-        config: RunConfig,
-        summary: &RunSummary,
-        hypothesis: Vec<Verdict>,
-    ) -> Manifest {
-        let (experiment, topology) = (&plan.experiment, &plan.topology);
-        let measured = config.duration - config.warmup;
-        Manifest {
-            tool: Tool {
-                name: "faultline",
-                version: env!("CARGO_PKG_VERSION"),
-            },
-            scenario: input(
-                &experiment.scenario.name,
-                &experiment.scenario_source,
-                &experiment.scenario,
-            ),
-            model: input(
-                &experiment.model.name,
-                &experiment.model_source,
-                &experiment.model,
-            ),
-            description: experiment.scenario.description.clone(),
-            variant: experiment.variant.clone(),
-            seed: config.seed,
-            duration_s: config.duration as f64 / 1e9,
-            warmup_s: config.warmup as f64 / 1e9,
-            window_s: config.window as f64 / 1e9,
-            engine: EngineFigures {
-                events: summary.events,
-                trace_digest: summary.trace_digest.clone(),
-                state_changes: summary.state_changes,
-                peak_requests_in_flight: summary.peak_activations,
-                requests_in_flight_at_end: summary.in_flight_at_end,
-            },
-            entries: topology
-                .workloads
-                .iter()
-                .zip(&summary.entries)
-                .map(|(w, outcomes)| {
-                    let endpoint = &topology.endpoints[w.endpoint.index()].full_name;
-                    (w.name.clone(), entry_summary(endpoint, outcomes, measured))
-                })
-                .collect(),
-            queues: topology
-                .services
-                .iter()
-                .zip(&summary.queues)
-                .filter(|(s, _)| s.consumer.is_some())
-                .map(|(s, q)| (s.name.clone(), QueueSummary::from(*q)))
-                .collect(),
-            databases: topology
-                .services
-                .iter()
-                .zip(&summary.lost_writes)
-                .filter(|(s, _)| s.replication.is_some())
-                .map(|(s, lost)| (s.name.clone(), DatabaseSummary { lost_writes: *lost }))
-                .collect(),
-            hypothesis,
-            files: ["run.json", "metrics.csv", "events.jsonl", "analysis.json"]
-                .into_iter()
-                .chain(crate::report::RUN_REPORT_FILES)
-                .collect(),
-        }
-    }
-
-    pub fn to_json(&self) -> String {
-        let mut text = serde_json::to_string_pretty(self).expect("manifest serialises");
-        text.push('\n');
-        text
+/// The manifest of a finished run of `plan`.
+pub fn manifest(
+    plan: &Plan,
+    config: RunConfig,
+    summary: &RunSummary,
+    hypothesis: Vec<Verdict>,
+) -> Manifest {
+    let (experiment, topology) = (&plan.experiment, &plan.topology);
+    let measured = config.duration - config.warmup;
+    Manifest {
+        tool: Tool {
+            name: "faultline".to_string(),
+            version: env!("CARGO_PKG_VERSION").to_string(),
+        },
+        scenario: input(
+            &experiment.scenario.name,
+            &experiment.scenario_source,
+            &experiment.scenario,
+        ),
+        model: input(
+            &experiment.model.name,
+            &experiment.model_source,
+            &experiment.model,
+        ),
+        description: experiment.scenario.description.clone(),
+        variant: experiment.variant.clone(),
+        seed: config.seed,
+        duration_s: config.duration as f64 / 1e9,
+        warmup_s: config.warmup as f64 / 1e9,
+        window_s: config.window as f64 / 1e9,
+        engine: EngineFigures {
+            events: summary.events,
+            trace_digest: summary.trace_digest.clone(),
+            state_changes: summary.state_changes,
+            peak_requests_in_flight: summary.peak_activations,
+            requests_in_flight_at_end: summary.in_flight_at_end,
+        },
+        entries: topology
+            .workloads
+            .iter()
+            .zip(&summary.entries)
+            .map(|(w, outcomes)| {
+                let endpoint = &topology.endpoints[w.endpoint.index()].full_name;
+                (w.name.clone(), entry_summary(endpoint, outcomes, measured))
+            })
+            .collect(),
+        queues: topology
+            .services
+            .iter()
+            .zip(&summary.queues)
+            .filter(|(s, _)| s.consumer.is_some())
+            .map(|(s, q)| (s.name.clone(), QueueSummary::from(*q)))
+            .collect(),
+        databases: topology
+            .services
+            .iter()
+            .zip(&summary.lost_writes)
+            .filter(|(s, _)| s.replication.is_some())
+            .map(|(s, lost)| (s.name.clone(), DatabaseSummary { lost_writes: *lost }))
+            .collect(),
+        hypothesis,
+        files: ["run.json", "metrics.csv", "events.jsonl", "analysis.json"]
+            .into_iter()
+            .chain(crate::report::RUN_REPORT_FILES)
+            .map(str::to_string)
+            .collect(),
     }
 }

@@ -75,7 +75,7 @@ fn simulate_and_analyse<O: Observer>(
         &analysis,
         &summary,
     );
-    let manifest = Manifest::new(plan, config, &summary, verdicts);
+    let manifest = manifest::manifest(plan, config, &summary, verdicts);
     (manifest, summary, analysis, collector.inner)
 }
 

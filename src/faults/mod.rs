@@ -9,6 +9,63 @@ use crate::spec::scenario::{self, FaultSpec};
 use crate::spec::units::{ByteRate, Duration, Size};
 use crate::topology::{Topology, WorkTime};
 
+/// What a fault does, spelled as the scenario's `kind` and as
+/// `analysis.json` reports it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FaultKind {
+    InstanceKill,
+    InstanceFreeze,
+    ZoneOutage,
+    Latency,
+    Errors,
+    CpuStress,
+    NetworkPartition,
+    MemoryLeak,
+    ReplicationLag,
+    ChaosMonkey,
+}
+
+impl FaultKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            FaultKind::InstanceKill => "instance_kill",
+            FaultKind::InstanceFreeze => "instance_freeze",
+            FaultKind::ZoneOutage => "zone_outage",
+            FaultKind::Latency => "latency",
+            FaultKind::Errors => "errors",
+            FaultKind::CpuStress => "cpu_stress",
+            FaultKind::NetworkPartition => "network_partition",
+            FaultKind::MemoryLeak => "memory_leak",
+            FaultKind::ReplicationLag => "replication_lag",
+            FaultKind::ChaosMonkey => "chaos_monkey",
+        }
+    }
+}
+
+impl std::fmt::Display for FaultKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.name())
+    }
+}
+
+impl From<&FaultSpec> for FaultKind {
+    fn from(spec: &FaultSpec) -> Self {
+        match spec {
+            FaultSpec::InstanceKill { .. } => FaultKind::InstanceKill,
+            FaultSpec::InstanceFreeze { .. } => FaultKind::InstanceFreeze,
+            FaultSpec::ZoneOutage { .. } => FaultKind::ZoneOutage,
+            FaultSpec::Latency { .. } => FaultKind::Latency,
+            FaultSpec::Errors { .. } => FaultKind::Errors,
+            FaultSpec::CpuStress { .. } => FaultKind::CpuStress,
+            FaultSpec::NetworkPartition { .. } => FaultKind::NetworkPartition,
+            FaultSpec::MemoryLeak { .. } => FaultKind::MemoryLeak,
+            FaultSpec::ReplicationLag { .. } => FaultKind::ReplicationLag,
+            FaultSpec::ChaosMonkey { .. } => FaultKind::ChaosMonkey,
+        }
+    }
+}
+
 /// How a killed instance looks to its callers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum KillMode {
@@ -134,8 +191,8 @@ impl FaultAction {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Fault {
     pub name: String,
-    /// The kind as the scenario spells it (`instance_kill`), for reports.
-    pub kind: &'static str,
+    /// For reports.
+    pub kind: FaultKind,
     /// Virtual time it starts (ns).
     pub start: u64,
     /// Virtual time it ends (ns); `None`: lasts to the end (or is instant).
@@ -286,7 +343,7 @@ pub fn compile(scenario: &ScenarioSpec, topology: &Topology) -> Result<Vec<Fault
         if let Some(action) = resolver.action(spec) {
             faults.push(Fault {
                 name: name.clone(),
-                kind: spec.kind(),
+                kind: FaultKind::from(spec),
                 start,
                 end,
                 action,

@@ -1,6 +1,7 @@
 //! Writes what the engine observes to `metrics.csv` and `events.jsonl` as the
 //! run goes, so memory does not grow with the length of the run.
 
+use std::fmt::{self, Write as _};
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::Path;
@@ -62,54 +63,88 @@ fn seconds(nanos: u64) -> f64 {
     nanos as f64 / 1e9
 }
 
-/// One CSV line for a row; names are validated to hold no commas or quotes.
-pub fn write_row(
-    out: &mut impl Write,
-    topology: &Topology,
-    warmup: u64,
-    row: &Row,
-) -> io::Result<()> {
-    let (name, kind) = topology.component_name(row.component);
-    let phase = if row.window_start < warmup {
-        "warmup"
-    } else {
-        "run"
-    };
-    let l = &row.latency;
-    write!(
-        out,
-        "{},{},{phase},{name},{kind},{},{},{}",
-        seconds(row.window_start),
-        seconds(row.window_end),
-        row.arrivals,
-        row.ok,
-        row.errors.iter().sum::<u64>()
-    )?;
-    for count in row.errors {
-        write!(out, ",{count}")?;
+/// `metrics.csv`, written a row at a time as windows close.
+pub struct MetricsCsv<W: Write> {
+    csv: csv::Writer<W>,
+    /// Each number is formatted here before it becomes a field, so a row
+    /// allocates nothing once the buffer has grown.
+    field: String,
+}
+
+impl<W: Write> MetricsCsv<W> {
+    /// Starts the file with its header.
+    pub fn new(out: W) -> csv::Result<Self> {
+        let mut csv = csv::WriterBuilder::new()
+            .buffer_capacity(1 << 16)
+            .from_writer(out);
+        csv.write_record(METRICS_COLUMNS)?;
+        Ok(MetricsCsv {
+            csv,
+            field: String::new(),
+        })
     }
-    write!(out, ",{},{}", row.retries, row.degraded)?;
-    writeln!(
-        out,
-        ",{:.6},{:.3},{:.3},{:.3},{:.3},{:.3},{:.3},{:.3},{},{:.3},{},{},{:.3},{},{:.3},{},{:.1}",
-        row.availability(),
-        ms(l.mean),
-        ms(l.p50 as f64),
-        ms(l.p90 as f64),
-        ms(l.p99 as f64),
-        ms(l.max as f64),
-        ms(row.mean_wait),
-        row.queue.0,
-        row.queue.1,
-        row.busy.0,
-        row.busy.1,
-        row.capacity,
-        row.in_use.0,
-        row.in_use.1,
-        row.waiters.0,
-        row.waiters.1,
-        row.memory_max as f64 / (1u64 << 20) as f64,
-    )
+
+    fn number(&mut self, value: fmt::Arguments<'_>) -> csv::Result<()> {
+        self.field.clear();
+        // Formatting into a String cannot fail.
+        let _ = self.field.write_fmt(value);
+        self.csv.write_field(&self.field)
+    }
+
+    /// One record for a row, in `METRICS_COLUMNS`' order. Names are
+    /// validated to hold no commas or quotes, so none is quoted; one that
+    /// did would be.
+    pub fn write_row(&mut self, topology: &Topology, warmup: u64, row: &Row) -> csv::Result<()> {
+        let (name, kind) = topology.component_name(row.component);
+        let phase = if row.window_start < warmup {
+            "warmup"
+        } else {
+            "run"
+        };
+        let l = &row.latency;
+        self.number(format_args!("{}", seconds(row.window_start)))?;
+        self.number(format_args!("{}", seconds(row.window_end)))?;
+        self.csv.write_field(phase)?;
+        self.csv.write_field(&name)?;
+        self.csv.write_field(kind.name())?;
+        self.number(format_args!("{}", row.arrivals))?;
+        self.number(format_args!("{}", row.ok))?;
+        self.number(format_args!("{}", row.errors.iter().sum::<u64>()))?;
+        for count in row.errors {
+            self.number(format_args!("{count}"))?;
+        }
+        self.number(format_args!("{}", row.retries))?;
+        self.number(format_args!("{}", row.degraded))?;
+        self.number(format_args!("{:.6}", row.availability()))?;
+        for nanos in [
+            l.mean,
+            l.p50 as f64,
+            l.p90 as f64,
+            l.p99 as f64,
+            l.max as f64,
+        ] {
+            self.number(format_args!("{:.3}", ms(nanos)))?;
+        }
+        self.number(format_args!("{:.3}", ms(row.mean_wait)))?;
+        self.number(format_args!("{:.3}", row.queue.0))?;
+        self.number(format_args!("{}", row.queue.1))?;
+        self.number(format_args!("{:.3}", row.busy.0))?;
+        self.number(format_args!("{}", row.busy.1))?;
+        self.number(format_args!("{}", row.capacity))?;
+        self.number(format_args!("{:.3}", row.in_use.0))?;
+        self.number(format_args!("{}", row.in_use.1))?;
+        self.number(format_args!("{:.3}", row.waiters.0))?;
+        self.number(format_args!("{}", row.waiters.1))?;
+        let mib = row.memory_max as f64 / (1u64 << 20) as f64;
+        self.number(format_args!("{mib:.1}"))?;
+        // No fields: ends the record begun field by field (and checks its
+        // length against the header's).
+        self.csv.write_record(None::<&[u8]>)
+    }
+
+    pub fn flush(&mut self) -> io::Result<()> {
+        self.csv.flush()
+    }
 }
 
 #[derive(Serialize)]
@@ -122,28 +157,81 @@ struct EventLine<'a> {
     cause: String,
 }
 
-/// One JSON line for a state change.
+/// One JSON line for a state change: what it happened to, and why, in
+/// words a reader of the file needs no model open for.
 pub fn write_event(
     out: &mut impl Write,
     topology: &Topology,
     fault_names: &[String],
     event: &StateEvent,
 ) -> io::Result<()> {
-    let instance_name = |i: u32| topology.instances[i as usize].name.as_str();
-    let (component, kind, cause) = match event.change {
-        StateChange::QueueFull { instance } | StateChange::QueueRecovered { instance } => {
-            let i = &topology.instances[instance as usize];
-            let s = &topology.services[i.service.index()];
-            let cause = if matches!(event.change, StateChange::QueueFull { .. }) {
-                format!(
-                    "all {} workers busy and the queue of {} full: rejecting requests",
-                    s.workers, s.queue
-                )
-            } else {
-                "load fell to half of workers plus queue".to_string()
-            };
-            (i.name.as_str(), "instance", cause)
+    let (component, kind) = subject(topology, fault_names, event.change);
+    let line = EventLine {
+        time_s: seconds(event.time),
+        time_ns: event.time,
+        event: event.change.name(),
+        component,
+        kind,
+        cause: cause(topology, fault_names, event.change),
+    };
+    serde_json::to_writer(&mut *out, &line).map_err(io::Error::other)?;
+    out.write_all(b"\n")
+}
+
+fn fault_name(fault_names: &[String], fault: u32) -> &str {
+    fault_names.get(fault as usize).map_or("?", String::as_str)
+}
+
+/// The name and kind of what changed: an instance, the caller of a pool,
+/// a fault, a breaker (by its instance), a service or a database.
+fn subject<'a>(
+    topology: &'a Topology,
+    fault_names: &'a [String],
+    change: StateChange,
+) -> (&'a str, &'static str) {
+    let instance = |i: u32| topology.instances[i as usize].name.as_str();
+    let service = |s: u32| topology.services[s as usize].name.as_str();
+    match change {
+        StateChange::QueueFull { instance: i }
+        | StateChange::QueueRecovered { instance: i }
+        | StateChange::InstanceKilled { instance: i, .. }
+        | StateChange::InstanceUnreachable { instance: i, .. }
+        | StateChange::InstanceReachable { instance: i }
+        | StateChange::InstanceRestarting { instance: i }
+        | StateChange::InstanceReady { instance: i }
+        | StateChange::Ejected { instance: i }
+        | StateChange::Readmitted { instance: i }
+        | StateChange::InstanceFrozen { instance: i, .. }
+        | StateChange::InstanceThawed { instance: i }
+        | StateChange::MemoryAlert { instance: i, .. }
+        | StateChange::OomKilled { instance: i } => (instance(i), "instance"),
+        StateChange::PoolExhausted {
+            caller_instance, ..
         }
+        | StateChange::PoolRecovered {
+            caller_instance, ..
+        } => (instance(caller_instance), "pool"),
+        StateChange::FaultStarted { fault } | StateChange::FaultEnded { fault } => {
+            (fault_name(fault_names, fault), "fault")
+        }
+        StateChange::BreakerOpened { instance: i, .. }
+        | StateChange::BreakerHalfOpen { instance: i, .. }
+        | StateChange::BreakerClosed { instance: i, .. } => (instance(i), "breaker"),
+        StateChange::ScaledOut { service: s, .. } | StateChange::ScaledIn { service: s, .. } => {
+            (service(s), "service")
+        }
+        StateChange::PrimaryLost { instance: i }
+        | StateChange::PrimaryPromoted { instance: i, .. } => (instance(i), "database"),
+        StateChange::FailoverFailed { service: s } => (service(s), "database"),
+    }
+}
+
+/// Why it changed and what that does to callers.
+fn cause(topology: &Topology, fault_names: &[String], change: StateChange) -> String {
+    let fault = |f: u32| fault_name(fault_names, f);
+    match change {
+        StateChange::QueueFull { instance } => queue_full(topology, instance),
+        StateChange::QueueRecovered { .. } => "load fell to half of workers plus queue".into(),
         StateChange::PoolExhausted {
             pool_group,
             caller_instance,
@@ -151,166 +239,112 @@ pub fn write_event(
         | StateChange::PoolRecovered {
             pool_group,
             caller_instance,
-        } => {
-            let g = &topology.pool_groups[pool_group as usize];
-            let callee = &topology.services[g.callee.index()].name;
-            let caller = &topology.instances[caller_instance as usize].name;
-            let cause = if matches!(event.change, StateChange::PoolExhausted { .. }) {
-                format!(
-                    "all {} connections from {caller} to {callee} in use: callers wait or fail",
-                    g.size
-                )
-            } else {
-                format!("connections from {caller} to {callee} back under half use, nobody waiting")
-            };
-            (caller.as_str(), "pool", cause)
-        }
-        StateChange::FaultStarted { fault } | StateChange::FaultEnded { fault } => {
-            let name = fault_names.get(fault as usize).map_or("?", String::as_str);
-            let cause = if matches!(event.change, StateChange::FaultStarted { .. }) {
-                "injected by the scenario"
-            } else {
-                "its time is up"
-            };
-            (name, "fault", cause.to_string())
-        }
+        } => pool(topology, change, pool_group, caller_instance),
+        StateChange::FaultStarted { .. } => "injected by the scenario".into(),
+        StateChange::FaultEnded { .. } => "its time is up".into(),
         StateChange::InstanceKilled {
-            instance,
-            fault,
+            fault: f,
             host_down,
-        } => {
-            let name = fault_names.get(fault as usize).map_or("?", String::as_str);
-            let how = if host_down {
-                "host down: callers wait for their timeouts"
-            } else {
-                "process dead: connections refused"
-            };
-            (
-                instance_name(instance),
-                "instance",
-                format!("fault `{name}`, {how}"),
-            )
-        }
-        StateChange::InstanceUnreachable { instance, fault } => {
-            let name = fault_names.get(fault as usize).map_or("?", String::as_str);
-            (
-                instance_name(instance),
-                "instance",
-                format!("zone out (fault `{name}`): callers wait for their timeouts"),
-            )
-        }
-        StateChange::InstanceReachable { instance } => (
-            instance_name(instance),
-            "instance",
-            "zone back: hung connections reset".to_string(),
-        ),
-        StateChange::InstanceRestarting { instance } => (
-            instance_name(instance),
-            "instance",
-            "restart policy: new process booting".to_string(),
-        ),
-        StateChange::InstanceReady { instance } => (
-            instance_name(instance),
-            "instance",
-            "booted: accepting work".to_string(),
-        ),
-        StateChange::Ejected { instance } => (
-            instance_name(instance),
-            "instance",
-            "health checks failed: the load balancer stopped routing to it".to_string(),
-        ),
-        StateChange::BreakerOpened { call, instance }
-        | StateChange::BreakerHalfOpen { call, instance }
-        | StateChange::BreakerClosed { call, instance } => {
-            let c = &topology.calls[call as usize];
-            let site = format!(
-                "{} call `{}` to {}",
-                topology.endpoints[c.from.index()].full_name,
-                c.name,
-                topology.endpoints[c.to.index()].full_name
-            );
-            let cause = match event.change {
-                StateChange::BreakerOpened { .. } => {
-                    format!("{site}: too many failures in the window, calls fail at once unsent")
-                }
-                StateChange::BreakerHalfOpen { .. } => {
-                    format!("{site}: open time over, letting test calls through")
-                }
-                _ => format!("{site}: test calls succeeded, calls flow again"),
-            };
-            (instance_name(instance), "breaker", cause)
-        }
-        StateChange::ScaledOut { service, instances }
-        | StateChange::ScaledIn { service, instances } => (
-            topology.services[service as usize].name.as_str(),
-            "service",
-            format!("autoscaler: the fleet is now {instances} instances"),
-        ),
-        StateChange::PrimaryLost { instance } => (
-            instance_name(instance),
-            "database",
-            "the primary is gone: replication stops where each replica stood".to_string(),
-        ),
-        StateChange::PrimaryPromoted {
-            instance,
-            lost_writes,
-        } => (
-            instance_name(instance),
-            "database",
+            ..
+        } => killed(fault(f), host_down),
+        StateChange::InstanceUnreachable { fault: f, .. } => {
             format!(
-                "promoted to primary; {lost_writes} acknowledged writes it had not received are lost"
-            ),
-        ),
-        StateChange::FailoverFailed { service } => (
-            topology.services[service as usize].name.as_str(),
-            "database",
-            "no replica up to promote: writes fail".to_string(),
-        ),
-        StateChange::InstanceFrozen { instance, fault } => {
-            let name = fault_names.get(fault as usize).map_or("?", String::as_str);
-            (
-                instance_name(instance),
-                "instance",
-                format!("fault `{name}`: frozen, accepting connections but answering nothing"),
+                "zone out (fault `{}`): callers wait for their timeouts",
+                fault(f)
             )
         }
-        StateChange::InstanceThawed { instance } => (
-            instance_name(instance),
-            "instance",
-            "thawed: working through what piled up".to_string(),
+        StateChange::InstanceReachable { .. } => "zone back: hung connections reset".into(),
+        StateChange::InstanceRestarting { .. } => "restart policy: new process booting".into(),
+        StateChange::InstanceReady { .. } => "booted: accepting work".into(),
+        StateChange::Ejected { .. } => {
+            "health checks failed: the load balancer stopped routing to it".into()
+        }
+        StateChange::Readmitted { .. } => {
+            "health checks passed: the load balancer routes to it again".into()
+        }
+        StateChange::InstanceFrozen { fault: f, .. } => format!(
+            "fault `{}`: frozen, accepting connections but answering nothing",
+            fault(f)
         ),
-        StateChange::MemoryAlert { instance, percent } => (
-            instance_name(instance),
-            "instance",
-            format!("memory above {percent} % of its limit"),
+        StateChange::InstanceThawed { .. } => "thawed: working through what piled up".into(),
+        StateChange::MemoryAlert { percent, .. } => {
+            format!("memory above {percent} % of its limit")
+        }
+        StateChange::OomKilled { .. } => "memory reached the limit: OOM-killed".into(),
+        StateChange::BreakerOpened { call, .. }
+        | StateChange::BreakerHalfOpen { call, .. }
+        | StateChange::BreakerClosed { call, .. } => breaker(topology, change, call),
+        StateChange::ScaledOut { instances, .. } | StateChange::ScaledIn { instances, .. } => {
+            format!("autoscaler: the fleet is now {instances} instances")
+        }
+        StateChange::PrimaryLost { .. } => {
+            "the primary is gone: replication stops where each replica stood".into()
+        }
+        StateChange::PrimaryPromoted { lost_writes, .. } => format!(
+            "promoted to primary; {lost_writes} acknowledged writes it had not received are lost"
         ),
-        StateChange::OomKilled { instance } => (
-            instance_name(instance),
-            "instance",
-            "memory reached the limit: OOM-killed".to_string(),
-        ),
-        StateChange::Readmitted { instance } => (
-            instance_name(instance),
-            "instance",
-            "health checks passed: the load balancer routes to it again".to_string(),
-        ),
+        StateChange::FailoverFailed { .. } => "no replica up to promote: writes fail".into(),
+    }
+}
+
+fn queue_full(topology: &Topology, instance: u32) -> String {
+    let i = &topology.instances[instance as usize];
+    let s = &topology.services[i.service.index()];
+    format!(
+        "all {} workers busy and the queue of {} full: rejecting requests",
+        s.workers, s.queue
+    )
+}
+
+/// A pool exhausted or recovered, as `change` says.
+fn pool(topology: &Topology, change: StateChange, pool_group: u32, caller_instance: u32) -> String {
+    let g = &topology.pool_groups[pool_group as usize];
+    let callee = &topology.services[g.callee.index()].name;
+    let caller = &topology.instances[caller_instance as usize].name;
+    if matches!(change, StateChange::PoolExhausted { .. }) {
+        format!(
+            "all {} connections from {caller} to {callee} in use: callers wait or fail",
+            g.size
+        )
+    } else {
+        format!("connections from {caller} to {callee} back under half use, nobody waiting")
+    }
+}
+
+fn killed(fault: &str, host_down: bool) -> String {
+    let how = if host_down {
+        "host down: callers wait for their timeouts"
+    } else {
+        "process dead: connections refused"
     };
-    let line = EventLine {
-        time_s: seconds(event.time),
-        time_ns: event.time,
-        event: event.change.name(),
-        component,
-        kind,
-        cause,
-    };
-    serde_json::to_writer(&mut *out, &line).map_err(io::Error::other)?;
-    out.write_all(b"\n")
+    format!("fault `{fault}`, {how}")
+}
+
+/// A breaker opened, half open or closed, as `change` says, on call site
+/// `call`.
+fn breaker(topology: &Topology, change: StateChange, call: u32) -> String {
+    let c = &topology.calls[call as usize];
+    let site = format!(
+        "{} call `{}` to {}",
+        topology.endpoints[c.from.index()].full_name,
+        c.name,
+        topology.endpoints[c.to.index()].full_name
+    );
+    match change {
+        StateChange::BreakerOpened { .. } => {
+            format!("{site}: too many failures in the window, calls fail at once unsent")
+        }
+        StateChange::BreakerHalfOpen { .. } => {
+            format!("{site}: open time over, letting test calls through")
+        }
+        _ => format!("{site}: test calls succeeded, calls flow again"),
+    }
 }
 
 /// Streams a run's metrics and events into files. I/O errors are kept and
 /// reported when the run finishes, so the engine never sees them.
 pub struct FileSink {
-    metrics: BufWriter<File>,
+    metrics: MetricsCsv<File>,
     events: BufWriter<File>,
     warmup: u64,
     fault_names: Vec<String>,
@@ -321,8 +355,7 @@ pub struct FileSink {
 
 impl FileSink {
     pub fn create(dir: &Path, warmup: u64, fault_names: Vec<String>) -> io::Result<Self> {
-        let mut metrics = BufWriter::with_capacity(1 << 16, File::create(dir.join("metrics.csv"))?);
-        writeln!(metrics, "{}", METRICS_COLUMNS.join(","))?;
+        let metrics = MetricsCsv::new(File::create(dir.join("metrics.csv"))?)?;
         let events = BufWriter::with_capacity(1 << 16, File::create(dir.join("events.jsonl"))?);
         Ok(FileSink {
             metrics,
@@ -355,8 +388,8 @@ impl Observer for FileSink {
     fn window(&mut self, topology: &Topology, rows: &[Row]) {
         if self.error.is_none() {
             for row in rows {
-                if let Err(e) = write_row(&mut self.metrics, topology, self.warmup, row) {
-                    self.error = Some(e);
+                if let Err(e) = self.metrics.write_row(topology, self.warmup, row) {
+                    self.error = Some(e.into());
                     break;
                 }
             }

@@ -30,7 +30,7 @@ pub enum Threshold {
     AvailabilityAbove(f64),
     /// A latency percentile of successful requests; `limit` in ns.
     PercentileBelow {
-        name: &'static str,
+        check: Check,
         quantile: f64,
         limit: u64,
     },
@@ -39,6 +39,60 @@ pub enum Threshold {
     PendingAtMost(u64),
     /// Back in band for good this long (ns) after the last fault ended.
     RecoverWithin(u64),
+}
+
+/// A threshold by the name the scenario gives it, which `run.json` repeats
+/// in each verdict.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Check {
+    ErrorRateBelow,
+    AvailabilityAbove,
+    P50Below,
+    P90Below,
+    P99Below,
+    P999Below,
+    QueueDepthAtMost,
+    LostWritesAtMost,
+    PendingAtMost,
+    RecoverWithin,
+}
+
+impl Check {
+    pub fn name(self) -> &'static str {
+        match self {
+            Check::ErrorRateBelow => "error_rate_below",
+            Check::AvailabilityAbove => "availability_above",
+            Check::P50Below => "p50_below",
+            Check::P90Below => "p90_below",
+            Check::P99Below => "p99_below",
+            Check::P999Below => "p999_below",
+            Check::QueueDepthAtMost => "queue_depth_at_most",
+            Check::LostWritesAtMost => "lost_writes_at_most",
+            Check::PendingAtMost => "pending_at_most",
+            Check::RecoverWithin => "recover_within",
+        }
+    }
+}
+
+impl std::fmt::Display for Check {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.name())
+    }
+}
+
+impl Threshold {
+    pub fn check(&self) -> Check {
+        match *self {
+            Threshold::ErrorRateBelow(_) => Check::ErrorRateBelow,
+            Threshold::AvailabilityAbove(_) => Check::AvailabilityAbove,
+            Threshold::PercentileBelow { check, .. } => check,
+            Threshold::QueueDepthAtMost(_) => Check::QueueDepthAtMost,
+            Threshold::LostWritesAtMost(_) => Check::LostWritesAtMost,
+            Threshold::PendingAtMost(_) => Check::PendingAtMost,
+            Threshold::RecoverWithin(_) => Check::RecoverWithin,
+        }
+    }
 }
 
 /// Resolves a probe name: a workload, an endpoint (the workload's client
@@ -171,14 +225,14 @@ fn thresholds(spec: &CheckSpec) -> Vec<Threshold> {
         spec.availability_above
             .map(|s| Threshold::AvailabilityAbove(s.0)),
     );
-    for (name, limit, quantile) in [
-        ("p50_below", spec.p50_below, 0.50),
-        ("p90_below", spec.p90_below, 0.90),
-        ("p99_below", spec.p99_below, 0.99),
-        ("p999_below", spec.p999_below, 0.999),
+    for (check, limit, quantile) in [
+        (Check::P50Below, spec.p50_below, 0.50),
+        (Check::P90Below, spec.p90_below, 0.90),
+        (Check::P99Below, spec.p99_below, 0.99),
+        (Check::P999Below, spec.p999_below, 0.999),
     ] {
         out.extend(limit.map(|d| Threshold::PercentileBelow {
-            name,
+            check,
             quantile,
             limit: d.0,
         }));

@@ -9,7 +9,7 @@ mod phases;
 
 use std::path::Path;
 
-pub use hypothesis::{Hypothesis, Threshold, resolve_probe};
+pub use hypothesis::{Check, Hypothesis, Threshold, resolve_probe};
 pub use phases::{Phase, Phases};
 
 use crate::error::{JsonPath, Problem, Result};

@@ -5,8 +5,10 @@
 use crate::faults::Fault;
 use crate::spec::scenario;
 
-/// Part of the run a check looks at.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// Part of the run a check looks at, named as scenarios and `run.json`
+/// name it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Phase {
     /// From the end of the warm-up to the first fault.
     Before,
@@ -28,6 +30,12 @@ impl Phase {
             Phase::After => "after",
             Phase::Whole => "whole",
         }
+    }
+}
+
+impl std::fmt::Display for Phase {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.name())
     }
 }
 

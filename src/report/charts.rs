@@ -10,9 +10,10 @@ use plotters::coord::Shift;
 use plotters::coord::ranged1d::SegmentValue;
 use plotters::prelude::*;
 use plotters::style::FontStyle;
-use serde_json::Value;
 
 use super::data::{RunData, Series};
+use crate::analysis::{ComponentReport, Health};
+use crate::topology::ComponentKind;
 
 /// Okabe & Ito (2008): eight colours distinguishable with any colour
 /// vision; black last, for the rare ninth line.
@@ -256,13 +257,13 @@ const MARKERS: [(&str, &str); 7] = [
 
 /// The components users talk to: the entries, or without open-loop
 /// workloads (connected clients only), the busiest endpoints.
-fn front_door(data: &RunData) -> (Vec<String>, &'static str) {
-    let entries = data.components("entry");
+fn front_door(data: &RunData) -> (Vec<String>, ComponentKind) {
+    let entries = data.components(ComponentKind::Entry);
     if !entries.is_empty() {
-        return (entries, "entry");
+        return (entries, ComponentKind::Entry);
     }
     let mut endpoints: Vec<(u64, String)> = data
-        .components("endpoint")
+        .components(ComponentKind::Endpoint)
         .into_iter()
         .map(|e| {
             let finished = data
@@ -278,7 +279,7 @@ fn front_door(data: &RunData) -> (Vec<String>, &'static str) {
     endpoints.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
     (
         endpoints.into_iter().take(4).map(|(_, e)| e).collect(),
-        "endpoint",
+        ComponentKind::Endpoint,
     )
 }
 
@@ -297,7 +298,7 @@ impl Chart for Timeline<'_> {
         let data = self.data;
         let (entries, what) = front_door(data);
         let faults = data.faults();
-        let x = 0.0..data.duration_s.max(1.0);
+        let x = 0.0..data.duration_s().max(1.0);
         let (title, rest) = root.split_vertically(40);
         title
             .draw(&Text::new(
@@ -455,7 +456,7 @@ pub struct Saturation<'a> {
 
 impl Saturation<'_> {
     fn services(&self) -> Vec<String> {
-        self.data.components("service")
+        self.data.components(ComponentKind::Service)
     }
 
     fn has_memory(&self) -> bool {
@@ -474,7 +475,7 @@ impl Chart for Saturation<'_> {
         let data = self.data;
         let services = self.services();
         let faults = data.faults();
-        let x = 0.0..data.duration_s.max(1.0);
+        let x = 0.0..data.duration_s().max(1.0);
         let (title, rest) = root.split_vertically(50);
         title
             .draw(&Text::new(
@@ -485,7 +486,7 @@ impl Chart for Saturation<'_> {
             .map_err(err)?;
         let columns = if self.has_memory() { 3 } else { 2 };
         let cells = rest.split_evenly((services.len().max(1), columns));
-        let pools = data.components("pool");
+        let pools = data.components(ComponentKind::Pool);
         for (row, service) in services.iter().enumerate() {
             // Percent of capacity: workers, then each pool this service
             // calls through.
@@ -577,30 +578,26 @@ pub struct CascadeStrip<'a> {
 
 impl CascadeStrip<'_> {
     /// Components in the order of the cascade chain, then the rest.
-    fn rows(&self) -> Vec<&Value> {
+    fn rows(&self) -> Vec<&ComponentReport> {
         let analysis = &self.data.analysis;
-        let chain: Vec<&str> = analysis["chain"]
-            .as_array()
-            .map(|c| c.iter().filter_map(|s| s["component"].as_str()).collect())
-            .unwrap_or_default();
-        let mut rows: Vec<&Value> = analysis["components"]
-            .as_array()
-            .map(|c| c.iter().collect())
-            .unwrap_or_default();
-        let rank = |v: &Value| {
-            let name = v["component"].as_str().unwrap_or("");
-            chain.iter().position(|c| *c == name).unwrap_or(usize::MAX)
+        let mut rows: Vec<&ComponentReport> = analysis.components.iter().collect();
+        let rank = |r: &ComponentReport| {
+            analysis
+                .chain
+                .iter()
+                .position(|step| step.component == r.component)
+                .unwrap_or(usize::MAX)
         };
-        rows.sort_by_key(|v| rank(v));
+        rows.sort_by_key(|r| rank(r));
         rows
     }
 }
 
-pub fn health_colour(health: &str) -> RGBColor {
+pub fn health_colour(health: Health) -> RGBColor {
     match health {
-        "down" => DOWN,
-        "degraded" => DEGRADED,
-        _ => HEALTHY,
+        Health::Down => DOWN,
+        Health::Degraded => DEGRADED,
+        Health::Healthy => HEALTHY,
     }
 }
 
@@ -625,13 +622,7 @@ impl Chart for CascadeStrip<'_> {
             .map_err(err)?;
         let labels: Vec<String> = rows
             .iter()
-            .map(|r| {
-                format!(
-                    "{} ({})",
-                    r["component"].as_str().unwrap_or("?"),
-                    r["kind"].as_str().unwrap_or("?")
-                )
-            })
+            .map(|r| format!("{} ({})", r.component, r.kind))
             .collect();
         let label_of = |v: &SegmentValue<usize>| match v {
             SegmentValue::CenterOf(i) => labels.get(n - 1 - *i).cloned().unwrap_or_default(),
@@ -641,7 +632,7 @@ impl Chart for CascadeStrip<'_> {
             .margin(8)
             .x_label_area_size(36)
             .y_label_area_size(230)
-            .build_cartesian_2d(0.0..data.duration_s.max(1.0), (0..n - 1).into_segmented())
+            .build_cartesian_2d(0.0..data.duration_s().max(1.0), (0..n - 1).into_segmented())
             .map_err(err)?;
         chart
             .configure_mesh()
@@ -657,18 +648,14 @@ impl Chart for CascadeStrip<'_> {
         for (k, row) in rows.iter().enumerate() {
             // Top row first: row k is drawn in segment n-1-k.
             let lane = n - 1 - k;
-            let spans = row["timeline"].as_array().cloned().unwrap_or_default();
             chart
-                .draw_series(spans.iter().map(|span| {
-                    let from = span["from_s"].as_f64().unwrap_or(0.0);
-                    let to = span["to_s"].as_f64().unwrap_or(from);
-                    let c = health_colour(span["health"].as_str().unwrap_or("healthy"));
+                .draw_series(row.timeline.iter().map(|span| {
                     Rectangle::new(
                         [
-                            (from, SegmentValue::Exact(lane)),
-                            (to, SegmentValue::Exact(lane + 1)),
+                            (span.from_s, SegmentValue::Exact(lane)),
+                            (span.to_s, SegmentValue::Exact(lane + 1)),
                         ],
-                        c.filled(),
+                        health_colour(span.health).filled(),
                     )
                 }))
                 .map_err(err)?;
@@ -738,10 +725,6 @@ pub type Layout = (Vec<(String, usize)>, Vec<(usize, usize)>);
 
 /// Node names and their layer (longest path from an entry), edges by index.
 pub fn layout(data: &RunData) -> Layout {
-    let deps = data.analysis["dependencies"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
     let mut names: Vec<String> = Vec::new();
     let index = |name: &str, names: &mut Vec<String>| match names.iter().position(|n| n == name) {
         Some(k) => k,
@@ -751,9 +734,9 @@ pub fn layout(data: &RunData) -> Layout {
         }
     };
     let mut edges = Vec::new();
-    for d in &deps {
-        let from = index(d["from"].as_str().unwrap_or("?"), &mut names);
-        let to = index(d["to"].as_str().unwrap_or("?"), &mut names);
+    for d in &data.analysis.dependencies {
+        let from = index(&d.from, &mut names);
+        let to = index(&d.to, &mut names);
         edges.push((from, to));
     }
     // Longest path by relaxation: the graph is acyclic, so n rounds do.
@@ -764,17 +747,6 @@ pub fn layout(data: &RunData) -> Layout {
         }
     }
     (names.into_iter().zip(layer).collect(), edges)
-}
-
-impl DependencyGraph<'_> {
-    fn worst(&self, name: &str) -> String {
-        self.data.analysis["components"]
-            .as_array()
-            .and_then(|c| c.iter().find(|v| v["component"].as_str() == Some(name)))
-            .and_then(|v| v["worst"].as_str())
-            .unwrap_or("healthy")
-            .to_string()
-    }
 }
 
 const NODE_W: i32 = 170;
@@ -838,10 +810,10 @@ impl Chart for DependencyGraph<'_> {
             .map_err(err)?;
         }
         for ((name, _), (x, y)) in nodes.iter().zip(&position) {
-            let worst = self.worst(name);
+            let worst = self.data.worst(name);
             root.draw(&Rectangle::new(
                 [(*x, *y), (x + NODE_W, y + NODE_H)],
-                health_colour(&worst).filled(),
+                health_colour(worst).filled(),
             ))
             .map_err(err)?;
             root.draw(&Rectangle::new(
@@ -855,8 +827,12 @@ impl Chart for DependencyGraph<'_> {
                 (FONT, 14).into_font(),
             ))
             .map_err(err)?;
-            root.draw(&Text::new(worst, (x + 8, y + 24), (FONT, 11).into_font()))
-                .map_err(err)?;
+            root.draw(&Text::new(
+                worst.name(),
+                (x + 8, y + 24),
+                (FONT, 11).into_font(),
+            ))
+            .map_err(err)?;
         }
         Ok(())
     }

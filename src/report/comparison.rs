@@ -8,12 +8,12 @@ use std::path::Path;
 use plotters::coord::Shift;
 use plotters::coord::ranged1d::SegmentValue;
 use plotters::prelude::*;
-use serde_json::Value;
 
 use super::charts::{self, Chart, colour};
-use super::data::read_json;
 use super::{Figure, escape, figure, write_atomic};
-use crate::error::Result;
+use crate::error::{JsonPath, Problem, Result};
+use crate::record::compare::{Comparison, Metric, Rank, VariantResult};
+use crate::spec::Source;
 
 /// The files a comparison report adds to a `compare/` directory.
 pub const COMPARE_REPORT_FILES: [&str; 6] = [
@@ -31,10 +31,9 @@ fn err(e: impl std::fmt::Display) -> String {
     e.to_string()
 }
 
-/// A figure of the comparison, how it reads from `compare.json`, and how
-/// its values show.
+/// A figure of the comparison and how its values show.
 struct Panel {
-    key: &'static str,
+    metric: Metric,
     title: &'static str,
     scale: f64,
     unit: &'static str,
@@ -42,100 +41,89 @@ struct Panel {
 
 const PANELS: [Panel; 6] = [
     Panel {
-        key: "availability",
+        metric: Metric::Availability,
         title: "availability (higher is better)",
         scale: 100.0,
         unit: "%",
     },
     Panel {
-        key: "p99_ms",
+        metric: Metric::P99Ms,
         title: "p99 latency (lower is better)",
         scale: 1.0,
         unit: "ms",
     },
     Panel {
-        key: "recovery_s",
+        metric: Metric::RecoveryS,
         title: "time to recover after the faults (lower is better)",
         scale: 1.0,
         unit: "s",
     },
     Panel {
-        key: "lost_writes",
+        metric: Metric::LostWrites,
         title: "writes lost in failovers (lower is better)",
         scale: 1.0,
         unit: "writes",
     },
     Panel {
-        key: "hypothesis_pass_rate",
+        metric: Metric::HypothesisPassRate,
         title: "runs whose hypothesis held (higher is better)",
         scale: 100.0,
         unit: "%",
     },
     Panel {
-        key: "metastable_rate",
+        metric: Metric::MetastableRate,
         title: "runs that never healed: metastable (lower is better)",
         scale: 100.0,
         unit: "%",
     },
 ];
 
-fn variants(c: &Value) -> Vec<&Value> {
-    c["variants"]
-        .as_array()
-        .map(|v| v.iter().collect())
-        .unwrap_or_default()
-}
-
 /// (mean, low, high) of a variant's figure, scaled; `None` when not
 /// measured.
-fn estimate(v: &Value, key: &str, scale: f64) -> Option<(f64, f64, f64)> {
-    let e = &v["metrics"][key];
-    let mean = e["mean"].as_f64()? * scale;
-    let low = e["ci95_low"].as_f64().map_or(mean, |x| x * scale);
-    let high = e["ci95_high"].as_f64().map_or(mean, |x| x * scale);
+fn estimate(v: &VariantResult, metric: Metric, scale: f64) -> Option<(f64, f64, f64)> {
+    let e = v.metrics.get(metric);
+    let mean = e.mean? * scale;
+    let low = e.ci95_low.map_or(mean, |x| x * scale);
+    let high = e.ci95_high.map_or(mean, |x| x * scale);
     Some((mean, low, high))
 }
 
 /// Horizontal bars with 95 % whiskers, one panel per figure.
 struct Intervals<'a> {
-    comparison: &'a Value,
+    comparison: &'a Comparison,
 }
 
 impl Chart for Intervals<'_> {
     fn size(&self) -> (u32, u32) {
-        let n = variants(self.comparison).len().max(1) as u32;
+        let n = self.comparison.variants.len().max(1) as u32;
         (1100, 60 + 3 * (70 + 26 * n))
     }
 
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String> {
         let c = self.comparison;
-        let vs = variants(c);
+        let vs = &c.variants;
         let n = vs.len().max(1);
         let (title, rest) = root.split_vertically(50);
         title
             .draw(&Text::new(
                 format!(
                     "Variants of `{}` over {} seeds: mean and 95 % interval",
-                    c["scenario"]["name"].as_str().unwrap_or("?"),
-                    c["seeds"]["count"]
+                    c.scenario.name, c.seeds.count
                 ),
                 (10, 14),
                 (FONT, 20).into_font(),
             ))
             .map_err(err)?;
         let cells = rest.split_evenly((3, 2));
-        let names: Vec<String> = vs
-            .iter()
-            .map(|v| v["name"].as_str().unwrap_or("?").to_string())
-            .collect();
+        let names: Vec<&str> = vs.iter().map(|v| v.name.as_str()).collect();
         let label_of = |v: &SegmentValue<usize>| match v {
-            SegmentValue::CenterOf(i) if *i < n => names[n - 1 - *i].clone(),
+            SegmentValue::CenterOf(i) if *i < n => names[n - 1 - *i].to_string(),
             _ => String::new(),
         };
         for (panel, cell) in PANELS.iter().zip(cells.iter()) {
             let values: Vec<Option<(f64, f64, f64)>> = vs
                 .iter()
-                .map(|v| estimate(v, panel.key, panel.scale))
+                .map(|v| estimate(v, panel.metric, panel.scale))
                 .collect();
             let top = values
                 .iter()
@@ -218,7 +206,7 @@ impl Chart for Intervals<'_> {
 
 /// Each variant's latency distribution (mean over seeds per quantile).
 struct Latency<'a> {
-    comparison: &'a Value,
+    comparison: &'a Comparison,
 }
 
 impl Chart for Latency<'_> {
@@ -228,25 +216,18 @@ impl Chart for Latency<'_> {
 
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String> {
         let c = self.comparison;
-        let quantiles: Vec<f64> = c["latency_quantiles"]
-            .as_array()
-            .map(|q| q.iter().filter_map(Value::as_f64).collect())
-            .unwrap_or_default();
-        let curves: Vec<(String, Vec<(f64, f64)>)> = variants(c)
+        let curves: Vec<(String, Vec<(f64, f64)>)> = c
+            .variants
             .iter()
             .map(|v| {
-                let points = v["latency_ms"]
-                    .as_array()
-                    .map(|l| {
-                        l.iter()
-                            .filter_map(Value::as_f64)
-                            .zip(&quantiles)
-                            .filter(|(ms, _)| *ms > 0.0)
-                            .map(|(ms, q)| (ms, *q * 100.0))
-                            .collect()
-                    })
-                    .unwrap_or_default();
-                (v["name"].as_str().unwrap_or("?").to_string(), points)
+                let points = v
+                    .latency_ms
+                    .iter()
+                    .zip(&c.latency_quantiles)
+                    .filter(|(ms, _)| **ms > 0.0)
+                    .map(|(ms, q)| (*ms, *q * 100.0))
+                    .collect();
+                (v.name.clone(), points)
             })
             .collect();
         let all = curves.iter().flat_map(|(_, p)| p.iter().map(|x| x.0));
@@ -302,7 +283,9 @@ impl Chart for Latency<'_> {
 /// Draws the comparison charts in `dir` (a `compare/` directory) and
 /// writes its reports.
 pub fn write_compare_report(dir: &Path) -> Result<()> {
-    let comparison = read_json(&dir.join("compare.json"))?;
+    let source = Source::read(&dir.join("compare.json"))?;
+    let comparison: Comparison = crate::spec::deserialize(&source)?;
+    let ranked = ranked(&comparison).map_err(|problems| source.invalid(problems))?;
     let figures = vec![
         figure(
             dir,
@@ -323,17 +306,38 @@ pub fn write_compare_report(dir: &Path) -> Result<()> {
     ];
     write_atomic(
         &dir.join("report.html"),
-        html(&comparison, &figures).as_bytes(),
+        html(&comparison, &ranked, &figures).as_bytes(),
     )?;
     write_atomic(
         &dir.join("report.md"),
-        markdown(&comparison, &figures).as_bytes(),
+        markdown(&comparison, &ranked, &figures).as_bytes(),
     )?;
     Ok(())
 }
 
-fn cell(v: &Value, key: &str, scale: f64, decimals: usize) -> String {
-    match estimate(v, key, scale) {
+/// Each rank with the variant it names; a name the file does not hold is
+/// a problem at its JSON path.
+fn ranked(c: &Comparison) -> std::result::Result<Vec<(&Rank, &VariantResult)>, Vec<Problem>> {
+    let mut problems = Vec::new();
+    let mut ranked = Vec::with_capacity(c.ranking.len());
+    for (k, rank) in c.ranking.iter().enumerate() {
+        match c.variant(&rank.variant) {
+            Some(v) => ranked.push((rank, v)),
+            None => problems.push(Problem::new(
+                JsonPath::root().key("ranking").index(k).key("variant"),
+                format!("`{}` is not among the variants", rank.variant),
+            )),
+        }
+    }
+    if problems.is_empty() {
+        Ok(ranked)
+    } else {
+        Err(problems)
+    }
+}
+
+fn cell(v: &VariantResult, metric: Metric, scale: f64, decimals: usize) -> String {
+    match estimate(v, metric, scale) {
         Some((m, lo, hi)) => format!("{m:.decimals$} [{lo:.decimals$}, {hi:.decimals$}]"),
         None => "n/a".into(),
     }
@@ -352,59 +356,44 @@ const HEADER: [&str; 9] = [
 ];
 
 /// The ranking as table rows.
-fn rows(c: &Value) -> Vec<[String; 9]> {
-    let vs = variants(c);
-    c["ranking"]
-        .as_array()
-        .map(|r| {
-            r.iter()
-                .map(|rank| {
-                    let name = rank["variant"].as_str().unwrap_or("?");
-                    let v = vs
-                        .iter()
-                        .find(|v| v["name"].as_str() == Some(name))
-                        .copied()
-                        .unwrap_or(&Value::Null);
-                    let diff = &v["vs_baseline"]["availability"];
-                    let delta = match (
-                        diff["mean"].as_f64(),
-                        diff["ci95_low"].as_f64(),
-                        diff["ci95_high"].as_f64(),
-                    ) {
-                        (Some(m), Some(lo), Some(hi)) => {
-                            format!("{:+.3} [{:+.3}, {:+.3}]", m * 100.0, lo * 100.0, hi * 100.0)
-                        }
-                        (Some(m), ..) => format!("{:+.3}", m * 100.0),
-                        _ => "—".into(),
-                    };
-                    [
-                        rank["rank"].to_string(),
-                        name.to_string(),
-                        cell(v, "availability", 100.0, 3),
-                        delta,
-                        cell(v, "p99_ms", 1.0, 1),
-                        cell(v, "recovery_s", 1.0, 1),
-                        cell(v, "metastable_rate", 100.0, 0),
-                        cell(v, "hypothesis_pass_rate", 100.0, 0),
-                        rank["verdict"].as_str().unwrap_or("").to_string(),
-                    ]
-                })
-                .collect()
+fn rows(ranked: &[(&Rank, &VariantResult)]) -> Vec<[String; 9]> {
+    ranked
+        .iter()
+        .map(|(rank, v)| {
+            let diff = v.vs_baseline.as_ref().map(|d| &d.availability);
+            let delta = match diff.map(|d| (d.mean, d.ci95_low, d.ci95_high)) {
+                Some((Some(m), Some(lo), Some(hi))) => {
+                    format!("{:+.3} [{:+.3}, {:+.3}]", m * 100.0, lo * 100.0, hi * 100.0)
+                }
+                Some((Some(m), ..)) => format!("{:+.3}", m * 100.0),
+                _ => "—".into(),
+            };
+            [
+                rank.rank.to_string(),
+                rank.variant.clone(),
+                cell(v, Metric::Availability, 100.0, 3),
+                delta,
+                cell(v, Metric::P99Ms, 1.0, 1),
+                cell(v, Metric::RecoveryS, 1.0, 1),
+                cell(v, Metric::MetastableRate, 100.0, 0),
+                cell(v, Metric::HypothesisPassRate, 100.0, 0),
+                rank.verdict.name().to_string(),
+            ]
         })
-        .unwrap_or_default()
+        .collect()
 }
 
-fn title(c: &Value) -> String {
+fn title(c: &Comparison) -> String {
     format!(
         "{} — {} variants over {} seeds ({}…)",
-        c["scenario"]["name"].as_str().unwrap_or("?"),
-        variants(c).len(),
-        c["seeds"]["count"],
-        c["seeds"]["first"]
+        c.scenario.name,
+        c.variants.len(),
+        c.seeds.count,
+        c.seeds.first
     )
 }
 
-fn html(c: &Value, figures: &[Figure]) -> String {
+fn html(c: &Comparison, ranked: &[(&Rank, &VariantResult)], figures: &[Figure]) -> String {
     let mut out = String::new();
     let _ = write!(
         out,
@@ -416,16 +405,16 @@ fn html(c: &Value, figures: &[Figure]) -> String {
     let _ = writeln!(
         out,
         "<p class=\"sub\">every variant sees the same traffic and fault timing on each seed, so differences are paired; baseline: {}; faultline {}</p>",
-        escape(c["baseline"].as_str().unwrap_or("?")),
-        escape(c["tool"]["version"].as_str().unwrap_or("?"))
+        escape(&c.baseline),
+        escape(&c.tool.version)
     );
     let _ = writeln!(out, "<section id=\"ranking\">\n<h2>Ranking</h2>");
-    let ranked = rows(c);
-    super::html_table(&mut out, &HEADER, ranked.iter().map(|r| r.as_slice()));
+    let rows = rows(ranked);
+    super::html_table(&mut out, &HEADER, rows.iter().map(|r| r.as_slice()));
     let _ = writeln!(
         out,
         "<p>Values are means with their 95 % intervals over the seeds; Δ is the seed-paired difference against the baseline. Ranking: {}.</p>\n</section>",
-        escape(c["ranking_rule"].as_str().unwrap_or(""))
+        escape(&c.ranking_rule)
     );
     for f in figures {
         let _ = writeln!(
@@ -440,21 +429,17 @@ fn html(c: &Value, figures: &[Figure]) -> String {
     out
 }
 
-fn markdown(c: &Value, figures: &[Figure]) -> String {
+fn markdown(c: &Comparison, ranked: &[(&Rank, &VariantResult)], figures: &[Figure]) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "# {}\n", title(c));
     let _ = writeln!(
         out,
         "Every variant sees the same traffic and fault timing on each seed, so differences are paired. Values are means with their 95 % intervals; Δ is the seed-paired difference against `{}`.\n",
-        c["baseline"].as_str().unwrap_or("?")
+        c.baseline
     );
-    let ranked = rows(c);
-    super::markdown_table(&mut out, &HEADER, ranked.iter().map(|r| r.as_slice()));
-    let _ = writeln!(
-        out,
-        "\nRanking: {}.",
-        c["ranking_rule"].as_str().unwrap_or("")
-    );
+    let rows = rows(ranked);
+    super::markdown_table(&mut out, &HEADER, rows.iter().map(|r| r.as_slice()));
+    let _ = writeln!(out, "\nRanking: {}.", c.ranking_rule);
     for f in figures {
         let _ = writeln!(out, "\n## {}\n\n![{}]({}.png)", f.title, f.title, f.name);
     }

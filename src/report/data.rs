@@ -1,14 +1,17 @@
 //! What a report reads back from a run directory: the files are the
 //! interface, so `faultline report DIR` can redraw any run without
-//! simulating it again.
+//! simulating it again. `run.json` and `analysis.json` are read into the
+//! structs that wrote them.
 
 use std::path::Path;
 
 use serde::Deserialize;
-use serde_json::Value;
 
+use crate::analysis::{Analysis, Health};
 use crate::error::{Error, JsonPath, Problem, Result};
+use crate::record::{self, run::Manifest};
 use crate::spec::Source;
+use crate::topology::ComponentKind;
 
 /// The columns of `metrics.csv` the charts draw.
 #[derive(Clone, Debug, Deserialize)]
@@ -16,7 +19,7 @@ pub struct MetricRow {
     pub window_start_s: f64,
     pub window_end_s: f64,
     pub component: String,
-    pub kind: String,
+    pub kind: ComponentKind,
     pub ok: u64,
     pub errors: u64,
     pub latency_p50_ms: f64,
@@ -45,22 +48,10 @@ pub struct Series {
 
 /// A run directory, read back.
 pub struct RunData {
-    pub manifest: Value,
-    pub analysis: Value,
+    pub manifest: Manifest,
+    pub analysis: Analysis,
     pub rows: Vec<MetricRow>,
     pub events: Vec<EventLine>,
-    pub duration_s: f64,
-    pub warmup_s: f64,
-}
-
-pub(crate) fn read_json(path: &Path) -> Result<Value> {
-    let source = Source::read(path)?;
-    serde_json::from_str(&source.text).map_err(|e| {
-        source.invalid(vec![Problem::new(
-            JsonPath::root(),
-            format!("not the JSON faultline writes ({e})"),
-        )])
-    })
 }
 
 fn unreadable(path: &Path, what: impl std::fmt::Display) -> Error {
@@ -76,8 +67,8 @@ fn unreadable(path: &Path, what: impl std::fmt::Display) -> Error {
 
 impl RunData {
     pub fn read(dir: &Path) -> Result<RunData> {
-        let manifest = read_json(&dir.join("run.json"))?;
-        let analysis = read_json(&dir.join("analysis.json"))?;
+        let manifest: Manifest = record::read(&dir.join("run.json"))?;
+        let analysis: Analysis = record::read(&dir.join("analysis.json"))?;
         let metrics = dir.join("metrics.csv");
         let mut reader = csv::Reader::from_path(&metrics).map_err(|e| unreadable(&metrics, e))?;
         let rows = reader
@@ -94,10 +85,7 @@ impl RunData {
                     .map_err(|e| unreadable(&events_path, format!("line {}: {e}", k + 1)))
             })
             .collect::<Result<Vec<_>>>()?;
-        let number = |key: &str| manifest[key].as_f64().unwrap_or(0.0);
         Ok(RunData {
-            duration_s: number("duration_s"),
-            warmup_s: number("warmup_s"),
             manifest,
             analysis,
             rows,
@@ -105,8 +93,13 @@ impl RunData {
         })
     }
 
+    /// The simulated time (s), warm-up included.
+    pub fn duration_s(&self) -> f64 {
+        self.manifest.duration_s
+    }
+
     /// Names of the components of `kind`, in file order.
-    pub fn components(&self, kind: &str) -> Vec<String> {
+    pub fn components(&self, kind: ComponentKind) -> Vec<String> {
         let mut names: Vec<String> = Vec::new();
         for row in self.rows.iter().filter(|r| r.kind == kind) {
             if !names.contains(&row.component) {
@@ -133,22 +126,23 @@ impl RunData {
     /// `(name, start, end)` of each fault; `end` is the run's end for a
     /// fault that lasts, the start for an instant.
     pub fn faults(&self) -> Vec<(String, f64, f64)> {
-        self.analysis["faults"]
-            .as_array()
-            .map(|faults| {
-                faults
-                    .iter()
-                    .map(|f| {
-                        let start = f["start_s"].as_f64().unwrap_or(0.0);
-                        let end = f["end_s"].as_f64().unwrap_or(self.duration_s);
-                        (
-                            f["name"].as_str().unwrap_or("fault").to_string(),
-                            start,
-                            end,
-                        )
-                    })
-                    .collect()
+        self.analysis
+            .faults
+            .iter()
+            .map(|f| {
+                let end = f.end_s.unwrap_or(self.duration_s());
+                (f.name.clone(), f.start_s, end)
             })
-            .unwrap_or_default()
+            .collect()
+    }
+
+    /// The worst state a component reached; one the analysis does not
+    /// judge (it is in no report) was never out of band.
+    pub fn worst(&self, component: &str) -> Health {
+        self.analysis
+            .components
+            .iter()
+            .find(|c| c.component == component)
+            .map_or(Health::Healthy, |c| c.worst)
     }
 }

@@ -10,9 +10,10 @@ use std::fmt::Write as _;
 use std::fs;
 use std::path::Path;
 
-use serde_json::Value;
-
+use crate::analysis::hypothesis::{CheckResult, Verdict, format_value};
+use crate::analysis::{Analysis, Moment, StepKind};
 use crate::error::{Error, Result};
+use crate::record::run::Manifest;
 use charts::{CascadeStrip, Chart, DependencyGraph, Saturation, Timeline};
 use data::RunData;
 
@@ -100,10 +101,6 @@ fn escape(text: &str) -> String {
         .replace('"', "&quot;")
 }
 
-fn str_of<'a>(v: &'a Value, key: &str) -> &'a str {
-    v[key].as_str().unwrap_or("")
-}
-
 /// The facts both reports tell, as (heading, rows) tables and lines.
 struct Story {
     title: String,
@@ -117,180 +114,163 @@ struct Story {
 }
 
 fn story(data: &RunData) -> Story {
-    let m = &data.manifest;
-    let a = &data.analysis;
-    let entries: Vec<[String; 6]> = m["entries"]
-        .as_object()
-        .map(|e| {
-            e.iter()
-                .map(|(name, v)| {
-                    [
-                        name.clone(),
-                        v["requests"].to_string(),
-                        format!("{:.3} %", v["availability"].as_f64().unwrap_or(0.0) * 100.0),
-                        format!("{:.1}", v["latency_ms"]["p50"].as_f64().unwrap_or(0.0)),
-                        format!("{:.1}", v["latency_ms"]["p99"].as_f64().unwrap_or(0.0)),
-                        v["errors"].to_string(),
-                    ]
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    let verdicts: Vec<(bool, String, Vec<String>)> = m["hypothesis"]
-        .as_array()
-        .map(|vs| {
-            vs.iter()
-                .map(|v| {
-                    let checks = v["checks"]
-                        .as_array()
-                        .map(|cs| {
-                            cs.iter()
-                                .map(|c| {
-                                    let measured = match c["measured"].as_f64() {
-                                        Some(x) => value(x, str_of(c, "unit")),
-                                        None => "nothing to measure".into(),
-                                    };
-                                    format!(
-                                        "{} {}: measured {measured}, threshold {}",
-                                        if c["passed"].as_bool() == Some(true) {
-                                            "✓"
-                                        } else {
-                                            "✗"
-                                        },
-                                        str_of(c, "check"),
-                                        value(
-                                            c["threshold"].as_f64().unwrap_or(0.0),
-                                            str_of(c, "unit")
-                                        )
-                                    )
-                                })
-                                .collect()
-                        })
-                        .unwrap_or_default();
-                    (
-                        v["passed"].as_bool() == Some(true),
-                        format!(
-                            "{} — {} over {} ({}–{} s)",
-                            str_of(v, "name"),
-                            str_of(v, "probe"),
-                            str_of(v, "phase"),
-                            v["from_s"],
-                            v["to_s"]
-                        ),
-                        checks,
-                    )
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    let chain: Vec<String> = a["chain"]
-        .as_array()
-        .map(|steps| {
-            steps
-                .iter()
-                .map(|s| {
-                    let at = s["onset_s"].as_f64().unwrap_or(0.0);
-                    if str_of(s, "kind") == "fault" {
-                        format!(
-                            "{at:.1} s — fault {} ({})",
-                            str_of(s, "component"),
-                            str_of(s, "reason")
-                        )
-                    } else {
-                        let via = s["via"]
-                            .as_str()
-                            .map(|v| format!(", via {v}"))
-                            .unwrap_or_default();
-                        format!(
-                            "{at:.1} s — {} {} {}: {}{via}",
-                            str_of(s, "kind"),
-                            str_of(s, "component"),
-                            str_of(s, "health"),
-                            str_of(s, "reason")
-                        )
-                    }
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    let t = &a["times"];
-    let moment = |v: &Value| match v.as_object() {
-        Some(_) => format!(
-            "+{:.1} s after the fault ({})",
-            v["after_fault_s"].as_f64().unwrap_or(0.0),
-            str_of(v, "by")
-        ),
-        None => "never".into(),
-    };
-    let recovery = if a["metastable"].as_bool() == Some(true) {
-        "not recovered — metastable: still out of its steady band long after the last fault ended"
-            .to_string()
-    } else if let Some(s) = t["time_to_recover_s"].as_f64() {
-        format!("{s:.1} s after the last fault ended")
-    } else if a["recovered"].as_bool() == Some(true) {
-        "the faults last to the end of the run".into()
-    } else {
-        "not recovered by the end of the run".into()
-    };
-    let mut times = Vec::new();
-    if !chain.is_empty() {
-        times.push(format!("Detected: {}", moment(&t["detected"])));
-        times.push(format!("Mitigated: {}", moment(&t["mitigated"])));
-        times.push(format!("Recovered: {recovery}"));
-    }
-    let b = &a["blast_radius"];
-    let mut blast: Vec<String> = b["entries"]
-        .as_array()
-        .map(|es| {
-            es.iter()
-                .map(|e| {
-                    if e["affected"].as_bool() == Some(true) {
-                        format!(
-                            "{}: {} of {} requests failed ({:.2} %) from the first fault on",
-                            str_of(e, "entry"),
-                            e["failed"],
-                            e["requests"],
-                            e["failed_share"].as_f64().unwrap_or(0.0) * 100.0
-                        )
-                    } else {
-                        format!("{}: unaffected", str_of(e, "entry"))
-                    }
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    if !chain.is_empty() {
-        blast.push(format!("Writes lost in failovers: {}", b["lost_writes"]));
-        blast.push(format!(
-            "Queued work never done: {}",
-            b["queued_work_never_done"]
-        ));
-    }
+    let (m, a) = (&data.manifest, &data.analysis);
+    let chain = chain_lines(a);
+    // Without a fault there is no cascade to time or measure.
+    let faulted = !chain.is_empty();
     Story {
-        title: format!(
-            "{} — {} (seed {})",
-            str_of(&m["scenario"], "name"),
-            str_of(m, "variant"),
-            m["seed"]
-        ),
-        subtitle: format!(
-            "model {}, {} s simulated after a {} s warm-up, faultline {}, trace digest {}",
-            str_of(&m["model"], "name"),
-            m["duration_s"],
-            m["warmup_s"],
-            str_of(&m["tool"], "version"),
-            str_of(&m["engine"], "trace_digest")
-        ),
-        description: m["description"].as_str().map(str::to_string),
-        entries,
-        verdicts,
+        title: format!("{} — {} (seed {})", m.scenario.name, m.variant, m.seed),
+        subtitle: subtitle(m),
+        description: m.description.clone(),
+        entries: entry_rows(m),
+        verdicts: m.hypothesis.iter().map(verdict).collect(),
+        times: if faulted { times(a) } else { Vec::new() },
+        blast: blast_radius(a, faulted),
         chain,
-        times,
-        blast,
     }
 }
 
-use crate::analysis::hypothesis::format_value as value;
+/// A number as the JSON files spell it (`60.0`, not `60`): the reports
+/// quote these figures as `run.json` holds them.
+fn as_written(value: f64) -> String {
+    serde_json::Value::from(value).to_string()
+}
+
+fn subtitle(m: &Manifest) -> String {
+    format!(
+        "model {}, {} s simulated after a {} s warm-up, faultline {}, trace digest {}",
+        m.model.name,
+        as_written(m.duration_s),
+        as_written(m.warmup_s),
+        m.tool.version,
+        m.engine.trace_digest
+    )
+}
+
+/// One row per entry, in `ENTRY_HEADER`'s columns.
+fn entry_rows(m: &Manifest) -> Vec<[String; 6]> {
+    m.entries
+        .iter()
+        .map(|(name, e)| {
+            [
+                name.clone(),
+                e.requests.to_string(),
+                format!("{:.3} %", e.availability * 100.0),
+                format!("{:.1}", e.latency_ms.p50),
+                format!("{:.1}", e.latency_ms.p99),
+                e.errors.to_string(),
+            ]
+        })
+        .collect()
+}
+
+/// Whether a hypothesis held, its headline, and one line per check.
+fn verdict(v: &Verdict) -> (bool, String, Vec<String>) {
+    let head = format!(
+        "{} — {} over {} ({}–{} s)",
+        v.name,
+        v.probe,
+        v.phase,
+        as_written(v.from_s),
+        as_written(v.to_s)
+    );
+    (v.passed, head, v.checks.iter().map(check_line).collect())
+}
+
+fn check_line(c: &CheckResult) -> String {
+    let measured = match c.measured {
+        Some(x) => format_value(x, c.unit),
+        None => "nothing to measure".into(),
+    };
+    format!(
+        "{} {}: measured {measured}, threshold {}",
+        if c.passed { "✓" } else { "✗" },
+        c.check,
+        format_value(c.threshold, c.unit)
+    )
+}
+
+/// The cascade, one line per link: the fault, then each component by onset.
+fn chain_lines(a: &Analysis) -> Vec<String> {
+    a.chain
+        .iter()
+        .map(|s| {
+            let at = s.onset_s;
+            match s.kind {
+                StepKind::Fault => {
+                    format!("{at:.1} s — fault {} ({})", s.component, s.reason)
+                }
+                StepKind::Component(kind) => {
+                    let via = s
+                        .via
+                        .as_ref()
+                        .map(|v| format!(", via {v}"))
+                        .unwrap_or_default();
+                    format!(
+                        "{at:.1} s — {kind} {} {}: {}{via}",
+                        s.component, s.health, s.reason
+                    )
+                }
+            }
+        })
+        .collect()
+}
+
+/// When the system noticed, when users stopped seeing it, and recovery.
+fn times(a: &Analysis) -> Vec<String> {
+    let moment = |m: &Option<Moment>| match m {
+        Some(m) => format!("+{:.1} s after the fault ({})", m.after_fault_s, m.by),
+        None => "never".into(),
+    };
+    vec![
+        format!("Detected: {}", moment(&a.times.detected)),
+        format!("Mitigated: {}", moment(&a.times.mitigated)),
+        format!("Recovered: {}", recovery(a)),
+    ]
+}
+
+fn recovery(a: &Analysis) -> String {
+    if a.metastable {
+        "not recovered — metastable: still out of its steady band long after the last fault ended"
+            .to_string()
+    } else if let Some(s) = a.times.time_to_recover_s {
+        format!("{s:.1} s after the last fault ended")
+    } else if a.recovered {
+        "the faults last to the end of the run".into()
+    } else {
+        "not recovered by the end of the run".into()
+    }
+}
+
+/// What users lost per entry, and, after a fault, the data lost.
+fn blast_radius(a: &Analysis, faulted: bool) -> Vec<String> {
+    let b = &a.blast_radius;
+    let mut lines: Vec<String> = b
+        .entries
+        .iter()
+        .map(|e| {
+            if e.affected {
+                format!(
+                    "{}: {} of {} requests failed ({:.2} %) from the first fault on",
+                    e.entry,
+                    e.failed,
+                    e.requests,
+                    e.failed_share * 100.0
+                )
+            } else {
+                format!("{}: unaffected", e.entry)
+            }
+        })
+        .collect();
+    if faulted {
+        lines.push(format!("Writes lost in failovers: {}", b.lost_writes));
+        lines.push(format!(
+            "Queued work never done: {}",
+            b.queued_work_never_done
+        ));
+    }
+    lines
+}
 
 /// An HTML table: the first column left-aligned (names), the rest numbers.
 fn html_table<'a>(out: &mut String, header: &[&str], rows: impl Iterator<Item = &'a [String]>) {
@@ -471,16 +451,8 @@ fn mermaid(data: &RunData) -> String {
     let (nodes, edges) = charts::layout(data);
     let id = |k: usize| format!("n{k}");
     let mut out = String::from("flowchart LR\n");
-    let worst = |name: &str| {
-        data.analysis["components"]
-            .as_array()
-            .and_then(|c| c.iter().find(|v| v["component"].as_str() == Some(name)))
-            .and_then(|v| v["worst"].as_str())
-            .unwrap_or("healthy")
-            .to_string()
-    };
     for (k, (name, _)) in nodes.iter().enumerate() {
-        let _ = writeln!(out, "  {}[\"{}\"]:::{}", id(k), name, worst(name));
+        let _ = writeln!(out, "  {}[\"{}\"]:::{}", id(k), name, data.worst(name));
     }
     for (a, b) in edges {
         let _ = writeln!(out, "  {} --> {}", id(a), id(b));

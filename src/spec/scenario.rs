@@ -299,22 +299,6 @@ impl FaultSpec {
         }
     }
 
-    /// The `kind` it is written with.
-    pub fn kind(&self) -> &'static str {
-        match self {
-            FaultSpec::InstanceKill { .. } => "instance_kill",
-            FaultSpec::InstanceFreeze { .. } => "instance_freeze",
-            FaultSpec::ZoneOutage { .. } => "zone_outage",
-            FaultSpec::Latency { .. } => "latency",
-            FaultSpec::Errors { .. } => "errors",
-            FaultSpec::CpuStress { .. } => "cpu_stress",
-            FaultSpec::NetworkPartition { .. } => "network_partition",
-            FaultSpec::MemoryLeak { .. } => "memory_leak",
-            FaultSpec::ReplicationLag { .. } => "replication_lag",
-            FaultSpec::ChaosMonkey { .. } => "chaos_monkey",
-        }
-    }
-
     /// How long the fault lasts; `None` for ever (or, for a kill, an
     /// instant).
     pub fn duration(&self) -> Option<Duration> {

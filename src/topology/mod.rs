@@ -83,6 +83,45 @@ pub enum Component {
     Pool(u32),
 }
 
+/// What kind of part a component is, as `metrics.csv` and `analysis.json`
+/// name it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ComponentKind {
+    Entry,
+    Service,
+    Endpoint,
+    Pool,
+}
+
+impl ComponentKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            ComponentKind::Entry => "entry",
+            ComponentKind::Service => "service",
+            ComponentKind::Endpoint => "endpoint",
+            ComponentKind::Pool => "pool",
+        }
+    }
+}
+
+impl std::fmt::Display for ComponentKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.name())
+    }
+}
+
+impl Component {
+    pub fn kind(self) -> ComponentKind {
+        match self {
+            Component::Entry(_) => ComponentKind::Entry,
+            Component::Service(_) => ComponentKind::Service,
+            Component::Endpoint(_) => ComponentKind::Endpoint,
+            Component::Pool(_) => ComponentKind::Pool,
+        }
+    }
+}
+
 /// Concurrency of an instance that has no worker limit (`external` services).
 pub const UNLIMITED_WORKERS: u32 = u32::MAX;
 
@@ -353,23 +392,21 @@ pub struct ClientGroup {
 
 impl Topology {
     /// Name and kind of a row's component, as written in the files.
-    pub fn component_name(&self, component: Component) -> (String, &'static str) {
-        match component {
-            Component::Entry(w) => (self.workloads[w as usize].name.clone(), "entry"),
-            Component::Service(s) => (self.services[s as usize].name.clone(), "service"),
-            Component::Endpoint(e) => (self.endpoints[e as usize].full_name.clone(), "endpoint"),
+    pub fn component_name(&self, component: Component) -> (String, ComponentKind) {
+        let name = match component {
+            Component::Entry(w) => self.workloads[w as usize].name.clone(),
+            Component::Service(s) => self.services[s as usize].name.clone(),
+            Component::Endpoint(e) => self.endpoints[e as usize].full_name.clone(),
             Component::Pool(g) => {
                 let group = &self.pool_groups[g as usize];
-                (
-                    format!(
-                        "{}->{}",
-                        self.services[group.caller.index()].name,
-                        self.services[group.callee.index()].name
-                    ),
-                    "pool",
+                format!(
+                    "{}->{}",
+                    self.services[group.caller.index()].name,
+                    self.services[group.callee.index()].name
                 )
             }
-        }
+        };
+        (name, component.kind())
     }
 
     pub fn compile(model: &crate::spec::ModelSpec) -> Topology {

@@ -14,10 +14,10 @@ use faultline::spec::{Source, parse_model};
 use faultline::topology::Component;
 use faultline::topology::Topology;
 
-pub const SECOND: u64 = 1_000_000_000;
+pub(crate) const SECOND: u64 = 1_000_000_000;
 
 /// Parses, validates and compiles a model given as JSON text.
-pub fn topology(json: &str) -> Topology {
+pub(crate) fn topology(json: &str) -> Topology {
     let source = Source {
         path: PathBuf::from("test-model.json"),
         text: json.to_string(),
@@ -28,7 +28,7 @@ pub fn topology(json: &str) -> Topology {
 
 /// Runs a topology for `duration_s` virtual seconds (1 s windows), keeping
 /// every metrics row and state event in memory.
-pub fn run(
+pub(crate) fn run(
     topology: &Topology,
     seed: u64,
     duration_s: u64,
@@ -48,12 +48,12 @@ pub fn run(
 }
 
 /// The faultline binary built for these tests.
-pub fn faultline() -> Command {
+pub(crate) fn faultline() -> Command {
     Command::new(env!("CARGO_BIN_EXE_faultline"))
 }
 
 /// Runs the binary in `dir` with `args`.
-pub fn faultline_in(dir: &Path, args: &[&str]) -> Output {
+pub(crate) fn faultline_in(dir: &Path, args: &[&str]) -> Output {
     faultline()
         .current_dir(dir)
         .args(args)
@@ -62,14 +62,14 @@ pub fn faultline_in(dir: &Path, args: &[&str]) -> Output {
 }
 
 /// The repository root (where `models/` and `scenarios/` live).
-pub fn repo() -> PathBuf {
+pub(crate) fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
 /// Runs a model under the faults of a scenario (the `faults` object of a
 /// scenario file, as JSON text), keeping rows and events in memory. Returns
 /// the topology too, for looking ids up by name.
-pub fn run_with_faults(
+pub(crate) fn run_with_faults(
     model_json: &str,
     faults_json: &str,
     seed: u64,
@@ -91,7 +91,7 @@ pub fn run_with_faults(
 
 /// As `run_with_faults`, with any run configuration (windows finer than a
 /// second, durations in nanoseconds).
-pub fn run_scenario(
+pub(crate) fn run_scenario(
     model_json: &str,
     faults_json: &str,
     seed: u64,
@@ -121,7 +121,7 @@ pub fn run_scenario(
 
 // ----- lookups and sums over recorded rows ------------------------------------
 
-pub fn all_errors(rows: &[&Row]) -> [u64; ERROR_CLASSES] {
+pub(crate) fn all_errors(rows: &[&Row]) -> [u64; ERROR_CLASSES] {
     let mut total = [0; ERROR_CLASSES];
     for r in rows {
         total.iter_mut().zip(r.errors).for_each(|(a, b)| *a += b);
@@ -129,51 +129,51 @@ pub fn all_errors(rows: &[&Row]) -> [u64; ERROR_CLASSES] {
     total
 }
 
-pub fn endpoint(t: &Topology, full_name: &str) -> Component {
+pub(crate) fn endpoint(t: &Topology, full_name: &str) -> Component {
     Component::Endpoint(endpoint_id(t, full_name))
 }
 
-pub fn endpoint_id(t: &Topology, full_name: &str) -> u32 {
+pub(crate) fn endpoint_id(t: &Topology, full_name: &str) -> u32 {
     t.endpoints
         .iter()
         .position(|e| e.full_name == full_name)
         .unwrap_or_else(|| panic!("no endpoint {full_name}")) as u32
 }
 
-pub fn errors(rows: &[&Row], class: ErrorClass) -> u64 {
+pub(crate) fn errors(rows: &[&Row], class: ErrorClass) -> u64 {
     sum(rows, |r| r.errors[class as usize])
 }
 
 /// Time-average of a level over the rows (all windows are 1 s long).
-pub fn mean_level(rows: &[&Row], f: impl Fn(&Row) -> f64) -> f64 {
+pub(crate) fn mean_level(rows: &[&Row], f: impl Fn(&Row) -> f64) -> f64 {
     rows.iter().map(|r| f(r)).sum::<f64>() / rows.len() as f64
 }
 
-pub fn only_class(errors: &[u64; ERROR_CLASSES], class: ErrorClass) -> bool {
+pub(crate) fn only_class(errors: &[u64; ERROR_CLASSES], class: ErrorClass) -> bool {
     errors
         .iter()
         .enumerate()
         .all(|(i, n)| i == class as usize || *n == 0)
 }
 
-pub fn service(t: &Topology, name: &str) -> Component {
+pub(crate) fn service(t: &Topology, name: &str) -> Component {
     Component::Service(service_id(t, name))
 }
 
-pub fn service_id(t: &Topology, name: &str) -> u32 {
+pub(crate) fn service_id(t: &Topology, name: &str) -> u32 {
     t.services
         .iter()
         .position(|s| s.name == name)
         .unwrap_or_else(|| panic!("no service {name}")) as u32
 }
 
-pub fn sum(rows: &[&Row], f: impl Fn(&Row) -> u64) -> u64 {
+pub(crate) fn sum(rows: &[&Row], f: impl Fn(&Row) -> u64) -> u64 {
     rows.iter().map(|r| f(r)).sum()
 }
 
 /// A shipped scenario and its model, each patched in memory first (the
 /// model is reported as `patched-model.json`).
-pub fn shipped_plan(
+pub(crate) fn shipped_plan(
     scenario: &str,
     patch_model: impl FnOnce(&mut serde_json::Value),
     patch_scenario: impl FnOnce(&mut serde_json::Value),

@@ -1,0 +1,283 @@
+//! `compare.json`: per variant, each figure's mean over the seeds with its
+//! interval and the paired difference against the baseline, and the
+//! ranking.
+
+use std::cmp::Ordering;
+
+use serde::{Deserialize, Serialize};
+
+use super::Tool;
+
+/// An input file of the comparison.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InputRef {
+    pub name: String,
+    pub file: String,
+    /// Canonical SHA-256, as in `run.json`.
+    pub sha256: String,
+}
+
+/// The seeds of a comparison: `first`, `first + 1`, … (`count` of them),
+/// `first` being the scenario's seed unless overridden.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Seeds {
+    pub first: u64,
+    pub count: u64,
+}
+
+impl Seeds {
+    pub fn nth(&self, i: u64) -> u64 {
+        self.first.wrapping_add(i)
+    }
+}
+
+/// A sample mean and its confidence interval. `low`/`high` are absent with
+/// fewer than two values (no spread to estimate); `mean` with none.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Estimate {
+    pub n: usize,
+    pub mean: Option<f64>,
+    pub ci95_low: Option<f64>,
+    pub ci95_high: Option<f64>,
+}
+
+impl Estimate {
+    /// The same figures rounded to `decimals`, for stable, readable output.
+    pub fn rounded(&self, decimals: i32) -> Estimate {
+        let r = |v: Option<f64>| v.map(|v| super::round(v, decimals));
+        Estimate {
+            n: self.n,
+            mean: r(self.mean),
+            ci95_low: r(self.ci95_low),
+            ci95_high: r(self.ci95_high),
+        }
+    }
+
+    /// Half the interval's width, where there is one.
+    pub fn half_width(&self) -> Option<f64> {
+        Some((self.ci95_high? - self.ci95_low?) / 2.0)
+    }
+
+    /// Whether the interval lies wholly above (`Some(Greater)`) or below
+    /// zero; `None` when it holds zero or there is no interval.
+    pub fn sign(&self) -> Option<Ordering> {
+        let (low, high) = (self.ci95_low?, self.ci95_high?);
+        if low > 0.0 {
+            Some(Ordering::Greater)
+        } else if high < 0.0 {
+            Some(Ordering::Less)
+        } else {
+            None
+        }
+    }
+
+    /// Whether two intervals share any point (`None` without both).
+    pub fn overlaps(&self, other: &Estimate) -> Option<bool> {
+        Some(self.ci95_low? <= other.ci95_high? && other.ci95_low? <= self.ci95_high?)
+    }
+}
+
+/// A figure measured in every run of a comparison.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Metric {
+    Availability,
+    ErrorRate,
+    P99Ms,
+    LostWrites,
+    RecoveryS,
+    MetastableRate,
+    HypothesisPassRate,
+}
+
+impl Metric {
+    /// In the order of the files.
+    pub const ALL: [Metric; 7] = [
+        Metric::Availability,
+        Metric::ErrorRate,
+        Metric::P99Ms,
+        Metric::LostWrites,
+        Metric::RecoveryS,
+        Metric::MetastableRate,
+        Metric::HypothesisPassRate,
+    ];
+
+    /// Its key in `compare.json` (a field of [`Metrics`]) and its name in
+    /// `compare.csv`.
+    pub fn key(self) -> &'static str {
+        match self {
+            Metric::Availability => "availability",
+            Metric::ErrorRate => "error_rate",
+            Metric::P99Ms => "p99_ms",
+            Metric::LostWrites => "lost_writes",
+            Metric::RecoveryS => "recovery_s",
+            Metric::MetastableRate => "metastable_rate",
+            Metric::HypothesisPassRate => "hypothesis_pass_rate",
+        }
+    }
+}
+
+/// One estimate per [`Metric`]. Fields rather than a map: a reader cannot
+/// ask for a figure the file does not have, and a file without one does not
+/// read.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Metrics {
+    pub availability: Estimate,
+    pub error_rate: Estimate,
+    pub p99_ms: Estimate,
+    pub lost_writes: Estimate,
+    pub recovery_s: Estimate,
+    pub metastable_rate: Estimate,
+    pub hypothesis_pass_rate: Estimate,
+}
+
+impl Metrics {
+    /// Each metric's estimate from `f`, called in the order of the files.
+    pub fn from_fn(mut f: impl FnMut(Metric) -> Estimate) -> Metrics {
+        Metrics {
+            availability: f(Metric::Availability),
+            error_rate: f(Metric::ErrorRate),
+            p99_ms: f(Metric::P99Ms),
+            lost_writes: f(Metric::LostWrites),
+            recovery_s: f(Metric::RecoveryS),
+            metastable_rate: f(Metric::MetastableRate),
+            hypothesis_pass_rate: f(Metric::HypothesisPassRate),
+        }
+    }
+
+    pub fn get(&self, metric: Metric) -> &Estimate {
+        match metric {
+            Metric::Availability => &self.availability,
+            Metric::ErrorRate => &self.error_rate,
+            Metric::P99Ms => &self.p99_ms,
+            Metric::LostWrites => &self.lost_writes,
+            Metric::RecoveryS => &self.recovery_s,
+            Metric::MetastableRate => &self.metastable_rate,
+            Metric::HypothesisPassRate => &self.hypothesis_pass_rate,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct VariantResult {
+    pub name: String,
+    pub model_sha256: String,
+    pub runs: usize,
+    pub events: u64,
+    pub requests: u64,
+    /// Per metric, the mean over seeds and its 95% interval.
+    pub metrics: Metrics,
+    /// Latency of successful entry requests at `quantiles` (ms), each the
+    /// mean over the seeds with any success.
+    pub latency_ms: Vec<f64>,
+    /// Per metric, the mean of (this variant − baseline) over seeds, paired
+    /// by seed, and its 95% interval. Absent for the baseline.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vs_baseline: Option<Metrics>,
+}
+
+/// Where a variant stands against the baseline, by the paired
+/// availability difference.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RankVerdict {
+    Baseline,
+    Better,
+    Worse,
+    /// The difference's 95 % interval holds zero.
+    #[serde(rename = "no clear difference")]
+    NoClearDifference,
+    /// Fewer than two seeds: no interval to judge by.
+    #[serde(rename = "n/a")]
+    NotApplicable,
+}
+
+impl RankVerdict {
+    pub fn name(self) -> &'static str {
+        match self {
+            RankVerdict::Baseline => "baseline",
+            RankVerdict::Better => "better",
+            RankVerdict::Worse => "worse",
+            RankVerdict::NoClearDifference => "no clear difference",
+            RankVerdict::NotApplicable => "n/a",
+        }
+    }
+}
+
+impl std::fmt::Display for RankVerdict {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.name())
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Rank {
+    pub rank: usize,
+    pub variant: String,
+    pub availability: Option<f64>,
+    pub verdict: RankVerdict,
+    /// Whether this variant's availability interval overlaps the
+    /// baseline's (absent for the baseline and with fewer than two seeds).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub overlaps_baseline: Option<bool>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Comparison {
+    pub tool: Tool,
+    pub scenario: InputRef,
+    pub model: InputRef,
+    pub seeds: Seeds,
+    pub confidence: f64,
+    /// The quantiles of each variant's `latency_ms` curve.
+    pub latency_quantiles: Vec<f64>,
+    pub baseline: String,
+    /// The rule `ranking` follows, in words.
+    pub ranking_rule: String,
+    pub ranking: Vec<Rank>,
+    pub variants: Vec<VariantResult>,
+}
+
+impl Comparison {
+    pub fn to_json(&self) -> String {
+        super::to_json(self)
+    }
+
+    /// The variant a rank names.
+    pub fn variant(&self, name: &str) -> Option<&VariantResult> {
+        self.variants.iter().find(|v| v.name == name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metric_keys_are_the_field_names_in_file_order() {
+        let json = serde_json::to_value(Metrics::default()).expect("serialises");
+        let fields: Vec<&str> = json
+            .as_object()
+            .expect("an object")
+            .keys()
+            .map(String::as_str)
+            .collect();
+        let keys: Vec<&str> = Metric::ALL.iter().map(|m| m.key()).collect();
+        assert_eq!(fields, keys);
+    }
+
+    #[test]
+    fn rank_verdicts_are_written_by_name() {
+        for verdict in [
+            RankVerdict::Baseline,
+            RankVerdict::Better,
+            RankVerdict::Worse,
+            RankVerdict::NoClearDifference,
+            RankVerdict::NotApplicable,
+        ] {
+            let json = serde_json::to_string(&verdict).expect("serialises");
+            assert_eq!(json, format!("\"{}\"", verdict.name()));
+            let back: RankVerdict = serde_json::from_str(&json).expect("reads back");
+            assert_eq!(back, verdict);
+        }
+    }
+}

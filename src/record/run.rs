@@ -1,0 +1,108 @@
+//! `run.json`: what was run (tool version, input hashes, seed) and what came
+//! of it (event count, trace digest, summary per entry). No wall-clock
+//! figures: the file is a pure function of the inputs.
+
+use indexmap::IndexMap;
+use serde::{Deserialize, Serialize};
+
+use super::Tool;
+use crate::analysis::hypothesis::Verdict;
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Manifest {
+    pub tool: Tool,
+    pub scenario: Input,
+    pub model: Input,
+    /// What the scenario asks, in its own words.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    pub variant: String,
+    pub seed: u64,
+    pub duration_s: f64,
+    pub warmup_s: f64,
+    pub window_s: f64,
+    pub engine: EngineFigures,
+    /// Per entry endpoint, over the run after the warm-up.
+    pub entries: IndexMap<String, EntrySummary>,
+    /// Per queue, over the whole run.
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub queues: IndexMap<String, QueueSummary>,
+    /// Per replicated database, over the whole run.
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub databases: IndexMap<String, DatabaseSummary>,
+    /// The scenario's hypotheses, each with the values measured.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hypothesis: Vec<Verdict>,
+    pub files: Vec<String>,
+}
+
+impl Manifest {
+    pub fn to_json(&self) -> String {
+        super::to_json(self)
+    }
+}
+
+/// What went through a queue over the run.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize)]
+pub struct QueueSummary {
+    pub enqueued: u64,
+    pub delivered: u64,
+    pub redelivered: u64,
+    /// Accepted work still queued or being delivered at the end: never done.
+    pub pending_at_end: u64,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Input {
+    pub name: String,
+    /// The path as the run was given it, which is where `replay` looks:
+    /// relative to the working directory of the run (a scenario's model,
+    /// through the scenario's directory); `(built-in) <path>` for a file
+    /// built into the binary.
+    pub file: String,
+    /// SHA-256 of the file as parsed and re-serialised (canonical: formatting
+    /// and comments do not change it, any setting does).
+    pub sha256: String,
+    /// SHA-256 of the file's bytes, to detect any edit.
+    pub file_sha256: String,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct EngineFigures {
+    pub events: u64,
+    pub trace_digest: String,
+    pub state_changes: u64,
+    pub peak_requests_in_flight: u64,
+    pub requests_in_flight_at_end: u64,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct EntrySummary {
+    pub endpoint: String,
+    pub requests: u64,
+    pub ok: u64,
+    pub errors: u64,
+    /// By error class name, every class present, in the engine's order.
+    pub errors_by_class: IndexMap<String, u64>,
+    /// Successes that went without some call's answer (a fallback).
+    pub degraded: u64,
+    pub availability: f64,
+    pub throughput_per_s: f64,
+    pub latency_ms: LatencyMs,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct DatabaseSummary {
+    /// Writes the primary acknowledged that the promoted replica never had.
+    pub lost_writes: u64,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct LatencyMs {
+    pub mean: f64,
+    pub p50: f64,
+    pub p90: f64,
+    pub p99: f64,
+    pub p999: f64,
+    pub max: f64,
+}
