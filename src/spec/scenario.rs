@@ -68,19 +68,6 @@ pub enum Phase {
     Whole,
 }
 
-impl Phase {
-    pub const ALL: [Phase; 4] = [Phase::Before, Phase::During, Phase::After, Phase::Whole];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Phase::Before => "before",
-            Phase::During => "during",
-            Phase::After => "after",
-            Phase::Whole => "whole",
-        }
-    }
-}
-
 /// One steady-state check: a probe, a phase and thresholds that must all
 /// hold.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema)]
