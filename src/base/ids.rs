@@ -12,6 +12,21 @@ macro_rules! id {
                 self.0 as usize
             }
         }
+        // Arrays indexed by this kind of id take it as it is: no `as usize`
+        // at each use, and no indexing one kind's array with another's id.
+        impl<T> std::ops::Index<$name> for Vec<T> {
+            type Output = T;
+            #[inline]
+            fn index(&self, id: $name) -> &T {
+                &self[id.index()]
+            }
+        }
+        impl<T> std::ops::IndexMut<$name> for Vec<T> {
+            #[inline]
+            fn index_mut(&mut self, id: $name) -> &mut T {
+                &mut self[id.index()]
+            }
+        }
     };
 }
 
@@ -42,4 +57,9 @@ id!(
 id!(
     /// An entry point of the workload.
     WorkloadId
+);
+id!(
+    /// An activation's place in the engine's slab. Slots are reused: with
+    /// the slot's epoch (or life) it names one request.
+    Slot
 );

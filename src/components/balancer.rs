@@ -5,6 +5,7 @@ use std::ops::Range;
 use rand::{Rng, RngExt};
 
 use super::instance::InstanceState;
+use crate::base::ids::InstanceId;
 use crate::topology::LbPolicy;
 
 /// Balancer state of one service.
@@ -26,13 +27,14 @@ impl Balancer {
         range: Range<u32>,
         instances: &[InstanceState],
         rng: &mut R,
-    ) -> Option<u32> {
+    ) -> Option<InstanceId> {
         if range.end - range.start == 1 {
             return instances[range.start as usize]
                 .routable
-                .then_some(range.start);
+                .then_some(InstanceId(range.start));
         }
         self.pick_among(policy, range, instances, rng)
+            .map(InstanceId)
     }
 
     /// `pick` from a range of any other size.
@@ -145,6 +147,7 @@ mod tests {
             .map(|_| {
                 lb.pick(LbPolicy::RoundRobin, 0..3, &state, &mut rng)
                     .unwrap()
+                    .0
             })
             .collect();
         assert_eq!(picks, vec![0, 2, 0, 2]);
@@ -160,13 +163,15 @@ mod tests {
         for _ in 0..10 {
             assert_eq!(
                 lb.pick(LbPolicy::LeastOutstanding, 0..3, &state, &mut rng),
-                Some(1)
+                Some(InstanceId(1))
             );
         }
         // With two distinct choices out of three, the idle instance is in
         // the pair two times in three and always wins it.
         let idle = (0..3000)
-            .filter(|_| lb.pick(LbPolicy::PowerOfTwoChoices, 0..3, &state, &mut rng) == Some(1))
+            .filter(|_| {
+                lb.pick(LbPolicy::PowerOfTwoChoices, 0..3, &state, &mut rng) == Some(InstanceId(1))
+            })
             .count();
         assert!((1850..2150).contains(&idle), "{idle}");
     }
@@ -179,7 +184,10 @@ mod tests {
         let mut rng = stream(3, "t");
         let mut counts = [0; 4];
         for _ in 0..30_000 {
-            counts[lb.pick(LbPolicy::Random, 0..4, &state, &mut rng).unwrap() as usize] += 1;
+            counts[lb
+                .pick(LbPolicy::Random, 0..4, &state, &mut rng)
+                .unwrap()
+                .index()] += 1;
         }
         assert_eq!(counts[3], 0);
         for c in &counts[..3] {

@@ -4,6 +4,7 @@
 use std::collections::VecDeque;
 
 use crate::base::Outcome;
+use crate::base::ids::Slot;
 use crate::topology::TimerKind;
 
 /// The process behind an instance, as its callers experience it.
@@ -35,7 +36,7 @@ pub struct InstanceState {
     /// Workers currently holding a request (its own work and its calls).
     pub busy: u32,
     /// Activations waiting for a worker, oldest first.
-    pub queue: VecDeque<u32>,
+    pub queue: VecDeque<Slot>,
     /// Whether the load balancer routes to it. Health checks clear and set
     /// it; without them it stays set, dead or alive — the balancer does not
     /// know.
@@ -51,7 +52,7 @@ pub struct InstanceState {
     pub probing: Probing,
     /// Activations swallowed by an unreachable host: nobody works on them
     /// and nobody answers until the host comes back and resets them.
-    pub limbo: Vec<u32>,
+    pub limbo: Vec<Slot>,
     /// Memory leaked by the running process up to `leak_since` (bytes).
     pub leaked: f64,
     /// Bytes per nanosecond leaked while leak faults are active.
@@ -120,6 +121,87 @@ impl InstanceState {
     pub fn outstanding(&self) -> u32 {
         self.busy + self.queue.len() as u32
     }
+
+    /// Whether the process is paused at `now` (a GC pause, a hung host).
+    #[inline]
+    pub fn is_frozen(&self, now: u64) -> bool {
+        self.frozen_until > now
+    }
+
+    /// When a process frozen at `now` resumes; `None` if it is not frozen.
+    #[inline]
+    pub fn thaws_at(&self, now: u64) -> Option<u64> {
+        self.is_frozen(now).then_some(self.frozen_until)
+    }
+
+    /// What a request arriving at a running process meets: a free worker,
+    /// room in the queue, or a full queue. A frozen process still accepts
+    /// connections into its backlog, but starts nothing.
+    #[inline]
+    pub fn admission(&mut self, workers: u32, queue: u32, now: u64) -> Admission {
+        if self.busy < workers && !self.is_frozen(now) {
+            Admission::Start
+        } else if (self.queue.len() as u32) < queue {
+            Admission::Queue
+        } else {
+            let newly = !self.saturated;
+            self.saturated = true;
+            Admission::Full { newly }
+        }
+    }
+
+    /// The next queued activation to give a free worker to, if a worker is
+    /// free and the process runs.
+    #[inline]
+    pub fn next_to_start(&mut self, workers: u32, now: u64) -> Option<Slot> {
+        if self.busy < workers && !self.is_frozen(now) {
+            self.queue.pop_front()
+        } else {
+            None
+        }
+    }
+
+    /// A worker is done with its activation: the next queued one takes it,
+    /// if the process runs. `recovered`: a saturated instance's load has
+    /// fallen to half of what it can hold (hysteresis, so sustained
+    /// overload is one episode, not one per request).
+    #[inline]
+    pub fn release_worker(&mut self, workers: u32, queue: u32, now: u64) -> Released {
+        self.busy -= 1;
+        let next = if self.is_frozen(now) {
+            None
+        } else {
+            self.queue.pop_front()
+        };
+        // The activation handed the worker holds it from now on.
+        let outstanding = self.outstanding() + next.is_some() as u32;
+        let recovered = self.saturated && outstanding as u64 <= (workers as u64 + queue as u64) / 2;
+        if recovered {
+            self.saturated = false;
+        }
+        Released { next, recovered }
+    }
+}
+
+/// Where a new request goes on a running instance.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Admission {
+    /// A worker is free: it starts now.
+    Start,
+    /// It waits in the queue.
+    Queue,
+    /// The queue is full: rejected. `newly`: the instance was not saturated
+    /// before (worth one state change).
+    Full { newly: bool },
+}
+
+/// What freeing a worker did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Released {
+    /// The queued activation that takes the worker.
+    pub next: Option<Slot>,
+    /// The saturated episode is over.
+    pub recovered: bool,
 }
 
 /// Something that happened to an activation while its instance was frozen,
@@ -127,12 +209,12 @@ impl InstanceState {
 #[derive(Clone, Copy, Debug)]
 pub enum Deferred {
     Answer {
-        slot: u32,
+        slot: Slot,
         epoch: u32,
         outcome: Outcome,
     },
     Timer {
-        slot: u32,
+        slot: Slot,
         epoch: u32,
         kind: TimerKind,
     },

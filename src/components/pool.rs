@@ -7,10 +7,12 @@
 
 use std::collections::VecDeque;
 
+use crate::base::ids::Slot;
+
 /// A caller waiting for a connection: its slab slot and the epoch it
 /// waited at. A waiter whose acquire timer fired stays queued and is
 /// skipped when reached (lazy cancellation).
-pub type Waiter = (u32, u32);
+pub type Waiter = (Slot, u32);
 
 #[derive(Clone, Debug, Default)]
 pub struct PoolState {
@@ -105,15 +107,15 @@ mod tests {
         assert_eq!(pool.acquire(2), Acquire::Granted);
         assert_eq!(pool.acquire(2), Acquire::Granted);
         assert_eq!(pool.acquire(2), Acquire::Exhausted { newly: true });
-        pool.wait((7, 0));
+        pool.wait((Slot(7), 0));
         assert_eq!(pool.acquire(2), Acquire::Exhausted { newly: false });
-        pool.wait((8, 3));
-        pool.wait((9, 1));
+        pool.wait((Slot(8), 3));
+        pool.wait((Slot(9), 1));
         // Waiter 7 gave up: its entry is skipped, 8 gets the connection.
         pool.leave();
-        let live = |(slot, _): Waiter| slot != 7;
-        assert_eq!(pool.release(2, live), Release::HandedOver((8, 3)));
-        assert_eq!(pool.release(2, live), Release::HandedOver((9, 1)));
+        let live = |(slot, _): Waiter| slot != Slot(7);
+        assert_eq!(pool.release(2, live), Release::HandedOver((Slot(8), 3)));
+        assert_eq!(pool.release(2, live), Release::HandedOver((Slot(9), 1)));
         assert_eq!(pool.live_waiters(), 0);
         assert_eq!(pool.in_use(), 2);
         // Use falls to half (1 of 2): the episode is over, once.

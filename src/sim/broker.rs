@@ -5,8 +5,10 @@
 
 use std::collections::VecDeque;
 
-use super::engine::{CONSUMER, Engine, LOST};
+use super::activation::Parent;
+use super::engine::{Dispatched, Engine};
 use super::event::Event;
+use crate::base::ids::{EndpointId, ServiceId};
 use crate::observe::Observer;
 use crate::observe::trace::{Origin, Traced};
 
@@ -28,7 +30,7 @@ pub struct QueueTotals {
 #[derive(Clone, Debug, Default)]
 pub struct Broker {
     /// Endpoints the queued items call, oldest first.
-    items: VecDeque<u32>,
+    items: VecDeque<EndpointId>,
     /// Deliveries in flight.
     in_flight: u32,
     /// Failed items waiting to be put back.
@@ -47,41 +49,41 @@ impl Broker {
 
 impl<O: Observer> Engine<'_, O> {
     /// Hands a call to `endpoint` to queue service `queue`.
-    pub(super) fn enqueue(&mut self, queue: u32, endpoint: u32) {
-        let broker = &mut self.brokers[queue as usize];
+    pub(super) fn enqueue(&mut self, queue: ServiceId, endpoint: EndpointId) {
+        let broker = &mut self.brokers[queue];
         broker.items.push_back(endpoint);
         broker.totals.enqueued += 1;
-        self.queue_level[queue as usize].add(self.now, 1);
+        self.meters.queued[queue].add(self.now, 1);
         self.drain(queue);
     }
 
     /// Starts deliveries while the consumer has room and items wait.
-    fn drain(&mut self, queue: u32) {
-        let consumer = self.topo.services[queue as usize]
+    fn drain(&mut self, queue: ServiceId) {
+        let consumer = self.topo.services[queue]
             .consumer
             .expect("only queues hold items");
-        while self.brokers[queue as usize].in_flight < consumer.concurrency
-            && let Some(endpoint) = self.brokers[queue as usize].items.pop_front()
+        while self.brokers[queue].in_flight < consumer.concurrency
+            && let Some(endpoint) = self.brokers[queue].items.pop_front()
         {
-            self.queue_level[queue as usize].sub(self.now, 1);
-            self.brokers[queue as usize].in_flight += 1;
-            self.busy_level[queue as usize].add(self.now, 1);
-            match self.dispatch(endpoint, CONSUMER, queue) {
-                Ok(LOST) => self.queue.schedule(
+            self.meters.queued[queue].sub(self.now, 1);
+            self.brokers[queue].in_flight += 1;
+            self.meters.busy[queue].add(self.now, 1);
+            match self.dispatch(endpoint, Parent::Consumer(queue)) {
+                Ok(Dispatched::Lost) => self.queue.schedule(
                     self.now + consumer.timeout,
                     Event::DeliveryLost { queue, endpoint },
                 ),
-                Ok(slot) => {
-                    let life = self.slab[slot as usize].life;
+                Ok(Dispatched::To(slot)) => {
+                    let life = self.acts[slot].life;
                     self.arm(consumer.timeout_lane, slot, life);
                 }
                 // Refused at once: put it back after the pause.
                 Err(class) => {
                     if O::TRACES {
-                        let origin = Origin::Consumer { queue };
+                        let origin = Origin::Consumer { queue: queue.0 };
                         self.trace(Traced::Rejected {
                             origin,
-                            endpoint,
+                            endpoint: endpoint.0,
                             class,
                         });
                     }
@@ -92,13 +94,13 @@ impl<O: Observer> Engine<'_, O> {
     }
 
     /// A delivery ended: done, or back on the queue after `retry_after`.
-    pub(super) fn delivered(&mut self, queue: u32, endpoint: u32, ok: bool) {
-        let consumer = self.topo.services[queue as usize]
+    pub(super) fn delivered(&mut self, queue: ServiceId, endpoint: EndpointId, ok: bool) {
+        let consumer = self.topo.services[queue]
             .consumer
             .expect("only queues deliver");
-        let broker = &mut self.brokers[queue as usize];
+        let broker = &mut self.brokers[queue];
         broker.in_flight -= 1;
-        self.busy_level[queue as usize].sub(self.now, 1);
+        self.meters.busy[queue].sub(self.now, 1);
         if ok {
             broker.totals.delivered += 1;
         } else {
@@ -112,11 +114,11 @@ impl<O: Observer> Engine<'_, O> {
         self.drain(queue);
     }
 
-    pub(super) fn on_redeliver(&mut self, queue: u32, endpoint: u32) {
-        let broker = &mut self.brokers[queue as usize];
+    pub(super) fn on_redeliver(&mut self, queue: ServiceId, endpoint: EndpointId) {
+        let broker = &mut self.brokers[queue];
         broker.waiting -= 1;
         broker.items.push_back(endpoint);
-        self.queue_level[queue as usize].add(self.now, 1);
+        self.meters.queued[queue].add(self.now, 1);
         self.drain(queue);
     }
 }

@@ -5,21 +5,20 @@
 
 use rand_distr::{Distribution, Exp1};
 
-use super::engine::{CLIENT, Engine};
+use super::activation::Parent;
+use super::engine::Engine;
 use super::event::Event;
+use crate::base::ids::{EndpointId, InstanceId};
 use crate::base::{ErrorClass, Outcome};
 use crate::components::retry;
 use crate::components::work;
 use crate::observe::Observer;
 use crate::observe::trace::{Origin, Traced};
 
-/// Not connected to any instance.
-const NONE: u32 = u32::MAX;
-
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, Default)]
 pub(super) struct Client {
-    /// The instance it is connected to, or `NONE`.
-    instance: u32,
+    /// The instance it is connected to.
+    instance: Option<InstanceId>,
     /// Failed connection attempts since it was last connected.
     attempts: u32,
     last_backoff: u64,
@@ -28,23 +27,13 @@ pub(super) struct Client {
     session: u32,
 }
 
-impl Default for Client {
-    fn default() -> Self {
-        Client {
-            instance: NONE,
-            attempts: 0,
-            last_backoff: 0,
-            session: 0,
-        }
-    }
-}
 
 impl<O: Observer> Engine<'_, O> {
     /// Clients connect at random over their first think time.
     pub(super) fn start_clients(&mut self) {
         for (g, group) in self.topo.client_groups.iter().enumerate() {
             for k in 0..group.count {
-                let u: f64 = rand::RngExt::random(&mut self.client_rngs[g]);
+                let u: f64 = rand::RngExt::random(&mut self.streams.clients[g]);
                 let at = work::nearest(u * group.think as f64);
                 self.queue.schedule(
                     at,
@@ -66,8 +55,8 @@ impl<O: Observer> Engine<'_, O> {
 
     pub(super) fn on_client_connect(&mut self, client: u32) {
         let g = self.group_of(client);
-        let connect = self.topo.client_groups[g].connect.0;
-        if let Err(class) = self.dispatch(connect, CLIENT, client) {
+        let connect = self.topo.client_groups[g].connect;
+        if let Err(class) = self.dispatch(connect, Parent::Client(client)) {
             if O::TRACES {
                 self.trace_rejected(client, connect, class);
             }
@@ -77,15 +66,17 @@ impl<O: Observer> Engine<'_, O> {
 
     pub(super) fn on_client_request(&mut self, client: u32, session: u32) {
         let c = self.clients[client as usize];
-        if c.instance == NONE || c.session != session {
+        let Some(instance) = c.instance else {
+            return;
+        };
+        if c.session != session {
             return;
         }
-        let instance = c.instance;
         let g = self.group_of(client);
-        let request = self.topo.client_groups[g].request.0;
+        let request = self.topo.client_groups[g].request;
         // To the instance it is connected to: no balancer in between.
-        self.endpoint_window[request as usize].arrivals += 1;
-        let admitted = self.admit(request, instance, CLIENT, client);
+        self.meters.endpoint[request].arrivals += 1;
+        let admitted = self.admit(request, instance, Parent::Client(client));
         if O::TRACES
             && let Err(class) = admitted
         {
@@ -98,11 +89,11 @@ impl<O: Observer> Engine<'_, O> {
         }
     }
 
-    fn trace_rejected(&mut self, client: u32, endpoint: u32, class: ErrorClass) {
+    fn trace_rejected(&mut self, client: u32, endpoint: EndpointId, class: ErrorClass) {
         let origin = Origin::Client { client };
         self.trace(Traced::Rejected {
             origin,
-            endpoint,
+            endpoint: endpoint.0,
             class,
         });
     }
@@ -111,16 +102,16 @@ impl<O: Observer> Engine<'_, O> {
     pub(super) fn client_answered(
         &mut self,
         client: u32,
-        endpoint: u32,
-        instance: u32,
+        endpoint: EndpointId,
+        instance: InstanceId,
         outcome: Outcome,
     ) {
         let g = self.group_of(client);
-        let is_connect = self.topo.client_groups[g].connect.0 == endpoint;
+        let is_connect = self.topo.client_groups[g].connect == endpoint;
         match (is_connect, outcome) {
             (true, Outcome::Ok) => {
                 let c = &mut self.clients[client as usize];
-                c.instance = instance;
+                c.instance = Some(instance);
                 c.attempts = 0;
                 c.last_backoff = 0;
                 c.session += 1;
@@ -130,7 +121,7 @@ impl<O: Observer> Engine<'_, O> {
             (false, Outcome::Err(ErrorClass::Refused)) => self.disconnect(client),
             // An answered request, or an application error: on to the next.
             (false, _) => {
-                if self.clients[client as usize].instance == instance {
+                if self.clients[client as usize].instance == Some(instance) {
                     self.schedule_request(client);
                 }
             }
@@ -138,29 +129,29 @@ impl<O: Observer> Engine<'_, O> {
     }
 
     /// Every client connected to a dead instance loses its connection.
-    pub(super) fn disconnect_clients(&mut self, instance: u32) {
+    pub(super) fn disconnect_clients(&mut self, instance: InstanceId) {
         if self.clients.is_empty() {
             return;
         }
         for client in 0..self.clients.len() as u32 {
-            if self.clients[client as usize].instance == instance {
+            if self.clients[client as usize].instance == Some(instance) {
                 self.disconnect(client);
             }
         }
     }
 
     fn disconnect(&mut self, client: u32) {
-        if self.clients[client as usize].instance == NONE {
+        if self.clients[client as usize].instance.is_none() {
             return;
         }
-        self.clients[client as usize].instance = NONE;
+        self.clients[client as usize].instance = None;
         self.schedule_reconnect(client);
     }
 
     fn schedule_request(&mut self, client: u32) {
         let g = self.group_of(client);
         let think = self.topo.client_groups[g].think as f64;
-        let gap: f64 = Exp1.sample(&mut self.client_rngs[g]);
+        let gap: f64 = Exp1.sample(&mut self.streams.clients[g]);
         let at = self.now + work::nearest(gap * think);
         let session = self.clients[client as usize].session;
         self.queue
@@ -175,7 +166,7 @@ impl<O: Observer> Engine<'_, O> {
             &policy,
             c.attempts + 1,
             c.last_backoff,
-            &mut self.client_rngs[g],
+            &mut self.streams.clients[g],
         );
         let c = &mut self.clients[client as usize];
         c.attempts += 1;

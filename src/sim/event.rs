@@ -1,14 +1,16 @@
 //! What the engine schedules. Small and `Copy`: the queue moves them by value.
 
+use crate::base::ids::{CallId, EndpointId, InstanceId, ServiceId, Slot, WorkloadId};
+
 /// An engine event. References to activations carry the epoch they were
 /// issued at; a mismatch means the activation moved on and the event is
 /// stale (lazy cancellation).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Event {
     /// The next open-loop arrival of a workload.
-    Arrival { workload: u32 },
+    Arrival { workload: WorkloadId },
     /// An activation finished its own work.
-    WorkDone { slot: u32, epoch: u32 },
+    WorkDone { slot: Slot, epoch: u32 },
     /// The head of a timer lane is due.
     Timer { lane: u32 },
     /// A fault of the scenario begins.
@@ -16,37 +18,56 @@ pub enum Event {
     /// A fault of the scenario ends.
     FaultEnd { fault: u32 },
     /// The supervisor starts a new process for a dead instance.
-    Restart { instance: u32, incarnation: u32 },
+    Restart {
+        instance: InstanceId,
+        incarnation: u32,
+    },
     /// A restarted (or rebooted) instance has booted and accepts work.
-    Ready { instance: u32, incarnation: u32 },
+    Ready {
+        instance: InstanceId,
+        incarnation: u32,
+    },
     /// The load balancer probes an instance.
-    Probe { instance: u32 },
+    Probe { instance: InstanceId },
     /// A probe's answer is overdue.
-    ProbeTimeout { instance: u32, seq: u32 },
+    ProbeTimeout { instance: InstanceId, seq: u32 },
     /// A retry's backoff is over.
-    Retry { slot: u32, epoch: u32 },
+    Retry { slot: Slot, epoch: u32 },
     /// A chaos monkey strikes.
     MonkeyKill { fault: u32 },
     /// An autoscaler decides.
-    Scale { service: u32 },
+    Scale { service: ServiceId },
     /// A drained instance leaves the fleet.
-    Retire { instance: u32, incarnation: u32 },
+    Retire {
+        instance: InstanceId,
+        incarnation: u32,
+    },
     /// A connected client's (re)connection attempt.
     ClientConnect { client: u32 },
     /// A connected client's next request.
     ClientRequest { client: u32, session: u32 },
     /// A delivery the network swallowed: its consumer's timeout is up.
-    DeliveryLost { queue: u32, endpoint: u32 },
+    DeliveryLost {
+        queue: ServiceId,
+        endpoint: EndpointId,
+    },
     /// A failed queue item is due for delivery again.
-    Redeliver { queue: u32, endpoint: u32 },
+    Redeliver {
+        queue: ServiceId,
+        endpoint: EndpointId,
+    },
     /// A failover promotes a replica of a database service.
-    Promote { service: u32 },
+    Promote { service: ServiceId },
     /// A request delayed on the network reaches the callee.
-    Land { slot: u32, epoch: u32, call: u32 },
+    Land {
+        slot: Slot,
+        epoch: u32,
+        call: CallId,
+    },
     /// A frozen instance's pause is over.
-    Thaw { instance: u32 },
+    Thaw { instance: InstanceId },
     /// A leaking instance's memory reaches its next alert or its limit.
-    MemoryCheck { instance: u32, check: u32 },
+    MemoryCheck { instance: InstanceId, check: u32 },
 }
 
 impl Event {
@@ -54,47 +75,47 @@ impl Event {
     #[inline]
     pub fn digest_word(&self) -> u64 {
         match *self {
-            Event::Arrival { workload } => (1 << 60) | workload as u64,
-            Event::WorkDone { slot, epoch } => (2 << 60) | ((epoch as u64) << 28) ^ slot as u64,
+            Event::Arrival { workload } => (1 << 60) | workload.0 as u64,
+            Event::WorkDone { slot, epoch } => (2 << 60) | ((epoch as u64) << 28) ^ slot.0 as u64,
             Event::Timer { lane } => (3 << 60) | lane as u64,
             Event::FaultStart { fault } => (5 << 60) | fault as u64,
             Event::FaultEnd { fault } => (6 << 60) | fault as u64,
             Event::Restart {
                 instance,
                 incarnation,
-            } => (7 << 60) | ((incarnation as u64) << 32) | instance as u64,
+            } => (7 << 60) | ((incarnation as u64) << 32) | instance.0 as u64,
             Event::Ready {
                 instance,
                 incarnation,
-            } => (8 << 60) | ((incarnation as u64) << 32) | instance as u64,
-            Event::Probe { instance } => (9 << 60) | instance as u64,
+            } => (8 << 60) | ((incarnation as u64) << 32) | instance.0 as u64,
+            Event::Probe { instance } => (9 << 60) | instance.0 as u64,
             Event::ProbeTimeout { instance, seq } => {
-                (10 << 60) | ((seq as u64) << 32) | instance as u64
+                (10 << 60) | ((seq as u64) << 32) | instance.0 as u64
             }
-            Event::Retry { slot, epoch } => (11 << 60) | ((epoch as u64) << 28) ^ slot as u64,
+            Event::Retry { slot, epoch } => (11 << 60) | ((epoch as u64) << 28) ^ slot.0 as u64,
             Event::MonkeyKill { fault } => (12 << 60) | fault as u64,
-            Event::Thaw { instance } => (14 << 60) | instance as u64,
-            Event::Promote { service } => (16 << 60) | service as u64,
+            Event::Thaw { instance } => (14 << 60) | instance.0 as u64,
+            Event::Promote { service } => (16 << 60) | service.0 as u64,
             Event::ClientConnect { client } => (19 << 60) | client as u64,
-            Event::Scale { service } => (21 << 60) | service as u64,
+            Event::Scale { service } => (21 << 60) | service.0 as u64,
             Event::Retire {
                 instance,
                 incarnation,
-            } => (22 << 60) | ((incarnation as u64) << 32) | instance as u64,
+            } => (22 << 60) | ((incarnation as u64) << 32) | instance.0 as u64,
             Event::ClientRequest { client, session } => {
                 (20 << 60) | ((session as u64) << 32) | client as u64
             }
             Event::DeliveryLost { queue, endpoint } => {
-                (18 << 60) | ((queue as u64) << 32) | endpoint as u64
+                (18 << 60) | ((queue.0 as u64) << 32) | endpoint.0 as u64
             }
             Event::Redeliver { queue, endpoint } => {
-                (17 << 60) | ((queue as u64) << 32) | endpoint as u64
+                (17 << 60) | ((queue.0 as u64) << 32) | endpoint.0 as u64
             }
             Event::Land { slot, epoch, call } => {
-                (15 << 60) | ((call as u64) << 40) ^ ((epoch as u64) << 20) ^ slot as u64
+                (15 << 60) | ((call.0 as u64) << 40) ^ ((epoch as u64) << 20) ^ slot.0 as u64
             }
             Event::MemoryCheck { instance, check } => {
-                (13 << 60) | ((check as u64) << 32) | instance as u64
+                (13 << 60) | ((check as u64) << 32) | instance.0 as u64
             }
         }
     }

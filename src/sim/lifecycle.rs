@@ -3,23 +3,69 @@
 //! kill, and what follows (refused connections, hung callers, a balancer that
 //! keeps routing to a corpse until its probes fail) comes from the mechanisms.
 
-use rand::RngExt;
+use std::collections::VecDeque;
 
-use super::engine::{CLIENT, CONSUMER, ENTRY, Engine, NO_PRIMARY, ORPHAN, PROBE, Phase};
+use super::activation::{Parent, Phase};
+use super::engine::Engine;
 use super::event::Event;
-use crate::base::{ErrorClass, Outcome};
+use crate::base::ErrorClass;
+use crate::base::ids::{InstanceId, ServiceId};
 use crate::components::instance::{Deferred, Process};
 use crate::components::work;
-use crate::faults::FaultAction;
-use crate::faults::{KillMode, PartitionMode};
+use crate::faults::{FaultAction, KillMode};
 use crate::observe::Observer;
 use crate::observe::events::StateChange;
-use crate::observe::trace::Traced;
-use crate::topology::InstanceId;
+use crate::topology::Topology;
+
+/// Replication lag of one instance (as a replica), piecewise linear in time.
+#[derive(Clone, Copy, Debug, Default)]
+pub(super) struct ReplicaLag {
+    /// Lag (ns) at `since`, and its growth per ns from then on.
+    at: f64,
+    since: u64,
+    slope: f64,
+    /// Virtual time up to which it had received the primary's writes when
+    /// the primary was lost.
+    position: f64,
+}
+
+/// The state of replicated databases.
+#[derive(Debug)]
+pub(super) struct Replicas {
+    /// Per instance, its lag as a replica.
+    lags: Vec<ReplicaLag>,
+    /// Per service, the current primary; `None` while a failover is under
+    /// way (and for services that do not replicate).
+    pub(super) primaries: Vec<Option<InstanceId>>,
+    /// Per service, completion times of recent writes acknowledged by the
+    /// primary: what a failover to a lagging replica loses.
+    pub(super) recent_writes: Vec<VecDeque<u64>>,
+    /// Per service, acknowledged writes lost in failovers.
+    pub(super) lost_writes: Vec<u64>,
+    /// Per service, the next replica to read from.
+    pub(super) cursor: Vec<u32>,
+}
+
+impl Replicas {
+    pub(super) fn new(topo: &Topology) -> Self {
+        let services = topo.services.len();
+        Replicas {
+            lags: vec![ReplicaLag::default(); topo.instances.len()],
+            primaries: topo
+                .services
+                .iter()
+                .map(|s| s.replication.map(|r| InstanceId(r.primary)))
+                .collect(),
+            recent_writes: vec![VecDeque::new(); services],
+            lost_writes: vec![0; services],
+            cursor: vec![0; services],
+        }
+    }
+}
 
 impl<O: Observer> Engine<'_, O> {
     pub(super) fn schedule_faults_and_probes(&mut self) {
-        for (f, fault) in self.faults.iter().enumerate() {
+        for (f, fault) in self.faults.all.iter().enumerate() {
             let fault_id = f as u32;
             self.queue
                 .schedule(fault.start, Event::FaultStart { fault: fault_id });
@@ -37,7 +83,7 @@ impl<O: Observer> Engine<'_, O> {
             // Staggered over one interval, so the probes of a service do not
             // all land at the same instant.
             let n = service.instances.len() as u64;
-            for (k, instance) in service.instances.clone().enumerate() {
+            for (k, instance) in service.instances.clone().map(InstanceId).enumerate() {
                 let offset = hc.interval * k as u64 / n;
                 self.queue.schedule(offset, Event::Probe { instance });
             }
@@ -47,9 +93,12 @@ impl<O: Observer> Engine<'_, O> {
     // ----- faults ---------------------------------------------------------
 
     pub(super) fn on_fault_start(&mut self, f: u32) {
-        let faults = self.faults;
-        let fault = &faults[f as usize];
+        let all = self.faults.all;
+        let fault = &all[f as usize];
         self.state_change(StateChange::FaultStarted { fault: f });
+        // What the request path asks about (latency, errors, partitions,
+        // links, monkeys) is in force from now.
+        self.faults.set(f, true);
         match &fault.action {
             FaultAction::Kill {
                 service,
@@ -58,7 +107,7 @@ impl<O: Observer> Engine<'_, O> {
                 mode,
             } => {
                 let victims = match instance {
-                    Some(i) => vec![*i],
+                    Some(i) => vec![InstanceId(*i)],
                     None => self.choose_running(*service, *count, f),
                 };
                 for victim in victims {
@@ -66,20 +115,8 @@ impl<O: Observer> Engine<'_, O> {
                 }
             }
             FaultAction::ZoneOutage { zone } => {
-                for i in 0..self.topo.instances.len() as u32 {
-                    if self.topo.instances[i as usize].zone.0 == *zone {
-                        self.zone_down(i, f);
-                    }
-                }
-            }
-            FaultAction::Latency { endpoints, .. } => {
-                for e in endpoints {
-                    self.latency_faults[*e as usize].push(f);
-                }
-            }
-            FaultAction::Errors { endpoints, .. } => {
-                for e in endpoints {
-                    self.error_faults[*e as usize].push(f);
+                for i in self.instances_in_zone(*zone) {
+                    self.zone_down(i, f);
                 }
             }
             FaultAction::CpuStress { instances, factor } => {
@@ -87,11 +124,10 @@ impl<O: Observer> Engine<'_, O> {
                     self.instances[*i as usize].cpu_factor *= factor;
                 }
             }
-            FaultAction::Partition { .. } => self.partitions.push(f),
-            FaultAction::LinkLatency { .. } => self.link_faults.push(f),
             FaultAction::ReplicationLag { instance, grow } => {
-                self.settle_lag(*instance);
-                self.lags[*instance as usize].slope += grow;
+                let instance = InstanceId(*instance);
+                self.settle_lag(instance);
+                self.replicas.lags[instance].slope += grow;
             }
             FaultAction::Freeze {
                 service,
@@ -99,7 +135,7 @@ impl<O: Observer> Engine<'_, O> {
                 count,
             } => {
                 let victims = match instance {
-                    Some(i) => vec![*i],
+                    Some(i) => vec![InstanceId(*i)],
                     None => self.choose_running(*service, *count, f),
                 };
                 let thaw = fault.end.unwrap_or(u64::MAX);
@@ -112,29 +148,37 @@ impl<O: Observer> Engine<'_, O> {
                 rate,
                 per_request,
             } => self.change_leak(instances, *rate, *per_request, true),
-            FaultAction::ChaosMonkey { .. } => {
-                self.monkeys_active[f as usize] = true;
-                self.schedule_monkey(f);
-            }
+            FaultAction::ChaosMonkey { .. } => self.schedule_monkey(f),
+            FaultAction::Latency { .. }
+            | FaultAction::Errors { .. }
+            | FaultAction::Partition { .. }
+            | FaultAction::LinkLatency { .. } => {}
         }
+    }
+
+    fn instances_in_zone(&self, zone: u32) -> Vec<InstanceId> {
+        (0..self.topo.instances.len() as u32)
+            .map(InstanceId)
+            .filter(|i| self.topo.instances[*i].zone.0 == zone)
+            .collect()
     }
 
     /// The monkey's next kill, an exponential interval away.
     fn schedule_monkey(&mut self, f: u32) {
-        let FaultAction::ChaosMonkey { mean_interval, .. } = self.faults[f as usize].action else {
+        let FaultAction::ChaosMonkey { mean_interval, .. } = self.faults.all[f as usize].action
+        else {
             return;
         };
-        let gap: f64 =
-            rand_distr::Distribution::sample(&rand_distr::Exp1, &mut self.fault_rngs[f as usize]);
+        let gap: f64 = rand_distr::Distribution::sample(&rand_distr::Exp1, self.faults.rng(f));
         let at = self.now + work::nearest(gap * mean_interval as f64);
         self.queue.schedule(at, Event::MonkeyKill { fault: f });
     }
 
     pub(super) fn on_monkey_kill(&mut self, f: u32) {
-        if !self.monkeys_active[f as usize] {
+        if !self.faults.monkey_roams(f) {
             return;
         }
-        if let FaultAction::ChaosMonkey { service, mode, .. } = self.faults[f as usize].action {
+        if let FaultAction::ChaosMonkey { service, mode, .. } = self.faults.all[f as usize].action {
             for victim in self.choose_running(service, 1, f) {
                 self.kill(victim, mode, f);
             }
@@ -143,39 +187,28 @@ impl<O: Observer> Engine<'_, O> {
     }
 
     pub(super) fn on_fault_end(&mut self, f: u32) {
-        let faults = self.faults;
+        let all = self.faults.all;
+        let fault = &all[f as usize];
         self.state_change(StateChange::FaultEnded { fault: f });
-        match &faults[f as usize].action {
+        self.faults.set(f, false);
+        match &fault.action {
             // A kill is an instant; what brings the instance back is its
             // restart policy.
             FaultAction::Kill { .. } => {}
             FaultAction::ZoneOutage { zone } => {
-                for i in 0..self.topo.instances.len() as u32 {
-                    if self.topo.instances[i as usize].zone.0 == *zone {
-                        self.zone_up(i);
-                    }
+                for i in self.instances_in_zone(*zone) {
+                    self.zone_up(i);
                 }
             }
-            FaultAction::Latency { endpoints, .. } => {
-                for e in endpoints {
-                    self.latency_faults[*e as usize].retain(|x| *x != f);
-                }
-            }
-            FaultAction::Errors { endpoints, .. } => {
-                for e in endpoints {
-                    self.error_faults[*e as usize].retain(|x| *x != f);
-                }
-            }
-            FaultAction::Partition { .. } => self.partitions.retain(|p| *p != f),
-            FaultAction::LinkLatency { .. } => self.link_faults.retain(|p| *p != f),
             FaultAction::ReplicationLag { instance, grow } => {
-                self.settle_lag(*instance);
+                let instance = InstanceId(*instance);
+                self.settle_lag(instance);
                 let catch_up = self
                     .topo
-                    .service_of_instance(InstanceId(*instance))
+                    .service_of_instance(instance)
                     .replication
                     .map_or(2.0, |r| r.catch_up);
-                let lag = &mut self.lags[*instance as usize];
+                let lag = &mut self.replicas.lags[instance];
                 lag.slope -= grow;
                 if lag.slope.abs() < 1e-12 {
                     // Replicating again: it catches up to the normal lag.
@@ -189,7 +222,6 @@ impl<O: Observer> Engine<'_, O> {
                 rate,
                 per_request,
             } => self.change_leak(instances, *rate, *per_request, false),
-            FaultAction::ChaosMonkey { .. } => self.monkeys_active[f as usize] = false,
             FaultAction::CpuStress { instances, factor } => {
                 for i in instances {
                     let state = &mut self.instances[*i as usize];
@@ -200,107 +232,24 @@ impl<O: Observer> Engine<'_, O> {
                     }
                 }
             }
+            FaultAction::ChaosMonkey { .. }
+            | FaultAction::Latency { .. }
+            | FaultAction::Errors { .. }
+            | FaultAction::Partition { .. }
+            | FaultAction::LinkLatency { .. } => {}
         }
     }
 
     /// `count` distinct running instances of a service, drawn from the
     /// fault's own stream.
-    fn choose_running(&mut self, service: u32, count: u32, f: u32) -> Vec<u32> {
-        let mut candidates: Vec<u32> = self.topo.services[service as usize]
+    fn choose_running(&mut self, service: u32, count: u32, f: u32) -> Vec<InstanceId> {
+        let candidates: Vec<InstanceId> = self.topo.services[service as usize]
             .instances
             .clone()
-            .filter(|i| self.instances[*i as usize].reachability() == Process::Running)
+            .map(InstanceId)
+            .filter(|i| self.instances[*i].reachability() == Process::Running)
             .collect();
-        let rng = &mut self.fault_rngs[f as usize];
-        let take = (count as usize).min(candidates.len());
-        for k in 0..take {
-            let j = rng.random_range(k..candidates.len());
-            candidates.swap(k, j);
-        }
-        candidates.truncate(take);
-        candidates
-    }
-
-    /// Extra work time from the latency faults active on an endpoint, for a
-    /// request on `instance`.
-    pub(super) fn injected_latency(&mut self, endpoint: u32, instance: u32) -> u64 {
-        let faults = self.faults;
-        let mut total = 0;
-        for k in 0..self.latency_faults[endpoint as usize].len() {
-            let f = self.latency_faults[endpoint as usize][k] as usize;
-            if let FaultAction::Latency {
-                add,
-                instance: only,
-                ..
-            } = &faults[f].action
-                && only.is_none_or(|i| i == instance)
-            {
-                total += work::sample(*add, &mut self.fault_rngs[f]);
-            }
-        }
-        total
-    }
-
-    /// How an active partition treats a call from one instance to another,
-    /// if one separates them.
-    pub(super) fn partition_between(&self, from: u32, to: u32) -> Option<PartitionMode> {
-        let at = |i: u32| {
-            let instance = &self.topo.instances[i as usize];
-            (instance.service.0, instance.zone.0)
-        };
-        self.partitions.iter().find_map(|f| {
-            let action = &self.faults[*f as usize].action;
-            match action {
-                FaultAction::Partition { mode, .. } if action.separates(at(from), at(to)) => {
-                    Some(*mode)
-                }
-                _ => None,
-            }
-        })
-    }
-
-    /// Network delay of the activation's current call, from the latency
-    /// faults on the link between its service and the callee's.
-    pub(super) fn network_delay(&mut self, slot: u32, call_id: u32) -> u64 {
-        let faults = self.faults;
-        let from = self.topo.instances[self.slab[slot as usize].instance as usize]
-            .service
-            .0;
-        let to = self.topo.calls[call_id as usize].to_service.0;
-        let mut total = 0;
-        for k in 0..self.link_faults.len() {
-            let f = self.link_faults[k] as usize;
-            if let FaultAction::LinkLatency {
-                from: a,
-                to: b,
-                add,
-            } = faults[f].action
-                && a == from
-                && b == to
-            {
-                total += work::sample(add, &mut self.fault_rngs[f]);
-            }
-        }
-        total
-    }
-
-    /// Whether an error fault answers this request instead of the endpoint.
-    pub(super) fn injects_error(&mut self, endpoint: u32, instance: u32) -> bool {
-        let faults = self.faults;
-        for k in 0..self.error_faults[endpoint as usize].len() {
-            let f = self.error_faults[endpoint as usize][k] as usize;
-            if let FaultAction::Errors {
-                fraction,
-                instance: only,
-                ..
-            } = &faults[f].action
-                && only.is_none_or(|i| i == instance)
-                && self.fault_rngs[f].random::<f64>() < *fraction
-            {
-                return true;
-            }
-        }
-        false
+        self.faults.choose(f, candidates, count)
     }
 
     // ----- death and rebirth ----------------------------------------------
@@ -308,26 +257,26 @@ impl<O: Observer> Engine<'_, O> {
     // ----- replication ----------------------------------------------------
 
     /// A replica's lag now (ns), never below the normal lag.
-    pub(super) fn lag_of(&self, instance: u32) -> f64 {
+    pub(super) fn lag_of(&self, instance: InstanceId) -> f64 {
         let base = self
             .topo
-            .service_of_instance(InstanceId(instance))
+            .service_of_instance(instance)
             .replication
             .map_or(0, |r| r.lag) as f64;
-        let lag = &self.lags[instance as usize];
+        let lag = &self.replicas.lags[instance];
         (lag.at + lag.slope * (self.now - lag.since) as f64).max(base)
     }
 
-    fn settle_lag(&mut self, instance: u32) {
+    fn settle_lag(&mut self, instance: InstanceId) {
         let value = self.lag_of(instance);
         let now = self.now;
-        let lag = &mut self.lags[instance as usize];
+        let lag = &mut self.replicas.lags[instance];
         lag.at = value;
         lag.since = now;
         if lag.slope < 0.0 {
             let base = self
                 .topo
-                .service_of_instance(InstanceId(instance))
+                .service_of_instance(instance)
                 .replication
                 .map_or(0, |r| r.lag) as f64;
             if value <= base {
@@ -339,81 +288,80 @@ impl<O: Observer> Engine<'_, O> {
     /// The instance just died or vanished: if it was a replicated database's
     /// primary, replication stops where each replica stood, and a failover
     /// begins if one is configured.
-    fn primary_check(&mut self, instance: u32) {
-        let service = self.topo.instances[instance as usize].service.index();
+    fn primary_check(&mut self, instance: InstanceId) {
+        let service = self.topo.instances[instance].service;
         let Some(replication) = self.topo.services[service].replication else {
             return;
         };
-        if self.primaries[service] != instance {
+        if self.replicas.primaries[service] != Some(instance) {
             return;
         }
-        self.state_change(StateChange::PrimaryLost { instance });
+        self.state_change(StateChange::PrimaryLost {
+            instance: instance.0,
+        });
         // What each replica had received when the primary went.
-        for replica in self.topo.services[service].instances.clone() {
+        for replica in self.topo.services[service].instance_ids() {
             if replica != instance {
-                self.lags[replica as usize].position = self.now as f64 - self.lag_of(replica);
+                self.replicas.lags[replica].position = self.now as f64 - self.lag_of(replica);
             }
         }
         if let Some(failover) = replication.failover {
-            self.primaries[service] = NO_PRIMARY;
+            self.replicas.primaries[service] = None;
             self.queue.schedule(
                 self.now + failover.detection + failover.promotion,
-                Event::Promote {
-                    service: service as u32,
-                },
+                Event::Promote { service },
             );
         }
     }
 
     /// Promotes the replica that had received the most; the primary's
     /// acknowledged writes it had not received are lost.
-    pub(super) fn on_promote(&mut self, service: u32) {
-        let s = service as usize;
-        let best = self.topo.services[s]
-            .instances
-            .clone()
-            .filter(|i| self.instances[*i as usize].reachability() == Process::Running)
+    pub(super) fn on_promote(&mut self, service: ServiceId) {
+        let lags = &self.replicas.lags;
+        let best = self.topo.services[service]
+            .instance_ids()
+            .filter(|i| self.instances[*i].reachability() == Process::Running)
             .max_by(|a, b| {
-                self.lags[*a as usize]
+                lags[*a]
                     .position
-                    .total_cmp(&self.lags[*b as usize].position)
+                    .total_cmp(&lags[*b].position)
                     .then(b.cmp(a))
             });
         let Some(promoted) = best else {
-            self.state_change(StateChange::FailoverFailed { service });
+            self.state_change(StateChange::FailoverFailed { service: service.0 });
             return;
         };
-        let received = self.lags[promoted as usize].position;
-        let lost = self.recent_writes[s]
+        let received = self.replicas.lags[promoted].position;
+        let lost = self.replicas.recent_writes[service]
             .iter()
             .filter(|t| **t as f64 > received)
             .count() as u64;
-        self.lost_writes[s] += lost;
-        self.recent_writes[s].clear();
-        self.primaries[s] = promoted;
-        for replica in self.topo.services[s].instances.clone() {
-            self.lags[replica as usize] = super::engine::ReplicaLag {
+        self.replicas.lost_writes[service] += lost;
+        self.replicas.recent_writes[service].clear();
+        self.replicas.primaries[service] = Some(promoted);
+        for replica in self.topo.services[service].instance_ids() {
+            self.replicas.lags[replica] = ReplicaLag {
                 since: self.now,
                 ..Default::default()
             };
         }
         self.state_change(StateChange::PrimaryPromoted {
-            instance: promoted,
+            instance: promoted.0,
             lost_writes: lost as u32,
         });
     }
 
-    fn kill(&mut self, instance: u32, mode: KillMode, f: u32) {
-        if self.instances[instance as usize].process != Process::Running {
+    fn kill(&mut self, instance: InstanceId, mode: KillMode, f: u32) {
+        if self.instances[instance].process != Process::Running {
             return;
         }
         let host_down = mode == KillMode::HostDown;
         self.state_change(StateChange::InstanceKilled {
-            instance,
+            instance: instance.0,
             fault: f,
             host_down,
         });
-        let state = &mut self.instances[instance as usize];
+        let state = &mut self.instances[instance];
         state.incarnation += 1;
         if host_down {
             state.process = Process::Unreachable;
@@ -429,9 +377,9 @@ impl<O: Observer> Engine<'_, O> {
     }
 
     /// The supervisor, if the service has one, starts a new process later.
-    fn schedule_restart(&mut self, instance: u32) {
-        if let Some(restart) = self.topo.service_of_instance(InstanceId(instance)).restart {
-            let incarnation = self.instances[instance as usize].incarnation;
+    fn schedule_restart(&mut self, instance: InstanceId) {
+        if let Some(restart) = self.topo.service_of_instance(instance).restart {
+            let incarnation = self.instances[instance].incarnation;
             self.queue.schedule(
                 self.now + restart.delay,
                 Event::Restart {
@@ -442,25 +390,30 @@ impl<O: Observer> Engine<'_, O> {
         }
     }
 
-    fn zone_down(&mut self, instance: u32, f: u32) {
-        if self.instances[instance as usize].zone_down {
+    fn zone_down(&mut self, instance: InstanceId, f: u32) {
+        if self.instances[instance].zone_down {
             return;
         }
-        self.state_change(StateChange::InstanceUnreachable { instance, fault: f });
-        self.instances[instance as usize].zone_down = true;
+        self.state_change(StateChange::InstanceUnreachable {
+            instance: instance.0,
+            fault: f,
+        });
+        self.instances[instance].zone_down = true;
         self.evict(instance, false);
         self.primary_check(instance);
     }
 
     /// The zone is back: the hosts power up. Connections that hung across
     /// the outage are reset; a process that was running boots again.
-    fn zone_up(&mut self, instance: u32) {
-        if !self.instances[instance as usize].zone_down {
+    fn zone_up(&mut self, instance: InstanceId) {
+        if !self.instances[instance].zone_down {
             return;
         }
-        self.instances[instance as usize].zone_down = false;
-        self.state_change(StateChange::InstanceReachable { instance });
-        match self.instances[instance as usize].process {
+        self.instances[instance].zone_down = false;
+        self.state_change(StateChange::InstanceReachable {
+            instance: instance.0,
+        });
+        match self.instances[instance].process {
             // A host that was itself gone before stays gone (its restart, if
             // any, will reset what hangs on it).
             Process::Unreachable => {}
@@ -472,35 +425,37 @@ impl<O: Observer> Engine<'_, O> {
         }
     }
 
-    pub(super) fn on_restart(&mut self, instance: u32, incarnation: u32) {
-        let state = &self.instances[instance as usize];
+    pub(super) fn on_restart(&mut self, instance: InstanceId, incarnation: u32) {
+        let state = &self.instances[instance];
         if state.incarnation != incarnation || state.process == Process::Running {
             return;
         }
-        self.state_change(StateChange::InstanceRestarting { instance });
+        self.state_change(StateChange::InstanceRestarting {
+            instance: instance.0,
+        });
         // A replaced host: whatever hung on the old one is reset.
         self.reset_limbo(instance);
         self.boot(instance);
     }
 
     /// Starts the instance's process; it refuses connections until booted.
-    fn boot(&mut self, instance: u32) {
+    fn boot(&mut self, instance: InstanceId) {
         let boot = self
             .topo
-            .service_of_instance(InstanceId(instance))
+            .service_of_instance(instance)
             .restart
             .map_or(0, |r| r.boot);
         self.boot_for(instance, boot);
     }
 
-    fn boot_for(&mut self, instance: u32, boot: u64) {
-        let state = &mut self.instances[instance as usize];
+    fn boot_for(&mut self, instance: InstanceId, boot: u64) {
+        let state = &mut self.instances[instance];
         state.incarnation += 1;
         let incarnation = state.incarnation;
         if boot == 0 {
             self.on_ready(instance, incarnation);
         } else {
-            self.instances[instance as usize].process = Process::Dead;
+            self.instances[instance].process = Process::Dead;
             self.queue.schedule(
                 self.now + boot,
                 Event::Ready {
@@ -511,8 +466,8 @@ impl<O: Observer> Engine<'_, O> {
         }
     }
 
-    pub(super) fn on_ready(&mut self, instance: u32, incarnation: u32) {
-        let state = &mut self.instances[instance as usize];
+    pub(super) fn on_ready(&mut self, instance: InstanceId, incarnation: u32) {
+        let state = &mut self.instances[instance];
         if state.incarnation != incarnation {
             return;
         }
@@ -522,7 +477,9 @@ impl<O: Observer> Engine<'_, O> {
         state.leaked = 0.0;
         state.leak_since = self.now;
         state.alerts_fired = 0;
-        self.state_change(StateChange::InstanceReady { instance });
+        self.state_change(StateChange::InstanceReady {
+            instance: instance.0,
+        });
         self.schedule_memory_check(instance);
     }
 
@@ -535,33 +492,35 @@ impl<O: Observer> Engine<'_, O> {
             let Some(scaling) = service.autoscaling else {
                 continue;
             };
-            for i in service.instances.start + service.initial_instances..service.instances.end {
-                let state = &mut self.instances[i as usize];
+            for i in service
+                .instance_ids()
+                .skip(service.initial_instances as usize)
+            {
+                let state = &mut self.instances[i];
                 state.provisioned = false;
                 state.process = Process::Dead;
                 state.routable = false;
             }
+            let service = ServiceId(s as u32);
             self.queue
-                .schedule(scaling.interval, Event::Scale { service: s as u32 });
+                .schedule(scaling.interval, Event::Scale { service });
         }
     }
 
     /// Compares the busy share of the running fleet over the last interval
     /// with the target, and adds or removes instances to meet it.
-    pub(super) fn on_scale(&mut self, service: u32) {
-        let s = service as usize;
+    pub(super) fn on_scale(&mut self, service: ServiceId) {
         let topo = self.topo;
-        let spec = &topo.services[s];
+        let spec = &topo.services[service];
         let scaling = spec.autoscaling.expect("only autoscaled services scale");
         let next = self.now + scaling.interval;
         if next < self.config.duration {
             self.queue.schedule(next, Event::Scale { service });
         }
-        let (busy, _) = self.scaler_busy[s].close(self.now, self.now - scaling.interval);
-        let fleet: Vec<u32> = spec
-            .instances
-            .clone()
-            .filter(|i| self.instances[*i as usize].provisioned)
+        let (busy, _) = self.scaling.busy[service].close(self.now, self.now - scaling.interval);
+        let fleet: Vec<InstanceId> = spec
+            .instance_ids()
+            .filter(|i| self.instances[*i].provisioned)
             .collect();
         // The instances it takes to run the observed load at the target
         // share of busy workers (as Kubernetes' HPA sizes a deployment).
@@ -570,24 +529,24 @@ impl<O: Observer> Engine<'_, O> {
         let needed = (busy / (spec.workers as f64 * scaling.target)).ceil() as u32;
         let wanted = needed.clamp(scaling.min, scaling.max);
         let current = fleet.len() as u32;
-        let cooling = self.last_scaled[s] > 0 && self.now < self.last_scaled[s] + scaling.cooldown;
+        let last = self.scaling.last_scaled[service];
+        let cooling = last > 0 && self.now < last + scaling.cooldown;
         if wanted == current || cooling {
             return;
         }
-        self.last_scaled[s] = self.now;
+        self.scaling.last_scaled[service] = self.now;
         if wanted > current {
             // New instances go to zones that are up, in turn.
-            let spares: Vec<u32> = spec
-                .instances
-                .clone()
+            let spares: Vec<InstanceId> = spec
+                .instance_ids()
                 .filter(|i| {
-                    let state = &self.instances[*i as usize];
+                    let state = &self.instances[*i];
                     !state.provisioned && !state.zone_down
                 })
                 .take((wanted - current) as usize)
                 .collect();
-            for i in &spares {
-                let state = &mut self.instances[*i as usize];
+            for &i in &spares {
+                let state = &mut self.instances[i];
                 state.provisioned = true;
                 if state.process == Process::Running {
                     // Still draining from a scale-in: take it back as it is.
@@ -597,39 +556,39 @@ impl<O: Observer> Engine<'_, O> {
                 }
                 // Routed to once booted (and, with health checks, probed).
                 state.routable = spec.health_check.is_none();
-                self.boot_for(*i, scaling.boot);
+                self.boot_for(i, scaling.boot);
             }
             self.state_change(StateChange::ScaledOut {
-                service,
+                service: service.0,
                 instances: current + spares.len() as u32,
             });
         } else {
             // The newest first: stop routing to them, let what they hold
             // finish for one interval, then end them.
             let remove = (current - wanted) as usize;
-            for &i in fleet.iter().rev().take(remove) {
-                let state = &mut self.instances[i as usize];
+            for &instance in fleet.iter().rev().take(remove) {
+                let state = &mut self.instances[instance];
                 state.provisioned = false;
                 state.routable = false;
                 let incarnation = state.incarnation;
                 self.queue.schedule(
                     self.now + scaling.interval,
                     Event::Retire {
-                        instance: i,
+                        instance,
                         incarnation,
                     },
                 );
             }
             self.state_change(StateChange::ScaledIn {
-                service,
+                service: service.0,
                 instances: wanted,
             });
         }
     }
 
     /// A drained instance leaves the fleet; anything it still holds is reset.
-    pub(super) fn on_retire(&mut self, instance: u32, incarnation: u32) {
-        let state = &mut self.instances[instance as usize];
+    pub(super) fn on_retire(&mut self, instance: InstanceId, incarnation: u32) {
+        let state = &mut self.instances[instance];
         if state.incarnation != incarnation || state.provisioned {
             return;
         }
@@ -643,29 +602,34 @@ impl<O: Observer> Engine<'_, O> {
 
     /// Stops the instance's clock until `thaw`: a long GC pause or a hung
     /// host. It accepts connections into its queue but answers nothing.
-    fn freeze(&mut self, instance: u32, thaw: u64, f: u32) {
-        let state = &mut self.instances[instance as usize];
+    fn freeze(&mut self, instance: InstanceId, thaw: u64, f: u32) {
+        let state = &mut self.instances[instance];
         if thaw <= state.frozen_until {
             return;
         }
         state.frozen_until = thaw;
-        self.state_change(StateChange::InstanceFrozen { instance, fault: f });
+        self.state_change(StateChange::InstanceFrozen {
+            instance: instance.0,
+            fault: f,
+        });
         if thaw < self.config.duration {
             self.queue.schedule(thaw, Event::Thaw { instance });
         }
     }
 
-    pub(super) fn on_thaw(&mut self, instance: u32) {
+    pub(super) fn on_thaw(&mut self, instance: InstanceId) {
         // Frozen longer by a later fault, or no longer frozen at all: its
         // process died in the meantime.
-        let until = self.instances[instance as usize].frozen_until;
+        let until = self.instances[instance].frozen_until;
         if until == 0 || until > self.now {
             return;
         }
-        self.instances[instance as usize].frozen_until = 0;
-        self.state_change(StateChange::InstanceThawed { instance });
+        self.instances[instance].frozen_until = 0;
+        self.state_change(StateChange::InstanceThawed {
+            instance: instance.0,
+        });
         // What arrived during the freeze, in the order it arrived.
-        let deferred = std::mem::take(&mut self.instances[instance as usize].deferred);
+        let deferred = std::mem::take(&mut self.instances[instance].deferred);
         for item in deferred {
             match item {
                 Deferred::Answer {
@@ -673,12 +637,12 @@ impl<O: Observer> Engine<'_, O> {
                     epoch,
                     outcome,
                 } => {
-                    if self.slab[slot as usize].epoch == epoch {
+                    if self.acts[slot].epoch == epoch {
                         self.respond(slot, outcome);
                     }
                 }
                 Deferred::Timer { slot, epoch, kind } => {
-                    if self.slab[slot as usize].epoch == epoch {
+                    if self.acts[slot].epoch == epoch {
                         self.fire_timer(slot, kind);
                     }
                 }
@@ -688,9 +652,9 @@ impl<O: Observer> Engine<'_, O> {
     }
 
     /// Memory in use by an instance's process now (bytes).
-    pub(super) fn memory_of(&self, instance: u32) -> f64 {
-        let state = &self.instances[instance as usize];
-        let Some(memory) = &self.topo.service_of_instance(InstanceId(instance)).memory else {
+    pub(super) fn memory_of(&self, instance: InstanceId) -> f64 {
+        let state = &self.instances[instance];
+        let Some(memory) = &self.topo.service_of_instance(instance).memory else {
             return 0.0;
         };
         memory.baseline as f64
@@ -700,8 +664,8 @@ impl<O: Observer> Engine<'_, O> {
     }
 
     /// Share of its limit an instance's memory fills.
-    pub(super) fn memory_share(&self, instance: u32) -> f64 {
-        match &self.topo.service_of_instance(InstanceId(instance)).memory {
+    pub(super) fn memory_share(&self, instance: InstanceId) -> f64 {
+        match &self.topo.service_of_instance(instance).memory {
             Some(memory) => self.memory_of(instance) / memory.limit as f64,
             None => 0.0,
         }
@@ -710,8 +674,9 @@ impl<O: Observer> Engine<'_, O> {
     /// A leak fault starts (`add`) or ends on its instances.
     fn change_leak(&mut self, instances: &[u32], rate: f64, per_request: u64, add: bool) {
         for &i in instances {
+            let i = InstanceId(i);
             self.settle_leak(i);
-            let state = &mut self.instances[i as usize];
+            let state = &mut self.instances[i];
             if add {
                 state.leak_rate += rate;
                 state.leak_per_request += per_request;
@@ -727,24 +692,24 @@ impl<O: Observer> Engine<'_, O> {
         }
     }
 
-    fn settle_leak(&mut self, instance: u32) {
+    fn settle_leak(&mut self, instance: InstanceId) {
         let now = self.now;
-        let state = &mut self.instances[instance as usize];
+        let state = &mut self.instances[instance];
         state.leaked += state.leak_rate * (now - state.leak_since) as f64;
         state.leak_since = now;
     }
 
     /// Schedules the instant the leak reaches the next alert or the limit
     /// (the engine needs no clock ticks to notice memory growing).
-    fn schedule_memory_check(&mut self, instance: u32) {
-        let state = &mut self.instances[instance as usize];
+    fn schedule_memory_check(&mut self, instance: InstanceId) {
+        let state = &mut self.instances[instance];
         state.memory_check += 1;
         let check = state.memory_check;
         let (rate, fired) = (state.leak_rate, state.alerts_fired as usize);
         if rate <= 0.0 || state.process != Process::Running {
             return;
         }
-        let Some(memory) = &self.topo.service_of_instance(InstanceId(instance)).memory else {
+        let Some(memory) = &self.topo.service_of_instance(instance).memory else {
             return;
         };
         let target = memory
@@ -757,43 +722,48 @@ impl<O: Observer> Engine<'_, O> {
             .schedule(at, Event::MemoryCheck { instance, check });
     }
 
-    pub(super) fn on_memory_check(&mut self, instance: u32, check: u32) {
-        if self.instances[instance as usize].memory_check != check {
+    pub(super) fn on_memory_check(&mut self, instance: InstanceId, check: u32) {
+        if self.instances[instance].memory_check != check {
             return;
         }
         self.check_memory(instance);
-        if self.instances[instance as usize].process == Process::Running {
+        if self.instances[instance].process == Process::Running {
             self.schedule_memory_check(instance);
         }
     }
 
     /// Raises the alerts memory has crossed, and OOM-kills at the limit.
     /// Returns whether the process was killed.
-    pub(super) fn check_memory(&mut self, instance: u32) -> bool {
+    pub(super) fn check_memory(&mut self, instance: InstanceId) -> bool {
         let topo = self.topo;
-        let Some(memory) = &topo.service_of_instance(InstanceId(instance)).memory else {
+        let Some(memory) = &topo.service_of_instance(instance).memory else {
             return false;
         };
         let share = self.memory_share(instance);
         while let Some(alert) = memory
             .alerts
-            .get(self.instances[instance as usize].alerts_fired as usize)
+            .get(self.instances[instance].alerts_fired as usize)
             && share >= *alert
         {
-            self.instances[instance as usize].alerts_fired += 1;
+            self.instances[instance].alerts_fired += 1;
             let percent = (alert * 100.0).round() as u32;
-            self.state_change(StateChange::MemoryAlert { instance, percent });
+            self.state_change(StateChange::MemoryAlert {
+                instance: instance.0,
+                percent,
+            });
         }
-        if share >= 1.0 && self.instances[instance as usize].process == Process::Running {
+        if share >= 1.0 && self.instances[instance].process == Process::Running {
             self.oom(instance);
             return true;
         }
         false
     }
 
-    fn oom(&mut self, instance: u32) {
-        self.state_change(StateChange::OomKilled { instance });
-        let state = &mut self.instances[instance as usize];
+    fn oom(&mut self, instance: InstanceId) {
+        self.state_change(StateChange::OomKilled {
+            instance: instance.0,
+        });
+        let state = &mut self.instances[instance];
         state.incarnation += 1;
         state.process = Process::Dead;
         state.memory_check += 1;
@@ -807,53 +777,37 @@ impl<O: Observer> Engine<'_, O> {
     /// A dead process resets its connections: callers hear `refused` at
     /// once. A vanished host says nothing: its requests go to limbo and
     /// their callers wait for their own timeouts.
-    fn evict(&mut self, instance: u32, reset: bool) {
-        // In slot order: deterministic, whatever order they arrived in.
-        let victims: Vec<u32> = self
-            .slab
-            .iter()
-            .enumerate()
-            .filter(|(_, a)| {
-                a.instance == instance && !matches!(a.phase, Phase::Free | Phase::Limbo)
-            })
-            .map(|(slot, _)| slot as u32)
-            .collect();
+    fn evict(&mut self, instance: InstanceId, reset: bool) {
+        let victims = self.acts.busy_on(instance);
         // Cancel whatever each victim waits for before any caller hears of
         // it, so an answer to one victim cannot set another going again.
         for &v in &victims {
-            self.slab[v as usize].epoch += 1;
+            self.acts[v].epoch += 1;
         }
-        let service = self.topo.instances[instance as usize].service.index();
+        let service = self.topo.instances[instance].service;
         for &v in &victims {
-            let a = self.slab[v as usize];
-            match a.phase {
-                Phase::Queued => self.queue_level[service].sub(self.now, 1),
+            match self.acts[v].phase {
+                Phase::Queued => self.meters.queued[service].sub(self.now, 1),
                 Phase::Working => {
-                    self.instances[instance as usize].busy -= 1;
-                    self.busy_level[service].sub(self.now, 1);
-                    if self.topo.services[service].autoscaling.is_some() {
-                        self.scaler_busy[service].sub(self.now, 1);
-                    }
+                    self.instances[instance].busy -= 1;
+                    self.worker_freed(instance);
                     self.release_connection(v);
                 }
                 Phase::WaitingPool => {
-                    self.instances[instance as usize].busy -= 1;
-                    self.busy_level[service].sub(self.now, 1);
-                    if self.topo.services[service].autoscaling.is_some() {
-                        self.scaler_busy[service].sub(self.now, 1);
-                    }
-                    self.leave_pool_queue(v);
+                    self.instances[instance].busy -= 1;
+                    self.worker_freed(instance);
+                    self.leave_pool_queue(v, false);
                 }
                 Phase::Free | Phase::Limbo => {}
             }
             if reset {
                 self.abort(v, ErrorClass::Refused);
             } else {
-                self.slab[v as usize].phase = Phase::Limbo;
-                self.instances[instance as usize].limbo.push(v);
+                self.acts[v].phase = Phase::Limbo;
+                self.instances[instance].limbo.push(v);
             }
         }
-        let state = &mut self.instances[instance as usize];
+        let state = &mut self.instances[instance];
         state.queue.clear();
         state.saturated = false;
         // Whatever froze the old process does not hold the next one.
@@ -863,50 +817,18 @@ impl<O: Observer> Engine<'_, O> {
     }
 
     /// Resets the connections that hung on an unreachable host.
-    fn reset_limbo(&mut self, instance: u32) {
-        let limbo = std::mem::take(&mut self.instances[instance as usize].limbo);
+    fn reset_limbo(&mut self, instance: InstanceId) {
+        let limbo = std::mem::take(&mut self.instances[instance].limbo);
         for slot in limbo {
             self.abort(slot, ErrorClass::Refused);
         }
     }
 
-    /// Ends an activation that holds no worker or connection any more, with
-    /// `class` as what its caller sees.
-    fn abort(&mut self, slot: u32, class: ErrorClass) {
-        let a = self.slab[slot as usize];
-        if O::TRACES {
-            let id = self.activation_id(slot);
-            let error = Some(class);
-            let degraded = a.degraded;
-            self.trace(Traced::Completed {
-                id,
-                error,
-                degraded,
-            });
-        }
-        self.endpoint_window[a.endpoint as usize].record_error(class);
-        self.release(slot);
-        match a.parent {
-            ORPHAN => {}
-            CONSUMER => self.delivered(a.parent_epoch, a.endpoint, false),
-            CLIENT => {
-                self.client_answered(a.parent_epoch, a.endpoint, a.instance, Outcome::Err(class))
-            }
-            PROBE => self.probe_answered(a.instance, a.parent_epoch, false),
-            ENTRY => self.entry_window[a.parent_epoch as usize].record_error(class),
-            parent => {
-                if self.slab[parent as usize].epoch == a.parent_epoch {
-                    self.deliver(parent, a.parent_epoch, Outcome::Err(class));
-                }
-            }
-        }
-    }
-
     // ----- health checks --------------------------------------------------
 
-    pub(super) fn on_probe(&mut self, instance: u32) {
+    pub(super) fn on_probe(&mut self, instance: InstanceId) {
         let topo = self.topo;
-        let service = topo.service_of_instance(InstanceId(instance));
+        let service = topo.service_of_instance(instance);
         let hc = service
             .health_check
             .expect("only health-checked services are probed");
@@ -916,13 +838,13 @@ impl<O: Observer> Engine<'_, O> {
         }
         // A probe whose timeout falls at this very instant has failed, even
         // if its timeout event comes after this one in the queue.
-        let probing = self.instances[instance as usize].probing;
+        let probing = self.instances[instance].probing;
         if let Some(seq) = probing.outstanding
             && self.now >= probing.deadline
         {
             self.probe_answered(instance, seq, false);
         }
-        let probing = &mut self.instances[instance as usize].probing;
+        let probing = &mut self.instances[instance].probing;
         if probing.outstanding.is_some() {
             // The previous probe is still unanswered; its timeout decides.
             return;
@@ -932,11 +854,11 @@ impl<O: Observer> Engine<'_, O> {
         probing.next_seq += 1;
         probing.outstanding = Some(seq);
         let timeout = Event::ProbeTimeout { instance, seq };
-        match self.instances[instance as usize].reachability() {
+        match self.instances[instance].reachability() {
             Process::Dead => self.probe_answered(instance, seq, false),
             Process::Unreachable => self.queue.schedule(self.now + hc.timeout, timeout),
             // A frozen process answers nothing: the probe times out.
-            Process::Running if self.instances[instance as usize].frozen_until > self.now => {
+            Process::Running if self.instances[instance].is_frozen(self.now) => {
                 self.queue.schedule(self.now + hc.timeout, timeout)
             }
             Process::Running
@@ -949,8 +871,8 @@ impl<O: Observer> Engine<'_, O> {
             Process::Running => match hc.endpoint {
                 None => self.probe_answered(instance, seq, true),
                 Some(endpoint) => {
-                    self.endpoint_window[endpoint.index()].arrivals += 1;
-                    match self.admit(endpoint.0, instance, PROBE, seq) {
+                    self.meters.endpoint[endpoint.index()].arrivals += 1;
+                    match self.admit(endpoint, instance, Parent::Probe(seq)) {
                         Ok(_) => self.queue.schedule(self.now + hc.timeout, timeout),
                         Err(_) => self.probe_answered(instance, seq, false),
                     }
@@ -959,19 +881,19 @@ impl<O: Observer> Engine<'_, O> {
         }
     }
 
-    pub(super) fn on_probe_timeout(&mut self, instance: u32, seq: u32) {
+    pub(super) fn on_probe_timeout(&mut self, instance: InstanceId, seq: u32) {
         self.probe_answered(instance, seq, false);
     }
 
     /// Counts a probe's result once (its answer or its timeout, whichever
     /// comes first) and ejects or readmits the instance.
-    pub(super) fn probe_answered(&mut self, instance: u32, seq: u32, healthy: bool) {
+    pub(super) fn probe_answered(&mut self, instance: InstanceId, seq: u32, healthy: bool) {
         let hc = self
             .topo
-            .service_of_instance(InstanceId(instance))
+            .service_of_instance(instance)
             .health_check
             .expect("only health-checked services are probed");
-        let state = &mut self.instances[instance as usize];
+        let state = &mut self.instances[instance];
         if state.probing.outstanding != Some(seq) {
             return;
         }
@@ -982,14 +904,18 @@ impl<O: Observer> Engine<'_, O> {
             // A drained or spare instance is out of the fleet, healthy or not.
             if !state.routable && state.provisioned && state.probing.successes >= hc.healthy_after {
                 state.routable = true;
-                self.state_change(StateChange::Readmitted { instance });
+                self.state_change(StateChange::Readmitted {
+                    instance: instance.0,
+                });
             }
         } else {
             state.probing.failures += 1;
             state.probing.successes = 0;
             if state.routable && state.probing.failures >= hc.unhealthy_after {
                 state.routable = false;
-                self.state_change(StateChange::Ejected { instance });
+                self.state_change(StateChange::Ejected {
+                    instance: instance.0,
+                });
             }
         }
     }

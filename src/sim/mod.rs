@@ -2,12 +2,16 @@
 //! the engine loop. No I/O, no serde, no wall clock: a run is a pure function
 //! of the topology, the run configuration and the seed.
 
+mod activation;
+mod active;
 pub mod broker;
 mod clients;
 pub mod engine;
 pub mod event;
 mod lifecycle;
+mod meters;
 pub mod queue;
+mod timers;
 
 pub use crate::plan::RunConfig;
 pub use engine::{Engine, RunSummary};

@@ -143,6 +143,7 @@ impl EventQueue {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::base::ids::WorkloadId;
     use proptest::prelude::*;
 
     proptest! {
@@ -152,11 +153,11 @@ mod tests {
         fn pops_in_time_then_insertion_order(times in proptest::collection::vec(0u64..20, 0..200)) {
             let mut queue = EventQueue::new();
             for (i, t) in times.iter().enumerate() {
-                queue.schedule(*t, Event::Arrival { workload: i as u32 });
+                queue.schedule(*t, Event::Arrival { workload: WorkloadId(i as u32) });
             }
             let mut popped = Vec::new();
             while let Some((t, Event::Arrival { workload })) = queue.pop_until(u64::MAX) {
-                popped.push((t, workload));
+                popped.push((t, workload.0));
             }
             let mut expected: Vec<(u64, u32)> = times.iter().enumerate().map(|(i, t)| (*t, i as u32)).collect();
             expected.sort();
@@ -173,7 +174,7 @@ mod tests {
             let mut model: Vec<(u64, u32)> = Vec::new();
             for (i, (push, t)) in ops.into_iter().enumerate() {
                 if push {
-                    queue.schedule(t, Event::Arrival { workload: i as u32 });
+                    queue.schedule(t, Event::Arrival { workload: WorkloadId(i as u32) });
                     model.push((t, i as u32));
                     model.sort();
                 } else {
@@ -182,7 +183,7 @@ mod tests {
                         model.remove(0);
                     }
                     let popped = queue.pop_until(t).map(|(time, event)| match event {
-                        Event::Arrival { workload } => (time, workload),
+                        Event::Arrival { workload } => (time, workload.0),
                         other => panic!("unexpected {other:?}"),
                     });
                     prop_assert_eq!(popped, expected);

@@ -447,3 +447,10 @@ impl Topology {
             .sum()
     }
 }
+
+impl Service {
+    /// The ids of its instances (contiguous, in order).
+    pub fn instance_ids(&self) -> impl Iterator<Item = InstanceId> + Clone + use<> {
+        self.instances.clone().map(InstanceId)
+    }
+}

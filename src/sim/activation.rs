@@ -1,0 +1,183 @@
+//! Activations — one execution of an endpoint on one instance — and the slab
+//! they live in.
+//!
+//! Slots are reused. Each carries an `epoch` that moves on whenever its
+//! activation stops waiting for something, so every timer and answer issued
+//! for an older epoch is recognised as stale and dropped (lazy
+//! cancellation), and a `life` that moves on only when the slot is freed.
+
+use std::ops::{Index, IndexMut};
+
+use crate::base::ids::{EndpointId, InstanceId, ServiceId, Slot, WorkloadId};
+
+/// Whom an activation answers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Parent {
+    /// A client of an open-loop workload.
+    Entry(WorkloadId),
+    /// The activation in `slot` made this call at `epoch`; the answer is
+    /// stale if that slot's epoch has moved on.
+    Call { slot: Slot, epoch: u32 },
+    /// The load balancer's health probe with this sequence number.
+    Probe(u32),
+    /// The consumer of a queue service, delivering one item.
+    Consumer(ServiceId),
+    /// A connected closed-loop client.
+    Client(u32),
+    /// An entry client or a consumer that gave up: the activation runs on
+    /// and answers nobody.
+    Orphan,
+}
+
+/// Where an activation is, for the faults that must find it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(super) enum Phase {
+    #[default]
+    Free,
+    /// In its instance's queue.
+    Queued,
+    /// Holding a worker: its own work, or a call in flight.
+    Working,
+    /// Holding a worker and waiting in a pool for a connection.
+    WaitingPool,
+    /// Swallowed by an unreachable host.
+    Limbo,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Activation {
+    pub(super) epoch: u32,
+    /// Moves on only when the slot is freed: what a client's timer holds.
+    pub(super) life: u32,
+    pub(super) phase: Phase,
+    pub(super) endpoint: EndpointId,
+    pub(super) instance: InstanceId,
+    pub(super) parent: Parent,
+    pub(super) arrived: u64,
+    /// Index of the next call within the endpoint's calls.
+    pub(super) next_call: u32,
+    /// Runtime pool whose connection this activation holds for its call.
+    pub(super) pool: Option<u32>,
+    /// Retries made of the current call.
+    pub(super) attempt: u32,
+    /// Backoff slept before the last retry (decorrelated jitter grows it).
+    pub(super) last_backoff: u64,
+    /// When the current attempt was sent (slow-call detection).
+    pub(super) call_sent: u64,
+    /// A call failed and its fallback let the request go on without it.
+    pub(super) degraded: bool,
+    /// The last call missed (a cache miss, or no answer).
+    pub(super) missed: bool,
+}
+
+impl Activation {
+    /// A new activation of `endpoint` on `instance`, arrived `now`.
+    pub(super) fn new(
+        endpoint: EndpointId,
+        instance: InstanceId,
+        parent: Parent,
+        now: u64,
+    ) -> Self {
+        Activation {
+            epoch: 0,
+            life: 0,
+            phase: Phase::Limbo,
+            endpoint,
+            instance,
+            parent,
+            arrived: now,
+            next_call: 0,
+            pool: None,
+            attempt: 0,
+            last_backoff: 0,
+            call_sent: 0,
+            degraded: false,
+            missed: false,
+        }
+    }
+
+    /// Whether an answer or timer issued at `epoch` is still awaited.
+    #[inline]
+    pub(super) fn awaits(&self, epoch: u32) -> bool {
+        self.epoch == epoch
+    }
+}
+
+/// The slab of activations, with the counts a run reports.
+#[derive(Debug, Default)]
+pub(super) struct Activations {
+    slab: Vec<Activation>,
+    free: Vec<Slot>,
+    /// Alive now.
+    pub(super) live: u64,
+    /// Most alive at once.
+    pub(super) peak: u64,
+    /// Ever created.
+    pub(super) created: u64,
+}
+
+impl Activations {
+    /// Places a new activation in a free slot (keeping the slot's epoch and
+    /// life, which only grow) or a new one.
+    #[inline]
+    pub(super) fn allocate(&mut self, mut activation: Activation) -> Slot {
+        self.live += 1;
+        self.created += 1;
+        self.peak = self.peak.max(self.live);
+        match self.free.pop() {
+            Some(slot) => {
+                let old = &mut self.slab[slot.index()];
+                activation.epoch = old.epoch;
+                activation.life = old.life;
+                *old = activation;
+                slot
+            }
+            None => {
+                self.slab.push(activation);
+                Slot((self.slab.len() - 1) as u32)
+            }
+        }
+    }
+
+    /// Frees a slot; moving its epoch and life on makes every outstanding
+    /// reference to it stale.
+    #[inline]
+    pub(super) fn release(&mut self, slot: Slot) {
+        let a = &mut self.slab[slot.index()];
+        a.epoch += 1;
+        a.life += 1;
+        a.phase = Phase::Free;
+        self.free.push(slot);
+        self.live -= 1;
+    }
+}
+
+impl Activations {
+    /// The activations on `instance` that are queued or hold a worker, in
+    /// slot order: deterministic, whatever order they arrived in.
+    pub(super) fn busy_on(&self, instance: InstanceId) -> Vec<Slot> {
+        self.slab
+            .iter()
+            .enumerate()
+            .filter(|(_, a)| {
+                a.instance == instance && !matches!(a.phase, Phase::Free | Phase::Limbo)
+            })
+            .map(|(slot, _)| Slot(slot as u32))
+            .collect()
+    }
+}
+
+impl Index<Slot> for Activations {
+    type Output = Activation;
+    #[inline]
+    fn index(&self, slot: Slot) -> &Activation {
+        &self.slab[slot.index()]
+    }
+}
+
+impl IndexMut<Slot> for Activations {
+    #[inline]
+    fn index_mut(&mut self, slot: Slot) -> &mut Activation {
+        &mut self.slab[slot.index()]
+    }
+}

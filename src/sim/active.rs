@@ -1,0 +1,195 @@
+//! The faults in force, as the request path asks about them.
+//!
+//! The engine asks at each step whether something is injected: extra work
+//! time on an endpoint, an error instead of an answer, a partition between
+//! two instances, a delay on a link. Those questions are answered here, from
+//! short lists of the faults active now, each with its own random stream so
+//! that adding a fault never shifts another's draws.
+
+use rand::RngExt;
+use rand_chacha::ChaCha8Rng;
+
+use crate::base::ids::{EndpointId, InstanceId, ServiceId, ZoneId};
+use crate::base::rng::stream;
+use crate::components::work;
+use crate::faults::{Fault, FaultAction, PartitionMode};
+
+pub(super) struct ActiveFaults<'t> {
+    pub(super) all: &'t [Fault],
+    /// One stream per fault of the scenario.
+    rngs: Vec<ChaCha8Rng>,
+    /// Per endpoint, the latency faults on it (indices into `all`).
+    latency: Vec<Vec<u32>>,
+    /// Per endpoint, the error faults on it.
+    errors: Vec<Vec<u32>>,
+    partitions: Vec<u32>,
+    links: Vec<u32>,
+    /// Per fault, whether its chaos monkey roams.
+    monkeys: Vec<bool>,
+}
+
+impl<'t> ActiveFaults<'t> {
+    pub(super) fn new(all: &'t [Fault], endpoints: usize, seed: u64) -> Self {
+        ActiveFaults {
+            all,
+            rngs: all
+                .iter()
+                .map(|f| stream(seed, &format!("fault/{}", f.name)))
+                .collect(),
+            latency: vec![Vec::new(); endpoints],
+            errors: vec![Vec::new(); endpoints],
+            partitions: Vec::new(),
+            links: Vec::new(),
+            monkeys: vec![false; all.len()],
+        }
+    }
+
+    /// The fault's own random stream.
+    pub(super) fn rng(&mut self, f: u32) -> &mut ChaCha8Rng {
+        &mut self.rngs[f as usize]
+    }
+
+    /// Puts the request-path part of fault `f` in force (`on`) or lifts it.
+    /// Faults that act on instances (kills, freezes, leaks) are applied by
+    /// the engine; this keeps the lists the request path reads.
+    pub(super) fn set(&mut self, f: u32, on: bool) {
+        let toggle = |list: &mut Vec<u32>| {
+            if on {
+                list.push(f);
+            } else {
+                list.retain(|x| *x != f);
+            }
+        };
+        match &self.all[f as usize].action {
+            FaultAction::Latency { endpoints, .. } => {
+                for e in endpoints {
+                    toggle(&mut self.latency[*e as usize]);
+                }
+            }
+            FaultAction::Errors { endpoints, .. } => {
+                for e in endpoints {
+                    toggle(&mut self.errors[*e as usize]);
+                }
+            }
+            FaultAction::Partition { .. } => toggle(&mut self.partitions),
+            FaultAction::LinkLatency { .. } => toggle(&mut self.links),
+            FaultAction::ChaosMonkey { .. } => self.monkeys[f as usize] = on,
+            _ => {}
+        }
+    }
+
+    /// Whether fault `f`'s chaos monkey still roams.
+    pub(super) fn monkey_roams(&self, f: u32) -> bool {
+        self.monkeys[f as usize]
+    }
+
+    /// Whether any latency fault is on `endpoint` (checked on every request
+    /// before the cost of `injected_latency`).
+    #[inline]
+    pub(super) fn slows(&self, endpoint: EndpointId) -> bool {
+        !self.latency[endpoint.index()].is_empty()
+    }
+
+    /// Whether any error fault is on `endpoint`.
+    #[inline]
+    pub(super) fn fails(&self, endpoint: EndpointId) -> bool {
+        !self.errors[endpoint.index()].is_empty()
+    }
+
+    #[inline]
+    pub(super) fn any_partition(&self) -> bool {
+        !self.partitions.is_empty()
+    }
+
+    #[inline]
+    pub(super) fn any_link(&self) -> bool {
+        !self.links.is_empty()
+    }
+
+    /// Extra work time from the latency faults on an endpoint, for a
+    /// request on `instance`.
+    pub(super) fn injected_latency(&mut self, endpoint: EndpointId, instance: InstanceId) -> u64 {
+        let mut total = 0;
+        for &f in &self.latency[endpoint.index()] {
+            if let FaultAction::Latency {
+                add,
+                instance: only,
+                ..
+            } = &self.all[f as usize].action
+                && only.is_none_or(|i| i == instance.0)
+            {
+                total += work::sample(*add, &mut self.rngs[f as usize]);
+            }
+        }
+        total
+    }
+
+    /// Whether an error fault answers this request instead of the endpoint.
+    pub(super) fn injects_error(&mut self, endpoint: EndpointId, instance: InstanceId) -> bool {
+        for &f in &self.errors[endpoint.index()] {
+            if let FaultAction::Errors {
+                fraction,
+                instance: only,
+                ..
+            } = &self.all[f as usize].action
+                && only.is_none_or(|i| i == instance.0)
+                && self.rngs[f as usize].random::<f64>() < *fraction
+            {
+                return true;
+            }
+        }
+        false
+    }
+
+    /// How an active partition treats a call between two places (service,
+    /// zone), if one separates them.
+    pub(super) fn partition_between(
+        &self,
+        from: (ServiceId, ZoneId),
+        to: (ServiceId, ZoneId),
+    ) -> Option<PartitionMode> {
+        let (from, to) = ((from.0.0, from.1.0), (to.0.0, to.1.0));
+        self.partitions.iter().find_map(|f| {
+            let action = &self.all[*f as usize].action;
+            match action {
+                FaultAction::Partition { mode, .. } if action.separates(from, to) => Some(*mode),
+                _ => None,
+            }
+        })
+    }
+
+    /// Network delay of a request from service `from` to service `to`.
+    pub(super) fn network_delay(&mut self, from: ServiceId, to: ServiceId) -> u64 {
+        let mut total = 0;
+        for &f in &self.links {
+            if let FaultAction::LinkLatency {
+                from: a,
+                to: b,
+                add,
+            } = self.all[f as usize].action
+                && a == from.0
+                && b == to.0
+            {
+                total += work::sample(add, &mut self.rngs[f as usize]);
+            }
+        }
+        total
+    }
+
+    /// `count` distinct candidates, drawn from fault `f`'s stream.
+    pub(super) fn choose(
+        &mut self,
+        f: u32,
+        mut candidates: Vec<InstanceId>,
+        count: u32,
+    ) -> Vec<InstanceId> {
+        let rng = &mut self.rngs[f as usize];
+        let take = (count as usize).min(candidates.len());
+        for k in 0..take {
+            let j = rng.random_range(k..candidates.len());
+            candidates.swap(k, j);
+        }
+        candidates.truncate(take);
+        candidates
+    }
+}

@@ -1,0 +1,154 @@
+//! What the engine measures in the open window, and the rows it hands the
+//! observer when a window closes.
+//!
+//! The request path records into per-endpoint and per-workload `Outcomes`
+//! and time-weighted `Level`s; services and pools are summed only at window
+//! close, so each request is recorded once.
+
+use super::engine::Engine;
+use crate::base::ErrorClass;
+use crate::base::ids::InstanceId;
+use crate::components::instance::Process;
+use crate::observe::Observer;
+use crate::observe::metrics::{Level, Outcomes, Row};
+use crate::topology::{Component, Topology, UNLIMITED_WORKERS};
+
+#[derive(Debug)]
+pub(super) struct Meters {
+    /// Per workload, as its clients see it.
+    pub(super) entry: Vec<Outcomes>,
+    pub(super) endpoint: Vec<Outcomes>,
+    /// Per service: queued and busy workers over its instances.
+    pub(super) queued: Vec<Level>,
+    pub(super) busy: Vec<Level>,
+    /// Per pool group.
+    pub(super) pool_in_use: Vec<Level>,
+    pub(super) pool_waiting: Vec<Level>,
+    pub(super) pool_refused: Vec<u64>,
+    /// Per workload, over the windows that start at or after the warm-up.
+    pub(super) entry_totals: Vec<Outcomes>,
+    /// Scratch for merging a service's endpoints at window close.
+    service: Vec<Outcomes>,
+    rows: Vec<Row>,
+    start: u64,
+    /// When the open window closes.
+    pub(super) next_end: u64,
+}
+
+impl Meters {
+    pub(super) fn new(topo: &Topology, window: u64) -> Self {
+        let per = |n: usize| (0..n).map(|_| Outcomes::default()).collect::<Vec<_>>();
+        let services = topo.services.len();
+        let groups = topo.pool_groups.len();
+        Meters {
+            entry: per(topo.workloads.len()),
+            endpoint: per(topo.endpoints.len()),
+            queued: vec![Level::default(); services],
+            busy: vec![Level::default(); services],
+            pool_in_use: vec![Level::default(); groups],
+            pool_waiting: vec![Level::default(); groups],
+            pool_refused: vec![0; groups],
+            entry_totals: per(topo.workloads.len()),
+            service: per(services),
+            rows: Vec::new(),
+            start: 0,
+            next_end: window,
+        }
+    }
+}
+
+impl<O: Observer> Engine<'_, O> {
+    /// Closes the open window at `now`: one row per entry, service,
+    /// endpoint and pool group, handed to the observer; then opens the next.
+    pub(super) fn on_window_end(&mut self) {
+        let (start, end) = (self.meters.start, self.now);
+        self.meters.rows.clear();
+        // The summary covers the windows that start after the warm-up;
+        // merging per window keeps the per-request path to one record.
+        let measured = start >= self.config.warmup;
+        self.close_entries(start, end, measured);
+        self.close_services(start, end);
+        self.close_endpoints(start, end);
+        self.close_pools(start, end);
+        self.observer.window(self.topo, &self.meters.rows);
+        self.meters.start = end;
+        self.meters.next_end = end + self.config.window;
+    }
+
+    fn close_entries(&mut self, start: u64, end: u64, measured: bool) {
+        let m = &mut self.meters;
+        for (w, outcomes) in m.entry.iter_mut().enumerate() {
+            let component = Component::Entry(w as u32);
+            if !outcomes.latency.is_empty() {
+                self.observer.latencies(component, &outcomes.latency);
+            }
+            m.rows
+                .push(Row::empty(start, end, component).with_outcomes(outcomes));
+            if measured {
+                m.entry_totals[w].add(outcomes);
+            }
+            outcomes.reset();
+        }
+    }
+
+    fn close_services(&mut self, start: u64, end: u64) {
+        let topo = self.topo;
+        for (s, service) in topo.services.iter().enumerate() {
+            let component = Component::Service(s as u32);
+            let merged = &mut self.meters.service[s];
+            for e in service.endpoints.clone() {
+                merged.add(&self.meters.endpoint[e as usize]);
+            }
+            let mut row = Row::empty(start, end, component).with_outcomes(merged);
+            if !merged.latency.is_empty() {
+                self.observer.latencies(component, &merged.latency);
+            }
+            merged.reset();
+            let ids = service.instances.clone().map(InstanceId);
+            if service.memory.is_some() {
+                row.memory_max = ids
+                    .clone()
+                    .filter(|i| self.instances[*i].process == Process::Running)
+                    .map(|i| self.memory_of(i) as u64)
+                    .max()
+                    .unwrap_or(0);
+            }
+            row.queue = self.meters.queued[s].close(end, start);
+            row.busy = self.meters.busy[s].close(end, start);
+            row.capacity = if service.workers == UNLIMITED_WORKERS {
+                0
+            } else {
+                let provisioned = ids.filter(|i| self.instances[*i].provisioned).count();
+                service.workers as u64 * provisioned as u64
+            };
+            self.meters.rows.push(row);
+        }
+    }
+
+    fn close_endpoints(&mut self, start: u64, end: u64) {
+        let m = &mut self.meters;
+        for (e, outcomes) in m.endpoint.iter_mut().enumerate() {
+            let component = Component::Endpoint(e as u32);
+            if !outcomes.latency.is_empty() {
+                self.observer.latencies(component, &outcomes.latency);
+            }
+            m.rows
+                .push(Row::empty(start, end, component).with_outcomes(outcomes));
+            outcomes.reset();
+        }
+    }
+
+    fn close_pools(&mut self, start: u64, end: u64) {
+        let topo = self.topo;
+        let m = &mut self.meters;
+        for (g, group) in topo.pool_groups.iter().enumerate() {
+            let mut row = Row::empty(start, end, Component::Pool(g as u32));
+            row.in_use = m.pool_in_use[g].close(end, start);
+            row.waiters = m.pool_waiting[g].close(end, start);
+            row.errors[ErrorClass::PoolExhausted as usize] = std::mem::take(&mut m.pool_refused[g]);
+            let callers = topo.services[group.caller].instances.len() as u64;
+            row.capacity = group.size as u64 * callers;
+            m.rows.push(row);
+        }
+    }
+}
