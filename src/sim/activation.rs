@@ -6,6 +6,7 @@
 //! for an older epoch is recognised as stale and dropped (lazy
 //! cancellation), and a `life` that moves on only when the slot is freed.
 
+use std::num::NonZeroU32;
 use std::ops::{Index, IndexMut};
 
 use crate::base::ids::{EndpointId, InstanceId, ServiceId, Slot, WorkloadId};
@@ -44,6 +45,18 @@ pub(super) enum Phase {
     Limbo,
 }
 
+/// `Parent`'s kind, stored beside the activation's other small fields (see
+/// `Activation::parent`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ParentKind {
+    Entry,
+    Call,
+    Probe,
+    Consumer,
+    Client,
+    Orphan,
+}
+
 #[derive(Clone, Copy, Debug)]
 pub(super) struct Activation {
     pub(super) epoch: u32,
@@ -52,12 +65,18 @@ pub(super) struct Activation {
     pub(super) phase: Phase,
     pub(super) endpoint: EndpointId,
     pub(super) instance: InstanceId,
-    pub(super) parent: Parent,
+    // The parent, flattened: as a field, `Parent` would take 12 bytes with
+    // its padding and push an activation past one cache line, which every
+    // request touches several times. `parent()` and `set_parent()` are
+    // the only ways in and out.
+    parent_kind: ParentKind,
+    parent_a: u32,
+    parent_b: u32,
     pub(super) arrived: u64,
     /// Index of the next call within the endpoint's calls.
     pub(super) next_call: u32,
-    /// Runtime pool whose connection this activation holds for its call.
-    pub(super) pool: Option<u32>,
+    /// The pool connection this activation holds for its call.
+    pub(super) pool: Option<Held>,
     /// Retries made of the current call.
     pub(super) attempt: u32,
     /// Backoff slept before the last retry (decorrelated jitter grows it).
@@ -70,6 +89,21 @@ pub(super) struct Activation {
     pub(super) missed: bool,
 }
 
+/// A pool connection held: the runtime pool's index, kept plus one so that
+/// `Option<Held>` is as small as the index.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct Held(NonZeroU32);
+
+impl Held {
+    pub(super) fn new(pool: u32) -> Self {
+        Held(NonZeroU32::new(pool + 1).expect("a pool index is below u32::MAX"))
+    }
+
+    pub(super) fn pool(self) -> usize {
+        self.0.get() as usize - 1
+    }
+}
+
 impl Activation {
     /// A new activation of `endpoint` on `instance`, arrived `now`.
     pub(super) fn new(
@@ -78,13 +112,15 @@ impl Activation {
         parent: Parent,
         now: u64,
     ) -> Self {
-        Activation {
+        let mut activation = Activation {
             epoch: 0,
             life: 0,
             phase: Phase::Limbo,
             endpoint,
             instance,
-            parent,
+            parent_kind: ParentKind::Orphan,
+            parent_a: 0,
+            parent_b: 0,
             arrived: now,
             next_call: 0,
             pool: None,
@@ -93,7 +129,38 @@ impl Activation {
             call_sent: 0,
             degraded: false,
             missed: false,
+        };
+        activation.set_parent(parent);
+        activation
+    }
+
+    /// Whom it answers.
+    #[inline]
+    pub(super) fn parent(&self) -> Parent {
+        let (a, b) = (self.parent_a, self.parent_b);
+        match self.parent_kind {
+            ParentKind::Entry => Parent::Entry(WorkloadId(a)),
+            ParentKind::Call => Parent::Call {
+                slot: Slot(a),
+                epoch: b,
+            },
+            ParentKind::Probe => Parent::Probe(a),
+            ParentKind::Consumer => Parent::Consumer(ServiceId(a)),
+            ParentKind::Client => Parent::Client(a),
+            ParentKind::Orphan => Parent::Orphan,
         }
+    }
+
+    #[inline]
+    pub(super) fn set_parent(&mut self, parent: Parent) {
+        (self.parent_kind, self.parent_a, self.parent_b) = match parent {
+            Parent::Entry(workload) => (ParentKind::Entry, workload.0, 0),
+            Parent::Call { slot, epoch } => (ParentKind::Call, slot.0, epoch),
+            Parent::Probe(seq) => (ParentKind::Probe, seq, 0),
+            Parent::Consumer(queue) => (ParentKind::Consumer, queue.0, 0),
+            Parent::Client(client) => (ParentKind::Client, client, 0),
+            Parent::Orphan => (ParentKind::Orphan, 0, 0),
+        };
     }
 
     /// Whether an answer or timer issued at `epoch` is still awaited.
@@ -179,5 +246,21 @@ impl IndexMut<Slot> for Activations {
     #[inline]
     fn index_mut(&mut self, slot: Slot) -> &mut Activation {
         &mut self.slab[slot.index()]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every request touches its activation several times: keep it within
+    /// one cache line.
+    #[test]
+    fn an_activation_fits_in_a_cache_line() {
+        assert!(
+            std::mem::size_of::<Activation>() <= 64,
+            "{}",
+            std::mem::size_of::<Activation>()
+        );
     }
 }

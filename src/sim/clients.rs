@@ -27,7 +27,6 @@ pub(super) struct Client {
     session: u32,
 }
 
-
 impl<O: Observer> Engine<'_, O> {
     /// Clients connect at random over their first think time.
     pub(super) fn start_clients(&mut self) {

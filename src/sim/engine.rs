@@ -11,7 +11,7 @@
 
 use rand_chacha::ChaCha8Rng;
 
-use super::activation::{Activation, Activations, Parent, Phase};
+use super::activation::{Activation, Activations, Held, Parent, Phase};
 use super::active::ActiveFaults;
 use super::event::Event;
 use super::lifecycle::Replicas;
@@ -169,6 +169,9 @@ pub struct Engine<'t, O: Observer> {
     pub(super) acts: Activations,
     /// Per instance: workers, queue, process, health, memory.
     pub(super) instances: Vec<InstanceState>,
+    /// Per instance, its place among its service's instances: the offset of
+    /// its own breaker or pool within a call site's.
+    ranks: Vec<u32>,
     /// Per service.
     balancers: Vec<Balancer>,
     pub(super) calls: CallSites,
@@ -199,6 +202,12 @@ impl<'t, O: Observer> Engine<'t, O> {
                 .instances
                 .iter()
                 .map(|_| InstanceState::new())
+                .collect(),
+            ranks: topo
+                .instances
+                .iter()
+                .enumerate()
+                .map(|(i, instance)| i as u32 - topo.services[instance.service].instances.start)
                 .collect(),
             balancers: vec![Balancer::default(); services],
             calls: CallSites {
@@ -677,12 +686,10 @@ impl<'t, O: Observer> Engine<'t, O> {
         CallId(self.topo.endpoints[a.endpoint].calls.start + a.next_call)
     }
 
-    /// The instance's place among its service's instances: the offset of its
-    /// own breaker or pool within a call site's.
+    /// The instance's place among its service's instances.
     #[inline]
     fn rank(&self, instance: InstanceId) -> u32 {
-        let service = self.topo.instances[instance].service;
-        instance.0 - self.topo.services[service].instances.start
+        self.ranks[instance]
     }
 
     /// One attempt of the activation's current call: past its circuit
@@ -716,7 +723,7 @@ impl<'t, O: Observer> Engine<'t, O> {
             match self.calls.pools[pool as usize].acquire(group.size) {
                 Acquire::Granted => {
                     self.meters.pool_in_use[group_id].add(self.now, 1);
-                    self.acts[slot].pool = Some(pool);
+                    self.acts[slot].pool = Some(Held::new(pool));
                 }
                 Acquire::Exhausted { newly } => {
                     if newly {
@@ -807,6 +814,8 @@ impl<'t, O: Observer> Engine<'t, O> {
 
     /// Hands a callee's answer to its caller, or holds it until the
     /// caller's instance thaws.
+    // Forced inline: every answer to a call passes here, from `answer`.
+    #[inline(always)]
     fn deliver(&mut self, slot: Slot, epoch: u32, outcome: Outcome) {
         let instance = self.acts[slot].instance;
         if self.instances[instance].is_frozen(self.now) {
@@ -984,7 +993,7 @@ impl<'t, O: Observer> Engine<'t, O> {
     /// Returns the activation's pool connection, handing it straight to the
     /// longest-waiting live caller if there is one.
     pub(super) fn release_connection(&mut self, slot: Slot) {
-        let Some(pool) = self.acts[slot].pool.take() else {
+        let Some(held) = self.acts[slot].pool.take() else {
             return;
         };
         let group_id = self.topo.calls[self.current_call(slot)]
@@ -992,14 +1001,14 @@ impl<'t, O: Observer> Engine<'t, O> {
             .expect("a held connection belongs to a pooled call");
         let size = self.topo.pool_groups[group_id].size;
         let acts = &self.acts;
-        let handed = self.calls.pools[pool as usize]
+        let handed = self.calls.pools[held.pool()]
             .release(size, |(waiter, epoch)| acts[waiter].awaits(epoch));
         match handed {
             Release::HandedOver((waiter, _)) => {
                 self.meters.pool_waiting[group_id].sub(self.now, 1);
                 let w = &mut self.acts[waiter];
                 w.epoch += 1;
-                w.pool = Some(pool);
+                w.pool = Some(held);
                 w.phase = Phase::Working;
                 let waiter_call = self.current_call(waiter);
                 self.send(waiter, waiter_call);
@@ -1103,13 +1112,15 @@ impl<'t, O: Observer> Engine<'t, O> {
 
     /// Tells an ended activation's parent how it ended: the one place an
     /// answer is routed.
+    // Forced inline: every request ends here, nearly always from `complete`.
+    #[inline(always)]
     fn answer(&mut self, a: &Activation, ending: Ending) {
         let outcome = match ending {
             Ending::Answered(outcome) => outcome,
             Ending::Reset(class) => Outcome::Err(class),
         };
         let ok = matches!(outcome, Outcome::Ok);
-        match a.parent {
+        match a.parent() {
             // Its client gave up and already counted a timeout.
             Parent::Orphan => {}
             Parent::Client(client) => self.client_answered(client, a.endpoint, a.instance, outcome),
@@ -1159,7 +1170,7 @@ impl<'t, O: Observer> Engine<'t, O> {
         let slot = self.acts.allocate(activation);
         if O::TRACES {
             let id = self.activation_id(slot);
-            let origin = self.origin(activation.parent);
+            let origin = self.origin(activation.parent());
             self.trace(Traced::Admitted {
                 id,
                 origin,
@@ -1238,12 +1249,12 @@ impl<'t, O: Observer> Engine<'t, O> {
                 TimerKind::ClientTimeout => {
                     a.life == timer.epoch
                         && a.phase != Phase::Free
-                        && matches!(a.parent, Parent::Entry(_))
+                        && matches!(a.parent(), Parent::Entry(_))
                 }
                 TimerKind::ConsumerTimeout => {
                     a.life == timer.epoch
                         && a.phase != Phase::Free
-                        && matches!(a.parent, Parent::Consumer(_))
+                        && matches!(a.parent(), Parent::Consumer(_))
                 }
                 _ => a.awaits(timer.epoch),
             };
@@ -1268,7 +1279,8 @@ impl<'t, O: Observer> Engine<'t, O> {
                 // The client or consumer gives up; the request runs on in
                 // the system, answering nobody.
                 let a = &mut self.acts[slot];
-                let parent = std::mem::replace(&mut a.parent, Parent::Orphan);
+                let parent = a.parent();
+                a.set_parent(Parent::Orphan);
                 let endpoint = a.endpoint;
                 if O::TRACES {
                     let id = ActivationId {
