@@ -5,5 +5,7 @@
 mod error_class;
 pub mod ids;
 pub mod rng;
+pub mod time;
 
 pub use error_class::{ERROR_CLASSES, ErrorClass, Outcome};
+pub use time::SimTime;

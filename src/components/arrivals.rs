@@ -5,6 +5,7 @@
 use rand::{Rng, RngExt};
 use rand_distr::{Distribution, Exp1};
 
+use crate::base::SimTime;
 use crate::topology::RateSegment;
 
 #[derive(Clone, Debug)]
@@ -23,7 +24,11 @@ impl ArrivalProcess {
     /// stays zero for ever.
     // Forced inline: once per request, from the engine's arrival path.
     #[inline(always)]
-    pub fn next<R: Rng + ?Sized>(&mut self, segments: &[RateSegment], rng: &mut R) -> Option<u64> {
+    pub fn next<R: Rng + ?Sized>(
+        &mut self,
+        segments: &[RateSegment],
+        rng: &mut R,
+    ) -> Option<SimTime> {
         loop {
             let seg = segments.get(self.segment)?;
             let rate_max = seg.rate_start.max(seg.rate_end);
@@ -51,7 +56,7 @@ impl ArrivalProcess {
                     continue;
                 }
             }
-            return Some(super::work::nearest(candidate));
+            return Some(SimTime(super::work::nearest(candidate)));
         }
     }
 }
@@ -72,6 +77,7 @@ mod tests {
         let mut process = ArrivalProcess::new();
         let mut n = 0;
         while let Some(t) = process.next(segments, &mut rng) {
+            let t = t.ns();
             if t >= to {
                 break;
             }

@@ -5,6 +5,8 @@
 
 use std::collections::VecDeque;
 
+use crate::base::SimTime;
+
 use crate::topology::BreakerPolicy;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -12,7 +14,7 @@ pub enum BreakerState {
     Closed,
     /// Until the given virtual time.
     Open {
-        until: u64,
+        until: SimTime,
     },
     /// `admitted` test calls let through, `succeeded` of them answered well.
     HalfOpen {
@@ -33,7 +35,7 @@ pub enum Transition {
 pub struct Breaker {
     pub state: BreakerState,
     /// Outcomes of the calls in the window: when, and whether it failed.
-    window: VecDeque<(u64, bool)>,
+    window: VecDeque<(SimTime, bool)>,
     failures: u32,
 }
 
@@ -50,7 +52,7 @@ impl Default for Breaker {
 impl Breaker {
     /// Whether a call may be sent now. An open breaker whose time is up turns
     /// half-open here, lazily, on the first call that asks.
-    pub fn admit(&mut self, now: u64, policy: &BreakerPolicy) -> (bool, Option<Transition>) {
+    pub fn admit(&mut self, now: SimTime, policy: &BreakerPolicy) -> (bool, Option<Transition>) {
         match self.state {
             BreakerState::Closed => (true, None),
             BreakerState::Open { until } if now < until => (false, None),
@@ -79,7 +81,12 @@ impl Breaker {
     }
 
     /// Records the outcome of a call that was sent.
-    pub fn record(&mut self, now: u64, policy: &BreakerPolicy, failed: bool) -> Option<Transition> {
+    pub fn record(
+        &mut self,
+        now: SimTime,
+        policy: &BreakerPolicy,
+        failed: bool,
+    ) -> Option<Transition> {
         match self.state {
             // A call sent before the breaker opened, answering late.
             BreakerState::Open { .. } => None,
@@ -137,7 +144,7 @@ impl Breaker {
         }
     }
 
-    fn trip(&mut self, now: u64, policy: &BreakerPolicy) {
+    fn trip(&mut self, now: SimTime, policy: &BreakerPolicy) {
         self.state = BreakerState::Open {
             until: now + policy.open_for,
         };
@@ -168,17 +175,24 @@ mod tests {
         let p = policy();
         let mut b = Breaker::default();
         for failed in [false, true, false] {
-            assert_eq!(b.record(0, &p, failed), None);
+            assert_eq!(b.record(SimTime(0), &p, failed), None);
         }
         // 2 failures in 4 calls reaches 50 %.
-        assert_eq!(b.record(5, &p, true), Some(Transition::Opened));
-        assert_eq!(b.admit(50, &p), (false, None));
-        assert_eq!(b.admit(105, &p), (true, Some(Transition::HalfOpened)));
-        assert_eq!(b.admit(106, &p), (true, None));
-        assert_eq!(b.admit(107, &p), (false, None), "only two test calls");
-        assert_eq!(b.record(110, &p, false), None);
-        assert_eq!(b.record(111, &p, false), Some(Transition::Closed));
-        assert_eq!(b.admit(112, &p), (true, None));
+        assert_eq!(b.record(SimTime(5), &p, true), Some(Transition::Opened));
+        assert_eq!(b.admit(SimTime(50), &p), (false, None));
+        assert_eq!(
+            b.admit(SimTime(105), &p),
+            (true, Some(Transition::HalfOpened))
+        );
+        assert_eq!(b.admit(SimTime(106), &p), (true, None));
+        assert_eq!(
+            b.admit(SimTime(107), &p),
+            (false, None),
+            "only two test calls"
+        );
+        assert_eq!(b.record(SimTime(110), &p, false), None);
+        assert_eq!(b.record(SimTime(111), &p, false), Some(Transition::Closed));
+        assert_eq!(b.admit(SimTime(112), &p), (true, None));
     }
 
     #[test]
@@ -186,11 +200,16 @@ mod tests {
         let p = policy();
         let mut b = Breaker::default();
         for _ in 0..4 {
-            b.record(0, &p, true);
+            b.record(SimTime(0), &p, true);
         }
-        assert!(b.admit(100, &p).0);
-        assert_eq!(b.record(120, &p, true), Some(Transition::Opened));
-        assert_eq!(b.state, BreakerState::Open { until: 220 });
+        assert!(b.admit(SimTime(100), &p).0);
+        assert_eq!(b.record(SimTime(120), &p, true), Some(Transition::Opened));
+        assert_eq!(
+            b.state,
+            BreakerState::Open {
+                until: SimTime(220)
+            }
+        );
     }
 
     #[test]
@@ -202,19 +221,19 @@ mod tests {
         let mut b = Breaker::default();
         // Three failures early on, under min_calls (4): nothing yet.
         for t in [0, 10, 20] {
-            assert_eq!(b.record(t, &p, true), None);
+            assert_eq!(b.record(SimTime(t), &p, true), None);
         }
         // A second later they are gone: four successes, no failure in view.
         for t in [1100, 1110, 1120, 1130] {
-            assert_eq!(b.record(t, &p, false), None);
+            assert_eq!(b.record(SimTime(t), &p, false), None);
         }
         assert_eq!(b.failures, 0);
         // Two failures among six calls within the span: 2/6 < 50 %...
-        assert_eq!(b.record(1140, &p, true), None);
+        assert_eq!(b.record(SimTime(1140), &p, true), None);
         // ...and the fourth makes it 4/8 = 50 %: open.
-        assert_eq!(b.record(1150, &p, true), None);
-        assert_eq!(b.record(1160, &p, true), None);
-        assert_eq!(b.record(1170, &p, true), Some(Transition::Opened));
+        assert_eq!(b.record(SimTime(1150), &p, true), None);
+        assert_eq!(b.record(SimTime(1160), &p, true), None);
+        assert_eq!(b.record(SimTime(1170), &p, true), Some(Transition::Opened));
     }
 
     #[test]
@@ -223,11 +242,11 @@ mod tests {
         let mut b = Breaker::default();
         // Under the threshold all along: 1 in 4, then 2 in 5.
         for failed in [true, false, false, false, true] {
-            assert_eq!(b.record(0, &p, failed), None);
+            assert_eq!(b.record(SimTime(0), &p, failed), None);
         }
         // Ten successes push both failures out of the ten-call window.
         for _ in 0..10 {
-            assert_eq!(b.record(0, &p, false), None);
+            assert_eq!(b.record(SimTime(0), &p, false), None);
         }
         assert_eq!(b.failures, 0);
     }

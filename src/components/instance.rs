@@ -3,8 +3,8 @@
 
 use std::collections::VecDeque;
 
-use crate::base::Outcome;
 use crate::base::ids::Slot;
+use crate::base::{Outcome, SimTime};
 use crate::topology::TimerKind;
 
 /// The process behind an instance, as its callers experience it.
@@ -25,7 +25,7 @@ pub struct Probing {
     /// Sequence number of the unanswered probe, if one is out.
     pub outstanding: Option<u32>,
     /// When the outstanding probe times out.
-    pub deadline: u64,
+    pub deadline: SimTime,
     pub next_seq: u32,
     pub failures: u32,
     pub successes: u32,
@@ -57,7 +57,7 @@ pub struct InstanceState {
     pub leaked: f64,
     /// Bytes per nanosecond leaked while leak faults are active.
     pub leak_rate: f64,
-    pub leak_since: u64,
+    pub leak_since: SimTime,
     /// Bytes leaked per completed request while leak faults are active.
     pub leak_per_request: u64,
     /// Memory alerts already raised by this process.
@@ -67,7 +67,8 @@ pub struct InstanceState {
     /// Part of the fleet: false for an autoscaler's spare slot.
     pub provisioned: bool,
     /// Frozen (a GC pause, a hung host) until this virtual time.
-    pub frozen_until: u64,
+    /// `None` when it runs.
+    pub frozen_until: Option<SimTime>,
     /// What happened to its activations while frozen, in order.
     pub deferred: Vec<Deferred>,
     /// Set from the first rejection until the load falls to half, so a
@@ -95,12 +96,12 @@ impl InstanceState {
             limbo: Vec::new(),
             leaked: 0.0,
             leak_rate: 0.0,
-            leak_since: 0,
+            leak_since: SimTime::ZERO,
             leak_per_request: 0,
             alerts_fired: 0,
             memory_check: 0,
             provisioned: true,
-            frozen_until: 0,
+            frozen_until: None,
             deferred: Vec::new(),
             saturated: false,
         }
@@ -124,21 +125,21 @@ impl InstanceState {
 
     /// Whether the process is paused at `now` (a GC pause, a hung host).
     #[inline]
-    pub fn is_frozen(&self, now: u64) -> bool {
-        self.frozen_until > now
+    pub fn is_frozen(&self, now: SimTime) -> bool {
+        self.frozen_until.is_some_and(|thaw| thaw > now)
     }
 
     /// When a process frozen at `now` resumes; `None` if it is not frozen.
     #[inline]
-    pub fn thaws_at(&self, now: u64) -> Option<u64> {
-        self.is_frozen(now).then_some(self.frozen_until)
+    pub fn thaws_at(&self, now: SimTime) -> Option<SimTime> {
+        self.frozen_until.filter(|thaw| *thaw > now)
     }
 
     /// What a request arriving at a running process meets: a free worker,
     /// room in the queue, or a full queue. A frozen process still accepts
     /// connections into its backlog, but starts nothing.
     #[inline]
-    pub fn admission(&mut self, workers: u32, queue: u32, now: u64) -> Admission {
+    pub fn admission(&mut self, workers: u32, queue: u32, now: SimTime) -> Admission {
         if self.busy < workers && !self.is_frozen(now) {
             Admission::Start
         } else if (self.queue.len() as u32) < queue {
@@ -153,7 +154,7 @@ impl InstanceState {
     /// The next queued activation to give a free worker to, if a worker is
     /// free and the process runs.
     #[inline]
-    pub fn next_to_start(&mut self, workers: u32, now: u64) -> Option<Slot> {
+    pub fn next_to_start(&mut self, workers: u32, now: SimTime) -> Option<Slot> {
         if self.busy < workers && !self.is_frozen(now) {
             self.queue.pop_front()
         } else {
@@ -166,7 +167,7 @@ impl InstanceState {
     /// fallen to half of what it can hold (hysteresis, so sustained
     /// overload is one episode, not one per request).
     #[inline]
-    pub fn release_worker(&mut self, workers: u32, queue: u32, now: u64) -> Released {
+    pub fn release_worker(&mut self, workers: u32, queue: u32, now: SimTime) -> Released {
         self.busy -= 1;
         let next = if self.is_frozen(now) {
             None

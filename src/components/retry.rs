@@ -2,6 +2,7 @@
 
 use rand::{Rng, RngExt};
 
+use crate::base::SimTime;
 use crate::topology::Jitter;
 use crate::topology::RetryPolicy;
 
@@ -43,8 +44,8 @@ pub struct RetryBudget {
 }
 
 impl RetryBudget {
-    fn bucket(&mut self, now: u64) -> &mut (u64, u32, u32) {
-        let second = now / BUCKET_NS;
+    fn bucket(&mut self, now: SimTime) -> &mut (u64, u32, u32) {
+        let second = now.ns() / BUCKET_NS;
         let bucket = &mut self.buckets[(second % BUCKETS as u64) as usize];
         if bucket.0 != second {
             *bucket = (second, 0, 0);
@@ -52,13 +53,13 @@ impl RetryBudget {
         bucket
     }
 
-    pub fn note_first_attempt(&mut self, now: u64) {
+    pub fn note_first_attempt(&mut self, now: SimTime) {
         self.bucket(now).1 += 1;
     }
 
     /// Spends a retry if the budget allows one now.
-    pub fn try_spend(&mut self, now: u64, ratio: f64, min_per_s: f64) -> bool {
-        let oldest = (now / BUCKET_NS).saturating_sub(BUCKETS as u64 - 1);
+    pub fn try_spend(&mut self, now: SimTime, ratio: f64, min_per_s: f64) -> bool {
+        let oldest = (now.ns() / BUCKET_NS).saturating_sub(BUCKETS as u64 - 1);
         let (firsts, retries) = self
             .buckets
             .iter()
@@ -122,14 +123,16 @@ mod tests {
     fn the_budget_caps_retries_to_a_share_of_first_attempts() {
         let mut budget = RetryBudget::default();
         for _ in 0..100 {
-            budget.note_first_attempt(0);
+            budget.note_first_attempt(SimTime::ZERO);
         }
         // 20 % of 100 plus 0 per second: twenty retries, then none.
-        let granted = (0..50).filter(|_| budget.try_spend(0, 0.2, 0.0)).count();
+        let granted = (0..50)
+            .filter(|_| budget.try_spend(SimTime::ZERO, 0.2, 0.0))
+            .count();
         assert_eq!(granted, 20);
         // Ten seconds later the window has forgotten them.
-        budget.note_first_attempt(11 * BUCKET_NS);
-        assert!(!budget.try_spend(11 * BUCKET_NS, 0.2, 0.0));
-        assert!(budget.try_spend(11 * BUCKET_NS, 0.2, 1.0));
+        budget.note_first_attempt(SimTime(11 * BUCKET_NS));
+        assert!(!budget.try_spend(SimTime(11 * BUCKET_NS), 0.2, 0.0));
+        assert!(budget.try_spend(SimTime(11 * BUCKET_NS), 0.2, 1.0));
     }
 }

@@ -4,7 +4,7 @@
 
 use super::latencies::Latencies;
 
-use crate::base::{ERROR_CLASSES, ErrorClass};
+use crate::base::{ERROR_CLASSES, ErrorClass, SimTime};
 use crate::topology::Component;
 
 /// Request outcomes of one component over one window.
@@ -132,34 +132,34 @@ pub struct LatencySummary {
 pub struct Level {
     pub value: u64,
     area: u128,
-    last: u64,
+    last: SimTime,
     max: u64,
 }
 
 impl Level {
     #[inline]
-    fn settle(&mut self, now: u64) {
+    fn settle(&mut self, now: SimTime) {
         self.area += self.value as u128 * (now - self.last) as u128;
         self.last = now;
     }
 
     #[inline]
-    pub fn add(&mut self, now: u64, delta: u64) {
+    pub fn add(&mut self, now: SimTime, delta: u64) {
         self.settle(now);
         self.value += delta;
         self.max = self.max.max(self.value);
     }
 
     #[inline]
-    pub fn sub(&mut self, now: u64, delta: u64) {
+    pub fn sub(&mut self, now: SimTime, delta: u64) {
         self.settle(now);
         self.value -= delta;
     }
 
     /// Time-average and maximum since the last close; starts the next window.
-    pub fn close(&mut self, now: u64, window_start: u64) -> (f64, u64) {
+    pub fn close(&mut self, now: SimTime, window_start: SimTime) -> (f64, u64) {
         self.settle(now);
-        let span = now.saturating_sub(window_start);
+        let span = now.ns().saturating_sub(window_start.ns());
         let average = if span == 0 {
             self.value as f64
         } else {
@@ -247,13 +247,13 @@ mod tests {
     #[test]
     fn level_time_average_weights_by_duration() {
         let mut level = Level::default();
-        level.add(0, 2); // 2 for 10 ns
-        level.add(10, 2); // 4 for 30 ns
-        level.sub(40, 4); // 0 for 60 ns
-        let (average, max) = level.close(100, 0);
+        level.add(SimTime(0), 2); // 2 for 10 ns
+        level.add(SimTime(10), 2); // 4 for 30 ns
+        level.sub(SimTime(40), 4); // 0 for 60 ns
+        let (average, max) = level.close(SimTime(100), SimTime(0));
         assert!((average - (2.0 * 10.0 + 4.0 * 30.0) / 100.0).abs() < 1e-12);
         assert_eq!(max, 4);
-        let (average, max) = level.close(200, 100);
+        let (average, max) = level.close(SimTime(200), SimTime(100));
         assert_eq!((average, max), (0.0, 0));
     }
 

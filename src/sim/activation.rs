@@ -9,6 +9,7 @@
 use std::num::NonZeroU32;
 use std::ops::{Index, IndexMut};
 
+use crate::base::SimTime;
 use crate::base::ids::{EndpointId, InstanceId, ServiceId, Slot, WorkloadId};
 
 /// Whom an activation answers.
@@ -72,7 +73,7 @@ pub(super) struct Activation {
     parent_kind: ParentKind,
     parent_a: u32,
     parent_b: u32,
-    pub(super) arrived: u64,
+    pub(super) arrived: SimTime,
     /// Index of the next call within the endpoint's calls.
     pub(super) next_call: u32,
     /// The pool connection this activation holds for its call.
@@ -82,7 +83,7 @@ pub(super) struct Activation {
     /// Backoff slept before the last retry (decorrelated jitter grows it).
     pub(super) last_backoff: u64,
     /// When the current attempt was sent (slow-call detection).
-    pub(super) call_sent: u64,
+    pub(super) call_sent: SimTime,
     /// A call failed and its fallback let the request go on without it.
     pub(super) degraded: bool,
     /// The last call missed (a cache miss, or no answer).
@@ -110,7 +111,7 @@ impl Activation {
         endpoint: EndpointId,
         instance: InstanceId,
         parent: Parent,
-        now: u64,
+        now: SimTime,
     ) -> Self {
         let mut activation = Activation {
             epoch: 0,
@@ -126,7 +127,7 @@ impl Activation {
             pool: None,
             attempt: 0,
             last_backoff: 0,
-            call_sent: 0,
+            call_sent: SimTime::ZERO,
             degraded: false,
             missed: false,
         };

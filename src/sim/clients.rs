@@ -9,7 +9,7 @@ use super::activation::Parent;
 use super::engine::Engine;
 use super::event::Event;
 use crate::base::ids::{EndpointId, InstanceId};
-use crate::base::{ErrorClass, Outcome};
+use crate::base::{ErrorClass, Outcome, SimTime};
 use crate::components::retry;
 use crate::components::work;
 use crate::observe::Observer;
@@ -35,7 +35,7 @@ impl<O: Observer> Engine<'_, O> {
                 let u: f64 = rand::RngExt::random(&mut self.streams.clients[g]);
                 let at = work::nearest(u * group.think as f64);
                 self.queue.schedule(
-                    at,
+                    SimTime(at),
                     Event::ClientConnect {
                         client: group.first + k,
                     },

@@ -20,7 +20,7 @@ use super::queue::EventQueue;
 use super::timers::Timers;
 use crate::base::ids::{CallId, EndpointId, InstanceId, ServiceId, Slot, WorkloadId};
 use crate::base::rng::stream;
-use crate::base::{ErrorClass, Outcome};
+use crate::base::{ErrorClass, Outcome, SimTime};
 use crate::components::arrivals::ArrivalProcess;
 use crate::components::balancer::Balancer;
 use crate::components::breaker::{Breaker, Transition};
@@ -149,7 +149,7 @@ impl Streams {
 #[derive(Debug)]
 pub(super) struct Scaling {
     pub(super) busy: Vec<Level>,
-    pub(super) last_scaled: Vec<u64>,
+    pub(super) last_scaled: Vec<Option<SimTime>>,
 }
 
 /// What the run leaves for the record: the trace digest and counts.
@@ -162,7 +162,7 @@ struct Record {
 pub struct Engine<'t, O: Observer> {
     pub(super) topo: &'t Topology,
     pub(super) config: RunConfig,
-    pub(super) now: u64,
+    pub(super) now: SimTime,
     pub(super) queue: EventQueue,
     pub(super) timers: Timers,
     /// The requests in the system.
@@ -194,7 +194,7 @@ impl<'t, O: Observer> Engine<'t, O> {
         Engine {
             topo,
             config,
-            now: 0,
+            now: SimTime::ZERO,
             queue: EventQueue::new(),
             timers: Timers::new(&topo.timer_lanes),
             acts: Activations::default(),
@@ -224,7 +224,7 @@ impl<'t, O: Observer> Engine<'t, O> {
             ],
             scaling: Scaling {
                 busy: vec![Level::default(); services],
-                last_scaled: vec![0; services],
+                last_scaled: vec![None; services],
             },
             arrivals: vec![ArrivalProcess::new(); topo.workloads.len()],
             streams: Streams::new(topo, config.seed),
@@ -247,9 +247,9 @@ impl<'t, O: Observer> Engine<'t, O> {
         self.schedule_faults_and_probes();
         self.start_clients();
         self.start_autoscalers();
-        let end = self.config.duration;
+        let end = SimTime(self.config.duration);
         // The run covers [0, end): what is due at `end` belongs to no window.
-        while end > 0
+        while end > SimTime::ZERO
             && let Some((time, event)) = self.queue.pop_until(end - 1)
         {
             // A window closes before anything due at its end happens, so an
@@ -260,7 +260,7 @@ impl<'t, O: Observer> Engine<'t, O> {
             }
             self.now = time;
             self.record.events += 1;
-            self.record.digest.push_pair(time, event.digest_word());
+            self.record.digest.push_pair(time.ns(), event.digest_word());
             self.handle(event);
         }
         while self.meters.next_end < end {
@@ -1056,9 +1056,10 @@ impl<'t, O: Observer> Engine<'t, O> {
             .fold(0.0, f64::max);
         let writes = &mut self.replicas.recent_writes[service];
         writes.push_back(self.now);
+        let now = self.now.ns() as f64;
         while writes
             .front()
-            .is_some_and(|t| (*t as f64) < self.now as f64 - horizon - 1.0)
+            .is_some_and(|t| (t.ns() as f64) < now - horizon - 1.0)
         {
             writes.pop_front();
         }
@@ -1185,7 +1186,7 @@ impl<'t, O: Observer> Engine<'t, O> {
 
     pub(super) fn trace(&mut self, what: Traced) {
         let event = TraceEvent {
-            time: self.now,
+            time: self.now.ns(),
             what,
         };
         self.observer.trace(&event);
@@ -1339,7 +1340,7 @@ impl<'t, O: Observer> Engine<'t, O> {
             self.record.digest.push(word);
         }
         let event = StateEvent {
-            time: self.now,
+            time: self.now.ns(),
             change,
         };
         self.observer.state_change(self.topo, &event);

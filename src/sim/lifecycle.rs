@@ -8,8 +8,8 @@ use std::collections::VecDeque;
 use super::activation::{Parent, Phase};
 use super::engine::Engine;
 use super::event::Event;
-use crate::base::ErrorClass;
 use crate::base::ids::{InstanceId, ServiceId};
+use crate::base::{ErrorClass, SimTime};
 use crate::components::instance::{Deferred, Process};
 use crate::components::work;
 use crate::faults::{FaultAction, KillMode};
@@ -22,7 +22,7 @@ use crate::topology::Topology;
 pub(super) struct ReplicaLag {
     /// Lag (ns) at `since`, and its growth per ns from then on.
     at: f64,
-    since: u64,
+    since: SimTime,
     slope: f64,
     /// Virtual time up to which it had received the primary's writes when
     /// the primary was lost.
@@ -39,7 +39,7 @@ pub(super) struct Replicas {
     pub(super) primaries: Vec<Option<InstanceId>>,
     /// Per service, completion times of recent writes acknowledged by the
     /// primary: what a failover to a lagging replica loses.
-    pub(super) recent_writes: Vec<VecDeque<u64>>,
+    pub(super) recent_writes: Vec<VecDeque<SimTime>>,
     /// Per service, acknowledged writes lost in failovers.
     pub(super) lost_writes: Vec<u64>,
     /// Per service, the next replica to read from.
@@ -68,12 +68,12 @@ impl<O: Observer> Engine<'_, O> {
         for (f, fault) in self.faults.all.iter().enumerate() {
             let fault_id = f as u32;
             self.queue
-                .schedule(fault.start, Event::FaultStart { fault: fault_id });
+                .schedule(SimTime(fault.start), Event::FaultStart { fault: fault_id });
             if let Some(end) = fault.end
                 && end < self.config.duration
             {
                 self.queue
-                    .schedule(end, Event::FaultEnd { fault: fault_id });
+                    .schedule(SimTime(end), Event::FaultEnd { fault: fault_id });
             }
         }
         for service in &self.topo.services {
@@ -85,7 +85,8 @@ impl<O: Observer> Engine<'_, O> {
             let n = service.instances.len() as u64;
             for (k, instance) in service.instances.clone().map(InstanceId).enumerate() {
                 let offset = hc.interval * k as u64 / n;
-                self.queue.schedule(offset, Event::Probe { instance });
+                self.queue
+                    .schedule(SimTime(offset), Event::Probe { instance });
             }
         }
     }
@@ -138,7 +139,7 @@ impl<O: Observer> Engine<'_, O> {
                     Some(i) => vec![InstanceId(*i)],
                     None => self.choose_running(*service, *count, f),
                 };
-                let thaw = fault.end.unwrap_or(u64::MAX);
+                let thaw = fault.end.map_or(SimTime::NEVER, SimTime);
                 for victim in victims {
                     self.freeze(victim, thaw, f);
                 }
@@ -302,7 +303,7 @@ impl<O: Observer> Engine<'_, O> {
         // What each replica had received when the primary went.
         for replica in self.topo.services[service].instance_ids() {
             if replica != instance {
-                self.replicas.lags[replica].position = self.now as f64 - self.lag_of(replica);
+                self.replicas.lags[replica].position = self.now.ns() as f64 - self.lag_of(replica);
             }
         }
         if let Some(failover) = replication.failover {
@@ -334,7 +335,7 @@ impl<O: Observer> Engine<'_, O> {
         let received = self.replicas.lags[promoted].position;
         let lost = self.replicas.recent_writes[service]
             .iter()
-            .filter(|t| **t as f64 > received)
+            .filter(|t| t.ns() as f64 > received)
             .count() as u64;
         self.replicas.lost_writes[service] += lost;
         self.replicas.recent_writes[service].clear();
@@ -503,7 +504,7 @@ impl<O: Observer> Engine<'_, O> {
             }
             let service = ServiceId(s as u32);
             self.queue
-                .schedule(scaling.interval, Event::Scale { service });
+                .schedule(SimTime(scaling.interval), Event::Scale { service });
         }
     }
 
@@ -514,7 +515,7 @@ impl<O: Observer> Engine<'_, O> {
         let spec = &topo.services[service];
         let scaling = spec.autoscaling.expect("only autoscaled services scale");
         let next = self.now + scaling.interval;
-        if next < self.config.duration {
+        if next < SimTime(self.config.duration) {
             self.queue.schedule(next, Event::Scale { service });
         }
         let (busy, _) = self.scaling.busy[service].close(self.now, self.now - scaling.interval);
@@ -530,11 +531,11 @@ impl<O: Observer> Engine<'_, O> {
         let wanted = needed.clamp(scaling.min, scaling.max);
         let current = fleet.len() as u32;
         let last = self.scaling.last_scaled[service];
-        let cooling = last > 0 && self.now < last + scaling.cooldown;
+        let cooling = last.is_some_and(|last| self.now < last + scaling.cooldown);
         if wanted == current || cooling {
             return;
         }
-        self.scaling.last_scaled[service] = self.now;
+        self.scaling.last_scaled[service] = Some(self.now);
         if wanted > current {
             // New instances go to zones that are up, in turn.
             let spares: Vec<InstanceId> = spec
@@ -602,17 +603,17 @@ impl<O: Observer> Engine<'_, O> {
 
     /// Stops the instance's clock until `thaw`: a long GC pause or a hung
     /// host. It accepts connections into its queue but answers nothing.
-    fn freeze(&mut self, instance: InstanceId, thaw: u64, f: u32) {
+    fn freeze(&mut self, instance: InstanceId, thaw: SimTime, f: u32) {
         let state = &mut self.instances[instance];
-        if thaw <= state.frozen_until {
+        if state.frozen_until.is_some_and(|until| thaw <= until) {
             return;
         }
-        state.frozen_until = thaw;
+        state.frozen_until = Some(thaw);
         self.state_change(StateChange::InstanceFrozen {
             instance: instance.0,
             fault: f,
         });
-        if thaw < self.config.duration {
+        if thaw < SimTime(self.config.duration) {
             self.queue.schedule(thaw, Event::Thaw { instance });
         }
     }
@@ -620,11 +621,13 @@ impl<O: Observer> Engine<'_, O> {
     pub(super) fn on_thaw(&mut self, instance: InstanceId) {
         // Frozen longer by a later fault, or no longer frozen at all: its
         // process died in the meantime.
-        let until = self.instances[instance].frozen_until;
-        if until == 0 || until > self.now {
+        if self.instances[instance]
+            .frozen_until
+            .is_none_or(|until| until > self.now)
+        {
             return;
         }
-        self.instances[instance].frozen_until = 0;
+        self.instances[instance].frozen_until = None;
         self.state_change(StateChange::InstanceThawed {
             instance: instance.0,
         });
@@ -811,7 +814,7 @@ impl<O: Observer> Engine<'_, O> {
         state.queue.clear();
         state.saturated = false;
         // Whatever froze the old process does not hold the next one.
-        state.frozen_until = 0;
+        state.frozen_until = None;
         state.deferred.clear();
         debug_assert_eq!(state.busy, 0, "an evicted instance holds no worker");
     }
@@ -832,7 +835,7 @@ impl<O: Observer> Engine<'_, O> {
         let hc = service
             .health_check
             .expect("only health-checked services are probed");
-        if self.now + hc.interval < self.config.duration {
+        if self.now + hc.interval < SimTime(self.config.duration) {
             self.queue
                 .schedule(self.now + hc.interval, Event::Probe { instance });
         }

@@ -6,8 +6,8 @@
 //! close, so each request is recorded once.
 
 use super::engine::Engine;
-use crate::base::ErrorClass;
 use crate::base::ids::InstanceId;
+use crate::base::{ErrorClass, SimTime};
 use crate::components::instance::Process;
 use crate::observe::Observer;
 use crate::observe::metrics::{Level, Outcomes, Row};
@@ -30,9 +30,9 @@ pub(super) struct Meters {
     /// Scratch for merging a service's endpoints at window close.
     service: Vec<Outcomes>,
     rows: Vec<Row>,
-    start: u64,
+    start: SimTime,
     /// When the open window closes.
-    pub(super) next_end: u64,
+    pub(super) next_end: SimTime,
 }
 
 impl Meters {
@@ -51,8 +51,8 @@ impl Meters {
             entry_totals: per(topo.workloads.len()),
             service: per(services),
             rows: Vec::new(),
-            start: 0,
-            next_end: window,
+            start: SimTime::ZERO,
+            next_end: SimTime(window),
         }
     }
 }
@@ -65,7 +65,7 @@ impl<O: Observer> Engine<'_, O> {
         self.meters.rows.clear();
         // The summary covers the windows that start after the warm-up;
         // merging per window keeps the per-request path to one record.
-        let measured = start >= self.config.warmup;
+        let measured = start >= SimTime(self.config.warmup);
         self.close_entries(start, end, measured);
         self.close_services(start, end);
         self.close_endpoints(start, end);
@@ -75,7 +75,7 @@ impl<O: Observer> Engine<'_, O> {
         self.meters.next_end = end + self.config.window;
     }
 
-    fn close_entries(&mut self, start: u64, end: u64, measured: bool) {
+    fn close_entries(&mut self, start: SimTime, end: SimTime, measured: bool) {
         let m = &mut self.meters;
         for (w, outcomes) in m.entry.iter_mut().enumerate() {
             let component = Component::Entry(w as u32);
@@ -83,7 +83,7 @@ impl<O: Observer> Engine<'_, O> {
                 self.observer.latencies(component, &outcomes.latency);
             }
             m.rows
-                .push(Row::empty(start, end, component).with_outcomes(outcomes));
+                .push(Row::empty(start.ns(), end.ns(), component).with_outcomes(outcomes));
             if measured {
                 m.entry_totals[w].add(outcomes);
             }
@@ -91,7 +91,7 @@ impl<O: Observer> Engine<'_, O> {
         }
     }
 
-    fn close_services(&mut self, start: u64, end: u64) {
+    fn close_services(&mut self, start: SimTime, end: SimTime) {
         let topo = self.topo;
         for (s, service) in topo.services.iter().enumerate() {
             let component = Component::Service(s as u32);
@@ -99,7 +99,7 @@ impl<O: Observer> Engine<'_, O> {
             for e in service.endpoints.clone() {
                 merged.add(&self.meters.endpoint[e as usize]);
             }
-            let mut row = Row::empty(start, end, component).with_outcomes(merged);
+            let mut row = Row::empty(start.ns(), end.ns(), component).with_outcomes(merged);
             if !merged.latency.is_empty() {
                 self.observer.latencies(component, &merged.latency);
             }
@@ -125,7 +125,7 @@ impl<O: Observer> Engine<'_, O> {
         }
     }
 
-    fn close_endpoints(&mut self, start: u64, end: u64) {
+    fn close_endpoints(&mut self, start: SimTime, end: SimTime) {
         let m = &mut self.meters;
         for (e, outcomes) in m.endpoint.iter_mut().enumerate() {
             let component = Component::Endpoint(e as u32);
@@ -133,16 +133,16 @@ impl<O: Observer> Engine<'_, O> {
                 self.observer.latencies(component, &outcomes.latency);
             }
             m.rows
-                .push(Row::empty(start, end, component).with_outcomes(outcomes));
+                .push(Row::empty(start.ns(), end.ns(), component).with_outcomes(outcomes));
             outcomes.reset();
         }
     }
 
-    fn close_pools(&mut self, start: u64, end: u64) {
+    fn close_pools(&mut self, start: SimTime, end: SimTime) {
         let topo = self.topo;
         let m = &mut self.meters;
         for (g, group) in topo.pool_groups.iter().enumerate() {
-            let mut row = Row::empty(start, end, Component::Pool(g as u32));
+            let mut row = Row::empty(start.ns(), end.ns(), Component::Pool(g as u32));
             row.in_use = m.pool_in_use[g].close(end, start);
             row.waiters = m.pool_waiting[g].close(end, start);
             row.errors[ErrorClass::PoolExhausted as usize] = std::mem::take(&mut m.pool_refused[g]);

@@ -15,6 +15,7 @@
 //! unique, so whatever the layout the pop order is the same.
 
 use super::event::Event;
+use crate::base::SimTime;
 
 #[derive(Clone, Copy, Debug)]
 struct Scheduled {
@@ -25,8 +26,8 @@ struct Scheduled {
 
 impl Scheduled {
     #[inline]
-    fn time(&self) -> u64 {
-        (self.key >> 64) as u64
+    fn time(&self) -> SimTime {
+        SimTime((self.key >> 64) as u64)
     }
 }
 
@@ -43,17 +44,17 @@ impl EventQueue {
         Self::default()
     }
 
-    pub fn schedule(&mut self, time: u64, event: Event) {
+    pub fn schedule(&mut self, time: SimTime, event: Event) {
         self.schedule_inline(time, event);
     }
 
     /// `schedule`, forced inline where every request passes (its arrival,
     /// the start of its work); other callers share the out-of-line copy.
     #[inline(always)]
-    pub fn schedule_inline(&mut self, time: u64, event: Event) {
+    pub fn schedule_inline(&mut self, time: SimTime, event: Event) {
         self.seq += 1;
         let new = Scheduled {
-            key: ((time as u128) << 64) | self.seq as u128,
+            key: ((time.ns() as u128) << 64) | self.seq as u128,
             event,
         };
         if self.vacant_root {
@@ -79,7 +80,7 @@ impl EventQueue {
 
     /// The next event if it is due no later than `limit`.
     #[inline(always)]
-    pub fn pop_until(&mut self, limit: u64) -> Option<(u64, Event)> {
+    pub fn pop_until(&mut self, limit: SimTime) -> Option<(SimTime, Event)> {
         if self.vacant_root {
             self.vacant_root = false;
             let last = self.heap.pop()?;
@@ -153,11 +154,11 @@ mod tests {
         fn pops_in_time_then_insertion_order(times in proptest::collection::vec(0u64..20, 0..200)) {
             let mut queue = EventQueue::new();
             for (i, t) in times.iter().enumerate() {
-                queue.schedule(*t, Event::Arrival { workload: WorkloadId(i as u32) });
+                queue.schedule(SimTime(*t), Event::Arrival { workload: WorkloadId(i as u32) });
             }
             let mut popped = Vec::new();
-            while let Some((t, Event::Arrival { workload })) = queue.pop_until(u64::MAX) {
-                popped.push((t, workload.0));
+            while let Some((t, Event::Arrival { workload })) = queue.pop_until(SimTime::NEVER) {
+                popped.push((t.ns(), workload.0));
             }
             let mut expected: Vec<(u64, u32)> = times.iter().enumerate().map(|(i, t)| (*t, i as u32)).collect();
             expected.sort();
@@ -174,7 +175,7 @@ mod tests {
             let mut model: Vec<(u64, u32)> = Vec::new();
             for (i, (push, t)) in ops.into_iter().enumerate() {
                 if push {
-                    queue.schedule(t, Event::Arrival { workload: WorkloadId(i as u32) });
+                    queue.schedule(SimTime(t), Event::Arrival { workload: WorkloadId(i as u32) });
                     model.push((t, i as u32));
                     model.sort();
                 } else {
@@ -182,8 +183,8 @@ mod tests {
                     if expected.is_some() {
                         model.remove(0);
                     }
-                    let popped = queue.pop_until(t).map(|(time, event)| match event {
-                        Event::Arrival { workload } => (time, workload.0),
+                    let popped = queue.pop_until(SimTime(t)).map(|(time, event)| match event {
+                        Event::Arrival { workload } => (time.ns(), workload.0),
                         other => panic!("unexpected {other:?}"),
                     });
                     prop_assert_eq!(popped, expected);
@@ -196,9 +197,9 @@ mod tests {
     #[test]
     fn pop_until_leaves_later_events() {
         let mut queue = EventQueue::new();
-        queue.schedule(10, Event::FaultStart { fault: 0 });
-        assert!(queue.pop_until(9).is_none());
+        queue.schedule(SimTime(10), Event::FaultStart { fault: 0 });
+        assert!(queue.pop_until(SimTime(9)).is_none());
         assert_eq!(queue.len(), 1);
-        assert!(queue.pop_until(10).is_some());
+        assert!(queue.pop_until(SimTime(10)).is_some());
     }
 }

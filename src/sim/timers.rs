@@ -10,13 +10,14 @@ use std::collections::VecDeque;
 
 use super::event::Event;
 use super::queue::EventQueue;
+use crate::base::SimTime;
 use crate::base::ids::Slot;
 use crate::topology::{TimerKind, TimerLane};
 
 /// A timer: when it is due, whose it is, and the epoch (or life) it guards.
 #[derive(Clone, Copy, Debug)]
 pub(super) struct Timer {
-    pub(super) deadline: u64,
+    pub(super) deadline: SimTime,
     pub(super) slot: Slot,
     pub(super) epoch: u32,
 }
@@ -55,7 +56,7 @@ impl Timers {
     pub(super) fn arm(
         &mut self,
         queue: &mut EventQueue,
-        now: u64,
+        now: SimTime,
         lane: u32,
         slot: Slot,
         epoch: u32,
