@@ -27,6 +27,13 @@ macro_rules! id {
                 &mut self[id.index()]
             }
         }
+        impl<T> std::ops::Index<$name> for [T] {
+            type Output = T;
+            #[inline]
+            fn index(&self, id: $name) -> &T {
+                &self[id.index()]
+            }
+        }
     };
 }
 
@@ -62,4 +69,12 @@ id!(
     /// An activation's place in the engine's slab. Slots are reused: with
     /// the slot's epoch (or life) it names one request.
     Slot
+);
+id!(
+    /// A fault of the scenario, in the order the plan resolved them.
+    FaultId
+);
+id!(
+    /// One connected client (its group's clients are contiguous).
+    ClientId
 );

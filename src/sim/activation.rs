@@ -10,7 +10,7 @@ use std::num::NonZeroU32;
 use std::ops::{Index, IndexMut};
 
 use crate::base::SimTime;
-use crate::base::ids::{EndpointId, InstanceId, ServiceId, Slot, WorkloadId};
+use crate::base::ids::{ClientId, EndpointId, InstanceId, ServiceId, Slot, WorkloadId};
 
 /// Whom an activation answers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -25,7 +25,7 @@ pub(super) enum Parent {
     /// The consumer of a queue service, delivering one item.
     Consumer(ServiceId),
     /// A connected closed-loop client.
-    Client(u32),
+    Client(ClientId),
     /// An entry client or a consumer that gave up: the activation runs on
     /// and answers nobody.
     Orphan,
@@ -147,7 +147,7 @@ impl Activation {
             },
             ParentKind::Probe => Parent::Probe(a),
             ParentKind::Consumer => Parent::Consumer(ServiceId(a)),
-            ParentKind::Client => Parent::Client(a),
+            ParentKind::Client => Parent::Client(ClientId(a)),
             ParentKind::Orphan => Parent::Orphan,
         }
     }
@@ -159,7 +159,7 @@ impl Activation {
             Parent::Call { slot, epoch } => (ParentKind::Call, slot.0, epoch),
             Parent::Probe(seq) => (ParentKind::Probe, seq, 0),
             Parent::Consumer(queue) => (ParentKind::Consumer, queue.0, 0),
-            Parent::Client(client) => (ParentKind::Client, client, 0),
+            Parent::Client(client) => (ParentKind::Client, client.0, 0),
             Parent::Orphan => (ParentKind::Orphan, 0, 0),
         };
     }

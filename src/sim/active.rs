@@ -9,7 +9,7 @@
 use rand::RngExt;
 use rand_chacha::ChaCha8Rng;
 
-use crate::base::ids::{EndpointId, InstanceId, ServiceId, ZoneId};
+use crate::base::ids::{EndpointId, FaultId, InstanceId, ServiceId, ZoneId};
 use crate::base::rng::stream;
 use crate::components::work;
 use crate::faults::{Fault, FaultAction, PartitionMode};
@@ -19,11 +19,11 @@ pub(super) struct ActiveFaults<'t> {
     /// One stream per fault of the scenario.
     rngs: Vec<ChaCha8Rng>,
     /// Per endpoint, the latency faults on it (indices into `all`).
-    latency: Vec<Vec<u32>>,
+    latency: Vec<Vec<FaultId>>,
     /// Per endpoint, the error faults on it.
-    errors: Vec<Vec<u32>>,
-    partitions: Vec<u32>,
-    links: Vec<u32>,
+    errors: Vec<Vec<FaultId>>,
+    partitions: Vec<FaultId>,
+    links: Vec<FaultId>,
     /// Per fault, whether its chaos monkey roams.
     monkeys: Vec<bool>,
 }
@@ -45,22 +45,22 @@ impl<'t> ActiveFaults<'t> {
     }
 
     /// The fault's own random stream.
-    pub(super) fn rng(&mut self, f: u32) -> &mut ChaCha8Rng {
-        &mut self.rngs[f as usize]
+    pub(super) fn rng(&mut self, f: FaultId) -> &mut ChaCha8Rng {
+        &mut self.rngs[f]
     }
 
     /// Puts the request-path part of fault `f` in force (`on`) or lifts it.
     /// Faults that act on instances (kills, freezes, leaks) are applied by
     /// the engine; this keeps the lists the request path reads.
-    pub(super) fn set(&mut self, f: u32, on: bool) {
-        let toggle = |list: &mut Vec<u32>| {
+    pub(super) fn set(&mut self, f: FaultId, on: bool) {
+        let toggle = |list: &mut Vec<FaultId>| {
             if on {
                 list.push(f);
             } else {
                 list.retain(|x| *x != f);
             }
         };
-        match &self.all[f as usize].action {
+        match &self.all[f].action {
             FaultAction::Latency { endpoints, .. } => {
                 for e in endpoints {
                     toggle(&mut self.latency[*e as usize]);
@@ -73,14 +73,14 @@ impl<'t> ActiveFaults<'t> {
             }
             FaultAction::Partition { .. } => toggle(&mut self.partitions),
             FaultAction::LinkLatency { .. } => toggle(&mut self.links),
-            FaultAction::ChaosMonkey { .. } => self.monkeys[f as usize] = on,
+            FaultAction::ChaosMonkey { .. } => self.monkeys[f] = on,
             _ => {}
         }
     }
 
     /// Whether fault `f`'s chaos monkey still roams.
-    pub(super) fn monkey_roams(&self, f: u32) -> bool {
-        self.monkeys[f as usize]
+    pub(super) fn monkey_roams(&self, f: FaultId) -> bool {
+        self.monkeys[f]
     }
 
     /// Whether any latency fault is on `endpoint` (checked on every request
@@ -115,10 +115,10 @@ impl<'t> ActiveFaults<'t> {
                 add,
                 instance: only,
                 ..
-            } = &self.all[f as usize].action
+            } = &self.all[f].action
                 && only.is_none_or(|i| i == instance.0)
             {
-                total += work::sample(*add, &mut self.rngs[f as usize]);
+                total += work::sample(*add, &mut self.rngs[f]);
             }
         }
         total
@@ -131,9 +131,9 @@ impl<'t> ActiveFaults<'t> {
                 fraction,
                 instance: only,
                 ..
-            } = &self.all[f as usize].action
+            } = &self.all[f].action
                 && only.is_none_or(|i| i == instance.0)
-                && self.rngs[f as usize].random::<f64>() < *fraction
+                && self.rngs[f].random::<f64>() < *fraction
             {
                 return true;
             }
@@ -150,7 +150,7 @@ impl<'t> ActiveFaults<'t> {
     ) -> Option<PartitionMode> {
         let (from, to) = ((from.0.0, from.1.0), (to.0.0, to.1.0));
         self.partitions.iter().find_map(|f| {
-            let action = &self.all[*f as usize].action;
+            let action = &self.all[*f].action;
             match action {
                 FaultAction::Partition { mode, .. } if action.separates(from, to) => Some(*mode),
                 _ => None,
@@ -166,11 +166,11 @@ impl<'t> ActiveFaults<'t> {
                 from: a,
                 to: b,
                 add,
-            } = self.all[f as usize].action
+            } = self.all[f].action
                 && a == from.0
                 && b == to.0
             {
-                total += work::sample(add, &mut self.rngs[f as usize]);
+                total += work::sample(add, &mut self.rngs[f]);
             }
         }
         total
@@ -179,11 +179,11 @@ impl<'t> ActiveFaults<'t> {
     /// `count` distinct candidates, drawn from fault `f`'s stream.
     pub(super) fn choose(
         &mut self,
-        f: u32,
+        f: FaultId,
         mut candidates: Vec<InstanceId>,
         count: u32,
     ) -> Vec<InstanceId> {
-        let rng = &mut self.rngs[f as usize];
+        let rng = &mut self.rngs[f];
         let take = (count as usize).min(candidates.len());
         for k in 0..take {
             let j = rng.random_range(k..candidates.len());

@@ -8,7 +8,7 @@ use rand_distr::{Distribution, Exp1};
 use super::activation::Parent;
 use super::engine::Engine;
 use super::event::Event;
-use crate::base::ids::{EndpointId, InstanceId};
+use crate::base::ids::{ClientId, EndpointId, InstanceId};
 use crate::base::{ErrorClass, Outcome, SimTime};
 use crate::components::retry;
 use crate::components::work;
@@ -37,22 +37,22 @@ impl<O: Observer> Engine<'_, O> {
                 self.queue.schedule(
                     SimTime(at),
                     Event::ClientConnect {
-                        client: group.first + k,
+                        client: ClientId(group.first + k),
                     },
                 );
             }
         }
     }
 
-    fn group_of(&self, client: u32) -> usize {
+    fn group_of(&self, client: ClientId) -> usize {
         self.topo
             .client_groups
             .iter()
-            .position(|g| client >= g.first && client < g.first + g.count)
+            .position(|g| (g.first..g.first + g.count).contains(&client.0))
             .expect("every client belongs to a group")
     }
 
-    pub(super) fn on_client_connect(&mut self, client: u32) {
+    pub(super) fn on_client_connect(&mut self, client: ClientId) {
         let g = self.group_of(client);
         let connect = self.topo.client_groups[g].connect;
         if let Err(class) = self.dispatch(connect, Parent::Client(client)) {
@@ -63,8 +63,8 @@ impl<O: Observer> Engine<'_, O> {
         }
     }
 
-    pub(super) fn on_client_request(&mut self, client: u32, session: u32) {
-        let c = self.clients[client as usize];
+    pub(super) fn on_client_request(&mut self, client: ClientId, session: u32) {
+        let c = self.clients[client];
         let Some(instance) = c.instance else {
             return;
         };
@@ -88,8 +88,8 @@ impl<O: Observer> Engine<'_, O> {
         }
     }
 
-    fn trace_rejected(&mut self, client: u32, endpoint: EndpointId, class: ErrorClass) {
-        let origin = Origin::Client { client };
+    fn trace_rejected(&mut self, client: ClientId, endpoint: EndpointId, class: ErrorClass) {
+        let origin = Origin::Client { client: client.0 };
         self.trace(Traced::Rejected {
             origin,
             endpoint: endpoint.0,
@@ -100,7 +100,7 @@ impl<O: Observer> Engine<'_, O> {
     /// An activation a client sent has ended.
     pub(super) fn client_answered(
         &mut self,
-        client: u32,
+        client: ClientId,
         endpoint: EndpointId,
         instance: InstanceId,
         outcome: Outcome,
@@ -109,7 +109,7 @@ impl<O: Observer> Engine<'_, O> {
         let is_connect = self.topo.client_groups[g].connect == endpoint;
         match (is_connect, outcome) {
             (true, Outcome::Ok) => {
-                let c = &mut self.clients[client as usize];
+                let c = &mut self.clients[client];
                 c.instance = Some(instance);
                 c.attempts = 0;
                 c.last_backoff = 0;
@@ -120,7 +120,7 @@ impl<O: Observer> Engine<'_, O> {
             (false, Outcome::Err(ErrorClass::Refused)) => self.disconnect(client),
             // An answered request, or an application error: on to the next.
             (false, _) => {
-                if self.clients[client as usize].instance == Some(instance) {
+                if self.clients[client].instance == Some(instance) {
                     self.schedule_request(client);
                 }
             }
@@ -132,42 +132,42 @@ impl<O: Observer> Engine<'_, O> {
         if self.clients.is_empty() {
             return;
         }
-        for client in 0..self.clients.len() as u32 {
-            if self.clients[client as usize].instance == Some(instance) {
+        for client in (0..self.clients.len() as u32).map(ClientId) {
+            if self.clients[client].instance == Some(instance) {
                 self.disconnect(client);
             }
         }
     }
 
-    fn disconnect(&mut self, client: u32) {
-        if self.clients[client as usize].instance.is_none() {
+    fn disconnect(&mut self, client: ClientId) {
+        if self.clients[client].instance.is_none() {
             return;
         }
-        self.clients[client as usize].instance = None;
+        self.clients[client].instance = None;
         self.schedule_reconnect(client);
     }
 
-    fn schedule_request(&mut self, client: u32) {
+    fn schedule_request(&mut self, client: ClientId) {
         let g = self.group_of(client);
         let think = self.topo.client_groups[g].think as f64;
         let gap: f64 = Exp1.sample(&mut self.streams.clients[g]);
         let at = self.now + work::nearest(gap * think);
-        let session = self.clients[client as usize].session;
+        let session = self.clients[client].session;
         self.queue
             .schedule(at, Event::ClientRequest { client, session });
     }
 
-    fn schedule_reconnect(&mut self, client: u32) {
+    fn schedule_reconnect(&mut self, client: ClientId) {
         let g = self.group_of(client);
         let policy = self.topo.client_groups[g].reconnect;
-        let c = self.clients[client as usize];
+        let c = self.clients[client];
         let sleep = retry::backoff(
             &policy,
             c.attempts + 1,
             c.last_backoff,
             &mut self.streams.clients[g],
         );
-        let c = &mut self.clients[client as usize];
+        let c = &mut self.clients[client];
         c.attempts += 1;
         c.last_backoff = sleep;
         self.queue

@@ -77,6 +77,15 @@ enum Ending {
     Reset(ErrorClass),
 }
 
+/// What reaches an activation whose process is frozen, held for the thaw.
+#[derive(Clone, Copy, Debug)]
+enum Hold {
+    /// One of its own steps (its work done, a retry due), rescheduled.
+    Event(Event),
+    /// An answer or a timer, handled in order when it thaws.
+    Deferred(Deferred),
+}
+
 /// The resilience state of the call sites, per caller instance.
 #[derive(Debug)]
 pub(super) struct CallSites {
@@ -599,13 +608,29 @@ impl<'t, O: Observer> Engine<'t, O> {
         if !self.acts[slot].awaits(epoch) {
             return;
         }
-        let instance = self.acts[slot].instance;
-        if let Some(thaw) = self.instances[instance].thaws_at(self.now) {
-            self.queue.schedule(thaw, Event::WorkDone { slot, epoch });
-        } else {
+        if !self.held_by_freeze(slot, Hold::Event(Event::WorkDone { slot, epoch })) {
             self.acts[slot].epoch += 1;
             self.advance(slot);
         }
+    }
+
+    /// A frozen process (a GC pause, a hung host) does nothing until it
+    /// thaws: what reaches one of its activations is held for then, and
+    /// this returns true. The one place the request path asks whether a
+    /// process is frozen.
+    #[inline(always)]
+    fn held_by_freeze(&mut self, slot: Slot, hold: Hold) -> bool {
+        let instance = self.acts[slot].instance;
+        let Some(thaw) = self.instances[instance].thaws_at(self.now) else {
+            return false;
+        };
+        match hold {
+            // Its own steps resume at the thaw, in the order they fell due.
+            Hold::Event(event) => self.queue.schedule(thaw, event),
+            // What others sent it is handled when it thaws, in arrival order.
+            Hold::Deferred(deferred) => self.instances[instance].deferred.push(deferred),
+        }
+        true
     }
 
     /// Gives free workers to queued activations (after a thaw).
@@ -817,14 +842,12 @@ impl<'t, O: Observer> Engine<'t, O> {
     // Forced inline: every answer to a call passes here, from `answer`.
     #[inline(always)]
     fn deliver(&mut self, slot: Slot, epoch: u32, outcome: Outcome) {
-        let instance = self.acts[slot].instance;
-        if self.instances[instance].is_frozen(self.now) {
-            self.instances[instance].deferred.push(Deferred::Answer {
-                slot,
-                epoch,
-                outcome,
-            });
-        } else {
+        let answer = Deferred::Answer {
+            slot,
+            epoch,
+            outcome,
+        };
+        if !self.held_by_freeze(slot, Hold::Deferred(answer)) {
             self.respond(slot, outcome);
         }
     }
@@ -957,9 +980,7 @@ impl<'t, O: Observer> Engine<'t, O> {
         if !self.acts[slot].awaits(epoch) {
             return;
         }
-        let instance = self.acts[slot].instance;
-        if let Some(thaw) = self.instances[instance].thaws_at(self.now) {
-            self.queue.schedule(thaw, Event::Retry { slot, epoch });
+        if self.held_by_freeze(slot, Hold::Event(Event::Retry { slot, epoch })) {
             return;
         }
         self.acts[slot].epoch += 1;
@@ -1217,7 +1238,7 @@ impl<'t, O: Observer> Engine<'t, O> {
             Parent::Entry(workload) => Origin::Entry {
                 workload: workload.0,
             },
-            Parent::Client(client) => Origin::Client { client },
+            Parent::Client(client) => Origin::Client { client: client.0 },
             Parent::Consumer(queue) => Origin::Consumer { queue: queue.0 },
             Parent::Probe(_) => Origin::Probe,
             Parent::Call { slot, epoch } => Origin::Call {
@@ -1299,13 +1320,9 @@ impl<'t, O: Observer> Engine<'t, O> {
                 }
             }
             TimerKind::CallTimeout | TimerKind::AcquireTimeout => {
-                let instance = self.acts[slot].instance;
-                if self.instances[instance].is_frozen(self.now) {
-                    // A frozen process notices its timers only when it thaws.
-                    self.instances[instance]
-                        .deferred
-                        .push(Deferred::Timer { slot, epoch, kind });
-                } else {
+                // A frozen process notices its timers only when it thaws.
+                let timer = Deferred::Timer { slot, epoch, kind };
+                if !self.held_by_freeze(slot, Hold::Deferred(timer)) {
                     self.fire_timer(slot, kind);
                 }
             }

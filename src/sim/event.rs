@@ -1,6 +1,8 @@
 //! What the engine schedules. Small and `Copy`: the queue moves them by value.
 
-use crate::base::ids::{CallId, EndpointId, InstanceId, ServiceId, Slot, WorkloadId};
+use crate::base::ids::{
+    CallId, ClientId, EndpointId, FaultId, InstanceId, ServiceId, Slot, WorkloadId,
+};
 
 /// An engine event. References to activations carry the epoch they were
 /// issued at; a mismatch means the activation moved on and the event is
@@ -14,9 +16,9 @@ pub enum Event {
     /// The head of a timer lane is due.
     Timer { lane: u32 },
     /// A fault of the scenario begins.
-    FaultStart { fault: u32 },
+    FaultStart { fault: FaultId },
     /// A fault of the scenario ends.
-    FaultEnd { fault: u32 },
+    FaultEnd { fault: FaultId },
     /// The supervisor starts a new process for a dead instance.
     Restart {
         instance: InstanceId,
@@ -34,7 +36,7 @@ pub enum Event {
     /// A retry's backoff is over.
     Retry { slot: Slot, epoch: u32 },
     /// A chaos monkey strikes.
-    MonkeyKill { fault: u32 },
+    MonkeyKill { fault: FaultId },
     /// An autoscaler decides.
     Scale { service: ServiceId },
     /// A drained instance leaves the fleet.
@@ -43,9 +45,9 @@ pub enum Event {
         incarnation: u32,
     },
     /// A connected client's (re)connection attempt.
-    ClientConnect { client: u32 },
+    ClientConnect { client: ClientId },
     /// A connected client's next request.
-    ClientRequest { client: u32, session: u32 },
+    ClientRequest { client: ClientId, session: u32 },
     /// A delivery the network swallowed: its consumer's timeout is up.
     DeliveryLost {
         queue: ServiceId,
@@ -78,8 +80,8 @@ impl Event {
             Event::Arrival { workload } => (1 << 60) | workload.0 as u64,
             Event::WorkDone { slot, epoch } => (2 << 60) | ((epoch as u64) << 28) ^ slot.0 as u64,
             Event::Timer { lane } => (3 << 60) | lane as u64,
-            Event::FaultStart { fault } => (5 << 60) | fault as u64,
-            Event::FaultEnd { fault } => (6 << 60) | fault as u64,
+            Event::FaultStart { fault } => (5 << 60) | fault.0 as u64,
+            Event::FaultEnd { fault } => (6 << 60) | fault.0 as u64,
             Event::Restart {
                 instance,
                 incarnation,
@@ -93,17 +95,17 @@ impl Event {
                 (10 << 60) | ((seq as u64) << 32) | instance.0 as u64
             }
             Event::Retry { slot, epoch } => (11 << 60) | ((epoch as u64) << 28) ^ slot.0 as u64,
-            Event::MonkeyKill { fault } => (12 << 60) | fault as u64,
+            Event::MonkeyKill { fault } => (12 << 60) | fault.0 as u64,
             Event::Thaw { instance } => (14 << 60) | instance.0 as u64,
             Event::Promote { service } => (16 << 60) | service.0 as u64,
-            Event::ClientConnect { client } => (19 << 60) | client as u64,
+            Event::ClientConnect { client } => (19 << 60) | client.0 as u64,
             Event::Scale { service } => (21 << 60) | service.0 as u64,
             Event::Retire {
                 instance,
                 incarnation,
             } => (22 << 60) | ((incarnation as u64) << 32) | instance.0 as u64,
             Event::ClientRequest { client, session } => {
-                (20 << 60) | ((session as u64) << 32) | client as u64
+                (20 << 60) | ((session as u64) << 32) | client.0 as u64
             }
             Event::DeliveryLost { queue, endpoint } => {
                 (18 << 60) | ((queue.0 as u64) << 32) | endpoint.0 as u64

@@ -8,7 +8,7 @@ use std::collections::VecDeque;
 use super::activation::{Parent, Phase};
 use super::engine::Engine;
 use super::event::Event;
-use crate::base::ids::{InstanceId, ServiceId};
+use crate::base::ids::{FaultId, InstanceId, ServiceId};
 use crate::base::{ErrorClass, SimTime};
 use crate::components::instance::{Deferred, Process};
 use crate::components::work;
@@ -66,7 +66,7 @@ impl Replicas {
 impl<O: Observer> Engine<'_, O> {
     pub(super) fn schedule_faults_and_probes(&mut self) {
         for (f, fault) in self.faults.all.iter().enumerate() {
-            let fault_id = f as u32;
+            let fault_id = FaultId(f as u32);
             self.queue
                 .schedule(SimTime(fault.start), Event::FaultStart { fault: fault_id });
             if let Some(end) = fault.end
@@ -93,10 +93,10 @@ impl<O: Observer> Engine<'_, O> {
 
     // ----- faults ---------------------------------------------------------
 
-    pub(super) fn on_fault_start(&mut self, f: u32) {
+    pub(super) fn on_fault_start(&mut self, f: FaultId) {
         let all = self.faults.all;
-        let fault = &all[f as usize];
-        self.state_change(StateChange::FaultStarted { fault: f });
+        let fault = &all[f];
+        self.state_change(StateChange::FaultStarted { fault: f.0 });
         // What the request path asks about (latency, errors, partitions,
         // links, monkeys) is in force from now.
         self.faults.set(f, true);
@@ -165,9 +165,8 @@ impl<O: Observer> Engine<'_, O> {
     }
 
     /// The monkey's next kill, an exponential interval away.
-    fn schedule_monkey(&mut self, f: u32) {
-        let FaultAction::ChaosMonkey { mean_interval, .. } = self.faults.all[f as usize].action
-        else {
+    fn schedule_monkey(&mut self, f: FaultId) {
+        let FaultAction::ChaosMonkey { mean_interval, .. } = self.faults.all[f].action else {
             return;
         };
         let gap: f64 = rand_distr::Distribution::sample(&rand_distr::Exp1, self.faults.rng(f));
@@ -175,11 +174,11 @@ impl<O: Observer> Engine<'_, O> {
         self.queue.schedule(at, Event::MonkeyKill { fault: f });
     }
 
-    pub(super) fn on_monkey_kill(&mut self, f: u32) {
+    pub(super) fn on_monkey_kill(&mut self, f: FaultId) {
         if !self.faults.monkey_roams(f) {
             return;
         }
-        if let FaultAction::ChaosMonkey { service, mode, .. } = self.faults.all[f as usize].action {
+        if let FaultAction::ChaosMonkey { service, mode, .. } = self.faults.all[f].action {
             for victim in self.choose_running(service, 1, f) {
                 self.kill(victim, mode, f);
             }
@@ -187,10 +186,10 @@ impl<O: Observer> Engine<'_, O> {
         self.schedule_monkey(f);
     }
 
-    pub(super) fn on_fault_end(&mut self, f: u32) {
+    pub(super) fn on_fault_end(&mut self, f: FaultId) {
         let all = self.faults.all;
-        let fault = &all[f as usize];
-        self.state_change(StateChange::FaultEnded { fault: f });
+        let fault = &all[f];
+        self.state_change(StateChange::FaultEnded { fault: f.0 });
         self.faults.set(f, false);
         match &fault.action {
             // A kill is an instant; what brings the instance back is its
@@ -243,7 +242,7 @@ impl<O: Observer> Engine<'_, O> {
 
     /// `count` distinct running instances of a service, drawn from the
     /// fault's own stream.
-    fn choose_running(&mut self, service: u32, count: u32, f: u32) -> Vec<InstanceId> {
+    fn choose_running(&mut self, service: u32, count: u32, f: FaultId) -> Vec<InstanceId> {
         let candidates: Vec<InstanceId> = self.topo.services[service as usize]
             .instances
             .clone()
@@ -352,14 +351,14 @@ impl<O: Observer> Engine<'_, O> {
         });
     }
 
-    fn kill(&mut self, instance: InstanceId, mode: KillMode, f: u32) {
+    fn kill(&mut self, instance: InstanceId, mode: KillMode, f: FaultId) {
         if self.instances[instance].process != Process::Running {
             return;
         }
         let host_down = mode == KillMode::HostDown;
         self.state_change(StateChange::InstanceKilled {
             instance: instance.0,
-            fault: f,
+            fault: f.0,
             host_down,
         });
         let state = &mut self.instances[instance];
@@ -391,13 +390,13 @@ impl<O: Observer> Engine<'_, O> {
         }
     }
 
-    fn zone_down(&mut self, instance: InstanceId, f: u32) {
+    fn zone_down(&mut self, instance: InstanceId, f: FaultId) {
         if self.instances[instance].zone_down {
             return;
         }
         self.state_change(StateChange::InstanceUnreachable {
             instance: instance.0,
-            fault: f,
+            fault: f.0,
         });
         self.instances[instance].zone_down = true;
         self.evict(instance, false);
@@ -603,7 +602,7 @@ impl<O: Observer> Engine<'_, O> {
 
     /// Stops the instance's clock until `thaw`: a long GC pause or a hung
     /// host. It accepts connections into its queue but answers nothing.
-    fn freeze(&mut self, instance: InstanceId, thaw: SimTime, f: u32) {
+    fn freeze(&mut self, instance: InstanceId, thaw: SimTime, f: FaultId) {
         let state = &mut self.instances[instance];
         if state.frozen_until.is_some_and(|until| thaw <= until) {
             return;
@@ -611,7 +610,7 @@ impl<O: Observer> Engine<'_, O> {
         state.frozen_until = Some(thaw);
         self.state_change(StateChange::InstanceFrozen {
             instance: instance.0,
-            fault: f,
+            fault: f.0,
         });
         if thaw < SimTime(self.config.duration) {
             self.queue.schedule(thaw, Event::Thaw { instance });

@@ -144,7 +144,7 @@ impl EventQueue {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::base::ids::WorkloadId;
+    use crate::base::ids::{FaultId, WorkloadId};
     use proptest::prelude::*;
 
     proptest! {
@@ -197,7 +197,7 @@ mod tests {
     #[test]
     fn pop_until_leaves_later_events() {
         let mut queue = EventQueue::new();
-        queue.schedule(SimTime(10), Event::FaultStart { fault: 0 });
+        queue.schedule(SimTime(10), Event::FaultStart { fault: FaultId(0) });
         assert!(queue.pop_until(SimTime(9)).is_none());
         assert_eq!(queue.len(), 1);
         assert!(queue.pop_until(SimTime(10)).is_some());
