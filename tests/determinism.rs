@@ -423,17 +423,19 @@ fn staging_directory_left_by_a_killed_run_is_swept_by_the_next_run() {
 /// The trace of every shipped scenario, as recorded when this test was
 /// written. A run is replayable only while these hold: a change to the
 /// engine, a default or a dependency's sampling that moves one must be
-/// deliberate, and the commit that updates this table says why.
+/// deliberate, and the commit that updates this table says why. (Last
+/// moved when each kind of event got a tag of its own in the digest: seven
+/// kinds shared tags with others before; the events are the same.)
 const SHIPPED_DIGESTS: [(&str, u64, &str, u64); 9] = [
-    ("kill-app-server.json", 7, "47edd827dd6f8615", 323_582),
-    ("memory-leak.json", 21, "62573e8f444c534e", 269_956),
-    ("network-split.json", 5, "39945d0a4a192e56", 586_412),
-    ("reconnect-storm.json", 17, "f9137d5b619f72d8", 242_228),
-    ("replication-failover.json", 13, "a6ceb7a2c2fdf24c", 215_099),
-    ("retry-storm.json", 3, "2f3bb09a9470ae27", 1_085_243),
-    ("shop-steady.json", 42, "5aef04ef2c9bcb54", 741_619),
-    ("slow-database.json", 42, "218db30a7474289e", 212_172),
-    ("zone-outage.json", 11, "459d4c6f262f3b3f", 647_897),
+    ("kill-app-server.json", 7, "7b7247c327751391", 323_582),
+    ("memory-leak.json", 21, "0127d399a63bc0bf", 269_956),
+    ("network-split.json", 5, "fca88c3c10184429", 586_412),
+    ("reconnect-storm.json", 17, "e2dbc5aae0c6b9dd", 242_228),
+    ("replication-failover.json", 13, "a17b968d3029077d", 215_099),
+    ("retry-storm.json", 3, "20dc8ee0cbae7bcc", 1_085_243),
+    ("shop-steady.json", 42, "4134931822e78ba2", 741_619),
+    ("slow-database.json", 42, "3adc4cfe356f531a", 212_172),
+    ("zone-outage.json", 11, "74122495a1af8a55", 647_897),
 ];
 
 #[test]

@@ -73,53 +73,51 @@ pub enum Event {
 }
 
 impl Event {
-    /// Stable words folded into the trace digest.
+    /// A stable word folded into the trace digest: the kind of event in the
+    /// top five bits (room for 32 kinds), its fields below, folded into the
+    /// 59 bits left so that no field can spill into the kind.
     #[inline]
     pub fn digest_word(&self) -> u64 {
-        match *self {
-            Event::Arrival { workload } => (1 << 60) | workload.0 as u64,
-            Event::WorkDone { slot, epoch } => (2 << 60) | ((epoch as u64) << 28) ^ slot.0 as u64,
-            Event::Timer { lane } => (3 << 60) | lane as u64,
-            Event::FaultStart { fault } => (5 << 60) | fault.0 as u64,
-            Event::FaultEnd { fault } => (6 << 60) | fault.0 as u64,
+        let pair = |high: u32, low: u32| ((high as u64) << 32) | low as u64;
+        let (kind, fields): (u64, u64) = match *self {
+            Event::Arrival { workload } => (1, workload.0 as u64),
+            Event::WorkDone { slot, epoch } => (2, ((epoch as u64) << 28) ^ slot.0 as u64),
+            Event::Timer { lane } => (3, lane as u64),
+            Event::FaultStart { fault } => (5, fault.0 as u64),
+            Event::FaultEnd { fault } => (6, fault.0 as u64),
             Event::Restart {
                 instance,
                 incarnation,
-            } => (7 << 60) | ((incarnation as u64) << 32) | instance.0 as u64,
+            } => (7, pair(incarnation, instance.0)),
             Event::Ready {
                 instance,
                 incarnation,
-            } => (8 << 60) | ((incarnation as u64) << 32) | instance.0 as u64,
-            Event::Probe { instance } => (9 << 60) | instance.0 as u64,
-            Event::ProbeTimeout { instance, seq } => {
-                (10 << 60) | ((seq as u64) << 32) | instance.0 as u64
-            }
-            Event::Retry { slot, epoch } => (11 << 60) | ((epoch as u64) << 28) ^ slot.0 as u64,
-            Event::MonkeyKill { fault } => (12 << 60) | fault.0 as u64,
-            Event::Thaw { instance } => (14 << 60) | instance.0 as u64,
-            Event::Promote { service } => (16 << 60) | service.0 as u64,
-            Event::ClientConnect { client } => (19 << 60) | client.0 as u64,
-            Event::Scale { service } => (21 << 60) | service.0 as u64,
+            } => (8, pair(incarnation, instance.0)),
+            Event::Probe { instance } => (9, instance.0 as u64),
+            Event::ProbeTimeout { instance, seq } => (10, pair(seq, instance.0)),
+            Event::Retry { slot, epoch } => (11, ((epoch as u64) << 28) ^ slot.0 as u64),
+            Event::MonkeyKill { fault } => (12, fault.0 as u64),
+            Event::MemoryCheck { instance, check } => (13, pair(check, instance.0)),
+            Event::Thaw { instance } => (14, instance.0 as u64),
+            Event::Land { slot, epoch, call } => (
+                15,
+                ((call.0 as u64) << 40) ^ ((epoch as u64) << 20) ^ slot.0 as u64,
+            ),
+            Event::Promote { service } => (16, service.0 as u64),
+            Event::Redeliver { queue, endpoint } => (17, pair(queue.0, endpoint.0)),
+            Event::DeliveryLost { queue, endpoint } => (18, pair(queue.0, endpoint.0)),
+            Event::ClientConnect { client } => (19, client.0 as u64),
+            Event::ClientRequest { client, session } => (20, pair(session, client.0)),
+            Event::Scale { service } => (21, service.0 as u64),
             Event::Retire {
                 instance,
                 incarnation,
-            } => (22 << 60) | ((incarnation as u64) << 32) | instance.0 as u64,
-            Event::ClientRequest { client, session } => {
-                (20 << 60) | ((session as u64) << 32) | client.0 as u64
-            }
-            Event::DeliveryLost { queue, endpoint } => {
-                (18 << 60) | ((queue.0 as u64) << 32) | endpoint.0 as u64
-            }
-            Event::Redeliver { queue, endpoint } => {
-                (17 << 60) | ((queue.0 as u64) << 32) | endpoint.0 as u64
-            }
-            Event::Land { slot, epoch, call } => {
-                (15 << 60) | ((call.0 as u64) << 40) ^ ((epoch as u64) << 20) ^ slot.0 as u64
-            }
-            Event::MemoryCheck { instance, check } => {
-                (13 << 60) | ((check as u64) << 32) | instance.0 as u64
-            }
-        }
+            } => (22, pair(incarnation, instance.0)),
+        };
+        const FIELDS: u64 = (1 << 59) - 1;
+        // Fields wider than 59 bits fold their top into the bottom rather
+        // than being cut off.
+        (kind << 59) | ((fields ^ (fields >> 59)) & FIELDS)
     }
 }
 
@@ -129,6 +127,88 @@ mod tests {
 
     /// Events are moved by value through the heap on every push and pop:
     /// keep them small.
+    #[test]
+    fn every_kind_of_event_has_its_own_tag() {
+        use crate::base::ids::*;
+        let events = [
+            Event::Arrival {
+                workload: WorkloadId(0),
+            },
+            Event::WorkDone {
+                slot: Slot(0),
+                epoch: 0,
+            },
+            Event::Timer { lane: 0 },
+            Event::FaultStart { fault: FaultId(0) },
+            Event::FaultEnd { fault: FaultId(0) },
+            Event::Restart {
+                instance: InstanceId(0),
+                incarnation: 0,
+            },
+            Event::Ready {
+                instance: InstanceId(0),
+                incarnation: 0,
+            },
+            Event::Probe {
+                instance: InstanceId(0),
+            },
+            Event::ProbeTimeout {
+                instance: InstanceId(0),
+                seq: 0,
+            },
+            Event::Retry {
+                slot: Slot(0),
+                epoch: 0,
+            },
+            Event::MonkeyKill { fault: FaultId(0) },
+            Event::Scale {
+                service: ServiceId(0),
+            },
+            Event::Retire {
+                instance: InstanceId(0),
+                incarnation: 0,
+            },
+            Event::ClientConnect {
+                client: ClientId(0),
+            },
+            Event::ClientRequest {
+                client: ClientId(0),
+                session: 0,
+            },
+            Event::DeliveryLost {
+                queue: ServiceId(0),
+                endpoint: EndpointId(0),
+            },
+            Event::Redeliver {
+                queue: ServiceId(0),
+                endpoint: EndpointId(0),
+            },
+            Event::Promote {
+                service: ServiceId(0),
+            },
+            Event::Land {
+                slot: Slot(0),
+                epoch: 0,
+                call: CallId(0),
+            },
+            Event::Thaw {
+                instance: InstanceId(0),
+            },
+            Event::MemoryCheck {
+                instance: InstanceId(0),
+                check: 0,
+            },
+        ];
+        let mut words: Vec<u64> = events.iter().map(|e| e.digest_word()).collect();
+        words.sort_unstable();
+        words.dedup();
+        assert_eq!(
+            words.len(),
+            events.len(),
+            "two kinds of event share a digest word"
+        );
+    }
+
     #[test]
     fn an_event_fits_in_sixteen_bytes() {
         assert!(std::mem::size_of::<Event>() <= 16);
