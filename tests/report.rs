@@ -267,3 +267,58 @@ fn a_comparison_draws_intervals_and_latency_curves_and_redraws_them_identically(
         "the redrawn comparison is the one compare drew"
     );
 }
+
+/// Issue 10, defect 2: a service-level loop validated, simulated, then
+/// panicked the graph layout. Services that call each other — two of them,
+/// or one calling itself — are legitimate designs: they are drawn, the loop
+/// edges beneath the nodes, and the Mermaid graph keeps every edge.
+#[test]
+fn services_that_call_each_other_are_drawn() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = r#"{
+      "name": "loop",
+      "zones": ["az-a"],
+      "services": {
+        "a": {
+          "instances": { "per_zone": 1 }, "workers": 8, "queue": 16,
+          "endpoints": {
+            "x": { "work": { "constant": "1ms" }, "calls": { "c": { "to": "b.y", "timeout": "1s" } } },
+            "w": { "work": { "constant": "1ms" }, "calls": { "d": { "to": "a.v", "timeout": "1s" } } },
+            "v": { "work": { "constant": "1ms" } }
+          }
+        },
+        "b": {
+          "instances": { "per_zone": 1 }, "workers": 8, "queue": 16,
+          "endpoints": {
+            "y": { "work": { "constant": "1ms" }, "calls": { "c": { "to": "a.w", "timeout": "1s" } } }
+          }
+        }
+      },
+      "workload": { "users": { "endpoint": "a.x", "rate": "50/s" } }
+    }"#;
+    fs::write(dir.path().join("loop-model.json"), model).unwrap();
+    fs::write(
+        dir.path().join("loop.json"),
+        r#"{ "name": "loop", "model": "loop-model.json", "duration": "20s", "warmup": "5s", "seed": 1 }"#,
+    )
+    .unwrap();
+    let output = faultline_in(dir.path(), &["run", "loop.json", "--out", "out"]);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let run = dir.path().join("out/loop/baseline/seed-1");
+    for file in RUN_REPORT_FILES {
+        assert!(run.join(file).is_file(), "{file} missing");
+    }
+    let svg = fs::read_to_string(run.join("graph.svg")).unwrap();
+    roxmltree::Document::parse(&svg).unwrap();
+    // users → a, a → b, b → a (a loop), a → a (a service calling itself).
+    let md = fs::read_to_string(run.join("report.md")).unwrap();
+    let mermaid = &md[md.find("```mermaid").unwrap()..];
+    for edge in ["n0 --> n1", "n1 --> n2", "n2 --> n1", "n1 --> n1"] {
+        assert!(mermaid.contains(edge), "{edge} missing from\n{mermaid}");
+    }
+}

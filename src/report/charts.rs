@@ -720,11 +720,28 @@ pub struct DependencyGraph<'a> {
     pub data: &'a RunData,
 }
 
-/// Nodes (name, layer) and edges (indices into the nodes).
-pub type Layout = (Vec<(String, usize)>, Vec<(usize, usize)>);
+/// An edge of the drawn graph, by node index. `back`: it closes a loop
+/// (services that call each other, or a service calling itself), so it
+/// runs against the left-to-right flow and is drawn beneath the nodes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Edge {
+    pub from: usize,
+    pub to: usize,
+    pub back: bool,
+}
 
-/// Node names and their layer (longest path from an entry), edges by index.
+/// Nodes (name, layer) and edges.
+pub type Layout = (Vec<(String, usize)>, Vec<Edge>);
+
+/// Node names and their layer, edges by index. Loops are legitimate (a
+/// service's endpoints may call each other, two services may call each
+/// other), so the layering is Sugiyama's: a depth-first search from the
+/// entries marks the edges that close a loop, and each node's layer is its
+/// longest path from an entry over the others, which form a DAG.
 pub fn layout(data: &RunData) -> Layout {
+    use petgraph::graph::{DiGraph, NodeIndex};
+    use petgraph::visit::{DfsEvent, depth_first_search};
+
     let mut names: Vec<String> = Vec::new();
     let index = |name: &str, names: &mut Vec<String>| match names.iter().position(|n| n == name) {
         Some(k) => k,
@@ -733,17 +750,39 @@ pub fn layout(data: &RunData) -> Layout {
             names.len() - 1
         }
     };
-    let mut edges = Vec::new();
+    let mut pairs = Vec::new();
     for d in &data.analysis.dependencies {
         let from = index(&d.from, &mut names);
         let to = index(&d.to, &mut names);
-        edges.push((from, to));
+        pairs.push((from, to));
     }
-    // Longest path by relaxation: the graph is acyclic, so n rounds do.
+    let mut graph: DiGraph<(), ()> = DiGraph::new();
+    let nodes: Vec<NodeIndex> = names.iter().map(|_| graph.add_node(())).collect();
+    for (a, b) in &pairs {
+        graph.add_edge(nodes[*a], nodes[*b], ());
+    }
+    // Entries come first among the names (the dependencies list them
+    // first), so the search starts from them.
+    let mut back = Vec::new();
+    depth_first_search(&graph, nodes.iter().copied(), |event| {
+        if let DfsEvent::BackEdge(a, b) = event {
+            back.push((a.index(), b.index()));
+        }
+    });
+    let edges: Vec<Edge> = pairs
+        .iter()
+        .map(|&(from, to)| Edge {
+            from,
+            to,
+            back: back.contains(&(from, to)),
+        })
+        .collect();
+    // Longest path by relaxation over the forward edges: acyclic, so n
+    // rounds do.
     let mut layer = vec![0usize; names.len()];
     for _ in 0..names.len() {
-        for (a, b) in &edges {
-            layer[*b] = layer[*b].max(layer[*a] + 1);
+        for e in edges.iter().filter(|e| !e.back) {
+            layer[e.to] = layer[e.to].max(layer[e.from] + 1);
         }
     }
     (names.into_iter().zip(layer).collect(), edges)
@@ -756,7 +795,9 @@ const ROW_GAP: i32 = 30;
 
 impl Chart for DependencyGraph<'_> {
     fn size(&self) -> (u32, u32) {
-        let (nodes, _) = layout(self.data);
+        let (nodes, edges) = layout(self.data);
+        // Loops run beneath the nodes.
+        let loops = if edges.iter().any(|e| e.back) { 20 } else { 0 };
         let layers = nodes.iter().map(|n| n.1).max().unwrap_or(0) as i32 + 1;
         let tallest = (0..layers as usize)
             .map(|l| nodes.iter().filter(|n| n.1 == l).count())
@@ -764,7 +805,7 @@ impl Chart for DependencyGraph<'_> {
             .unwrap_or(1) as i32;
         (
             (40 + layers * (NODE_W + LAYER_GAP)).max(500) as u32,
-            (110 + tallest * (NODE_H + ROW_GAP)) as u32,
+            (110 + loops + tallest * (NODE_H + ROW_GAP)) as u32,
         )
     }
 
@@ -786,17 +827,27 @@ impl Chart for DependencyGraph<'_> {
                 60 + row * (NODE_H + ROW_GAP),
             ));
         }
-        for (a, b) in &edges {
-            let (ax, ay) = position[*a];
-            let (bx, by) = position[*b];
-            let from = (ax + NODE_W, ay + NODE_H / 2);
-            let to = (bx, by + NODE_H / 2);
-            root.draw(&PathElement::new(
-                vec![from, to],
-                BLACK.mix(0.6).stroke_width(1),
-            ))
-            .map_err(err)?;
-            // An arrowhead along the edge's direction.
+        for e in &edges {
+            let (ax, ay) = position[e.from];
+            let (bx, by) = position[e.to];
+            let path = if e.back {
+                // Against the flow: out of the caller's bottom, along under
+                // both nodes, up into the callee's bottom.
+                let below = ay.max(by) + NODE_H + 12;
+                let (out_x, in_x) = (ax + 2 * NODE_W / 3, bx + NODE_W / 3);
+                vec![
+                    (out_x, ay + NODE_H),
+                    (out_x, below),
+                    (in_x, below),
+                    (in_x, by + NODE_H),
+                ]
+            } else {
+                vec![(ax + NODE_W, ay + NODE_H / 2), (bx, by + NODE_H / 2)]
+            };
+            let (from, to) = (path[path.len() - 2], path[path.len() - 1]);
+            root.draw(&PathElement::new(path, BLACK.mix(0.6).stroke_width(1)))
+                .map_err(err)?;
+            // An arrowhead along the edge's last leg.
             let (dx, dy) = ((to.0 - from.0) as f64, (to.1 - from.1) as f64);
             let len = (dx * dx + dy * dy).sqrt().max(1.0);
             let (ux, uy) = (dx / len, dy / len);

@@ -454,8 +454,8 @@ fn mermaid(data: &RunData) -> String {
     for (k, (name, _)) in nodes.iter().enumerate() {
         let _ = writeln!(out, "  {}[\"{}\"]:::{}", id(k), name, data.worst(name));
     }
-    for (a, b) in edges {
-        let _ = writeln!(out, "  {} --> {}", id(a), id(b));
+    for e in edges {
+        let _ = writeln!(out, "  {} --> {}", id(e.from), id(e.to));
     }
     out.push_str("  classDef healthy fill:#D6EADF,stroke:#555\n");
     out.push_str("  classDef degraded fill:#E69F00,stroke:#555\n");
