@@ -456,3 +456,53 @@ fn round_robin_and_memory_aware_ejection_beat_their_baselines() {
     let c = compare_shipped("memory-leak.json", &["baseline", "shed-and-eject"], 10);
     assert_mitigations_win(&c, &["shed-and-eject"]);
 }
+
+/// Issue 10, defect 1: the merged comparison's directory came from the
+/// scenario name inside `partial.json`, unchecked, so `../` or an absolute
+/// name wrote (and first deleted) a directory anywhere. Names read from a
+/// partial pass the rule a scenario's names do, and nothing is written.
+#[test]
+fn merge_refuses_names_that_would_leave_the_output_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let scenario = small_scenario(d, "");
+    ok(&compare(
+        d,
+        &scenario,
+        "a",
+        &["--shard", "0/1", "--jobs", "2"],
+    ));
+    let path = d.join("a/storm/compare-shard-0-of-1/partial.json");
+    let original = std::fs::read_to_string(&path).unwrap();
+    let victim = d.join("victim");
+    std::fs::create_dir_all(victim.join("compare")).unwrap();
+    std::fs::write(victim.join("compare/keep.txt"), "mine").unwrap();
+    for (name, field) in [
+        ("../victim", "inputs.scenario.name"),
+        (victim.to_str().unwrap(), "inputs.scenario.name"),
+        ("x\u{1b}[2J", "inputs.scenario.name"),
+    ] {
+        let escaped = serde_json::to_string(name).unwrap();
+        let tampered = original.replacen("\"name\": \"storm\"", &format!("\"name\": {escaped}"), 1);
+        assert_ne!(tampered, original);
+        std::fs::write(&path, tampered).unwrap();
+        let err = failed_with_2(&faultline_in(d, &["merge", "a", "--out", "m"]));
+        assert!(err.contains(field), "{name:?}: {err}");
+        assert!(err.contains("must start with a letter or digit"), "{err}");
+        assert!(
+            !err.contains('\u{1b}'),
+            "an escape sequence reached the terminal"
+        );
+        assert!(!d.join("m").exists(), "{name:?}: wrote under --out");
+        assert_eq!(
+            std::fs::read_to_string(victim.join("compare/keep.txt")).unwrap(),
+            "mine"
+        );
+    }
+    // A variant name is a directory too.
+    let tampered = original.replacen("\"name\": \"budget\"", "\"name\": \"../../budget\"", 1);
+    assert_ne!(tampered, original);
+    std::fs::write(&path, tampered).unwrap();
+    let err = failed_with_2(&faultline_in(d, &["merge", "a", "--out", "m"]));
+    assert!(err.contains("inputs.variants[1].name"), "{err}");
+}

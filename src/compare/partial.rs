@@ -130,6 +130,10 @@ pub fn read(path: &Path) -> Result<Partial> {
             format!("expected \"{FORMAT}\", found \"{}\"", partial.format),
         ));
     }
+    let problems = name_problems(&partial);
+    if !problems.is_empty() {
+        return Err(source.invalid(problems));
+    }
     let total = partial.inputs.cells();
     let expected: Vec<u64> = partial.shard.cells(total).collect();
     let found: Vec<u64> = partial.cells.iter().map(|c| c.index).collect();
@@ -157,6 +161,30 @@ pub fn read(path: &Path) -> Result<Partial> {
         }
     }
     Ok(partial)
+}
+
+/// The scenario and variant names a merge turns into directories pass the
+/// rule a scenario file's names do: a partial file is input like any other,
+/// and a name such as `../..` or `/tmp/x` must not put the merged
+/// comparison (or the removal of an old one) outside `--out`.
+fn name_problems(partial: &Partial) -> Vec<Problem> {
+    let inputs = JsonPath::root().key("inputs");
+    let mut problems = Vec::new();
+    if let Some(message) = crate::spec::names::problem("scenario", &partial.inputs.scenario.name) {
+        problems.push(Problem::new(
+            inputs.clone().key("scenario").key("name"),
+            message,
+        ));
+    }
+    for (i, variant) in partial.inputs.variants.iter().enumerate() {
+        if let Some(message) = crate::spec::names::problem("variant", &variant.name) {
+            problems.push(Problem::new(
+                inputs.clone().key("variants").index(i).key("name"),
+                message,
+            ));
+        }
+    }
+    problems
 }
 
 /// What differs between two grids' inputs, in words; file paths may differ

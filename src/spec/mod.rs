@@ -6,6 +6,7 @@
 
 pub mod locate;
 pub mod model;
+pub mod names;
 pub mod scenario;
 pub mod units;
 mod validate;
