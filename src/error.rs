@@ -98,6 +98,11 @@ pub enum Error {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error(
+        "{}: another faultline (process {pid}) is writing it now; wait for it to finish, or write elsewhere with --out",
+        path.display()
+    )]
+    Busy { path: PathBuf, pid: u32 },
 }
 
 impl Error {
@@ -106,7 +111,7 @@ impl Error {
     pub fn exit_code(&self) -> i32 {
         match self {
             Error::Read { .. } | Error::Invalid { .. } => 2,
-            Error::Write { .. } => 3,
+            Error::Write { .. } | Error::Busy { .. } => 3,
         }
     }
 

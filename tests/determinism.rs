@@ -463,3 +463,39 @@ fn shipped_scenarios_keep_their_recorded_traces() {
         );
     }
 }
+
+/// Issue 10, defect 6: two runs into one directory at once made the loser
+/// fail with "Directory not empty". A run finds the target's lock held by a
+/// live process (here, this test's own), says so, exits 3 and leaves the
+/// run already there untouched; once the lock is gone it goes ahead.
+#[test]
+fn a_run_into_a_directory_another_run_is_writing_is_refused() {
+    let fixture = shop();
+    let out = fixture.path().join("out");
+    run_shop(fixture.path(), &out, &[]);
+    let before = tree(&shop_run_dir(&out, 42));
+    let lock = out.join("shop-steady/baseline/.seed-42.lock");
+    fs::write(&lock, std::process::id().to_string()).unwrap();
+    let output = faultline_in(
+        fixture.path(),
+        &[
+            "run",
+            "scenarios/shop-steady.json",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(output.status.code(), Some(3));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "another faultline (process {})",
+            std::process::id()
+        )),
+        "{stderr}"
+    );
+    assert_eq!(tree(&shop_run_dir(&out, 42)), before);
+    fs::remove_file(&lock).unwrap();
+    run_shop(fixture.path(), &out, &[]);
+    assert_eq!(tree(&shop_run_dir(&out, 42)), before);
+}
