@@ -103,6 +103,15 @@ pub enum Error {
         path.display()
     )]
     Busy { path: PathBuf, pid: u32 },
+    /// A run stopped by its budget; nothing was written.
+    #[error("{run}: stopped at {at_s:.3} s of virtual time, {what}; nothing was written")]
+    Budget {
+        /// The scenario, variant and seed.
+        run: String,
+        at_s: f64,
+        /// Which limit, why it is there and how to raise it.
+        what: String,
+    },
 }
 
 impl Error {
@@ -110,7 +119,7 @@ impl Error {
     /// output it could not write.
     pub fn exit_code(&self) -> i32 {
         match self {
-            Error::Read { .. } | Error::Invalid { .. } => 2,
+            Error::Read { .. } | Error::Invalid { .. } | Error::Budget { .. } => 2,
             Error::Write { .. } | Error::Busy { .. } => 3,
         }
     }

@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 use crate::common::*;
 use faultline::analysis::{Analysis, Health};
 use faultline::experiment::{Evaluation, evaluate};
+use faultline::sim::Budget;
 
 fn evaluated(
     scenario: &str,
@@ -16,7 +17,7 @@ fn evaluated(
     patch_scenario: impl FnOnce(&mut Value),
 ) -> Evaluation {
     let plan = shipped_plan(scenario, patch_model, patch_scenario);
-    evaluate(&plan, seed)
+    evaluate(&plan, seed, Budget::DEFAULT).unwrap()
 }
 
 fn step<'a>(analysis: &'a Analysis, component: &str) -> &'a faultline::analysis::Step {
@@ -94,7 +95,7 @@ fn immediate_retries_are_flagged_metastable_and_backoff_with_a_budget_is_not() {
         let shipped = shipped_plan("retry-storm.json", |_| {}, |_| {})
             .with_variant("backoff-jitter-budget")
             .unwrap();
-        let calm = evaluate(&shipped, seed);
+        let calm = evaluate(&shipped, seed, Budget::DEFAULT).unwrap();
         let a = &calm.analysis;
         assert_eq!(calm.manifest.variant, "backoff-jitter-budget");
         assert_eq!(calm.hypothesis_passed(), Some(true));

@@ -791,3 +791,75 @@ fn unknown_subcommand_exits_two() {
     assert!(stderr(&output).contains("frobnicate"));
     expect_exit(&repo(), &[], 2);
 }
+
+/// Issue 10, defect 4: a model that validates can ask for more than a
+/// machine has. A run past its event budget stops, names the limit and the
+/// flag that raises it, exits 2 and writes nothing; raised, it completes.
+#[test]
+fn a_run_past_its_event_budget_stops_naming_the_limit_and_writes_nothing() {
+    let dir = inputs(MODEL, SCENARIO);
+    let out = expect_exit(
+        dir.path(),
+        &["run", "scenario.json", "--out", "out", "--max-events", "50"],
+        2,
+    );
+    let err = stderr(&out);
+    assert!(
+        err.contains("having handled 50 events, its budget"),
+        "{err}"
+    );
+    assert!(err.contains("--max-events"), "{err}");
+    assert!(err.contains("nothing was written"), "{err}");
+    assert_eq!(files_under(&dir.path().join("out")), Vec::<PathBuf>::new());
+    expect_exit(
+        dir.path(),
+        &[
+            "run",
+            "scenario.json",
+            "--out",
+            "out",
+            "--max-events",
+            "100000",
+        ],
+        0,
+    );
+}
+
+/// ...and one whose requests pile up without bound (an external service
+/// given long work at a high rate: nothing limits what is in flight) stops
+/// at the in-flight budget instead of exhausting memory.
+#[test]
+fn a_run_whose_requests_pile_up_stops_at_the_in_flight_budget() {
+    let model = r#"{
+  "name": "m",
+  "zones": ["a"],
+  "services": {
+    "vendor": {
+      "kind": "external",
+      "endpoints": { "x": { "work": { "constant": "1h" } } }
+    }
+  },
+  "workload": { "e": { "endpoint": "vendor.x", "rate": "100000/s" } }
+}
+"#;
+    let dir = inputs(model, SCENARIO);
+    let out = expect_exit(
+        dir.path(),
+        &[
+            "run",
+            "scenario.json",
+            "--out",
+            "out",
+            "--max-in-flight",
+            "10000",
+        ],
+        2,
+    );
+    let err = stderr(&out);
+    assert!(
+        err.contains("with 10000 requests in the system at once"),
+        "{err}"
+    );
+    assert!(err.contains("--max-in-flight"), "{err}");
+    assert_eq!(files_under(&dir.path().join("out")), Vec::<PathBuf>::new());
+}

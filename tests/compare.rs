@@ -9,6 +9,7 @@ use crate::common::*;
 use faultline::compare::{self, Seeds, report};
 use faultline::plan::Plan;
 use faultline::record::compare::RankVerdict;
+use faultline::sim::Budget;
 
 /// A short retry storm (40 s) with a baseline and one cure, in `dir`:
 /// small enough to run a grid in a test, and with a difference to find.
@@ -392,7 +393,7 @@ fn compare_shipped(scenario: &str, names: &[&str], seeds: u64) -> report::Compar
     };
     let inputs = report::Inputs::from_variants(&variants, seeds);
     let cells: Vec<u64> = (0..inputs.cells()).collect();
-    let figures = compare::run_cells(&variants, seeds, &cells, 2, &|| {});
+    let figures = compare::run_cells(&variants, seeds, &cells, 2, Budget::DEFAULT, &|| {}).unwrap();
     report::aggregate(&inputs, &figures)
 }
 

@@ -11,6 +11,7 @@ use faultline::analysis::Analysis;
 use faultline::compare::{self, Seeds, report};
 use faultline::plan::Plan;
 use faultline::record::{self, compare::Comparison, run::Manifest};
+use faultline::sim::Budget;
 
 /// `file` read into `T` and written again, beside the bytes on disk.
 fn round_trip<T>(file: &Path, to_json: impl Fn(&T) -> String) -> (String, String)
@@ -26,7 +27,7 @@ fn run(scenario: &str, variant: &str, out: &Path) -> PathBuf {
     let plan = Plan::load(&repo().join("scenarios").join(scenario))
         .and_then(|p| p.with_variant(variant))
         .unwrap();
-    faultline::experiment::run(&plan, None, out, |_| {}, || {})
+    faultline::experiment::run(&plan, None, out, Budget::DEFAULT, |_| {}, || {})
         .unwrap()
         .dir
 }
@@ -87,7 +88,8 @@ fn compare_json_reads_back_to_the_same_bytes() {
         };
         let inputs = report::Inputs::from_variants(&variants, seeds);
         let cells: Vec<u64> = (0..inputs.cells()).collect();
-        let figures = compare::run_cells(&variants, seeds, &cells, 2, &|| {});
+        let figures =
+            compare::run_cells(&variants, seeds, &cells, 2, Budget::DEFAULT, &|| {}).unwrap();
         let (dir, _) = report::write(out.path(), &inputs, &figures).unwrap();
         let (written, again) = round_trip(&dir.join("compare.json"), Comparison::to_json);
         assert!(

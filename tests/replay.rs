@@ -8,7 +8,7 @@ use std::process::Output;
 use faultline::experiment::replay;
 use faultline::observe::NullObserver;
 use faultline::plan::Plan;
-use faultline::sim::simulate;
+use faultline::sim::{Budget, simulate};
 use serde_json::Value;
 
 use crate::common::{faultline_in, repo, shipped_scenarios};
@@ -367,7 +367,8 @@ fn tracing_a_whole_run_does_not_change_it() {
         let plan = Plan::load(&path).unwrap();
         let config = plan.config;
         let (plain, _) = simulate(&plan.topology, &plan.faults, config, NullObserver);
-        let (traced, tracer) = replay::trace_window(&plan, config.seed, 0, config.duration);
+        let (traced, tracer) =
+            replay::trace_window(&plan, config.seed, 0, config.duration, Budget::DEFAULT).unwrap();
         assert_eq!(traced.trace_digest, plain.trace_digest, "{name}");
         assert_eq!(traced.events, plain.events, "{name}");
         // Every activation but the health probes' is a hop, and a hop ends

@@ -28,6 +28,8 @@ pub(super) struct Args {
     /// Base output directory.
     #[arg(long, default_value = "output")]
     out: PathBuf,
+    #[command(flatten)]
+    budget: super::BudgetArgs,
 }
 
 pub(super) fn run(args: Args) -> crate::Result<i32> {
@@ -52,8 +54,16 @@ pub(super) fn run(args: Args) -> crate::Result<i32> {
     );
     let started = Instant::now();
     let progress = bar.clone();
-    let figures = compare::run_cells(&variants, seeds, &cells, jobs, &move || progress.inc(1));
+    let figures = compare::run_cells(
+        &variants,
+        seeds,
+        &cells,
+        jobs,
+        args.budget.budget(),
+        &move || progress.inc(1),
+    );
     bar.finish_and_clear();
+    let figures = figures?;
     let wall = started.elapsed().as_secs_f64();
     let events: u64 = figures.iter().map(|f| f.events).sum();
 

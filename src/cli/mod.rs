@@ -55,6 +55,30 @@ enum Command {
     Bench(bench::Args),
 }
 
+/// The limits a run is stopped at, for the commands that simulate.
+#[derive(Debug, Clone, Copy, clap::Args)]
+struct BudgetArgs {
+    /// Stop a run that handles more events than this (exit 2, nothing
+    /// written): a model that validates can still be far busier than meant.
+    #[arg(long, value_name = "N", default_value_t = crate::sim::Budget::DEFAULT.max_events,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    max_events: u64,
+    /// Stop a run with more requests than this in the system at once (exit
+    /// 2, nothing written): what memory grows with.
+    #[arg(long, value_name = "N", default_value_t = crate::sim::Budget::DEFAULT.max_in_flight,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    max_in_flight: u64,
+}
+
+impl BudgetArgs {
+    fn budget(self) -> crate::sim::Budget {
+        crate::sim::Budget {
+            max_events: self.max_events,
+            max_in_flight: self.max_in_flight,
+        }
+    }
+}
+
 /// Parses the process arguments and runs the command; returns the exit code.
 pub fn main() -> i32 {
     let cli = match Cli::try_parse() {

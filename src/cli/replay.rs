@@ -19,6 +19,8 @@ pub(super) struct Args {
     /// ...up to this one (exclusive, e.g. "1m 5s").
     #[arg(long, requires = "from", value_parser = Duration::parse)]
     to: Option<Duration>,
+    #[command(flatten)]
+    budget: super::BudgetArgs,
 }
 
 pub(super) fn run(args: Args) -> crate::Result<i32> {
@@ -56,7 +58,7 @@ pub(super) fn run(args: Args) -> crate::Result<i32> {
             env!("CARGO_PKG_VERSION")
         );
     }
-    let verdict = replay::rerun(&plan, &recorded, &args.run_dir)?;
+    let verdict = replay::rerun(&plan, &recorded, &args.run_dir, args.budget.budget())?;
     if !verdict.identical() {
         report_mismatch(&verdict);
         return Ok(1);
@@ -69,7 +71,8 @@ pub(super) fn run(args: Args) -> crate::Result<i32> {
         verdict.replayed_digest
     );
     if let Some((from, to)) = window {
-        let (summary, tracer) = replay::trace_window(&plan, recorded.seed, from, to);
+        let (summary, tracer) =
+            replay::trace_window(&plan, recorded.seed, from, to, args.budget.budget())?;
         // Tracing only watches; a traced run that went differently would
         // make the trace describe some other run.
         if summary.trace_digest != verdict.replayed_digest {

@@ -34,6 +34,8 @@ pub(super) struct Args {
     /// Base directory of run directories.
     #[arg(long, default_value = "output")]
     out: PathBuf,
+    #[command(flatten)]
+    budget: super::BudgetArgs,
 }
 
 pub(super) fn demo_plan() -> crate::Result<Plan> {
@@ -67,6 +69,7 @@ pub(super) fn run(args: Args) -> crate::Result<i32> {
         &plan,
         args.seed,
         &args.out,
+        args.budget.budget(),
         move |end| progress.set_position(end / 1_000_000),
         || drawing.set(Some(Instant::now())),
     );

@@ -21,6 +21,7 @@ use crate::experiment::manifest;
 use crate::observe::metrics::Outcomes;
 use crate::plan::Plan;
 pub use crate::record::compare::Seeds;
+use crate::sim::Budget;
 
 /// What one run of one variant on one seed measured, after the warm-up,
 /// over all entry endpoints together.
@@ -65,8 +66,8 @@ pub const LATENCY_QUANTILES: [f64; 23] = [
 
 /// Runs `plan` (its variant) on `seed` in memory, analyses it and judges
 /// its hypotheses, as `run` would, and measures it.
-pub fn measure(plan: &Plan, seed: u64) -> RunFigures {
-    let evaluation = crate::experiment::evaluate(plan, seed);
+pub fn measure(plan: &Plan, seed: u64, budget: Budget) -> Result<RunFigures> {
+    let evaluation = crate::experiment::evaluate(plan, seed, budget)?;
     let summary = &evaluation.summary;
     let mut all = Outcomes::default();
     for entry in &summary.entries {
@@ -99,7 +100,7 @@ pub fn measure(plan: &Plan, seed: u64) -> RunFigures {
             .map(|v| *v as f64 / 1e6)
             .collect()
     };
-    RunFigures {
+    Ok(RunFigures {
         availability,
         error_rate,
         p99_ms: all.latency_summary().p99 as f64 / 1e6,
@@ -110,7 +111,7 @@ pub fn measure(plan: &Plan, seed: u64) -> RunFigures {
         metastable: analysis.metastable,
         hypothesis_passed: evaluation.hypothesis_passed(),
         latency_ms,
-    }
+    })
 }
 
 /// A deterministic slice of the grid: cells `k` with `k % count == index`.
@@ -159,15 +160,17 @@ pub fn variants(plan: &Plan) -> Result<Vec<Plan>> {
 }
 
 /// Runs the given cells of the grid on a pool of `jobs` threads and returns
-/// their figures in the order of `cells`. `on_cell` is called as each
-/// finishes (from any thread), for a progress display.
+/// their figures in the order of `cells`, or the error of the first cell
+/// (in grid order) that failed. `on_cell` is called as each finishes (from
+/// any thread), for a progress display.
 pub fn run_cells(
     variants: &[Plan],
     seeds: Seeds,
     cells: &[u64],
     jobs: usize,
+    budget: Budget,
     on_cell: &(dyn Fn() + Sync),
-) -> Vec<RunFigures> {
+) -> Result<Vec<RunFigures>> {
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(jobs)
         .build()
@@ -177,7 +180,7 @@ pub fn run_cells(
             .par_iter()
             .map(|&k| {
                 let variant = &variants[(k / seeds.count) as usize];
-                let figures = measure(variant, seeds.nth(k % seeds.count));
+                let figures = measure(variant, seeds.nth(k % seeds.count), budget);
                 on_cell();
                 figures
             })

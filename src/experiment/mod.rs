@@ -13,7 +13,7 @@ use crate::error::{Error, Result};
 use crate::observe::sink::FileSink;
 use crate::observe::{NullObserver, Observer};
 use crate::plan::{Plan, RunConfig};
-use crate::sim::{RunSummary, simulate};
+use crate::sim::{Budget, Exhausted, RunSummary, simulate_within};
 pub use manifest::Manifest;
 
 pub use crate::spec::BASELINE;
@@ -50,15 +50,21 @@ impl Evaluation {
 }
 
 /// Simulates with `inner` seeing everything the engine emits, then
-/// analyses the run and judges its hypotheses.
+/// analyses the run and judges its hypotheses. A run its budget stopped is
+/// neither analysed nor judged: it is an error naming the limit.
 fn simulate_and_analyse<O: Observer>(
     plan: &Plan,
     config: RunConfig,
+    budget: Budget,
     inner: O,
-) -> (Manifest, RunSummary, Analysis, O) {
+) -> Result<(Manifest, RunSummary, Analysis, O)> {
     let probes: Vec<_> = plan.hypotheses.iter().map(|h| h.component).collect();
     let collector = Collector::new(inner, plan.phases, &probes);
-    let (summary, collector) = simulate(&plan.topology, &plan.faults, config, collector);
+    let (summary, collector) =
+        simulate_within(&plan.topology, &plan.faults, config, budget, collector);
+    if let Some(exhausted) = summary.exhausted {
+        return Err(budget_error(plan, config.seed, exhausted));
+    }
     let analysis = analysis::analyse(
         &plan.topology,
         &plan.faults,
@@ -76,18 +82,46 @@ fn simulate_and_analyse<O: Observer>(
         &summary,
     );
     let manifest = manifest::manifest(plan, config, &summary, verdicts);
-    (manifest, summary, analysis, collector.inner)
+    Ok((manifest, summary, analysis, collector.inner))
+}
+
+/// What stopped a run, in words a user can act on.
+fn budget_error(plan: &Plan, seed: u64, exhausted: Exhausted) -> Error {
+    let experiment = &plan.experiment;
+    let run = format!(
+        "{} ({}, seed {seed})",
+        experiment.scenario.name, experiment.variant
+    );
+    let (at, what) = match exhausted {
+        Exhausted::Events { limit, at } => (
+            at,
+            format!(
+                "having handled {limit} events, its budget; a model this busy may be what you meant (raise the budget with --max-events), or something fires far too often (a rate, a chaos monkey's interval, a probe)"
+            ),
+        ),
+        Exhausted::InFlight { limit, at } => (
+            at,
+            format!(
+                "with {limit} requests in the system at once, its budget: work arrives faster than it finishes and nothing bounds it (unbounded workers or queues, very long work, a rate far above capacity), so memory would grow without end; check the rates and work times, or raise the budget with --max-in-flight"
+            ),
+        ),
+    };
+    Error::Budget {
+        run,
+        at_s: at.ns() as f64 / 1e9,
+        what,
+    }
 }
 
 /// Runs the plan in memory and judges it; writes nothing.
-pub fn evaluate(plan: &Plan, seed: u64) -> Evaluation {
+pub fn evaluate(plan: &Plan, seed: u64, budget: Budget) -> Result<Evaluation> {
     let (manifest, summary, analysis, _) =
-        simulate_and_analyse(plan, plan.config(Some(seed)), NullObserver);
-    Evaluation {
+        simulate_and_analyse(plan, plan.config(Some(seed)), budget, NullObserver)?;
+    Ok(Evaluation {
         manifest,
         summary,
         analysis,
-    }
+    })
 }
 
 /// Runs the plan (its variant) and writes its directory under `base`.
@@ -99,6 +133,7 @@ pub fn run(
     plan: &Plan,
     seed: Option<u64>,
     base: &Path,
+    budget: Budget,
     on_window: impl FnMut(u64) + 'static,
     on_report: impl FnOnce(),
 ) -> Result<RunResult> {
@@ -115,7 +150,7 @@ pub fn run(
     let sink = FileSink::create(staging.path(), config.warmup, fault_names)
         .map_err(|e| Error::write(staging.path(), e))?
         .on_window(on_window);
-    let (manifest, summary, analysis, sink) = simulate_and_analyse(plan, config, sink);
+    let (manifest, summary, analysis, sink) = simulate_and_analyse(plan, config, budget, sink)?;
     sink.finish().map_err(|e| Error::write(staging.path(), e))?;
     staging.write_file("run.json", &manifest.to_json())?;
     staging.write_file("analysis.json", &analysis.to_json())?;

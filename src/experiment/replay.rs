@@ -22,7 +22,7 @@ use crate::error::{Error, JsonPath, Problem, Result};
 use crate::observe::NullObserver;
 use crate::observe::trace::Tracer;
 use crate::plan::Plan;
-use crate::sim::{RunSummary, simulate};
+use crate::sim::{Budget, RunSummary, simulate_within};
 use crate::spec::{self, Source};
 use crate::topology::Topology;
 
@@ -246,10 +246,10 @@ impl Drop for Scratch {
 
 /// Runs the experiment again with the recorded seed in a scratch
 /// directory and compares it with `run_dir`, which it does not touch.
-pub fn rerun(plan: &Plan, recorded: &Recorded, run_dir: &Path) -> Result<Verdict> {
+pub fn rerun(plan: &Plan, recorded: &Recorded, run_dir: &Path, budget: Budget) -> Result<Verdict> {
     let scratch = Scratch::new()?;
     let RunResult { dir, summary, .. } =
-        super::run(plan, Some(recorded.seed), &scratch.0, |_| {}, || {})?;
+        super::run(plan, Some(recorded.seed), &scratch.0, budget, |_| {}, || {})?;
     let mut differences = Vec::new();
     for file in &recorded.files {
         let mine = run_dir.join(file);
@@ -325,13 +325,20 @@ pub fn trace_window(
     seed: u64,
     from: u64,
     to: u64,
-) -> (RunSummary, Tracer<NullObserver>) {
-    simulate(
+    budget: Budget,
+) -> Result<(RunSummary, Tracer<NullObserver>)> {
+    let config = plan.config(Some(seed));
+    let (summary, tracer) = simulate_within(
         &plan.topology,
         &plan.faults,
-        plan.config(Some(seed)),
+        config,
+        budget,
         Tracer::new(NullObserver, from, to),
-    )
+    );
+    match summary.exhausted {
+        Some(exhausted) => Err(super::budget_error(plan, seed, exhausted)),
+        None => Ok((summary, tracer)),
+    }
 }
 
 /// Writes `trace.jsonl` into `dir` under a temporary name and renames it

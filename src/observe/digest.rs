@@ -56,8 +56,8 @@ impl TraceDigest {
         self.len = 0;
     }
 
-    /// The digest as 16 hex digits.
-    pub fn finish(mut self) -> String {
+    /// The digest of what was pushed so far, as 16 hex digits.
+    pub fn finish(&mut self) -> String {
         self.flush();
         format!("{:016x}", self.hasher.digest())
     }

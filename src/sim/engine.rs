@@ -55,6 +55,16 @@ pub struct RunSummary {
     /// Per service, what went through it if it is a queue.
     pub queues: Vec<super::broker::QueueTotals>,
     pub state_changes: u64,
+    /// Set when the run was stopped by its budget before its end: every
+    /// figure above covers only the time it ran.
+    pub exhausted: Option<Exhausted>,
+}
+
+/// Which limit of its `Budget` stopped a run, and when.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Exhausted {
+    Events { limit: u64, at: SimTime },
+    InFlight { limit: u64, at: SimTime },
 }
 
 /// What `dispatch` did with a new request.
@@ -194,6 +204,7 @@ pub struct Engine<'t, O: Observer> {
     pub(super) streams: Streams,
     pub(super) meters: Meters,
     record: Record,
+    budget: super::Budget,
     pub(super) observer: O,
 }
 
@@ -243,8 +254,15 @@ impl<'t, O: Observer> Engine<'t, O> {
                 events: 0,
                 state_changes: 0,
             },
+            budget: super::Budget::DEFAULT,
             observer,
         }
+    }
+
+    /// The same engine, stopped when it exhausts `budget`.
+    pub fn within(mut self, budget: super::Budget) -> Self {
+        self.budget = budget;
+        self
     }
 
     /// Runs to the configured duration and returns the summary and the
@@ -257,6 +275,7 @@ impl<'t, O: Observer> Engine<'t, O> {
         self.start_clients();
         self.start_autoscalers();
         let end = SimTime(self.config.duration);
+        let mut exhausted = None;
         // The run covers [0, end): what is due at `end` belongs to no window.
         while end > SimTime::ZERO
             && let Some((time, event)) = self.queue.pop_until(end - 1)
@@ -271,6 +290,17 @@ impl<'t, O: Observer> Engine<'t, O> {
             self.record.events += 1;
             self.record.digest.push_pair(time.ns(), event.digest_word());
             self.handle(event);
+            if self.record.events >= self.budget.max_events
+                || self.acts.live >= self.budget.max_in_flight
+            {
+                exhausted = Some(self.exhausted());
+                break;
+            }
+        }
+        if exhausted.is_some() {
+            // What ran is all there is: no further windows.
+            let summary = self.summary(exhausted);
+            return (summary, self.observer);
         }
         while self.meters.next_end < end {
             self.now = self.meters.next_end;
@@ -278,18 +308,38 @@ impl<'t, O: Observer> Engine<'t, O> {
         }
         self.now = end;
         self.on_window_end();
-        let summary = RunSummary {
+        let summary = self.summary(None);
+        (summary, self.observer)
+    }
+
+    fn exhausted(&self) -> Exhausted {
+        let at = self.now;
+        if self.acts.live >= self.budget.max_in_flight {
+            Exhausted::InFlight {
+                limit: self.budget.max_in_flight,
+                at,
+            }
+        } else {
+            Exhausted::Events {
+                limit: self.budget.max_events,
+                at,
+            }
+        }
+    }
+
+    fn summary(&mut self, exhausted: Option<Exhausted>) -> RunSummary {
+        RunSummary {
             events: self.record.events,
             trace_digest: self.record.digest.finish(),
-            entries: self.meters.entry_totals,
+            entries: std::mem::take(&mut self.meters.entry_totals),
             in_flight_at_end: self.acts.live,
             peak_activations: self.acts.peak,
             activations: self.acts.created,
-            lost_writes: self.replicas.lost_writes,
+            lost_writes: std::mem::take(&mut self.replicas.lost_writes),
             queues: self.brokers.iter().map(|b| b.totals()).collect(),
             state_changes: self.record.state_changes,
-        };
-        (summary, self.observer)
+            exhausted,
+        }
     }
 
     // Forced inline: the one call site is the loop, and the common events

@@ -14,18 +14,63 @@ pub mod queue;
 mod timers;
 
 pub use crate::plan::RunConfig;
-pub use engine::{Engine, RunSummary};
+pub use engine::{Engine, Exhausted, RunSummary};
 
 use crate::faults::Fault;
 use crate::observe::Observer;
 use crate::topology::Topology;
 
-/// Runs one simulation to its end, with the given faults.
+/// What one run may consume before it is stopped: a model that validates
+/// can still ask for more than a machine has (a million hour-long requests
+/// a second, a monkey every nanosecond), and a run must end either way.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Budget {
+    /// Events handled.
+    pub max_events: u64,
+    /// Requests (activations) in the system at once: what memory grows with.
+    pub max_in_flight: u64,
+}
+
+impl Budget {
+    /// Generous: about a minute of wall clock at this engine's speed, and
+    /// about a gigabyte of memory.
+    pub const DEFAULT: Budget = Budget {
+        max_events: 1_000_000_000,
+        max_in_flight: 10_000_000,
+    };
+    pub const UNLIMITED: Budget = Budget {
+        max_events: u64::MAX,
+        max_in_flight: u64::MAX,
+    };
+}
+
+impl Default for Budget {
+    fn default() -> Self {
+        Budget::DEFAULT
+    }
+}
+
+/// Runs one simulation to its end, with the given faults, within the
+/// default budget.
 pub fn simulate<O: Observer>(
     topology: &Topology,
     faults: &[Fault],
     config: RunConfig,
     observer: O,
 ) -> (RunSummary, O) {
-    Engine::new(topology, faults, config, observer).run()
+    simulate_within(topology, faults, config, Budget::DEFAULT, observer)
+}
+
+/// Runs one simulation to its end or until it exhausts `budget`
+/// (`RunSummary::exhausted` says which).
+pub fn simulate_within<O: Observer>(
+    topology: &Topology,
+    faults: &[Fault],
+    config: RunConfig,
+    budget: Budget,
+    observer: O,
+) -> (RunSummary, O) {
+    Engine::new(topology, faults, config, observer)
+        .within(budget)
+        .run()
 }
