@@ -863,3 +863,25 @@ fn a_run_whose_requests_pile_up_stops_at_the_in_flight_budget() {
     assert!(err.contains("--max-in-flight"), "{err}");
     assert_eq!(files_under(&dir.path().join("out")), Vec::<PathBuf>::new());
 }
+
+/// Issue 10, defect 11: `faultline run … | head` panicked when the reader
+/// went away. Output to a closed pipe is dropped quietly; the run still
+/// writes its directory and exits with its own code.
+#[test]
+fn a_reader_that_goes_away_does_not_panic_the_command() {
+    let dir = inputs(MODEL, SCENARIO);
+    let mut child = faultline()
+        .current_dir(dir.path())
+        .args(["run", "scenario.json", "--out", "out"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The reader closes before a line is printed.
+    drop(child.stdout.take());
+    let output = child.wait_with_output().unwrap();
+    let err = stderr(&output);
+    assert_eq!(output.status.code(), Some(0), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(dir.path().join("out/s/baseline/seed-1/run.json").is_file());
+}

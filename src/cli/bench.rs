@@ -76,7 +76,7 @@ pub(super) fn run(args: Args) -> crate::Result<i32> {
         },
         None => None,
     };
-    println!(
+    outln!(
         "{:<11} {:>10} {:>12} {:>9} {:>13} {:>14} {:>16} {:>10}",
         "benchmark",
         "simulated",
@@ -112,7 +112,7 @@ pub(super) fn run(args: Args) -> crate::Result<i32> {
         // Requests: what the clients sent. Activations: every endpoint
         // execution those requests caused.
         let requests: u64 = summary.entries.iter().map(|e| e.arrivals).sum();
-        println!(
+        outln!(
             "{:<11} {:>9}s {:>12} {:>9.2} {:>13.2} {:>14.3} {:>16.3} {:>10.0}",
             name,
             config.duration / 1_000_000_000,

@@ -87,7 +87,7 @@ pub(super) fn run(args: Args) -> crate::Result<i32> {
             inputs,
         };
         let dir = partial::write(&args.out, &partial)?;
-        println!(
+        outln!(
             "shard {}/{}: {} of {} runs; wrote {}/{}",
             shard.index,
             shard.count,
@@ -96,15 +96,15 @@ pub(super) fn run(args: Args) -> crate::Result<i32> {
             dir.display(),
             partial::FILE_NAME
         );
-        println!(
+        outln!(
             "when every shard is done: faultline merge {}",
             args.out.join(&partial.inputs.scenario.name).display()
         );
     } else {
         let (dir, comparison) = report::write(&args.out, &inputs, &figures)?;
-        print!("{}", report::table(&comparison));
-        println!();
-        println!(
+        out!("{}", report::table(&comparison));
+        outln!();
+        outln!(
             "wrote {}/: compare.json, compare.csv, runs.csv, report.html (report.md + PNGs)",
             dir.display()
         );

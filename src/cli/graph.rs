@@ -26,6 +26,6 @@ pub(super) fn run(args: Args) -> crate::Result<i32> {
         Format::Dot => graph::to_dot(&topology),
         Format::Mermaid => graph::to_mermaid(&topology),
     };
-    print!("{text}");
+    out!("{text}");
     Ok(0)
 }

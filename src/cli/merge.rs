@@ -19,9 +19,9 @@ pub(super) fn run(args: Args) -> crate::Result<i32> {
     let files = partial::find(&args.paths)?;
     let (inputs, figures) = partial::merge(&files)?;
     let (dir, comparison) = report::write(&args.out, &inputs, &figures)?;
-    print!("{}", report::table(&comparison));
-    println!();
-    println!(
+    out!("{}", report::table(&comparison));
+    outln!();
+    outln!(
         "merged {} partial results; wrote {}/: compare.json, compare.csv, runs.csv",
         files.len(),
         dir.display()

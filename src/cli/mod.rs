@@ -1,6 +1,25 @@
 //! The command line: clap arguments in, library calls out, errors mapped to
 //! exit codes (0 ok, 1 a check failed, 2 bad input, 3 output not written).
 
+/// `print!` to standard output, for a reader that may go away: `faultline
+/// run … | head` must not panic when `head` has read enough. What cannot be
+/// written is dropped and the command goes on to its own exit code (its
+/// files are written either way).
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        $crate::cli::printed(write!(std::io::stdout(), $($arg)*));
+    }};
+}
+
+/// `println!` to standard output; see `out!`.
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        $crate::cli::printed(writeln!(std::io::stdout(), $($arg)*));
+    }};
+}
+
 mod bench;
 mod compare;
 mod graph;
@@ -76,6 +95,19 @@ impl BudgetArgs {
             max_events: self.max_events,
             max_in_flight: self.max_in_flight,
         }
+    }
+}
+
+/// What became of a write to standard output: a closed pipe is the reader's
+/// choice and not worth a word; any other failure is said once, on stderr.
+pub(crate) fn printed(result: std::io::Result<()>) {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    static SAID: AtomicBool = AtomicBool::new(false);
+    if let Err(e) = result
+        && e.kind() != std::io::ErrorKind::BrokenPipe
+        && !SAID.swap(true, Ordering::Relaxed)
+    {
+        eprintln!("error: cannot write to standard output: {e}");
     }
 }
 

@@ -30,9 +30,9 @@ pub(super) fn run(args: Args) -> crate::Result<i32> {
     let changed = replay::changed_inputs(&recorded, &scenario, &model);
     if !changed.is_empty() {
         for change in &changed {
-            println!("{change}");
+            outln!("{change}");
         }
-        println!("not replayed: the run cannot be remade from inputs that changed");
+        outln!("not replayed: the run cannot be remade from inputs that changed");
         return Ok(1);
     }
     let plan = Plan::from_texts(scenario, model)?;
@@ -63,7 +63,7 @@ pub(super) fn run(args: Args) -> crate::Result<i32> {
         report_mismatch(&verdict);
         return Ok(1);
     }
-    println!(
+    outln!(
         "identical: {} replayed with seed {}, {} events, trace digest {}",
         args.run_dir.display(),
         recorded.seed,
@@ -83,7 +83,7 @@ pub(super) fn run(args: Args) -> crate::Result<i32> {
             return Ok(1);
         }
         let (path, lines) = replay::write_trace(&args.run_dir, &plan.topology, &tracer)?;
-        println!(
+        outln!(
             "wrote {} ({lines} lines: one per hop of the requests that arrived in [{}, {}); \
              {} still in flight when the run ended)",
             path.display(),
@@ -96,18 +96,19 @@ pub(super) fn run(args: Args) -> crate::Result<i32> {
 }
 
 fn report_mismatch(verdict: &Verdict) {
-    println!("NOT identical");
+    outln!("NOT identical");
     if verdict.recorded_digest != verdict.replayed_digest {
-        println!(
+        outln!(
             "trace digest recorded {}, replayed {}",
-            verdict.recorded_digest, verdict.replayed_digest
+            verdict.recorded_digest,
+            verdict.replayed_digest
         );
     }
     if let Some((first, rest)) = verdict.differences.split_first() {
-        println!("first difference: {first}");
+        outln!("first difference: {first}");
         if !rest.is_empty() {
             let files: Vec<&str> = rest.iter().map(|d| d.file()).collect();
-            println!("also differ: {}", files.join(", "));
+            outln!("also differ: {}", files.join(", "));
         }
     }
 }

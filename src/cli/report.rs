@@ -48,7 +48,7 @@ pub(super) fn run(args: Args) -> crate::Result<i32> {
         } else {
             crate::report::write_run_report(&dir)?;
         }
-        println!("wrote {}/report.html and report.md", dir.display());
+        outln!("wrote {}/report.html and report.md", dir.display());
         eprintln!("  drawn in {:.2} s", started.elapsed().as_secs_f64());
     }
     Ok(0)

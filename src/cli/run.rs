@@ -93,20 +93,32 @@ pub(super) fn run(args: Args) -> crate::Result<i32> {
 
 fn print_summary(plan: &Plan, result: &RunResult, is_demo: bool) {
     let m = &result.manifest;
-    println!(
+    outln!(
         "faultline {}: scenario `{}` on model `{}` (variant `{}`), seed {}, {} s simulated ({} s warm-up)",
-        m.tool.version, m.scenario.name, m.model.name, m.variant, m.seed, m.duration_s, m.warmup_s
+        m.tool.version,
+        m.scenario.name,
+        m.model.name,
+        m.variant,
+        m.seed,
+        m.duration_s,
+        m.warmup_s
     );
     if let Some(description) = &plan.experiment.scenario.description {
-        println!("  {description}");
+        outln!("  {description}");
     }
-    println!();
-    println!(
+    outln!();
+    outln!(
         "{:<18} {:>10} {:>13} {:>10} {:>10} {:>10} {:>9}",
-        "entry", "requests", "availability", "p50 ms", "p99 ms", "max ms", "errors"
+        "entry",
+        "requests",
+        "availability",
+        "p50 ms",
+        "p99 ms",
+        "max ms",
+        "errors"
     );
     for (name, e) in &m.entries {
-        println!(
+        outln!(
             "{:<18} {:>10} {:>12.3}% {:>10.2} {:>10.2} {:>10.2} {:>9}",
             name,
             e.requests,
@@ -118,26 +130,26 @@ fn print_summary(plan: &Plan, result: &RunResult, is_demo: bool) {
         );
     }
     if !result.analysis.faults.is_empty() {
-        println!();
-        print!("{}", result.analysis.summary());
+        outln!();
+        out!("{}", result.analysis.summary());
     }
     if !m.hypothesis.is_empty() {
-        println!();
-        println!("hypothesis:");
-        print!("{}", crate::analysis::hypothesis::summary(&m.hypothesis));
+        outln!();
+        outln!("hypothesis:");
+        out!("{}", crate::analysis::hypothesis::summary(&m.hypothesis));
     }
-    println!();
-    println!("wrote {}/", result.dir.display());
-    println!("  run.json      inputs, seed, trace digest and the summary above");
-    println!(
+    outln!();
+    outln!("wrote {}/", result.dir.display());
+    outln!("  run.json      inputs, seed, trace digest and the summary above");
+    outln!(
         "  metrics.csv   one row per {} s window per entry, service, endpoint and pool",
         m.window_s
     );
-    println!("  events.jsonl  state changes (queue full, pool exhausted, ...)");
-    println!("  analysis.json steady bands, cascade chain, detection and recovery times");
-    println!("  report.html   the report to open in a browser (report.md + PNGs for documents)");
+    outln!("  events.jsonl  state changes (queue full, pool exhausted, ...)");
+    outln!("  analysis.json steady bands, cascade chain, detection and recovery times");
+    outln!("  report.html   the report to open in a browser (report.md + PNGs for documents)");
     if is_demo {
-        println!();
-        println!("This was the built-in demo. Run your own: faultline run scenarios/<name>.json");
+        outln!();
+        outln!("This was the built-in demo. Run your own: faultline run scenarios/<name>.json");
     }
 }

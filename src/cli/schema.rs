@@ -51,7 +51,7 @@ pub(super) fn schema_json(kind: Option<Kind>) -> serde_json::Value {
 
 pub(super) fn run(args: Args) -> crate::Result<i32> {
     let text = serde_json::to_string_pretty(&schema_json(args.kind)).expect("schema serialises");
-    println!("{text}");
+    outln!("{text}");
     Ok(0)
 }
 

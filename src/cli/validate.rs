@@ -29,7 +29,7 @@ pub(super) fn run(files: &[PathBuf]) -> crate::Result<i32> {
             }
         });
         match result {
-            Ok(what) => println!("ok: {}: {what}", file.display()),
+            Ok(what) => outln!("ok: {}: {what}", file.display()),
             Err(e) => {
                 eprintln!("error: {e}");
                 failed = true;
