@@ -885,3 +885,24 @@ fn a_reader_that_goes_away_does_not_panic_the_command() {
     assert!(!err.contains("panicked"), "{err}");
     assert!(dir.path().join("out/s/baseline/seed-1/run.json").is_file());
 }
+
+/// Issue 10, defect 12: off a terminal (a CI log) a long run printed
+/// nothing until it ended. There, a progress line goes to stderr every few
+/// seconds (`FAULTLINE_PROGRESS_EVERY`, here at every chance).
+#[test]
+fn a_run_off_a_terminal_reports_progress_on_stderr() {
+    let dir = inputs(MODEL, SCENARIO);
+    let output = faultline()
+        .current_dir(dir.path())
+        .env("FAULTLINE_PROGRESS_EVERY", "0")
+        .args(["run", "scenario.json", "--out", "out"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0));
+    let err = stderr(&output);
+    assert!(
+        err.lines()
+            .any(|l| l.starts_with("simulating: ") && l.contains("s virtual")),
+        "{err}"
+    );
+}

@@ -3,8 +3,6 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use indicatif::{ProgressBar, ProgressStyle};
-
 use crate::compare::{self, Seeds, Shard, partial, report};
 use crate::plan::Plan;
 
@@ -46,11 +44,10 @@ pub(super) fn run(args: Args) -> crate::Result<i32> {
         .jobs
         .map_or_else(rayon::current_num_threads, |j| j as usize);
 
-    let bar = ProgressBar::new(cells.len() as u64);
-    bar.set_style(
-        ProgressStyle::with_template("{spinner} runs [{bar:40}] {pos}/{len} ({eta})")
-            .expect("static template")
-            .progress_chars("=> "),
+    let bar = super::progress::Progress::new(
+        cells.len() as u64,
+        "{spinner} runs [{bar:40}] {pos}/{len} ({eta})",
+        |done, total, wall| format!("comparing: {done} of {total} runs done after {wall:.0} s"),
     );
     let started = Instant::now();
     let progress = bar.clone();

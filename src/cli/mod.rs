@@ -24,6 +24,7 @@ mod bench;
 mod compare;
 mod graph;
 mod merge;
+mod progress;
 mod replay;
 mod report;
 mod run;

@@ -4,8 +4,6 @@ use std::cell::Cell;
 use std::path::PathBuf;
 use std::time::Instant;
 
-use indicatif::{ProgressBar, ProgressStyle};
-
 use crate::experiment::{self, RunResult};
 use crate::plan::Plan;
 use crate::spec::Source;
@@ -54,13 +52,17 @@ pub(super) fn run(args: Args) -> crate::Result<i32> {
     }
     .with_variant(&args.variant)?;
     let config = plan.config(args.seed);
-    let bar = ProgressBar::new(config.duration / 1_000_000);
-    bar.set_style(
-        ProgressStyle::with_template(
-            "{spinner} simulating [{bar:40}] {pos}/{len} ms virtual ({eta})",
-        )
-        .expect("static template")
-        .progress_chars("=> "),
+    let bar = super::progress::Progress::new(
+        config.duration / 1_000_000,
+        "{spinner} simulating [{bar:40}] {pos}/{len} ms virtual ({eta})",
+        |ms, total, wall| {
+            format!(
+                "simulating: {:.1} of {:.1} s virtual ({:.0}%) after {wall:.0} s wall clock",
+                ms as f64 / 1e3,
+                total as f64 / 1e3,
+                100.0 * ms as f64 / total.max(1) as f64
+            )
+        },
     );
     let progress = bar.clone();
     let started = Instant::now();
