@@ -412,3 +412,57 @@ fn a_variant_run_replays_identical_with_its_patch() {
     let said = faultline_in(&repo(), &["replay", dir.to_str().unwrap()]);
     assert_eq!(said.status.code(), Some(1), "{}", text(&said));
 }
+
+/// Issue 10, defect 8: replay opened whatever `run.json`'s `files` named —
+/// `../../secret.txt` was read and its first line printed, `/etc/passwd`
+/// "replayed identical". Only plain names of files in the run directory are
+/// accepted; anything else is bad input naming the entry, and nothing is
+/// read or re-run.
+#[test]
+fn replay_reads_only_files_inside_the_run_directory() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = run_copy(root.path());
+    fs::write(root.path().join("secret.txt"), "the secret line\n").unwrap();
+    let original = fs::read_to_string(dir.join("run.json")).unwrap();
+    for bad in [
+        "../../../../secret.txt",
+        "/etc/passwd",
+        "sub/metrics.csv",
+        ".hidden",
+        "..",
+    ] {
+        let mut manifest = run_json(&dir);
+        manifest["files"][1] = Value::from(bad);
+        fs::write(
+            dir.join("run.json"),
+            serde_json::to_string_pretty(&manifest).unwrap(),
+        )
+        .unwrap();
+        let said = expect(root.path(), &["replay", dir.to_str().unwrap()], 2);
+        assert!(said.contains("run.json: files[1]"), "{bad}: {said}");
+        assert!(said.contains("plain name of a file"), "{said}");
+        assert!(!said.contains("the secret line"), "{said}");
+        assert!(!said.contains("identical"), "{said}");
+    }
+    fs::write(dir.join("run.json"), original).unwrap();
+    expect(root.path(), &["replay", dir.to_str().unwrap()], 0);
+}
+
+/// Issue 10, defect 7: a device as an input (`/dev/zero`, `/dev/urandom`)
+/// grew memory until killed, a FIFO blocked for ever — directly or through
+/// a scenario's model path. Only regular files are read.
+#[test]
+fn special_files_are_refused_as_inputs() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = r#"{ "name": "z", "model": "/dev/zero", "duration": "10s", "seed": 1 }"#;
+    fs::write(dir.path().join("z.json"), scenario).unwrap();
+    for args in [
+        vec!["validate", "/dev/zero"],
+        vec!["validate", "/dev/urandom"],
+        vec!["run", "/dev/zero"],
+        vec!["run", "z.json"],
+    ] {
+        let said = expect(dir.path(), &args, 2);
+        assert!(said.contains("not a regular file"), "{args:?}: {said}");
+    }
+}

@@ -57,10 +57,42 @@ pub struct RecordedEngine {
     pub trace_digest: String,
 }
 
-/// Reads `RUN_DIR/run.json`; a missing or garbled file is bad input.
+/// Reads `RUN_DIR/run.json`; a missing or garbled file is bad input, and
+/// so is a `files` entry that is not a plain file name: replay opens each
+/// inside the run directory, and `../x` or `/etc/passwd` must not take it
+/// anywhere else.
 pub fn read_manifest(run_dir: &Path) -> Result<Recorded> {
     let source = Source::read(&run_dir.join("run.json"))?;
-    spec::deserialize(&source)
+    let recorded: Recorded = spec::deserialize(&source)?;
+    let problems: Vec<Problem> = recorded
+        .files
+        .iter()
+        .enumerate()
+        .filter(|(_, file)| !is_plain_file_name(file))
+        .map(|(i, file)| {
+            Problem::new(
+                JsonPath::root().key("files").index(i),
+                format!(
+                    "expected the plain name of a file in the run directory (such as `metrics.csv`), found \"{}\"",
+                    spec::names::echo(file)
+                ),
+            )
+        })
+        .collect();
+    if problems.is_empty() {
+        Ok(recorded)
+    } else {
+        Err(source.invalid(problems))
+    }
+}
+
+/// One visible name, no directory: what a run writes into its directory.
+fn is_plain_file_name(file: &str) -> bool {
+    let mut components = Path::new(file).components();
+    matches!(
+        (components.next(), components.next()),
+        (Some(std::path::Component::Normal(name)), None) if name == file
+    ) && !file.starts_with('.')
 }
 
 /// An input whose bytes are not the ones the run read.

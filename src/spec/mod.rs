@@ -23,6 +23,9 @@ pub use model::ModelSpec;
 pub use scenario::ScenarioSpec;
 pub use variant::BASELINE;
 
+/// The largest input file read: far beyond any real model or scenario.
+pub const MAX_INPUT_BYTES: u64 = 64 << 20;
+
 /// The text of an input file and the name it is reported under.
 #[derive(Clone, Debug)]
 pub struct Source {
@@ -31,10 +34,41 @@ pub struct Source {
 }
 
 impl Source {
+    /// Reads an input file: a regular file (a device such as `/dev/zero`
+    /// would never end, a FIFO would block), of at most `MAX_INPUT_BYTES`.
     pub fn read(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path).map_err(|source| Error::Read {
+        use std::io::Read as _;
+        let refuse = |message: String| Error::Read {
+            file: path.to_path_buf(),
+            source: std::io::Error::new(std::io::ErrorKind::InvalidInput, message),
+        };
+        let read_err = |source| Error::Read {
             file: path.to_path_buf(),
             source,
+        };
+        // Following links, as opening does: a link to a regular file is one.
+        let meta = std::fs::metadata(path).map_err(read_err)?;
+        if !meta.is_file() {
+            return Err(refuse(
+                "not a regular file (a directory, a device or a pipe); give the path of a JSON file"
+                    .into(),
+            ));
+        }
+        let mut bytes = Vec::new();
+        std::fs::File::open(path)
+            .and_then(|f| f.take(MAX_INPUT_BYTES + 1).read_to_end(&mut bytes))
+            .map_err(read_err)?;
+        if bytes.len() as u64 > MAX_INPUT_BYTES {
+            return Err(refuse(format!(
+                "larger than {} MiB, more than any model, scenario or run file needs",
+                MAX_INPUT_BYTES >> 20
+            )));
+        }
+        let text = String::from_utf8(bytes).map_err(|e| {
+            refuse(format!(
+                "not UTF-8 text (invalid byte at offset {})",
+                e.utf8_error().valid_up_to()
+            ))
         })?;
         Ok(Source {
             path: path.to_path_buf(),
