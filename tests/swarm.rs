@@ -6,8 +6,8 @@ use proptest::prelude::*;
 use serde_json::{Value, json};
 
 use crate::common::*;
-use faultline::spec::{Source, parse_model};
-use faultline::topology::Component;
+use faultline::spec::Source;
+use faultline::topology::{Component, Topology};
 
 const POLICIES: [&str; 4] = [
     "round_robin",
@@ -125,7 +125,7 @@ proptest! {
         let cut = (0..=cut).rev().find(|i| text.is_char_boundary(*i)).unwrap();
         let damaged = format!("{}{junk}{}", &text[..cut], &text[cut..]);
         let source = Source { path: "damaged.json".into(), text: damaged };
-        if let Err(e) = parse_model(&source) {
+        if let Err(e) = Topology::from_source(&source) {
             let message = e.to_string();
             prop_assert!(message.starts_with("damaged.json: "), "{}", message);
             prop_assert_eq!(e.exit_code(), 2);
