@@ -940,6 +940,79 @@ mod tests {
     use super::*;
     use crate::spec::units::Duration;
 
+    fn problems_of(json: &str) -> Vec<String> {
+        let model: ModelSpec = serde_json::from_str(json).unwrap();
+        match compile(&model) {
+            Ok(_) => Vec::new(),
+            Err(problems) => problems
+                .iter()
+                .map(|p| format!("{}: {}", p.path, p.message))
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn numbers_spec_rejects_are_problems_not_panics_or_allocations() {
+        // No zone to place in, four billion instances and an autoscaler of
+        // as many, an empty schedule: each a file-level problem, and
+        // compiling the rest must neither panic nor try to place them.
+        let problems = problems_of(
+            r#"{"name": "m", "zones": [], "services": {
+                "a": {"workers": 1, "instances": {"count": 4000000000},
+                      "autoscaling": {"min": 1, "max": 4000000000, "target_utilisation": 0.5},
+                      "endpoints": {"x": {"work": {"constant": "1ms"}}}},
+                "b": {"workers": 1, "autoscaling": {"min": 1, "max": 3, "target_utilisation": 0.5},
+                      "endpoints": {"y": {"work": {"constant": "1ms"}}}}},
+              "workload": {"w": {"endpoint": "a.x", "schedule": []}}}"#,
+        );
+        for expected in [
+            "zones: expected at least one zone",
+            "services.a.instances: 4000000000 instances is more than",
+            "services.a.autoscaling.max: too many instances",
+            "workload.w.schedule: expected at least one point",
+        ] {
+            assert!(
+                problems.iter().any(|p| p.starts_with(expected)),
+                "{expected} in {problems:#?}"
+            );
+        }
+        assert_eq!(problems.len(), 4, "{problems:#?}");
+    }
+
+    #[test]
+    fn file_level_and_reference_problems_come_back_together() {
+        let problems = problems_of(
+            r#"{"name": "m", "zones": ["a"], "services": {
+                "api": {"workers": 0, "endpoints": {"x": {"work": {"constant": "1ms"},
+                    "calls": {"c": {"to": "db.qurey", "probability": 2}}}}},
+                "db": {"workers": 1, "endpoints": {"query": {"work": {"constant": "1ms"}}}}},
+              "workload": {"w": {"endpoint": "api.x", "rate": "1/s"}}}"#,
+        );
+        assert_eq!(
+            problems,
+            [
+                "services.api.workers: expected a positive number of workers, found 0",
+                "services.api.endpoints.x.calls.c.probability: expected a probability in (0, 1], found 2",
+                "services.api.endpoints.x.calls.c.to: service `db` has no endpoint `qurey` (endpoints: query)",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_primary_naming_no_instance_is_a_problem_even_with_default_instances() {
+        let problems = problems_of(
+            r#"{"name": "m", "zones": ["a"], "services": {
+                "db": {"kind": "database", "workers": 1,
+                       "replication": {"primary": "db-a-2", "lag": "1s"},
+                       "endpoints": {"q": {"work": {"constant": "1ms"}}}}},
+              "workload": {"w": {"endpoint": "db.q", "rate": "1/s"}}}"#,
+        );
+        assert_eq!(
+            problems,
+            ["services.db.replication.primary: `db` has no instance `db-a-2` (instances: db-a-1)"]
+        );
+    }
+
     #[test]
     fn lognormal_fit_reproduces_mean_and_p99() {
         let w = work_time(&WorkSpec::Lognormal {
