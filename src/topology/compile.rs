@@ -359,7 +359,7 @@ impl<'m> Builder<'m> {
         } else if let Some(placement) = &spec.placement {
             for (zone, n) in placement {
                 match zones.iter().position(|z| z == zone) {
-                    Some(z) => counts[z] += n,
+                    Some(z) => counts[z] = counts[z].saturating_add(*n),
                     None => {
                         let hint = closest(zone, zones.iter().map(String::as_str))
                             .map(|z| format!("did you mean `{z}`?"));
