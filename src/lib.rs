@@ -2,9 +2,11 @@
 //! architectures.
 //!
 //! Modules, in the order a run flows through them:
-//! - [`spec`]: model and scenario files (serde), validation with JSON paths.
+//! - [`spec`]: model and scenario files (serde), their file-level checks
+//!   with JSON paths.
 //! - [`topology`]: the compiled architecture: typed ids, flat arrays, the
-//!   dependency graph.
+//!   dependency graph; compiled in one pass that resolves every name of the
+//!   model and returns the topology or every problem.
 //! - [`sim`]: virtual clock, event queue, random streams, engine loop.
 //! - [`components`]: instances, load balancers, pools, arrivals, work times.
 //! - [`faults`]: a scenario's faults resolved against the topology.

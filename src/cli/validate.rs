@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use crate::plan::Plan;
 use crate::spec::{self, Source};
+use crate::topology::Topology;
 
 pub(super) fn run(files: &[PathBuf]) -> crate::Result<i32> {
     let mut failed = false;
@@ -19,12 +20,12 @@ pub(super) fn run(files: &[PathBuf]) -> crate::Result<i32> {
                     experiment.model_source.path.display()
                 ))
             } else {
-                let model = spec::parse_model(&source)?;
+                let topology = Topology::from_source(&source)?;
                 Ok(format!(
                     "model `{}`: {} services, {} workloads",
-                    model.name,
-                    model.services.len(),
-                    model.workload.len()
+                    topology.name,
+                    topology.services.len(),
+                    topology.workloads.len()
                 ))
             }
         });

@@ -1,8 +1,8 @@
-//! The plan of an experiment: a scenario and its model, read and checked at
-//! the file level by `spec`, then compiled once into everything a run needs
-//! (the topology, the resolved faults, the phases, the hypotheses, the run
-//! settings). Run, replay, compare, validate and bench all start from a
-//! `Plan`; nothing above this layer compiles a spec again.
+//! The plan of an experiment: a scenario and its model, read by `spec`, then
+//! compiled once into everything a run needs (the topology, in the one pass
+//! that checks the model, then the resolved faults, the phases, the
+//! hypotheses, the run settings). Run, replay, compare, validate and bench
+//! all start from a `Plan`; nothing above this layer compiles a spec again.
 
 mod hypothesis;
 mod phases;
@@ -47,11 +47,15 @@ pub struct Plan {
 }
 
 impl Plan {
-    /// Compiles an experiment whose files have been checked by `spec`.
-    /// Problems of the scenario against the model (fault targets, probes,
-    /// phases) come back together, at their paths in the scenario file.
+    /// Compiles an experiment as `spec` read it: first its model, in the
+    /// one pass that checks it (every problem at once, in the model file, or
+    /// at `variants.<name>` in the scenario for a patched model), then the
+    /// scenario against it: fault targets, probes and phases, whose problems
+    /// come back together, at their paths in the scenario file.
     pub fn compile(experiment: Experiment) -> Result<Plan> {
-        match compile(&experiment) {
+        let topology =
+            Topology::compile(&experiment.model).map_err(|p| experiment.model_invalid(p))?;
+        match compile(&experiment, topology) {
             Ok(parts) => Ok(parts.into_plan(experiment)),
             Err(problems) => Err(experiment.scenario_source.invalid(problems)),
         }
@@ -91,14 +95,57 @@ impl Plan {
 
     /// Compiles the experiment and every variant of it, so that a broken
     /// variant is found when the scenario loads, not deep into a compare.
+    /// In order, each step only once the one before found nothing: the
+    /// model as written (in the model file); every variant's patched model
+    /// (at `variants.<name>` in the scenario, every variant's problems
+    /// together); the scenario against the baseline and each variant.
     fn checked(experiment: Experiment) -> Result<Plan> {
+        let source = &experiment.model_source;
+        // A scenario's `baseline` patch has replaced the model as written,
+        // which is still checked first, in its own file.
+        let is_patched = experiment
+            .scenario
+            .variants
+            .contains_key(&experiment.variant);
+        let reread;
+        let written = if is_patched {
+            reread = spec::parse_model(source)?;
+            &reread
+        } else {
+            &experiment.model
+        };
+        let written = Topology::compile(written).map_err(|problems| source.invalid(problems))?;
         let mut problems = Vec::new();
+        let mut variants = Vec::new();
         for name in experiment.scenario.variants.keys() {
-            if *name == experiment.variant {
-                continue;
+            let variant = if *name == experiment.variant {
+                Ok(experiment.clone())
+            } else {
+                experiment.patched(name)
+            };
+            let compiled = variant.and_then(|variant| match Topology::compile(&variant.model) {
+                Ok(topology) => Ok((variant, topology)),
+                Err(found) => Err(spec::at_variant(name, found)),
+            });
+            match compiled {
+                Ok(compiled) => variants.push(compiled),
+                Err(found) => problems.extend(found),
             }
-            let variant = experiment.with_variant(name)?;
-            if let Err(found) = compile(&variant) {
+        }
+        if !problems.is_empty() {
+            return Err(experiment.scenario_source.invalid(problems));
+        }
+        // The experiment's own variant, compiled above when it is a patch.
+        let own = variants
+            .iter()
+            .position(|(v, _)| v.variant == experiment.variant);
+        let baseline = match own {
+            Some(i) => variants.remove(i),
+            None => (experiment, written),
+        };
+        for (variant, topology) in variants {
+            if let Err(found) = compile(&variant, topology) {
+                let name = &variant.variant;
                 problems.extend(found.into_iter().map(|p| {
                     Problem::new(
                         JsonPath::root().key("variants").key(name),
@@ -108,7 +155,8 @@ impl Plan {
                 }));
             }
         }
-        match compile(&experiment) {
+        let (experiment, topology) = baseline;
+        match compile(&experiment, topology) {
             Ok(parts) if problems.is_empty() => Ok(parts.into_plan(experiment)),
             Ok(_) => Err(experiment.scenario_source.invalid(problems)),
             Err(mut found) => {
@@ -125,7 +173,7 @@ pub fn topology_of(path: &Path) -> Result<Topology> {
     if spec::looks_like_scenario(&source.text) {
         Ok(Plan::load(path)?.topology)
     } else {
-        Ok(Topology::compile(&spec::parse_model(&source)?))
+        Topology::from_source(&source)
     }
 }
 
@@ -163,8 +211,11 @@ impl Parts {
     }
 }
 
-fn compile(experiment: &Experiment) -> std::result::Result<Parts, Vec<Problem>> {
-    let topology = Topology::compile(&experiment.model);
+/// The scenario against its (variant's) model, compiled.
+fn compile(
+    experiment: &Experiment,
+    topology: Topology,
+) -> std::result::Result<Parts, Vec<Problem>> {
     let scenario = &experiment.scenario;
     let faults = faults::compile(scenario, &topology)?;
     let phases = Phases::of(scenario.warmup.0, scenario.duration.0, &faults);

@@ -1,8 +1,12 @@
 //! File formats: serde structs of model and scenario files, their parsing
-//! with JSON paths and positions, and validation that collects every problem.
+//! with JSON paths and positions, and the file-level checks that collect
+//! every problem a field has on its own.
 //!
-//! Nothing here knows the engine or the topology: what a scenario says about
-//! its model (fault targets, probes) is checked when `plan` compiles them.
+//! Nothing here knows the engine or the topology, and nothing here looks a
+//! name up: what a model's names refer to is resolved, once, when
+//! `topology::Topology::compile` compiles it (running the model's file-level
+//! checks first), and what a scenario says about its model (fault targets,
+//! probes) when `plan` compiles them.
 
 pub mod locate;
 pub mod model;
@@ -12,7 +16,7 @@ pub mod units;
 mod validate;
 mod variant;
 
-pub use validate::check_work;
+pub use validate::{MAX_INSTANCES_PER_SERVICE, check_work, model as check_model};
 
 use std::path::{Path, PathBuf};
 
@@ -21,7 +25,7 @@ use serde::de::DeserializeOwned;
 use crate::error::{Error, JsonPath, Problem, Result, Segment, closest};
 pub use model::ModelSpec;
 pub use scenario::ScenarioSpec;
-pub use variant::BASELINE;
+pub use variant::{BASELINE, at_variant};
 
 /// The largest input file read: far beyond any real model or scenario.
 pub const MAX_INPUT_BYTES: u64 = 64 << 20;
@@ -89,8 +93,9 @@ impl Source {
     }
 }
 
-/// A scenario with its model, both parsed and validated, and the variant
-/// of the model (`BASELINE` as loaded; see `with_variant`).
+/// A scenario (parsed and checked) with its model (parsed; `plan` compiles
+/// it), and the variant of the model (`BASELINE` as loaded: the scenario's
+/// `baseline` patch when it has one; see `with_variant`).
 #[derive(Clone, Debug)]
 pub struct Experiment {
     pub scenario: ScenarioSpec,
@@ -100,15 +105,11 @@ pub struct Experiment {
     pub variant: String,
 }
 
-/// Parses and validates a model file.
+/// Parses a model file: its JSON and its types, with the JSON path and
+/// position of a problem. The model is checked, its names resolved, by
+/// `topology::Topology::compile`, in one pass that reports every problem.
 pub fn parse_model(source: &Source) -> Result<ModelSpec> {
-    let model: ModelSpec = deserialize(source)?;
-    let problems = validate::model(&model);
-    if problems.is_empty() {
-        Ok(model)
-    } else {
-        Err(source.invalid(problems))
-    }
+    deserialize(source)
 }
 
 /// Parses and validates a scenario file (not its model).
@@ -150,40 +151,28 @@ pub fn load_experiment(path: &Path) -> Result<Experiment> {
         other => other,
     })?;
     let model = parse_model(&model_source)?;
-    variant::check_all(&scenario_source, &scenario, &model_source)?;
-    let experiment = Experiment {
+    Experiment {
         scenario,
         model,
         scenario_source,
         model_source,
         variant: BASELINE.to_string(),
-    };
-    // A scenario that names its baseline compares against that patch.
-    if experiment.scenario.variants.contains_key(BASELINE) {
-        experiment.with_variant(BASELINE)
-    } else {
-        Ok(experiment)
     }
+    .with_baseline()
 }
 
 /// Builds an experiment from texts held in memory (the embedded demo).
 pub fn experiment_from_texts(scenario_source: Source, model_source: Source) -> Result<Experiment> {
     let scenario = parse_scenario(&scenario_source)?;
     let model = parse_model(&model_source)?;
-    variant::check_all(&scenario_source, &scenario, &model_source)?;
-    let experiment = Experiment {
+    Experiment {
         scenario,
         model,
         scenario_source,
         model_source,
         variant: BASELINE.to_string(),
-    };
-    // A scenario that names its baseline compares against that patch.
-    if experiment.scenario.variants.contains_key(BASELINE) {
-        experiment.with_variant(BASELINE)
-    } else {
-        Ok(experiment)
     }
+    .with_baseline()
 }
 
 /// What kind of file a JSON document is: scenarios name a model.

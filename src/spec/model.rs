@@ -555,38 +555,3 @@ pub enum Interpolate {
     Step,
     Linear,
 }
-
-/// Names and zones of a service's instances, in order: zone by zone,
-/// `service-zone-k` with k from 1.
-pub fn placement(
-    service: &str,
-    spec: Option<&InstancesSpec>,
-    zones: &[String],
-) -> Vec<(String, u32)> {
-    let mut counts: Vec<u32> = vec![0; zones.len()];
-    match spec {
-        None => counts[0] = 1,
-        Some(spec) => {
-            if let Some(per_zone) = spec.per_zone {
-                counts.iter_mut().for_each(|c| *c = per_zone);
-            } else if let Some(count) = spec.count {
-                for k in 0..count {
-                    counts[k as usize % zones.len()] += 1;
-                }
-            } else if let Some(placement) = &spec.placement {
-                for (zone, n) in placement {
-                    if let Some(z) = zones.iter().position(|x| x == zone) {
-                        counts[z] += n;
-                    }
-                }
-            }
-        }
-    }
-    let mut out = Vec::new();
-    for (z, count) in counts.iter().enumerate() {
-        for k in 1..=*count {
-            out.push((format!("{service}-{}-{k}", zones[z]), z as u32));
-        }
-    }
-    out
-}

@@ -1,25 +1,27 @@
-//! Checks a parsed file for everything serde cannot: references, capacities,
-//! cycles. Collects every problem rather than stopping at the first, so one
-//! run of `faultline validate` shows the whole list.
-
-use indexmap::IndexMap;
-use petgraph::algo::tarjan_scc;
-use petgraph::graph::DiGraph;
+//! File-level checks: what serde cannot check and a field says on its own
+//! or with its neighbours in the same object — names well formed, lists not
+//! empty, numbers in range, units positive, settings that need one another.
+//! Collects every problem rather than stopping at the first.
+//!
+//! Nothing here looks a name up: what a name refers to (a call's target, a
+//! zone, a queue, a primary, an error class) and the cycles those references
+//! make are resolved once, by `topology::Topology::compile`, which runs these
+//! checks first and reports both kinds together.
 
 use super::model::{
     AutoscalingSpec, BreakerSpec, CallSpec, ClientsSpec, HealthCheckSpec, InstancesSpec, ModelSpec,
     ReplicationSpec, RetrySpec, ServiceKind, ServiceSpec, WorkSpec, WorkloadSpec,
 };
 use super::scenario::ScenarioSpec;
-use crate::error::closest;
 use crate::error::{JsonPath, Problem};
 
 /// Largest p99/mean ratio a log-normal can have: with σ at the mode of the
 /// quadratic, ln(p99/mean) = z²/2 where z is the 99th normal quantile.
 pub(super) const LOGNORMAL_MAX_P99_OVER_MEAN: f64 = 14.96;
 
-/// Bounds that keep a mistyped number from exhausting memory.
-pub(super) const MAX_INSTANCES_PER_SERVICE: u64 = 100_000;
+/// Bounds that keep a mistyped number from exhausting memory. The topology
+/// places no instance of a service over the first (it is reported here).
+pub const MAX_INSTANCES_PER_SERVICE: u64 = 100_000;
 pub(super) const MAX_WINDOWS: u64 = 10_000_000;
 
 fn check_name(problems: &mut Vec<Problem>, path: JsonPath, what: &str, name: &str) {
@@ -41,58 +43,9 @@ fn check_name(problems: &mut Vec<Problem>, path: JsonPath, what: &str, name: &st
     }
 }
 
-/// Resolves `service.endpoint` against the model, with a suggestion when it
-/// does not resolve.
-pub(super) fn resolve_endpoint<'m>(
-    model: &'m ModelSpec,
-    reference: &str,
-) -> Result<(&'m str, &'m str), (String, Option<String>)> {
-    let Some((service, endpoint)) = reference.split_once('.') else {
-        let all: Vec<String> = all_endpoints(model);
-        let hint = closest(reference, all.iter().map(String::as_str))
-            .map(|s| format!("did you mean `{s}`?"))
-            .or_else(|| Some("write it as `service.endpoint`".to_string()));
-        return Err((
-            format!("expected an endpoint as `service.endpoint`, found \"{reference}\""),
-            hint,
-        ));
-    };
-    let Some((service_name, service_spec)) = model.services.get_key_value(service) else {
-        let hint = closest(service, model.services.keys().map(String::as_str))
-            .map(|s| format!("did you mean `{s}.{endpoint}`?"));
-        let known: Vec<&str> = model.services.keys().map(String::as_str).collect();
-        return Err((
-            format!(
-                "unknown service `{service}` in \"{reference}\" (services: {})",
-                known.join(", ")
-            ),
-            hint,
-        ));
-    };
-    let Some((endpoint_name, _)) = service_spec.endpoints.get_key_value(endpoint) else {
-        let hint = closest(endpoint, service_spec.endpoints.keys().map(String::as_str))
-            .map(|e| format!("did you mean `{service}.{e}`?"));
-        let known: Vec<&str> = service_spec.endpoints.keys().map(String::as_str).collect();
-        return Err((
-            format!(
-                "service `{service}` has no endpoint `{endpoint}` (endpoints: {})",
-                known.join(", ")
-            ),
-            hint,
-        ));
-    };
-    Ok((service_name.as_str(), endpoint_name.as_str()))
-}
-
-fn all_endpoints(model: &ModelSpec) -> Vec<String> {
-    model
-        .services
-        .iter()
-        .flat_map(|(s, spec)| spec.endpoints.keys().map(move |e| format!("{s}.{e}")))
-        .collect()
-}
-
-pub(super) fn model(model: &ModelSpec) -> Vec<Problem> {
+/// Every file-level problem of a model, in the order the file format
+/// documents its parts.
+pub fn model(model: &ModelSpec) -> Vec<Problem> {
     let mut problems = Vec::new();
     let root = JsonPath::root();
     if model.name.trim().is_empty() {
@@ -122,7 +75,6 @@ pub(super) fn model(model: &ModelSpec) -> Vec<Problem> {
     for (name, service) in &model.services {
         check_service(&mut problems, model, name, service);
     }
-    check_cycles(&mut problems, model);
     if model.workload.is_empty() && model.clients.is_empty() {
         problems.push(Problem::new(
             root.key("workload"),
@@ -130,10 +82,10 @@ pub(super) fn model(model: &ModelSpec) -> Vec<Problem> {
         ));
     }
     for (name, clients) in &model.clients {
-        check_clients(&mut problems, model, name, clients);
+        check_clients(&mut problems, name, clients);
     }
     for (name, workload) in &model.workload {
-        check_workload(&mut problems, model, name, workload);
+        check_workload(&mut problems, name, workload);
     }
     problems
 }
@@ -165,11 +117,11 @@ fn check_service(
         _ => {}
     }
     if let Some(hc) = &service.load_balancer.health_check {
-        check_health_check(problems, &path, name, service, hc);
+        check_health_check(problems, &path, hc);
     }
     check_memory_settings(problems, &path, service);
     if let Some(replication) = &service.replication {
-        check_replication(problems, model, &path, name, service, replication);
+        check_replication(problems, &path, service, replication);
     }
     for (endpoint_name, endpoint) in &service.endpoints {
         if endpoint.access.is_some() && service.replication.is_none() {
@@ -180,7 +132,7 @@ fn check_service(
         }
     }
     if let Some(scaling) = &service.autoscaling {
-        check_autoscaling(problems, model, &path, name, service, scaling);
+        check_autoscaling(problems, &path, scaling);
     }
     match (&service.consumer, service.kind) {
         (Some(consumer), ServiceKind::Queue) => {
@@ -213,16 +165,10 @@ fn check_service(
             "expected at least one endpoint",
         ));
     }
-    check_endpoints(problems, model, &path, name, service);
+    check_endpoints(problems, &path, service);
 }
 
-fn check_health_check(
-    problems: &mut Vec<Problem>,
-    path: &JsonPath,
-    name: &str,
-    service: &ServiceSpec,
-    hc: &HealthCheckSpec,
-) {
+fn check_health_check(problems: &mut Vec<Problem>, path: &JsonPath, hc: &HealthCheckSpec) {
     let hc_path = path.key("load_balancer").key("health_check");
     for (field, value) in [("interval", hc.interval), ("timeout", hc.timeout)] {
         if value.0 == 0 {
@@ -242,19 +188,6 @@ fn check_health_check(
                 "expected at least 1 probe",
             ));
         }
-    }
-    if let Some(endpoint) = &hc.endpoint
-        && !service.endpoints.contains_key(endpoint)
-    {
-        let hint = closest(endpoint, service.endpoints.keys().map(String::as_str))
-            .map(|e| format!("did you mean `{e}`?"));
-        problems.push(
-            Problem::new(
-                hc_path.key("endpoint"),
-                format!("service `{name}` has no endpoint `{endpoint}` to answer health probes"),
-            )
-            .with_suggestion(hint),
-        );
     }
 }
 
@@ -323,9 +256,7 @@ fn check_memory_settings(problems: &mut Vec<Problem>, path: &JsonPath, service: 
 
 fn check_replication(
     problems: &mut Vec<Problem>,
-    model: &ModelSpec,
     path: &JsonPath,
-    name: &str,
     service: &ServiceSpec,
     replication: &ReplicationSpec,
 ) {
@@ -335,26 +266,6 @@ fn check_replication(
             r_path.clone(),
             "only a service of kind `database` replicates",
         ));
-    }
-    if let (Some(primary), Some(instances)) = (&replication.primary, &service.instances) {
-        let names: Vec<String> = super::model::placement(name, Some(instances), &model.zones)
-            .into_iter()
-            .map(|(name, _)| name)
-            .collect();
-        if !names.contains(primary) {
-            let hint = closest(primary, names.iter().map(String::as_str))
-                .map(|n| format!("did you mean `{n}`?"));
-            problems.push(
-                Problem::new(
-                    r_path.key("primary"),
-                    format!(
-                        "`{name}` has no instance `{primary}` (instances: {})",
-                        names.join(", ")
-                    ),
-                )
-                .with_suggestion(hint),
-            );
-        }
     }
     if let Some(c) = replication.catch_up
         && !(c.is_finite() && c > 0.0)
@@ -366,31 +277,16 @@ fn check_replication(
     }
 }
 
-fn check_autoscaling(
-    problems: &mut Vec<Problem>,
-    model: &ModelSpec,
-    path: &JsonPath,
-    name: &str,
-    service: &ServiceSpec,
-    scaling: &AutoscalingSpec,
-) {
+/// Whether the service starts between `min` and `max` depends on where
+/// its instances are placed, which the topology checks.
+fn check_autoscaling(problems: &mut Vec<Problem>, path: &JsonPath, scaling: &AutoscalingSpec) {
     let a_path = path.key("autoscaling");
-    let initial =
-        super::model::placement(name, service.instances.as_ref(), &model.zones).len() as u32;
     if scaling.min == 0 || scaling.min > scaling.max {
         problems.push(Problem::new(
             a_path.key("min"),
             format!(
                 "expected 1 ≤ min ≤ max ({}), found {}",
                 scaling.max, scaling.min
-            ),
-        ));
-    } else if !(scaling.min..=scaling.max).contains(&initial) {
-        problems.push(Problem::new(
-            a_path.clone(),
-            format!(
-                "the service starts with {initial} instances, outside min {} and max {}",
-                scaling.min, scaling.max
             ),
         ));
     }
@@ -414,16 +310,10 @@ fn check_autoscaling(
     }
 }
 
-/// Endpoints and their calls. Calls from this service to one callee share
-/// a pool per caller instance, so their pool settings must agree.
-fn check_endpoints(
-    problems: &mut Vec<Problem>,
-    model: &ModelSpec,
-    path: &JsonPath,
-    name: &str,
-    service: &ServiceSpec,
-) {
-    let mut pools: IndexMap<&str, (JsonPath, &super::model::PoolSpec)> = IndexMap::new();
+/// Endpoints and their calls, each on its own. (Whether calls to one
+/// callee agree on their shared pool needs the callee resolved: the topology
+/// checks it.)
+fn check_endpoints(problems: &mut Vec<Problem>, path: &JsonPath, service: &ServiceSpec) {
     for (endpoint_name, endpoint) in &service.endpoints {
         let endpoint_path = path.key("endpoints").key(endpoint_name);
         check_name(problems, endpoint_path.clone(), "endpoint", endpoint_name);
@@ -439,33 +329,14 @@ fn check_endpoints(
         for (call_name, call) in &endpoint.calls {
             let call_path = endpoint_path.key("calls").key(call_name);
             check_name(problems, call_path.clone(), "call", call_name);
-            let callee = check_call(problems, &call_path, call, model);
-            if let (Some(callee), Some(pool)) = (callee, &call.pool) {
-                match pools.get(callee) {
-                    Some((first_path, first)) if *first != pool => {
-                        problems.push(Problem::new(
-                            call_path.key("pool"),
-                            format!(
-                                "calls from `{name}` to `{callee}` share one pool per instance, but this pool differs from the one at {first_path}"
-                            ),
-                        ).with_suggestion(Some("give both calls the same pool settings, or set it on one only".into())));
-                    }
-                    Some(_) => {}
-                    None => {
-                        pools.insert(callee, (call_path.key("pool"), pool));
-                    }
-                }
-            }
+            check_call(problems, &call_path, call);
         }
     }
 }
 
-fn check_clients(
-    problems: &mut Vec<Problem>,
-    model: &ModelSpec,
-    name: &str,
-    clients: &ClientsSpec,
-) {
+/// A client group's own settings; its endpoints are resolved by the
+/// topology.
+fn check_clients(problems: &mut Vec<Problem>, name: &str, clients: &ClientsSpec) {
     let root = JsonPath::root();
     let path = root.key("clients").key(name);
     check_name(problems, path.clone(), "clients", name);
@@ -481,29 +352,6 @@ fn check_clients(
             "expected a positive think time",
         ));
     }
-    let mut services = Vec::new();
-    for field in ["connect", "request"] {
-        let reference = if field == "connect" {
-            &clients.connect
-        } else {
-            &clients.request
-        };
-        match resolve_endpoint(model, reference) {
-            Ok((service, _)) => services.push(service),
-            Err((message, hint)) => {
-                problems.push(Problem::new(path.key(field), message).with_suggestion(hint))
-            }
-        }
-    }
-    if services.len() == 2 && services[0] != services[1] {
-        problems.push(Problem::new(
-            path.key("request"),
-            format!(
-                "requests go to the instance the client connected to, so they must be on `{}` too",
-                services[0]
-            ),
-        ));
-    }
     if clients
         .reconnect
         .multiplier
@@ -516,18 +364,10 @@ fn check_clients(
     }
 }
 
-fn check_workload(
-    problems: &mut Vec<Problem>,
-    model: &ModelSpec,
-    name: &str,
-    workload: &WorkloadSpec,
-) {
+fn check_workload(problems: &mut Vec<Problem>, name: &str, workload: &WorkloadSpec) {
     let root = JsonPath::root();
     let path = root.key("workload").key(name);
     check_name(problems, path.clone(), "workload", name);
-    if let Err((message, hint)) = resolve_endpoint(model, &workload.endpoint) {
-        problems.push(Problem::new(path.key("endpoint"), message).with_suggestion(hint));
-    }
     if workload.timeout.is_some_and(|t| t.0 == 0) {
         problems.push(Problem::new(
             path.key("timeout"),
@@ -606,26 +446,13 @@ fn check_instances(
             ),
         ));
     }
-    if let Some(placement) = &instances.placement {
-        if placement.values().all(|n| *n == 0) {
-            problems.push(Problem::new(
-                path.key("placement"),
-                "expected at least one instance in some zone",
-            ));
-        }
-        for zone in placement.keys() {
-            if !zones.contains(zone) {
-                let hint = closest(zone, zones.iter().map(String::as_str))
-                    .map(|z| format!("did you mean `{z}`?"));
-                problems.push(
-                    Problem::new(
-                        path.key("placement").key(zone),
-                        format!("unknown zone `{zone}` (zones: {})", zones.join(", ")),
-                    )
-                    .with_suggestion(hint),
-                );
-            }
-        }
+    if let Some(placement) = &instances.placement
+        && placement.values().all(|n| *n == 0)
+    {
+        problems.push(Problem::new(
+            path.key("placement"),
+            "expected at least one instance in some zone",
+        ));
     }
 }
 
@@ -669,13 +496,9 @@ pub fn check_work(problems: &mut Vec<Problem>, path: &JsonPath, work: &WorkSpec)
     }
 }
 
-/// Checks one call; returns the callee service when the target resolves.
-fn check_call<'m>(
-    problems: &mut Vec<Problem>,
-    path: &JsonPath,
-    call: &CallSpec,
-    model: &'m ModelSpec,
-) -> Option<&'m str> {
+/// One call's own settings; its target and fallback queue are resolved by
+/// the topology.
+fn check_call(problems: &mut Vec<Problem>, path: &JsonPath, call: &CallSpec) {
     if let Some(timeout) = call.timeout
         && timeout.0 == 0
     {
@@ -706,33 +529,6 @@ fn check_call<'m>(
     if let Some(breaker) = &call.circuit_breaker {
         check_breaker(problems, &path.key("circuit_breaker"), breaker);
     }
-    if let super::model::Fallback::Enqueue(queue) = &call.fallback {
-        match model.services.get(queue) {
-            Some(q) if q.kind == ServiceKind::Queue => {}
-            Some(_) => problems.push(Problem::new(
-                path.key("fallback").key("enqueue"),
-                format!("`{queue}` is not a service of kind `queue`"),
-            )),
-            None => {
-                let hint = closest(queue, model.services.keys().map(String::as_str))
-                    .map(|n| format!("did you mean `{n}`?"));
-                problems.push(
-                    Problem::new(
-                        path.key("fallback").key("enqueue"),
-                        format!("unknown queue service `{queue}`"),
-                    )
-                    .with_suggestion(hint),
-                );
-            }
-        }
-    }
-    match resolve_endpoint(model, &call.to) {
-        Ok((service, _)) => Some(service),
-        Err((message, hint)) => {
-            problems.push(Problem::new(path.key("to"), message).with_suggestion(hint));
-            None
-        }
-    }
 }
 
 fn check_retry(problems: &mut Vec<Problem>, path: &JsonPath, retry: &RetrySpec) {
@@ -757,22 +553,6 @@ fn check_retry(problems: &mut Vec<Problem>, path: &JsonPath, retry: &RetrySpec) 
             path.key("max_backoff"),
             format!("the longest backoff ({max}) is shorter than the first ({backoff})"),
         ));
-    }
-    for (i, name) in retry.on.iter().flatten().enumerate() {
-        if crate::base::ErrorClass::from_name(name).is_none() {
-            let names = crate::base::ErrorClass::ALL.map(|c| c.name());
-            let hint = closest(name, names).map(|n| format!("did you mean `{n}`?"));
-            problems.push(
-                Problem::new(
-                    path.key("on").index(i),
-                    format!(
-                        "unknown error class `{name}` (classes: {})",
-                        names.join(", ")
-                    ),
-                )
-                .with_suggestion(hint),
-            );
-        }
     }
     if let Some(budget) = &retry.budget {
         if !(budget.ratio.is_finite() && budget.ratio >= 0.0) {
@@ -833,73 +613,6 @@ fn check_breaker(problems: &mut Vec<Problem>, path: &JsonPath, breaker: &Breaker
             path.key("half_open_calls"),
             "expected at least 1 call",
         ));
-    }
-}
-
-/// The endpoint call graph must be acyclic: a request that calls itself
-/// would never finish. Names each cycle found.
-fn check_cycles(problems: &mut Vec<Problem>, model: &ModelSpec) {
-    let mut graph: DiGraph<(String, JsonPath), ()> = DiGraph::new();
-    let mut index = IndexMap::new();
-    for (service_name, service) in &model.services {
-        for endpoint_name in service.endpoints.keys() {
-            let path = JsonPath::root()
-                .key("services")
-                .key(service_name)
-                .key("endpoints")
-                .key(endpoint_name);
-            let node = graph.add_node((format!("{service_name}.{endpoint_name}"), path));
-            index.insert(format!("{service_name}.{endpoint_name}"), node);
-        }
-    }
-    for (service_name, service) in &model.services {
-        for (endpoint_name, endpoint) in &service.endpoints {
-            let from = index[&format!("{service_name}.{endpoint_name}")];
-            for call in endpoint.calls.values() {
-                if let Some(&to) = index.get(&call.to) {
-                    graph.add_edge(from, to, ());
-                }
-            }
-        }
-    }
-    for component in tarjan_scc(&graph) {
-        let first = component[0];
-        let is_cycle = component.len() > 1 || graph.contains_edge(first, first);
-        if !is_cycle {
-            continue;
-        }
-        // Walk the cycle inside the component from its first node, so the
-        // message reads as the path a request would take.
-        let mut order = vec![first];
-        let mut current = first;
-        loop {
-            let next = graph
-                .neighbors(current)
-                .find(|n| component.contains(n) && (!order.contains(n) || *n == first));
-            match next {
-                Some(n) if n == first => break,
-                Some(n) => {
-                    order.push(n);
-                    current = n;
-                }
-                None => break,
-            }
-        }
-        let names: Vec<&str> = order.iter().map(|n| graph[*n].0.as_str()).collect();
-        problems.push(
-            Problem::new(
-                graph[first].1.clone(),
-                format!(
-                    "the call graph has a cycle: {} → {}",
-                    names.join(" → "),
-                    names[0]
-                ),
-            )
-            .with_suggestion(Some(
-                "a request that calls back into its own chain never finishes; break the cycle"
-                    .into(),
-            )),
-        );
     }
 }
 

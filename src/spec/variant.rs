@@ -1,11 +1,12 @@
 //! Variants: named RFC 7396 merge patches over the model. A patch is
-//! applied to the model's JSON and the result parsed and validated as if it
-//! had been written by hand; every problem is reported in the scenario file
-//! at `variants.<name>.…`, where the user wrote the patch.
+//! applied to the model's JSON and the result parsed as if it had been
+//! written by hand (and compiled by `plan`, as the model is); every problem
+//! is reported in the scenario file at `variants.<name>.…`, where the user
+//! wrote the patch.
 
 use serde_json::{Map, Value};
 
-use super::{Experiment, ModelSpec, Source, deserialize, validate};
+use super::{Experiment, ModelSpec, Source, deserialize};
 use crate::error::closest;
 use crate::error::{Error, JsonPath, Problem, Result, Segment};
 
@@ -80,19 +81,23 @@ fn under_variant(name: &str, mut problem: Problem) -> Problem {
     problem
 }
 
-/// The model with variant `name`'s patch applied, or the problems of the
-/// patch, each at its path in the scenario file.
-pub(super) fn patched_model(
+/// Problems of variant `name`'s patched model, each moved from its path in
+/// the model to `variants.<name>.…` in the scenario file.
+pub fn at_variant(name: &str, problems: Vec<Problem>) -> Vec<Problem> {
+    problems
+        .into_iter()
+        .map(|p| under_variant(name, p))
+        .collect()
+}
+
+/// The model with variant `name`'s patch applied and parsed, or the
+/// problems of the patch, each at its path in the scenario file.
+fn patched_model(
     experiment_model: &Source,
     name: &str,
     patch: &Map<String, Value>,
 ) -> std::result::Result<ModelSpec, Vec<Problem>> {
-    let under = |problems: Vec<Problem>| -> Vec<Problem> {
-        problems
-            .into_iter()
-            .map(|p| under_variant(name, p))
-            .collect()
-    };
+    let under = |problems: Vec<Problem>| at_variant(name, problems);
     let mut model: Value = serde_json::from_str(&experiment_model.text).map_err(|e| {
         vec![Problem::new(
             JsonPath::root().key("variants").key(name),
@@ -108,52 +113,21 @@ pub(super) fn patched_model(
         path: experiment_model.path.clone(),
         text: serde_json::to_string_pretty(&model).expect("JSON values serialise"),
     };
-    let spec: ModelSpec = match deserialize(&patched) {
-        Ok(spec) => spec,
-        Err(Error::Invalid { problems, .. }) => {
-            return Err(under(
-                problems
-                    .into_iter()
-                    .map(|mut p| {
-                        p.message = format!("after patching, {}", p.message);
-                        p
-                    })
-                    .collect(),
-            ));
-        }
-        Err(other) => {
-            return Err(vec![Problem::new(
-                JsonPath::root().key("variants").key(name),
-                other.to_string(),
-            )]);
-        }
-    };
-    let problems = validate::model(&spec);
-    if !problems.is_empty() {
-        return Err(under(problems));
-    }
-    Ok(spec)
-}
-
-/// Every variant's problems: its patch and the patched model, reported
-/// together at load time so that `validate` finds a broken variant before a
-/// long `compare` does. (`plan` then checks the scenario against each
-/// patched model.)
-pub(super) fn check_all(
-    scenario_source: &Source,
-    scenario: &super::ScenarioSpec,
-    model_source: &Source,
-) -> Result<()> {
-    let mut problems = Vec::new();
-    for (name, patch) in &scenario.variants {
-        if let Err(found) = patched_model(model_source, name, patch) {
-            problems.extend(found);
-        }
-    }
-    if problems.is_empty() {
-        Ok(())
-    } else {
-        Err(scenario_source.invalid(problems))
+    match deserialize(&patched) {
+        Ok(spec) => Ok(spec),
+        Err(Error::Invalid { problems, .. }) => Err(under(
+            problems
+                .into_iter()
+                .map(|mut p| {
+                    p.message = format!("after patching, {}", p.message);
+                    p
+                })
+                .collect(),
+        )),
+        Err(other) => Err(vec![Problem::new(
+            JsonPath::root().key("variants").key(name),
+            other.to_string(),
+        )]),
     }
 }
 
@@ -172,43 +146,54 @@ impl Experiment {
         names
     }
 
+    /// A scenario that names its baseline compares against that patch.
+    pub(super) fn with_baseline(self) -> Result<Experiment> {
+        if self.scenario.variants.contains_key(BASELINE) {
+            self.with_variant(BASELINE)
+        } else {
+            Ok(self)
+        }
+    }
+
     /// This experiment with variant `name`'s patch applied to the model.
     /// The model source stays the file as written (its hash detects edits);
     /// the parsed model, and so the manifest's model hash, is the patched
-    /// one.
+    /// one. The baseline without a patch is the model as written.
     pub fn with_variant(&self, name: &str) -> Result<Experiment> {
-        let patch = match self.scenario.variants.get(name) {
-            Some(patch) => patch,
-            None if name == BASELINE => {
-                if self.variant == BASELINE {
-                    return Ok(self.clone());
-                }
-                return Ok(Experiment {
-                    model: super::parse_model(&self.model_source)?,
-                    variant: BASELINE.to_string(),
-                    ..self.clone()
-                });
+        if name == BASELINE && !self.scenario.variants.contains_key(BASELINE) {
+            if self.variant == BASELINE {
+                return Ok(self.clone());
             }
-            None => {
-                let names = self.variant_names();
-                let suggestion = closest(name, names.iter().map(String::as_str))
-                    .map(|n| format!("did you mean `{n}`?"));
-                return Err(self.scenario_source.invalid(vec![
-                    Problem::new(
-                        JsonPath::root().key("variants"),
-                        format!(
-                            "no variant `{name}`; the scenario has: {}",
-                            names.join(", ")
-                        ),
-                    )
-                    .with_suggestion(suggestion),
-                ]));
-            }
+            return Ok(Experiment {
+                model: super::parse_model(&self.model_source)?,
+                variant: BASELINE.to_string(),
+                ..self.clone()
+            });
+        }
+        self.patched(name)
+            .map_err(|problems| self.scenario_source.invalid(problems))
+    }
+
+    /// This experiment with the patch of the scenario's variant `name`
+    /// applied to the model as written, or the problems of the patch (or of
+    /// the name), each at its path in the scenario file.
+    pub fn patched(&self, name: &str) -> std::result::Result<Experiment, Vec<Problem>> {
+        let Some(patch) = self.scenario.variants.get(name) else {
+            let names = self.variant_names();
+            let suggestion = closest(name, names.iter().map(String::as_str))
+                .map(|n| format!("did you mean `{n}`?"));
+            return Err(vec![
+                Problem::new(
+                    JsonPath::root().key("variants"),
+                    format!(
+                        "no variant `{name}`; the scenario has: {}",
+                        names.join(", ")
+                    ),
+                )
+                .with_suggestion(suggestion),
+            ]);
         };
-        // Patches were checked when the scenario loaded; an experiment built
-        // by hand may not have been.
-        let model = patched_model(&self.model_source, name, patch)
-            .map_err(|problems| self.scenario_source.invalid(problems))?;
+        let model = patched_model(&self.model_source, name, patch)?;
         Ok(Experiment {
             scenario: self.scenario.clone(),
             model,
@@ -216,5 +201,17 @@ impl Experiment {
             model_source: self.model_source.clone(),
             variant: name.to_string(),
         })
+    }
+
+    /// `problems` of this experiment's model, compiled: in the model file
+    /// for the model as written, at `variants.<name>.…` in the scenario file
+    /// for a model a patch made.
+    pub fn model_invalid(&self, problems: Vec<Problem>) -> Error {
+        if self.scenario.variants.contains_key(&self.variant) {
+            self.scenario_source
+                .invalid(at_variant(&self.variant, problems))
+        } else {
+            self.model_source.invalid(problems)
+        }
     }
 }

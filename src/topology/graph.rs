@@ -160,7 +160,7 @@ pub fn to_mermaid(topology: &Topology) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::spec::{Source, parse_model};
+    use crate::spec::Source;
 
     #[test]
     fn an_enqueue_fallback_draws_the_queue_between_caller_and_callee() {
@@ -170,12 +170,11 @@ mod tests {
             "payment": {"workers": 4, "endpoints": {"charge": {"work": {"constant": "1ms"}}}},
             "jobs": {"kind": "queue", "consumer": {"concurrency": 1, "timeout": "1s"}, "endpoints": {}}},
             "workload": {"w": {"endpoint": "orders.create", "rate": "1/s"}}}"#;
-        let model = parse_model(&Source {
+        let topology = Topology::from_source(&Source {
             path: "m.json".into(),
             text: text.into(),
         })
         .unwrap();
-        let topology = Topology::compile(&model);
         let dot = to_dot(&topology);
         assert!(dot.contains(r#""orders" -> "payment""#), "{dot}");
         assert!(

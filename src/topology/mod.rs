@@ -1,8 +1,11 @@
 //! The compiled architecture: typed ids, flat arrays indexed by them, and the
-//! service dependency graph. Built once from a validated spec; the engine only
-//! ever reads it.
+//! service dependency graph. Built once from a model spec by `compile`, the
+//! one pass that checks the model (spec's file-level checks, then every
+//! reference resolved and the call graph's cycles) and returns the topology
+//! or every problem; the engine only ever reads it.
 
 mod compile;
+mod cycles;
 pub mod graph;
 
 pub use compile::work_time;
@@ -409,8 +412,19 @@ impl Topology {
         (name, component.kind())
     }
 
-    pub fn compile(model: &crate::spec::ModelSpec) -> Topology {
+    /// The one pass from a model to its topology: the file-level checks,
+    /// every name resolved once, the call graph's cycles; the topology, or
+    /// every problem found, each at its JSON path in the model. Never panics
+    /// on an unchecked spec.
+    pub fn compile(model: &crate::spec::ModelSpec) -> Result<Topology, Vec<crate::error::Problem>> {
         compile::compile(model)
+    }
+
+    /// A model file's text parsed and compiled, its problems reported in
+    /// the file with line and column.
+    pub fn from_source(source: &crate::spec::Source) -> crate::Result<Topology> {
+        let model = crate::spec::parse_model(source)?;
+        Topology::compile(&model).map_err(|problems| source.invalid(problems))
     }
 
     pub fn service_of_instance(&self, instance: InstanceId) -> &Service {

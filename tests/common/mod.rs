@@ -10,7 +10,7 @@ use faultline::base::{ERROR_CLASSES, ErrorClass};
 use faultline::observe::Recorder;
 use faultline::observe::metrics::Row;
 use faultline::sim::{RunConfig, RunSummary, simulate};
-use faultline::spec::{Source, parse_model};
+use faultline::spec::Source;
 use faultline::topology::Component;
 use faultline::topology::Topology;
 
@@ -22,8 +22,7 @@ pub(crate) fn topology(json: &str) -> Topology {
         path: PathBuf::from("test-model.json"),
         text: json.to_string(),
     };
-    let model = parse_model(&source).unwrap_or_else(|e| panic!("test model invalid: {e}"));
-    Topology::compile(&model)
+    Topology::from_source(&source).unwrap_or_else(|e| panic!("test model invalid: {e}"))
 }
 
 /// Runs a topology for `duration_s` virtual seconds (1 s windows), keeping
