@@ -44,12 +44,29 @@ impl fmt::Display for JsonPath {
         }
         for (i, segment) in self.0.iter().enumerate() {
             match segment {
-                Segment::Key(key) if i == 0 => write!(f, "{key}")?,
-                Segment::Key(key) => write!(f, ".{key}")?,
+                // Keys come from the file: shown escaped and cut short.
+                Segment::Key(key) if i == 0 => write!(f, "{}", echo(key))?,
+                Segment::Key(key) => write!(f, ".{}", echo(key))?,
                 Segment::Index(index) => write!(f, "[{index}]")?,
             }
         }
         Ok(())
+    }
+}
+
+/// A value from a file as a message may show it: control characters (and
+/// so terminal escape sequences) escaped, and no more than 60 characters.
+pub fn echo(value: &str) -> String {
+    const SHOWN: usize = 60;
+    let escaped: String = value
+        .chars()
+        .take(SHOWN)
+        .flat_map(char::escape_debug)
+        .collect();
+    if value.chars().nth(SHOWN).is_some() {
+        format!("{escaped}… ({} bytes)", value.len())
+    } else {
+        escaped
     }
 }
 

@@ -906,3 +906,33 @@ fn a_run_off_a_terminal_reports_progress_on_stderr() {
         "{err}"
     );
 }
+
+/// Issue 10, defect 10: messages echoed values whole (a 100 MB zone name
+/// gave a 100 MB message) and raw (terminal escape sequences in fault and
+/// hypothesis names reached the terminal); names over 255 bytes validated
+/// and then could not be written; a byte-order mark hid the whole file.
+#[test]
+fn names_and_values_in_messages_are_bounded_and_escaped() {
+    let long = "z".repeat(100_000);
+    let err = assert_model_rejected(
+        &edit(
+            MODEL,
+            r#""zones": ["a"]"#,
+            &format!(r#""zones": ["{long}"]"#),
+        ),
+        &["zone name", "100000 bytes long; at most 100 are allowed"],
+    );
+    assert!(err.len() < 2_000, "a {} byte message", err.len());
+    let scenario = edit(
+        SCENARIO,
+        r#""seed": 1"#,
+        r#""seed": 1, "faults": { "x\u001b[2J": { "kind": "instance_kill", "target": "api", "at": "1s" } },
+           "hypothesis": { "ok\u0007": { "probe": "e", "error_rate_below": "1%" } }"#,
+    );
+    let err = assert_scenario_rejected(&scenario, &["fault name", "hypothesis name"]);
+    assert!(!err.contains('\u{1b}') && !err.contains('\u{7}'), "{err:?}");
+    assert!(err.contains(r"x\u{1b}[2J"), "{err}");
+    // A byte-order mark is allowed, as JSON lets a reader allow it.
+    let dir = inputs(&format!("\u{feff}{MODEL}"), SCENARIO);
+    expect_exit(dir.path(), &["validate", "model.json"], 0);
+}

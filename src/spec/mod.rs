@@ -68,6 +68,11 @@ impl Source {
                 MAX_INPUT_BYTES >> 20
             )));
         }
+        // A byte-order mark, as some Windows editors write: JSON allows a
+        // reader to ignore it, and serde does not.
+        if bytes.starts_with(b"\xEF\xBB\xBF") {
+            bytes.drain(..3);
+        }
         let text = String::from_utf8(bytes).map_err(|e| {
             refuse(format!(
                 "not UTF-8 text (invalid byte at offset {})",

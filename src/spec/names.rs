@@ -37,21 +37,7 @@ pub fn problem(what: &str, name: &str) -> Option<String> {
     None
 }
 
-/// A value from a file as it may be shown in a message: control characters
-/// escaped, and no more than 60 characters of it.
-pub fn echo(value: &str) -> String {
-    const SHOWN: usize = 60;
-    let escaped: String = value
-        .chars()
-        .take(SHOWN)
-        .flat_map(char::escape_debug)
-        .collect();
-    if value.chars().nth(SHOWN).is_some() {
-        format!("{escaped}… ({} bytes)", value.len())
-    } else {
-        escaped
-    }
-}
+pub use crate::error::echo;
 
 #[cfg(test)]
 mod tests {

@@ -24,22 +24,10 @@ pub(super) const LOGNORMAL_MAX_P99_OVER_MEAN: f64 = 14.96;
 pub const MAX_INSTANCES_PER_SERVICE: u64 = 100_000;
 pub(super) const MAX_WINDOWS: u64 = 10_000_000;
 
+/// The one name rule (`spec::names`), at `path`.
 fn check_name(problems: &mut Vec<Problem>, path: JsonPath, what: &str, name: &str) {
-    let ok = !name.is_empty()
-        && name
-            .chars()
-            .next()
-            .is_some_and(|c| c.is_ascii_alphanumeric())
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-    if !ok {
-        problems.push(Problem::new(
-            path,
-            format!(
-                "{what} name \"{name}\" must start with a letter or digit and hold only letters, digits, '-' and '_'"
-            ),
-        ));
+    if let Some(message) = super::names::problem(what, name) {
+        problems.push(Problem::new(path, message));
     }
 }
 
@@ -634,6 +622,19 @@ pub(super) fn scenario(scenario: &ScenarioSpec) -> Vec<Problem> {
                 scenario.warmup, scenario.duration
             ),
         ));
+    }
+    // Fault and hypothesis names are printed in summaries and reports and
+    // written into events.jsonl: the same rule as every other name.
+    for name in scenario.faults.keys() {
+        check_name(&mut problems, root.key("faults").key(name), "fault", name);
+    }
+    for name in scenario.hypothesis.keys() {
+        check_name(
+            &mut problems,
+            root.key("hypothesis").key(name),
+            "hypothesis",
+            name,
+        );
     }
     for name in scenario.variants.keys() {
         let path = root.key("variants").key(name);
