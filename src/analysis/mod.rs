@@ -9,6 +9,7 @@
 //! through. Everything comes from the metrics rows and the state changes
 //! the engine emitted; nothing here knows a scenario.
 
+mod chain;
 pub mod collect;
 pub mod hypothesis;
 
@@ -505,6 +506,37 @@ fn steady_windows(windows: &[(u64, u64)], warmup: u64, first_fault: u64) -> (usi
     (start, end)
 }
 
+/// What the steps of an analysis read: the run's topology, faults and
+/// collected windows, and the instants that frame the judgement.
+struct Run<'a, O> {
+    topology: &'a Topology,
+    faults: &'a [Fault],
+    collector: &'a Collector<O>,
+    components: &'a [Component],
+    windows: &'a [(u64, u64)],
+    duration: u64,
+    first_fault: Option<u64>,
+    /// When the last fault stopped acting (its end, or the run's).
+    last_end: Option<u64>,
+    /// The first window judged for onset: the first that ends after the
+    /// first fault starts.
+    fault_window: Option<usize>,
+}
+
+/// A component's first window out of band after the first fault: which,
+/// how it was and why.
+type Onset = (usize, Health, Reason);
+
+/// Each component judged window by window against its band.
+struct Judged {
+    reports: Vec<ComponentReport>,
+    /// Per component, its onset.
+    onsets: Vec<Option<Onset>>,
+    /// Per component: the window after its last one out of band, if it
+    /// came back.
+    recovered_at: Vec<Option<usize>>,
+}
+
 /// Builds the analysis of a finished run.
 ///
 /// `metastable_after`: how long past the last fault's end a run still out
@@ -517,38 +549,112 @@ pub fn analyse<O>(
     config: &RunConfig,
     metastable_after: u64,
 ) -> Analysis {
-    let (warmup, duration) = (config.warmup, config.duration);
-    let components = &collector.components;
+    let duration = config.duration;
     let windows = &collector.windows;
-    let n = components.len();
     let first_fault = faults.iter().map(|f| f.start).min();
-    let last_end = faults.iter().map(|f| f.ends_at().unwrap_or(duration)).max();
-    let (steady_from, steady_to) = steady_windows(windows, warmup, first_fault.unwrap_or(duration));
-    let bands: Vec<Band> = (0..n)
+    let run = Run {
+        topology,
+        faults,
+        collector,
+        components: &collector.components,
+        windows,
+        duration,
+        first_fault,
+        last_end: faults.iter().map(|f| f.ends_at().unwrap_or(duration)).max(),
+        fault_window: first_fault.map(|t| windows.iter().take_while(|w| w.1 <= t).count()),
+    };
+    let (steady_from, steady_to) =
+        steady_windows(windows, config.warmup, first_fault.unwrap_or(duration));
+    let bands: Vec<Band> = (0..run.components.len())
         .map(|c| Band::learn((steady_from..steady_to).map(|w| collector.sample(w, c))))
         .collect();
-    // Windows that end after the first fault starts are judged for onset.
-    let fault_window = first_fault.map(|t| windows.iter().take_while(|w| w.1 <= t).count());
+    let judged = run.judge(&bands);
+    let chain = chain::cascade(&run, &judged);
+    let chain_components: Vec<usize> = (0..run.components.len())
+        .filter(|c| in_chain(run.components[*c]))
+        .collect();
+    let (recovered, time_to_recover_s, metastable) =
+        run.recovery(&judged, &chain_components, metastable_after);
+    let blast_radius = BlastRadius {
+        entries: run.impacts(&judged),
+        components_affected: chain.len().saturating_sub(1),
+        lost_writes: summary.lost_writes.iter().sum(),
+        queued_work_never_done: summary.queues.iter().map(|q| q.pending_at_end).sum(),
+    };
+    Analysis {
+        steady_from_s: windows.get(steady_from).map_or(0.0, |w| seconds(w.0)),
+        steady_to_s: steady_to
+            .checked_sub(1)
+            .and_then(|w| windows.get(w))
+            .map_or(0.0, |w| seconds(w.1)),
+        faults: run.fault_infos(),
+        chain_text: chain::text(&chain),
+        chain,
+        times: Times {
+            detected: run.detection(),
+            mitigated: run.mitigation(&bands, &judged),
+            time_to_recover_s,
+        },
+        recovered,
+        metastable,
+        blast_radius,
+        components: chain_components
+            .into_iter()
+            .map(|c| judged.reports[c].clone())
+            .collect(),
+        dependencies: dependencies(topology),
+    }
+}
 
-    let mut reports = Vec::with_capacity(n);
-    let mut onsets: Vec<Option<(usize, Health, Reason)>> = vec![None; n];
-    let mut recovered_at: Vec<Option<usize>> = vec![None; n];
-    for c in 0..n {
-        let component = components[c];
-        let (name, kind) = topology.component_name(component);
+impl<O> Run<'_, O> {
+    /// The entries' component indices.
+    fn entries(&self) -> Vec<usize> {
+        (0..self.components.len())
+            .filter(|c| matches!(self.components[*c], Component::Entry(_)))
+            .collect()
+    }
+
+    /// Every component's timeline of health, its onset (the first window
+    /// out of band from the fault's on) and when it came back.
+    fn judge(&self, bands: &[Band]) -> Judged {
+        let n = self.components.len();
+        let mut judged = Judged {
+            reports: Vec::with_capacity(n),
+            onsets: Vec::with_capacity(n),
+            recovered_at: Vec::with_capacity(n),
+        };
+        for (c, band) in bands.iter().enumerate() {
+            let (report, onset, recovered_at) = self.judge_component(c, band);
+            judged.reports.push(report);
+            judged.onsets.push(onset);
+            judged.recovered_at.push(recovered_at);
+        }
+        judged
+    }
+
+    /// One component, window by window: its report, its onset and the
+    /// window it was back in.
+    fn judge_component(
+        &self,
+        c: usize,
+        band: &Band,
+    ) -> (ComponentReport, Option<Onset>, Option<usize>) {
+        let component = self.components[c];
+        let (name, kind) = self.topology.component_name(component);
         let mut timeline: Vec<Span> = Vec::new();
         let mut worst = Health::Healthy;
         let mut last_bad: Option<usize> = None;
-        for (w, window) in windows.iter().enumerate() {
-            let (health, reason) = bands[c].judge(component, collector.sample(w, c));
-            if let Some(start) = fault_window
+        let mut onset = None;
+        for (w, window) in self.windows.iter().enumerate() {
+            let (health, reason) = band.judge(component, self.collector.sample(w, c));
+            if let Some(start) = self.fault_window
                 && w >= start
                 && health != Health::Healthy
             {
                 worst = worst.max(health);
                 last_bad = Some(w);
-                if onsets[c].is_none() {
-                    onsets[c] = Some((w, health, reason.expect("out of band has a reason")));
+                if onset.is_none() {
+                    onset = Some((w, health, reason.expect("out of band has a reason")));
                 }
             }
             let reason = reason.map(|r| r.to_string());
@@ -566,274 +672,154 @@ pub fn analyse<O>(
                 }),
             }
         }
-        let recovered = last_bad.is_none_or(|w| w + 1 < windows.len());
-        recovered_at[c] = last_bad.filter(|_| recovered).map(|w| w + 1);
-        reports.push(ComponentReport {
+        let recovered = last_bad.is_none_or(|w| w + 1 < self.windows.len());
+        let recovered_at = last_bad.filter(|_| recovered).map(|w| w + 1);
+        let report = ComponentReport {
             component: name,
             kind,
             worst,
-            onset_s: onsets[c].map(|(w, ..)| seconds(windows[w].0)),
-            recovered_s: recovered_at[c].map(|w| seconds(windows[w].0)),
+            onset_s: onset.map(|(w, ..)| seconds(self.windows[w].0)),
+            recovered_s: recovered_at.map(|w| seconds(self.windows[w].0)),
             recovered,
             timeline,
-        });
-    }
-
-    let graph = component_graph(topology, components);
-    let fault_infos: Vec<FaultInfo> = faults
-        .iter()
-        .map(|f| FaultInfo {
-            name: f.name.clone(),
-            kind: f.kind,
-            targets: fault_targets(topology, f)
-                .into_iter()
-                .map(|s| topology.services[s as usize].name.clone())
-                .collect(),
-            start_s: seconds(f.start),
-            end_s: f.ends_at().map(seconds),
-        })
-        .collect();
-
-    // The root: the first fault; its targets hang off a virtual node.
-    let mut chain = Vec::new();
-    let root_fault = faults.iter().min_by_key(|f| f.start);
-    if let Some(root) = root_fault {
-        let mut graph = graph.clone();
-        let fault_node = NodeIndex::new(n);
-        let targets = fault_targets(topology, root);
-        for t in &targets {
-            if let Some(c) = components.iter().position(|x| *x == Component::Service(*t)) {
-                graph.add_edge(fault_node, NodeIndex::new(c), ());
-            }
-        }
-        let distance = petgraph::algo::dijkstra(&graph, fault_node, None, |_| 1u32);
-        // A target is hit the instant its fault starts; its symptoms may
-        // show only later (a slowed request is measured when it finishes),
-        // so once they show, it is placed at the fault's start.
-        let hit = |c: usize| {
-            let observed = onsets[c].map(|(w, ..)| w);
-            match (graph.find_edge(fault_node, NodeIndex::new(c)), fault_window) {
-                (Some(_), Some(start)) => observed.map(|_| start),
-                _ => observed,
-            }
         };
-        let mut order: Vec<usize> = (0..n)
-            .filter(|c| in_chain(components[*c]) && onsets[*c].is_some())
-            .collect();
-        order.sort_by_key(|c| {
-            (
-                hit(*c),
-                distance
-                    .get(&NodeIndex::new(*c))
-                    .copied()
-                    .unwrap_or(u32::MAX),
-                kind_order(components[*c]),
-                *c,
-            )
-        });
-        let targets_named: Vec<String> = targets
-            .iter()
-            .map(|s| topology.services[*s as usize].name.clone())
-            .collect();
-        chain.push(Step {
-            component: root.name.clone(),
-            kind: StepKind::Fault,
-            onset_s: seconds(root.start),
-            observed_s: seconds(root.start),
-            health: Health::Down,
-            reason: format!(
-                "{} on {}",
-                faults
-                    .iter()
-                    .find(|f| f.name == root.name)
-                    .map_or("fault", |f| f.kind.name()),
-                targets_named.join(", ")
-            ),
-            via: None,
-            distance: Some(0),
-        });
-        let mut placed: Vec<usize> = Vec::new();
-        for c in order {
-            let (w, health, reason) = onsets[c].expect("ordered by onset");
-            let node = NodeIndex::new(c);
-            // The neighbour it was reached through: an adjacent component
-            // already degraded, the earliest first (the fault itself for
-            // its targets).
-            let via = if graph.find_edge(fault_node, node).is_some() {
-                Some(root.name.clone())
-            } else {
-                placed
-                    .iter()
-                    .filter(|p| graph.find_edge(NodeIndex::new(**p), node).is_some())
-                    .min_by_key(|p| (hit(**p), distance.get(&NodeIndex::new(**p)).copied()))
-                    .map(|p| reports[*p].component.clone())
-                    .or_else(|| {
-                        // Its symptoms showed before its neighbour's did:
-                        // it was reached along the shortest path from the
-                        // fault.
-                        let own = distance.get(&node).copied()?;
-                        graph
-                            .neighbors(node)
-                            .filter(|m| m.index() < n)
-                            .filter_map(|m| distance.get(&m).map(|d| (*d, m.index())))
-                            .filter(|(d, _)| *d < own)
-                            .min()
-                            .map(|(_, m)| reports[m].component.clone())
-                    })
-            };
-            let (name, kind) = topology.component_name(components[c]);
-            chain.push(Step {
-                component: name,
-                kind: StepKind::Component(kind),
-                onset_s: seconds(windows[hit(c).expect("has an onset")].0),
-                observed_s: seconds(windows[w].0),
-                health,
-                reason: reason.to_string(),
-                via,
-                distance: distance.get(&node).copied(),
-            });
-            placed.push(c);
-        }
+        (report, onset, recovered_at)
     }
-    let chain_text = chain
-        .iter()
-        .map(|s| {
-            if s.kind == StepKind::Fault {
-                format!("{} ({}) {:.1} s", s.component, s.reason, s.onset_s)
-            } else {
-                format!("{} {} {:.1} s", s.component, s.reason, s.onset_s)
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(" → ");
 
-    // Detection: the first signal the system itself raised.
-    let detected = first_fault.and_then(|start| {
-        collector
+    fn fault_infos(&self) -> Vec<FaultInfo> {
+        self.faults
+            .iter()
+            .map(|f| FaultInfo {
+                name: f.name.clone(),
+                kind: f.kind,
+                targets: fault_targets(self.topology, f)
+                    .into_iter()
+                    .map(|s| self.topology.services[s as usize].name.clone())
+                    .collect(),
+                start_s: seconds(f.start),
+                end_s: f.ends_at().map(seconds),
+            })
+            .collect()
+    }
+
+    /// Detection: the first signal the system itself raised after the first
+    /// fault (an ejection, a breaker opening, a memory alert, a lost
+    /// primary, an OOM kill).
+    fn detection(&self) -> Option<Moment> {
+        let start = self.first_fault?;
+        self.collector
             .events
             .iter()
             .filter(|e| e.time >= start)
             .find_map(|e| {
-                let what = match e.change {
-                    StateChange::Ejected { instance } => format!(
-                        "health check ejected {}",
-                        topology.instances[instance as usize].name
-                    ),
-                    StateChange::BreakerOpened { call, instance } => format!(
-                        "breaker opened on {} at {}",
-                        topology.calls[call as usize].name,
-                        topology.instances[instance as usize].name
-                    ),
-                    StateChange::MemoryAlert { instance, percent } => format!(
-                        "memory alert {percent} % on {}",
-                        topology.instances[instance as usize].name
-                    ),
-                    StateChange::PrimaryLost { instance } => format!(
-                        "primary {} lost",
-                        topology.instances[instance as usize].name
-                    ),
-                    StateChange::OomKilled { instance } => {
-                        format!("OOM kill of {}", topology.instances[instance as usize].name)
-                    }
-                    _ => return None,
-                };
                 Some(Moment {
                     at_s: seconds(e.time),
                     after_fault_s: seconds(e.time - start),
-                    by: what,
+                    by: signal(self.topology, e.change)?,
                 })
             })
-    });
-    let entries: Vec<usize> = (0..n)
-        .filter(|c| matches!(components[*c], Component::Entry(_)))
-        .collect();
-    // Mitigated: the first window after the first onset in which every
-    // entry is back in band.
-    let first_entry_onset = entries.iter().filter_map(|c| onsets[*c].map(|o| o.0)).min();
-    let mitigated = first_entry_onset.and_then(|from| {
-        (from + 1..windows.len())
-            .find(|w| {
-                entries.iter().all(|c| {
-                    bands[*c].judge(components[*c], collector.sample(*w, *c)).0 == Health::Healthy
-                })
+    }
+
+    /// Mitigated: the first window after the first onset at an entry in
+    /// which every entry is back in band.
+    fn mitigation(&self, bands: &[Band], judged: &Judged) -> Option<Moment> {
+        let entries = self.entries();
+        let from = entries
+            .iter()
+            .filter_map(|c| judged.onsets[*c].map(|o| o.0))
+            .min()?;
+        let w = (from + 1..self.windows.len()).find(|w| {
+            entries.iter().all(|c| {
+                bands[*c]
+                    .judge(self.components[*c], self.collector.sample(*w, *c))
+                    .0
+                    == Health::Healthy
             })
-            .map(|w| {
-                let start = first_fault.expect("an onset follows a fault");
-                Moment {
-                    at_s: seconds(windows[w].0),
-                    after_fault_s: seconds(windows[w].0.saturating_sub(start)),
-                    by: "every entry back inside its steady band".to_string(),
+        })?;
+        let start = self.first_fault.expect("an onset follows a fault");
+        Some(Moment {
+            at_s: seconds(self.windows[w].0),
+            after_fault_s: seconds(self.windows[w].0.saturating_sub(start)),
+            by: "every entry back inside its steady band".to_string(),
+        })
+    }
+
+    /// Whether every component of the chain came back; how long after the
+    /// last fault ended the last one did; and whether the run is metastable
+    /// (still out of band `metastable_after` past the last fault's end).
+    fn recovery(
+        &self,
+        judged: &Judged,
+        chain_components: &[usize],
+        metastable_after: u64,
+    ) -> (bool, Option<f64>, bool) {
+        let recovered = chain_components
+            .iter()
+            .all(|c| judged.reports[*c].recovered);
+        let duration = self.duration;
+        let time_to_recover_s = match (self.last_end, recovered) {
+            (Some(end), true) if end < duration => {
+                let back = chain_components
+                    .iter()
+                    .filter_map(|c| judged.recovered_at[*c].map(|w| self.windows[w].0))
+                    .max()
+                    .unwrap_or(0);
+                Some(seconds(back.saturating_sub(end)))
+            }
+            _ => None,
+        };
+        let metastable = !recovered
+            && self
+                .last_end
+                .is_some_and(|end| end < duration && duration - end >= metastable_after);
+        (recovered, time_to_recover_s, metastable)
+    }
+
+    /// What each entry's users saw from the first fault's window on.
+    fn impacts(&self, judged: &Judged) -> Vec<EntryImpact> {
+        self.entries()
+            .iter()
+            .map(|c| {
+                let from = self.fault_window.unwrap_or(self.windows.len());
+                let (requests, failed) = (from..self.windows.len()).fold((0, 0), |(r, f), w| {
+                    let s = self.collector.sample(w, *c);
+                    (r + s.finished(), f + s.errors)
+                });
+                EntryImpact {
+                    entry: judged.reports[*c].component.clone(),
+                    affected: judged.onsets[*c].is_some(),
+                    requests,
+                    failed,
+                    failed_share: if requests == 0 {
+                        0.0
+                    } else {
+                        (failed as f64 / requests as f64 * 1e6).round() / 1e6
+                    },
                 }
             })
-    });
-    let chain_components: Vec<usize> = (0..n).filter(|c| in_chain(components[*c])).collect();
-    let recovered = chain_components.iter().all(|c| reports[*c].recovered);
-    let time_to_recover_s = match (last_end, recovered) {
-        (Some(end), true) if end < duration => {
-            let back = chain_components
-                .iter()
-                .filter_map(|c| recovered_at[*c].map(|w| windows[w].0))
-                .max()
-                .unwrap_or(0);
-            Some(seconds(back.saturating_sub(end)))
-        }
-        _ => None,
-    };
-    let grace = metastable_after;
-    let metastable =
-        !recovered && last_end.is_some_and(|end| end < duration && duration - end >= grace);
-
-    let impacts = entries
-        .iter()
-        .map(|c| {
-            let from = fault_window.unwrap_or(windows.len());
-            let (requests, failed) = (from..windows.len()).fold((0, 0), |(r, f), w| {
-                let s = collector.sample(w, *c);
-                (r + s.finished(), f + s.errors)
-            });
-            EntryImpact {
-                entry: reports[*c].component.clone(),
-                affected: onsets[*c].is_some(),
-                requests,
-                failed,
-                failed_share: if requests == 0 {
-                    0.0
-                } else {
-                    (failed as f64 / requests as f64 * 1e6).round() / 1e6
-                },
-            }
-        })
-        .collect();
-    let blast_radius = BlastRadius {
-        entries: impacts,
-        components_affected: chain.len().saturating_sub(1),
-        lost_writes: summary.lost_writes.iter().sum(),
-        queued_work_never_done: summary.queues.iter().map(|q| q.pending_at_end).sum(),
-    };
-    let components_out = chain_components
-        .into_iter()
-        .map(|c| reports[c].clone())
-        .collect();
-    Analysis {
-        steady_from_s: windows.get(steady_from).map_or(0.0, |w| seconds(w.0)),
-        steady_to_s: steady_to
-            .checked_sub(1)
-            .and_then(|w| windows.get(w))
-            .map_or(0.0, |w| seconds(w.1)),
-        faults: fault_infos,
-        chain,
-        chain_text,
-        times: Times {
-            detected,
-            mitigated,
-            time_to_recover_s,
-        },
-        recovered,
-        metastable,
-        blast_radius,
-        components: components_out,
-        dependencies: dependencies(topology),
+            .collect()
     }
+}
+
+/// A state change that is the system noticing trouble, in words; `None`
+/// for the others.
+fn signal(topology: &Topology, change: StateChange) -> Option<String> {
+    let instance = |i: u32| &topology.instances[i as usize].name;
+    Some(match change {
+        StateChange::Ejected { instance: i } => format!("health check ejected {}", instance(i)),
+        StateChange::BreakerOpened { call, instance: i } => format!(
+            "breaker opened on {} at {}",
+            topology.calls[call as usize].name,
+            instance(i)
+        ),
+        StateChange::MemoryAlert {
+            instance: i,
+            percent,
+        } => format!("memory alert {percent} % on {}", instance(i)),
+        StateChange::PrimaryLost { instance: i } => format!("primary {} lost", instance(i)),
+        StateChange::OomKilled { instance: i } => format!("OOM kill of {}", instance(i)),
+        _ => return None,
+    })
 }
 
 impl Analysis {
