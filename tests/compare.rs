@@ -507,3 +507,27 @@ fn merge_refuses_names_that_would_leave_the_output_directory() {
     let err = failed_with_2(&faultline_in(d, &["merge", "a", "--out", "m"]));
     assert!(err.contains("inputs.variants[1].name"), "{err}");
 }
+
+/// A comparison compiles each variant once, when the scenario loads: the
+/// plans come in comparison order (the baseline first) and are the plans
+/// `with_variant` would compile.
+#[test]
+fn every_variant_is_compiled_once_at_load_in_comparison_order() {
+    for scenario in shipped_scenarios() {
+        let path = repo().join("scenarios").join(&scenario);
+        let plans = Plan::load_all(&path).unwrap();
+        let baseline = Plan::load(&path).unwrap();
+        let names: Vec<String> = plans.iter().map(|p| p.experiment.variant.clone()).collect();
+        assert_eq!(names, baseline.variant_names(), "{scenario}");
+        for plan in &plans {
+            let again = baseline.with_variant(&plan.experiment.variant).unwrap();
+            assert_eq!(
+                format!("{:?}", plan.topology),
+                format!("{:?}", again.topology),
+                "{scenario}: {}",
+                plan.experiment.variant
+            );
+            assert_eq!(plan.faults.len(), again.faults.len());
+        }
+    }
+}

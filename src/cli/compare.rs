@@ -31,10 +31,10 @@ pub(super) struct Args {
 }
 
 pub(super) fn run(args: Args) -> crate::Result<i32> {
-    let plan = Plan::load(&args.scenario)?;
-    let variants = compare::variants(&plan)?;
+    // Every variant compiled once, when the scenario loads.
+    let variants = Plan::load_all(&args.scenario)?;
     let seeds = Seeds {
-        first: args.first_seed.unwrap_or(plan.config.seed),
+        first: args.first_seed.unwrap_or(variants[0].config.seed),
         count: args.seeds,
     };
     let inputs = report::Inputs::from_variants(&variants, seeds);

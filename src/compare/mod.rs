@@ -151,14 +151,6 @@ impl std::str::FromStr for Shard {
     }
 }
 
-/// The plans of a comparison, one per variant, baseline first.
-pub fn variants(plan: &Plan) -> Result<Vec<Plan>> {
-    plan.variant_names()
-        .iter()
-        .map(|name| plan.with_variant(name))
-        .collect()
-}
-
 /// Runs the given cells of the grid on a pool of `jobs` threads and returns
 /// their figures in the order of `cells`, or the error of the first cell
 /// (in grid order) that failed. `on_cell` is called as each finishes (from

@@ -62,14 +62,20 @@ impl Plan {
     }
 
     /// Reads a scenario file and its model, checks every variant, and
-    /// compiles the baseline.
+    /// returns the baseline's plan.
     pub fn load(path: &Path) -> Result<Plan> {
+        Ok(Plan::load_all(path)?.swap_remove(0))
+    }
+
+    /// Reads a scenario file and its model and compiles every variant, once:
+    /// the plans in comparison order, the baseline first.
+    pub fn load_all(path: &Path) -> Result<Vec<Plan>> {
         Plan::checked(spec::load_experiment(path)?)
     }
 
     /// As `load`, from texts held in memory (the embedded demo, benches).
     pub fn from_texts(scenario: Source, model: Source) -> Result<Plan> {
-        Plan::checked(spec::experiment_from_texts(scenario, model)?)
+        Ok(Plan::checked(spec::experiment_from_texts(scenario, model)?)?.swap_remove(0))
     }
 
     /// This plan's experiment with variant `name` applied, compiled.
@@ -94,12 +100,13 @@ impl Plan {
     }
 
     /// Compiles the experiment and every variant of it, so that a broken
-    /// variant is found when the scenario loads, not deep into a compare.
+    /// variant is found when the scenario loads, not deep into a compare;
+    /// returns the plans in comparison order, the experiment's own first.
     /// In order, each step only once the one before found nothing: the
     /// model as written (in the model file); every variant's patched model
     /// (at `variants.<name>` in the scenario, every variant's problems
     /// together); the scenario against the baseline and each variant.
-    fn checked(experiment: Experiment) -> Result<Plan> {
+    fn checked(experiment: Experiment) -> Result<Vec<Plan>> {
         let source = &experiment.model_source;
         // A scenario's `baseline` patch has replaced the model as written,
         // which is still checked first, in its own file.
@@ -143,21 +150,28 @@ impl Plan {
             Some(i) => variants.remove(i),
             None => (experiment, written),
         };
+        let mut plans = Vec::with_capacity(variants.len() + 1);
         for (variant, topology) in variants {
-            if let Err(found) = compile(&variant, topology) {
-                let name = &variant.variant;
-                problems.extend(found.into_iter().map(|p| {
-                    Problem::new(
-                        JsonPath::root().key("variants").key(name),
-                        format!("with this variant, {}: {}", p.path, p.message),
-                    )
-                    .with_suggestion(p.suggestion)
-                }));
+            match compile(&variant, topology) {
+                Ok(parts) => plans.push(parts.into_plan(variant)),
+                Err(found) => {
+                    let name = &variant.variant;
+                    problems.extend(found.into_iter().map(|p| {
+                        Problem::new(
+                            JsonPath::root().key("variants").key(name),
+                            format!("with this variant, {}: {}", p.path, p.message),
+                        )
+                        .with_suggestion(p.suggestion)
+                    }));
+                }
             }
         }
         let (experiment, topology) = baseline;
         match compile(&experiment, topology) {
-            Ok(parts) if problems.is_empty() => Ok(parts.into_plan(experiment)),
+            Ok(parts) if problems.is_empty() => {
+                plans.insert(0, parts.into_plan(experiment));
+                Ok(plans)
+            }
             Ok(_) => Err(experiment.scenario_source.invalid(problems)),
             Err(mut found) => {
                 found.extend(problems);
