@@ -936,3 +936,52 @@ fn names_and_values_in_messages_are_bounded_and_escaped() {
     let dir = inputs(&format!("\u{feff}{MODEL}"), SCENARIO);
     expect_exit(dir.path(), &["validate", "model.json"], 0);
 }
+
+/// Issue 10, defects 3 and 4: inputs that validated and then froze the
+/// clock or exhausted the machine are refused at validation, each saying
+/// what the limit is and what to write instead: a consumer that retries at
+/// once (the clock never moves), a rate beyond one arrival per nanosecond,
+/// four billion connected clients, metrics windows too fine for the run.
+#[test]
+fn absurd_settings_are_refused_before_the_run_with_the_limit() {
+    let queue = edit(
+        MODEL,
+        r#""api": {"#,
+        r#""jobs": { "kind": "queue", "endpoints": {},
+                    "consumer": { "concurrency": 1, "timeout": "1s", "retry_after": "0s" } },
+           "api": {"#,
+    );
+    assert_model_rejected(
+        &queue,
+        &[
+            "services.jobs.consumer.retry_after",
+            "expected a positive pause",
+        ],
+    );
+    assert_model_rejected(
+        &edit(MODEL, r#""rate": "10/s""#, r#""rate": "1e308/ms""#),
+        &["workload.e.rate", "more than one arrival per nanosecond"],
+    );
+    let clients = edit(
+        MODEL,
+        r#""workload":"#,
+        r#""clients": { "crowd": { "count": 4294967295, "think": "1s",
+                                   "connect": "api.x", "request": "api.x",
+                                   "reconnect": { "backoff": "1s", "jitter": "none" } } },
+           "workload":"#,
+    );
+    assert_model_rejected(&clients, &["clients.crowd.count", "more than 10000000"]);
+    let scenario = edit(
+        SCENARIO,
+        r#""duration": "10s""#,
+        r#""duration": "10000s", "window": "1ms""#,
+    );
+    assert_scenario_rejected(
+        &scenario,
+        &[
+            "window",
+            "30000000 rows of metrics",
+            "set a `window` of at least 1ms 500us",
+        ],
+    );
+}

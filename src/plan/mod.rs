@@ -226,11 +226,51 @@ impl Parts {
 }
 
 /// The scenario against its (variant's) model, compiled.
+/// Most rows a run's `metrics.csv` may hold (about 2 GB): one per window
+/// per entry, service, endpoint and pool, all read back by the report.
+pub const MAX_METRICS_ROWS: u64 = 20_000_000;
+
+/// A window narrow enough, over a model large enough, writes more metrics
+/// than a report can read back: refused before the run, with the fix.
+fn check_output_size(
+    scenario: &spec::ScenarioSpec,
+    topology: &Topology,
+) -> std::result::Result<(), Vec<Problem>> {
+    let window = scenario.window.map_or(DEFAULT_WINDOW_NS, |w| w.0).max(1);
+    let windows = scenario.duration.0.div_ceil(window);
+    let components = (topology.workloads.len()
+        + topology.services.len()
+        + topology.endpoints.len()
+        + topology.pool_groups.len()) as u64;
+    let rows = windows.saturating_mul(components);
+    if rows <= MAX_METRICS_ROWS {
+        return Ok(());
+    }
+    let path = if scenario.window.is_some() {
+        JsonPath::root().key("window")
+    } else {
+        JsonPath::root().key("duration")
+    };
+    let needed = spec::units::Duration(
+        scenario
+            .duration
+            .0
+            .div_ceil(MAX_METRICS_ROWS / components.max(1)),
+    );
+    Err(vec![Problem::new(
+        path,
+        format!(
+            "{windows} windows × {components} components is {rows} rows of metrics, more than {MAX_METRICS_ROWS}; set a `window` of at least {needed}"
+        ),
+    )])
+}
+
 fn compile(
     experiment: &Experiment,
     topology: Topology,
 ) -> std::result::Result<Parts, Vec<Problem>> {
     let scenario = &experiment.scenario;
+    check_output_size(scenario, &topology)?;
     let faults = faults::compile(scenario, &topology)?;
     let phases = Phases::of(scenario.warmup.0, scenario.duration.0, &faults);
     let hypotheses = hypothesis::compile(scenario, &topology, &phases)?;

@@ -86,6 +86,9 @@ impl JsonSchema for Duration {
     }
 }
 
+/// The highest rate accepted: one per nanosecond, the clock's resolution.
+pub const MAX_RATE_PER_SECOND: f64 = 1e9;
+
 /// An arrival rate written as `"500/s"`, `"3000/min"` or `"20/ms"`, held as
 /// events per second.
 #[derive(Clone, Copy, Debug, PartialEq, PartialOrd, Default)]
@@ -112,7 +115,13 @@ impl Rate {
         if !count.is_finite() || count < 0.0 {
             return Err(format!("a rate must be zero or positive, found \"{text}\""));
         }
-        Ok(Rate(count / seconds_per_unit))
+        let per_second = count / seconds_per_unit;
+        if per_second > MAX_RATE_PER_SECOND {
+            return Err(format!(
+                "\"{text}\" is more than one arrival per nanosecond ({MAX_RATE_PER_SECOND:e}/s), the virtual clock's resolution"
+            ));
+        }
+        Ok(Rate(per_second))
     }
 }
 

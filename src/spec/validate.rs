@@ -23,6 +23,7 @@ pub(super) const LOGNORMAL_MAX_P99_OVER_MEAN: f64 = 14.96;
 /// places no instance of a service over the first (it is reported here).
 pub const MAX_INSTANCES_PER_SERVICE: u64 = 100_000;
 pub(super) const MAX_WINDOWS: u64 = 10_000_000;
+pub(super) const MAX_CLIENTS: u64 = 10_000_000;
 
 /// The one name rule (`spec::names`), at `path`.
 fn check_name(problems: &mut Vec<Problem>, path: JsonPath, what: &str, name: &str) {
@@ -134,6 +135,12 @@ fn check_service(
                 problems.push(Problem::new(
                     path.key("consumer").key("timeout"),
                     "expected a positive timeout",
+                ));
+            }
+            if consumer.retry_after.is_some_and(|d| d.0 == 0) {
+                problems.push(Problem::new(
+                    path.key("consumer").key("retry_after"),
+                    "expected a positive pause: a consumer that puts a failed item back at once, against a dependency that fails at once, retries for ever without the clock moving",
                 ));
             }
         }
@@ -332,6 +339,14 @@ fn check_clients(problems: &mut Vec<Problem>, name: &str, clients: &ClientsSpec)
         problems.push(Problem::new(
             path.key("count"),
             "expected at least one client",
+        ));
+    } else if u64::from(clients.count) > MAX_CLIENTS {
+        problems.push(Problem::new(
+            path.key("count"),
+            format!(
+                "{} clients is more than {MAX_CLIENTS}: each is state held in memory; model a crowd that large as an open workload (`workload` with a `rate`)",
+                clients.count
+            ),
         ));
     }
     if clients.think.0 == 0 {
