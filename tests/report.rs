@@ -322,3 +322,23 @@ fn services_that_call_each_other_are_drawn() {
         assert!(mermaid.contains(edge), "{edge} missing from\n{mermaid}");
     }
 }
+
+/// Issue 10, defect 9: `report DIR` followed directory links, so a link
+/// back up the tree redrew a run 41 times, and two never ended. Links
+/// below DIR are not followed: each run is drawn once.
+#[cfg(unix)]
+#[test]
+fn report_of_a_tree_with_link_loops_draws_each_run_once() {
+    let out = tempfile::tempdir().unwrap();
+    let run = run_scenario_into("kill-app-server", out.path());
+    std::os::unix::fs::symlink(out.path(), run.join("up")).unwrap();
+    std::os::unix::fs::symlink(out.path(), out.path().join("self")).unwrap();
+    let output = faultline()
+        .args(["report"])
+        .arg(out.path())
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(stdout.matches("wrote ").count(), 1, "{stdout}");
+}

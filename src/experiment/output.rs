@@ -203,20 +203,20 @@ fn swap_in(staged: &Path, target: &Path) -> std::io::Result<()> {
 
 /// The visible directories in `dir` (staging directories start with a dot),
 /// sorted, so whatever walks output trees does so in the same order on any
-/// file system. Nothing when `dir` cannot be read.
+/// file system. Links are not followed: a link back up the tree would make
+/// a walk redraw the same runs again and again, or never end. Nothing when
+/// `dir` cannot be read.
 pub(crate) fn subdirectories(dir: &Path) -> Vec<PathBuf> {
     let Ok(entries) = fs::read_dir(dir) else {
         return Vec::new();
     };
     let mut dirs: Vec<PathBuf> = entries
         .flatten()
-        .map(|e| e.path())
-        .filter(|p| {
-            p.is_dir()
-                && !p
-                    .file_name()
-                    .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+        .filter(|e| {
+            e.file_type().is_ok_and(|t| t.is_dir())
+                && !e.file_name().to_string_lossy().starts_with('.')
         })
+        .map(|e| e.path())
         .collect();
     dirs.sort();
     dirs
