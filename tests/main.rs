@@ -11,6 +11,7 @@ mod common;
 mod compare;
 mod determinism;
 mod faults;
+mod hostile;
 mod mechanisms;
 mod oracles;
 mod record;
