@@ -58,48 +58,11 @@ fn absurd(rng: &mut ChaCha8Rng) -> Value {
     }
 }
 
-/// Every (container, key or index) path in a document.
-fn paths(value: &Value, at: &mut Vec<Vec<Value>>, here: &mut Vec<Value>) {
-    match value {
-        Value::Object(map) => {
-            for (k, v) in map {
-                here.push(Value::from(k.clone()));
-                at.push(here.clone());
-                paths(v, at, here);
-                here.pop();
-            }
-        }
-        Value::Array(items) => {
-            for (i, v) in items.iter().enumerate() {
-                here.push(Value::from(i));
-                at.push(here.clone());
-                paths(v, at, here);
-                here.pop();
-            }
-        }
-        _ => {}
-    }
-}
-
-/// The container holding the last step of `path`, and that step.
-fn parent<'a>(doc: &'a mut Value, path: &[Value]) -> Option<(&'a mut Value, Value)> {
-    let (last, init) = path.split_last()?;
-    let mut node = doc;
-    for step in init {
-        node = match step {
-            Value::String(k) => node.get_mut(k.as_str())?,
-            Value::Number(i) => node.get_mut(i.as_u64()? as usize)?,
-            _ => return None,
-        };
-    }
-    Some((node, last.clone()))
-}
-
 /// One mutation of a JSON document, as text.
 fn mutate(text: &str, rng: &mut ChaCha8Rng) -> String {
     let mut doc: Value = serde_json::from_str(text).expect("shipped files parse");
     let mut all = Vec::new();
-    paths(&doc, &mut all, &mut Vec::new());
+    node_paths(&doc, &mut Vec::new(), &mut all);
     let kind = rng.random_range(0..8);
     if kind >= 6 || all.is_empty() {
         // Damage to the text itself.
@@ -118,38 +81,36 @@ fn mutate(text: &str, rng: &mut ChaCha8Rng) -> String {
         };
     }
     let path = &all[rng.random_range(0..all.len())];
-    let Some((container, step)) = parent(&mut doc, path) else {
-        return text.to_string();
-    };
-    match (kind, container, step) {
+    let (step, parent) = path.split_last().expect("paths are below the root");
+    match (kind, node_mut(&mut doc, parent), step) {
         // Delete the entry.
-        (0, Value::Object(map), Value::String(k)) => {
-            map.shift_remove(&k);
+        (0, Value::Object(map), Step::Key(k)) => {
+            map.shift_remove(k);
         }
-        (0, Value::Array(items), Value::Number(i)) => {
-            items.remove(i.as_u64().unwrap() as usize);
+        (0, Value::Array(items), Step::Index(i)) => {
+            items.remove(*i);
         }
         // Duplicate it under a new name, or append a copy.
-        (1, Value::Object(map), Value::String(k)) => {
-            let copy = map[&k].clone();
+        (1, Value::Object(map), Step::Key(k)) => {
+            let copy = map[k].clone();
             map.insert(format!("{k}-copy"), copy);
         }
-        (1, Value::Array(items), Value::Number(i)) => {
-            let copy = items[i.as_u64().unwrap() as usize].clone();
+        (1, Value::Array(items), Step::Index(i)) => {
+            let copy = items[*i].clone();
             items.push(copy);
         }
         // Rename a key (references to it now dangle).
-        (2, Value::Object(map), Value::String(k)) => {
-            if let Some(v) = map.shift_remove(&k) {
+        (2, Value::Object(map), Step::Key(k)) => {
+            if let Some(v) = map.shift_remove(k) {
                 map.insert(format!("{k}\u{301}"), v);
             }
         }
         // Swap the value for something absurd.
-        (_, Value::Object(map), Value::String(k)) => {
-            map.insert(k, absurd(rng));
+        (_, Value::Object(map), Step::Key(k)) => {
+            map.insert(k.clone(), absurd(rng));
         }
-        (_, Value::Array(items), Value::Number(i)) => {
-            items[i.as_u64().unwrap() as usize] = absurd(rng);
+        (_, Value::Array(items), Step::Index(i)) => {
+            items[*i] = absurd(rng);
         }
         _ => {}
     }

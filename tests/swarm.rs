@@ -137,13 +137,6 @@ proptest! {
 
 // ---------------------------------------------------------------- mutations
 
-/// One step into a JSON document.
-#[derive(Clone, Debug)]
-enum Step {
-    Key(String),
-    Index(usize),
-}
-
 /// Every shipped model (`models/`, the benchmarks too), parsed as JSON.
 fn shipped_models() -> &'static [(String, Value)] {
     static MODELS: std::sync::OnceLock<Vec<(String, Value)>> = std::sync::OnceLock::new();
@@ -166,36 +159,6 @@ fn shipped_models() -> &'static [(String, Value)] {
                 (name, serde_json::from_str(&text).unwrap())
             })
             .collect()
-    })
-}
-
-/// The paths of every node below the root, parents before children.
-fn node_paths(value: &Value, at: &mut Vec<Step>, out: &mut Vec<Vec<Step>>) {
-    match value {
-        Value::Object(map) => {
-            for (key, child) in map {
-                at.push(Step::Key(key.clone()));
-                out.push(at.clone());
-                node_paths(child, at, out);
-                at.pop();
-            }
-        }
-        Value::Array(items) => {
-            for (i, child) in items.iter().enumerate() {
-                at.push(Step::Index(i));
-                out.push(at.clone());
-                node_paths(child, at, out);
-                at.pop();
-            }
-        }
-        _ => {}
-    }
-}
-
-fn node_mut<'v>(value: &'v mut Value, path: &[Step]) -> &'v mut Value {
-    path.iter().fold(value, |node, step| match step {
-        Step::Key(key) => &mut node[key.as_str()],
-        Step::Index(i) => &mut node[*i],
     })
 }
 

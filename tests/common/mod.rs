@@ -13,6 +13,7 @@ use faultline::sim::{RunConfig, RunSummary, simulate};
 use faultline::spec::Source;
 use faultline::topology::Component;
 use faultline::topology::Topology;
+use serde_json::Value;
 
 pub(crate) const SECOND: u64 = 1_000_000_000;
 
@@ -212,4 +213,41 @@ pub fn shipped_scenarios() -> Vec<String> {
     names.sort();
     assert!(names.len() >= 9, "{names:?}");
     names
+}
+
+/// One step into a JSON document.
+#[derive(Clone, Debug)]
+pub(crate) enum Step {
+    Key(String),
+    Index(usize),
+}
+
+/// The paths of every node below the root, parents before children.
+pub(crate) fn node_paths(value: &Value, at: &mut Vec<Step>, out: &mut Vec<Vec<Step>>) {
+    match value {
+        Value::Object(map) => {
+            for (key, child) in map {
+                at.push(Step::Key(key.clone()));
+                out.push(at.clone());
+                node_paths(child, at, out);
+                at.pop();
+            }
+        }
+        Value::Array(items) => {
+            for (i, child) in items.iter().enumerate() {
+                at.push(Step::Index(i));
+                out.push(at.clone());
+                node_paths(child, at, out);
+                at.pop();
+            }
+        }
+        _ => {}
+    }
+}
+
+pub(crate) fn node_mut<'v>(value: &'v mut Value, path: &[Step]) -> &'v mut Value {
+    path.iter().fold(value, |node, step| match step {
+        Step::Key(key) => &mut node[key.as_str()],
+        Step::Index(i) => &mut node[*i],
+    })
 }
