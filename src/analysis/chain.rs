@@ -4,9 +4,9 @@
 
 use petgraph::graph::{NodeIndex, UnGraph};
 
+use super::judge::Judged;
 use super::{
-    Health, Judged, Run, Step, StepKind, component_graph, fault_targets, in_chain, kind_order,
-    seconds,
+    Health, Run, Step, StepKind, component_graph, fault_targets, in_chain, kind_order, seconds,
 };
 use crate::faults::Fault;
 use crate::topology::Component;
@@ -28,7 +28,7 @@ pub(super) fn cascade<O>(run: &Run<'_, O>, judged: &Judged) -> Vec<Step> {
     // only later (a slowed request is measured when it finishes), so once
     // they show, it is placed at the fault's start.
     let hit = |c: usize| {
-        let observed = judged.onsets[c].map(|(w, ..)| w);
+        let observed = judged.onsets[c].map(|o| o.window);
         match (
             graph.find_edge(fault_node, NodeIndex::new(c)),
             run.fault_window,
@@ -65,7 +65,7 @@ pub(super) fn cascade<O>(run: &Run<'_, O>, judged: &Judged) -> Vec<Step> {
     }];
     let mut placed: Vec<usize> = Vec::new();
     for c in order {
-        let (w, health, reason) = judged.onsets[c].expect("ordered by onset");
+        let onset = judged.onsets[c].expect("ordered by onset");
         let node = NodeIndex::new(c);
         // The neighbour it was reached through: an adjacent component
         // already degraded, the earliest first (the fault itself for its
@@ -96,9 +96,9 @@ pub(super) fn cascade<O>(run: &Run<'_, O>, judged: &Judged) -> Vec<Step> {
             component: name,
             kind: StepKind::Component(kind),
             onset_s: seconds(run.windows[hit(c).expect("has an onset")].0),
-            observed_s: seconds(run.windows[w].0),
-            health,
-            reason: reason.to_string(),
+            observed_s: seconds(run.windows[onset.window].0),
+            health: onset.health,
+            reason: onset.reason.to_string(),
             via,
             distance: hops(c),
         });

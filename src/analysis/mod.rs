@@ -13,6 +13,7 @@ mod band;
 mod chain;
 pub mod collect;
 pub mod hypothesis;
+mod judge;
 
 use std::fmt::Write as _;
 
@@ -28,6 +29,7 @@ use crate::topology::{Component, ComponentKind};
 use band::Steady;
 pub use band::{Band, Reason};
 use collect::Collector;
+use judge::Judged;
 
 /// How a component fared in a window.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -346,20 +348,6 @@ struct Run<'a, O> {
     fault_window: Option<usize>,
 }
 
-/// A component's first window out of band after the first fault: which,
-/// how it was and why.
-type Onset = (usize, Health, Reason);
-
-/// Each component judged window by window against its band.
-struct Judged {
-    reports: Vec<ComponentReport>,
-    /// Per component, its onset.
-    onsets: Vec<Option<Onset>>,
-    /// Per component: the window after its last one out of band, if it
-    /// came back.
-    recovered_at: Vec<Option<usize>>,
-}
-
 /// Builds the analysis of a finished run.
 ///
 /// `metastable_after`: how long past the last fault's end a run still out
@@ -372,24 +360,14 @@ pub fn analyse<O>(
     config: &RunConfig,
     metastable_after: u64,
 ) -> Analysis {
-    let duration = config.duration;
-    let windows = &collector.windows;
-    let first_fault = faults.iter().map(|f| f.start).min();
-    let run = Run {
-        topology,
-        faults,
+    let run = Run::new(topology, faults, collector, config.duration);
+    let steady = Steady::learn(
         collector,
-        components: &collector.components,
-        windows,
-        duration,
-        first_fault,
-        last_end: faults.iter().map(|f| f.ends_at().unwrap_or(duration)).max(),
-        fault_window: first_fault.map(|t| windows.iter().take_while(|w| w.1 <= t).count()),
-    };
-    let steady = Steady::learn(collector, config.warmup, first_fault.unwrap_or(duration));
-    let bands = &steady.bands;
-    let judged = run.judge(bands);
-    let (steady_from_s, steady_to_s) = steady.seconds(windows);
+        config.warmup,
+        run.first_fault.unwrap_or(run.duration),
+    );
+    let judged = run.judge(&steady.bands);
+    let (steady_from_s, steady_to_s) = steady.seconds(run.windows);
     let chain = chain::cascade(&run, &judged);
     let chain_components: Vec<usize> = (0..run.components.len())
         .filter(|c| in_chain(run.components[*c]))
@@ -410,7 +388,7 @@ pub fn analyse<O>(
         chain,
         times: Times {
             detected: run.detection(),
-            mitigated: run.mitigation(bands, &judged),
+            mitigated: run.mitigation(&steady.bands, &judged),
             time_to_recover_s,
         },
         recovered,
@@ -424,84 +402,33 @@ pub fn analyse<O>(
     }
 }
 
-impl<O> Run<'_, O> {
+impl<'a, O> Run<'a, O> {
+    fn new(
+        topology: &'a Topology,
+        faults: &'a [Fault],
+        collector: &'a Collector<O>,
+        duration: u64,
+    ) -> Self {
+        let windows = &collector.windows;
+        let first_fault = faults.iter().map(|f| f.start).min();
+        Run {
+            topology,
+            faults,
+            collector,
+            components: &collector.components,
+            windows,
+            duration,
+            first_fault,
+            last_end: faults.iter().map(|f| f.ends_at().unwrap_or(duration)).max(),
+            fault_window: first_fault.map(|t| windows.iter().take_while(|w| w.1 <= t).count()),
+        }
+    }
+
     /// The entries' component indices.
     fn entries(&self) -> Vec<usize> {
         (0..self.components.len())
             .filter(|c| matches!(self.components[*c], Component::Entry(_)))
             .collect()
-    }
-
-    /// Every component's timeline of health, its onset (the first window
-    /// out of band from the fault's on) and when it came back.
-    fn judge(&self, bands: &[Band]) -> Judged {
-        let n = self.components.len();
-        let mut judged = Judged {
-            reports: Vec::with_capacity(n),
-            onsets: Vec::with_capacity(n),
-            recovered_at: Vec::with_capacity(n),
-        };
-        for (c, band) in bands.iter().enumerate() {
-            let (report, onset, recovered_at) = self.judge_component(c, band);
-            judged.reports.push(report);
-            judged.onsets.push(onset);
-            judged.recovered_at.push(recovered_at);
-        }
-        judged
-    }
-
-    /// One component, window by window: its report, its onset and the
-    /// window it was back in.
-    fn judge_component(
-        &self,
-        c: usize,
-        band: &Band,
-    ) -> (ComponentReport, Option<Onset>, Option<usize>) {
-        let component = self.components[c];
-        let (name, kind) = self.topology.component_name(component);
-        let mut timeline: Vec<Span> = Vec::new();
-        let mut worst = Health::Healthy;
-        let mut last_bad: Option<usize> = None;
-        let mut onset = None;
-        for (w, window) in self.windows.iter().enumerate() {
-            let (health, reason) = band.judge(component, self.collector.sample(w, c));
-            if let Some(start) = self.fault_window
-                && w >= start
-                && health != Health::Healthy
-            {
-                worst = worst.max(health);
-                last_bad = Some(w);
-                if onset.is_none() {
-                    onset = Some((w, health, reason.expect("out of band has a reason")));
-                }
-            }
-            let reason = reason.map(|r| r.to_string());
-            match timeline.last_mut() {
-                Some(span)
-                    if span.health == health && span.reason.is_some() == reason.is_some() =>
-                {
-                    span.to_s = seconds(window.1);
-                }
-                _ => timeline.push(Span {
-                    from_s: seconds(window.0),
-                    to_s: seconds(window.1),
-                    health,
-                    reason,
-                }),
-            }
-        }
-        let recovered = last_bad.is_none_or(|w| w + 1 < self.windows.len());
-        let recovered_at = last_bad.filter(|_| recovered).map(|w| w + 1);
-        let report = ComponentReport {
-            component: name,
-            kind,
-            worst,
-            onset_s: onset.map(|(w, ..)| seconds(self.windows[w].0)),
-            recovered_s: recovered_at.map(|w| seconds(self.windows[w].0)),
-            recovered,
-            timeline,
-        };
-        (report, onset, recovered_at)
     }
 
     fn fault_infos(&self) -> Vec<FaultInfo> {
@@ -544,7 +471,7 @@ impl<O> Run<'_, O> {
         let entries = self.entries();
         let from = entries
             .iter()
-            .filter_map(|c| judged.onsets[*c].map(|o| o.0))
+            .filter_map(|c| judged.onsets[*c].map(|o| o.window))
             .min()?;
         let w = (from + 1..self.windows.len()).find(|w| {
             entries.iter().all(|c| {
