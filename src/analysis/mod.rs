@@ -14,6 +14,7 @@ mod chain;
 pub mod collect;
 pub mod hypothesis;
 mod judge;
+mod times;
 
 use std::fmt::Write as _;
 
@@ -21,7 +22,6 @@ use petgraph::graph::{NodeIndex, UnGraph};
 use serde::{Deserialize, Serialize};
 
 use crate::faults::{Fault, FaultAction, FaultKind};
-use crate::observe::events::StateChange;
 use crate::plan::RunConfig;
 use crate::sim::RunSummary;
 use crate::topology::Topology;
@@ -372,8 +372,7 @@ pub fn analyse<O>(
     let chain_components: Vec<usize> = (0..run.components.len())
         .filter(|c| in_chain(run.components[*c]))
         .collect();
-    let (recovered, time_to_recover_s, metastable) =
-        run.recovery(&judged, &chain_components, metastable_after);
+    let recovery = run.recovery(&judged, &chain_components, metastable_after);
     let blast_radius = BlastRadius {
         entries: run.impacts(&judged),
         components_affected: chain.len().saturating_sub(1),
@@ -389,10 +388,10 @@ pub fn analyse<O>(
         times: Times {
             detected: run.detection(),
             mitigated: run.mitigation(&steady.bands, &judged),
-            time_to_recover_s,
+            time_to_recover_s: recovery.time_to_recover_s,
         },
-        recovered,
-        metastable,
+        recovered: recovery.recovered,
+        metastable: recovery.metastable,
         blast_radius,
         components: chain_components
             .into_iter()
@@ -447,79 +446,6 @@ impl<'a, O> Run<'a, O> {
             .collect()
     }
 
-    /// Detection: the first signal the system itself raised after the first
-    /// fault (an ejection, a breaker opening, a memory alert, a lost
-    /// primary, an OOM kill).
-    fn detection(&self) -> Option<Moment> {
-        let start = self.first_fault?;
-        self.collector
-            .events
-            .iter()
-            .filter(|e| e.time >= start)
-            .find_map(|e| {
-                Some(Moment {
-                    at_s: seconds(e.time),
-                    after_fault_s: seconds(e.time - start),
-                    by: signal(self.topology, e.change)?,
-                })
-            })
-    }
-
-    /// Mitigated: the first window after the first onset at an entry in
-    /// which every entry is back in band.
-    fn mitigation(&self, bands: &[Band], judged: &Judged) -> Option<Moment> {
-        let entries = self.entries();
-        let from = entries
-            .iter()
-            .filter_map(|c| judged.onsets[*c].map(|o| o.window))
-            .min()?;
-        let w = (from + 1..self.windows.len()).find(|w| {
-            entries.iter().all(|c| {
-                bands[*c]
-                    .judge(self.components[*c], self.collector.sample(*w, *c))
-                    .0
-                    == Health::Healthy
-            })
-        })?;
-        let start = self.first_fault.expect("an onset follows a fault");
-        Some(Moment {
-            at_s: seconds(self.windows[w].0),
-            after_fault_s: seconds(self.windows[w].0.saturating_sub(start)),
-            by: "every entry back inside its steady band".to_string(),
-        })
-    }
-
-    /// Whether every component of the chain came back; how long after the
-    /// last fault ended the last one did; and whether the run is metastable
-    /// (still out of band `metastable_after` past the last fault's end).
-    fn recovery(
-        &self,
-        judged: &Judged,
-        chain_components: &[usize],
-        metastable_after: u64,
-    ) -> (bool, Option<f64>, bool) {
-        let recovered = chain_components
-            .iter()
-            .all(|c| judged.reports[*c].recovered);
-        let duration = self.duration;
-        let time_to_recover_s = match (self.last_end, recovered) {
-            (Some(end), true) if end < duration => {
-                let back = chain_components
-                    .iter()
-                    .filter_map(|c| judged.recovered_at[*c].map(|w| self.windows[w].0))
-                    .max()
-                    .unwrap_or(0);
-                Some(seconds(back.saturating_sub(end)))
-            }
-            _ => None,
-        };
-        let metastable = !recovered
-            && self
-                .last_end
-                .is_some_and(|end| end < duration && duration - end >= metastable_after);
-        (recovered, time_to_recover_s, metastable)
-    }
-
     /// What each entry's users saw from the first fault's window on.
     fn impacts(&self, judged: &Judged) -> Vec<EntryImpact> {
         self.entries()
@@ -544,27 +470,6 @@ impl<'a, O> Run<'a, O> {
             })
             .collect()
     }
-}
-
-/// A state change that is the system noticing trouble, in words; `None`
-/// for the others.
-fn signal(topology: &Topology, change: StateChange) -> Option<String> {
-    let instance = |i: u32| &topology.instances[i as usize].name;
-    Some(match change {
-        StateChange::Ejected { instance: i } => format!("health check ejected {}", instance(i)),
-        StateChange::BreakerOpened { call, instance: i } => format!(
-            "breaker opened on {} at {}",
-            topology.calls[call as usize].name,
-            instance(i)
-        ),
-        StateChange::MemoryAlert {
-            instance: i,
-            percent,
-        } => format!("memory alert {percent} % on {}", instance(i)),
-        StateChange::PrimaryLost { instance: i } => format!("primary {} lost", instance(i)),
-        StateChange::OomKilled { instance: i } => format!("OOM kill of {}", instance(i)),
-        _ => return None,
-    })
 }
 
 impl Analysis {
