@@ -369,16 +369,9 @@ pub fn analyse<O>(
     let judged = run.judge(&steady.bands);
     let (steady_from_s, steady_to_s) = steady.seconds(run.windows);
     let chain = chain::cascade(&run, &judged);
-    let chain_components: Vec<usize> = (0..run.components.len())
-        .filter(|c| in_chain(run.components[*c]))
-        .collect();
+    let chain_components = run.chain_components();
     let recovery = run.recovery(&judged, &chain_components, metastable_after);
-    let blast_radius = BlastRadius {
-        entries: run.impacts(&judged),
-        components_affected: chain.len().saturating_sub(1),
-        lost_writes: summary.lost_writes.iter().sum(),
-        queued_work_never_done: summary.queues.iter().map(|q| q.pending_at_end).sum(),
-    };
+    let blast_radius = run.blast_radius(&judged, &chain, summary);
     Analysis {
         steady_from_s,
         steady_to_s,
@@ -430,6 +423,14 @@ impl<'a, O> Run<'a, O> {
             .collect()
     }
 
+    /// The entries', services' and pools' component indices: those the
+    /// chain and the report tell.
+    fn chain_components(&self) -> Vec<usize> {
+        (0..self.components.len())
+            .filter(|c| in_chain(self.components[*c]))
+            .collect()
+    }
+
     fn fault_infos(&self) -> Vec<FaultInfo> {
         self.faults
             .iter()
@@ -444,6 +445,18 @@ impl<'a, O> Run<'a, O> {
                 end_s: f.ends_at().map(seconds),
             })
             .collect()
+    }
+
+    /// What the faults cost: each entry's failures, the components the
+    /// chain reached past the fault, the writes lost and the queued work
+    /// dropped.
+    fn blast_radius(&self, judged: &Judged, chain: &[Step], summary: &RunSummary) -> BlastRadius {
+        BlastRadius {
+            entries: self.impacts(judged),
+            components_affected: chain.len().saturating_sub(1),
+            lost_writes: summary.lost_writes.iter().sum(),
+            queued_work_never_done: summary.queues.iter().map(|q| q.pending_at_end).sum(),
+        }
     }
 
     /// What each entry's users saw from the first fault's window on.
