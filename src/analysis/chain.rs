@@ -5,11 +5,9 @@
 use petgraph::graph::{NodeIndex, UnGraph};
 
 use super::judge::Judged;
-use super::{
-    Health, Run, Step, StepKind, component_graph, fault_targets, in_chain, kind_order, seconds,
-};
+use super::{Health, Run, Step, StepKind, fault_targets, in_chain, seconds};
 use crate::faults::Fault;
-use crate::topology::Component;
+use crate::topology::{Component, Topology};
 
 /// The chain of a run with faults; empty without.
 pub(super) fn cascade<O>(run: &Run<'_, O>, judged: &Judged) -> Vec<Step> {
@@ -141,6 +139,55 @@ fn root_graph<O>(run: &Run<'_, O>, root: &Fault) -> Rooted {
         distance,
         targets,
     }
+}
+
+/// Ties in onset and distance: services before their pools, the entries
+/// users see last.
+fn kind_order(component: Component) -> u8 {
+    match component {
+        Component::Service(_) => 0,
+        Component::Pool(_) => 1,
+        Component::Entry(_) => 2,
+        Component::Endpoint(_) => 3,
+    }
+}
+
+/// The component graph: services linked along calls (and through queues),
+/// pools to their caller and callee, entries to the service they enter.
+fn component_graph(topology: &Topology, components: &[Component]) -> UnGraph<(), ()> {
+    let mut graph = UnGraph::<(), ()>::with_capacity(components.len() + 1, 0);
+    for _ in 0..=components.len() {
+        graph.add_node(());
+    }
+    let find = |c: Component| components.iter().position(|x| *x == c);
+    let link = |graph: &mut UnGraph<(), ()>, a: Component, b: Component| {
+        if let (Some(a), Some(b)) = (find(a), find(b))
+            && graph
+                .find_edge(NodeIndex::new(a), NodeIndex::new(b))
+                .is_none()
+        {
+            graph.add_edge(NodeIndex::new(a), NodeIndex::new(b), ());
+        }
+    };
+    let deps = crate::topology::graph::dependency_graph(topology);
+    for edge in deps.raw_edges() {
+        let (a, b) = (deps[edge.source()].0, deps[edge.target()].0);
+        link(&mut graph, Component::Service(a), Component::Service(b));
+    }
+    for (g, group) in topology.pool_groups.iter().enumerate() {
+        let pool = Component::Pool(g as u32);
+        link(&mut graph, pool, Component::Service(group.caller.0));
+        link(&mut graph, pool, Component::Service(group.callee.0));
+    }
+    for (w, workload) in topology.workloads.iter().enumerate() {
+        let service = topology.endpoints[workload.endpoint.index()].service.0;
+        link(
+            &mut graph,
+            Component::Entry(w as u32),
+            Component::Service(service),
+        );
+    }
+    graph
 }
 
 /// The chain in one line: `fault (kind on targets) 60.0 s → db saturated

@@ -18,7 +18,6 @@ mod times;
 
 use std::fmt::Write as _;
 
-use petgraph::graph::{NodeIndex, UnGraph};
 use serde::{Deserialize, Serialize};
 
 use crate::faults::{Fault, FaultAction, FaultKind};
@@ -282,53 +281,6 @@ pub fn fault_targets(topology: &Topology, fault: &Fault) -> Vec<u32> {
 /// services and connection pools. Endpoints repeat their service.
 fn in_chain(component: Component) -> bool {
     !matches!(component, Component::Endpoint(_))
-}
-
-fn kind_order(component: Component) -> u8 {
-    match component {
-        Component::Service(_) => 0,
-        Component::Pool(_) => 1,
-        Component::Entry(_) => 2,
-        Component::Endpoint(_) => 3,
-    }
-}
-
-/// The component graph: services linked along calls (and through queues),
-/// pools to their caller and callee, entries to the service they enter.
-fn component_graph(topology: &Topology, components: &[Component]) -> UnGraph<(), ()> {
-    let mut graph = UnGraph::<(), ()>::with_capacity(components.len() + 1, 0);
-    for _ in 0..=components.len() {
-        graph.add_node(());
-    }
-    let find = |c: Component| components.iter().position(|x| *x == c);
-    let link = |graph: &mut UnGraph<(), ()>, a: Component, b: Component| {
-        if let (Some(a), Some(b)) = (find(a), find(b))
-            && graph
-                .find_edge(NodeIndex::new(a), NodeIndex::new(b))
-                .is_none()
-        {
-            graph.add_edge(NodeIndex::new(a), NodeIndex::new(b), ());
-        }
-    };
-    let deps = crate::topology::graph::dependency_graph(topology);
-    for edge in deps.raw_edges() {
-        let (a, b) = (deps[edge.source()].0, deps[edge.target()].0);
-        link(&mut graph, Component::Service(a), Component::Service(b));
-    }
-    for (g, group) in topology.pool_groups.iter().enumerate() {
-        let pool = Component::Pool(g as u32);
-        link(&mut graph, pool, Component::Service(group.caller.0));
-        link(&mut graph, pool, Component::Service(group.callee.0));
-    }
-    for (w, workload) in topology.workloads.iter().enumerate() {
-        let service = topology.endpoints[workload.endpoint.index()].service.0;
-        link(
-            &mut graph,
-            Component::Entry(w as u32),
-            Component::Service(service),
-        );
-    }
-    graph
 }
 
 /// What the steps of an analysis read: the run's topology, faults and
