@@ -9,30 +9,25 @@
 //! through. Everything comes from the metrics rows and the state changes
 //! the engine emitted; nothing here knows a scenario.
 
+mod band;
 mod chain;
 pub mod collect;
 pub mod hypothesis;
+mod judge;
+mod summary;
+mod times;
 
-use std::fmt::Write as _;
-
-use petgraph::graph::{NodeIndex, UnGraph};
 use serde::{Deserialize, Serialize};
 
-use crate::base::ErrorClass;
 use crate::faults::{Fault, FaultAction, FaultKind};
-use crate::observe::events::StateChange;
 use crate::plan::RunConfig;
 use crate::sim::RunSummary;
 use crate::topology::Topology;
 use crate::topology::{Component, ComponentKind};
-use collect::{Collector, Sample};
-
-/// Successes a window needs before its median is judged.
-const MEDIAN_SAMPLES: u64 = 5;
-/// Successes a window needs before its 99th percentile is judged: with
-/// fewer, it is one or two requests.
-const TAIL_SAMPLES: u64 = 200;
-const MS: u64 = 1_000_000;
+use band::Steady;
+pub use band::{Band, Reason};
+use collect::Collector;
+use judge::Judged;
 
 /// How a component fared in a window.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -56,163 +51,6 @@ impl Health {
 impl std::fmt::Display for Health {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.pad(self.name())
-    }
-}
-
-/// Why a window left the steady band.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub enum Reason {
-    Errors {
-        rate: f64,
-        class: Option<u8>,
-    },
-    /// `median`: the median moved (else only the tail did).
-    Latency {
-        value: u64,
-        steady: u64,
-        median: bool,
-    },
-    Queue {
-        average: f64,
-        steady: f64,
-    },
-    PoolExhausted {
-        refused: u64,
-        waiting: f64,
-    },
-}
-
-impl std::fmt::Display for Reason {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match *self {
-            Reason::Errors { rate, class } => {
-                write!(f, "errors {:.1} %", rate * 100.0)?;
-                if let Some(class) = class {
-                    write!(f, " (mostly {})", ErrorClass::ALL[class as usize].name())?;
-                }
-                Ok(())
-            }
-            Reason::Latency {
-                value,
-                steady,
-                median,
-            } => {
-                let what = if median { "median" } else { "p99" };
-                write!(f, "{what} {} (steady {})", human(value), human(steady))
-            }
-            Reason::Queue { average, steady } => {
-                write!(f, "queue {average:.0} waiting (steady {steady:.1})")
-            }
-            Reason::PoolExhausted { refused, waiting } => {
-                write!(
-                    f,
-                    "pool exhausted ({refused} refused, {waiting:.1} waiting)"
-                )
-            }
-        }
-    }
-}
-
-fn human(ns: u64) -> String {
-    if ns >= 1_000_000_000 {
-        format!("{:.2} s", ns as f64 / 1e9)
-    } else if ns >= 1_000_000 {
-        format!("{:.1} ms", ns as f64 / 1e6)
-    } else {
-        format!("{:.0} µs", ns as f64 / 1e3)
-    }
-}
-
-/// The steady band of one component, from the warm-up windows.
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
-pub struct Band {
-    pub error_rate: f64,
-    pub p50: u64,
-    pub p99: u64,
-    pub queue: f64,
-    pub waiters: f64,
-}
-
-impl Band {
-    fn learn<'a>(samples: impl Iterator<Item = &'a Sample>) -> Band {
-        let mut band = Band::default();
-        for s in samples {
-            if s.finished() >= 5 {
-                band.error_rate = band.error_rate.max(s.error_rate());
-            }
-            if s.ok >= MEDIAN_SAMPLES {
-                band.p50 = band.p50.max(s.p50);
-            }
-            if s.ok >= TAIL_SAMPLES {
-                band.p99 = band.p99.max(s.p99);
-            }
-            band.queue = band.queue.max(s.queue_avg);
-            band.waiters = band.waiters.max(s.waiters_avg);
-        }
-        band
-    }
-
-    /// Judges one window. Small counts are not judged on rates: a handful
-    /// of requests says little.
-    pub fn judge(&self, component: Component, s: &Sample) -> (Health, Option<Reason>) {
-        if let Component::Pool(_) = component {
-            if s.refused >= 3 || s.waiters_avg > (2.0 * self.waiters).max(0.5) {
-                return (
-                    Health::Degraded,
-                    Some(Reason::PoolExhausted {
-                        refused: s.refused,
-                        waiting: s.waiters_avg,
-                    }),
-                );
-            }
-            return (Health::Healthy, None);
-        }
-        let rate = s.error_rate();
-        if s.errors >= 3 && rate > self.error_rate + 0.01 {
-            let health = if rate >= 0.5 {
-                Health::Down
-            } else {
-                Health::Degraded
-            };
-            let reason = Reason::Errors {
-                rate,
-                class: s.main_error,
-            };
-            return (health, Some(reason));
-        }
-        if s.capacity > 0
-            && s.queue_avg > (2.0 * self.queue).max(self.queue + 1.0)
-            && s.busy_avg >= 0.9 * s.capacity as f64
-        {
-            let reason = Reason::Queue {
-                average: s.queue_avg,
-                steady: self.queue,
-            };
-            return (Health::Degraded, Some(reason));
-        }
-        // A slowdown moves the median; noise moves only the tail, and a
-        // window's p99 rests on a handful of requests unless it has many.
-        let slow_median =
-            s.ok >= MEDIAN_SAMPLES && self.p50 > 0 && s.p50 > (2 * self.p50).max(self.p50 + MS);
-        let slow_tail =
-            s.ok >= TAIL_SAMPLES && self.p99 > 0 && s.p99 > (3 * self.p99).max(self.p99 + 5 * MS);
-        if slow_median || slow_tail {
-            let reason = if slow_median {
-                Reason::Latency {
-                    value: s.p50,
-                    steady: self.p50,
-                    median: true,
-                }
-            } else {
-                Reason::Latency {
-                    value: s.p99,
-                    steady: self.p99,
-                    median: false,
-                }
-            };
-            return (Health::Degraded, Some(reason));
-        }
-        (Health::Healthy, None)
     }
 }
 
@@ -444,68 +282,6 @@ fn in_chain(component: Component) -> bool {
     !matches!(component, Component::Endpoint(_))
 }
 
-fn kind_order(component: Component) -> u8 {
-    match component {
-        Component::Service(_) => 0,
-        Component::Pool(_) => 1,
-        Component::Entry(_) => 2,
-        Component::Endpoint(_) => 3,
-    }
-}
-
-/// The component graph: services linked along calls (and through queues),
-/// pools to their caller and callee, entries to the service they enter.
-fn component_graph(topology: &Topology, components: &[Component]) -> UnGraph<(), ()> {
-    let mut graph = UnGraph::<(), ()>::with_capacity(components.len() + 1, 0);
-    for _ in 0..=components.len() {
-        graph.add_node(());
-    }
-    let find = |c: Component| components.iter().position(|x| *x == c);
-    let link = |graph: &mut UnGraph<(), ()>, a: Component, b: Component| {
-        if let (Some(a), Some(b)) = (find(a), find(b))
-            && graph
-                .find_edge(NodeIndex::new(a), NodeIndex::new(b))
-                .is_none()
-        {
-            graph.add_edge(NodeIndex::new(a), NodeIndex::new(b), ());
-        }
-    };
-    let deps = crate::topology::graph::dependency_graph(topology);
-    for edge in deps.raw_edges() {
-        let (a, b) = (deps[edge.source()].0, deps[edge.target()].0);
-        link(&mut graph, Component::Service(a), Component::Service(b));
-    }
-    for (g, group) in topology.pool_groups.iter().enumerate() {
-        let pool = Component::Pool(g as u32);
-        link(&mut graph, pool, Component::Service(group.caller.0));
-        link(&mut graph, pool, Component::Service(group.callee.0));
-    }
-    for (w, workload) in topology.workloads.iter().enumerate() {
-        let service = topology.endpoints[workload.endpoint.index()].service.0;
-        link(
-            &mut graph,
-            Component::Entry(w as u32),
-            Component::Service(service),
-        );
-    }
-    graph
-}
-
-/// Steady windows: those of the warm-up, less the first (queues fill in
-/// it) when enough remain; with a short warm-up, those before the first
-/// fault.
-fn steady_windows(windows: &[(u64, u64)], warmup: u64, first_fault: u64) -> (usize, usize) {
-    let in_warmup = windows.iter().take_while(|w| w.1 <= warmup).count();
-    let before_fault = windows.iter().take_while(|w| w.1 <= first_fault).count();
-    let end = if in_warmup >= 3 {
-        in_warmup
-    } else {
-        before_fault.max(in_warmup)
-    };
-    let start = usize::from(end >= 3);
-    (start, end)
-}
-
 /// What the steps of an analysis read: the run's topology, faults and
 /// collected windows, and the instants that frame the judgement.
 struct Run<'a, O> {
@@ -523,20 +299,6 @@ struct Run<'a, O> {
     fault_window: Option<usize>,
 }
 
-/// A component's first window out of band after the first fault: which,
-/// how it was and why.
-type Onset = (usize, Health, Reason);
-
-/// Each component judged window by window against its band.
-struct Judged {
-    reports: Vec<ComponentReport>,
-    /// Per component, its onset.
-    onsets: Vec<Option<Onset>>,
-    /// Per component: the window after its last one out of band, if it
-    /// came back.
-    recovered_at: Vec<Option<usize>>,
-}
-
 /// Builds the analysis of a finished run.
 ///
 /// `metastable_after`: how long past the last fault's end a run still out
@@ -549,54 +311,31 @@ pub fn analyse<O>(
     config: &RunConfig,
     metastable_after: u64,
 ) -> Analysis {
-    let duration = config.duration;
-    let windows = &collector.windows;
-    let first_fault = faults.iter().map(|f| f.start).min();
-    let run = Run {
-        topology,
-        faults,
+    let run = Run::new(topology, faults, collector, config.duration);
+    let steady = Steady::learn(
         collector,
-        components: &collector.components,
-        windows,
-        duration,
-        first_fault,
-        last_end: faults.iter().map(|f| f.ends_at().unwrap_or(duration)).max(),
-        fault_window: first_fault.map(|t| windows.iter().take_while(|w| w.1 <= t).count()),
-    };
-    let (steady_from, steady_to) =
-        steady_windows(windows, config.warmup, first_fault.unwrap_or(duration));
-    let bands: Vec<Band> = (0..run.components.len())
-        .map(|c| Band::learn((steady_from..steady_to).map(|w| collector.sample(w, c))))
-        .collect();
-    let judged = run.judge(&bands);
+        config.warmup,
+        run.first_fault.unwrap_or(run.duration),
+    );
+    let judged = run.judge(&steady.bands);
+    let (steady_from_s, steady_to_s) = steady.seconds(run.windows);
     let chain = chain::cascade(&run, &judged);
-    let chain_components: Vec<usize> = (0..run.components.len())
-        .filter(|c| in_chain(run.components[*c]))
-        .collect();
-    let (recovered, time_to_recover_s, metastable) =
-        run.recovery(&judged, &chain_components, metastable_after);
-    let blast_radius = BlastRadius {
-        entries: run.impacts(&judged),
-        components_affected: chain.len().saturating_sub(1),
-        lost_writes: summary.lost_writes.iter().sum(),
-        queued_work_never_done: summary.queues.iter().map(|q| q.pending_at_end).sum(),
-    };
+    let chain_components = run.chain_components();
+    let recovery = run.recovery(&judged, &chain_components, metastable_after);
+    let blast_radius = run.blast_radius(&judged, &chain, summary);
     Analysis {
-        steady_from_s: windows.get(steady_from).map_or(0.0, |w| seconds(w.0)),
-        steady_to_s: steady_to
-            .checked_sub(1)
-            .and_then(|w| windows.get(w))
-            .map_or(0.0, |w| seconds(w.1)),
+        steady_from_s,
+        steady_to_s,
         faults: run.fault_infos(),
         chain_text: chain::text(&chain),
         chain,
         times: Times {
             detected: run.detection(),
-            mitigated: run.mitigation(&bands, &judged),
-            time_to_recover_s,
+            mitigated: run.mitigation(&steady.bands, &judged),
+            time_to_recover_s: recovery.time_to_recover_s,
         },
-        recovered,
-        metastable,
+        recovered: recovery.recovered,
+        metastable: recovery.metastable,
         blast_radius,
         components: chain_components
             .into_iter()
@@ -606,7 +345,28 @@ pub fn analyse<O>(
     }
 }
 
-impl<O> Run<'_, O> {
+impl<'a, O> Run<'a, O> {
+    fn new(
+        topology: &'a Topology,
+        faults: &'a [Fault],
+        collector: &'a Collector<O>,
+        duration: u64,
+    ) -> Self {
+        let windows = &collector.windows;
+        let first_fault = faults.iter().map(|f| f.start).min();
+        Run {
+            topology,
+            faults,
+            collector,
+            components: &collector.components,
+            windows,
+            duration,
+            first_fault,
+            last_end: faults.iter().map(|f| f.ends_at().unwrap_or(duration)).max(),
+            fault_window: first_fault.map(|t| windows.iter().take_while(|w| w.1 <= t).count()),
+        }
+    }
+
     /// The entries' component indices.
     fn entries(&self) -> Vec<usize> {
         (0..self.components.len())
@@ -614,76 +374,12 @@ impl<O> Run<'_, O> {
             .collect()
     }
 
-    /// Every component's timeline of health, its onset (the first window
-    /// out of band from the fault's on) and when it came back.
-    fn judge(&self, bands: &[Band]) -> Judged {
-        let n = self.components.len();
-        let mut judged = Judged {
-            reports: Vec::with_capacity(n),
-            onsets: Vec::with_capacity(n),
-            recovered_at: Vec::with_capacity(n),
-        };
-        for (c, band) in bands.iter().enumerate() {
-            let (report, onset, recovered_at) = self.judge_component(c, band);
-            judged.reports.push(report);
-            judged.onsets.push(onset);
-            judged.recovered_at.push(recovered_at);
-        }
-        judged
-    }
-
-    /// One component, window by window: its report, its onset and the
-    /// window it was back in.
-    fn judge_component(
-        &self,
-        c: usize,
-        band: &Band,
-    ) -> (ComponentReport, Option<Onset>, Option<usize>) {
-        let component = self.components[c];
-        let (name, kind) = self.topology.component_name(component);
-        let mut timeline: Vec<Span> = Vec::new();
-        let mut worst = Health::Healthy;
-        let mut last_bad: Option<usize> = None;
-        let mut onset = None;
-        for (w, window) in self.windows.iter().enumerate() {
-            let (health, reason) = band.judge(component, self.collector.sample(w, c));
-            if let Some(start) = self.fault_window
-                && w >= start
-                && health != Health::Healthy
-            {
-                worst = worst.max(health);
-                last_bad = Some(w);
-                if onset.is_none() {
-                    onset = Some((w, health, reason.expect("out of band has a reason")));
-                }
-            }
-            let reason = reason.map(|r| r.to_string());
-            match timeline.last_mut() {
-                Some(span)
-                    if span.health == health && span.reason.is_some() == reason.is_some() =>
-                {
-                    span.to_s = seconds(window.1);
-                }
-                _ => timeline.push(Span {
-                    from_s: seconds(window.0),
-                    to_s: seconds(window.1),
-                    health,
-                    reason,
-                }),
-            }
-        }
-        let recovered = last_bad.is_none_or(|w| w + 1 < self.windows.len());
-        let recovered_at = last_bad.filter(|_| recovered).map(|w| w + 1);
-        let report = ComponentReport {
-            component: name,
-            kind,
-            worst,
-            onset_s: onset.map(|(w, ..)| seconds(self.windows[w].0)),
-            recovered_s: recovered_at.map(|w| seconds(self.windows[w].0)),
-            recovered,
-            timeline,
-        };
-        (report, onset, recovered_at)
+    /// The entries', services' and pools' component indices: those the
+    /// chain and the report tell.
+    fn chain_components(&self) -> Vec<usize> {
+        (0..self.components.len())
+            .filter(|c| in_chain(self.components[*c]))
+            .collect()
     }
 
     fn fault_infos(&self) -> Vec<FaultInfo> {
@@ -702,77 +398,16 @@ impl<O> Run<'_, O> {
             .collect()
     }
 
-    /// Detection: the first signal the system itself raised after the first
-    /// fault (an ejection, a breaker opening, a memory alert, a lost
-    /// primary, an OOM kill).
-    fn detection(&self) -> Option<Moment> {
-        let start = self.first_fault?;
-        self.collector
-            .events
-            .iter()
-            .filter(|e| e.time >= start)
-            .find_map(|e| {
-                Some(Moment {
-                    at_s: seconds(e.time),
-                    after_fault_s: seconds(e.time - start),
-                    by: signal(self.topology, e.change)?,
-                })
-            })
-    }
-
-    /// Mitigated: the first window after the first onset at an entry in
-    /// which every entry is back in band.
-    fn mitigation(&self, bands: &[Band], judged: &Judged) -> Option<Moment> {
-        let entries = self.entries();
-        let from = entries
-            .iter()
-            .filter_map(|c| judged.onsets[*c].map(|o| o.0))
-            .min()?;
-        let w = (from + 1..self.windows.len()).find(|w| {
-            entries.iter().all(|c| {
-                bands[*c]
-                    .judge(self.components[*c], self.collector.sample(*w, *c))
-                    .0
-                    == Health::Healthy
-            })
-        })?;
-        let start = self.first_fault.expect("an onset follows a fault");
-        Some(Moment {
-            at_s: seconds(self.windows[w].0),
-            after_fault_s: seconds(self.windows[w].0.saturating_sub(start)),
-            by: "every entry back inside its steady band".to_string(),
-        })
-    }
-
-    /// Whether every component of the chain came back; how long after the
-    /// last fault ended the last one did; and whether the run is metastable
-    /// (still out of band `metastable_after` past the last fault's end).
-    fn recovery(
-        &self,
-        judged: &Judged,
-        chain_components: &[usize],
-        metastable_after: u64,
-    ) -> (bool, Option<f64>, bool) {
-        let recovered = chain_components
-            .iter()
-            .all(|c| judged.reports[*c].recovered);
-        let duration = self.duration;
-        let time_to_recover_s = match (self.last_end, recovered) {
-            (Some(end), true) if end < duration => {
-                let back = chain_components
-                    .iter()
-                    .filter_map(|c| judged.recovered_at[*c].map(|w| self.windows[w].0))
-                    .max()
-                    .unwrap_or(0);
-                Some(seconds(back.saturating_sub(end)))
-            }
-            _ => None,
-        };
-        let metastable = !recovered
-            && self
-                .last_end
-                .is_some_and(|end| end < duration && duration - end >= metastable_after);
-        (recovered, time_to_recover_s, metastable)
+    /// What the faults cost: each entry's failures, the components the
+    /// chain reached past the fault, the writes lost and the queued work
+    /// dropped.
+    fn blast_radius(&self, judged: &Judged, chain: &[Step], summary: &RunSummary) -> BlastRadius {
+        BlastRadius {
+            entries: self.impacts(judged),
+            components_affected: chain.len().saturating_sub(1),
+            lost_writes: summary.lost_writes.iter().sum(),
+            queued_work_never_done: summary.queues.iter().map(|q| q.pending_at_end).sum(),
+        }
     }
 
     /// What each entry's users saw from the first fault's window on.
@@ -801,27 +436,6 @@ impl<O> Run<'_, O> {
     }
 }
 
-/// A state change that is the system noticing trouble, in words; `None`
-/// for the others.
-fn signal(topology: &Topology, change: StateChange) -> Option<String> {
-    let instance = |i: u32| &topology.instances[i as usize].name;
-    Some(match change {
-        StateChange::Ejected { instance: i } => format!("health check ejected {}", instance(i)),
-        StateChange::BreakerOpened { call, instance: i } => format!(
-            "breaker opened on {} at {}",
-            topology.calls[call as usize].name,
-            instance(i)
-        ),
-        StateChange::MemoryAlert {
-            instance: i,
-            percent,
-        } => format!("memory alert {percent} % on {}", instance(i)),
-        StateChange::PrimaryLost { instance: i } => format!("primary {} lost", instance(i)),
-        StateChange::OomKilled { instance: i } => format!("OOM kill of {}", instance(i)),
-        _ => return None,
-    })
-}
-
 impl Analysis {
     /// When the last fault stopped acting (s); `None` without faults or when
     /// one lasts to the end of the run.
@@ -838,101 +452,5 @@ impl Analysis {
         let mut text = serde_json::to_string_pretty(self).expect("analysis serialises");
         text.push('\n');
         text
-    }
-
-    /// The few lines `run` prints.
-    pub fn summary(&self) -> String {
-        let mut out = String::new();
-        if self.chain.is_empty() {
-            let _ = writeln!(out, "no faults: nothing to trace");
-            return out;
-        }
-        let _ = writeln!(
-            out,
-            "cascade (onset, what left the steady band, reached via):"
-        );
-        for (k, step) in self.chain.iter().enumerate() {
-            if k == 0 {
-                let _ = writeln!(
-                    out,
-                    "  {:>7.1} s  fault {} ({})",
-                    step.onset_s, step.component, step.reason
-                );
-                continue;
-            }
-            let via = step
-                .via
-                .as_deref()
-                .map(|v| format!("  via {v}"))
-                .unwrap_or_default();
-            let seen = if step.observed_s > step.onset_s {
-                format!(" (seen {:.1} s)", step.observed_s)
-            } else {
-                String::new()
-            };
-            let _ = writeln!(
-                out,
-                "  {:>7.1} s  {} {} {}: {}{}{}",
-                step.onset_s,
-                if step.health == Health::Down {
-                    "✗"
-                } else {
-                    "→"
-                },
-                step.kind,
-                step.component,
-                step.reason,
-                seen,
-                via
-            );
-        }
-        if self.chain.len() == 1 {
-            let _ = writeln!(out, "  nothing left its steady band");
-        }
-        let t = &self.times;
-        let moment = |m: &Option<Moment>| match m {
-            Some(m) => format!("+{:.1} s ({})", m.after_fault_s, m.by),
-            None => "never".to_string(),
-        };
-        let _ = writeln!(out, "detected:  {}", moment(&t.detected));
-        let _ = writeln!(out, "mitigated: {}", moment(&t.mitigated));
-        let recovery = match (t.time_to_recover_s, self.metastable) {
-            (_, true) => {
-                "NOT RECOVERED: metastable (still out of band long after the last fault ended)"
-                    .to_string()
-            }
-            (Some(s), _) => format!("{s:.1} s after the last fault ended"),
-            (None, _) if self.recovered => "the faults last to the end".to_string(),
-            (None, _) => "not recovered by the end of the run".to_string(),
-        };
-        let _ = writeln!(out, "recovered: {recovery}");
-        let impacts: Vec<String> = self
-            .blast_radius
-            .entries
-            .iter()
-            .map(|e| {
-                if e.affected {
-                    format!(
-                        "{} {} failed ({:.2} %)",
-                        e.entry,
-                        e.failed,
-                        e.failed_share * 100.0
-                    )
-                } else {
-                    format!("{} unaffected", e.entry)
-                }
-            })
-            .collect();
-        let entries = if impacts.is_empty() {
-            "no open-loop entries".to_string()
-        } else {
-            impacts.join(", ")
-        };
-        let _ = writeln!(
-            out,
-            "blast radius: {}; lost writes {}; queued work never done {}",
-            entries, self.blast_radius.lost_writes, self.blast_radius.queued_work_never_done
-        );
-        out
     }
 }
