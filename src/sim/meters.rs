@@ -79,11 +79,13 @@ impl<O: Observer> Engine<'_, O> {
         let m = &mut self.meters;
         for (w, outcomes) in m.entry.iter_mut().enumerate() {
             let component = Component::Entry(w as u32);
-            if !outcomes.latency.is_empty() {
-                self.observer.latencies(component, &outcomes.latency);
-            }
-            m.rows
-                .push(Row::empty(start.ns(), end.ns(), component).with_outcomes(outcomes));
+            m.rows.push(outcome_row(
+                &mut self.observer,
+                component,
+                outcomes,
+                start,
+                end,
+            ));
             if measured {
                 m.entry_totals[w].add(outcomes);
             }
@@ -99,10 +101,7 @@ impl<O: Observer> Engine<'_, O> {
             for e in service.endpoints.clone() {
                 merged.add(&self.meters.endpoint[e as usize]);
             }
-            let mut row = Row::empty(start.ns(), end.ns(), component).with_outcomes(merged);
-            if !merged.latency.is_empty() {
-                self.observer.latencies(component, &merged.latency);
-            }
+            let mut row = outcome_row(&mut self.observer, component, merged, start, end);
             merged.reset();
             let ids = service.instances.clone().map(InstanceId);
             if service.memory.is_some() {
@@ -129,11 +128,13 @@ impl<O: Observer> Engine<'_, O> {
         let m = &mut self.meters;
         for (e, outcomes) in m.endpoint.iter_mut().enumerate() {
             let component = Component::Endpoint(e as u32);
-            if !outcomes.latency.is_empty() {
-                self.observer.latencies(component, &outcomes.latency);
-            }
-            m.rows
-                .push(Row::empty(start.ns(), end.ns(), component).with_outcomes(outcomes));
+            m.rows.push(outcome_row(
+                &mut self.observer,
+                component,
+                outcomes,
+                start,
+                end,
+            ));
             outcomes.reset();
         }
     }
@@ -151,4 +152,19 @@ impl<O: Observer> Engine<'_, O> {
             m.rows.push(row);
         }
     }
+}
+
+/// A component's row of the window from its outcomes, its latencies handed
+/// to the observer on the way (for histograms over the run).
+fn outcome_row<O: Observer>(
+    observer: &mut O,
+    component: Component,
+    outcomes: &Outcomes,
+    start: SimTime,
+    end: SimTime,
+) -> Row {
+    if !outcomes.latency.is_empty() {
+        observer.latencies(component, &outcomes.latency);
+    }
+    Row::empty(start.ns(), end.ns(), component).with_outcomes(outcomes)
 }
