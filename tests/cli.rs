@@ -981,7 +981,7 @@ fn absurd_settings_are_refused_before_the_run_with_the_limit() {
         &[
             "window",
             "30000000 rows of metrics",
-            "set a `window` of at least 1ms 500us",
+            "more than 3000000; set a `window` of at least 10ms",
         ],
     );
 }

@@ -18,9 +18,10 @@ use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+use proptest::prelude::*;
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::common::*;
 
@@ -247,4 +248,124 @@ fn mutated_shipped_files_never_panic_hang_or_half_write() {
         codes[2] > 0 && codes[0] + codes[1] > 0,
         "{codes:?}: the mutations should both break files and leave some runnable"
     );
+}
+
+/// A model and a scenario that may well validate, with every knob drawn
+/// across orders of magnitude: rates from one an hour to a billion a
+/// second, a closed-loop herd of up to ten million clients, work from a
+/// microsecond to an hour on an external service of unlimited concurrency,
+/// runs from a second to a year, windows from a millisecond to an hour, and
+/// a chaos monkey from every nanosecond to every minute.
+fn extreme_strategy() -> impl Strategy<Value = (Value, Value)> {
+    (
+        (-3i32..=9, 0usize..5, 1u32..=64, 0usize..4), // rate 10^e/s, work, workers, queue
+        (0u32..=7, any::<bool>()),                    // clients 10^e, or none
+        (0usize..5, 0usize..4, 0u64..3),              // duration, window, warm-up share
+        (0usize..4, 0usize..5, 0usize..4),            // fault kind, interval, added time
+    )
+        .prop_map(|(load, clients, run, fault)| {
+            const WORK: [&str; 5] = ["1us", "1ms", "100ms", "1m", "1h"];
+            const QUEUE: [Option<u32>; 4] = [Some(0), Some(16), Some(100_000), None];
+            const DURATION: [&str; 5] = ["1s", "10m", "1h", "1d", "365d"];
+            const WINDOW: [&str; 4] = ["1ms", "100ms", "1s", "1h"];
+            const INTERVAL: [&str; 5] = ["1ns", "1us", "1ms", "1s", "1m"];
+            let (rate_exp, work, workers, queue) = load;
+            let rate = 10f64.powi(rate_exp);
+            let mut app = json!({
+                "instances": { "per_zone": 2 },
+                "workers": workers,
+                "endpoints": { "op": {
+                    "work": { "exponential": { "mean": "2ms" } },
+                    "calls": { "ext": { "to": "partner.op", "timeout": "30s" } }
+                } }
+            });
+            if let Some(q) = QUEUE[queue] {
+                app["queue"] = json!(q);
+            }
+            let mut model = json!({
+                "name": "extreme",
+                "zones": ["a", "b"],
+                "services": {
+                    "app": app,
+                    "partner": { "kind": "external", "endpoints": { "op": {
+                        "work": { "constant": WORK[work] } } } }
+                },
+                "workload": { "w": { "endpoint": "app.op", "rate": format!("{rate}/s") } }
+            });
+            if clients.1 {
+                model["clients"] = json!({ "herd": {
+                    "count": 10u64.pow(clients.0),
+                    "connect": "app.op",
+                    "request": "app.op",
+                    "think": "1s",
+                    "reconnect": { "backoff": "1s", "jitter": "full" }
+                } });
+            }
+            let (duration, window, warmup) = run;
+            let at = "0s";
+            let fault = match fault.0 {
+                0 => json!({ "kind": "chaos_monkey", "target": "app", "mean_interval": INTERVAL[fault.1], "at": at }),
+                1 => json!({ "kind": "latency", "target": "app", "add": { "constant": WORK[fault.2] }, "at": at }),
+                2 => json!({ "kind": "errors", "target": "partner", "fraction": 0.5, "at": at }),
+                _ => json!({ "kind": "instance_freeze", "target": "app", "count": 4, "at": at, "for": DURATION[duration] }),
+            };
+            let warmup = match warmup {
+                0 => "0s".to_string(),
+                _ => format!("{}ms", warmup),
+            };
+            let scenario = json!({
+                "name": "extreme",
+                "model": "../models/m.json",
+                "duration": DURATION[duration],
+                "window": WINDOW[window],
+                "warmup": warmup,
+                "seed": 1,
+                "faults": { "f": fault }
+            });
+            (model, scenario)
+        })
+}
+
+fn budget_cases() -> u32 {
+    std::env::var("FAULTLINE_BUDGET_CASES")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(24)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: budget_cases(), ..ProptestConfig::default() })]
+
+    /// Whatever a file that validates asks for, `run` finishes within its
+    /// budget, or stops with the budget's message and writes nothing.
+    /// `FAULTLINE_BUDGET_CASES=200` runs more: about 30 s, the slowest case
+    /// 8 s (ten minutes at 1 ms windows, 3 million rows of metrics). It
+    /// found that an hour at 1 ms windows validated and wrote 2.9 GB; the
+    /// metrics limit is now 3 million rows.
+    #[test]
+    fn every_valid_file_finishes_within_its_budget((model, scenario) in extreme_strategy()) {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("scenarios")).unwrap();
+        std::fs::create_dir_all(dir.path().join("models")).unwrap();
+        std::fs::write(dir.path().join("models/m.json"), model.to_string()).unwrap();
+        std::fs::write(dir.path().join("scenarios/s.json"), scenario.to_string()).unwrap();
+        let (validated, err) = bounded(dir.path(), &["validate", "scenarios/s.json"], 0);
+        prop_assert!(matches!(validated, Some(0 | 2)), "validate exited {:?}\n{}", validated, err);
+        if validated == Some(0) {
+            let (code, err) = bounded(
+                dir.path(),
+                &["run", "scenarios/s.json", "--out", "out", "--max-events", "400000", "--max-in-flight", "40000"],
+                0,
+            );
+            let stopped = err.contains("its budget") && err.contains("nothing was written");
+            prop_assert!(
+                matches!(code, Some(0 | 1)) || (code == Some(2) && stopped),
+                "run exited {:?}\n{}\n{}\n{}", code, err, model, scenario
+            );
+            if code == Some(2) {
+                prop_assert!(err.contains("--max-events") || err.contains("--max-in-flight"), "{}", err);
+                prop_assert_eq!(files_under(&dir.path().join("out")), Vec::<std::path::PathBuf>::new());
+            }
+        }
+    }
 }

@@ -4,67 +4,12 @@
 
 use crate::error::{JsonPath, Problem, closest};
 use crate::spec::ScenarioSpec;
+use crate::spec::fault::Latency;
 use crate::spec::model::WorkSpec;
+pub use crate::spec::scenario::FaultKind;
 use crate::spec::scenario::{self, FaultSpec};
 use crate::spec::units::{ByteRate, Duration, Size};
 use crate::topology::{Topology, WorkTime};
-
-/// What a fault does, spelled as the scenario's `kind` and as
-/// `analysis.json` reports it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum FaultKind {
-    InstanceKill,
-    InstanceFreeze,
-    ZoneOutage,
-    Latency,
-    Errors,
-    CpuStress,
-    NetworkPartition,
-    MemoryLeak,
-    ReplicationLag,
-    ChaosMonkey,
-}
-
-impl FaultKind {
-    pub fn name(self) -> &'static str {
-        match self {
-            FaultKind::InstanceKill => "instance_kill",
-            FaultKind::InstanceFreeze => "instance_freeze",
-            FaultKind::ZoneOutage => "zone_outage",
-            FaultKind::Latency => "latency",
-            FaultKind::Errors => "errors",
-            FaultKind::CpuStress => "cpu_stress",
-            FaultKind::NetworkPartition => "network_partition",
-            FaultKind::MemoryLeak => "memory_leak",
-            FaultKind::ReplicationLag => "replication_lag",
-            FaultKind::ChaosMonkey => "chaos_monkey",
-        }
-    }
-}
-
-impl std::fmt::Display for FaultKind {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.pad(self.name())
-    }
-}
-
-impl From<&FaultSpec> for FaultKind {
-    fn from(spec: &FaultSpec) -> Self {
-        match spec {
-            FaultSpec::InstanceKill { .. } => FaultKind::InstanceKill,
-            FaultSpec::InstanceFreeze { .. } => FaultKind::InstanceFreeze,
-            FaultSpec::ZoneOutage { .. } => FaultKind::ZoneOutage,
-            FaultSpec::Latency { .. } => FaultKind::Latency,
-            FaultSpec::Errors { .. } => FaultKind::Errors,
-            FaultSpec::CpuStress { .. } => FaultKind::CpuStress,
-            FaultSpec::NetworkPartition { .. } => FaultKind::NetworkPartition,
-            FaultSpec::MemoryLeak { .. } => FaultKind::MemoryLeak,
-            FaultSpec::ReplicationLag { .. } => FaultKind::ReplicationLag,
-            FaultSpec::ChaosMonkey { .. } => FaultKind::ChaosMonkey,
-        }
-    }
-}
 
 /// How a killed instance looks to its callers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -343,7 +288,7 @@ pub fn compile(scenario: &ScenarioSpec, topology: &Topology) -> Result<Vec<Fault
         if let Some(action) = resolver.action(spec) {
             faults.push(Fault {
                 name: name.clone(),
-                kind: FaultKind::from(spec),
+                kind: spec.kind(),
                 start,
                 end,
                 action,
@@ -419,44 +364,22 @@ impl Resolver<'_> {
     /// What the fault does, or `None` (its problems pushed) when it is wrong.
     fn action(&mut self, spec: &FaultSpec) -> Option<FaultAction> {
         match spec {
-            FaultSpec::InstanceKill {
-                target,
-                count,
-                mode,
-                ..
-            } => self.kill(target, *count, *mode),
-            FaultSpec::InstanceFreeze { target, count, .. } => self.freeze(target, *count),
-            FaultSpec::ZoneOutage { zone, .. } => self.zone_outage(zone),
-            FaultSpec::Latency {
+            FaultSpec::InstanceKill(f) => self.kill(&f.target, f.count, f.mode),
+            FaultSpec::InstanceFreeze(f) => self.freeze(&f.target, f.count),
+            FaultSpec::ZoneOutage(f) => self.zone_outage(&f.zone),
+            FaultSpec::Latency(Latency {
                 target,
                 add,
                 from: Some(from),
                 ..
-            } => self.link_latency(from, target, add),
-            FaultSpec::Latency {
-                target,
-                add,
-                from: None,
-                ..
-            } => self.latency(target, add),
-            FaultSpec::Errors {
-                target, fraction, ..
-            } => self.errors(target, *fraction),
-            FaultSpec::CpuStress { target, factor, .. } => self.cpu_stress(target, *factor),
-            FaultSpec::NetworkPartition { between, mode, .. } => self.partition(between, *mode),
-            FaultSpec::MemoryLeak {
-                target,
-                rate,
-                per_request,
-                ..
-            } => self.memory_leak(target, *rate, *per_request),
-            FaultSpec::ReplicationLag { target, grow, .. } => self.replication_lag(target, *grow),
-            FaultSpec::ChaosMonkey {
-                target,
-                mean_interval,
-                mode,
-                ..
-            } => self.chaos_monkey(target, *mean_interval, *mode),
+            }) => self.link_latency(from, target, add),
+            FaultSpec::Latency(f) => self.latency(&f.target, &f.add),
+            FaultSpec::Errors(f) => self.errors(&f.target, f.fraction),
+            FaultSpec::CpuStress(f) => self.cpu_stress(&f.target, f.factor),
+            FaultSpec::NetworkPartition(f) => self.partition(&f.between, f.mode),
+            FaultSpec::MemoryLeak(f) => self.memory_leak(&f.target, f.rate, f.per_request),
+            FaultSpec::ReplicationLag(f) => self.replication_lag(&f.target, f.grow),
+            FaultSpec::ChaosMonkey(f) => self.chaos_monkey(&f.target, f.mean_interval, f.mode),
         }
     }
 

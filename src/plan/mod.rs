@@ -225,10 +225,12 @@ impl Parts {
     }
 }
 
-/// The scenario against its (variant's) model, compiled.
-/// Most rows a run's `metrics.csv` may hold (about 2 GB): one per window
-/// per entry, service, endpoint and pool, all read back by the report.
-pub const MAX_METRICS_ROWS: u64 = 20_000_000;
+/// Most rows a run's `metrics.csv` may hold: one per window per entry,
+/// service, endpoint and pool. A row is about 150 bytes on disk and about as
+/// much in memory, where the recorder holds every row until the report is
+/// drawn, so this is about 450 MB of each; a day at 1 s windows over 30
+/// components fits.
+pub const MAX_METRICS_ROWS: u64 = 3_000_000;
 
 /// A window narrow enough, over a model large enough, writes more metrics
 /// than a report can read back: refused before the run, with the fix.

@@ -8,6 +8,7 @@
 //! checks first), and what a scenario says about its model (fault targets,
 //! probes) when `plan` compiles them.
 
+pub mod fault;
 pub mod locate;
 pub mod model;
 pub mod names;
@@ -199,8 +200,9 @@ pub(crate) fn deserialize<T: DeserializeOwned>(source: &Source) -> Result<T> {
     let mut de = serde_json::Deserializer::from_str(&source.text);
     let result: std::result::Result<T, _> = serde_path_to_error::deserialize(&mut de);
     let value = result.map_err(|err| {
-        let path = convert_path(err.path());
         let inner = err.inner();
+        let (path, message) =
+            join_nested(convert_path(err.path()), strip_position(&inner.to_string()));
         // A data error (wrong type, unknown field, bad duration) is shown
         // at the start of the offending key, as for later checks; a syntax
         // error where the parser stopped.
@@ -209,7 +211,6 @@ pub(crate) fn deserialize<T: DeserializeOwned>(source: &Source) -> Result<T> {
         } else {
             (inner.line() > 0).then(|| (inner.line(), inner.column().max(1)))
         };
-        let message = strip_position(&inner.to_string());
         let suggestion = suggest_for_unknown_field(&message);
         let mut problem = Problem::new(path, message).with_suggestion(suggestion);
         problem.position = position;
@@ -241,6 +242,49 @@ fn convert_path(path: &serde_path_to_error::Path) -> JsonPath {
             })
             .collect(),
     )
+}
+
+/// Marks a message that carries the path of a problem inside a value read
+/// in two steps (a fault: its kind, then its body); serde's `custom` errors
+/// hold only a message, and `deserialize` moves the path back out of it.
+const NESTED: char = '\u{1e}';
+
+/// An error from inside a value read in two steps, with its inner path.
+fn nested_error<E: serde::de::Error>(path: JsonPath, inner: &serde_json::Error) -> E {
+    let segments: Vec<serde_json::Value> = path
+        .0
+        .into_iter()
+        .map(|segment| match segment {
+            Segment::Key(key) => serde_json::Value::String(key),
+            Segment::Index(index) => serde_json::Value::from(index),
+        })
+        .collect();
+    let message = strip_position(&inner.to_string());
+    E::custom(format_args!(
+        "{NESTED}{}{NESTED}{message}",
+        serde_json::Value::Array(segments)
+    ))
+}
+
+/// The full path and the message of an error that `nested_error` made;
+/// other errors as they are.
+fn join_nested(mut path: JsonPath, message: String) -> (JsonPath, String) {
+    let Some((inner, rest)) = message
+        .strip_prefix(NESTED)
+        .and_then(|m| m.split_once(NESTED))
+    else {
+        return (path, message);
+    };
+    let Ok(serde_json::Value::Array(segments)) = serde_json::from_str(inner) else {
+        return (path, rest.to_string());
+    };
+    path.0
+        .extend(segments.into_iter().filter_map(|segment| match segment {
+            serde_json::Value::String(key) => Some(Segment::Key(key)),
+            serde_json::Value::Number(n) => n.as_u64().map(|i| Segment::Index(i as usize)),
+            _ => None,
+        }));
+    (path, rest.to_string())
 }
 
 /// serde_json appends " at line L column C"; the position is reported apart.
@@ -305,6 +349,62 @@ mod tests {
             "{err}"
         );
         assert!(err.contains("expected a duration"), "{err}");
+    }
+
+    fn scenario_problem(faults: &str) -> Problem {
+        let text = format!(
+            "{{\"name\": \"s\", \"model\": \"m.json\", \"duration\": \"1m\",\n  \"faults\": {faults}}}"
+        );
+        let err = parse_scenario(&source(&text)).unwrap_err();
+        let Error::Invalid { mut problems, .. } = err else {
+            panic!("{err}")
+        };
+        problems.remove(0)
+    }
+
+    #[test]
+    fn error_inside_a_fault_names_its_field() {
+        let problem = scenario_problem(
+            r#"{"e": {"kind": "errors", "target": "db",
+    "fraction": "50%", "at": "10s"}}"#,
+        );
+        assert_eq!(problem.path.to_string(), "faults.e.fraction");
+        assert_eq!(problem.position, Some((3, 5)));
+        assert!(
+            problem.message.starts_with("invalid type: string"),
+            "{}",
+            problem.message
+        );
+
+        let problem = scenario_problem(
+            r#"{"slow": {"kind": "latency", "target": "db", "at": "1s", "add": {"constant": "1 sekunde"}}}"#,
+        );
+        assert_eq!(problem.path.to_string(), "faults.slow.add.constant");
+
+        let problem = scenario_problem(
+            r#"{"p": {"kind": "network_partition", "between": [[1], ["b"]], "at": "1s"}}"#,
+        );
+        assert_eq!(problem.path.to_string(), "faults.p.between[0][0]");
+
+        let problem =
+            scenario_problem(r#"{"k": {"kind": "instance_kil", "target": "a", "at": "1s"}}"#);
+        assert_eq!(problem.path.to_string(), "faults.k.kind");
+        assert_eq!(
+            problem.suggestion.as_deref(),
+            Some("did you mean `instance_kill`?")
+        );
+
+        let problem =
+            scenario_problem(r#"{"k": {"kind": "instance_kill", "taget": "a", "at": "1s"}}"#);
+        assert_eq!(problem.path.to_string(), "faults.k.taget");
+        assert_eq!(
+            problem.suggestion.as_deref(),
+            Some("did you mean `target`?")
+        );
+
+        let problem = scenario_problem(r#"{"k": {"target": "a", "at": "1s"}}"#);
+        assert_eq!(problem.path.to_string(), "faults.k");
+        assert_eq!(problem.message, "missing field `kind`");
     }
 
     #[test]
