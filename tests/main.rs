@@ -4,6 +4,7 @@
 // modules, which is what `unreachable_pub` would flag.
 #![allow(unreachable_pub)]
 
+mod accounting;
 mod analysis;
 mod architecture;
 mod cli;

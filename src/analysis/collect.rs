@@ -74,7 +74,9 @@ impl Sample {
 #[derive(Debug)]
 pub struct ProbeLatency {
     pub component: Component,
-    pub phases: [Latencies; 4],
+    /// Per phase: the latencies of successes, and of all requests.
+    pub ok: [Latencies; 4],
+    pub all: [Latencies; 4],
 }
 
 /// An observer that keeps what the analysis needs and hands everything on
@@ -113,7 +115,8 @@ impl<O: Observer> Collector<O> {
                 .into_iter()
                 .map(|component| ProbeLatency {
                     component,
-                    phases: std::array::from_fn(|_| Latencies::new()),
+                    ok: std::array::from_fn(|_| Latencies::new()),
+                    all: std::array::from_fn(|_| Latencies::new()),
                 })
                 .collect(),
             window_start: 0,
@@ -149,15 +152,18 @@ impl<O: Observer> Observer for Collector<O> {
         self.inner.state_change(topology, event);
     }
 
-    fn latencies(&mut self, component: Component, latency: &Latencies) {
+    fn latencies(&mut self, component: Component, ok: &Latencies, failed: &Latencies) {
         let start = self.window_start;
         for probe in self.probes.iter_mut().filter(|p| p.component == component) {
             for phase in Phase::ALL {
                 if self.phases.contains(phase, start) {
-                    probe.phases[phase as usize].add(latency);
+                    let p = phase as usize;
+                    probe.ok[p].add(ok);
+                    probe.all[p].add(ok);
+                    probe.all[p].add(failed);
                 }
             }
         }
-        self.inner.latencies(component, latency);
+        self.inner.latencies(component, ok, failed);
     }
 }

@@ -9,6 +9,7 @@ use super::collect::Collector;
 use crate::observe::events::StateChange;
 use crate::plan::{Check, Hypothesis, Phase, Phases, Threshold};
 use crate::sim::RunSummary;
+use crate::spec::scenario::LatencyOf;
 use crate::topology::Component;
 use crate::topology::Topology;
 
@@ -146,18 +147,24 @@ struct Measure<'a, O> {
 
 impl<O> Measure<'_, O> {
     /// Finished requests, failed ones, and the deepest queue, over the
-    /// windows that start inside the phase.
+    /// windows that start inside the phase. An entry's requests that were
+    /// never answered count as failed in the window they arrived in.
     fn counts(&self) -> (u64, u64, u64) {
         let (from, to) = self.span;
         let (mut ok, mut errors, mut queue_peak) = (0u64, 0u64, 0u64);
         let Some(c) = self.collector.index_of(self.hypothesis.component) else {
             return (0, 0, 0);
         };
+        let unanswered = match self.hypothesis.component {
+            Component::Entry(w) => self.summary.unanswered_by_window.get(w as usize),
+            _ => None,
+        };
         for (w, window) in self.collector.windows.iter().enumerate() {
             if window.0 >= from && window.0 < to {
                 let s = self.collector.sample(w, c);
                 ok += s.ok;
                 errors += s.errors;
+                errors += unanswered.and_then(|u| u.get(w)).copied().unwrap_or(0);
                 queue_peak = queue_peak.max(s.queue_max);
             }
         }
@@ -174,13 +181,18 @@ impl<O> Measure<'_, O> {
         }
     }
 
-    /// A latency quantile (ms) of the probe's successes over the phase.
+    /// A latency quantile (ms) over the phase, of the probe's requests as
+    /// the hypothesis says (all of them, or the successes).
     fn quantile(&self, q: f64) -> Option<f64> {
+        let phase = self.hypothesis.phase as usize;
         self.collector
             .probes
             .iter()
             .find(|p| p.component == self.hypothesis.component)
-            .map(|p| &p.phases[self.hypothesis.phase as usize])
+            .map(|p| match self.hypothesis.latency_of {
+                LatencyOf::All => &p.all[phase],
+                LatencyOf::Successes => &p.ok[phase],
+            })
             .filter(|h| !h.is_empty())
             .map(|h| h.value_at_quantile(q) as f64 / 1e6)
     }

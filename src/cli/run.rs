@@ -109,28 +109,49 @@ fn print_summary(plan: &Plan, result: &RunResult, is_demo: bool) {
         outln!("  {description}");
     }
     outln!();
+    // Latency of successes beside that of all requests: with failures
+    // (a timeout, a hang) the two tell different stories.
     outln!(
-        "{:<18} {:>10} {:>13} {:>10} {:>10} {:>10} {:>9}",
+        "{:<18} {:>10} {:>13} {:>10} {:>10} {:>10} {:>12} {:>9} {:>10}",
         "entry",
         "requests",
         "availability",
         "p50 ms",
         "p99 ms",
         "max ms",
-        "errors"
+        "p99 all ms",
+        "errors",
+        "unanswered"
     );
     for (name, e) in &m.entries {
         outln!(
-            "{:<18} {:>10} {:>12.3}% {:>10.2} {:>10.2} {:>10.2} {:>9}",
+            "{:<18} {:>10} {:>12.3}% {:>10.2} {:>10.2} {:>10.2} {:>11.2}{} {:>9} {:>10}",
             name,
             e.requests,
             e.availability * 100.0,
             e.latency_ms.p50,
             e.latency_ms.p99,
             e.latency_ms.max,
-            e.errors
+            e.latency_all_ms.p99,
+            if e.unanswered > 0 { "+" } else { " " },
+            e.errors,
+            e.unanswered
         );
     }
+    let in_flight: u64 = m.entries.values().map(|e| e.in_flight).sum();
+    outln!(
+        "  requests that arrived after the warm-up, each counted once by how it ended{}; p50/p99/max of successes, p99 all of every request{}",
+        if in_flight > 0 {
+            format!(" ({in_flight} still in flight at the end, not judged)")
+        } else {
+            String::new()
+        },
+        if m.entries.values().any(|e| e.unanswered > 0) {
+            " (+: a lower bound, counting unanswered requests at their age when the run ended)"
+        } else {
+            ""
+        }
+    );
     if !result.analysis.faults.is_empty() {
         outln!();
         out!("{}", result.analysis.summary());

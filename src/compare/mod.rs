@@ -27,14 +27,17 @@ use crate::sim::Budget;
 /// over all entry endpoints together.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RunFigures {
-    /// Share of finished requests that succeeded (degraded successes count
-    /// as successes), as in `run.json`; 1 when none finished.
+    /// Share of the requests that arrived after the warm-up that succeeded
+    /// (degraded successes count as successes; errors and requests never
+    /// answered against), as in `run.json`; 1 when none arrived.
     pub availability: f64,
-    /// Share of finished requests that failed: `1 - availability`, kept
+    /// Share that failed or was never answered: `1 - availability`, kept
     /// apart so notebooks need not know that.
     pub error_rate: f64,
-    /// 99th percentile latency of successful requests (ms); 0 when none
-    /// succeeded.
+    /// 99th percentile latency of all requests (ms): successes, failures
+    /// at the time they failed, unanswered requests at their age at the
+    /// end (a lower bound then), so that failing fast or hanging cannot
+    /// look fast; 0 when none arrived.
     pub p99_ms: f64,
     /// Acknowledged writes lost in database failovers, over the whole run.
     pub lost_writes: u64,
@@ -52,7 +55,7 @@ pub struct RunFigures {
     pub metastable: bool,
     /// Whether every hypothesis held; `None` when the scenario has none.
     pub hypothesis_passed: Option<bool>,
-    /// Latency of successful entry requests (ms) at `LATENCY_QUANTILES`:
+    /// Latency of all entry requests (ms, as `p99_ms`) at `LATENCY_QUANTILES`:
     /// averaged over seeds per quantile, the comparison's latency curves.
     #[serde(default)]
     pub latency_ms: Vec<f64>,
@@ -73,16 +76,8 @@ pub fn measure(plan: &Plan, seed: u64, budget: Budget) -> Result<RunFigures> {
     for entry in &summary.entries {
         all.add(entry);
     }
-    let errors = all.error_count();
-    let finished = all.ok + errors;
-    let (availability, error_rate) = if finished == 0 {
-        (1.0, 0.0)
-    } else {
-        (
-            all.ok as f64 / finished as f64,
-            errors as f64 / finished as f64,
-        )
-    };
+    let availability = all.served_share();
+    let error_rate = 1.0 - availability;
     let analysis = &evaluation.analysis;
     let duration = plan.config.duration as f64 / 1e9;
     let last_end = analysis.last_fault_end_s();
@@ -91,10 +86,11 @@ pub fn measure(plan: &Plan, seed: u64, budget: Budget) -> Result<RunFigures> {
         (None, Some(end)) if !analysis.recovered && end < duration => Some(duration - end),
         _ => None,
     };
-    let latency_ms = if all.ok == 0 {
+    let latencies = all.all_latencies();
+    let latency_ms = if latencies.is_empty() {
         Vec::new()
     } else {
-        all.latency
+        latencies
             .values_at_quantiles(LATENCY_QUANTILES)
             .iter()
             .map(|v| *v as f64 / 1e6)
@@ -103,7 +99,7 @@ pub fn measure(plan: &Plan, seed: u64, budget: Budget) -> Result<RunFigures> {
     Ok(RunFigures {
         availability,
         error_rate,
-        p99_ms: all.latency_summary().p99 as f64 / 1e6,
+        p99_ms: all.all_latency_summary().p99 as f64 / 1e6,
         lost_writes: summary.lost_writes.iter().sum(),
         events: summary.events,
         requests: all.arrivals,

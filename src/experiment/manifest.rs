@@ -7,7 +7,7 @@ use sha2::{Digest, Sha256};
 
 use crate::analysis::hypothesis::Verdict;
 use crate::base::ErrorClass;
-use crate::observe::metrics::Outcomes;
+use crate::observe::metrics::{LatencySummary, Outcomes};
 use crate::plan::{Plan, RunConfig};
 use crate::record::Tool;
 use crate::record::round;
@@ -50,33 +50,34 @@ pub(crate) fn input<T: Serialize>(name: &str, source: &Source, parsed: &T) -> In
 
 pub fn entry_summary(endpoint: &str, outcomes: &Outcomes, measured_ns: u64) -> EntrySummary {
     let errors = outcomes.error_count();
-    let finished = outcomes.ok + errors;
-    let l = outcomes.latency_summary();
-    let ms = |ns: f64| round(ns / 1e6, 3);
     EntrySummary {
         endpoint: endpoint.to_string(),
         requests: outcomes.arrivals,
         ok: outcomes.ok,
         errors,
+        unanswered: outcomes.unanswered,
+        in_flight: outcomes.in_flight(),
         errors_by_class: ErrorClass::ALL
             .iter()
             .map(|c| (c.name().to_string(), outcomes.errors[*c as usize]))
             .collect(),
         degraded: outcomes.degraded,
-        availability: if finished == 0 {
-            1.0
-        } else {
-            round(outcomes.ok as f64 / finished as f64, 6)
-        },
+        availability: round(outcomes.served_share(), 6),
         throughput_per_s: round(outcomes.ok as f64 / (measured_ns as f64 / 1e9), 3),
-        latency_ms: LatencyMs {
-            mean: ms(l.mean),
-            p50: ms(l.p50 as f64),
-            p90: ms(l.p90 as f64),
-            p99: ms(l.p99 as f64),
-            p999: ms(l.p999 as f64),
-            max: ms(l.max as f64),
-        },
+        latency_ms: latency_ms(outcomes.latency_summary()),
+        latency_all_ms: latency_ms(outcomes.all_latency_summary()),
+    }
+}
+
+fn latency_ms(l: LatencySummary) -> LatencyMs {
+    let ms = |ns: f64| round(ns / 1e6, 3);
+    LatencyMs {
+        mean: ms(l.mean),
+        p50: ms(l.p50 as f64),
+        p90: ms(l.p90 as f64),
+        p99: ms(l.p99 as f64),
+        p999: ms(l.p999 as f64),
+        max: ms(l.max as f64),
     }
 }
 

@@ -186,6 +186,12 @@ impl Latencies {
         }
     }
 
+    /// The largest value recorded, exactly (an hour for anything longer);
+    /// 0 if none.
+    pub fn exact_max(&self) -> u64 {
+        self.max
+    }
+
     /// The smallest value recorded, up to the resolution (the bottom of its
     /// bucket); 0 if none.
     pub fn min(&self) -> u64 {

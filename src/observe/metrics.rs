@@ -17,6 +17,16 @@ pub struct Outcomes {
     pub latency_sum: u128,
     /// Latencies of successful requests.
     pub latency: Latencies,
+    /// Time to failure of failed requests where a user waits on the
+    /// component (entries), and in a run's totals the age at the end of
+    /// those never answered: with `latency`, the latency of all requests.
+    pub failed: Latencies,
+    /// Sum of `failed` (ns), for an exact mean.
+    pub failed_sum: u128,
+    /// In a run's totals: requests still waiting when the run ended, for
+    /// longer than any request of the component that succeeded (younger
+    /// ones may yet succeed: they are in flight, not judged).
+    pub unanswered: u64,
     /// Requests that left the queue for a worker, and their total wait (ns).
     pub started: u64,
     pub wait_sum: u128,
@@ -34,6 +44,9 @@ impl Default for Outcomes {
             errors: [0; ERROR_CLASSES],
             latency_sum: 0,
             latency: Latencies::new(),
+            failed: Latencies::new(),
+            failed_sum: 0,
+            unanswered: 0,
             started: 0,
             wait_sum: 0,
             retries: 0,
@@ -55,6 +68,21 @@ impl Outcomes {
         self.errors[class as usize] += 1;
     }
 
+    /// A failure `latency` after the request arrived.
+    #[inline]
+    pub fn record_failure(&mut self, class: ErrorClass, latency: u64) {
+        self.errors[class as usize] += 1;
+        self.failed.record(latency);
+        self.failed_sum += latency as u128;
+    }
+
+    /// A request still unanswered at the end, `age` after it arrived.
+    pub fn record_unanswered(&mut self, age: u64) {
+        self.unanswered += 1;
+        self.failed.record(age);
+        self.failed_sum += age as u128;
+    }
+
     #[inline]
     pub fn record_start(&mut self, wait: u64) {
         self.started += 1;
@@ -65,6 +93,34 @@ impl Outcomes {
         self.errors.iter().sum()
     }
 
+    /// Share of the requests judged that succeeded: errors and requests
+    /// never answered count against it, those still in flight (young) at
+    /// the end do not count. 1 when none was judged.
+    pub fn served_share(&self) -> f64 {
+        let judged = self.ok + self.error_count() + self.unanswered;
+        if judged == 0 {
+            1.0
+        } else {
+            self.ok as f64 / judged as f64
+        }
+    }
+
+    /// Latency of every request that ended (successes and failures, each
+    /// at the time it ended), and of those still unanswered at the age
+    /// they reached, as recorded in `failed`.
+    pub fn all_latencies(&self) -> Latencies {
+        let mut all = self.latency.clone();
+        all.add(&self.failed);
+        all
+    }
+
+    /// Requests that arrived and had neither ended nor been judged
+    /// unanswered when the run ended.
+    pub fn in_flight(&self) -> u64 {
+        self.arrivals
+            .saturating_sub(self.ok + self.error_count() + self.unanswered)
+    }
+
     pub fn add(&mut self, other: &Outcomes) {
         self.arrivals += other.arrivals;
         self.ok += other.ok;
@@ -73,6 +129,9 @@ impl Outcomes {
         }
         self.latency_sum += other.latency_sum;
         self.latency.add(&other.latency);
+        self.failed.add(&other.failed);
+        self.failed_sum += other.failed_sum;
+        self.unanswered += other.unanswered;
         self.started += other.started;
         self.wait_sum += other.wait_sum;
         self.retries += other.retries;
@@ -85,25 +144,23 @@ impl Outcomes {
         self.errors = [0; ERROR_CLASSES];
         self.latency_sum = 0;
         self.latency.reset();
+        self.failed.reset();
+        self.failed_sum = 0;
+        self.unanswered = 0;
         self.started = 0;
         self.wait_sum = 0;
         self.retries = 0;
         self.degraded = 0;
     }
 
+    /// Latency of the successful requests.
     pub fn latency_summary(&self) -> LatencySummary {
-        if self.ok == 0 {
-            return LatencySummary::default();
-        }
-        let [p50, p90, p99, p999] = self.latency.values_at_quantiles([0.50, 0.90, 0.99, 0.999]);
-        LatencySummary {
-            mean: self.latency_sum as f64 / self.ok as f64,
-            p50,
-            p90,
-            p99,
-            p999,
-            max: self.latency.max(),
-        }
+        LatencySummary::of(&self.latency, self.latency_sum)
+    }
+
+    /// Latency of all requests: see `all_latencies`.
+    pub fn all_latency_summary(&self) -> LatencySummary {
+        LatencySummary::of(&self.all_latencies(), self.latency_sum + self.failed_sum)
     }
 
     pub fn mean_wait(&self) -> f64 {
@@ -115,7 +172,9 @@ impl Outcomes {
     }
 }
 
-/// Latency of successful requests, in nanoseconds.
+/// A latency distribution, in nanoseconds: percentiles to the histogram's
+/// resolution (the top of a 1 % bucket), the mean and maximum exact
+/// (values past an hour count as an hour).
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct LatencySummary {
     pub mean: f64,
@@ -124,6 +183,23 @@ pub struct LatencySummary {
     pub p99: u64,
     pub p999: u64,
     pub max: u64,
+}
+
+impl LatencySummary {
+    fn of(latencies: &Latencies, sum: u128) -> LatencySummary {
+        if latencies.is_empty() {
+            return LatencySummary::default();
+        }
+        let [p50, p90, p99, p999] = latencies.values_at_quantiles([0.50, 0.90, 0.99, 0.999]);
+        LatencySummary {
+            mean: sum as f64 / latencies.len() as f64,
+            p50,
+            p90,
+            p99,
+            p999,
+            max: latencies.exact_max(),
+        }
+    }
 }
 
 /// A quantity that changes at instants (queue length, busy workers, pool

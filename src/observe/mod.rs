@@ -24,9 +24,10 @@ pub trait Observer {
     /// A component changed state.
     fn state_change(&mut self, topology: &Topology, event: &StateEvent);
     /// The latencies of a component's successful requests over the window
-    /// that just closed (entries, services and endpoints with any), before
-    /// `window` sees its rows: what a percentile over many windows needs.
-    fn latencies(&mut self, _component: Component, _latency: &Latencies) {}
+    /// that just closed, and of its failed ones (time to failure: entries
+    /// only), for components with any, before `window` sees its rows: what
+    /// a percentile over many windows needs.
+    fn latencies(&mut self, _component: Component, _ok: &Latencies, _failed: &Latencies) {}
 
     /// Whether this observer wants the request-level trace. The engine
     /// emits trace events only under `if O::TRACES`, a constant, so the

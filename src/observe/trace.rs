@@ -483,8 +483,8 @@ impl<O: Observer> Observer for Tracer<O> {
     fn state_change(&mut self, topology: &Topology, event: &StateEvent) {
         self.inner.state_change(topology, event);
     }
-    fn latencies(&mut self, component: Component, latency: &Latencies) {
-        self.inner.latencies(component, latency);
+    fn latencies(&mut self, component: Component, ok: &Latencies, failed: &Latencies) {
+        self.inner.latencies(component, ok, failed);
     }
     fn trace(&mut self, event: &TraceEvent) {
         self.record(event);

@@ -4,7 +4,7 @@
 
 use crate::error::{JsonPath, Problem, closest};
 use crate::spec::ScenarioSpec;
-use crate::spec::scenario::CheckSpec;
+use crate::spec::scenario::{CheckSpec, LatencyOf};
 use crate::topology::{Component, Topology};
 
 use super::phases::{Phase, Phases};
@@ -19,6 +19,8 @@ pub struct Hypothesis {
     pub phase: Phase,
     /// At least one; all must hold.
     pub thresholds: Vec<Threshold>,
+    /// Which requests its latency percentiles are of.
+    pub latency_of: LatencyOf,
 }
 
 /// A bound on one figure of the probe over the phase.
@@ -28,7 +30,8 @@ pub enum Threshold {
     ErrorRateBelow(f64),
     /// Successful share of finished requests.
     AvailabilityAbove(f64),
-    /// A latency percentile of successful requests; `limit` in ns.
+    /// A latency percentile (of all requests, or of successes as the
+    /// hypothesis says); `limit` in ns.
     PercentileBelow {
         check: Check,
         quantile: f64,
@@ -205,6 +208,7 @@ pub(super) fn compile(
             component,
             phase,
             thresholds,
+            latency_of: spec.latency_of,
         });
     }
     if problems.is_empty() {

@@ -79,16 +79,31 @@ pub struct EngineFigures {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct EntrySummary {
     pub endpoint: String,
+    /// Requests that arrived after the warm-up, each counted once: `ok`,
+    /// `errors`, `unanswered` or `in_flight`.
     pub requests: u64,
     pub ok: u64,
     pub errors: u64,
+    /// Still waiting for an answer when the run ended, for longer than any
+    /// request of the entry that succeeded (with no timeout to end their
+    /// wait): failures, as a user who never hears back sees them.
+    pub unanswered: u64,
+    /// Still in flight when the run ended, younger than that: they may yet
+    /// succeed, so no figure below judges them.
+    pub in_flight: u64,
     /// By error class name, every class present, in the engine's order.
     pub errors_by_class: IndexMap<String, u64>,
     /// Successes that went without some call's answer (a fallback).
     pub degraded: u64,
+    /// `ok / (ok + errors + unanswered)`: the requests not in flight.
     pub availability: f64,
     pub throughput_per_s: f64,
+    /// Latency of the successful requests.
     pub latency_ms: LatencyMs,
+    /// Latency of all requests: successes, failures at the time they
+    /// failed, and unanswered requests at their age when the run ended (so,
+    /// with any unanswered, a lower bound).
+    pub latency_all_ms: LatencyMs,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -97,6 +112,8 @@ pub struct DatabaseSummary {
     pub lost_writes: u64,
 }
 
+/// Percentiles to 1 % (the top of a histogram bucket); the mean and the
+/// maximum exact. Values past an hour count as an hour.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct LatencyMs {
     pub mean: f64,

@@ -235,6 +235,13 @@ impl Activations {
     }
 }
 
+impl Activations {
+    /// Every activation alive, in slot order.
+    pub(super) fn alive(&self) -> impl Iterator<Item = &Activation> {
+        self.slab.iter().filter(|a| a.phase != Phase::Free)
+    }
+}
+
 impl Index<Slot> for Activations {
     type Output = Activation;
     #[inline]

@@ -42,8 +42,14 @@ use crate::topology::{Fallback, TimerKind, Topology};
 pub struct RunSummary {
     pub events: u64,
     pub trace_digest: String,
-    /// Per workload, over the windows that start at or after the warm-up.
+    /// Per workload, the requests that arrived after the warm-up: each
+    /// ended ok, with an error, or is still unanswered at the end
+    /// (`arrivals - ok - errors`).
     pub entries: Vec<Outcomes>,
+    /// Per workload, per metrics window: requests that arrived in the
+    /// window and were judged unanswered at the end (see `entries`), for
+    /// checks over a part of the run.
+    pub unanswered_by_window: Vec<Vec<u64>>,
     /// Requests still in the system when the run ended.
     pub in_flight_at_end: u64,
     /// Largest number of activations alive at once.
@@ -312,6 +318,14 @@ impl<'t, O: Observer> Engine<'t, O> {
         (summary, self.observer)
     }
 
+    /// Whether a request that arrived at `arrived` counts in the run's
+    /// summary: every request that arrives after the warm-up is classified
+    /// there once, by its arrival, however late it ends.
+    #[inline]
+    fn measured(&self, arrived: SimTime) -> bool {
+        arrived >= SimTime(self.config.warmup)
+    }
+
     fn exhausted(&self) -> Exhausted {
         let at = self.now;
         if self.acts.live >= self.budget.max_in_flight {
@@ -328,10 +342,31 @@ impl<'t, O: Observer> Engine<'t, O> {
     }
 
     fn summary(&mut self, exhausted: Option<Exhausted>) -> RunSummary {
+        // A request still waiting longer than any that succeeded is judged
+        // unanswered: a failure, its age a lower bound of its latency, so
+        // that a hang cannot look fast. Younger ones may yet succeed; they
+        // stay in flight, unjudged.
+        let windows = self.now.ns().div_ceil(self.config.window) as usize;
+        let mut unanswered_by_window = vec![Vec::new(); self.topo.workloads.len()];
+        for a in self.acts.alive() {
+            if let Parent::Entry(workload) = a.parent()
+                && self.measured(a.arrived)
+            {
+                let total = &mut self.meters.entry_totals[workload];
+                let age = self.now - a.arrived;
+                if age > total.latency.exact_max() {
+                    total.record_unanswered(age);
+                    let by_window: &mut Vec<u64> = &mut unanswered_by_window[workload.index()];
+                    by_window.resize(windows, 0);
+                    by_window[(a.arrived.ns() / self.config.window) as usize] += 1;
+                }
+            }
+        }
         RunSummary {
             events: self.record.events,
             trace_digest: self.record.digest.finish(),
             entries: std::mem::take(&mut self.meters.entry_totals),
+            unanswered_by_window,
             in_flight_at_end: self.acts.live,
             peak_activations: self.acts.peak,
             activations: self.acts.created,
@@ -396,6 +431,10 @@ impl<'t, O: Observer> Engine<'t, O> {
     fn on_arrival(&mut self, workload: WorkloadId) {
         self.schedule_arrival(workload);
         self.meters.entry[workload].arrivals += 1;
+        let measured = self.measured(self.now);
+        if measured {
+            self.meters.entry_totals[workload].arrivals += 1;
+        }
         let w = &self.topo.workloads[workload];
         let endpoint = w.endpoint;
         match self.dispatch_inline(endpoint, Parent::Entry(workload)) {
@@ -407,7 +446,10 @@ impl<'t, O: Observer> Engine<'t, O> {
             }
             Ok(Dispatched::Lost) => unreachable!("entries cross no partition"),
             Err(class) => {
-                self.meters.entry[workload].record_error(class);
+                self.meters.entry[workload].record_failure(class, 0);
+                if measured {
+                    self.meters.entry_totals[workload].record_failure(class, 0);
+                }
                 if O::TRACES {
                     let origin = Origin::Entry {
                         workload: workload.0,
@@ -1199,15 +1241,27 @@ impl<'t, O: Observer> Engine<'t, O> {
             Parent::Consumer(queue) => self.delivered(queue, a.endpoint, ok),
             Parent::Probe(seq) => self.probe_answered(a.instance, seq, ok),
             Parent::Entry(workload) => {
-                let entry = &mut self.meters.entry[workload];
+                let measured = self.measured(a.arrived);
+                let latency = self.now - a.arrived;
+                let (window, total) = (
+                    &mut self.meters.entry[workload],
+                    &mut self.meters.entry_totals[workload],
+                );
                 match outcome {
                     Outcome::Ok => {
-                        if a.degraded {
-                            entry.degraded += 1;
+                        window.record_ok(latency);
+                        window.degraded += a.degraded as u64;
+                        if measured {
+                            total.record_ok(latency);
+                            total.degraded += a.degraded as u64;
                         }
-                        entry.record_ok(self.now - a.arrived);
                     }
-                    Outcome::Err(class) => entry.record_error(class),
+                    Outcome::Err(class) => {
+                        window.record_failure(class, latency);
+                        if measured {
+                            total.record_failure(class, latency);
+                        }
+                    }
                 }
             }
             Parent::Call { slot, epoch } => {
@@ -1353,7 +1407,7 @@ impl<'t, O: Observer> Engine<'t, O> {
                 let a = &mut self.acts[slot];
                 let parent = a.parent();
                 a.set_parent(Parent::Orphan);
-                let endpoint = a.endpoint;
+                let (endpoint, arrived) = (a.endpoint, a.arrived);
                 if O::TRACES {
                     let id = ActivationId {
                         slot: slot.0,
@@ -1363,7 +1417,12 @@ impl<'t, O: Observer> Engine<'t, O> {
                 }
                 match parent {
                     Parent::Entry(workload) => {
-                        self.meters.entry[workload].record_error(ErrorClass::Timeout)
+                        let latency = self.now - arrived;
+                        let timeout = ErrorClass::Timeout;
+                        self.meters.entry[workload].record_failure(timeout, latency);
+                        if self.measured(arrived) {
+                            self.meters.entry_totals[workload].record_failure(timeout, latency);
+                        }
                     }
                     Parent::Consumer(queue) => self.delivered(queue, endpoint, false),
                     _ => unreachable!("only entries and consumers have patience timers"),

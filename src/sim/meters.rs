@@ -25,7 +25,8 @@ pub(super) struct Meters {
     pub(super) pool_in_use: Vec<Level>,
     pub(super) pool_waiting: Vec<Level>,
     pub(super) pool_refused: Vec<u64>,
-    /// Per workload, over the windows that start at or after the warm-up.
+    /// Per workload, the requests that arrived after the warm-up, each
+    /// counted once when it ends (the rows count what ended in a window).
     pub(super) entry_totals: Vec<Outcomes>,
     /// Scratch for merging a service's endpoints at window close.
     service: Vec<Outcomes>,
@@ -63,10 +64,7 @@ impl<O: Observer> Engine<'_, O> {
     pub(super) fn on_window_end(&mut self) {
         let (start, end) = (self.meters.start, self.now);
         self.meters.rows.clear();
-        // The summary covers the windows that start after the warm-up;
-        // merging per window keeps the per-request path to one record.
-        let measured = start >= SimTime(self.config.warmup);
-        self.close_entries(start, end, measured);
+        self.close_entries(start, end);
         self.close_services(start, end);
         self.close_endpoints(start, end);
         self.close_pools(start, end);
@@ -75,7 +73,7 @@ impl<O: Observer> Engine<'_, O> {
         self.meters.next_end = end + self.config.window;
     }
 
-    fn close_entries(&mut self, start: SimTime, end: SimTime, measured: bool) {
+    fn close_entries(&mut self, start: SimTime, end: SimTime) {
         let m = &mut self.meters;
         for (w, outcomes) in m.entry.iter_mut().enumerate() {
             let component = Component::Entry(w as u32);
@@ -86,9 +84,6 @@ impl<O: Observer> Engine<'_, O> {
                 start,
                 end,
             ));
-            if measured {
-                m.entry_totals[w].add(outcomes);
-            }
             outcomes.reset();
         }
     }
@@ -163,8 +158,8 @@ fn outcome_row<O: Observer>(
     start: SimTime,
     end: SimTime,
 ) -> Row {
-    if !outcomes.latency.is_empty() {
-        observer.latencies(component, &outcomes.latency);
+    if !outcomes.latency.is_empty() || !outcomes.failed.is_empty() {
+        observer.latencies(component, &outcomes.latency, &outcomes.failed);
     }
     Row::empty(start.ns(), end.ns(), component).with_outcomes(outcomes)
 }

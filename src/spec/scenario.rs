@@ -81,13 +81,17 @@ pub struct CheckSpec {
     /// Part of the run measured. Default `whole`.
     #[serde(default)]
     pub phase: Phase,
-    /// Failed share of finished requests stays below this.
+    /// Failed share of the requests that ended stays below this (for a
+    /// workload, its requests never answered count as failed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error_rate_below: Option<Share>,
-    /// Successful share of finished requests stays above this.
+    /// Successful share of the requests that ended (and, for a workload,
+    /// of those never answered) stays above this.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub availability_above: Option<Share>,
-    /// Latency percentiles of successful requests stay below these.
+    /// Latency percentiles stay below these: of all requests (each at the
+    /// time it was answered, failed, or timed out) unless `latency_of`
+    /// says `successes`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub p50_below: Option<Duration>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -107,10 +111,33 @@ pub struct CheckSpec {
     /// queue service probe).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pending_at_most: Option<u64>,
+    /// Which requests the latency percentiles are of. Default `all`: a
+    /// design that fails requests fast or lets them time out cannot pass
+    /// a latency check on its few successes.
+    #[serde(default, skip_serializing_if = "LatencyOf::is_all")]
+    pub latency_of: LatencyOf,
     /// The probe is back inside its steady band, for good, within this long
     /// after the last fault ended.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recover_within: Option<Duration>,
+}
+
+/// Which requests a latency percentile is of.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum LatencyOf {
+    /// Every request that ended, each at the time it ended: answered,
+    /// failed or timed out.
+    #[default]
+    All,
+    /// Successful requests only.
+    Successes,
+}
+
+impl LatencyOf {
+    fn is_all(&self) -> bool {
+        *self == LatencyOf::All
+    }
 }
 
 /// Settings of the cascade analysis.
