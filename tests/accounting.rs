@@ -201,3 +201,25 @@ fn hypotheses_count_unanswered_requests_and_judge_latency_of_all_requests() {
     let (passed, p99) = measured(&e, "fast-successes");
     assert!(passed && p99.unwrap() < 100.0, "{p99:?}");
 }
+
+#[test]
+fn capacity_counts_the_workers_of_instances_that_can_serve() {
+    let faults = r#"{"lose-b": {"kind": "zone_outage", "zone": "b", "at": "20s", "for": "10s"},
+                     "kill-a": {"kind": "instance_kill", "target": "api-a-1", "at": "40s"}}"#;
+    let (t, _, rec) = run_with_faults(NO_TIMEOUT, faults, 3, 50, 0);
+    let api = service(&t, "api");
+    let capacity_at = |s: u64| {
+        rec.rows
+            .iter()
+            .find(|r| r.component == api && r.window_start == s * SECOND)
+            .unwrap()
+            .capacity
+    };
+    // Two instances of 8 workers; one while zone b is out; two once it is
+    // back; one again once a's instance is killed, with no restart policy
+    // to bring it back.
+    assert_eq!(capacity_at(10), 16);
+    assert_eq!(capacity_at(25), 8);
+    assert_eq!(capacity_at(35), 16);
+    assert_eq!(capacity_at(45), 8);
+}

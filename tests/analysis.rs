@@ -245,7 +245,10 @@ fn verdicts_carry_the_values_measured_in_their_phase() {
     // ended there), run.json the requests that arrived after it.
     let whole = verdicts[3].checks[0].measured.unwrap();
     let reported = run.manifest.entries["checkout"].latency_all_ms.p99;
-    assert!((whole / reported - 1.0).abs() < 0.01, "{whole} vs {reported}");
+    assert!(
+        (whole / reported - 1.0).abs() < 0.01,
+        "{whole} vs {reported}"
+    );
     assert_eq!(run.hypothesis_passed(), Some(false));
 }
 

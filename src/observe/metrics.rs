@@ -264,7 +264,9 @@ pub struct Row {
     /// Time-averaged and peak levels; zero where they do not apply.
     pub queue: (f64, u64),
     pub busy: (f64, u64),
-    /// Worker slots (services) or connections (pools).
+    /// Worker slots (services: of the instances up at the window's end,
+    /// their process running and their zone reachable) or connections
+    /// (pools).
     pub capacity: u64,
     /// Largest instance memory at the window's end (services with memory).
     pub memory_max: u64,

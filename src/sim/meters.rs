@@ -112,8 +112,17 @@ impl<O: Observer> Engine<'_, O> {
             row.capacity = if service.workers == UNLIMITED_WORKERS {
                 0
             } else {
-                let provisioned = ids.filter(|i| self.instances[*i].provisioned).count();
-                service.workers as u64 * provisioned as u64
+                // Only instances that can serve count: a dead process or
+                // a lost zone takes its workers away until it is back.
+                let up = ids
+                    .filter(|i| {
+                        let instance = &self.instances[*i];
+                        instance.provisioned
+                            && instance.process == Process::Running
+                            && !instance.zone_down
+                    })
+                    .count();
+                service.workers as u64 * up as u64
             };
             self.meters.rows.push(row);
         }
