@@ -6,6 +6,7 @@
 
 mod analysis;
 mod architecture;
+mod chain;
 mod cli;
 mod common;
 mod compare;
