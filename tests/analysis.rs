@@ -156,8 +156,11 @@ fn a_crashed_server_is_detected_by_its_health_check_and_users_recover_after_ejec
     // The kill is an instant: recovery is timed from it.
     assert!(a.recovered);
     assert!(a.times.time_to_recover_s.unwrap() <= 5.0);
+    // Counted from the kill until the restarted instance is ready (15 s
+    // delay, 10 s boot), not over the quiet rest of the run.
     let users = &a.blast_radius.entries[0];
-    assert!(users.affected && users.failed > 0 && users.failed_share < 0.02);
+    assert_eq!((users.from_s, users.to_s), (60.0, 85.0));
+    assert!(users.affected && users.failed > 0 && users.failed_share < 0.05);
 }
 
 #[test]
@@ -190,8 +193,19 @@ fn a_failover_counts_its_lost_writes_in_the_blast_radius() {
     let lost: u64 = run.summary.lost_writes.iter().sum();
     assert!(lost > 2500, "lost {lost}");
     assert_eq!(a.blast_radius.lost_writes, lost);
+    // The replica stalls from 60 s; the primary dies at 90 s and the health
+    // check notices 2 s later (the engine's record of the death is not a
+    // detection).
     let detected = a.times.detected.as_ref().unwrap();
-    assert!(detected.by.contains("primary"), "{}", detected.by);
+    assert!(
+        detected.by.contains("ejected orders-db-az-a-1"),
+        "{}",
+        detected.by
+    );
+    assert_eq!(detected.fault.as_deref(), Some("primary-dies"));
+    assert_eq!(detected.after_fault_s, 2.0);
+    let db = a.chain.iter().find(|s| s.component == "orders-db").unwrap();
+    assert_eq!(db.via.as_deref(), Some("primary-dies"));
 }
 
 // ----- hypotheses ---------------------------------------------------------

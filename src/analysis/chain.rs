@@ -1,193 +1,364 @@
-//! The cascade chain: the first fault, then every component of the chain
-//! that left its band, in order of onset, each linked to the neighbour it
-//! was reached through.
+//! The cascade chain: every fault as a root, then every episode of a
+//! component out of its band, each linked to what explains it — a fault
+//! acting on it at the time, or a neighbour already out of band — and
+//! placed in time so that a link never comes before what it was reached
+//! through.
 
 use petgraph::graph::{NodeIndex, UnGraph};
 
+use super::acts::Acts;
 use super::judge::Judged;
 use super::{Health, Run, Step, StepKind, fault_targets, in_chain, seconds};
-use crate::faults::Fault;
 use crate::topology::{Component, Topology};
 
+/// Effects of a fault's end (hung connections reset when a zone comes back)
+/// still belong to it for this many windows.
+const GRACE_WINDOWS: usize = 2;
+/// A component out of band before the neighbour that explains it shows it
+/// (a caller times out before its callee's slow answers finish) is linked
+/// to it when the neighbour follows within this many windows.
+const LOOKAHEAD_WINDOWS: usize = 5;
+
 /// The chain of a run with faults; empty without.
-pub(super) fn cascade<O>(run: &Run<'_, O>, judged: &Judged) -> Vec<Step> {
-    // The root: the first fault; its targets hang off a virtual node.
-    let Some(root) = run.faults.iter().min_by_key(|f| f.start) else {
+pub(super) fn cascade<O>(run: &Run<'_, O>, judged: &Judged, acts: &[Acts]) -> Vec<Step> {
+    if run.faults.is_empty() {
         return Vec::new();
-    };
+    }
+    let graph = component_graph(run.topology, run.components);
+    let targets: Vec<Vec<usize>> = run
+        .faults
+        .iter()
+        .map(|f| {
+            fault_targets(run.topology, f)
+                .into_iter()
+                .filter_map(|s| {
+                    run.components
+                        .iter()
+                        .position(|c| *c == Component::Service(s))
+                })
+                .collect()
+        })
+        .collect();
+    let distance = targets.iter().map(|t| hops_from(&graph, t)).collect();
     let cascade = Cascade {
         run,
         judged,
-        root,
-        rooted: root_graph(run, root),
+        acts,
+        graph,
+        targets,
+        distance,
     };
-    let mut chain = vec![cascade.fault_step()];
-    let mut placed: Vec<usize> = Vec::new();
-    for c in cascade.order() {
-        let via = cascade.via(c, &placed);
-        chain.push(cascade.step(c, via));
-        placed.push(c);
-    }
-    chain
+    cascade.chain()
 }
 
-/// What ordering and linking the chain reads: the judged run and the graph
-/// rooted at its first fault.
+/// What linking the chain reads: the judged run, what the faults did, and
+/// the component graph with every component's distance from each fault's
+/// targets.
 struct Cascade<'r, 'a, O> {
     run: &'r Run<'a, O>,
     judged: &'r Judged,
-    root: &'r Fault,
-    rooted: Rooted,
+    acts: &'r [Acts],
+    graph: UnGraph<(), ()>,
+    targets: Vec<Vec<usize>>,
+    /// `distance[f][c]`: edges from fault `f`'s targets to component `c`.
+    distance: Vec<Vec<Option<u32>>>,
+}
+
+/// What explains an episode.
+#[derive(Clone, Copy, PartialEq)]
+enum Cause {
+    Fault(usize),
+    /// A link already placed, by index.
+    Link(usize),
+    /// A neighbour whose own episode shows only later: the component whose
+    /// first link is not placed yet.
+    Ahead(usize),
+    Unexplained,
+}
+
+/// A component's episode placed in the chain.
+struct Link {
+    component: usize,
+    /// The window it was first seen out of band in, and the window after
+    /// its episode.
+    window: usize,
+    to: usize,
+    cause: Cause,
+    /// When it was hit (ns): not after it was seen, not before its cause.
+    hit: u64,
+    root: Option<usize>,
+    depth: u32,
 }
 
 impl<O> Cascade<'_, '_, O> {
-    fn is_target(&self, c: usize) -> bool {
-        self.rooted
-            .graph
-            .find_edge(self.rooted.fault_node, NodeIndex::new(c))
-            .is_some()
-    }
-
-    /// The window it was hit in. A target is hit the instant its fault
-    /// starts; its symptoms may show only later (a slowed request is
-    /// measured when it finishes), so once they show, it is placed at the
-    /// fault's start.
-    fn hit(&self, c: usize) -> Option<usize> {
-        let observed = self.judged.onsets[c].map(|o| o.window);
-        match (self.is_target(c), self.run.fault_window) {
-            (true, Some(start)) => observed.map(|_| start),
-            _ => observed,
+    fn chain(&self) -> Vec<Step> {
+        let mut links: Vec<Link> = Vec::new();
+        for (c, episode) in self.episodes() {
+            let window = episode.from;
+            let cause = self.cause(c, window, &links);
+            if links.iter().any(|l| l.component == c) {
+                // A component enters the chain again only when a new root
+                // explains a later episode (a second fault on a component
+                // the first one had disturbed).
+                let root = match cause {
+                    Cause::Fault(f) => Some(f),
+                    Cause::Link(l) => links[l].root,
+                    _ => None,
+                };
+                let before = links.iter().rev().find(|l| l.component == c);
+                if root.is_none() || before.is_some_and(|l| l.root == root) {
+                    continue;
+                }
+            }
+            let seen = self.run.windows[window].0;
+            let lag = self.judged.healths[c][window].1.map_or(0, |r| r.lag());
+            let (hit, root, depth) = match cause {
+                Cause::Fault(f) => {
+                    let acted = self.acts[f].first.unwrap_or(self.run.faults[f].start);
+                    (seen.saturating_sub(lag).max(acted), Some(f), 1)
+                }
+                Cause::Link(l) => (
+                    seen.saturating_sub(lag).max(links[l].hit),
+                    links[l].root,
+                    links[l].depth + 1,
+                ),
+                Cause::Ahead(_) | Cause::Unexplained => (seen.saturating_sub(lag), None, 1),
+            };
+            links.push(Link {
+                component: c,
+                window,
+                to: episode.to,
+                cause,
+                hit,
+                root,
+                depth,
+            });
         }
+        self.settle(&mut links);
+        self.steps(&links)
     }
 
-    fn hops(&self, c: usize) -> Option<u32> {
-        self.rooted.distance[c]
-    }
-
-    /// The components of the chain that left their band, by when they were
-    /// hit, then nearest the fault first.
-    fn order(&self) -> Vec<usize> {
-        let components = self.run.components;
-        let mut order: Vec<usize> = (0..components.len())
-            .filter(|c| in_chain(components[*c]) && self.judged.onsets[*c].is_some())
+    /// Every component's episodes in the order they are linked: by window,
+    /// then nearest a fault, services before pools before entries.
+    fn episodes(&self) -> Vec<(usize, super::judge::Episode)> {
+        let mut all: Vec<(usize, super::judge::Episode)> = (0..self.run.components.len())
+            .filter(|c| in_chain(self.run.components[*c]))
+            .flat_map(|c| {
+                self.judged.episodes[c]
+                    .iter()
+                    .enumerate()
+                    .filter(|(k, e)| *k == 0 || !e.blip)
+                    .map(move |(_, e)| (c, *e))
+            })
             .collect();
-        order.sort_by_key(|c| {
+        all.sort_by_key(|(c, e)| {
             (
-                self.hit(*c),
-                self.hops(*c).unwrap_or(u32::MAX),
-                kind_order(components[*c]),
+                e.from,
+                self.near(*c, e.from).unwrap_or(u32::MAX),
+                kind_order(self.run.components[*c]),
                 *c,
             )
         });
-        order
+        all
     }
 
-    /// The chain's first link: the fault, on its targets.
-    fn fault_step(&self) -> Step {
-        let root = self.root;
-        let targets_named: Vec<String> = self
-            .rooted
-            .targets
-            .iter()
-            .map(|s| self.run.topology.services[*s as usize].name.clone())
-            .collect();
-        Step {
-            component: root.name.clone(),
-            kind: StepKind::Fault,
-            onset_s: seconds(root.start),
-            observed_s: seconds(root.start),
-            health: Health::Down,
-            reason: format!("{} on {}", root.kind.name(), targets_named.join(", ")),
-            via: None,
-            distance: Some(0),
-        }
+    /// Whether fault `f` acts (or its end still echoes) in window `w`.
+    fn active(&self, f: usize, w: usize) -> bool {
+        let (from, to) = self.run.windows[w];
+        let width = to - from;
+        let echo = self.acts[f].until + width * GRACE_WINDOWS as u64;
+        self.acts[f].first.is_some_and(|t| t < to) && echo > from
     }
 
-    /// The neighbour it was reached through: an adjacent component already
-    /// `placed` in the chain, the earliest first (the fault itself for its
-    /// targets).
-    fn via(&self, c: usize, placed: &[usize]) -> Option<String> {
-        if self.is_target(c) {
-            return Some(self.root.name.clone());
-        }
-        let graph = &self.rooted.graph;
-        let node = NodeIndex::new(c);
-        let name = |m: usize| self.judged.reports[m].component.clone();
-        placed
-            .iter()
-            .filter(|p| graph.find_edge(NodeIndex::new(**p), node).is_some())
-            .min_by_key(|p| (self.hit(**p), self.hops(**p)))
-            .map(|p| name(*p))
-            .or_else(|| {
-                // Its symptoms showed before its neighbour's did: it was
-                // reached along the shortest path from the fault.
-                let own = self.hops(c)?;
-                graph
-                    .neighbors(node)
-                    .filter(|m| m.index() < self.run.components.len())
-                    .filter_map(|m| self.hops(m.index()).map(|d| (d, m.index())))
-                    .filter(|(d, _)| *d < own)
-                    .min()
-                    .map(|(_, m)| name(m))
-            })
+    /// Hops to the nearest target of a fault active in window `w`.
+    fn near(&self, c: usize, w: usize) -> Option<u32> {
+        (0..self.run.faults.len())
+            .filter(|f| self.active(*f, w))
+            .filter_map(|f| self.distance[f][c])
+            .min()
     }
 
-    /// The link of a component that left its band.
-    fn step(&self, c: usize, via: Option<String>) -> Step {
-        let run = self.run;
-        let onset = self.judged.onsets[c].expect("ordered by onset");
-        let (name, kind) = run.topology.component_name(run.components[c]);
-        Step {
-            component: name,
-            kind: StepKind::Component(kind),
-            onset_s: seconds(run.windows[self.hit(c).expect("has an onset")].0),
-            observed_s: seconds(run.windows[onset.window].0),
-            health: onset.health,
-            reason: onset.reason.to_string(),
-            via,
-            distance: self.hops(c),
-        }
+    fn adjacent(&self, a: usize, b: usize) -> bool {
+        self.graph
+            .find_edge(NodeIndex::new(a), NodeIndex::new(b))
+            .is_some()
     }
-}
 
-/// The component graph with the root fault as one more node, linked to the
-/// services it targets, and every component's distance from it.
-struct Rooted {
-    graph: UnGraph<(), ()>,
-    fault_node: NodeIndex,
-    /// Hops from the fault, by node (the fault's own last); `None` for a
-    /// component it cannot reach.
-    distance: Vec<Option<u32>>,
-    targets: Vec<u32>,
-}
-
-fn root_graph<O>(run: &Run<'_, O>, root: &Fault) -> Rooted {
-    let mut graph = component_graph(run.topology, run.components);
-    let fault_node = NodeIndex::new(run.components.len());
-    let targets = fault_targets(run.topology, root);
-    for t in &targets {
-        if let Some(c) = run
-            .components
-            .iter()
-            .position(|x| *x == Component::Service(*t))
+    /// What explains component `c` leaving its band in window `w`: a fault
+    /// acting on it then (the latest to start, when several do); else an
+    /// adjacent link still out of band, the nearest a fault first; else a
+    /// neighbour nearer a fault that shows it within a few windows.
+    fn cause(&self, c: usize, w: usize, links: &[Link]) -> Cause {
+        if let Some(f) = (0..self.run.faults.len())
+            .filter(|f| self.targets[*f].contains(&c) && self.active(*f, w))
+            .max_by_key(|f| (self.acts[*f].first, *f))
         {
-            graph.add_edge(fault_node, NodeIndex::new(c), ());
+            return Cause::Fault(f);
+        }
+        let placed = links
+            .iter()
+            .enumerate()
+            .filter(|(_, l)| l.window <= w && w <= l.to && self.adjacent(l.component, c))
+            .min_by_key(|(k, l)| (self.near(l.component, w).unwrap_or(u32::MAX), l.hit, *k));
+        if let Some((k, _)) = placed {
+            return Cause::Link(k);
+        }
+        // A neighbour nearer a fault that shows it later: within a few
+        // windows, or with slow answers that started by then.
+        let own = self.near(c, w).unwrap_or(u32::MAX);
+        let end = self.run.windows[w].1;
+        self.graph
+            .neighbors(NodeIndex::new(c))
+            .map(|n| n.index())
+            .filter(|n| !links.iter().any(|l| l.component == *n))
+            .filter_map(|n| {
+                let onset = self.judged.onsets[n]?;
+                let near = self.near(n, w)?;
+                let began = self.run.windows[onset.window]
+                    .0
+                    .saturating_sub(onset.reason.lag());
+                let soon = onset.window <= w + LOOKAHEAD_WINDOWS || began < end;
+                (onset.window > w && soon && near < own).then_some((near, onset.window, n))
+            })
+            .min()
+            .map_or(Cause::Unexplained, |(_, _, n)| Cause::Ahead(n))
+    }
+
+    /// Resolves the links to neighbours that showed later, and makes every
+    /// link's time no earlier than its cause's and no later than what it
+    /// explains: a component is hit before those it drags down, even when
+    /// its own symptoms show later.
+    fn settle(&self, links: &mut [Link]) {
+        for k in 0..links.len() {
+            if let Cause::Ahead(n) = links[k].cause {
+                links[k].cause = links
+                    .iter()
+                    .position(|l| l.component == n)
+                    .map_or(Cause::Unexplained, Cause::Link);
+            }
+        }
+        // Nothing is hit before the first fault acted.
+        let first = self.acts.iter().filter_map(|a| a.first).min().unwrap_or(0);
+        let floor = |links: &[Link], k: usize| match links[k].cause {
+            Cause::Fault(f) => self.acts[f].first.unwrap_or(first),
+            Cause::Link(p) => links[p].hit,
+            _ => first,
+        };
+        // A chain is a forest: as many passes as links settle it.
+        for _ in 0..=links.len() {
+            let mut changed = false;
+            for k in 0..links.len() {
+                let Cause::Link(p) = links[k].cause else {
+                    continue;
+                };
+                let pulled = links[k].hit.max(floor(links, p));
+                if links[p].hit > pulled {
+                    links[p].hit = pulled;
+                    changed = true;
+                }
+                if links[k].root != links[p].root || links[k].depth != links[p].depth + 1 {
+                    links[k].root = links[p].root;
+                    links[k].depth = links[p].depth + 1;
+                    changed = true;
+                }
+            }
+            for k in 0..links.len() {
+                let floor = floor(links, k);
+                if links[k].hit < floor {
+                    links[k].hit = floor;
+                    changed = true;
+                }
+            }
+            if !changed {
+                break;
+            }
         }
     }
-    let hops = petgraph::algo::dijkstra(&graph, fault_node, None, |_| 1u32);
-    let distance = (0..=run.components.len())
-        .map(|i| hops.get(&NodeIndex::new(i)).copied())
-        .collect();
-    Rooted {
-        graph,
-        fault_node,
-        distance,
-        targets,
+
+    /// The faults and the links as steps, in time: a fault before what it
+    /// hit, a link after what it was reached through.
+    fn steps(&self, links: &[Link]) -> Vec<Step> {
+        let run = self.run;
+        let mut keyed: Vec<((u64, u32, u8, usize), Step)> = Vec::new();
+        for (f, fault) in run.faults.iter().enumerate() {
+            let acted = self.acts[f].first.unwrap_or(fault.start);
+            let names: Vec<&str> = fault_targets(run.topology, fault)
+                .into_iter()
+                .map(|s| run.topology.services[s as usize].name.as_str())
+                .collect();
+            let mut reason = format!("{} on {}", fault.kind.name(), names.join(", "));
+            if self.acts[f].first.is_none() {
+                reason.push_str(", never acted");
+            }
+            let step = Step {
+                component: fault.name.clone(),
+                kind: StepKind::Fault,
+                onset_s: seconds(acted),
+                observed_s: seconds(acted),
+                health: Health::Down,
+                reason,
+                via: None,
+                distance: Some(0),
+                root: None,
+            };
+            keyed.push(((acted, 0, 0, f), step));
+        }
+        for link in links {
+            let c = link.component;
+            let (health, reason) = self.judged.healths[c][link.window];
+            let (name, kind) = run.topology.component_name(run.components[c]);
+            let via = match link.cause {
+                Cause::Fault(f) => Some(run.faults[f].name.clone()),
+                Cause::Link(p) => Some(self.judged.reports[links[p].component].component.clone()),
+                _ => None,
+            };
+            let step = Step {
+                component: name,
+                kind: StepKind::Component(kind),
+                onset_s: seconds(link.hit),
+                observed_s: seconds(run.windows[link.window].0),
+                health,
+                reason: reason.map(|r| r.to_string()).unwrap_or_default(),
+                via,
+                distance: link.root.and_then(|f| self.distance[f][c]),
+                root: link.root.map(|f| run.faults[f].name.clone()),
+            };
+            let tie = kind_order(run.components[c]);
+            keyed.push(((link.hit, link.depth, tie, c), step));
+        }
+        keyed.sort_by_key(|(key, _)| *key);
+        keyed.into_iter().map(|(_, step)| step).collect()
     }
 }
 
-/// Ties in onset and distance: services before their pools, the entries
-/// users see last.
+/// Edges from the nearest of `sources` to each component; `None` where
+/// none reaches.
+fn hops_from(graph: &UnGraph<(), ()>, sources: &[usize]) -> Vec<Option<u32>> {
+    let mut distance = vec![None; graph.node_count()];
+    let mut frontier: Vec<usize> = sources.to_vec();
+    for s in sources {
+        distance[*s] = Some(0);
+    }
+    let mut d = 0;
+    while !frontier.is_empty() {
+        d += 1;
+        let mut next = Vec::new();
+        for node in frontier {
+            for m in graph.neighbors(NodeIndex::new(node)) {
+                if distance[m.index()].is_none() {
+                    distance[m.index()] = Some(d);
+                    next.push(m.index());
+                }
+            }
+        }
+        next.sort_unstable();
+        frontier = next;
+    }
+    distance
+}
+
+/// Ties in time and depth: services before their pools, the entries users
+/// see last.
 fn kind_order(component: Component) -> u8 {
     match component {
         Component::Service(_) => 0,
@@ -200,8 +371,8 @@ fn kind_order(component: Component) -> u8 {
 /// The component graph: services linked along calls (and through queues),
 /// pools to their caller and callee, entries to the service they enter.
 fn component_graph(topology: &Topology, components: &[Component]) -> UnGraph<(), ()> {
-    let mut graph = UnGraph::<(), ()>::with_capacity(components.len() + 1, 0);
-    for _ in 0..=components.len() {
+    let mut graph = UnGraph::<(), ()>::with_capacity(components.len(), 0);
+    for _ in 0..components.len() {
         graph.add_node(());
     }
     let find = |c: Component| components.iter().position(|x| *x == c);

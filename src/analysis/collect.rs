@@ -15,6 +15,7 @@ use crate::topology::Topology;
 /// The part of a metrics row the analysis judges a window by.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct Sample {
+    pub arrivals: u64,
     pub ok: u64,
     pub errors: u64,
     /// The error class seen most in the window (its index), if any.
@@ -26,8 +27,13 @@ pub struct Sample {
     pub busy_avg: f64,
     pub capacity: u64,
     pub waiters_avg: f64,
+    /// Pools: connections in use, time-averaged.
+    pub in_use_avg: f64,
     /// Pools: calls refused for want of a connection.
     pub refused: u64,
+    /// Pools: requests their caller service received in the window, the
+    /// traffic their refusals are a share of (a pool row counts no calls).
+    pub demand: u64,
 }
 
 impl Sample {
@@ -43,6 +49,7 @@ impl Sample {
             class as u8
         });
         Sample {
+            arrivals: row.arrivals,
             ok: row.ok,
             errors,
             main_error,
@@ -53,7 +60,9 @@ impl Sample {
             busy_avg: row.busy.0,
             capacity: row.capacity,
             waiters_avg: row.waiters.0,
+            in_use_avg: row.in_use.0,
             refused: row.errors[ErrorClass::PoolExhausted as usize],
+            demand: 0,
         }
     }
 
@@ -94,6 +103,9 @@ pub struct Collector<O> {
     pub events: Vec<StateEvent>,
     pub probes: Vec<ProbeLatency>,
     window_start: u64,
+    /// Per component: the row of the service whose traffic it serves (a
+    /// pool's caller), fixed by the first window.
+    callers: Vec<Option<usize>>,
 }
 
 impl<O: Observer> Collector<O> {
@@ -120,6 +132,7 @@ impl<O: Observer> Collector<O> {
                 })
                 .collect(),
             window_start: 0,
+            callers: Vec::new(),
         }
     }
 }
@@ -138,12 +151,31 @@ impl<O: Observer> Observer for Collector<O> {
     fn window(&mut self, topology: &Topology, rows: &[Row]) {
         if self.components.is_empty() {
             self.components = rows.iter().map(|r| r.component).collect();
+            self.callers = self
+                .components
+                .iter()
+                .map(|c| match c {
+                    Component::Pool(g) => {
+                        let caller = topology.pool_groups[*g as usize].caller.0;
+                        self.components
+                            .iter()
+                            .position(|x| *x == Component::Service(caller))
+                    }
+                    _ => None,
+                })
+                .collect();
         }
         if let Some(first) = rows.first() {
             self.windows.push((first.window_start, first.window_end));
             self.window_start = first.window_end;
         }
+        let first = self.samples.len();
         self.samples.extend(rows.iter().map(Sample::of));
+        for (c, caller) in self.callers.iter().enumerate() {
+            if let Some(caller) = caller {
+                self.samples[first + c].demand = self.samples[first + caller].arrivals;
+            }
+        }
         self.inner.window(topology, rows);
     }
 

@@ -1,14 +1,17 @@
 //! Cascade analysis: what the run did to each component, in what order,
 //! through which dependency, and how long detection and recovery took.
 //!
-//! Each component's steady band is learned from the warm-up windows. A
-//! window leaves the band when the component's error rate, latency or
-//! saturation does; the first such window after the first fault is its
-//! onset. The chain orders the components by onset and links each to the
-//! already-degraded neighbour in the dependency graph it was reached
-//! through. Everything comes from the metrics rows and the state changes
-//! the engine emitted; nothing here knows a scenario.
+//! Each component's steady band is learned from the warm-up windows before
+//! the first fault. A window leaves the band when the component's error
+//! rate, latency (on enough of the traffic it still receives) or
+//! saturation (every worker or connection busy, queue or not) does, or when
+//! nothing it received was answered. Every fault is a root of the chain;
+//! each component's episode out of band is linked to what explains it: a
+//! fault acting on it at the time, else a neighbour in the dependency graph
+//! already out of band. Everything comes from the metrics rows and the
+//! state changes the engine emitted; nothing here knows a scenario.
 
+mod acts;
 mod band;
 mod chain;
 pub mod collect;
@@ -103,8 +106,12 @@ pub struct Step {
     pub reason: String,
     /// The already-degraded neighbour (or the fault) it was reached through.
     pub via: Option<String>,
-    /// Edges from the fault's targets in the dependency graph.
+    /// Edges from its root fault's targets in the dependency graph.
     pub distance: Option<u32>,
+    /// The fault its links lead back to; `None` for a fault and for a
+    /// component nothing explains.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub root: Option<String>,
 }
 
 /// A span of windows in one state.
@@ -125,9 +132,11 @@ pub struct ComponentReport {
     /// First window out of band after the first fault.
     pub onset_s: Option<f64>,
     /// Start of the window from which it stayed in band to the end (after
-    /// the first fault); `None` when it never left the band or never came
-    /// back.
+    /// the first fault; a blip long after the faults ended aside); `None`
+    /// when it never left the band or never came back.
     pub recovered_s: Option<f64>,
+    /// Never out of band after the first fault, or back in band for the
+    /// last seconds of the run (one window is not enough).
     pub recovered: bool,
     pub timeline: Vec<Span>,
 }
@@ -135,18 +144,24 @@ pub struct ComponentReport {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Moment {
     pub at_s: f64,
-    /// Seconds after the first fault started.
+    /// Seconds after the fault's act it answers (detection: the kill of the
+    /// instance ejected, not the start of a chaos monkey's schedule), or
+    /// after the first fault acted.
     pub after_fault_s: f64,
     pub by: String,
+    /// The fault `after_fault_s` is timed from, when it is one fault's act.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fault: Option<String>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Times {
-    /// First sign the system noticed: an ejection, a breaker opening, a
-    /// memory alert, a lost primary.
+    /// First sign the system noticed on a component the faults reached: an
+    /// ejection, a breaker opening, a memory alert, a failover, an OOM kill.
     pub detected: Option<Moment>,
-    /// Every entry endpoint back inside its band (the users no longer see
-    /// the fault), possibly while it still lasts.
+    /// Every entry endpoint back inside its band for good while a fault
+    /// still acts (the design spares its users); `None` when users saw the
+    /// faults for as long as they acted.
     pub mitigated: Option<Moment>,
     /// Seconds from the last fault's end until every component stayed back
     /// inside its band; 0 when nothing was out of band by then.
@@ -157,7 +172,11 @@ pub struct Times {
 pub struct EntryImpact {
     pub entry: String,
     pub affected: bool,
-    /// From the first fault's start to the end of the run.
+    /// The span counted, `[from, to)` seconds: from the first fault's
+    /// window until everything was back in band (the end of the run if it
+    /// never was).
+    pub from_s: f64,
+    pub to_s: f64,
     pub requests: u64,
     pub failed: u64,
     pub failed_share: f64,
@@ -186,8 +205,12 @@ pub struct Analysis {
     pub times: Times,
     /// Every component back inside its band by the end of the run.
     pub recovered: bool,
-    /// Not recovered long after the last fault ended: it does not heal.
+    /// Every fault ended, nothing left unrepaired, and still out of band
+    /// `metastable_after` past the last fault's end: it does not heal.
     pub metastable: bool,
+    /// How the run ended, and the same in words.
+    pub recovery: RecoveryKind,
+    pub recovery_text: String,
     pub blast_radius: BlastRadius,
     /// Per entry, service and pool: its state over time.
     pub components: Vec<ComponentReport>,
@@ -195,6 +218,24 @@ pub struct Analysis {
     /// carries) and the entries, so a report can draw the architecture
     /// from this file alone.
     pub dependencies: Vec<Dependency>,
+}
+
+/// How a run with faults ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RecoveryKind {
+    NoFaults,
+    /// Every fault ended and everything came back inside its band.
+    Recovered,
+    /// A fault lasts to the end of the run: recovery cannot be judged.
+    FaultLasts,
+    /// Instances killed that no mechanism brought back.
+    Unrepaired,
+    /// Every fault ended, nothing is broken, and it stays out of band.
+    Metastable,
+    /// Out of band at the end, but not for long enough to call it
+    /// metastable.
+    NotRecovered,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -319,23 +360,27 @@ pub fn analyse<O>(
     );
     let judged = run.judge(&steady.bands);
     let (steady_from_s, steady_to_s) = steady.seconds(run.windows);
-    let chain = chain::cascade(&run, &judged);
+    let acts = run.acts();
+    let chain = chain::cascade(&run, &judged, &acts);
     let chain_components = run.chain_components();
-    let recovery = run.recovery(&judged, &chain_components, metastable_after);
-    let blast_radius = run.blast_radius(&judged, &chain, summary);
+    let recovery = run.recovery(&judged, &chain_components, &acts, metastable_after);
+    let blast_radius = run.blast_radius(&judged, &chain, &chain_components, &acts, summary);
+    let times = Times {
+        detected: run.detection(&acts, &chain),
+        mitigated: run.mitigation(&judged, &acts),
+        time_to_recover_s: recovery.time_to_recover_s,
+    };
     Analysis {
         steady_from_s,
         steady_to_s,
         faults: run.fault_infos(),
         chain_text: chain::text(&chain),
         chain,
-        times: Times {
-            detected: run.detection(),
-            mitigated: run.mitigation(&steady.bands, &judged),
-            time_to_recover_s: recovery.time_to_recover_s,
-        },
+        times,
         recovered: recovery.recovered,
-        metastable: recovery.metastable,
+        metastable: recovery.kind == RecoveryKind::Metastable,
+        recovery: recovery.kind,
+        recovery_text: recovery.text,
         blast_radius,
         components: chain_components
             .into_iter()
@@ -399,30 +444,71 @@ impl<'a, O> Run<'a, O> {
     }
 
     /// What the faults cost: each entry's failures, the components the
-    /// chain reached past the fault, the writes lost and the queued work
-    /// dropped.
-    fn blast_radius(&self, judged: &Judged, chain: &[Step], summary: &RunSummary) -> BlastRadius {
+    /// chain reached, the writes lost and the queued work dropped.
+    fn blast_radius(
+        &self,
+        judged: &Judged,
+        chain: &[Step],
+        chain_components: &[usize],
+        acts: &[acts::Acts],
+        summary: &RunSummary,
+    ) -> BlastRadius {
+        let mut reached: Vec<&str> = chain
+            .iter()
+            .filter(|s| s.kind != StepKind::Fault)
+            .map(|s| s.component.as_str())
+            .collect();
+        reached.sort_unstable();
+        reached.dedup();
         BlastRadius {
-            entries: self.impacts(judged),
-            components_affected: chain.len().saturating_sub(1),
+            entries: self.impacts(judged, chain_components, acts),
+            components_affected: reached.len(),
             lost_writes: summary.lost_writes.iter().sum(),
             queued_work_never_done: summary.queues.iter().map(|q| q.pending_at_end).sum(),
         }
     }
 
-    /// What each entry's users saw from the first fault's window on.
-    fn impacts(&self, judged: &Judged) -> Vec<EntryImpact> {
+    /// What each entry's users saw from the first fault's window until the
+    /// system was back: the requests after it would dilute the share.
+    fn impacts(
+        &self,
+        judged: &Judged,
+        chain_components: &[usize],
+        acts: &[acts::Acts],
+    ) -> Vec<EntryImpact> {
+        let windows = self.windows.len();
+        let from = self.fault_window.unwrap_or(windows);
+        let to = if chain_components
+            .iter()
+            .all(|c| judged.reports[*c].recovered)
+        {
+            let damage = acts.iter().map(|a| a.until).max().unwrap_or(0);
+            let damaged = self.windows.iter().take_while(|w| w.0 < damage).count();
+            chain_components
+                .iter()
+                .filter_map(|c| judged.recovered_at[*c])
+                .fold(damaged, usize::max)
+                .clamp(from.min(windows), windows)
+        } else {
+            windows
+        };
+        let at = |w: usize| {
+            self.windows
+                .get(w)
+                .map_or(seconds(self.duration), |x| seconds(x.0))
+        };
         self.entries()
             .iter()
             .map(|c| {
-                let from = self.fault_window.unwrap_or(self.windows.len());
-                let (requests, failed) = (from..self.windows.len()).fold((0, 0), |(r, f), w| {
+                let (requests, failed) = (from..to).fold((0, 0), |(r, f), w| {
                     let s = self.collector.sample(w, *c);
                     (r + s.finished(), f + s.errors)
                 });
                 EntryImpact {
                     entry: judged.reports[*c].component.clone(),
                     affected: judged.onsets[*c].is_some(),
+                    from_s: at(from),
+                    to_s: at(to),
                     requests,
                     failed,
                     failed_share: if requests == 0 {

@@ -2,7 +2,7 @@
 
 use std::fmt::Write as _;
 
-use super::{Analysis, Health, Moment};
+use super::{Analysis, Health, StepKind};
 
 impl Analysis {
     /// The few lines `run` prints.
@@ -16,8 +16,8 @@ impl Analysis {
             out,
             "cascade (onset, what left the steady band, reached via):"
         );
-        for (k, step) in self.chain.iter().enumerate() {
-            if k == 0 {
+        for step in &self.chain {
+            if step.kind == StepKind::Fault {
                 let _ = writeln!(
                     out,
                     "  {:>7.1} s  fault {} ({})",
@@ -51,26 +51,18 @@ impl Analysis {
                 via
             );
         }
-        if self.chain.len() == 1 {
+        if self.chain.iter().all(|s| s.kind == StepKind::Fault) {
             let _ = writeln!(out, "  nothing left its steady band");
         }
-        let t = &self.times;
-        let moment = |m: &Option<Moment>| match m {
-            Some(m) => format!("+{:.1} s ({})", m.after_fault_s, m.by),
-            None => "never".to_string(),
-        };
-        let _ = writeln!(out, "detected:  {}", moment(&t.detected));
-        let _ = writeln!(out, "mitigated: {}", moment(&t.mitigated));
-        let recovery = match (t.time_to_recover_s, self.metastable) {
-            (_, true) => {
-                "NOT RECOVERED: metastable (still out of band long after the last fault ended)"
-                    .to_string()
-            }
-            (Some(s), _) => format!("{s:.1} s after the last fault ended"),
-            (None, _) if self.recovered => "the faults last to the end".to_string(),
-            (None, _) => "not recovered by the end of the run".to_string(),
-        };
-        let _ = writeln!(out, "recovered: {recovery}");
+        if self.steady_to_s <= self.steady_from_s {
+            let _ = writeln!(
+                out,
+                "  (no steady windows before the first fault: latency not judged)"
+            );
+        }
+        let _ = writeln!(out, "detected:  {}", self.detection_text());
+        let _ = writeln!(out, "mitigated: {}", self.mitigation_text());
+        let _ = writeln!(out, "recovered: {}", self.recovery_text);
         let impacts: Vec<String> = self
             .blast_radius
             .entries
@@ -78,10 +70,13 @@ impl Analysis {
             .map(|e| {
                 if e.affected {
                     format!(
-                        "{} {} failed ({:.2} %)",
+                        "{} {} of {} failed ({:.2} %, {:.1}–{:.1} s)",
                         e.entry,
                         e.failed,
-                        e.failed_share * 100.0
+                        e.requests,
+                        e.failed_share * 100.0,
+                        e.from_s,
+                        e.to_s
                     )
                 } else {
                     format!("{} unaffected", e.entry)
@@ -99,5 +94,49 @@ impl Analysis {
             entries, self.blast_radius.lost_writes, self.blast_radius.queued_work_never_done
         );
         out
+    }
+
+    /// When the system noticed, and what: timed from the fault's act.
+    pub fn detection_text(&self) -> String {
+        match &self.times.detected {
+            Some(m) => match &m.fault {
+                Some(fault) => format!("+{:.1} s after {fault} acted ({})", m.after_fault_s, m.by),
+                None => format!("+{:.1} s ({})", m.after_fault_s, m.by),
+            },
+            None => "never: no health check, breaker or alert fired on what the faults reached"
+                .to_string(),
+        }
+    }
+
+    /// Whether the design spared its users while the faults acted.
+    pub fn mitigation_text(&self) -> String {
+        if let Some(m) = &self.times.mitigated {
+            return match &m.fault {
+                Some(fault) => format!("+{:.1} s after {fault} acted ({})", m.after_fault_s, m.by),
+                None => format!("+{:.1} s ({})", m.after_fault_s, m.by),
+            };
+        }
+        let entries: Vec<_> = self
+            .components
+            .iter()
+            .filter(|c| c.kind == crate::topology::ComponentKind::Entry)
+            .collect();
+        if entries.is_empty() {
+            return "not judged: no open-loop entries".into();
+        }
+        if entries.iter().all(|c| c.onset_s.is_none()) {
+            return "nothing to mitigate: every entry stayed inside its steady band".into();
+        }
+        let back = entries
+            .iter()
+            .filter(|c| c.onset_s.is_some())
+            .map(|c| c.recovered_s)
+            .try_fold(0.0f64, |last, s| s.map(|s| last.max(s)));
+        match back {
+            Some(back) => format!(
+                "no — users saw the faults for as long as they acted (entries back inside their band at {back:.1} s)"
+            ),
+            None => "no — users still see the faults at the end of the run".into(),
+        }
     }
 }

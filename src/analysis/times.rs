@@ -1,116 +1,316 @@
-//! How long the system took: to notice the fault, to spare its users, and
-//! to come back once the faults ended.
+//! How long the system took: to notice a fault, to spare its users while
+//! it acted, and to come back once the faults ended — or why it did not.
 
-use super::band::Band;
+use super::acts::Acts;
 use super::judge::Judged;
-use super::{Health, Moment, Run, seconds};
+use super::{Moment, RecoveryKind, Run, Step, StepKind, seconds};
 use crate::observe::events::StateChange;
-use crate::topology::Topology;
+use crate::topology::{ComponentKind, Topology};
+
+/// In band this long, with every entry, to count as spared.
+const HOLD: u64 = 5_000_000_000;
 
 /// Whether the chain came back and how it ended.
 pub(super) struct Recovery {
     pub recovered: bool,
     pub time_to_recover_s: Option<f64>,
-    /// Still out of band `metastable_after` past the last fault's end.
-    pub metastable: bool,
+    pub kind: RecoveryKind,
+    /// The verdict in words.
+    pub text: String,
 }
 
 impl<O> Run<'_, O> {
-    /// Detection: the first signal the system itself raised after the first
-    /// fault (an ejection, a breaker opening, a memory alert, a lost
-    /// primary, an OOM kill).
-    pub(super) fn detection(&self) -> Option<Moment> {
-        let start = self.first_fault?;
-        self.collector
-            .events
-            .iter()
-            .filter(|e| e.time >= start)
-            .find_map(|e| {
-                Some(Moment {
-                    at_s: seconds(e.time),
-                    after_fault_s: seconds(e.time - start),
-                    by: signal(self.topology, e.change)?,
+    /// Detection: the first signal the system itself raised (an ejection,
+    /// a breaker opening, a memory alert, a failover, an OOM kill) on a
+    /// component the faults reached, timed from the fault's act it answers:
+    /// the kill, freeze or outage of that very instance when there was one,
+    /// else the latest act of the fault that reached its service.
+    pub(super) fn detection(&self, acts: &[Acts], chain: &[Step]) -> Option<Moment> {
+        self.collector.events.iter().find_map(|e| {
+            let (by, services) = signal(self.topology, e.change)?;
+            let reached = |s: u32| {
+                let name = &self.topology.services[s as usize].name;
+                chain.iter().find(|step| {
+                    step.kind == StepKind::Component(ComponentKind::Service)
+                        && &step.component == name
                 })
+            };
+            let instance = signal_instance(e.change);
+            // The act on this very instance, if a fault acted on it.
+            let on_instance = acts
+                .iter()
+                .enumerate()
+                .flat_map(|(f, a)| a.on_instances.iter().map(move |(t, i)| (*t, *i, f)))
+                .filter(|(t, i, _)| Some(*i) == instance && *t <= e.time)
+                .max_by_key(|(t, _, f)| (*t, *f))
+                .map(|(t, _, f)| (t, f));
+            let latest_act = |f: usize| {
+                acts[f]
+                    .on_instances
+                    .iter()
+                    .map(|a| a.0)
+                    .filter(|t| *t <= e.time)
+                    .max()
+                    .or(acts[f].first)
+            };
+            // Else a fault acting on its service, the latest to start.
+            let on_target = || {
+                (0..self.faults.len())
+                    .filter(|f| acts[*f].first.is_some_and(|t| t <= e.time))
+                    .filter(|f| {
+                        super::fault_targets(self.topology, &self.faults[*f])
+                            .iter()
+                            .any(|t| services.contains(t))
+                    })
+                    .max_by_key(|f| (acts[*f].first, *f))
+            };
+            // Else the fault the chain traces its service back to.
+            let by_chain = || {
+                let root = services
+                    .iter()
+                    .filter_map(|s| reached(*s))
+                    .filter(|step| step.onset_s <= e.time as f64 / 1e9)
+                    .find_map(|step| step.root.clone())?;
+                self.faults.iter().position(|f| f.name == root)
+            };
+            let (from, fault) = match on_instance {
+                Some(act) => act,
+                None => {
+                    let f = on_target().or_else(by_chain)?;
+                    (latest_act(f)?, f)
+                }
+            };
+            (from <= e.time).then(|| Moment {
+                at_s: seconds(e.time),
+                after_fault_s: seconds(e.time - from),
+                by,
+                fault: Some(self.faults[fault].name.clone()),
             })
+        })
     }
 
-    /// Mitigated: the first window after the first onset at an entry in
-    /// which every entry is back in band.
-    pub(super) fn mitigation(&self, bands: &[Band], judged: &Judged) -> Option<Moment> {
+    /// Mitigated: the users spared while a fault still acts — the first
+    /// window after the first onset at an entry from which every entry
+    /// stays in band until the faults' damage ends (and at least `HOLD`).
+    /// `None` when they saw it for as long as it acted.
+    pub(super) fn mitigation(&self, judged: &Judged, acts: &[Acts]) -> Option<Moment> {
         let entries = self.entries();
         let from = entries
             .iter()
             .filter_map(|c| judged.onsets[*c].map(|o| o.window))
             .min()?;
-        let w = (from + 1..self.windows.len()).find(|w| {
-            entries.iter().all(|c| {
-                bands[*c]
-                    .judge(self.components[*c], self.collector.sample(*w, *c))
-                    .0
-                    == Health::Healthy
+        let until = acts
+            .iter()
+            .filter(|a| a.first.is_some())
+            .map(|a| a.until)
+            .max()?;
+        let windows = self.windows.len();
+        let hold = self.windows_for(HOLD);
+        let w = (from + 1..windows)
+            .take_while(|w| self.windows[*w].0 < until)
+            .find(|w| {
+                let last = windows
+                    .min((*w + hold).max(self.windows.iter().take_while(|x| x.0 < until).count()));
+                (*w..last).all(|x| entries.iter().all(|c| judged.healthy(*c, x)))
+            })?;
+        // Timed from the act it spares users of: the latest before it.
+        let at = self.windows[w].0;
+        let (act, fault) = acts
+            .iter()
+            .enumerate()
+            .flat_map(|(f, a)| {
+                a.first
+                    .into_iter()
+                    .chain(a.on_instances.iter().map(|x| x.0))
+                    .map(move |t| (t, f))
             })
-        })?;
-        let start = self.first_fault.expect("an onset follows a fault");
+            .filter(|(t, _)| *t <= at)
+            .max()?;
         Some(Moment {
-            at_s: seconds(self.windows[w].0),
-            after_fault_s: seconds(self.windows[w].0.saturating_sub(start)),
-            by: "every entry back inside its steady band".to_string(),
+            at_s: seconds(at),
+            after_fault_s: seconds(at - act),
+            by: format!(
+                "every entry back inside its steady band for good while the faults still acted, until {:.1} s",
+                seconds(until)
+            ),
+            fault: Some(self.faults[fault].name.clone()),
         })
     }
 
     /// Whether every component of the chain came back, how long after the
-    /// last fault ended the last one did, and whether the run is
-    /// metastable.
+    /// last fault ended the last one did, and if not, why not: a fault that
+    /// never ended, damage no mechanism repaired, a system that stays out
+    /// of band on its own (metastable), or a run too short to tell.
     pub(super) fn recovery(
         &self,
         judged: &Judged,
         chain_components: &[usize],
+        acts: &[Acts],
         metastable_after: u64,
     ) -> Recovery {
         let recovered = chain_components
             .iter()
             .all(|c| judged.reports[*c].recovered);
         let duration = self.duration;
-        let time_to_recover_s = match (self.last_end, recovered) {
-            (Some(end), true) if end < duration => {
-                let back = chain_components
-                    .iter()
-                    .filter_map(|c| judged.recovered_at[*c].map(|w| self.windows[w].0))
-                    .max()
-                    .unwrap_or(0);
-                Some(seconds(back.saturating_sub(end)))
-            }
-            _ => None,
+        let Some(end) = self.last_end else {
+            return Recovery {
+                recovered,
+                time_to_recover_s: None,
+                kind: RecoveryKind::NoFaults,
+                text: "no faults".into(),
+            };
         };
-        let metastable = !recovered
-            && self
-                .last_end
-                .is_some_and(|end| end < duration && duration - end >= metastable_after);
+        let time_to_recover_s = (recovered && end < duration).then(|| {
+            let back = chain_components
+                .iter()
+                .filter_map(|c| judged.recovered_at[*c].map(|w| self.windows[w].0))
+                .max()
+                .unwrap_or(0);
+            seconds(back.saturating_sub(end))
+        });
+        let lasting: Vec<&str> = self
+            .faults
+            .iter()
+            .filter(|f| f.ends_at().is_none_or(|t| t >= duration))
+            .map(|f| f.name.as_str())
+            .collect();
+        let lost: Vec<&str> = acts
+            .iter()
+            .flat_map(|a| a.lost.iter())
+            .map(|i| self.topology.instances[*i as usize].name.as_str())
+            .collect();
+        let state = if recovered {
+            "everything is back inside its band"
+        } else {
+            "still out of band at the end"
+        };
+        let (kind, text) = if !lasting.is_empty() {
+            (
+                RecoveryKind::FaultLasts,
+                format!(
+                    "not judged: {} {} to the end of the run ({state})",
+                    lasting.join(", "),
+                    if lasting.len() == 1 { "lasts" } else { "last" }
+                ),
+            )
+        } else if let Some(s) = time_to_recover_s {
+            let without = if lost.is_empty() {
+                String::new()
+            } else {
+                format!(" (running without {}: killed, never back)", lost.join(", "))
+            };
+            (
+                RecoveryKind::Recovered,
+                format!("{s:.1} s after the last fault ended{without}"),
+            )
+        } else if !lost.is_empty() {
+            let repair = if lost.iter().all(|name| {
+                let i = self.topology.instances.iter().position(|x| &x.name == name);
+                i.is_some_and(|i| {
+                    self.topology.services[self.topology.instances[i].service.index()]
+                        .restart
+                        .is_none()
+                })
+            }) {
+                "no restart policy brings it back"
+            } else {
+                "not restarted by the end of the run"
+            };
+            (
+                RecoveryKind::Unrepaired,
+                format!(
+                    "not recovered: lasting damage — {} killed and never back ({repair})",
+                    lost.join(", ")
+                ),
+            )
+        } else if let Some(since) = self.sustained(judged, chain_components, end)
+            && duration - since >= metastable_after
+        {
+            (
+                RecoveryKind::Metastable,
+                format!(
+                    "NOT RECOVERED: metastable — every fault ended at {:.1} s and it has stayed out of band since {:.1} s on its own",
+                    seconds(end),
+                    seconds(since)
+                ),
+            )
+        } else {
+            (
+                RecoveryKind::NotRecovered,
+                format!(
+                    "not recovered by the end of the run, {:.1} s after the last fault ended",
+                    seconds(duration.saturating_sub(end))
+                ),
+            )
+        };
         Recovery {
             recovered,
             time_to_recover_s,
-            metastable,
+            kind,
+            text,
         }
+    }
+
+    /// Since when (ns) a component of the chain has stayed out of band to
+    /// the end, counted from the last fault's end at the earliest.
+    fn sustained(&self, judged: &Judged, chain_components: &[usize], end: u64) -> Option<u64> {
+        chain_components
+            .iter()
+            .filter(|c| !judged.reports[**c].recovered)
+            .filter_map(|c| {
+                let last = judged.episodes[*c].iter().rev().find(|e| !e.blip)?;
+                (last.to == self.windows.len()).then(|| self.windows[last.from].0.max(end))
+            })
+            .min()
     }
 }
 
-/// A state change that is the system noticing trouble, in words; `None`
-/// for the others.
-fn signal(topology: &Topology, change: StateChange) -> Option<String> {
+/// The instance a signal is about.
+fn signal_instance(change: StateChange) -> Option<u32> {
+    match change {
+        StateChange::Ejected { instance }
+        | StateChange::BreakerOpened { instance, .. }
+        | StateChange::MemoryAlert { instance, .. }
+        | StateChange::PrimaryPromoted { instance, .. }
+        | StateChange::OomKilled { instance } => Some(instance),
+        _ => None,
+    }
+}
+
+/// A state change that is the system noticing trouble, in words, with the
+/// services it is about; `None` for the others.
+fn signal(topology: &Topology, change: StateChange) -> Option<(String, Vec<u32>)> {
     let instance = |i: u32| &topology.instances[i as usize].name;
+    let service = |i: u32| topology.instances[i as usize].service.0;
     Some(match change {
-        StateChange::Ejected { instance: i } => format!("health check ejected {}", instance(i)),
-        StateChange::BreakerOpened { call, instance: i } => format!(
-            "breaker opened on {} at {}",
-            topology.calls[call as usize].name,
-            instance(i)
+        StateChange::Ejected { instance: i } => (
+            format!("health check ejected {}", instance(i)),
+            vec![service(i)],
+        ),
+        StateChange::BreakerOpened { call, instance: i } => (
+            format!(
+                "breaker opened on {} at {}",
+                topology.calls[call as usize].name,
+                instance(i)
+            ),
+            vec![service(i), topology.calls[call as usize].to_service.0],
         ),
         StateChange::MemoryAlert {
             instance: i,
             percent,
-        } => format!("memory alert {percent} % on {}", instance(i)),
-        StateChange::PrimaryLost { instance: i } => format!("primary {} lost", instance(i)),
-        StateChange::OomKilled { instance: i } => format!("OOM kill of {}", instance(i)),
+        } => (
+            format!("memory alert {percent} % on {}", instance(i)),
+            vec![service(i)],
+        ),
+        // `PrimaryLost` is the engine's record of the death, not anyone
+        // noticing it: the failover that promotes a replica is.
+        StateChange::PrimaryPromoted { instance: i, .. } => (
+            format!("failover promoted {} to primary", instance(i)),
+            vec![service(i)],
+        ),
+        StateChange::OomKilled { instance: i } => {
+            (format!("OOM kill of {}", instance(i)), vec![service(i)])
+        }
         _ => return None,
     })
 }

@@ -11,7 +11,7 @@ use std::fs;
 use std::path::Path;
 
 use crate::analysis::hypothesis::{CheckResult, Verdict, format_value};
-use crate::analysis::{Analysis, Moment, StepKind};
+use crate::analysis::{Analysis, StepKind};
 use crate::error::{Error, Result};
 use crate::record::run::Manifest;
 use charts::{CascadeStrip, Chart, DependencyGraph, Saturation, Timeline};
@@ -216,30 +216,14 @@ fn chain_lines(a: &Analysis) -> Vec<String> {
         .collect()
 }
 
-/// When the system noticed, when users stopped seeing it, and recovery.
+/// When the system noticed, whether users were spared while the faults
+/// acted, and recovery — in the words `run` prints.
 fn times(a: &Analysis) -> Vec<String> {
-    let moment = |m: &Option<Moment>| match m {
-        Some(m) => format!("+{:.1} s after the fault ({})", m.after_fault_s, m.by),
-        None => "never".into(),
-    };
     vec![
-        format!("Detected: {}", moment(&a.times.detected)),
-        format!("Mitigated: {}", moment(&a.times.mitigated)),
-        format!("Recovered: {}", recovery(a)),
+        format!("Detected: {}", a.detection_text()),
+        format!("Mitigated: {}", a.mitigation_text()),
+        format!("Recovered: {}", a.recovery_text),
     ]
-}
-
-fn recovery(a: &Analysis) -> String {
-    if a.metastable {
-        "not recovered — metastable: still out of its steady band long after the last fault ended"
-            .to_string()
-    } else if let Some(s) = a.times.time_to_recover_s {
-        format!("{s:.1} s after the last fault ended")
-    } else if a.recovered {
-        "the faults last to the end of the run".into()
-    } else {
-        "not recovered by the end of the run".into()
-    }
 }
 
 /// What users lost per entry, and, after a fault, the data lost.
@@ -251,11 +235,13 @@ fn blast_radius(a: &Analysis, faulted: bool) -> Vec<String> {
         .map(|e| {
             if e.affected {
                 format!(
-                    "{}: {} of {} requests failed ({:.2} %) from the first fault on",
+                    "{}: {} of {} requests failed ({:.2} %) from the first fault until everything was back ({:.1}–{:.1} s)",
                     e.entry,
                     e.failed,
                     e.requests,
-                    e.failed_share * 100.0
+                    e.failed_share * 100.0,
+                    e.from_s,
+                    e.to_s
                 )
             } else {
                 format!("{}: unaffected", e.entry)
