@@ -2,9 +2,12 @@
 //! `report.html` (self-contained, the charts inline as SVG) and
 //! `report.md` with PNG charts, drawn from a run directory's files alone.
 
+mod axis;
 pub mod charts;
 pub mod comparison;
 pub mod data;
+mod font;
+mod scaled;
 
 use std::fmt::Write as _;
 use std::fs;
@@ -452,7 +455,14 @@ fn mermaid(data: &RunData) -> String {
     let id = |k: usize| format!("n{k}");
     let mut out = String::from("flowchart LR\n");
     for (k, (name, _)) in nodes.iter().enumerate() {
-        let _ = writeln!(out, "  {}[\"{}\"]:::{}", id(k), name, data.worst(name));
+        let _ = writeln!(
+            out,
+            "  {}[\"{}<br/>{}\"]:::{}",
+            id(k),
+            name,
+            charts::describe(&data.sustained(name)),
+            data.sustained(name).health
+        );
     }
     for e in edges {
         let _ = writeln!(out, "  {} --> {}", id(e.from), id(e.to));
