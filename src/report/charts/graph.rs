@@ -223,20 +223,21 @@ impl Chart for DependencyGraph<'_> {
     }
 }
 
-/// Under a node's name: its state, and the time out of band behind it.
+/// Under a node's name: its state, then the time out of band behind it
+/// ("healthy: 2 s down, 6 s degraded" for an outage ridden out).
 pub fn describe(s: &Sustained) -> String {
     let seconds = |v: f64| axis::trim_number((v * 10.0).round() / 10.0);
-    let mut parts = vec![s.health.to_string()];
+    let mut parts = Vec::new();
     if s.down_s > 0.0 {
-        parts.push(format!("down {} s", seconds(s.down_s)));
+        parts.push(format!("{} s down", seconds(s.down_s)));
     }
     if s.degraded_s > 0.0 {
-        parts.push(format!("degraded {} s", seconds(s.degraded_s)));
+        parts.push(format!("{} s degraded", seconds(s.degraded_s)));
     }
-    if parts.len() == 1 {
+    if parts.is_empty() {
         format!("{} throughout", s.health)
     } else {
-        parts.join(" · ")
+        format!("{}: {}", s.health, parts.join(", "))
     }
 }
 
@@ -274,5 +275,11 @@ fn share_bar<DB: DrawingBackend>(
         ))
         .map_err(err)?;
     }
+    // Outlined, so a bar of the node's own colour still reads as a bar.
+    root.draw(&Rectangle::new(
+        [(x, y), (x + width as i32, y + 5)],
+        BLACK.mix(0.6).stroke_width(1),
+    ))
+    .map_err(err)?;
     Ok(())
 }

@@ -61,7 +61,7 @@ pub struct Timeline<'a> {
 
 const WIDTH: u32 = 1100;
 const PANEL: u32 = 240;
-const LANE: u32 = 34;
+const LANE: u32 = 40;
 const Y_AREA: u32 = 76;
 const MARGIN: u32 = 8;
 const LABEL: u32 = 12;
@@ -211,19 +211,22 @@ fn draw_lane<DB: DrawingBackend>(
     for (name, start, _) in data.faults() {
         chart
             .draw_series(std::iter::once(Text::new(
-                format!("{name} ▾"),
+                format!("▾ {name}"),
                 (start, 0.95),
                 (FONT, 12).into_font().color(&FAULT),
             )))
             .map_err(err)?;
     }
-    for (k, _, times, _) in markers(data) {
+    // Kinds at staggered heights: a kill and the ejection it causes a
+    // second later would otherwise hide one another.
+    for (row, (k, _, times, _)) in markers(data).into_iter().enumerate() {
         let c = colour(k + 2);
+        let y = 0.12 + 0.2 * (row % 2) as f64;
         chart
             .draw_series(
                 times
                     .iter()
-                    .map(|t| TriangleMarker::new((*t, 0.2), 6, c.filled())),
+                    .map(|t| TriangleMarker::new((*t, y), 6, c.filled())),
             )
             .map_err(err)?;
     }
