@@ -511,6 +511,12 @@ fn report_wording_reads_as_prose() {
     assert!(
         texts
             .iter()
+            .any(|t| t.ends_with("differences against the baseline variant")),
+        "{texts:?}"
+    );
+    assert!(
+        texts
+            .iter()
             .any(|t| t.ends_with(" ms") && t.starts_with("16.")),
         "{texts:?}"
     );

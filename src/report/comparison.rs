@@ -353,12 +353,12 @@ fn linear_ticks(top: f64) -> Vec<f64> {
 
 fn compare_subtitle(c: &Comparison) -> String {
     format!(
-        "scenario {} · {} variants · {} seeds from {} · differences against the baseline variant, {}",
+        "scenario {} · {} variants · {} seeds from {} · differences against {}",
         c.scenario.name,
         c.variants.len(),
         c.seeds.count,
         c.seeds.first,
-        c.baseline
+        baseline_words(c).replace('`', "")
     )
 }
 
