@@ -57,10 +57,10 @@ fn a_run_writes_well_formed_charts_and_a_self_contained_report() {
         assert_eq!(root.tag_name().name(), "svg");
         let width: u32 = root.attribute("width").unwrap().parse().unwrap();
         let height: u32 = root.attribute("height").unwrap().parse().unwrap();
-        // The PNG is the same drawing at the same size.
+        // The PNG is the same drawing at twice the size, for documents.
         assert_eq!(
             png_size(&dir.join(format!("{chart}.png"))),
-            (width, height),
+            (2 * width, 2 * height),
             "{chart}"
         );
         assert!(width >= 500 && height >= 200, "{chart}: {width}×{height}");
@@ -76,7 +76,9 @@ fn a_run_writes_well_formed_charts_and_a_self_contained_report() {
         assert!(timeline.contains(label), "the timeline says {label}");
     }
     let cascade = fs::read_to_string(dir.join("cascade.svg")).unwrap();
-    assert!(cascade.contains("orders-db (service)") && cascade.contains("fault db-slow: 60–180 s"));
+    assert!(
+        cascade.contains("orders-db (service)") && cascade.contains("fault db-slow (60–180 s)")
+    );
 
     let html = fs::read_to_string(dir.join("report.html")).unwrap();
     for section in [
@@ -224,7 +226,11 @@ fn a_comparison_draws_intervals_and_latency_curves_and_redraws_them_identically(
             root.attribute("width").unwrap().parse::<u32>().unwrap(),
             root.attribute("height").unwrap().parse::<u32>().unwrap(),
         );
-        assert_eq!(png_size(&dir.join(format!("{chart}.png"))), size, "{chart}");
+        assert_eq!(
+            png_size(&dir.join(format!("{chart}.png"))),
+            (2 * size.0, 2 * size.1),
+            "{chart}"
+        );
         for variant in ["baseline", "round-robin"] {
             assert!(svg.contains(variant), "{chart} names {variant}");
         }
@@ -341,4 +347,235 @@ fn report_of_a_tree_with_link_loops_draws_each_run_once() {
     assert_eq!(output.status.code(), Some(0));
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert_eq!(stdout.matches("wrote ").count(), 1, "{stdout}");
+}
+
+/// The text of every `<text>` element of an SVG chart.
+fn svg_texts(svg: &str) -> Vec<String> {
+    let doc = roxmltree::Document::parse(svg).unwrap();
+    doc.descendants()
+        .filter(|n| n.has_tag_name("text"))
+        .map(|n| n.text().unwrap_or_default().trim().to_string())
+        .collect()
+}
+
+/// Issue 11: every chart says what it is of, names its text's font, and
+/// marks the warm-up; the latency axis has distinct labels, some below
+/// 10 ms where the latencies are.
+#[test]
+fn charts_name_their_run_and_label_their_axes_once() {
+    let out = tempfile::tempdir().unwrap();
+    let dir = run_scenario_into("slow-database", out.path());
+    for chart in ["timeline", "saturation", "cascade", "graph"] {
+        let svg = fs::read_to_string(dir.join(format!("{chart}.svg"))).unwrap();
+        let texts = svg_texts(&svg);
+        assert!(
+            texts
+                .iter()
+                .any(|t| t.contains("scenario slow-database · variant baseline · seed 42")),
+            "{chart}: {texts:?}"
+        );
+        // The glyphs the chart uses travel with it, and its text names them.
+        assert!(
+            svg.contains("@font-face{font-family:\"faultline-")
+                && svg.contains(", DejaVu Sans, sans-serif\"")
+                && !svg.contains("font-family=\"sans-serif\""),
+            "{chart} carries the bundled font"
+        );
+        if chart != "graph" {
+            assert!(
+                texts.iter().any(|t| t.starts_with("warm-up (0–30 s")),
+                "{chart} marks the warm-up"
+            );
+        }
+    }
+    let timeline = fs::read_to_string(dir.join("timeline.svg")).unwrap();
+    let ms: Vec<String> = svg_texts(&timeline)
+        .into_iter()
+        .filter(|t| t.ends_with(" ms") || (t.ends_with(" s") && t.len() < 6))
+        .collect();
+    let mut distinct = ms.clone();
+    distinct.sort();
+    distinct.dedup();
+    assert_eq!(distinct.len(), ms.len(), "latency labels repeat: {ms:?}");
+    assert!(
+        ms.iter().any(|t| t == "3 ms" || t == "5 ms" || t == "2 ms"),
+        "{ms:?}"
+    );
+    // catalog idles at well under 1 % busy with no queue: named, not drawn.
+    let saturation = fs::read_to_string(dir.join("saturation.svg")).unwrap();
+    let texts = svg_texts(&saturation);
+    assert!(!texts.iter().any(|t| t == "catalog"), "{texts:?}");
+    assert!(
+        texts
+            .iter()
+            .any(|t| t.starts_with("Not drawn") && t.ends_with(": catalog"))
+    );
+}
+
+/// Issue 11: the graph is coloured by the state a component held, not its
+/// worst window. The zone outage the design survives at 98.9 % took the
+/// entry down for two seconds; it is drawn healthy, with those seconds
+/// written under its name. The slow database's gateway, down for most of
+/// the fault, is drawn down.
+#[test]
+fn the_graph_shows_sustained_states_not_worst_windows() {
+    let out = tempfile::tempdir().unwrap();
+    let dir = run_scenario_into("zone-outage", out.path());
+    let analysis: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(dir.join("analysis.json")).unwrap()).unwrap();
+    let users = analysis["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["component"] == "users")
+        .unwrap();
+    assert_eq!(users["worst"], "down", "the outage this test is about");
+    let md = fs::read_to_string(dir.join("report.md")).unwrap();
+    let mermaid = &md[md.find("```mermaid").unwrap()..];
+    assert!(!mermaid.contains(":::down"), "{mermaid}");
+    assert!(
+        mermaid.contains("[\"users<br/>healthy: 2 s down, 6 s degraded"),
+        "{mermaid}"
+    );
+    let graph = fs::read_to_string(dir.join("graph.svg")).unwrap();
+    assert!(
+        svg_texts(&graph)
+            .iter()
+            .any(|t| t.starts_with("healthy: 2 s down"))
+    );
+
+    let dir = run_scenario_into("slow-database", out.path());
+    let md = fs::read_to_string(dir.join("report.md")).unwrap();
+    assert!(md.contains("[\"gateway<br/>down: 11"), "{md}");
+}
+
+/// Issue 11, report wording: no backticks shown as such in HTML, phases in
+/// words, each count table saying what it counts, and a comparison that
+/// names its baseline once.
+#[test]
+fn report_wording_reads_as_prose() {
+    let out = tempfile::tempdir().unwrap();
+    let dir = run_scenario_into("slow-database", out.path());
+    let html = fs::read_to_string(dir.join("report.html")).unwrap();
+    assert!(!html.contains('`'), "report.html shows a backtick");
+    assert!(html.contains("product-pages-unharmed — product, during the fault (60.0–180.0 s)"));
+    assert!(!html.contains("over during"));
+    assert!(html.contains("Requests that arrived after the warm-up (30–240 s)"));
+    assert!(
+        html.contains("From the first fault until everything was back in band (60–181 s), a part of the requests counted above.")
+    );
+    // The two tables count the same entries over nested windows: the
+    // blast radius never counts more requests than the key numbers.
+    let manifest: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(dir.join("run.json")).unwrap()).unwrap();
+    let analysis: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(dir.join("analysis.json")).unwrap()).unwrap();
+    for impact in analysis["blast_radius"]["entries"].as_array().unwrap() {
+        let entry = impact["entry"].as_str().unwrap();
+        let key = &manifest["entries"][entry];
+        for figure in [
+            &key["requests"],
+            &key["ok"],
+            &key["errors"],
+            &impact["requests"],
+        ] {
+            assert!(
+                html.contains(&format!("<td>{figure}</td>")),
+                "{entry}: {figure}"
+            );
+        }
+    }
+
+    let output = faultline()
+        .current_dir(repo())
+        .args([
+            "compare",
+            "scenarios/slow-database.json",
+            "--seeds",
+            "2",
+            "--out",
+        ])
+        .arg(out.path())
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0));
+    let html = fs::read_to_string(out.path().join("slow-database/compare/report.html")).unwrap();
+    assert!(!html.contains('`'), "the comparison shows a backtick");
+    assert!(!html.contains("baseline: baseline"));
+    assert!(html.contains("<code>no clear difference</code>"));
+    let intervals =
+        fs::read_to_string(out.path().join("slow-database/compare/intervals.svg")).unwrap();
+    // The p99 panel spans 17 ms to 9 s: a log axis, every bar labelled.
+    let texts = svg_texts(&intervals);
+    assert!(texts.iter().any(|t| t == "ms (log)"), "{texts:?}");
+    assert!(
+        texts
+            .iter()
+            .any(|t| t.ends_with("differences against the baseline variant")),
+        "{texts:?}"
+    );
+    // The breaker's p99 of all requests is about 17 ms: a short bar, labelled.
+    assert!(
+        texts.iter().any(|t| t
+            .strip_suffix(" ms")
+            .and_then(|v| v.parse::<f64>().ok())
+            .is_some_and(|v| v < 20.0)),
+        "{texts:?}"
+    );
+}
+
+/// Found with issue 11: a valid ten-minute run at 1 ms windows wrote a
+/// 24 MB saturation.svg and a 34 MB report.html, every window a point.
+/// Long series are drawn per step (a thousand steps at most, each the
+/// ratio over its windows, or their mean or highest with a band from the
+/// lowest to the highest), so the files stay small, and the same run draws
+/// the same bytes.
+#[test]
+fn a_run_of_many_windows_draws_small_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = r#"{
+      "name": "tiny",
+      "zones": ["az-a"],
+      "services": {
+        "api": {
+          "instances": { "per_zone": 2 }, "workers": 8, "queue": 64,
+          "memory": { "baseline": "256MiB", "limit": "1GiB", "alerts": [0.8] },
+          "endpoints": { "get": { "work": { "lognormal": { "mean": "4ms", "p99": "20ms" } } } }
+        }
+      },
+      "workload": { "users": { "endpoint": "api.get", "rate": "300/s" } }
+    }"#;
+    fs::write(dir.path().join("tiny.json"), model).unwrap();
+    fs::write(
+        dir.path().join("fine.json"),
+        r#"{ "name": "fine", "model": "tiny.json", "duration": "150s", "warmup": "10s", "window": "1ms", "seed": 3,
+             "faults": { "slow": { "kind": "latency", "target": "api", "add": { "constant": "30ms" }, "at": "60s", "for": "20s" } } }"#,
+    )
+    .unwrap();
+    let run = |out: &str| {
+        let output = faultline_in(dir.path(), &["run", "fine.json", "--out", out]);
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        dir.path().join(out).join("fine/baseline/seed-3")
+    };
+    let (a, b) = (run("a"), run("b"));
+    for file in RUN_REPORT_FILES {
+        let bytes = fs::read(a.join(file)).unwrap();
+        let limit = if file == "report.html" {
+            1_500_000
+        } else {
+            600_000
+        };
+        assert!(bytes.len() < limit, "{file}: {} bytes", bytes.len());
+        assert!(
+            bytes == fs::read(b.join(file)).unwrap(),
+            "{file} differs between two runs"
+        );
+    }
+    let timeline = fs::read_to_string(a.join("timeline.svg")).unwrap();
+    assert!(timeline.contains("successes / s, per 0.15 s"));
 }

@@ -13,7 +13,7 @@ use crate::record::Tool;
 use crate::record::round;
 pub use crate::record::run::Manifest;
 use crate::record::run::{
-    DatabaseSummary, EngineFigures, EntrySummary, Input, LatencyMs, QueueSummary,
+    DatabaseSummary, EngineFigures, EntrySummary, Input, LatencyMs, MemoryLimit, QueueSummary,
 };
 use crate::sim::RunSummary;
 use crate::sim::broker::QueueTotals;
@@ -140,6 +140,18 @@ pub fn manifest(
             .zip(&summary.lost_writes)
             .filter(|(s, _)| s.replication.is_some())
             .map(|(s, lost)| (s.name.clone(), DatabaseSummary { lost_writes: *lost }))
+            .collect(),
+        memory: topology
+            .services
+            .iter()
+            .filter_map(|s| {
+                let m = s.memory.as_ref()?;
+                let limit = MemoryLimit {
+                    limit_mib: m.limit as f64 / (1024.0 * 1024.0),
+                    alerts: m.alerts.clone(),
+                };
+                Some((s.name.clone(), limit))
+            })
             .collect(),
         hypothesis,
         files: ["run.json", "metrics.csv", "events.jsonl", "analysis.json"]

@@ -30,6 +30,10 @@ pub struct Manifest {
     /// Per replicated database, over the whole run.
     #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
     pub databases: IndexMap<String, DatabaseSummary>,
+    /// Per service whose instances have a memory limit: the limit and the
+    /// alert levels, which the saturation chart draws.
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub memory: IndexMap<String, MemoryLimit>,
     /// The scenario's hypotheses, each with the values measured.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub hypothesis: Vec<Verdict>,
@@ -104,6 +108,13 @@ pub struct EntrySummary {
     /// failed, and unanswered requests at their age when the run ended (so,
     /// with any unanswered, a lower bound).
     pub latency_all_ms: LatencyMs,
+}
+
+/// An instance's memory limit and the shares of it that raise an alert.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct MemoryLimit {
+    pub limit_mib: f64,
+    pub alerts: Vec<f64>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]

@@ -9,8 +9,9 @@ use plotters::coord::Shift;
 use plotters::coord::ranged1d::SegmentValue;
 use plotters::prelude::*;
 
-use super::charts::{self, Chart, colour};
-use super::{Figure, escape, figure, write_atomic};
+use super::axis;
+use super::charts::{self, Chart, FONT, HEADING, Mark, colour};
+use super::{Figure, escape, figure, prose, write_atomic};
 use crate::error::{JsonPath, Problem, Result};
 use crate::record::compare::{Comparison, Metric, Rank, VariantResult};
 use crate::spec::Source;
@@ -25,8 +26,6 @@ pub const COMPARE_REPORT_FILES: [&str; 6] = [
     "latency.png",
 ];
 
-const FONT: &str = "sans-serif";
-
 fn err(e: impl std::fmt::Display) -> String {
     e.to_string()
 }
@@ -36,7 +35,40 @@ struct Panel {
     metric: Metric,
     title: &'static str,
     scale: f64,
-    unit: &'static str,
+    unit: Unit,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Unit {
+    Percent,
+    Ms,
+    Seconds,
+    Writes,
+}
+
+impl Unit {
+    /// A value as a bar's label: three significant digits are what a
+    /// comparison over a few seeds can tell apart.
+    fn label(self, v: f64) -> String {
+        let v = axis::significant(v, 3);
+        match self {
+            Unit::Percent => format!("{} %", axis::trim_number(v)),
+            Unit::Ms => axis::format_ms(v),
+            Unit::Seconds => format!("{} s", axis::trim_number(v)),
+            Unit::Writes => axis::trim_number(v),
+        }
+    }
+
+    fn axis_title(self, log: bool) -> &'static str {
+        match (self, log) {
+            (Unit::Percent, _) => "%",
+            (Unit::Ms, false) => "ms",
+            (Unit::Ms, true) => "ms (log)",
+            (Unit::Seconds, false) => "s",
+            (Unit::Seconds, true) => "s (log)",
+            (Unit::Writes, _) => "writes",
+        }
+    }
 }
 
 const PANELS: [Panel; 6] = [
@@ -44,37 +76,37 @@ const PANELS: [Panel; 6] = [
         metric: Metric::Availability,
         title: "availability (higher is better)",
         scale: 100.0,
-        unit: "%",
+        unit: Unit::Percent,
     },
     Panel {
         metric: Metric::P99Ms,
         title: "p99 latency (lower is better)",
         scale: 1.0,
-        unit: "ms",
+        unit: Unit::Ms,
     },
     Panel {
         metric: Metric::RecoveryS,
         title: "time to recover after the faults (lower is better)",
         scale: 1.0,
-        unit: "s",
+        unit: Unit::Seconds,
     },
     Panel {
         metric: Metric::LostWrites,
         title: "writes lost in failovers (lower is better)",
         scale: 1.0,
-        unit: "writes",
+        unit: Unit::Writes,
     },
     Panel {
         metric: Metric::HypothesisPassRate,
         title: "runs whose hypothesis held (higher is better)",
         scale: 100.0,
-        unit: "%",
+        unit: Unit::Percent,
     },
     Panel {
         metric: Metric::MetastableRate,
         title: "runs that never healed: metastable (lower is better)",
         scale: 100.0,
-        unit: "%",
+        unit: Unit::Percent,
     },
 ];
 
@@ -93,27 +125,99 @@ struct Intervals<'a> {
     comparison: &'a Comparison,
 }
 
+/// Values spread over more than this ratio are drawn on a log axis: a
+/// 16 ms bar beside a 9 s one is invisible on a linear one.
+const LOG_ABOVE: f64 = 20.0;
+
+/// How a panel's values map to its axis: linear from zero, or log10 over
+/// the decades the values span (bars then start at the axis' left end).
+#[derive(Clone, Copy)]
+struct Scale {
+    log: bool,
+    low: f64,
+    high: f64,
+}
+
+impl Scale {
+    fn of(values: &[Option<(f64, f64, f64)>], unit: Unit) -> Scale {
+        let all: Vec<f64> = values
+            .iter()
+            .flatten()
+            .flat_map(|(m, l, h)| [*m, *l, *h])
+            .collect();
+        let top = all.iter().copied().fold(0.0, f64::max);
+        let least = all
+            .iter()
+            .copied()
+            .filter(|v| *v > 0.0)
+            .fold(f64::INFINITY, f64::min);
+        let log = matches!(unit, Unit::Ms | Unit::Seconds)
+            && least.is_finite()
+            && top / least > LOG_ABOVE;
+        if log {
+            Scale {
+                log: true,
+                low: (least / 2.0).log10(),
+                high: (top * 3.0).log10(),
+            }
+        } else if unit == Unit::Percent {
+            Scale {
+                log: false,
+                low: 0.0,
+                high: 100.0,
+            }
+        } else {
+            Scale {
+                log: false,
+                low: 0.0,
+                high: (top * 1.3).max(1.0),
+            }
+        }
+    }
+
+    /// A value's position on the axis.
+    fn at(&self, v: f64) -> f64 {
+        if self.log {
+            v.max(10f64.powf(self.low)).log10()
+        } else {
+            v
+        }
+    }
+
+    /// The value at a position of the axis.
+    fn value(&self, x: f64) -> f64 {
+        if self.log { 10f64.powf(x) } else { x }
+    }
+
+    fn ticks(&self, length_px: f64) -> Option<Vec<f64>> {
+        self.log.then(|| {
+            axis::log_ticks(self.value(self.low), self.value(self.high), length_px, 64.0)
+                .into_iter()
+                .map(|t| t.log10())
+                .collect()
+        })
+    }
+}
+
+const PANEL_H: u32 = 70;
+const LANE_H: u32 = 26;
+
 impl Chart for Intervals<'_> {
     fn size(&self) -> (u32, u32) {
         let n = self.comparison.variants.len().max(1) as u32;
-        (1100, 60 + 3 * (70 + 26 * n))
+        (1100, HEADING + 3 * (PANEL_H + LANE_H * n))
     }
 
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String> {
         let c = self.comparison;
         let vs = &c.variants;
         let n = vs.len().max(1);
-        let (title, rest) = root.split_vertically(50);
-        title
-            .draw(&Text::new(
-                format!(
-                    "Variants of `{}` over {} seeds: mean and 95 % interval",
-                    c.scenario.name, c.seeds.count
-                ),
-                (10, 14),
-                (FONT, 20).into_font(),
-            ))
-            .map_err(err)?;
+        let (title, rest) = root.split_vertically(HEADING);
+        charts::heading(
+            &title,
+            "Figures per variant: mean over the seeds and its 95 % interval",
+            &compare_subtitle(c),
+        )?;
         let cells = rest.split_evenly((3, 2));
         let names: Vec<&str> = vs.iter().map(|v| v.name.as_str()).collect();
         let label_of = |v: &SegmentValue<usize>| match v {
@@ -125,31 +229,37 @@ impl Chart for Intervals<'_> {
                 .iter()
                 .map(|v| estimate(v, panel.metric, panel.scale))
                 .collect();
-            let top = values
-                .iter()
-                .flatten()
-                .map(|(m, _, h)| m.max(*h))
-                .fold(0.0, f64::max);
-            let top = if panel.unit == "%" {
-                100.0
-            } else {
-                (top * 1.15).max(1.0)
+            let scale = Scale::of(&values, panel.unit);
+            let plot_w = cell.dim_in_pixel().0 as f64 - 160.0 - 16.0;
+            let range = axis::Ticked {
+                range: scale.low..scale.high,
+                ticks: scale
+                    .ticks(plot_w)
+                    .unwrap_or_else(|| linear_ticks(scale.high)),
             };
             let mut chart = ChartBuilder::on(cell)
                 .caption(panel.title, (FONT, 14))
                 .margin(8)
                 .x_label_area_size(36)
                 .y_label_area_size(160)
-                .build_cartesian_2d(0.0..top, (0..n - 1).into_segmented())
+                .build_cartesian_2d(range, (0..n - 1).into_segmented())
                 .map_err(err)?;
+            let unit = panel.unit;
             chart
                 .configure_mesh()
                 .disable_y_mesh()
                 .light_line_style(WHITE)
+                .bold_line_style(BLACK.mix(0.1))
                 .y_labels(n)
                 .y_label_formatter(&label_of)
-                .x_desc(panel.unit)
-                .x_label_formatter(&|v| charts::trim_number(*v))
+                .x_desc(unit.axis_title(scale.log))
+                .x_label_formatter(&|v| {
+                    if scale.log {
+                        unit.label(scale.value(*v))
+                    } else {
+                        axis::trim_number(*v)
+                    }
+                })
                 .axis_desc_style((FONT, 12))
                 .label_style((FONT, 12))
                 .draw()
@@ -157,51 +267,99 @@ impl Chart for Intervals<'_> {
             for (k, value) in values.iter().enumerate() {
                 let lane = n - 1 - k;
                 let c = colour(k);
-                match value {
-                    Some((mean, low, high)) => {
-                        let mut bar = Rectangle::new(
-                            [
-                                (0.0, SegmentValue::Exact(lane)),
-                                (*mean, SegmentValue::Exact(lane + 1)),
-                            ],
-                            c.mix(0.75).filled(),
-                        );
-                        bar.set_margin(4, 4, 0, 0);
-                        chart.draw_series(std::iter::once(bar)).map_err(err)?;
-                        // The 95 % interval: a line with end caps across the bar.
-                        let mid = SegmentValue::CenterOf(lane);
-                        let whisker = BLACK.stroke_width(2);
-                        let mut lines = vec![PathElement::new(
-                            vec![(*low, mid.clone()), (*high, mid)],
-                            whisker,
-                        )];
-                        for x in [*low, *high] {
-                            let mut cap = Rectangle::new(
-                                [
-                                    (x, SegmentValue::Exact(lane)),
-                                    (x, SegmentValue::Exact(lane + 1)),
-                                ],
-                                whisker,
-                            );
-                            cap.set_margin(7, 7, 0, 0);
-                            chart.draw_series(std::iter::once(cap)).map_err(err)?;
-                        }
-                        chart.draw_series(lines.drain(..)).map_err(err)?;
-                    }
-                    None => {
-                        chart
-                            .draw_series(std::iter::once(Text::new(
-                                " not measured",
-                                (0.0, SegmentValue::CenterOf(lane)),
-                                (FONT, 12).into_font(),
-                            )))
-                            .map_err(err)?;
-                    }
+                let Some((mean, low, high)) = value else {
+                    chart
+                        .draw_series(std::iter::once(Text::new(
+                            " not measured",
+                            (scale.low, SegmentValue::CenterOf(lane)),
+                            (FONT, 12).into_font(),
+                        )))
+                        .map_err(err)?;
+                    continue;
+                };
+                let (m, lo, hi) = (scale.at(*mean), scale.at(*low), scale.at(*high));
+                let mut bar = Rectangle::new(
+                    [
+                        (scale.low, SegmentValue::Exact(lane)),
+                        (m, SegmentValue::Exact(lane + 1)),
+                    ],
+                    c.mix(0.75).filled(),
+                );
+                bar.set_margin(4, 4, 0, 0);
+                chart.draw_series(std::iter::once(bar)).map_err(err)?;
+                // The 95 % interval: a line with end caps across the bar.
+                let mid = SegmentValue::CenterOf(lane);
+                let whisker = BLACK.stroke_width(2);
+                for x in [lo, hi] {
+                    let mut cap = Rectangle::new(
+                        [
+                            (x, SegmentValue::Exact(lane)),
+                            (x, SegmentValue::Exact(lane + 1)),
+                        ],
+                        whisker,
+                    );
+                    cap.set_margin(7, 7, 0, 0);
+                    chart.draw_series(std::iter::once(cap)).map_err(err)?;
                 }
+                chart
+                    .draw_series(std::iter::once(PathElement::new(
+                        vec![(lo, mid.clone()), (hi, mid.clone())],
+                        whisker,
+                    )))
+                    .map_err(err)?;
+                // The value in words beside the bar, or inside its end when
+                // the bar reaches the right edge.
+                let text = unit.label(*mean);
+                let span = scale.high - scale.low;
+                let inside = hi - scale.low > 0.8 * span;
+                let (x, style) = if inside {
+                    (
+                        scale.low + 0.02 * span,
+                        (FONT, 12).into_font().color(&WHITE),
+                    )
+                } else {
+                    (hi + 0.015 * span, (FONT, 12).into_font().color(&BLACK))
+                };
+                chart
+                    .draw_series(std::iter::once(Text::new(
+                        text,
+                        (x, mid),
+                        style.pos(plotters::style::text_anchor::Pos::new(
+                            plotters::style::text_anchor::HPos::Left,
+                            plotters::style::text_anchor::VPos::Center,
+                        )),
+                    )))
+                    .map_err(err)?;
             }
         }
         Ok(())
     }
+}
+
+/// About six round ticks from zero to `top`.
+fn linear_ticks(top: f64) -> Vec<f64> {
+    let raw = top / 6.0;
+    let magnitude = 10f64.powf(raw.log10().floor());
+    let step = [1.0, 2.0, 2.5, 5.0, 10.0]
+        .into_iter()
+        .map(|m| m * magnitude)
+        .find(|s| *s >= raw)
+        .unwrap_or(raw);
+    (0..)
+        .map(|k| k as f64 * step)
+        .take_while(|v| *v <= top * (1.0 + 1e-9))
+        .collect()
+}
+
+fn compare_subtitle(c: &Comparison) -> String {
+    format!(
+        "scenario {} · {} variants · {} seeds from {} · differences against {}",
+        c.scenario.name,
+        c.variants.len(),
+        c.seeds.count,
+        c.seeds.first,
+        baseline_words(c).replace('`', "")
+    )
 }
 
 /// Each variant's latency distribution (mean over seeds per quantile).
@@ -209,13 +367,35 @@ struct Latency<'a> {
     comparison: &'a Comparison,
 }
 
+impl Latency<'_> {
+    fn legend(&self) -> Vec<(Mark, String)> {
+        self.comparison
+            .variants
+            .iter()
+            .enumerate()
+            .map(|(k, v)| (Mark::Line(colour(k), 3), v.name.clone()))
+            .collect()
+    }
+}
+
 impl Chart for Latency<'_> {
     fn size(&self) -> (u32, u32) {
-        (1100, 520)
+        let legend = charts::legend_height(&self.legend(), 1060, 13) as u32;
+        (1100, HEADING + legend + 520)
     }
 
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String> {
         let c = self.comparison;
+        let (title, rest) = root.split_vertically(HEADING);
+        charts::heading(
+            &title,
+            "Latency of successful requests per variant (mean over seeds at each percentile)",
+            &compare_subtitle(c),
+        )?;
+        let legend = self.legend();
+        let legend_px = charts::legend_height(&legend, 1060, 13) as u32;
+        let (legend_area, plot) = rest.split_vertically(legend_px);
+        charts::legend_row(&legend_area, &legend, (70, 0), 1000, 13)?;
         let curves: Vec<(String, Vec<(f64, f64)>)> = c
             .variants
             .iter()
@@ -225,7 +405,7 @@ impl Chart for Latency<'_> {
                     .iter()
                     .zip(&c.latency_quantiles)
                     .filter(|(ms, _)| **ms > 0.0)
-                    .map(|(ms, q)| (*ms, *q * 100.0))
+                    .map(|(ms, q)| (*ms, axis::tail_position(*q)))
                     .collect();
                 (v.name.clone(), points)
             })
@@ -239,44 +419,41 @@ impl Chart for Latency<'_> {
         } else {
             (0.1, 10.0)
         };
-        let mut chart = ChartBuilder::on(root)
-            .caption(
-                "Latency of successful requests per variant (mean over seeds at each percentile)",
-                (FONT, 18),
-            )
+        let top = c.latency_quantiles.iter().copied().fold(0.9, f64::max);
+        let top = axis::tail_position(top) * 1.04;
+        let plot_w = plot.dim_in_pixel().0 as f64 - 24.0 - 80.0;
+        let x_ticks = axis::log_ticks(low, high, plot_w, 56.0);
+        let mut chart = ChartBuilder::on(&plot)
             .margin(12)
-            .x_label_area_size(40)
-            .y_label_area_size(60)
-            .build_cartesian_2d((low..high).log_scale(), 0.0..100.0)
+            .x_label_area_size(48)
+            .y_label_area_size(80)
+            .build_cartesian_2d(
+                (low..high).log_scale().with_key_points(x_ticks),
+                axis::Ticked {
+                    range: 0.0..top,
+                    ticks: axis::tail_ticks(top),
+                },
+            )
             .map_err(err)?;
         chart
             .configure_mesh()
             .light_line_style(WHITE)
+            .bold_line_style(BLACK.mix(0.1))
             .x_desc("latency (ms, log)")
-            .y_desc("share of requests at most this fast (%)")
+            .y_desc("requests at most this slow (tail spread out)")
             .axis_desc_style((FONT, 13))
             .label_style((FONT, 12))
-            .x_label_formatter(&|v| charts::trim_number(*v))
+            .x_label_formatter(&|v| axis::format_ms(*v))
+            .y_label_formatter(&|v| axis::format_share(axis::tail_share(*v)))
             .draw()
             .map_err(err)?;
-        for (k, (name, points)) in curves.iter().enumerate() {
+        for (k, (_, points)) in curves.iter().enumerate() {
             let c = colour(k);
             chart
                 .draw_series(LineSeries::new(points.iter().copied(), c.stroke_width(2)))
-                .map_err(err)?
-                .label(name.clone())
-                .legend(move |(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 18, y)], c.stroke_width(2))
-                });
+                .map_err(err)?;
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::LowerRight)
-            .background_style(WHITE.mix(0.9))
-            .border_style(BLACK.mix(0.3))
-            .label_font((FONT, 13))
-            .draw()
-            .map_err(err)
+        Ok(())
     }
 }
 
@@ -393,19 +570,29 @@ fn title(c: &Comparison) -> String {
     )
 }
 
+/// The variant differences are taken against, named once: "the baseline
+/// variant", or "the baseline variant, `x`" when it has another name.
+fn baseline_words(c: &Comparison) -> String {
+    if c.baseline == "baseline" {
+        "the baseline variant".to_string()
+    } else {
+        format!("the baseline variant, `{}`", c.baseline)
+    }
+}
+
 fn html(c: &Comparison, ranked: &[(&Rank, &VariantResult)], figures: &[Figure]) -> String {
     let mut out = String::new();
     let _ = write!(
         out,
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>{}</title>\n<style>\n{}\n</style>\n</head>\n<body>\n",
-        escape(&title(c)),
+        super::plain(&title(c)),
         super::STYLE
     );
-    let _ = writeln!(out, "<h1>{}</h1>", escape(&title(c)));
+    let _ = writeln!(out, "<h1>{}</h1>", prose(&title(c)));
     let _ = writeln!(
         out,
-        "<p class=\"sub\">every variant sees the same traffic and fault timing on each seed, so differences are paired; baseline: {}; faultline {}</p>",
-        escape(&c.baseline),
+        "<p class=\"sub\">Every variant sees the same traffic and fault timing on each seed, so differences are paired; each is measured against {}. faultline {}</p>",
+        prose(&baseline_words(c)),
         escape(&c.tool.version)
     );
     let _ = writeln!(out, "<section id=\"ranking\">\n<h2>Ranking</h2>");
@@ -413,8 +600,9 @@ fn html(c: &Comparison, ranked: &[(&Rank, &VariantResult)], figures: &[Figure]) 
     super::html_table(&mut out, &HEADER, rows.iter().map(|r| r.as_slice()));
     let _ = writeln!(
         out,
-        "<p>Values are means with their 95 % intervals over the seeds; Δ is the seed-paired difference against the baseline. Ranking: {}.</p>\n</section>",
-        escape(&c.ranking_rule)
+        "<p>Values are means with their 95 % intervals over the seeds; Δ is the seed-paired difference against {}. Ranking: {}.</p>\n</section>",
+        prose(&baseline_words(c)),
+        prose(&c.ranking_rule)
     );
     for f in figures {
         let _ = writeln!(
@@ -434,8 +622,8 @@ fn markdown(c: &Comparison, ranked: &[(&Rank, &VariantResult)], figures: &[Figur
     let _ = writeln!(out, "# {}\n", title(c));
     let _ = writeln!(
         out,
-        "Every variant sees the same traffic and fault timing on each seed, so differences are paired. Values are means with their 95 % intervals; Δ is the seed-paired difference against `{}`.\n",
-        c.baseline
+        "Every variant sees the same traffic and fault timing on each seed, so differences are paired. Values are means with their 95 % intervals; Δ is the seed-paired difference against {}.\n",
+        baseline_words(c)
     );
     let rows = rows(ranked);
     super::markdown_table(&mut out, &HEADER, rows.iter().map(|r| r.as_slice()));

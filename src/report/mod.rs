@@ -2,9 +2,12 @@
 //! `report.html` (self-contained, the charts inline as SVG) and
 //! `report.md` with PNG charts, drawn from a run directory's files alone.
 
+mod axis;
 pub mod charts;
 pub mod comparison;
 pub mod data;
+mod font;
+mod scaled;
 
 use std::fmt::Write as _;
 use std::fs;
@@ -13,6 +16,7 @@ use std::path::Path;
 use crate::analysis::hypothesis::{CheckResult, Verdict, format_value};
 use crate::analysis::{Analysis, StepKind};
 use crate::error::{Error, Result};
+use crate::plan::Phase;
 use crate::record::run::Manifest;
 use charts::{CascadeStrip, Chart, DependencyGraph, Saturation, Timeline};
 use data::RunData;
@@ -101,15 +105,47 @@ fn escape(text: &str) -> String {
         .replace('"', "&quot;")
 }
 
+/// Text for the body of an HTML report: escaped, and the Markdown-style
+/// `code` spans the messages use set as code rather than shown as
+/// backticks. An unpaired backtick stays as written.
+fn prose(text: &str) -> String {
+    let mut out = String::new();
+    let mut parts = text.split('`').peekable();
+    let mut inside = false;
+    while let Some(part) = parts.next() {
+        if inside {
+            if parts.peek().is_some() {
+                let _ = write!(out, "<code>{}</code>", escape(part));
+            } else {
+                let _ = write!(out, "`{}", escape(part));
+            }
+        } else {
+            out.push_str(&escape(part));
+        }
+        inside = !inside;
+    }
+    out
+}
+
+/// A title for `<title>`, where markup does not apply.
+fn plain(text: &str) -> String {
+    escape(&text.replace('`', ""))
+}
+
 /// The facts both reports tell, as (heading, rows) tables and lines.
 struct Story {
     title: String,
     subtitle: String,
     description: Option<String>,
-    entries: Vec<[String; 6]>,
+    entries: Vec<[String; 9]>,
+    /// What the entries table counts.
+    entries_caption: String,
     verdicts: Vec<(bool, String, Vec<String>)>,
     chain: Vec<String>,
     times: Vec<String>,
+    /// Per entry, from the first fault on.
+    impact: Vec<[String; 5]>,
+    impact_caption: String,
     blast: Vec<String>,
 }
 
@@ -123,8 +159,19 @@ fn story(data: &RunData) -> Story {
         subtitle: subtitle(m),
         description: m.description.clone(),
         entries: entry_rows(m),
+        entries_caption: format!(
+            "Requests that arrived after the warm-up ({}–{} s), each counted once by how it ended{}; p50 and p99 of the successful ones, p99 all of every request (failures at the time they failed).",
+            axis::trim_number(m.warmup_s),
+            axis::trim_number(m.duration_s),
+            match m.entries.values().map(|e| e.in_flight).sum::<u64>() {
+                0 => String::new(),
+                n => format!(" ({n} still in flight at the end, not judged)"),
+            }
+        ),
         verdicts: m.hypothesis.iter().map(verdict).collect(),
         times: if faulted { times(a) } else { Vec::new() },
+        impact: if faulted { impact_rows(a) } else { Vec::new() },
+        impact_caption: impact_caption(data),
         blast: blast_radius(a, faulted),
         chain,
     }
@@ -148,29 +195,76 @@ fn subtitle(m: &Manifest) -> String {
 }
 
 /// One row per entry, in `ENTRY_HEADER`'s columns.
-fn entry_rows(m: &Manifest) -> Vec<[String; 6]> {
+fn entry_rows(m: &Manifest) -> Vec<[String; 9]> {
     m.entries
         .iter()
         .map(|(name, e)| {
             [
                 name.clone(),
                 e.requests.to_string(),
+                e.ok.to_string(),
+                e.errors.to_string(),
+                e.unanswered.to_string(),
                 format!("{:.3} %", e.availability * 100.0),
                 format!("{:.1}", e.latency_ms.p50),
                 format!("{:.1}", e.latency_ms.p99),
-                e.errors.to_string(),
+                format!(
+                    "{:.1}{}",
+                    e.latency_all_ms.p99,
+                    if e.unanswered > 0 { " or more" } else { "" }
+                ),
             ]
         })
         .collect()
 }
 
+/// One row per entry, in `IMPACT_HEADER`'s columns.
+fn impact_rows(a: &Analysis) -> Vec<[String; 5]> {
+    a.blast_radius
+        .entries
+        .iter()
+        .map(|e| {
+            [
+                e.entry.clone(),
+                e.requests.to_string(),
+                e.failed.to_string(),
+                format!("{:.2} %", e.failed_share * 100.0),
+                if e.affected { "yes" } else { "no" }.to_string(),
+            ]
+        })
+        .collect()
+}
+
+fn impact_caption(data: &RunData) -> String {
+    // The analysis counts each entry from the first fault until everything
+    // was back in band: a part of the requests counted above.
+    let span = data
+        .analysis
+        .blast_radius
+        .entries
+        .first()
+        .map_or((data.judged_period().from_s, data.duration_s()), |e| {
+            (e.from_s, e.to_s)
+        });
+    format!(
+        "From the first fault until everything was back in band ({}–{} s), a part of the requests counted above.",
+        axis::trim_number(span.0),
+        axis::trim_number(span.1)
+    )
+}
+
 /// Whether a hypothesis held, its headline, and one line per check.
 fn verdict(v: &Verdict) -> (bool, String, Vec<String>) {
+    let when = match v.phase {
+        Phase::Before => "before the fault",
+        Phase::During => "during the fault",
+        Phase::After => "after the fault",
+        Phase::Whole => "over the run after the warm-up",
+    };
     let head = format!(
-        "{} — {} over {} ({}–{} s)",
+        "{} — {}, {when} ({}–{} s)",
         v.name,
         v.probe,
-        v.phase,
         as_written(v.from_s),
         as_written(v.to_s)
     );
@@ -226,28 +320,10 @@ fn times(a: &Analysis) -> Vec<String> {
     ]
 }
 
-/// What users lost per entry, and, after a fault, the data lost.
+/// After a fault, the data lost (what users lost is `impact_rows`).
 fn blast_radius(a: &Analysis, faulted: bool) -> Vec<String> {
     let b = &a.blast_radius;
-    let mut lines: Vec<String> = b
-        .entries
-        .iter()
-        .map(|e| {
-            if e.affected {
-                format!(
-                    "{}: {} of {} requests failed ({:.2} %) from the first fault until everything was back ({:.1}–{:.1} s)",
-                    e.entry,
-                    e.failed,
-                    e.requests,
-                    e.failed_share * 100.0,
-                    e.from_s,
-                    e.to_s
-                )
-            } else {
-                format!("{}: unaffected", e.entry)
-            }
-        })
-        .collect();
+    let mut lines = Vec::new();
     if faulted {
         lines.push(format!("Writes lost in failovers: {}", b.lost_writes));
         lines.push(format!(
@@ -268,7 +344,7 @@ fn html_table<'a>(out: &mut String, header: &[&str], rows: impl Iterator<Item = 
     for row in rows {
         let _ = write!(out, "<tr>");
         for cell in row {
-            let _ = write!(out, "<td>{}</td>", escape(cell));
+            let _ = write!(out, "<td>{}</td>", prose(cell));
         }
         let _ = writeln!(out, "</tr>");
     }
@@ -287,13 +363,24 @@ fn markdown_table<'a>(out: &mut String, header: &[&str], rows: impl Iterator<Ite
     }
 }
 
-const ENTRY_HEADER: [&str; 6] = [
+const ENTRY_HEADER: [&str; 9] = [
     "entry",
     "requests",
+    "ok",
+    "failed",
+    "unanswered",
     "availability",
     "p50 ms",
     "p99 ms",
-    "errors",
+    "p99 all ms",
+];
+
+const IMPACT_HEADER: [&str; 5] = [
+    "entry",
+    "requests",
+    "failed",
+    "failed share",
+    "left its steady band",
 ];
 
 fn html(data: &RunData, figures: &[Figure]) -> String {
@@ -302,19 +389,20 @@ fn html(data: &RunData, figures: &[Figure]) -> String {
     let _ = write!(
         out,
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>{}</title>\n<style>\n{}\n</style>\n</head>\n<body>\n",
-        escape(&s.title),
+        plain(&s.title),
         STYLE
     );
     let _ = writeln!(
         out,
         "<h1>{}</h1>\n<p class=\"sub\">{}</p>",
-        escape(&s.title),
-        escape(&s.subtitle)
+        prose(&s.title),
+        prose(&s.subtitle)
     );
     if let Some(d) = &s.description {
-        let _ = writeln!(out, "<p class=\"lead\">{}</p>", escape(d));
+        let _ = writeln!(out, "<p class=\"lead\">{}</p>", prose(d));
     }
     let _ = writeln!(out, "<section id=\"numbers\">\n<h2>Key numbers</h2>");
+    let _ = writeln!(out, "<p>{}</p>", prose(&s.entries_caption));
     html_table(
         &mut out,
         &ENTRY_HEADER,
@@ -334,10 +422,10 @@ fn html(data: &RunData, figures: &[Figure]) -> String {
         let _ = writeln!(
             out,
             "<p><span class=\"{class}\">{word}</span> {}</p>\n<ul>",
-            escape(head)
+            prose(head)
         );
         for c in checks {
-            let _ = writeln!(out, "<li>{}</li>", escape(c));
+            let _ = writeln!(out, "<li>{}</li>", prose(c));
         }
         let _ = writeln!(out, "</ul>");
     }
@@ -350,11 +438,22 @@ fn html(data: &RunData, figures: &[Figure]) -> String {
     } else {
         let _ = writeln!(out, "<ol>");
         for step in &s.chain {
-            let _ = writeln!(out, "<li>{}</li>", escape(step));
+            let _ = writeln!(out, "<li>{}</li>", prose(step));
         }
         let _ = writeln!(out, "</ol>\n<ul>");
-        for line in s.times.iter().chain(&s.blast) {
-            let _ = writeln!(out, "<li>{}</li>", escape(line));
+        for line in &s.times {
+            let _ = writeln!(out, "<li>{}</li>", prose(line));
+        }
+        let _ = writeln!(out, "</ul>\n<h3>Blast radius</h3>");
+        let _ = writeln!(out, "<p>{}</p>", prose(&s.impact_caption));
+        html_table(
+            &mut out,
+            &IMPACT_HEADER,
+            s.impact.iter().map(|r| r.as_slice()),
+        );
+        let _ = writeln!(out, "<ul>");
+        for line in &s.blast {
+            let _ = writeln!(out, "<li>{}</li>", prose(line));
         }
         let _ = writeln!(out, "</ul>");
     }
@@ -392,7 +491,7 @@ fn markdown(data: &RunData, figures: &[Figure]) -> String {
     if let Some(d) = &s.description {
         let _ = writeln!(out, "{d}\n");
     }
-    let _ = writeln!(out, "## Key numbers\n");
+    let _ = writeln!(out, "## Key numbers\n\n{}\n", s.entries_caption);
     markdown_table(
         &mut out,
         &ENTRY_HEADER,
@@ -421,7 +520,17 @@ fn markdown(data: &RunData, figures: &[Figure]) -> String {
             let _ = writeln!(out, "{}. {step}", k + 1);
         }
         let _ = writeln!(out);
-        for line in s.times.iter().chain(&s.blast) {
+        for line in &s.times {
+            let _ = writeln!(out, "- {line}");
+        }
+        let _ = writeln!(out, "\n### Blast radius\n\n{}\n", s.impact_caption);
+        markdown_table(
+            &mut out,
+            &IMPACT_HEADER,
+            s.impact.iter().map(|r| r.as_slice()),
+        );
+        let _ = writeln!(out);
+        for line in &s.blast {
             let _ = writeln!(out, "- {line}");
         }
     }
@@ -438,7 +547,14 @@ fn mermaid(data: &RunData) -> String {
     let id = |k: usize| format!("n{k}");
     let mut out = String::from("flowchart LR\n");
     for (k, (name, _)) in nodes.iter().enumerate() {
-        let _ = writeln!(out, "  {}[\"{}\"]:::{}", id(k), name, data.worst(name));
+        let _ = writeln!(
+            out,
+            "  {}[\"{}<br/>{}\"]:::{}",
+            id(k),
+            name,
+            charts::describe(&data.sustained(name)),
+            data.sustained(name).health
+        );
     }
     for e in edges {
         let _ = writeln!(out, "  {} --> {}", id(e.from), id(e.to));
