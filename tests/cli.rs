@@ -481,6 +481,69 @@ fn problems_of_different_kinds_are_all_reported() {
     );
 }
 
+/// A typo does not hide the problems after it: every structural problem
+/// of a file is reported in one pass, each at its own line.
+#[test]
+fn every_structural_problem_is_reported_at_once() {
+    let model = r#"{
+  "name": "m",
+  "zones": ["a"],
+  "services": {
+    "api": {
+      "wrokers": 4,
+      "endpoints": { "x": { "work": { "constant": "1ms" }, "calls": { "d": { "to": "db.q", "timeout": "2 sekonds" } } } }
+    },
+    "db": {
+      "queue": "many",
+      "endpoints": { "q": { "work": { "constant": "1ms" } } }
+    }
+  },
+  "workload": { "e": { "endpoint": "api.x", "rate": "10/s" } }
+}
+"#;
+    let stderr = assert_model_rejected(
+        model,
+        &[
+            "services.api.wrokers (line 6,",
+            "did you mean `workers`",
+            "services.api.endpoints.x.calls.d.timeout (line 7,",
+            "services.db.queue (line 10,",
+            "3 problems found",
+        ],
+    );
+    // A field taken out to read on is not reported missing.
+    assert!(!stderr.contains("missing field"), "{stderr}");
+    let scenario = r#"{
+  "name": "s",
+  "model": "model.json",
+  "duraton": "10s",
+  "faults": {
+    "k": { "kind": "instance_kil", "target": "api" },
+    "z": { "kind": "zone_outage", "zone": "a", "at": "6O s", "for": "PT2M" }
+  }
+}
+"#;
+    assert_scenario_rejected(
+        scenario,
+        &[
+            "duraton (line 4,",
+            "faults.k.kind (line 6,",
+            "did you mean `instance_kill`",
+            "faults.z.at (line 7,",
+            "3 problems found",
+        ],
+    );
+}
+
+/// A scenario with a syntax error is reported as one, where the parser
+/// stopped, not as a model with an unknown field `model`.
+#[test]
+fn validate_reports_a_scenario_syntax_error_where_it_is() {
+    let scenario = "{\n  \"name\": \"s\",\n  \"model\": \"model.json\",,\n  \"duration\": \"10s\"\n}\n";
+    let stderr = assert_scenario_rejected(scenario, &["(line 3, column 2"]);
+    assert!(!stderr.contains("unknown field"), "{stderr}");
+}
+
 #[test]
 fn validate_checks_every_file_given_and_fails_if_any_is_bad() {
     let dir = inputs(&edit(MODEL, r#""workers": 4"#, r#""workers": 0"#), SCENARIO);

@@ -10,6 +10,7 @@ pub(super) fn run(files: &[PathBuf]) -> crate::Result<i32> {
     let mut failed = false;
     for file in files {
         let result = Source::read(file).and_then(|source| {
+            spec::check_syntax(&source)?;
             if spec::looks_like_scenario(&source.text) {
                 let plan = Plan::load(file)?;
                 let experiment = &plan.experiment;

@@ -181,6 +181,13 @@ pub fn experiment_from_texts(scenario_source: Source, model_source: Source) -> R
     .with_baseline()
 }
 
+/// The file's JSON syntax, checked before its kind is guessed: a syntax
+/// error is the problem of either kind of file, reported where the parser
+/// stopped.
+pub fn check_syntax(source: &Source) -> Result<()> {
+    deserialize::<serde::de::IgnoredAny>(source).map(|_| ())
+}
+
 /// What kind of file a JSON document is: scenarios name a model.
 pub fn looks_like_scenario(text: &str) -> bool {
     serde_json::from_str::<serde_json::Value>(text)
@@ -196,29 +203,41 @@ fn looks_like_model(text: &str) -> bool {
         .is_some_and(|v| v.get("services").is_some())
 }
 
+/// Reads a file's text as `T`, or every structural problem in it.
+///
+/// serde stops at the first problem, and a typo in one service would hide
+/// a malformed duration in another. So after the first, the file is read
+/// again as a JSON tree with each offending value taken out (an unknown
+/// key, a value of the wrong type or form), and again, until it reads or
+/// nothing more can be taken out; a required field missing only because
+/// its value was taken out is not a problem of the file, and takes out
+/// the object that holds it instead. An element of a list is never taken
+/// out, since that would shift the indices of the problems after it: the
+/// search stops there.
 pub(crate) fn deserialize<T: DeserializeOwned>(source: &Source) -> Result<T> {
     let mut de = serde_json::Deserializer::from_str(&source.text);
     let result: std::result::Result<T, _> = serde_path_to_error::deserialize(&mut de);
-    let value = result.map_err(|err| {
-        let inner = err.inner();
-        let (path, message) =
-            join_nested(convert_path(err.path()), strip_position(&inner.to_string()));
-        // A data error (wrong type, unknown field, bad duration) is shown
-        // at the start of the offending key, as for later checks; a syntax
-        // error where the parser stopped.
-        let position = if inner.is_data() && !path.0.is_empty() {
-            locate::position_of(&source.text, &path)
-        } else {
-            (inner.line() > 0).then(|| (inner.line(), inner.column().max(1)))
-        };
-        let suggestion = suggest_for_unknown_field(&message);
-        let mut problem = Problem::new(path, message).with_suggestion(suggestion);
-        problem.position = position;
-        Error::Invalid {
-            file: source.path.clone(),
-            problems: vec![problem],
+    let value = match result {
+        Ok(value) => value,
+        Err(err) => {
+            let first = problem_of(
+                source,
+                &err,
+                err.inner().is_data(),
+                err.inner().line(),
+                err.inner().column(),
+            );
+            let problems = if err.inner().is_data() {
+                every_problem::<T>(source, first)
+            } else {
+                vec![first]
+            };
+            return Err(Error::Invalid {
+                file: source.path.clone(),
+                problems,
+            });
         }
-    })?;
+    };
     de.end().map_err(|err| {
         let mut problem = Problem::new(JsonPath::root(), strip_position(&err.to_string()));
         problem.position = Some((err.line(), err.column().max(1)));
@@ -228,6 +247,114 @@ pub(crate) fn deserialize<T: DeserializeOwned>(source: &Source) -> Result<T> {
         }
     })?;
     Ok(value)
+}
+
+/// The problem a serde error describes, at its path. A data error (wrong
+/// type, unknown field, bad duration) is shown at the start of the
+/// offending key, as for later checks; a syntax error where the parser
+/// stopped.
+fn problem_of(
+    source: &Source,
+    err: &serde_path_to_error::Error<serde_json::Error>,
+    is_data: bool,
+    line: usize,
+    column: usize,
+) -> Problem {
+    let (path, message) = join_nested(
+        convert_path(err.path()),
+        strip_position(&err.inner().to_string()),
+    );
+    let position = if is_data && !path.0.is_empty() {
+        locate::position_of(&source.text, &path)
+    } else {
+        (line > 0).then(|| (line, column.max(1)))
+    };
+    let suggestion = suggest_for_unknown_field(&message);
+    let mut problem = Problem::new(path, message).with_suggestion(suggestion);
+    problem.position = position;
+    problem
+}
+
+/// At most this many problems from one file: past it, the file is more
+/// likely the wrong kind of file than one with that many typos.
+const MAX_PROBLEMS: usize = 50;
+
+/// `first` and the structural problems after it (see `deserialize`).
+fn every_problem<T: DeserializeOwned>(source: &Source, first: Problem) -> Vec<Problem> {
+    let mut problems = vec![first];
+    let Ok(mut tree) = serde_json::from_str::<serde_json::Value>(&source.text) else {
+        return problems;
+    };
+    let mut taken: Vec<JsonPath> = Vec::new();
+    while problems.len() < MAX_PROBLEMS {
+        let err = match serde_path_to_error::deserialize::<_, T>(&tree) {
+            Ok(_) => break,
+            Err(err) => err,
+        };
+        let problem = problem_of(source, &err, true, 0, 0);
+        let missing = problem
+            .message
+            .strip_prefix("missing field `")
+            .and_then(|rest| rest.split_once('`'))
+            .map(|(field, _)| problem.path.key(field));
+        // Missing because taken out, or because misspelt: a typo already
+        // reported with this field as its suggestion.
+        let explained = |field: &JsonPath| {
+            taken.contains(field)
+                || field.0.last().is_some_and(|last| {
+                    let Segment::Key(name) = last else {
+                        return false;
+                    };
+                    let suggestion = format!("did you mean `{name}`?");
+                    problems.iter().any(|p| {
+                        p.suggestion.as_deref() == Some(suggestion.as_str())
+                            && p.path.0.split_last().map(|(_, parent)| parent)
+                                == field.0.split_last().map(|(_, parent)| parent)
+                    })
+                })
+        };
+        let out = match missing {
+            Some(field) if explained(&field) => problem.path.clone(),
+            _ => {
+                let out = problem.path.clone();
+                if !problems
+                    .iter()
+                    .any(|p| p.path == problem.path && p.message == problem.message)
+                {
+                    problems.push(problem);
+                }
+                out
+            }
+        };
+        if !take_out(&mut tree, &out) {
+            break;
+        }
+        taken.push(out);
+    }
+    problems
+}
+
+/// Removes the key at `path` from its object; false when `path` is the
+/// root, in a list, or not in the tree.
+fn take_out(tree: &mut serde_json::Value, path: &JsonPath) -> bool {
+    let Some((last, parents)) = path.0.split_last() else {
+        return false;
+    };
+    let mut node = tree;
+    for segment in parents {
+        let next = match segment {
+            Segment::Key(key) => node.get_mut(key.as_str()),
+            Segment::Index(index) => node.get_mut(*index),
+        };
+        let Some(next) = next else {
+            return false;
+        };
+        node = next;
+    }
+    match (last, node) {
+        (Segment::Key(key), serde_json::Value::Object(map)) => map.shift_remove(key).is_some(),
+        _ => false,
+    }
 }
 
 fn convert_path(path: &serde_path_to_error::Path) -> JsonPath {

@@ -26,6 +26,10 @@ impl Duration {
                 "a duration cannot be negative, found \"{text}\"; write e.g. \"250ms\" or \"5s\""
             ));
         }
+        if trimmed.starts_with(['P', 'p']) {
+            return iso8601_duration(trimmed)
+                .map_err(|why| format!("expected an ISO 8601 duration such as \"PT5S\" or \"PT1H30M\", found \"{text}\" ({why})"));
+        }
         let parsed = humantime::parse_duration(trimmed).map_err(|e| {
             format!(
                 "expected a duration such as \"250ms\", \"5s\" or \"2m\", found \"{text}\" ({e})"
@@ -35,6 +39,51 @@ impl Duration {
             .map_err(|_| format!("duration \"{text}\" is longer than 584 years"))?;
         Ok(Duration(nanos))
     }
+}
+
+/// An ISO 8601 duration, as AWS FIS templates and Chaos Toolkit users
+/// write them (`"PT5S"`, `"PT1H30M"`, `"P1DT12H"`, `"P2W"`), to the
+/// millisecond. Years and months are refused: their length depends on the
+/// calendar, which a virtual clock does not have.
+fn iso8601_duration(text: &str) -> Result<Duration, String> {
+    use iso8601::Duration as Iso;
+    let upper = text.to_ascii_uppercase();
+    if !upper.bytes().any(|b| b.is_ascii_digit()) || upper.ends_with('T') {
+        return Err("it names no amount of time".into());
+    }
+    let (rest, parsed) = iso8601::parsers::parse_duration(upper.as_bytes())
+        .map_err(|_| "not in that form".to_string())?;
+    if !rest.is_empty() {
+        return Err(format!(
+            "\"{}\" after the duration",
+            &text[text.len() - rest.len()..]
+        ));
+    }
+    const SECOND: u64 = 1_000_000_000;
+    let nanos = match parsed {
+        Iso::Weeks(weeks) => u64::from(weeks) * 7 * 86_400 * SECOND,
+        Iso::YMDHMS {
+            year,
+            month,
+            day,
+            hour,
+            minute,
+            second,
+            millisecond,
+        } => {
+            if year != 0 || month != 0 {
+                return Err(
+                    "years and months have no fixed length; write days (\"P30D\") instead".into(),
+                );
+            }
+            let seconds = u64::from(day) * 86_400
+                + u64::from(hour) * 3_600
+                + u64::from(minute) * 60
+                + u64::from(second);
+            seconds * SECOND + u64::from(millisecond) * 1_000_000
+        }
+    };
+    Ok(Duration(nanos))
 }
 
 impl fmt::Display for Duration {
@@ -79,9 +128,9 @@ impl JsonSchema for Duration {
     fn json_schema(_: &mut SchemaGenerator) -> Schema {
         json_schema!({
             "type": "string",
-            "description": "A duration with units: ns, us, ms, s, m (minutes), h; parts may be combined (\"1m 30s\").",
-            "pattern": "^\\s*([0-9]+\\s*[a-zµ]+\\s*)+$",
-            "examples": ["250ms", "5s", "2m", "1h 30m"]
+            "description": "A duration with units: ns, us, ms, s, m (minutes), h, d; parts may be combined (\"1m 30s\") and have decimals (\"1.5s\"); or ISO 8601 (\"PT5S\", \"PT1H30M\", \"P1DT12H\", \"P2W\").",
+            "pattern": "^\\s*(([0-9]+(\\.[0-9]+)?\\s*[a-zµ]+\\s*)+|[Pp]([0-9]+[Ww]|[0-9]+[Dd]([Tt]([0-9]+[Hh]([0-9]+[Mm])?([0-9]+([.,][0-9]+)?[Ss])?|[0-9]+[Mm]([0-9]+([.,][0-9]+)?[Ss])?|[0-9]+([.,][0-9]+)?[Ss]))?|[Tt]([0-9]+[Hh]([0-9]+[Mm])?([0-9]+([.,][0-9]+)?[Ss])?|[0-9]+[Mm]([0-9]+([.,][0-9]+)?[Ss])?|[0-9]+([.,][0-9]+)?[Ss])))\\s*$",
+            "examples": ["250ms", "1.5s", "2m", "1h 30m", "PT5S"]
         })
     }
 }
@@ -372,6 +421,32 @@ impl JsonSchema for Share {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The JSON Schema an editor checks a file with accepts a duration
+    /// exactly when faultline does.
+    #[test]
+    fn the_schema_pattern_agrees_with_the_parser() {
+        let schema = Duration::json_schema(&mut SchemaGenerator::default());
+        let pattern = schema.get("pattern").and_then(|p| p.as_str()).unwrap();
+        let pattern = regex::Regex::new(pattern).unwrap();
+        for text in [
+            "250ms", "5s", "0.5ms", "1.5s", "2m", "1m 30s", " 1h 30m ", "3 days", "10us", "PT5S",
+            "pt1m30s", "PT0.5S", "PT1H30M", "P1DT12H", "P1D", "P2W", "PT1,5S", "P", "PT", "P1M",
+            "P1Y", "PT5Sx", "5S", "-5s", "5", "s", "", "P1DT", "1.s",
+        ] {
+            assert_eq!(
+                pattern.is_match(text),
+                Duration::parse(text).is_ok(),
+                "{text:?}: schema {} but parser {:?}",
+                pattern.is_match(text),
+                Duration::parse(text)
+            );
+        }
+        assert_eq!(Duration::parse("PT1H30M").unwrap().0, 5_400_000_000_000);
+        assert_eq!(Duration::parse("P1DT12H").unwrap().0, 129_600_000_000_000);
+        assert_eq!(Duration::parse("PT0.5S").unwrap().0, 500_000_000);
+        assert_eq!(Duration::parse("P2W").unwrap().0, 1_209_600_000_000_000);
+    }
     use proptest::prelude::*;
 
     #[test]
