@@ -8,7 +8,7 @@ use petgraph::graph::{NodeIndex, UnGraph};
 
 use super::acts::Acts;
 use super::judge::Judged;
-use super::{Health, Run, Step, StepKind, fault_targets, in_chain, seconds};
+use super::{Health, Run, Step, StepKind, in_chain, seconds};
 use crate::topology::{Component, Topology};
 
 /// Effects of a fault's end (hung connections reset when a zone comes back)
@@ -29,7 +29,7 @@ pub(super) fn cascade<O>(run: &Run<'_, O>, judged: &Judged, acts: &[Acts]) -> Ve
         .faults
         .iter()
         .map(|f| {
-            fault_targets(run.topology, f)
+            f.services(run.topology)
                 .into_iter()
                 .filter_map(|s| {
                     run.components
@@ -282,7 +282,7 @@ impl<O> Cascade<'_, '_, O> {
         let mut keyed: Vec<((u64, u32, u8, usize), Step)> = Vec::new();
         for (f, fault) in run.faults.iter().enumerate() {
             let acted = self.acts[f].first.unwrap_or(fault.start);
-            let names: Vec<&str> = fault_targets(run.topology, fault)
+            let names: Vec<&str> = fault.services(run.topology)
                 .into_iter()
                 .map(|s| run.topology.services[s as usize].name.as_str())
                 .collect();

@@ -22,7 +22,7 @@ mod times;
 
 use serde::{Deserialize, Serialize};
 
-use crate::faults::{Fault, FaultAction, FaultKind};
+use crate::faults::{Fault, FaultKind};
 use crate::plan::RunConfig;
 use crate::sim::RunSummary;
 use crate::topology::Topology;
@@ -271,52 +271,6 @@ fn seconds(ns: u64) -> f64 {
     (ns as f64 / 1e6).round() / 1e3
 }
 
-/// Services a fault acts on directly.
-pub fn fault_targets(topology: &Topology, fault: &Fault) -> Vec<u32> {
-    let service_of_instance = |i: &u32| topology.instances[*i as usize].service.0;
-    let service_of_endpoint = |e: &u32| topology.endpoints[*e as usize].service.0;
-    let mut targets: Vec<u32> = match &fault.action {
-        FaultAction::Kill { service, .. }
-        | FaultAction::Freeze { service, .. }
-        | FaultAction::ChaosMonkey { service, .. } => vec![*service],
-        FaultAction::ZoneOutage { zone } => topology
-            .instances
-            .iter()
-            .filter(|i| i.zone.0 == *zone)
-            .map(|i| i.service.0)
-            .collect(),
-        FaultAction::Latency { endpoints, .. } | FaultAction::Errors { endpoints, .. } => {
-            endpoints.iter().map(service_of_endpoint).collect()
-        }
-        FaultAction::ReplicationLag { instance, .. } => vec![service_of_instance(instance)],
-        FaultAction::LinkLatency { from, to, .. } => vec![*to, *from],
-        FaultAction::CpuStress { instances, .. } | FaultAction::MemoryLeak { instances, .. } => {
-            instances.iter().map(service_of_instance).collect()
-        }
-        FaultAction::Partition {
-            service_sides,
-            zone_sides,
-            ..
-        } => (0..topology.services.len() as u32)
-            .filter(|s| {
-                service_sides.iter().any(|side| side[*s as usize])
-                    || topology
-                        .instances
-                        .iter()
-                        .filter(|i| i.service.0 == *s)
-                        .any(|i| zone_sides.iter().any(|side| side[i.zone.index()]))
-            })
-            .collect(),
-    };
-    let mut seen = Vec::new();
-    targets.retain(|t| {
-        let new = !seen.contains(t);
-        seen.push(*t);
-        new
-    });
-    targets
-}
-
 /// Which components the cascade is told in: what users see (entries),
 /// services and connection pools. Endpoints repeat their service.
 fn in_chain(component: Component) -> bool {
@@ -433,7 +387,7 @@ impl<'a, O> Run<'a, O> {
             .map(|f| FaultInfo {
                 name: f.name.clone(),
                 kind: f.kind,
-                targets: fault_targets(self.topology, f)
+                targets: f.services(self.topology)
                     .into_iter()
                     .map(|s| self.topology.services[s as usize].name.clone())
                     .collect(),

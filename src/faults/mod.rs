@@ -146,6 +146,52 @@ pub struct Fault {
 }
 
 impl Fault {
+    /// The services it acts on directly, each once, in order.
+    pub fn services(&self, topology: &Topology) -> Vec<u32> {
+        let service_of_instance = |i: &u32| topology.instances[*i as usize].service.0;
+        let service_of_endpoint = |e: &u32| topology.endpoints[*e as usize].service.0;
+        let mut targets: Vec<u32> = match &self.action {
+            FaultAction::Kill { service, .. }
+            | FaultAction::Freeze { service, .. }
+            | FaultAction::ChaosMonkey { service, .. } => vec![*service],
+            FaultAction::ZoneOutage { zone } => topology
+                .instances
+                .iter()
+                .filter(|i| i.zone.0 == *zone)
+                .map(|i| i.service.0)
+                .collect(),
+            FaultAction::Latency { endpoints, .. } | FaultAction::Errors { endpoints, .. } => {
+                endpoints.iter().map(service_of_endpoint).collect()
+            }
+            FaultAction::ReplicationLag { instance, .. } => vec![service_of_instance(instance)],
+            FaultAction::LinkLatency { from, to, .. } => vec![*to, *from],
+            FaultAction::CpuStress { instances, .. } | FaultAction::MemoryLeak { instances, .. } => {
+                instances.iter().map(service_of_instance).collect()
+            }
+            FaultAction::Partition {
+                service_sides,
+                zone_sides,
+                ..
+            } => (0..topology.services.len() as u32)
+                .filter(|s| {
+                    service_sides.iter().any(|side| side[*s as usize])
+                        || topology
+                            .instances
+                            .iter()
+                            .filter(|i| i.service.0 == *s)
+                            .any(|i| zone_sides.iter().any(|side| side[i.zone.index()]))
+                })
+                .collect(),
+        };
+        let mut seen = Vec::new();
+        targets.retain(|t| {
+            let new = !seen.contains(t);
+            seen.push(*t);
+            new
+        });
+        targets
+    }
+
     /// When it stops acting: its end, or the instant of a kill; `None` when
     /// it lasts to the end of the run.
     pub fn ends_at(&self) -> Option<u64> {

@@ -33,6 +33,31 @@ pub struct ModelSpec {
     /// name.
     #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
     pub clients: IndexMap<String, ClientsSpec>,
+    /// Lint findings this design accepts, each with its reason.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lint: Option<LintSpec>,
+}
+
+/// What `faultline lint` should not report about this file.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LintSpec {
+    /// Findings accepted on purpose, each with why.
+    #[serde(default)]
+    pub allow: Vec<AllowSpec>,
+}
+
+/// One accepted finding: a rule (its code, `L101`, or name,
+/// `single-instance`), where (a JSON path and everything under it; the
+/// whole file when absent), and why the design accepts it.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AllowSpec {
+    pub rule: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at: Option<String>,
+    /// The reason, in a sentence: a finding is allowed only with one.
+    pub because: String,
 }
 
 /// A population of connected clients (mobile apps, websockets): each

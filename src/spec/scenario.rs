@@ -52,6 +52,9 @@ pub struct ScenarioSpec {
     /// written is.
     #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
     pub variants: IndexMap<String, serde_json::Map<String, serde_json::Value>>,
+    /// Lint findings this experiment accepts, each with its reason.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lint: Option<super::model::LintSpec>,
 }
 
 /// Part of the run a check looks at.
