@@ -12,6 +12,9 @@
 //! - [`faults`]: a scenario's faults resolved against the topology.
 //! - [`observe`]: per-window metrics, state-change events, trace digest, and
 //!   the sinks that write them.
+//! - [`lint`]: what a model that validates may do that its author did not
+//!   mean (single points of failure, timeouts longer than their caller's,
+//!   retries multiplying down a path, …), found without running it.
 //! - [`analysis`]: steady bands, the cascade chain, detection and recovery
 //!   times, and the verdicts of the scenario's hypotheses.
 //! - [`record`]: the JSON files a run and a comparison write, as the structs
@@ -38,6 +41,7 @@ pub mod components;
 pub mod error;
 pub mod experiment;
 pub mod faults;
+pub mod lint;
 pub mod observe;
 pub mod plan;
 pub mod record;

@@ -539,7 +539,8 @@ fn every_structural_problem_is_reported_at_once() {
 /// stopped, not as a model with an unknown field `model`.
 #[test]
 fn validate_reports_a_scenario_syntax_error_where_it_is() {
-    let scenario = "{\n  \"name\": \"s\",\n  \"model\": \"model.json\",,\n  \"duration\": \"10s\"\n}\n";
+    let scenario =
+        "{\n  \"name\": \"s\",\n  \"model\": \"model.json\",,\n  \"duration\": \"10s\"\n}\n";
     let stderr = assert_scenario_rejected(scenario, &["(line 3, column 2"]);
     assert!(!stderr.contains("unknown field"), "{stderr}");
 }
@@ -555,6 +556,85 @@ fn validate_checks_every_file_given_and_fails_if_any_is_bad() {
     );
     assert_eq!(stdout(&output).matches("ok: good.json").count(), 2);
     assert!(stderr(&output).contains("model.json: services.api.workers"));
+}
+
+// -------------------------------------------------------------------- lint
+
+/// Every shipped model and scenario (the benchmark set too) is clean at
+/// `--deny warnings`, or carries an allowance that says why.
+#[test]
+fn the_shipped_files_lint_clean_or_say_why() {
+    let mut files = Vec::new();
+    for dir in ["models", "models/bench", "scenarios", "scenarios/bench"] {
+        for entry in fs::read_dir(repo().join(dir)).unwrap().flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.ends_with(".json") {
+                files.push(format!("{dir}/{name}"));
+            }
+        }
+    }
+    files.sort();
+    assert!(files.len() >= 20, "{files:?}");
+    let mut args = vec!["lint", "--deny", "warnings", "--format", "json"];
+    args.extend(files.iter().map(String::as_str));
+    let output = expect_exit(&repo(), &args, 0);
+    let findings: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    for f in findings.as_array().unwrap() {
+        let because = f["allowed"]
+            .as_str()
+            .unwrap_or_else(|| panic!("not allowed: {f}"));
+        assert!(because.len() > 20, "a reason, in a sentence: {f}");
+    }
+}
+
+/// Findings at or above `--deny` exit 1, each at its line with why and
+/// what to change; `run` names them before it simulates; bad input is 2.
+#[test]
+fn lint_finds_the_traps_of_a_design_that_validates() {
+    let model = edit(
+        MODEL,
+        r#""workers": 4"#,
+        r#""workers": 4, "instances": {"count": 1}"#,
+    );
+    let model = edit(
+        &model,
+        r#""rate": "10/s""#,
+        r#""rate": "10/s", "timeout": "5s""#,
+    );
+    let dir = inputs(&model, SCENARIO);
+    let output = expect_exit(dir.path(), &["lint", "model.json"], 0);
+    let text = stdout(&output);
+    assert!(
+        text.contains("warning[L101 single-instance]: model.json:6:"),
+        "{text}"
+    );
+    assert!(text.contains("fix: run two or more instances"), "{text}");
+    assert!(text.contains("lint: 1 warning"), "{text}");
+    expect_exit(dir.path(), &["lint", "--deny", "warnings", "model.json"], 1);
+    expect_exit(
+        dir.path(),
+        &["lint", "--deny", "warnings", "scenario.json"],
+        1,
+    );
+    let json = stdout(&expect_exit(
+        dir.path(),
+        &["lint", "--format", "json", "model.json"],
+        0,
+    ));
+    let findings: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(findings[0]["code"], "L101");
+    assert_eq!(findings[0]["path"], "services.api.instances");
+    assert_eq!(findings[0]["severity"], "warning");
+    let run = expect_exit(dir.path(), &["run", "scenario.json", "--out", "out"], 0);
+    assert!(
+        stderr(&run).contains("warning L101 single-instance: services.api.instances"),
+        "{}",
+        stderr(&run)
+    );
+    fs::write(dir.path().join("bad.json"), "{").unwrap();
+    expect_exit(dir.path(), &["lint", "bad.json"], 2);
+    let rules = stdout(&expect_exit(dir.path(), &["lint", "--rules"], 0));
+    assert!(rules.contains("L301 retry-amplification"), "{rules}");
 }
 
 // ------------------------------------------------------------------- graph

@@ -282,7 +282,8 @@ impl<O> Cascade<'_, '_, O> {
         let mut keyed: Vec<((u64, u32, u8, usize), Step)> = Vec::new();
         for (f, fault) in run.faults.iter().enumerate() {
             let acted = self.acts[f].first.unwrap_or(fault.start);
-            let names: Vec<&str> = fault.services(run.topology)
+            let names: Vec<&str> = fault
+                .services(run.topology)
                 .into_iter()
                 .map(|s| run.topology.services[s as usize].name.as_str())
                 .collect();

@@ -387,7 +387,8 @@ impl<'a, O> Run<'a, O> {
             .map(|f| FaultInfo {
                 name: f.name.clone(),
                 kind: f.kind,
-                targets: f.services(self.topology)
+                targets: f
+                    .services(self.topology)
                     .into_iter()
                     .map(|s| self.topology.services[s as usize].name.clone())
                     .collect(),

@@ -58,7 +58,8 @@ impl<O> Run<'_, O> {
                 (0..self.faults.len())
                     .filter(|f| acts[*f].first.is_some_and(|t| t <= e.time))
                     .filter(|f| {
-                        self.faults[*f].services(self.topology)
+                        self.faults[*f]
+                            .services(self.topology)
                             .iter()
                             .any(|t| services.contains(t))
                     })

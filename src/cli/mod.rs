@@ -23,6 +23,7 @@ macro_rules! outln {
 mod bench;
 mod compare;
 mod graph;
+mod lint;
 mod merge;
 mod progress;
 mod replay;
@@ -67,6 +68,11 @@ enum Command {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
+    /// Find what a model that validates may do that its author did not
+    /// mean: single points of failure, timeouts longer than their caller's,
+    /// retries multiplying down a path, pools and health checks that turn a
+    /// slow dependency into an outage.
+    Lint(lint::Args),
     /// Print the service dependency graph of a model (or a scenario's model).
     Graph(graph::Args),
     /// Print the JSON Schema of model or scenario files, for editors.
@@ -129,6 +135,7 @@ pub fn main() -> i32 {
         Command::Compare(args) => compare::run(args),
         Command::Merge(args) => merge::run(args),
         Command::Validate { files } => validate::run(&files),
+        Command::Lint(args) => lint::run(args),
         Command::Graph(args) => graph::run(args),
         Command::Schema(args) => schema::run(args),
         Command::Bench(args) => bench::run(args),

@@ -51,6 +51,7 @@ pub(super) fn run(args: Args) -> crate::Result<i32> {
         None => demo_plan()?,
     }
     .with_variant(&args.variant)?;
+    print_lint(&plan, args.scenario.as_deref());
     let config = plan.config(args.seed);
     let bar = super::progress::Progress::new(
         config.duration / 1_000_000,
@@ -91,6 +92,30 @@ pub(super) fn run(args: Args) -> crate::Result<i32> {
         report
     );
     Ok(if failed { 1 } else { 0 })
+}
+
+/// What lint finds at warning and above, one line each, before the run:
+/// a design that does what its author did not mean is best known before
+/// reading its results.
+fn print_lint(plan: &Plan, scenario: Option<&std::path::Path>) {
+    let findings = crate::lint::plan(plan);
+    let shown: Vec<_> = findings
+        .iter()
+        .filter(|f| f.allowed.is_none() && f.severity >= crate::lint::Severity::Warning)
+        .collect();
+    if shown.is_empty() {
+        return;
+    }
+    let how = scenario.map_or("`faultline lint` on the scenario".to_string(), |p| {
+        format!("`faultline lint {}`", p.display())
+    });
+    eprintln!(
+        "lint: {} ({how} says why each matters and what to change)",
+        crate::lint::summary(&findings)
+    );
+    for f in shown {
+        eprintln!("  {} {} {}: {}", f.severity.name(), f.code, f.rule, f.path);
+    }
 }
 
 fn print_summary(plan: &Plan, result: &RunResult, is_demo: bool) {

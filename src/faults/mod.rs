@@ -165,7 +165,8 @@ impl Fault {
             }
             FaultAction::ReplicationLag { instance, .. } => vec![service_of_instance(instance)],
             FaultAction::LinkLatency { from, to, .. } => vec![*to, *from],
-            FaultAction::CpuStress { instances, .. } | FaultAction::MemoryLeak { instances, .. } => {
+            FaultAction::CpuStress { instances, .. }
+            | FaultAction::MemoryLeak { instances, .. } => {
                 instances.iter().map(service_of_instance).collect()
             }
             FaultAction::Partition {
