@@ -12,6 +12,7 @@
 pub mod partial;
 pub mod report;
 pub mod stats;
+pub mod verdict;
 
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -55,6 +56,13 @@ pub struct RunFigures {
     pub metastable: bool,
     /// Whether every hypothesis held; `None` when the scenario has none.
     pub hypothesis_passed: Option<bool>,
+    /// Seconds from the first connection a connected client lost until
+    /// every client of every group was connected again; when some were
+    /// still not connected at the end, the rest of the run (a lower bound,
+    /// so never reconnecting cannot look fast). `None` when no client lost
+    /// a connection (or the model has none).
+    #[serde(default)]
+    pub reconnect_s: Option<f64>,
     /// Latency of all entry requests (ms, as `p99_ms`) at `LATENCY_QUANTILES`:
     /// averaged over seeds per quantile, the comparison's latency curves.
     #[serde(default)]
@@ -106,6 +114,7 @@ pub fn measure(plan: &Plan, seed: u64, budget: Budget) -> Result<RunFigures> {
         recovery_s,
         metastable: analysis.metastable,
         hypothesis_passed: evaluation.hypothesis_passed(),
+        reconnect_s: None,
         latency_ms,
     })
 }
