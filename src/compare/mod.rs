@@ -114,9 +114,18 @@ pub fn measure(plan: &Plan, seed: u64, budget: Budget) -> Result<RunFigures> {
         recovery_s,
         metastable: analysis.metastable,
         hypothesis_passed: evaluation.hypothesis_passed(),
-        reconnect_s: None,
+        reconnect_s: reconnect_s(&summary.clients, plan.config.duration),
         latency_ms,
     })
+}
+
+/// The longest time to reconnect of any client group (a lower bound where
+/// one never reconnected whole), or `None` when no connection was lost.
+fn reconnect_s(clients: &[crate::sim::clients::ClientTotals], end_ns: u64) -> Option<f64> {
+    clients
+        .iter()
+        .filter_map(|t| manifest::client_summary(t, end_ns).time_to_reconnect_s)
+        .reduce(f64::max)
 }
 
 /// A deterministic slice of the grid: cells `k` with `k % count == index`.

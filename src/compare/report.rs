@@ -456,7 +456,7 @@ pub fn table(comparison: &Comparison) -> String {
             let _ = write!(out, " {:>16}", scaled(&m.reconnect_s, 1.0, 1));
         }
         let (better, worse) = r.drivers();
-        let _ = writeln!(out, "  {}", verdict::in_words(r.verdict, &better, &worse));
+        let _ = writeln!(out, "  {}", r.verdict.in_words(&better, &worse));
     }
     out
 }

@@ -104,36 +104,6 @@ pub fn tier(verdict: RankVerdict) -> u8 {
     }
 }
 
-/// A judged metric as a reader names it.
-pub fn label(metric: Metric) -> &'static str {
-    match metric {
-        Metric::Availability => "availability",
-        Metric::ErrorRate => "error rate",
-        Metric::P99Ms => "p99",
-        Metric::LostWrites => "lost writes",
-        Metric::RecoveryS => "recovery",
-        Metric::MetastableRate => "metastable",
-        Metric::HypothesisPassRate => "hypothesis",
-        Metric::ReconnectS => "reconnect",
-    }
-}
-
-/// The verdict with the metrics that drove it: `better: availability,
-/// recovery`, `mixed: better p99; worse availability`.
-pub fn in_words(verdict: RankVerdict, better_on: &[Metric], worse_on: &[Metric]) -> String {
-    let list = |ms: &[Metric]| ms.iter().map(|m| label(*m)).collect::<Vec<_>>().join(", ");
-    match verdict {
-        RankVerdict::Better => format!("better: {}", list(better_on)),
-        RankVerdict::Worse => format!("worse: {}", list(worse_on)),
-        RankVerdict::Mixed => format!(
-            "mixed: better {}; worse {}",
-            list(better_on),
-            list(worse_on)
-        ),
-        other => other.name().to_string(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -175,7 +145,10 @@ mod tests {
         assert_eq!(judge(Metric::P99Ms, &up, Some(10.0)), Judgement::Worse);
         assert_eq!(judge(Metric::RecoveryS, &up, Some(5.0)), Judgement::Worse);
         let down = diff(-50.0, -60.0, -40.0);
-        assert_eq!(judge(Metric::ReconnectS, &down, Some(1.0)), Judgement::Better);
+        assert_eq!(
+            judge(Metric::ReconnectS, &down, Some(1.0)),
+            Judgement::Better
+        );
         assert_eq!(
             judge(Metric::HypothesisPassRate, &diff(0.5, 0.2, 0.8), Some(0.1)),
             Judgement::Better
@@ -212,10 +185,22 @@ mod tests {
             (Some(40.0), EffectSource::Default)
         );
         assert_eq!(minimum_effect(Metric::P99Ms, Some(3.0), &none).0, Some(1.0));
-        assert_eq!(minimum_effect(Metric::RecoveryS, Some(20.0), &none).0, Some(5.0));
-        assert_eq!(minimum_effect(Metric::RecoveryS, Some(120.0), &none).0, Some(12.0));
-        assert_eq!(minimum_effect(Metric::ReconnectS, Some(4.0), &none).0, Some(1.0));
-        assert_eq!(minimum_effect(Metric::Availability, Some(0.9), &none).0, Some(0.001));
+        assert_eq!(
+            minimum_effect(Metric::RecoveryS, Some(20.0), &none).0,
+            Some(5.0)
+        );
+        assert_eq!(
+            minimum_effect(Metric::RecoveryS, Some(120.0), &none).0,
+            Some(12.0)
+        );
+        assert_eq!(
+            minimum_effect(Metric::ReconnectS, Some(4.0), &none).0,
+            Some(1.0)
+        );
+        assert_eq!(
+            minimum_effect(Metric::Availability, Some(0.9), &none).0,
+            Some(0.001)
+        );
         assert_eq!(minimum_effect(Metric::RecoveryS, None, &none).0, None);
         let set = MinimumEffects {
             p99_ms: Some(250.0),
@@ -254,7 +239,7 @@ mod tests {
         assert_eq!(v.with(Better), vec![Metric::Availability]);
         assert_eq!(v.with(Worse), vec![Metric::P99Ms]);
         assert_eq!(
-            in_words(overall(&v), &v.with(Better), &v.with(Worse)),
+            overall(&v).in_words(&v.with(Better), &v.with(Worse)),
             "mixed: better availability; worse p99"
         );
         assert_eq!(overall(&verdicts(&[])), RankVerdict::NoClearDifference);

@@ -136,6 +136,20 @@ impl Metric {
         }
     }
 
+    /// The metric as a reader names it.
+    pub fn label(self) -> &'static str {
+        match self {
+            Metric::Availability => "availability",
+            Metric::ErrorRate => "error rate",
+            Metric::P99Ms => "p99",
+            Metric::LostWrites => "lost writes",
+            Metric::RecoveryS => "recovery",
+            Metric::MetastableRate => "metastable",
+            Metric::HypothesisPassRate => "hypothesis",
+            Metric::ReconnectS => "reconnect",
+        }
+    }
+
     /// The metric a key names.
     pub fn from_key(key: &str) -> Option<Metric> {
         Metric::ALL.into_iter().find(|m| m.key() == key)
@@ -384,6 +398,24 @@ impl RankVerdict {
             RankVerdict::Mixed => "mixed",
             RankVerdict::NoClearDifference => "no clear difference",
             RankVerdict::NotApplicable => "n/a",
+        }
+    }
+}
+
+impl RankVerdict {
+    /// The verdict with the metrics that drove it: `better: availability,
+    /// recovery`, `mixed: better p99; worse availability`.
+    pub fn in_words(self, better_on: &[Metric], worse_on: &[Metric]) -> String {
+        let list = |ms: &[Metric]| ms.iter().map(|m| m.label()).collect::<Vec<_>>().join(", ");
+        match self {
+            RankVerdict::Better => format!("better: {}", list(better_on)),
+            RankVerdict::Worse => format!("worse: {}", list(worse_on)),
+            RankVerdict::Mixed => format!(
+                "mixed: better {}; worse {}",
+                list(better_on),
+                list(worse_on)
+            ),
+            other => other.name().to_string(),
         }
     }
 }

@@ -6,6 +6,7 @@ mod axis;
 pub mod charts;
 pub mod comparison;
 pub mod data;
+mod differences;
 mod font;
 mod scaled;
 

@@ -184,6 +184,7 @@ pub enum Mark {
     Shade(RGBColor, f64),
     Rule(RGBColor),
     Triangle(RGBColor),
+    Dot(RGBColor),
 }
 
 /// Legend entries in a row (wrapping) from `(x, y)` within `width`; the
@@ -243,6 +244,9 @@ pub fn legend_row<DB: DrawingBackend>(
                 .map_err(err)?,
             Mark::Triangle(c) => area
                 .draw(&TriangleMarker::new((x + 10, mid), 6, c.filled()))
+                .map_err(err)?,
+            Mark::Dot(c) => area
+                .draw(&Circle::new((x + 10, mid), 4, c.filled()))
                 .map_err(err)?,
         }
         area.draw(&Text::new(label.clone(), (x + 26, y), font.clone()))
