@@ -186,6 +186,11 @@ pub fn manifest(
         files: ["run.json", "metrics.csv", "events.jsonl", "analysis.json"]
             .into_iter()
             .chain(crate::report::RUN_REPORT_FILES)
+            .chain(
+                crate::report::CLIENT_REPORT_FILES
+                    .into_iter()
+                    .filter(|_| !topology.client_groups.is_empty()),
+            )
             .map(str::to_string)
             .collect(),
     }

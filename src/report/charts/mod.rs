@@ -5,6 +5,7 @@
 //! outside the plotting areas, so they never hide data.
 
 mod cascade;
+mod clients;
 mod graph;
 mod saturation;
 mod timeline;
@@ -23,6 +24,7 @@ use super::scaled::{SCALE, Scaled};
 use crate::analysis::Health;
 
 pub use cascade::CascadeStrip;
+pub use clients::Clients;
 pub use graph::{DependencyGraph, Edge, Layout, describe, layout};
 pub use saturation::Saturation;
 pub use timeline::Timeline;
