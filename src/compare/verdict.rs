@@ -12,7 +12,7 @@ use crate::record::compare::{
 
 /// The rule of the ranking and of every verdict, in words, as
 /// `compare.json` carries it.
-pub const RULE: &str = "each variant is judged against the baseline on availability, all-requests p99 latency, lost writes, recovery time, hypothesis pass rate and time to reconnect its clients (where measured): a metric is clearly better or worse when the 95% interval of its seed-paired difference excludes zero and the mean difference is at least the metric's minimum effect (defaults: availability 0.1 percentage points; p99 10% of the baseline's mean p99, at least 1 ms; lost writes 1; recovery 10% of the baseline's mean, at least 5 s; hypothesis pass rate 10 percentage points; reconnect 10% of the baseline's mean, at least 1 s; a scenario's compare.minimum_effect replaces them), else no clear difference. verdict: better when some metric is clearly better and none clearly worse, worse the other way round, mixed (a trade-off) when some are better and some worse, no clear difference otherwise, n/a with fewer than two seeds. ranking: better, then mixed, then no clear difference (with the baseline), then worse; within each, by mean availability (higher first), then mean p99 (lower first), then the scenario's order";
+pub const RULE: &str = "each variant is judged against the baseline on availability, all-requests p99 latency, lost writes, recovery time, hypothesis pass rate and time to reconnect its clients (where measured): a metric is clearly better or worse when the 95% interval of its seed-paired difference excludes zero and the mean difference is at least the metric's minimum effect (defaults: availability 0.1 percentage points; p99 10% of the baseline's mean p99, at least 1 ms; lost writes 1; recovery 10% of the baseline's mean, at least 5 s; hypothesis pass rate 10 percentage points; reconnect 10% of the baseline's mean, at least 1 s; a scenario's compare.minimum_effect replaces them), else no clear difference. verdict: better when some metric is clearly better and none clearly worse, worse the other way round, mixed (a trade-off) when some are better and some worse, no clear difference otherwise, n/a with fewer than two seeds. ranking: better first, worse last, and between them the baseline with the variants that are mixed or show no clear difference (a trade-off is not an improvement); within each group by mean availability (higher first), then mean p99 (lower first), then the scenario's order";
 
 /// The minimum effect of `metric` for a comparison whose baseline has
 /// `baseline_mean`, in the metric's unit, and where it came from; `None`
@@ -94,13 +94,17 @@ pub fn overall(verdicts: &Verdicts) -> RankVerdict {
     }
 }
 
-/// Where a verdict ranks: better first, worse last.
+/// Where a verdict ranks: better first, worse last. A trade-off ranks with
+/// the baseline, by its figures: it is not an improvement, and placing it
+/// above the baseline would say it is.
 pub fn tier(verdict: RankVerdict) -> u8 {
     match verdict {
         RankVerdict::Better => 0,
-        RankVerdict::Mixed => 1,
-        RankVerdict::Baseline | RankVerdict::NoClearDifference | RankVerdict::NotApplicable => 2,
-        RankVerdict::Worse => 3,
+        RankVerdict::Baseline
+        | RankVerdict::Mixed
+        | RankVerdict::NoClearDifference
+        | RankVerdict::NotApplicable => 1,
+        RankVerdict::Worse => 2,
     }
 }
 
@@ -253,7 +257,6 @@ mod tests {
         let mut all = [
             RankVerdict::Worse,
             RankVerdict::NoClearDifference,
-            RankVerdict::Mixed,
             RankVerdict::Better,
         ];
         all.sort_by_key(|v| tier(*v));
@@ -261,10 +264,11 @@ mod tests {
             all,
             [
                 RankVerdict::Better,
-                RankVerdict::Mixed,
                 RankVerdict::NoClearDifference,
                 RankVerdict::Worse
             ]
         );
+        // A trade-off is ranked with the baseline, by its figures.
+        assert_eq!(tier(RankVerdict::Mixed), tier(RankVerdict::Baseline));
     }
 }
