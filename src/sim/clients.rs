@@ -10,6 +10,7 @@ use super::engine::Engine;
 use super::event::Event;
 use crate::base::ids::{ClientId, EndpointId, InstanceId};
 use crate::base::{ErrorClass, Outcome, SimTime};
+use crate::components::instance::Process;
 use crate::components::retry;
 use crate::components::work;
 use crate::observe::Observer;
@@ -38,6 +39,10 @@ pub struct ClientTotals {
     pub whole_again: Option<SimTime>,
     /// Reconnect attempts since the group was last whole.
     episode_attempts: u64,
+    /// Clients that lost their connection when the dying instance's
+    /// in-flight work was reset, just before `disconnect_clients` drops the
+    /// rest: counted into its one event.
+    lost_in_eviction: u32,
 }
 
 impl ClientTotals {
@@ -52,6 +57,7 @@ impl ClientTotals {
             first_lost: None,
             whole_again: None,
             episode_attempts: 0,
+            lost_in_eviction: 0,
         }
     }
 }
@@ -191,8 +197,16 @@ impl<O: Observer> Engine<'_, O> {
                 self.schedule_reconnect(client);
             }
             (false, Outcome::Err(ErrorClass::Refused)) => {
-                if self.disconnect(client, g) {
-                    self.clients_lost(g, instance, 1);
+                // Only the connection the answer came over is lost.
+                if self.clients[client].instance == Some(instance) && self.disconnect(client, g) {
+                    if self.instances[instance].process == Process::Dead {
+                        // Reset by the instance's death: every process
+                        // death evicts its work, then drops the clients
+                        // still connected, and one event tells them all.
+                        self.meters.client_totals[g].lost_in_eviction += 1;
+                    } else {
+                        self.clients_lost(g, instance, 1);
+                    }
                 }
             }
             // An answered request, or an application error: on to the next.
@@ -208,7 +222,7 @@ impl<O: Observer> Engine<'_, O> {
     pub(super) fn disconnect_clients(&mut self, instance: InstanceId) {
         for g in 0..self.topo.client_groups.len() {
             let group = &self.topo.client_groups[g];
-            let mut lost = 0;
+            let mut lost = std::mem::take(&mut self.meters.client_totals[g].lost_in_eviction);
             for client in (group.first..group.first + group.count).map(ClientId) {
                 if self.clients[client].instance == Some(instance) && self.disconnect(client, g) {
                     lost += 1;
