@@ -63,7 +63,7 @@ fn failed_with_2(output: &Output) -> String {
 }
 
 /// Every file of a comparison: the data and the report drawn from it.
-const FILES: [&str; 9] = [
+const FILES: [&str; 11] = [
     "compare.json",
     "compare.csv",
     "runs.csv",
@@ -71,6 +71,8 @@ const FILES: [&str; 9] = [
     "report.md",
     "intervals.svg",
     "intervals.png",
+    "differences.svg",
+    "differences.png",
     "latency.svg",
     "latency.png",
 ];

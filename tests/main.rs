@@ -22,3 +22,4 @@ mod report;
 mod resilience;
 mod scenarios;
 mod swarm;
+mod verdicts;

@@ -218,7 +218,7 @@ fn a_comparison_draws_intervals_and_latency_curves_and_redraws_them_identically(
         String::from_utf8_lossy(&output.stderr)
     );
     let dir = out.path().join("kill-app-server/compare");
-    for chart in ["intervals", "latency"] {
+    for chart in ["intervals", "differences", "latency"] {
         let svg = fs::read_to_string(dir.join(format!("{chart}.svg"))).unwrap();
         let doc = roxmltree::Document::parse(&svg).unwrap_or_else(|e| panic!("{chart}.svg: {e}"));
         let root = doc.root_element();
@@ -239,15 +239,21 @@ fn a_comparison_draws_intervals_and_latency_curves_and_redraws_them_identically(
     for part in [
         "id=\"ranking\"",
         "id=\"intervals\"",
+        "id=\"differences\"",
+        "id=\"verdicts\"",
         "id=\"latency\"",
         "round-robin",
-        "Ranking:",
+        "Rule:",
     ] {
         assert!(html.contains(part), "report.html has {part}");
     }
-    assert_eq!(html.matches("<svg").count(), 2);
+    assert_eq!(html.matches("<svg").count(), 3);
     let md = fs::read_to_string(dir.join("report.md")).unwrap();
-    assert!(md.contains("(intervals.png)") && md.contains("(latency.png)"));
+    assert!(
+        md.contains("(intervals.png)")
+            && md.contains("(differences.png)")
+            && md.contains("(latency.png)")
+    );
 
     let files = faultline::report::comparison::COMPARE_REPORT_FILES;
     let before: Vec<Vec<u8>> = files

@@ -149,6 +149,15 @@ impl<O> Collector<O> {
 
 impl<O: Observer> Observer for Collector<O> {
     fn window(&mut self, topology: &Topology, rows: &[Row]) {
+        // Client groups' rows go to the file, not to the cascade analysis:
+        // their connections are summarised on their own (`run.json` →
+        // `clients`), and the services they connect to are judged here.
+        let all = rows;
+        let judged = rows
+            .iter()
+            .position(|r| matches!(r.component, Component::Clients(_)))
+            .unwrap_or(rows.len());
+        let rows = &rows[..judged];
         if self.components.is_empty() {
             self.components = rows.iter().map(|r| r.component).collect();
             self.callers = self
@@ -176,7 +185,7 @@ impl<O: Observer> Observer for Collector<O> {
                 self.samples[first + c].demand = self.samples[first + caller].arrivals;
             }
         }
-        self.inner.window(topology, rows);
+        self.inner.window(topology, all);
     }
 
     fn state_change(&mut self, topology: &Topology, event: &StateEvent) {

@@ -118,6 +118,53 @@ fn print_lint(plan: &Plan, scenario: Option<&std::path::Path>) {
     }
 }
 
+/// Connected clients, one line per group: what their lost connections
+/// cost and how long until every one was back.
+fn print_clients(m: &crate::record::run::Manifest) {
+    if m.clients.is_empty() {
+        return;
+    }
+    if !m.entries.is_empty() {
+        outln!();
+    }
+    outln!(
+        "{:<18} {:>10} {:>10} {:>14} {:>11} {:>10}  {}",
+        "clients",
+        "clients",
+        "lost",
+        "fewest conn.",
+        "reconnects",
+        "at end",
+        "all reconnected"
+    );
+    for (name, c) in &m.clients {
+        let back = match (c.time_to_reconnect_s, c.all_reconnected) {
+            (None, _) => "no connection lost".to_string(),
+            (Some(t), true) => format!(
+                "{t:.2} s after the first lost connection (at {:.2} s)",
+                c.all_reconnected_s.unwrap_or_default()
+            ),
+            (Some(t), false) => format!(
+                "never: {} still disconnected at the end, more than {t:.2} s after the first lost connection",
+                c.clients - c.connected_at_end
+            ),
+        };
+        outln!(
+            "{:<18} {:>10} {:>10} {:>13.1}% {:>11} {:>10}  {}",
+            name,
+            c.clients,
+            c.connections_lost,
+            100.0 * c.fewest_connected as f64 / c.clients.max(1) as f64,
+            c.reconnect_attempts,
+            c.connected_at_end,
+            back
+        );
+    }
+    outln!(
+        "  over the whole run: connections lost, the fewest connected at once, connect attempts after a lost connection (failed ones included)"
+    );
+}
+
 fn print_summary(plan: &Plan, result: &RunResult, is_demo: bool) {
     let m = &result.manifest;
     outln!(
@@ -134,49 +181,52 @@ fn print_summary(plan: &Plan, result: &RunResult, is_demo: bool) {
         outln!("  {description}");
     }
     outln!();
-    // Latency of successes beside that of all requests: with failures
-    // (a timeout, a hang) the two tell different stories.
-    outln!(
-        "{:<18} {:>10} {:>13} {:>10} {:>10} {:>10} {:>12} {:>9} {:>10}",
-        "entry",
-        "requests",
-        "availability",
-        "p50 ms",
-        "p99 ms",
-        "max ms",
-        "p99 all ms",
-        "errors",
-        "unanswered"
-    );
-    for (name, e) in &m.entries {
+    if !m.entries.is_empty() {
+        // Latency of successes beside that of all requests: with failures
+        // (a timeout, a hang) the two tell different stories.
         outln!(
-            "{:<18} {:>10} {:>12.3}% {:>10.2} {:>10.2} {:>10.2} {:>11.2}{} {:>9} {:>10}",
-            name,
-            e.requests,
-            e.availability * 100.0,
-            e.latency_ms.p50,
-            e.latency_ms.p99,
-            e.latency_ms.max,
-            e.latency_all_ms.p99,
-            if e.unanswered > 0 { "+" } else { " " },
-            e.errors,
-            e.unanswered
+            "{:<18} {:>10} {:>13} {:>10} {:>10} {:>10} {:>12} {:>9} {:>10}",
+            "entry",
+            "requests",
+            "availability",
+            "p50 ms",
+            "p99 ms",
+            "max ms",
+            "p99 all ms",
+            "errors",
+            "unanswered"
+        );
+        for (name, e) in &m.entries {
+            outln!(
+                "{:<18} {:>10} {:>12.3}% {:>10.2} {:>10.2} {:>10.2} {:>11.2}{} {:>9} {:>10}",
+                name,
+                e.requests,
+                e.availability * 100.0,
+                e.latency_ms.p50,
+                e.latency_ms.p99,
+                e.latency_ms.max,
+                e.latency_all_ms.p99,
+                if e.unanswered > 0 { "+" } else { " " },
+                e.errors,
+                e.unanswered
+            );
+        }
+        let in_flight: u64 = m.entries.values().map(|e| e.in_flight).sum();
+        outln!(
+            "  requests that arrived after the warm-up, each counted once by how it ended{}; p50/p99/max of successes, p99 all of every request{}",
+            if in_flight > 0 {
+                format!(" ({in_flight} still in flight at the end, not judged)")
+            } else {
+                String::new()
+            },
+            if m.entries.values().any(|e| e.unanswered > 0) {
+                " (+: a lower bound, counting unanswered requests at their age when the run ended)"
+            } else {
+                ""
+            }
         );
     }
-    let in_flight: u64 = m.entries.values().map(|e| e.in_flight).sum();
-    outln!(
-        "  requests that arrived after the warm-up, each counted once by how it ended{}; p50/p99/max of successes, p99 all of every request{}",
-        if in_flight > 0 {
-            format!(" ({in_flight} still in flight at the end, not judged)")
-        } else {
-            String::new()
-        },
-        if m.entries.values().any(|e| e.unanswered > 0) {
-            " (+: a lower bound, counting unanswered requests at their age when the run ended)"
-        } else {
-            ""
-        }
-    );
+    print_clients(m);
     if !result.analysis.faults.is_empty() {
         outln!();
         out!("{}", result.analysis.summary());
@@ -190,7 +240,7 @@ fn print_summary(plan: &Plan, result: &RunResult, is_demo: bool) {
     outln!("wrote {}/", result.dir.display());
     outln!("  run.json      inputs, seed, trace digest and the summary above");
     outln!(
-        "  metrics.csv   one row per {} s window per entry, service, endpoint and pool",
+        "  metrics.csv   one row per {} s window per entry, service, endpoint, pool and client group",
         m.window_s
     );
     outln!("  events.jsonl  state changes (queue full, pool exhausted, ...)");

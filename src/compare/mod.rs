@@ -12,6 +12,7 @@
 pub mod partial;
 pub mod report;
 pub mod stats;
+pub mod verdict;
 
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -55,6 +56,13 @@ pub struct RunFigures {
     pub metastable: bool,
     /// Whether every hypothesis held; `None` when the scenario has none.
     pub hypothesis_passed: Option<bool>,
+    /// Seconds from the first connection a connected client lost until
+    /// every client of every group was connected again; when some were
+    /// still not connected at the end, the rest of the run (a lower bound,
+    /// so never reconnecting cannot look fast). `None` when no client lost
+    /// a connection (or the model has none).
+    #[serde(default)]
+    pub reconnect_s: Option<f64>,
     /// Latency of all entry requests (ms, as `p99_ms`) at `LATENCY_QUANTILES`:
     /// averaged over seeds per quantile, the comparison's latency curves.
     #[serde(default)]
@@ -106,8 +114,18 @@ pub fn measure(plan: &Plan, seed: u64, budget: Budget) -> Result<RunFigures> {
         recovery_s,
         metastable: analysis.metastable,
         hypothesis_passed: evaluation.hypothesis_passed(),
+        reconnect_s: reconnect_s(&summary.clients, plan.config.duration),
         latency_ms,
     })
+}
+
+/// The longest time to reconnect of any client group (a lower bound where
+/// one never reconnected whole), or `None` when no connection was lost.
+fn reconnect_s(clients: &[crate::sim::clients::ClientTotals], end_ns: u64) -> Option<f64> {
+    clients
+        .iter()
+        .filter_map(|t| manifest::client_summary(t, end_ns).time_to_reconnect_s)
+        .reduce(f64::max)
 }
 
 /// A deterministic slice of the grid: cells `k` with `k % count == index`.

@@ -13,7 +13,7 @@ use crate::error::{Error, JsonPath, Problem, Result};
 use crate::experiment::output::Staging;
 
 /// Identifies the file format, so that merge refuses anything else.
-pub const FORMAT: &str = "faultline-compare-partial/1";
+pub const FORMAT: &str = "faultline-compare-partial/2";
 pub const FILE_NAME: &str = "partial.json";
 
 #[derive(Clone, Debug, Serialize, Deserialize)]

@@ -12,12 +12,14 @@ use serde::{Deserialize, Serialize};
 
 use super::RunFigures;
 use super::stats::{CONFIDENCE, estimate};
+use super::verdict;
 use crate::error::Result;
 use crate::experiment::output::Staging;
 use crate::record::Tool;
 pub use crate::record::compare::Comparison;
 use crate::record::compare::{
-    Estimate, InputRef, Metric, Metrics, Rank, RankVerdict, Seeds, VariantResult,
+    Estimate, InputRef, Metric, MetricVerdict, Metrics, MinimumEffects, Rank, RankVerdict, Seeds,
+    VariantResult, Verdicts,
 };
 
 /// How a metric is taken from one run, and how many decimals it is written
@@ -30,7 +32,7 @@ pub struct Measure {
 }
 
 /// In the order of [`Metric::ALL`], which is the files' order.
-pub const METRICS: [Measure; 7] = [
+pub const METRICS: [Measure; 8] = [
     Measure {
         metric: Metric::Availability,
         decimals: 6,
@@ -73,9 +75,15 @@ pub const METRICS: [Measure; 7] = [
         higher_is_better: true,
         get: |f| f.hypothesis_passed.map(|p| if p { 1.0 } else { 0.0 }),
     },
+    Measure {
+        metric: Metric::ReconnectS,
+        decimals: 3,
+        higher_is_better: false,
+        get: |f| f.reconnect_s,
+    },
 ];
 
-pub const RANKING_RULE: &str = "by mean availability, higher first; ties (at 6 decimals) by mean p99 latency, lower first; then in the scenario's order. verdict: `better` or `worse` when the 95% interval of the paired availability difference against the baseline excludes zero, else `no clear difference`";
+pub use super::verdict::RULE as RANKING_RULE;
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct VariantRef {
@@ -86,7 +94,7 @@ pub struct VariantRef {
 
 /// What a comparison is of: enough to tell whether two partial results
 /// belong together.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Inputs {
     pub tool_version: String,
     pub scenario: InputRef,
@@ -94,6 +102,9 @@ pub struct Inputs {
     /// Baseline first.
     pub variants: Vec<VariantRef>,
     pub seeds: Seeds,
+    /// The scenario's `compare.minimum_effect`, in the units of
+    /// `compare.json` (a shard carries them to `merge`).
+    pub minimum_effect: MinimumEffects,
 }
 
 impl Inputs {
@@ -130,6 +141,7 @@ impl Inputs {
                 })
                 .collect(),
             seeds,
+            minimum_effect: minimum_effects(&base.scenario),
         }
     }
 
@@ -141,6 +153,25 @@ impl Inputs {
     pub fn cell(&self, k: u64) -> (&str, u64) {
         let v = (k / self.seeds.count) as usize;
         (&self.variants[v].name, self.seeds.nth(k % self.seeds.count))
+    }
+}
+
+/// A scenario's minimum effect overrides in `compare.json`'s units.
+fn minimum_effects(scenario: &crate::spec::ScenarioSpec) -> MinimumEffects {
+    let Some(spec) = scenario
+        .compare
+        .as_ref()
+        .and_then(|c| c.minimum_effect.as_ref())
+    else {
+        return MinimumEffects::default();
+    };
+    MinimumEffects {
+        availability: spec.availability.map(|s| s.0),
+        p99_ms: spec.p99.map(|d| d.nanos() as f64 / 1e6),
+        lost_writes: spec.lost_writes.map(|w| w as f64),
+        recovery_s: spec.recovery.map(|d| d.nanos() as f64 / 1e9),
+        hypothesis_pass_rate: spec.hypothesis_pass_rate.map(|s| s.0),
+        reconnect_s: spec.reconnect.map(|d| d.nanos() as f64 / 1e9),
     }
 }
 
@@ -179,15 +210,38 @@ pub fn aggregate(inputs: &Inputs, figures: &[RunFigures]) -> Comparison {
                 let values: Vec<f64> = runs.iter().filter_map(m.get).collect();
                 estimate(&values).rounded(m.decimals)
             });
+            let paired = |metric: Metric| -> Vec<Option<f64>> {
+                let m = measure(metric);
+                runs.iter()
+                    .zip(baseline)
+                    .map(|(a, b)| Some((m.get)(a)? - (m.get)(b)?))
+                    .collect()
+            };
             let vs_baseline = (v > 0).then(|| {
                 Metrics::from_fn(|metric| {
+                    let diffs: Vec<f64> = paired(metric).into_iter().flatten().collect();
+                    estimate(&diffs).rounded(measure(metric).decimals)
+                })
+            });
+            let verdicts = vs_baseline.as_ref().map(|diffs| {
+                Verdicts::from_fn(|metric| {
                     let m = measure(metric);
-                    let diffs: Vec<f64> = runs
-                        .iter()
-                        .zip(baseline)
-                        .filter_map(|(a, b)| Some((m.get)(a)? - (m.get)(b)?))
-                        .collect();
-                    estimate(&diffs).rounded(m.decimals)
+                    let base: Vec<f64> = baseline.iter().filter_map(m.get).collect();
+                    let base_mean = estimate(&base).mean;
+                    let (minimum, from) =
+                        verdict::minimum_effect(metric, base_mean, &inputs.minimum_effect);
+                    let minimum = minimum.map(|x| crate::record::round(x, m.decimals));
+                    let difference = *diffs.get(metric);
+                    MetricVerdict {
+                        verdict: verdict::judge(metric, &difference, minimum),
+                        difference,
+                        minimum_effect: minimum,
+                        minimum_effect_from: from,
+                        per_seed: paired(metric)
+                            .into_iter()
+                            .map(|d| d.map(|d| crate::record::round(d, m.decimals)))
+                            .collect(),
+                    }
                 })
             });
             VariantResult {
@@ -199,6 +253,7 @@ pub fn aggregate(inputs: &Inputs, figures: &[RunFigures]) -> Comparison {
                 metrics,
                 latency_ms: mean_curve(runs),
                 vs_baseline,
+                verdicts,
             }
         })
         .collect();
@@ -230,6 +285,10 @@ fn measure(metric: Metric) -> &'static Measure {
 
 fn rank(variants: &[VariantResult]) -> Vec<Rank> {
     let mean = |v: &VariantResult, metric: Metric| v.metrics.get(metric).mean;
+    let verdict_of = |v: &VariantResult| match &v.verdicts {
+        None => RankVerdict::Baseline,
+        Some(verdicts) => verdict::overall(verdicts),
+    };
     let mut order: Vec<usize> = (0..variants.len()).collect();
     // Means are already rounded, so equal-looking figures tie exactly.
     order.sort_by(|&a, &b| {
@@ -239,35 +298,37 @@ fn rank(variants: &[VariantResult]) -> Vec<Rank> {
             let o = x.partial_cmp(&y).unwrap_or(Ordering::Equal);
             if higher_first { o.reverse() } else { o }
         };
-        by(Metric::Availability, true)
+        verdict::tier(verdict_of(va))
+            .cmp(&verdict::tier(verdict_of(vb)))
+            .then(by(Metric::Availability, true))
             .then(by(Metric::P99Ms, false))
             .then(a.cmp(&b))
     });
     let baseline = &variants[0].metrics.availability;
+    let keys = |ms: Vec<Metric>| ms.iter().map(|m| m.key().to_string()).collect();
     order
         .iter()
         .enumerate()
         .map(|(i, &v)| {
             let variant = &variants[v];
-            let (verdict, overlaps) = match &variant.vs_baseline {
-                None => (RankVerdict::Baseline, None),
-                Some(diffs) => {
-                    let diff = &diffs.availability;
-                    let verdict = match (diff.ci95_low, diff.sign()) {
-                        (None, _) => RankVerdict::NotApplicable,
-                        (Some(_), Some(Ordering::Greater)) => RankVerdict::Better,
-                        (Some(_), Some(Ordering::Less)) => RankVerdict::Worse,
-                        (Some(_), _) => RankVerdict::NoClearDifference,
-                    };
-                    (verdict, variant.metrics.availability.overlaps(baseline))
-                }
+            let (better_on, worse_on) = match &variant.verdicts {
+                None => (Vec::new(), Vec::new()),
+                Some(verdicts) => (
+                    keys(verdicts.with(crate::record::compare::Judgement::Better)),
+                    keys(verdicts.with(crate::record::compare::Judgement::Worse)),
+                ),
             };
             Rank {
                 rank: i + 1,
                 variant: variant.name.clone(),
                 availability: mean(variant, Metric::Availability),
-                verdict,
-                overlaps_baseline: overlaps,
+                verdict: verdict_of(variant),
+                better_on,
+                worse_on,
+                overlaps_baseline: variant
+                    .vs_baseline
+                    .as_ref()
+                    .and_then(|_| variant.metrics.availability.overlaps(baseline)),
             }
         })
         .collect()
@@ -344,9 +405,14 @@ pub fn table(comparison: &Comparison) -> String {
         s.nth(s.count.saturating_sub(1)),
         comparison.baseline
     );
-    let _ = writeln!(
+    // Reconnect times only where the model has connected clients.
+    let reconnect = comparison
+        .variants
+        .iter()
+        .any(|v| v.metrics.reconnect_s.mean.is_some());
+    let _ = write!(
         out,
-        "{:>4}  {:<22} {:>20} {:>20} {:>18} {:>12} {:>14} {:>11} {:>12}  verdict",
+        "{:>4}  {:<22} {:>20} {:>20} {:>18} {:>12} {:>14} {:>11} {:>12}",
         "rank",
         "variant",
         "availability %",
@@ -357,6 +423,10 @@ pub fn table(comparison: &Comparison) -> String {
         "metastable",
         "hypothesis",
     );
+    if reconnect {
+        let _ = write!(out, " {:>16}", "reconnect s");
+    }
+    let _ = writeln!(out, "  verdict (what drove it)");
     for r in &comparison.ranking {
         let v = comparison
             .variant(&r.variant)
@@ -367,9 +437,9 @@ pub fn table(comparison: &Comparison) -> String {
             .as_ref()
             .map_or_else(|| "-".to_string(), |d| signed(&d.availability, 100.0, 3));
         let m = &v.metrics;
-        let _ = writeln!(
+        let _ = write!(
             out,
-            "{:>4}  {:<22} {:>20} {:>20} {:>18} {:>12} {:>14} {:>11} {:>12}  {}",
+            "{:>4}  {:<22} {:>20} {:>20} {:>18} {:>12} {:>14} {:>11} {:>12}",
             r.rank,
             v.name,
             pct(&m.availability),
@@ -381,8 +451,12 @@ pub fn table(comparison: &Comparison) -> String {
                 .mean
                 .map_or("n/a".to_string(), |m| format!("{:.0} %", m * 100.0)),
             pct(&m.hypothesis_pass_rate),
-            r.verdict
         );
+        if reconnect {
+            let _ = write!(out, " {:>16}", scaled(&m.reconnect_s, 1.0, 1));
+        }
+        let (better, worse) = r.drivers();
+        let _ = writeln!(out, "  {}", r.verdict.in_words(&better, &worse));
     }
     out
 }
@@ -422,6 +496,7 @@ pub fn runs_csv(inputs: &Inputs, figures: &[RunFigures]) -> String {
         "recovery_s",
         "metastable",
         "hypothesis_passed",
+        "reconnect_s",
         "events",
         "requests",
     ];
@@ -438,6 +513,7 @@ pub fn runs_csv(inputs: &Inputs, figures: &[RunFigures]) -> String {
             fixed(f.recovery_s, 3),
             f.metastable.to_string(),
             f.hypothesis_passed.map_or(String::new(), |p| p.to_string()),
+            fixed(f.reconnect_s, 3),
             f.events.to_string(),
             f.requests.to_string(),
         ];
@@ -485,6 +561,7 @@ mod tests {
             recovery_s: None,
             metastable: false,
             hypothesis_passed: None,
+            reconnect_s: None,
             latency_ms: Vec::new(),
         }
     }
@@ -507,6 +584,7 @@ mod tests {
                 })
                 .collect(),
             seeds: Seeds { first: 7, count },
+            minimum_effect: MinimumEffects::default(),
         }
     }
 
@@ -588,7 +666,7 @@ mod tests {
             runs.lines()
                 .nth(3)
                 .unwrap()
-                .starts_with("b,7,1.000000,0.000000,1.000,0,,false,,10,5"),
+                .starts_with("b,7,1.000000,0.000000,1.000,0,,false,,,10,5"),
             "{runs}"
         );
     }

@@ -13,10 +13,12 @@ use crate::record::Tool;
 use crate::record::round;
 pub use crate::record::run::Manifest;
 use crate::record::run::{
-    DatabaseSummary, EngineFigures, EntrySummary, Input, LatencyMs, MemoryLimit, QueueSummary,
+    ClientSummary, DatabaseSummary, EngineFigures, EntrySummary, Input, LatencyMs, MemoryLimit,
+    QueueSummary,
 };
 use crate::sim::RunSummary;
 use crate::sim::broker::QueueTotals;
+use crate::sim::clients::ClientTotals;
 use crate::spec::Source;
 
 /// The engine's `QueueTotals`, written out.
@@ -28,6 +30,27 @@ impl From<QueueTotals> for QueueSummary {
             redelivered: totals.redelivered,
             pending_at_end: totals.pending_at_end,
         }
+    }
+}
+
+/// A client group's connections as `run.json` tells them; `end_ns` is
+/// when the run ended.
+pub fn client_summary(totals: &ClientTotals, end_ns: u64) -> ClientSummary {
+    let s = |ns: u64| round(ns as f64 / 1e9, 6);
+    let first = totals.first_lost.map(|t| t.ns());
+    let again = totals.whole_again.map(|t| t.ns());
+    let all_reconnected = first.is_none() || again.is_some();
+    ClientSummary {
+        clients: totals.clients,
+        connected_at_end: totals.connected,
+        fewest_connected: totals.fewest_connected,
+        connect_attempts: totals.connect_attempts,
+        reconnect_attempts: totals.reconnect_attempts,
+        connections_lost: totals.connections_lost,
+        first_lost_s: first.map(s),
+        all_reconnected_s: again.map(s),
+        all_reconnected,
+        time_to_reconnect_s: first.map(|f| s(again.unwrap_or(end_ns).saturating_sub(f))),
     }
 }
 
@@ -141,6 +164,12 @@ pub fn manifest(
             .filter(|(s, _)| s.replication.is_some())
             .map(|(s, lost)| (s.name.clone(), DatabaseSummary { lost_writes: *lost }))
             .collect(),
+        clients: topology
+            .client_groups
+            .iter()
+            .zip(&summary.clients)
+            .map(|(g, totals)| (g.name.clone(), client_summary(totals, config.duration)))
+            .collect(),
         memory: topology
             .services
             .iter()
@@ -157,6 +186,11 @@ pub fn manifest(
         files: ["run.json", "metrics.csv", "events.jsonl", "analysis.json"]
             .into_iter()
             .chain(crate::report::RUN_REPORT_FILES)
+            .chain(
+                crate::report::CLIENT_REPORT_FILES
+                    .into_iter()
+                    .filter(|_| !topology.client_groups.is_empty()),
+            )
             .map(str::to_string)
             .collect(),
     }

@@ -117,6 +117,19 @@ pub enum StateChange {
         call: u32,
         instance: u32,
     },
+    /// `count` connected clients of `group` lost their connection to
+    /// `instance` (it died, or refused them): they reconnect with backoff.
+    ClientsDisconnected {
+        group: u32,
+        instance: u32,
+        count: u32,
+    },
+    /// Every client of `group` is connected again, after `attempts`
+    /// reconnect attempts since the group was last whole.
+    ClientsReconnected {
+        group: u32,
+        attempts: u32,
+    },
 }
 
 impl StateChange {
@@ -147,6 +160,8 @@ impl StateChange {
             StateChange::BreakerOpened { .. } => "breaker_opened",
             StateChange::BreakerHalfOpen { .. } => "breaker_half_open",
             StateChange::BreakerClosed { .. } => "breaker_closed",
+            StateChange::ClientsDisconnected { .. } => "clients_disconnected",
+            StateChange::ClientsReconnected { .. } => "clients_reconnected",
         }
     }
 
@@ -209,6 +224,17 @@ impl StateChange {
             }
             StateChange::BreakerClosed { call, instance } => {
                 [16, (call as u64) << 32 | instance as u64]
+            }
+            StateChange::ClientsDisconnected {
+                group,
+                instance,
+                count,
+            } => [
+                26 | (count as u64) << 8,
+                (group as u64) << 32 | instance as u64,
+            ],
+            StateChange::ClientsReconnected { group, attempts } => {
+                [27, (attempts as u64) << 32 | group as u64]
             }
         }
     }

@@ -223,6 +223,11 @@ fn subject<'a>(
         StateChange::PrimaryLost { instance: i }
         | StateChange::PrimaryPromoted { instance: i, .. } => (instance(i), "database"),
         StateChange::FailoverFailed { service: s } => (service(s), "database"),
+        StateChange::ClientsDisconnected { group, .. }
+        | StateChange::ClientsReconnected { group, .. } => (
+            topology.client_groups[group as usize].name.as_str(),
+            "clients",
+        ),
     }
 }
 
@@ -284,6 +289,19 @@ fn cause(topology: &Topology, fault_names: &[String], change: StateChange) -> St
             "promoted to primary; {lost_writes} acknowledged writes it had not received are lost"
         ),
         StateChange::FailoverFailed { .. } => "no replica up to promote: writes fail".into(),
+        StateChange::ClientsDisconnected {
+            group,
+            instance,
+            count,
+        } => format!(
+            "{count} of {} clients lost their connection to {}: reconnecting with backoff",
+            topology.client_groups[group as usize].count,
+            topology.instances[instance as usize].name
+        ),
+        StateChange::ClientsReconnected { group, attempts } => format!(
+            "all {} clients connected again, after {attempts} reconnect attempts",
+            topology.client_groups[group as usize].count
+        ),
     }
 }
 

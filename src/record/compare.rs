@@ -87,11 +87,12 @@ pub enum Metric {
     RecoveryS,
     MetastableRate,
     HypothesisPassRate,
+    ReconnectS,
 }
 
 impl Metric {
     /// In the order of the files.
-    pub const ALL: [Metric; 7] = [
+    pub const ALL: [Metric; 8] = [
         Metric::Availability,
         Metric::ErrorRate,
         Metric::P99Ms,
@@ -99,7 +100,26 @@ impl Metric {
         Metric::RecoveryS,
         Metric::MetastableRate,
         Metric::HypothesisPassRate,
+        Metric::ReconnectS,
     ];
+
+    /// The metrics a variant is judged on, in the order of the files.
+    /// Error rate is availability seen from the other side, and the
+    /// metastable rate is what a long recovery time already says: judging
+    /// them again would count one difference twice.
+    pub const JUDGED: [Metric; 6] = [
+        Metric::Availability,
+        Metric::P99Ms,
+        Metric::LostWrites,
+        Metric::RecoveryS,
+        Metric::HypothesisPassRate,
+        Metric::ReconnectS,
+    ];
+
+    /// Whether a higher value is the better one.
+    pub fn higher_is_better(self) -> bool {
+        matches!(self, Metric::Availability | Metric::HypothesisPassRate)
+    }
 
     /// Its key in `compare.json` (a field of [`Metrics`]) and its name in
     /// `compare.csv`.
@@ -112,6 +132,40 @@ impl Metric {
             Metric::RecoveryS => "recovery_s",
             Metric::MetastableRate => "metastable_rate",
             Metric::HypothesisPassRate => "hypothesis_pass_rate",
+            Metric::ReconnectS => "reconnect_s",
+        }
+    }
+
+    /// The metric as a reader names it.
+    pub fn label(self) -> &'static str {
+        match self {
+            Metric::Availability => "availability",
+            Metric::ErrorRate => "error rate",
+            Metric::P99Ms => "p99",
+            Metric::LostWrites => "lost writes",
+            Metric::RecoveryS => "recovery",
+            Metric::MetastableRate => "metastable",
+            Metric::HypothesisPassRate => "hypothesis",
+            Metric::ReconnectS => "reconnect",
+        }
+    }
+
+    /// The metric a key names.
+    pub fn from_key(key: &str) -> Option<Metric> {
+        Metric::ALL.into_iter().find(|m| m.key() == key)
+    }
+
+    /// Its key in a scenario's `compare.minimum_effect`.
+    pub fn override_key(self) -> &'static str {
+        match self {
+            Metric::Availability => "availability",
+            Metric::ErrorRate => "error_rate",
+            Metric::P99Ms => "p99",
+            Metric::LostWrites => "lost_writes",
+            Metric::RecoveryS => "recovery",
+            Metric::MetastableRate => "metastable_rate",
+            Metric::HypothesisPassRate => "hypothesis_pass_rate",
+            Metric::ReconnectS => "reconnect",
         }
     }
 }
@@ -128,6 +182,7 @@ pub struct Metrics {
     pub recovery_s: Estimate,
     pub metastable_rate: Estimate,
     pub hypothesis_pass_rate: Estimate,
+    pub reconnect_s: Estimate,
 }
 
 impl Metrics {
@@ -141,6 +196,7 @@ impl Metrics {
             recovery_s: f(Metric::RecoveryS),
             metastable_rate: f(Metric::MetastableRate),
             hypothesis_pass_rate: f(Metric::HypothesisPassRate),
+            reconnect_s: f(Metric::ReconnectS),
         }
     }
 
@@ -153,7 +209,140 @@ impl Metrics {
             Metric::RecoveryS => &self.recovery_s,
             Metric::MetastableRate => &self.metastable_rate,
             Metric::HypothesisPassRate => &self.hypothesis_pass_rate,
+            Metric::ReconnectS => &self.reconnect_s,
         }
+    }
+}
+
+/// A scenario's own minimum effects (`compare.minimum_effect`), in each
+/// metric's unit in this file (availability and pass rate as fractions,
+/// p99 in ms, recovery and reconnect in s); `None` keeps the default.
+/// Part of a comparison's inputs, so shards carry them to `merge`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MinimumEffects {
+    pub availability: Option<f64>,
+    pub p99_ms: Option<f64>,
+    pub lost_writes: Option<f64>,
+    pub recovery_s: Option<f64>,
+    pub hypothesis_pass_rate: Option<f64>,
+    pub reconnect_s: Option<f64>,
+}
+
+impl MinimumEffects {
+    /// The override for `metric`, if the scenario gives one.
+    pub fn get(&self, metric: Metric) -> Option<f64> {
+        match metric {
+            Metric::Availability => self.availability,
+            Metric::P99Ms => self.p99_ms,
+            Metric::LostWrites => self.lost_writes,
+            Metric::RecoveryS => self.recovery_s,
+            Metric::HypothesisPassRate => self.hypothesis_pass_rate,
+            Metric::ReconnectS => self.reconnect_s,
+            Metric::ErrorRate | Metric::MetastableRate => None,
+        }
+    }
+}
+
+/// How one metric of a variant compares with the baseline's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Judgement {
+    /// The paired difference's 95 % interval excludes zero on the better
+    /// side and its mean is at least the minimum effect.
+    #[serde(rename = "better")]
+    Better,
+    #[serde(rename = "worse")]
+    Worse,
+    /// The interval holds zero, or the difference is smaller than the
+    /// minimum effect.
+    #[serde(rename = "no clear difference")]
+    NoClearDifference,
+    /// Not measured on two seeds or more (fewer seeds; no fault that ends;
+    /// no hypothesis; no connected clients).
+    #[serde(rename = "n/a")]
+    NotApplicable,
+}
+
+impl Judgement {
+    pub fn name(self) -> &'static str {
+        match self {
+            Judgement::Better => "better",
+            Judgement::Worse => "worse",
+            Judgement::NoClearDifference => "no clear difference",
+            Judgement::NotApplicable => "n/a",
+        }
+    }
+}
+
+/// Where the minimum effect of a metric came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EffectSource {
+    /// faultline's default for the metric (see `ranking_rule`).
+    Default,
+    /// The scenario's `compare.minimum_effect`.
+    Scenario,
+}
+
+/// One judged metric of a variant against the baseline.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MetricVerdict {
+    pub verdict: Judgement,
+    /// Mean of (variant − baseline) over the seeds, paired by seed, and
+    /// its 95 % interval, in the metric's unit (as `vs_baseline`).
+    pub difference: Estimate,
+    /// The smallest mean difference that counts, in the metric's unit;
+    /// absent when the metric was not measured.
+    pub minimum_effect: Option<f64>,
+    pub minimum_effect_from: EffectSource,
+    /// The paired difference on each seed of the comparison, in seed
+    /// order; null where either run did not measure the metric.
+    pub per_seed: Vec<Option<f64>>,
+}
+
+/// A variant's verdict on every judged metric ([`Metric::JUDGED`]).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Verdicts {
+    pub availability: MetricVerdict,
+    pub p99_ms: MetricVerdict,
+    pub lost_writes: MetricVerdict,
+    pub recovery_s: MetricVerdict,
+    pub hypothesis_pass_rate: MetricVerdict,
+    pub reconnect_s: MetricVerdict,
+}
+
+impl Verdicts {
+    /// Each judged metric's verdict from `f`, called in file order.
+    pub fn from_fn(mut f: impl FnMut(Metric) -> MetricVerdict) -> Verdicts {
+        Verdicts {
+            availability: f(Metric::Availability),
+            p99_ms: f(Metric::P99Ms),
+            lost_writes: f(Metric::LostWrites),
+            recovery_s: f(Metric::RecoveryS),
+            hypothesis_pass_rate: f(Metric::HypothesisPassRate),
+            reconnect_s: f(Metric::ReconnectS),
+        }
+    }
+
+    /// The verdict on a judged metric; `None` for one not judged.
+    pub fn get(&self, metric: Metric) -> Option<&MetricVerdict> {
+        match metric {
+            Metric::Availability => Some(&self.availability),
+            Metric::P99Ms => Some(&self.p99_ms),
+            Metric::LostWrites => Some(&self.lost_writes),
+            Metric::RecoveryS => Some(&self.recovery_s),
+            Metric::HypothesisPassRate => Some(&self.hypothesis_pass_rate),
+            Metric::ReconnectS => Some(&self.reconnect_s),
+            Metric::ErrorRate | Metric::MetastableRate => None,
+        }
+    }
+
+    /// The judged metrics with the given judgement, in file order.
+    pub fn with(&self, judgement: Judgement) -> Vec<Metric> {
+        Metric::JUDGED
+            .into_iter()
+            .filter(|m| self.get(*m).is_some_and(|v| v.verdict == judgement))
+            .collect()
     }
 }
 
@@ -173,17 +362,26 @@ pub struct VariantResult {
     /// by seed, and its 95% interval. Absent for the baseline.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub vs_baseline: Option<Metrics>,
+    /// Per judged metric, the verdict against the baseline, with the
+    /// difference, the minimum effect it was held to and the per-seed
+    /// differences. Absent for the baseline.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub verdicts: Option<Verdicts>,
 }
 
-/// Where a variant stands against the baseline, by the paired
-/// availability difference.
+/// Where a variant stands against the baseline, over its judged metrics.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RankVerdict {
     Baseline,
+    /// Clearly better on at least one metric, clearly worse on none.
     Better,
+    /// Clearly worse on at least one metric, clearly better on none.
     Worse,
-    /// The difference's 95 % interval holds zero.
+    /// Clearly better on some metrics and clearly worse on others: a
+    /// trade-off, which the rank's `better_on` and `worse_on` name.
+    Mixed,
+    /// No metric clearly different.
     #[serde(rename = "no clear difference")]
     NoClearDifference,
     /// Fewer than two seeds: no interval to judge by.
@@ -197,8 +395,27 @@ impl RankVerdict {
             RankVerdict::Baseline => "baseline",
             RankVerdict::Better => "better",
             RankVerdict::Worse => "worse",
+            RankVerdict::Mixed => "mixed",
             RankVerdict::NoClearDifference => "no clear difference",
             RankVerdict::NotApplicable => "n/a",
+        }
+    }
+}
+
+impl RankVerdict {
+    /// The verdict with the metrics that drove it: `better: availability,
+    /// recovery`, `mixed: better p99; worse availability`.
+    pub fn in_words(self, better_on: &[Metric], worse_on: &[Metric]) -> String {
+        let list = |ms: &[Metric]| ms.iter().map(|m| m.label()).collect::<Vec<_>>().join(", ");
+        match self {
+            RankVerdict::Better => format!("better: {}", list(better_on)),
+            RankVerdict::Worse => format!("worse: {}", list(worse_on)),
+            RankVerdict::Mixed => format!(
+                "mixed: better {}; worse {}",
+                list(better_on),
+                list(worse_on)
+            ),
+            other => other.name().to_string(),
         }
     }
 }
@@ -215,10 +432,23 @@ pub struct Rank {
     pub variant: String,
     pub availability: Option<f64>,
     pub verdict: RankVerdict,
+    /// The judged metrics (keys as in `metrics`) on which it is clearly
+    /// better, and clearly worse, than the baseline: what drove `verdict`.
+    pub better_on: Vec<String>,
+    pub worse_on: Vec<String>,
     /// Whether this variant's availability interval overlaps the
     /// baseline's (absent for the baseline and with fewer than two seeds).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub overlaps_baseline: Option<bool>,
+}
+
+impl Rank {
+    /// The metrics named in `better_on` and `worse_on` (unknown keys left
+    /// out).
+    pub fn drivers(&self) -> (Vec<Metric>, Vec<Metric>) {
+        let of = |keys: &[String]| keys.iter().filter_map(|k| Metric::from_key(k)).collect();
+        (of(&self.better_on), of(&self.worse_on))
+    }
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -271,6 +501,7 @@ mod tests {
             RankVerdict::Baseline,
             RankVerdict::Better,
             RankVerdict::Worse,
+            RankVerdict::Mixed,
             RankVerdict::NoClearDifference,
             RankVerdict::NotApplicable,
         ] {

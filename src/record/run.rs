@@ -30,6 +30,9 @@ pub struct Manifest {
     /// Per replicated database, over the whole run.
     #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
     pub databases: IndexMap<String, DatabaseSummary>,
+    /// Per group of connected clients, over the whole run.
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub clients: IndexMap<String, ClientSummary>,
     /// Per service whose instances have a memory limit: the limit and the
     /// alert levels, which the saturation chart draws.
     #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
@@ -44,6 +47,36 @@ impl Manifest {
     pub fn to_json(&self) -> String {
         super::to_json(self)
     }
+}
+
+/// A group of connected clients over the whole run (warm-up included:
+/// connections are lost when instances die, whenever that is).
+#[derive(Clone, Copy, Debug, Serialize, Deserialize)]
+pub struct ClientSummary {
+    pub clients: u32,
+    pub connected_at_end: u32,
+    /// Fewest connected at once after the first lost connection (all of
+    /// them when none was lost).
+    pub fewest_connected: u32,
+    /// Connect attempts, first connections included.
+    pub connect_attempts: u64,
+    /// Connect attempts of clients that had been connected before: what
+    /// lost connections set off, failed attempts included.
+    pub reconnect_attempts: u64,
+    pub connections_lost: u64,
+    /// When the first connection was lost (s); absent when none was.
+    pub first_lost_s: Option<f64>,
+    /// When every client was connected again after the last lost
+    /// connection (s); absent when none was lost, or when some were still
+    /// not connected at the end.
+    pub all_reconnected_s: Option<f64>,
+    /// Whether every client that lost its connection had one again by the
+    /// end (true when none was lost).
+    pub all_reconnected: bool,
+    /// From the first lost connection to `all_reconnected_s`; when not all
+    /// reconnected, to the end of the run: a lower bound (the true time is
+    /// longer, perhaps never). Absent when no connection was lost.
+    pub time_to_reconnect_s: Option<f64>,
 }
 
 /// What went through a queue over the run.

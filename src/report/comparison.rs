@@ -17,11 +17,13 @@ use crate::record::compare::{Comparison, Metric, Rank, VariantResult};
 use crate::spec::Source;
 
 /// The files a comparison report adds to a `compare/` directory.
-pub const COMPARE_REPORT_FILES: [&str; 6] = [
+pub const COMPARE_REPORT_FILES: [&str; 8] = [
     "report.html",
     "report.md",
     "intervals.svg",
     "intervals.png",
+    "differences.svg",
+    "differences.png",
     "latency.svg",
     "latency.png",
 ];
@@ -71,7 +73,7 @@ impl Unit {
     }
 }
 
-const PANELS: [Panel; 6] = [
+const PANELS: [Panel; 7] = [
     Panel {
         metric: Metric::Availability,
         title: "availability (higher is better)",
@@ -107,6 +109,12 @@ const PANELS: [Panel; 6] = [
         title: "runs that never healed: metastable (lower is better)",
         scale: 100.0,
         unit: Unit::Percent,
+    },
+    Panel {
+        metric: Metric::ReconnectS,
+        title: "time until every client reconnected (lower is better)",
+        scale: 1.0,
+        unit: Unit::Seconds,
     },
 ];
 
@@ -202,10 +210,32 @@ impl Scale {
 const PANEL_H: u32 = 70;
 const LANE_H: u32 = 26;
 
+impl Intervals<'_> {
+    /// The panels to draw: reconnect times only where clients lost
+    /// connections.
+    fn panels(&self) -> Vec<&'static Panel> {
+        PANELS
+            .iter()
+            .filter(|p| {
+                p.metric != Metric::ReconnectS
+                    || self
+                        .comparison
+                        .variants
+                        .iter()
+                        .any(|v| v.metrics.reconnect_s.mean.is_some())
+            })
+            .collect()
+    }
+
+    fn rows(&self) -> usize {
+        self.panels().len().div_ceil(2)
+    }
+}
+
 impl Chart for Intervals<'_> {
     fn size(&self) -> (u32, u32) {
         let n = self.comparison.variants.len().max(1) as u32;
-        (1100, HEADING + 3 * (PANEL_H + LANE_H * n))
+        (1100, HEADING + self.rows() as u32 * (PANEL_H + LANE_H * n))
     }
 
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String> {
@@ -218,13 +248,13 @@ impl Chart for Intervals<'_> {
             "Figures per variant: mean over the seeds and its 95 % interval",
             &compare_subtitle(c),
         )?;
-        let cells = rest.split_evenly((3, 2));
+        let cells = rest.split_evenly((self.rows(), 2));
         let names: Vec<&str> = vs.iter().map(|v| v.name.as_str()).collect();
         let label_of = |v: &SegmentValue<usize>| match v {
             SegmentValue::CenterOf(i) if *i < n => names[n - 1 - *i].to_string(),
             _ => String::new(),
         };
-        for (panel, cell) in PANELS.iter().zip(cells.iter()) {
+        for (panel, cell) in self.panels().into_iter().zip(cells.iter()) {
             let values: Vec<Option<(f64, f64, f64)>> = vs
                 .iter()
                 .map(|v| estimate(v, panel.metric, panel.scale))
@@ -351,7 +381,7 @@ fn linear_ticks(top: f64) -> Vec<f64> {
         .collect()
 }
 
-fn compare_subtitle(c: &Comparison) -> String {
+pub(super) fn compare_subtitle(c: &Comparison) -> String {
     format!(
         "scenario {} · {} variants · {} seeds from {} · differences against {}",
         c.scenario.name,
@@ -474,6 +504,14 @@ pub fn write_compare_report(dir: &Path) -> Result<()> {
         )?,
         figure(
             dir,
+            "differences",
+            "Paired differences behind the verdicts",
+            &super::differences::Differences {
+                comparison: &comparison,
+            },
+        )?,
+        figure(
+            dir,
             "latency",
             "Latency curves",
             &Latency {
@@ -520,20 +558,34 @@ fn cell(v: &VariantResult, metric: Metric, scale: f64, decimals: usize) -> Strin
     }
 }
 
-const HEADER: [&str; 9] = [
-    "rank",
-    "variant",
-    "availability %",
-    "Δ availability pp",
-    "p99 ms",
-    "recovery s",
-    "metastable %",
-    "hypothesis held %",
-    "verdict",
-];
+/// Whether any variant measured a reconnect time (a column then).
+fn has_reconnect(ranked: &[(&Rank, &VariantResult)]) -> bool {
+    ranked
+        .iter()
+        .any(|(_, v)| v.metrics.reconnect_s.mean.is_some())
+}
+
+fn header(reconnect: bool) -> Vec<&'static str> {
+    let mut h = vec![
+        "rank",
+        "variant",
+        "availability %",
+        "Δ availability pp",
+        "p99 ms",
+        "recovery s",
+        "metastable %",
+        "hypothesis held %",
+    ];
+    if reconnect {
+        h.push("reconnect s");
+    }
+    h.push("verdict: what drove it");
+    h
+}
 
 /// The ranking as table rows.
-fn rows(ranked: &[(&Rank, &VariantResult)]) -> Vec<[String; 9]> {
+fn rows(ranked: &[(&Rank, &VariantResult)]) -> Vec<Vec<String>> {
+    let reconnect = has_reconnect(ranked);
     ranked
         .iter()
         .map(|(rank, v)| {
@@ -545,7 +597,7 @@ fn rows(ranked: &[(&Rank, &VariantResult)]) -> Vec<[String; 9]> {
                 Some((Some(m), ..)) => format!("{:+.3}", m * 100.0),
                 _ => "—".into(),
             };
-            [
+            let mut row = vec![
                 rank.rank.to_string(),
                 rank.variant.clone(),
                 cell(v, Metric::Availability, 100.0, 3),
@@ -554,11 +606,80 @@ fn rows(ranked: &[(&Rank, &VariantResult)]) -> Vec<[String; 9]> {
                 cell(v, Metric::RecoveryS, 1.0, 1),
                 cell(v, Metric::MetastableRate, 100.0, 0),
                 cell(v, Metric::HypothesisPassRate, 100.0, 0),
-                rank.verdict.name().to_string(),
-            ]
+            ];
+            if reconnect {
+                row.push(cell(v, Metric::ReconnectS, 1.0, 1));
+            }
+            let (better, worse) = rank.drivers();
+            row.push(rank.verdict.in_words(&better, &worse));
+            row
         })
         .collect()
 }
+
+/// Per compared variant, each judged metric's difference against the
+/// minimum effect it was held to, as table rows.
+fn verdict_rows(c: &Comparison) -> Vec<Vec<String>> {
+    let mut out = Vec::new();
+    for v in &c.variants {
+        let Some(verdicts) = &v.verdicts else {
+            continue;
+        };
+        for metric in Metric::JUDGED {
+            let Some(judged) = verdicts.get(metric) else {
+                continue;
+            };
+            if judged.verdict == crate::record::compare::Judgement::NotApplicable
+                && judged.difference.mean.is_none()
+            {
+                continue;
+            }
+            let (scale, unit, decimals) = match metric {
+                Metric::Availability | Metric::HypothesisPassRate => (100.0, "pp", 3),
+                Metric::P99Ms => (1.0, "ms", 1),
+                Metric::LostWrites => (1.0, "writes", 1),
+                _ => (1.0, "s", 2),
+            };
+            let d = &judged.difference;
+            let difference = match (d.mean, d.ci95_low, d.ci95_high) {
+                (Some(m), Some(lo), Some(hi)) => format!(
+                    "{:+.decimals$} [{:+.decimals$}, {:+.decimals$}] {unit}",
+                    m * scale,
+                    lo * scale,
+                    hi * scale
+                ),
+                (Some(m), ..) => format!("{:+.decimals$} {unit}", m * scale),
+                _ => "n/a".into(),
+            };
+            let minimum = judged.minimum_effect.map_or("n/a".into(), |m| {
+                format!(
+                    "{:.decimals$} {unit} ({})",
+                    m * scale,
+                    match judged.minimum_effect_from {
+                        crate::record::compare::EffectSource::Default => "default",
+                        crate::record::compare::EffectSource::Scenario => "scenario",
+                    }
+                )
+            });
+            out.push(vec![
+                v.name.clone(),
+                metric.label().to_string(),
+                difference,
+                minimum,
+                judged.verdict.name().to_string(),
+            ]);
+        }
+    }
+    out
+}
+
+const VERDICT_HEADER: [&str; 5] = [
+    "variant",
+    "metric",
+    "Δ mean [95 % interval]",
+    "minimum effect",
+    "verdict",
+];
 
 fn title(c: &Comparison) -> String {
     format!(
@@ -596,14 +717,28 @@ fn html(c: &Comparison, ranked: &[(&Rank, &VariantResult)], figures: &[Figure]) 
         escape(&c.tool.version)
     );
     let _ = writeln!(out, "<section id=\"ranking\">\n<h2>Ranking</h2>");
+    let header = header(has_reconnect(ranked));
     let rows = rows(ranked);
-    super::html_table(&mut out, &HEADER, rows.iter().map(|r| r.as_slice()));
+    super::html_table(&mut out, &header, rows.iter().map(|r| r.as_slice()));
     let _ = writeln!(
         out,
-        "<p>Values are means with their 95 % intervals over the seeds; Δ is the seed-paired difference against {}. Ranking: {}.</p>\n</section>",
+        "<p>Values are means with their 95 % intervals over the seeds; Δ is the seed-paired difference against {}. Rule: {}.</p>\n</section>",
         prose(&baseline_words(c)),
         prose(&c.ranking_rule)
     );
+    let verdicts = verdict_rows(c);
+    if !verdicts.is_empty() {
+        let _ = writeln!(
+            out,
+            "<section id=\"verdicts\">\n<h2>Verdicts per metric</h2>\n<p>A metric is clearly better or worse only when the interval of its paired difference excludes zero and the mean difference is at least the minimum effect.</p>"
+        );
+        super::html_table(
+            &mut out,
+            &VERDICT_HEADER,
+            verdicts.iter().map(|r| r.as_slice()),
+        );
+        let _ = writeln!(out, "</section>");
+    }
     for f in figures {
         let _ = writeln!(
             out,
@@ -625,9 +760,22 @@ fn markdown(c: &Comparison, ranked: &[(&Rank, &VariantResult)], figures: &[Figur
         "Every variant sees the same traffic and fault timing on each seed, so differences are paired. Values are means with their 95 % intervals; Δ is the seed-paired difference against {}.\n",
         baseline_words(c)
     );
+    let header = header(has_reconnect(ranked));
     let rows = rows(ranked);
-    super::markdown_table(&mut out, &HEADER, rows.iter().map(|r| r.as_slice()));
-    let _ = writeln!(out, "\nRanking: {}.", c.ranking_rule);
+    super::markdown_table(&mut out, &header, rows.iter().map(|r| r.as_slice()));
+    let _ = writeln!(out, "\nRule: {}.", c.ranking_rule);
+    let verdicts = verdict_rows(c);
+    if !verdicts.is_empty() {
+        let _ = writeln!(
+            out,
+            "\n## Verdicts per metric\n\nA metric is clearly better or worse only when the interval of its paired difference excludes zero and the mean difference is at least the minimum effect.\n"
+        );
+        super::markdown_table(
+            &mut out,
+            &VERDICT_HEADER,
+            verdicts.iter().map(|r| r.as_slice()),
+        );
+    }
     for f in figures {
         let _ = writeln!(out, "\n## {}\n\n![{}]({}.png)", f.title, f.title, f.name);
     }

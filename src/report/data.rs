@@ -22,6 +22,7 @@ pub struct MetricRow {
     pub kind: ComponentKind,
     pub ok: u64,
     pub errors: u64,
+    pub retries: u64,
     pub latency_p50_ms: f64,
     pub latency_p99_ms: f64,
     pub queue_avg: f64,

@@ -6,6 +6,7 @@ mod axis;
 pub mod charts;
 pub mod comparison;
 pub mod data;
+mod differences;
 mod font;
 mod scaled;
 
@@ -20,6 +21,9 @@ use crate::plan::Phase;
 use crate::record::run::Manifest;
 use charts::{CascadeStrip, Chart, DependencyGraph, Saturation, Timeline};
 use data::RunData;
+
+/// The chart a run report adds when the model has connected clients.
+pub const CLIENT_REPORT_FILES: [&str; 2] = ["clients.svg", "clients.png"];
 
 /// The files a run report adds to a run directory.
 pub const RUN_REPORT_FILES: [&str; 10] = [
@@ -82,7 +86,7 @@ fn figure(
 /// them.
 pub fn write_run_report(dir: &Path) -> Result<()> {
     let data = RunData::read(dir)?;
-    let figures = vec![
+    let mut figures = vec![
         figure(dir, "timeline", "Timeline", &Timeline { data: &data })?,
         figure(dir, "cascade", "Cascade", &CascadeStrip { data: &data })?,
         figure(dir, "saturation", "Saturation", &Saturation { data: &data })?,
@@ -93,6 +97,17 @@ pub fn write_run_report(dir: &Path) -> Result<()> {
             &DependencyGraph { data: &data },
         )?,
     ];
+    if !data.manifest.clients.is_empty() {
+        figures.insert(
+            1,
+            figure(
+                dir,
+                "clients",
+                "Connected clients",
+                &charts::Clients { data: &data },
+            )?,
+        );
+    }
     write_atomic(&dir.join("report.html"), html(&data, &figures).as_bytes())?;
     write_atomic(&dir.join("report.md"), markdown(&data, &figures).as_bytes())?;
     Ok(())
@@ -140,6 +155,7 @@ struct Story {
     entries: Vec<[String; 9]>,
     /// What the entries table counts.
     entries_caption: String,
+    clients: Vec<[String; 6]>,
     verdicts: Vec<(bool, String, Vec<String>)>,
     chain: Vec<String>,
     times: Vec<String>,
@@ -159,6 +175,7 @@ fn story(data: &RunData) -> Story {
         subtitle: subtitle(m),
         description: m.description.clone(),
         entries: entry_rows(m),
+        clients: client_rows(m),
         entries_caption: format!(
             "Requests that arrived after the warm-up ({}–{} s), each counted once by how it ended{}; p50 and p99 of the successful ones, p99 all of every request (failures at the time they failed).",
             axis::trim_number(m.warmup_s),
@@ -192,6 +209,53 @@ fn subtitle(m: &Manifest) -> String {
         m.tool.version,
         m.engine.trace_digest
     )
+}
+
+const NO_ENTRIES: &str = "No open-loop workload: the model's users are its connected clients.";
+
+const CLIENTS_CAPTION: &str = "Over the whole run: connections lost when instances died, the fewest clients connected at once, connect attempts after a lost connection (failed ones included), and the time from the first lost connection until every client was connected again — a lower bound, marked never, when some were still not connected at the end.";
+
+const CLIENT_HEADER: [&str; 6] = [
+    "clients",
+    "count",
+    "connections lost",
+    "fewest connected",
+    "reconnect attempts",
+    "all reconnected",
+];
+
+/// One row per client group, in `CLIENT_HEADER`'s columns.
+fn client_rows(m: &Manifest) -> Vec<[String; 6]> {
+    m.clients
+        .iter()
+        .map(|(name, c)| {
+            let back = match (c.time_to_reconnect_s, c.all_reconnected) {
+                (None, _) => "no connection lost".to_string(),
+                (Some(t), true) => format!(
+                    "after {} s (at {} s)",
+                    axis::trim_number(t),
+                    axis::trim_number(c.all_reconnected_s.unwrap_or_default())
+                ),
+                (Some(t), false) => format!(
+                    "never: {} not connected at the end, more than {} s after the first lost connection",
+                    c.clients - c.connected_at_end,
+                    axis::trim_number(t)
+                ),
+            };
+            [
+                name.clone(),
+                c.clients.to_string(),
+                c.connections_lost.to_string(),
+                format!(
+                    "{} ({:.1} %)",
+                    c.fewest_connected,
+                    100.0 * c.fewest_connected as f64 / c.clients.max(1) as f64
+                ),
+                c.reconnect_attempts.to_string(),
+                back,
+            ]
+        })
+        .collect()
 }
 
 /// One row per entry, in `ENTRY_HEADER`'s columns.
@@ -402,12 +466,28 @@ fn html(data: &RunData, figures: &[Figure]) -> String {
         let _ = writeln!(out, "<p class=\"lead\">{}</p>", prose(d));
     }
     let _ = writeln!(out, "<section id=\"numbers\">\n<h2>Key numbers</h2>");
-    let _ = writeln!(out, "<p>{}</p>", prose(&s.entries_caption));
-    html_table(
-        &mut out,
-        &ENTRY_HEADER,
-        s.entries.iter().map(|r| r.as_slice()),
-    );
+    if s.entries.is_empty() {
+        let _ = writeln!(out, "<p>{}</p>", prose(NO_ENTRIES));
+    } else {
+        let _ = writeln!(out, "<p>{}</p>", prose(&s.entries_caption));
+        html_table(
+            &mut out,
+            &ENTRY_HEADER,
+            s.entries.iter().map(|r| r.as_slice()),
+        );
+    }
+    if !s.clients.is_empty() {
+        let _ = writeln!(
+            out,
+            "<h3>Connected clients</h3>\n<p>{}</p>",
+            prose(CLIENTS_CAPTION)
+        );
+        html_table(
+            &mut out,
+            &CLIENT_HEADER,
+            s.clients.iter().map(|r| r.as_slice()),
+        );
+    }
     let _ = writeln!(out, "</section>");
     let _ = writeln!(out, "<section id=\"hypothesis\">\n<h2>Hypothesis</h2>");
     if s.verdicts.is_empty() {
@@ -491,12 +571,24 @@ fn markdown(data: &RunData, figures: &[Figure]) -> String {
     if let Some(d) = &s.description {
         let _ = writeln!(out, "{d}\n");
     }
-    let _ = writeln!(out, "## Key numbers\n\n{}\n", s.entries_caption);
-    markdown_table(
-        &mut out,
-        &ENTRY_HEADER,
-        s.entries.iter().map(|r| r.as_slice()),
-    );
+    if s.entries.is_empty() {
+        let _ = writeln!(out, "## Key numbers\n\n{NO_ENTRIES}");
+    } else {
+        let _ = writeln!(out, "## Key numbers\n\n{}\n", s.entries_caption);
+        markdown_table(
+            &mut out,
+            &ENTRY_HEADER,
+            s.entries.iter().map(|r| r.as_slice()),
+        );
+    }
+    if !s.clients.is_empty() {
+        let _ = writeln!(out, "\n### Connected clients\n\n{CLIENTS_CAPTION}\n");
+        markdown_table(
+            &mut out,
+            &CLIENT_HEADER,
+            s.clients.iter().map(|r| r.as_slice()),
+        );
+    }
     let _ = writeln!(out, "\n## Hypothesis\n");
     if s.verdicts.is_empty() {
         let _ = writeln!(out, "This scenario states no hypothesis.");

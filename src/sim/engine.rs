@@ -60,6 +60,8 @@ pub struct RunSummary {
     pub lost_writes: Vec<u64>,
     /// Per service, what went through it if it is a queue.
     pub queues: Vec<super::broker::QueueTotals>,
+    /// Per client group, its connections over the run.
+    pub clients: Vec<super::clients::ClientTotals>,
     pub state_changes: u64,
     /// Set when the run was stopped by its budget before its end: every
     /// figure above covers only the time it ran.
@@ -372,6 +374,7 @@ impl<'t, O: Observer> Engine<'t, O> {
             activations: self.acts.created,
             lost_writes: std::mem::take(&mut self.replicas.lost_writes),
             queues: self.brokers.iter().map(|b| b.totals()).collect(),
+            clients: self.meters.client_totals.clone(),
             state_changes: self.record.state_changes,
             exhausted,
         }

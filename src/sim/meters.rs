@@ -28,6 +28,14 @@ pub(super) struct Meters {
     /// Per workload, the requests that arrived after the warm-up, each
     /// counted once when it ends (the rows count what ended in a window).
     pub(super) entry_totals: Vec<Outcomes>,
+    /// Per client group: connect attempts as its clients see them
+    /// (`arrivals`, `ok`, failures by class, latency of the handshake;
+    /// `retries`: attempts after a lost connection), and how many are
+    /// connected.
+    pub(super) clients: Vec<Outcomes>,
+    pub(super) connected: Vec<Level>,
+    /// Per client group, over the whole run.
+    pub(super) client_totals: Vec<super::clients::ClientTotals>,
     /// Scratch for merging a service's endpoints at window close.
     service: Vec<Outcomes>,
     rows: Vec<Row>,
@@ -50,6 +58,13 @@ impl Meters {
             pool_waiting: vec![Level::default(); groups],
             pool_refused: vec![0; groups],
             entry_totals: per(topo.workloads.len()),
+            clients: per(topo.client_groups.len()),
+            connected: vec![Level::default(); topo.client_groups.len()],
+            client_totals: topo
+                .client_groups
+                .iter()
+                .map(|g| super::clients::ClientTotals::new(g.count))
+                .collect(),
             service: per(services),
             rows: Vec::new(),
             start: SimTime::ZERO,
@@ -60,7 +75,9 @@ impl Meters {
 
 impl<O: Observer> Engine<'_, O> {
     /// Closes the open window at `now`: one row per entry, service,
-    /// endpoint and pool group, handed to the observer; then opens the next.
+    /// endpoint, pool group and client group (last, so that the analysis
+    /// can leave them out as a tail), handed to the observer; then opens
+    /// the next.
     pub(super) fn on_window_end(&mut self) {
         let (start, end) = (self.meters.start, self.now);
         self.meters.rows.clear();
@@ -68,6 +85,7 @@ impl<O: Observer> Engine<'_, O> {
         self.close_services(start, end);
         self.close_endpoints(start, end);
         self.close_pools(start, end);
+        self.close_clients(start, end);
         self.observer.window(self.topo, &self.meters.rows);
         self.meters.start = end;
         self.meters.next_end = end + self.config.window;
@@ -153,6 +171,21 @@ impl<O: Observer> Engine<'_, O> {
             row.errors[ErrorClass::PoolExhausted as usize] = std::mem::take(&mut m.pool_refused[g]);
             let callers = topo.services[group.caller].instances.len() as u64;
             row.capacity = group.size as u64 * callers;
+            m.rows.push(row);
+        }
+    }
+}
+
+impl<O: Observer> Engine<'_, O> {
+    fn close_clients(&mut self, start: SimTime, end: SimTime) {
+        let m = &mut self.meters;
+        for (g, group) in self.topo.client_groups.iter().enumerate() {
+            let component = Component::Clients(g as u32);
+            let outcomes = &mut m.clients[g];
+            let mut row = outcome_row(&mut self.observer, component, outcomes, start, end);
+            outcomes.reset();
+            row.in_use = m.connected[g].close(end, start);
+            row.capacity = group.count as u64;
             m.rows.push(row);
         }
     }

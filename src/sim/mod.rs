@@ -5,7 +5,7 @@
 mod activation;
 mod active;
 pub mod broker;
-mod clients;
+pub mod clients;
 pub mod engine;
 pub mod event;
 mod lifecycle;

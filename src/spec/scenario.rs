@@ -46,6 +46,9 @@ pub struct ScenarioSpec {
     /// Settings of the cascade analysis.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub analysis: Option<AnalysisSpec>,
+    /// Settings of `faultline compare`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compare: Option<CompareSpec>,
     /// Designs to compare, keyed by name: each an RFC 7396 JSON merge patch
     /// over the model (`null` removes a key). `baseline`, if present, is the
     /// reference the others are compared with; without it, the model as
@@ -151,4 +154,46 @@ pub struct AnalysisSpec {
     /// ended is called metastable: it does not heal on its own. Default 60s.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metastable_after: Option<Duration>,
+}
+
+/// Settings of `faultline compare`.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CompareSpec {
+    /// The smallest paired difference against the baseline that counts as
+    /// a clear difference, per metric; a difference whose 95 % interval
+    /// excludes zero but whose mean is smaller is "no clear difference".
+    /// A metric left out keeps its default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub minimum_effect: Option<MinimumEffectSpec>,
+}
+
+/// Minimum effects, each replacing its metric's default (given here).
+#[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MinimumEffectSpec {
+    /// Availability, in percentage points of requests served (`"0.5%"`).
+    /// Default 0.1 %.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub availability: Option<Share>,
+    /// p99 latency of all requests, as a duration (`"20ms"`). Default 10 %
+    /// of the baseline's mean p99, at least 1 ms.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub p99: Option<Duration>,
+    /// Acknowledged writes lost in failovers. Default 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lost_writes: Option<u64>,
+    /// Time to recover after the last fault (`"10s"`). Default 10 % of the
+    /// baseline's mean, at least 5 s.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recovery: Option<Duration>,
+    /// Share of seeds whose hypotheses all held, in percentage points
+    /// (`"20%"`). Default 10 %.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hypothesis_pass_rate: Option<Share>,
+    /// Time until every connected client was connected again after the
+    /// first lost connection (`"5s"`). Default 10 % of the baseline's
+    /// mean, at least 1 s.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reconnect: Option<Duration>,
 }

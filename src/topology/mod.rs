@@ -84,6 +84,9 @@ pub enum Component {
     /// The pools of one (caller service, callee service), over all caller
     /// instances.
     Pool(u32),
+    /// A group of connected closed-loop clients, as its clients see their
+    /// connections (not judged by the cascade analysis).
+    Clients(u32),
 }
 
 /// What kind of part a component is, as `metrics.csv` and `analysis.json`
@@ -95,6 +98,7 @@ pub enum ComponentKind {
     Service,
     Endpoint,
     Pool,
+    Clients,
 }
 
 impl ComponentKind {
@@ -104,6 +108,7 @@ impl ComponentKind {
             ComponentKind::Service => "service",
             ComponentKind::Endpoint => "endpoint",
             ComponentKind::Pool => "pool",
+            ComponentKind::Clients => "clients",
         }
     }
 }
@@ -121,6 +126,7 @@ impl Component {
             Component::Service(_) => ComponentKind::Service,
             Component::Endpoint(_) => ComponentKind::Endpoint,
             Component::Pool(_) => ComponentKind::Pool,
+            Component::Clients(_) => ComponentKind::Clients,
         }
     }
 }
@@ -408,6 +414,7 @@ impl Topology {
                     self.services[group.callee.index()].name
                 )
             }
+            Component::Clients(g) => self.client_groups[g as usize].name.clone(),
         };
         (name, component.kind())
     }

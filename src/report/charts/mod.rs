@@ -5,6 +5,7 @@
 //! outside the plotting areas, so they never hide data.
 
 mod cascade;
+mod clients;
 mod graph;
 mod saturation;
 mod timeline;
@@ -23,6 +24,7 @@ use super::scaled::{SCALE, Scaled};
 use crate::analysis::Health;
 
 pub use cascade::CascadeStrip;
+pub use clients::Clients;
 pub use graph::{DependencyGraph, Edge, Layout, describe, layout};
 pub use saturation::Saturation;
 pub use timeline::Timeline;
@@ -184,6 +186,7 @@ pub enum Mark {
     Shade(RGBColor, f64),
     Rule(RGBColor),
     Triangle(RGBColor),
+    Dot(RGBColor),
 }
 
 /// Legend entries in a row (wrapping) from `(x, y)` within `width`; the
@@ -243,6 +246,9 @@ pub fn legend_row<DB: DrawingBackend>(
                 .map_err(err)?,
             Mark::Triangle(c) => area
                 .draw(&TriangleMarker::new((x + 10, mid), 6, c.filled()))
+                .map_err(err)?,
+            Mark::Dot(c) => area
+                .draw(&Circle::new((x + 10, mid), 4, c.filled()))
                 .map_err(err)?,
         }
         area.draw(&Text::new(label.clone(), (x + 26, y), font.clone()))
