@@ -37,19 +37,21 @@ pub const METRICS: [Measure; 8] = [
         metric: Metric::Availability,
         decimals: 6,
         higher_is_better: true,
-        get: |f| Some(f.availability),
+        // Not measured without a request to measure it on (a model of
+        // connected clients only): n/a, not a perfect 100 %.
+        get: |f| (f.requests > 0).then_some(f.availability),
     },
     Measure {
         metric: Metric::ErrorRate,
         decimals: 6,
         higher_is_better: false,
-        get: |f| Some(f.error_rate),
+        get: |f| (f.requests > 0).then_some(f.error_rate),
     },
     Measure {
         metric: Metric::P99Ms,
         decimals: 3,
         higher_is_better: false,
-        get: |f| Some(f.p99_ms),
+        get: |f| (f.requests > 0).then_some(f.p99_ms),
     },
     Measure {
         metric: Metric::LostWrites,
