@@ -7,8 +7,8 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use super::{
-    Chart, Drawn, FONT, HEADING, Mark, TimeAxis, colour, draw_lines, err, heading, legend_height,
-    legend_row, linear_mesh, max_of, period_items, run_subtitle, shade_periods, x_label_area,
+    Chart, Drawn, HEADING, LABEL, Mark, colour, heading, legend_height, legend_row, linear_panel,
+    max_of, period_items, run_subtitle, x_label_area,
 };
 use crate::report::axis;
 use crate::report::data::{Merge, RunData, Series};
@@ -20,9 +20,6 @@ pub struct Clients<'a> {
 
 const WIDTH: u32 = 1100;
 const PANEL: u32 = 200;
-const Y_AREA: u32 = 76;
-const MARGIN: u32 = 8;
-const LABEL: u32 = 12;
 
 impl Clients<'_> {
     fn groups(&self) -> Vec<String> {
@@ -92,7 +89,7 @@ impl Chart for Clients<'_> {
                 })
             })
             .collect();
-        panel(
+        linear_panel(
             &top,
             data,
             x.clone(),
@@ -113,7 +110,7 @@ impl Chart for Clients<'_> {
             })
             .collect();
         let top_y = max_of(attempts.iter()).max(1.0) * 1.08;
-        panel(
+        linear_panel(
             &bottom,
             data,
             x,
@@ -123,44 +120,4 @@ impl Chart for Clients<'_> {
             &attempts,
         )
     }
-}
-
-fn panel<DB: DrawingBackend>(
-    area: &DrawingArea<DB, Shift>,
-    data: &RunData,
-    x: std::ops::Range<f64>,
-    top: f64,
-    y_title: &str,
-    x_title: bool,
-    series: &[Series],
-) -> Drawn {
-    let mut chart = ChartBuilder::on(area)
-        .margin(MARGIN)
-        .x_label_area_size(x_label_area(x_title, LABEL))
-        .y_label_area_size(Y_AREA)
-        .build_cartesian_2d(x, 0.0..top)
-        .map_err(err)?;
-    linear_mesh(
-        &mut chart,
-        &TimeAxis {
-            y_title,
-            x_title,
-            label_size: LABEL,
-        },
-        6,
-    )?;
-    shade_periods(&mut chart, data, (0.0, top))?;
-    let refs: Vec<&Series> = series.iter().collect();
-    let colours: Vec<RGBColor> = (0..series.len()).map(colour).collect();
-    draw_lines(&mut chart, &refs, &colours, 2, data.step_s())?;
-    if series.iter().all(|s| s.points.is_empty()) {
-        chart
-            .draw_series(std::iter::once(Text::new(
-                "none",
-                (0.0, top / 2.0),
-                (FONT, LABEL).into_font(),
-            )))
-            .map_err(err)?;
-    }
-    Ok(())
 }

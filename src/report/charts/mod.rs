@@ -428,3 +428,51 @@ pub fn health_colour(health: Health) -> RGBColor {
         Health::Healthy => HEALTHY,
     }
 }
+
+/// The layout of panels over virtual time (timeline, clients): the room
+/// for the y labels and title, the margin, the label size.
+pub(super) const Y_AREA: u32 = 76;
+pub(super) const MARGIN: u32 = 8;
+pub(super) const LABEL: u32 = 12;
+
+/// A panel of lines over virtual time on a linear axis from 0 to `top`,
+/// with the warm-up and faults shaded; "none" when no series has a point.
+pub(super) fn linear_panel<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    data: &RunData,
+    x: std::ops::Range<f64>,
+    top: f64,
+    y_title: &str,
+    x_title: bool,
+    series: &[Series],
+) -> Drawn {
+    let mut chart = ChartBuilder::on(area)
+        .margin(MARGIN)
+        .x_label_area_size(x_label_area(x_title, LABEL))
+        .y_label_area_size(Y_AREA)
+        .build_cartesian_2d(x, 0.0..top)
+        .map_err(err)?;
+    linear_mesh(
+        &mut chart,
+        &TimeAxis {
+            y_title,
+            x_title,
+            label_size: LABEL,
+        },
+        6,
+    )?;
+    shade_periods(&mut chart, data, (0.0, top))?;
+    let refs: Vec<&Series> = series.iter().collect();
+    let colours: Vec<RGBColor> = (0..series.len()).map(colour).collect();
+    draw_lines(&mut chart, &refs, &colours, 2, data.step_s())?;
+    if series.iter().all(|s| s.points.is_empty()) {
+        chart
+            .draw_series(std::iter::once(Text::new(
+                "none",
+                (0.0, top / 2.0),
+                (FONT, LABEL).into_font(),
+            )))
+            .map_err(err)?;
+    }
+    Ok(())
+}

@@ -6,8 +6,8 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use super::{
-    Chart, Drawn, FAULT, FONT, HEADING, MUTED, Mark, TimeAxis, colour, draw_lines, err, heading,
-    legend_height, legend_row, linear_mesh, max_of, period_items, run_subtitle, runs,
+    Chart, Drawn, FAULT, FONT, HEADING, LABEL, MARGIN, MUTED, Mark, Y_AREA, colour, err, heading,
+    legend_height, legend_row, linear_panel, max_of, period_items, run_subtitle, runs,
     seconds_label, shade_periods, x_label_area,
 };
 use crate::report::axis;
@@ -62,9 +62,6 @@ pub struct Timeline<'a> {
 const WIDTH: u32 = 1100;
 const PANEL: u32 = 240;
 const LANE: u32 = 40;
-const Y_AREA: u32 = 76;
-const MARGIN: u32 = 8;
-const LABEL: u32 = 12;
 
 /// When each kind of marked event happened, one time per drawn step (a
 /// thousand breaker openings in one step are one marker), with its count.
@@ -231,36 +228,6 @@ fn draw_lane<DB: DrawingBackend>(
             .map_err(err)?;
     }
     Ok(())
-}
-
-fn linear_panel<DB: DrawingBackend>(
-    area: &DrawingArea<DB, Shift>,
-    data: &RunData,
-    x: std::ops::Range<f64>,
-    top: f64,
-    y_title: &str,
-    x_title: bool,
-    series: &[Series],
-) -> Drawn {
-    let mut chart = ChartBuilder::on(area)
-        .margin(MARGIN)
-        .x_label_area_size(x_label_area(x_title, LABEL))
-        .y_label_area_size(Y_AREA)
-        .build_cartesian_2d(x, 0.0..top)
-        .map_err(err)?;
-    linear_mesh(
-        &mut chart,
-        &TimeAxis {
-            y_title,
-            x_title,
-            label_size: LABEL,
-        },
-        6,
-    )?;
-    shade_periods(&mut chart, data, (0.0, top))?;
-    let refs: Vec<&Series> = series.iter().collect();
-    let colours: Vec<RGBColor> = (0..series.len()).map(colour).collect();
-    draw_lines(&mut chart, &refs, &colours, 2, data.step_s())
 }
 
 fn latency_panel<DB: DrawingBackend>(
