@@ -23,3 +23,4 @@ mod resilience;
 mod scenarios;
 mod swarm;
 mod verdicts;
+mod yaml;

@@ -82,7 +82,7 @@ pub(super) fn run(args: Args) -> crate::Result<i32> {
 fn findings(file: &std::path::Path) -> crate::Result<Vec<Finding>> {
     let source = Source::read(file)?;
     spec::check_syntax(&source)?;
-    if spec::looks_like_scenario(&source.text) {
+    if spec::looks_like_scenario(&source) {
         Ok(lint::plan(&Plan::load(file)?))
     } else {
         let model = spec::parse_model(&source)?;

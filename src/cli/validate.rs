@@ -11,7 +11,7 @@ pub(super) fn run(files: &[PathBuf]) -> crate::Result<i32> {
     for file in files {
         let result = Source::read(file).and_then(|source| {
             spec::check_syntax(&source)?;
-            if spec::looks_like_scenario(&source.text) {
+            if spec::looks_like_scenario(&source) {
                 let plan = Plan::load(file)?;
                 let experiment = &plan.experiment;
                 Ok(format!(

@@ -159,7 +159,7 @@ fn place(
                 (InFile::Scenario, Some((source, lint))) => (source, lint),
                 _ => (model, model_lint),
             };
-            let position = crate::spec::locate::position_of(&source.text, &r.path);
+            let position = source.position_of(&r.path);
             let allowed = lint.and_then(|l| allowance(l, r.rule, &r.path));
             Finding {
                 code: r.rule.code,
@@ -237,7 +237,7 @@ fn misused_allowances(lint: &LintSpec, source: &Source) -> Vec<Finding> {
         let Some((path, message, fix)) = problem else {
             continue;
         };
-        let position = crate::spec::locate::position_of(&source.text, &path);
+        let position = source.position_of(&path);
         out.push(Finding {
             code: rules::MISUSED_ALLOW.code,
             rule: rules::MISUSED_ALLOW.name,

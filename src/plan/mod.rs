@@ -184,7 +184,7 @@ impl Plan {
 /// The topology of a model file, or of the model a scenario file names.
 pub fn topology_of(path: &Path) -> Result<Topology> {
     let source = Source::read(path)?;
-    if spec::looks_like_scenario(&source.text) {
+    if spec::looks_like_scenario(&source) {
         Ok(Plan::load(path)?.topology)
     } else {
         Topology::from_source(&source)

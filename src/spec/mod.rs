@@ -16,6 +16,7 @@ pub mod scenario;
 pub mod units;
 mod validate;
 mod variant;
+mod yaml;
 
 pub use validate::{MAX_INSTANCES_PER_SERVICE, check_work, model as check_model};
 
@@ -55,7 +56,7 @@ impl Source {
         let meta = std::fs::metadata(path).map_err(read_err)?;
         if !meta.is_file() {
             return Err(refuse(
-                "not a regular file (a directory, a device or a pipe); give the path of a JSON file"
+                "not a regular file (a directory, a device or a pipe); give the path of a JSON or YAML file"
                     .into(),
             ));
         }
@@ -86,10 +87,44 @@ impl Source {
         })
     }
 
+    /// Whether the file is YAML (by its extension, `.yaml` or `.yml`);
+    /// otherwise it is JSON.
+    pub fn is_yaml(&self) -> bool {
+        self.path
+            .extension()
+            .and_then(|e| e.to_str())
+            .is_some_and(|e| e.eq_ignore_ascii_case("yaml") || e.eq_ignore_ascii_case("yml"))
+    }
+
+    /// The file as a JSON tree, JSON or YAML; a syntax error at its line
+    /// and column.
+    pub fn tree(&self) -> Result<serde_json::Value> {
+        if self.is_yaml() {
+            return yaml::to_json(&self.text).map_err(|e| {
+                let mut problem = Problem::new(JsonPath::root(), e.message);
+                problem.position = e.position;
+                Error::Invalid {
+                    file: self.path.clone(),
+                    problems: vec![problem],
+                }
+            });
+        }
+        deserialize::<serde_json::Value>(self)
+    }
+
+    /// 1-based (line, column) of the value at `path` in the file.
+    pub fn position_of(&self, path: &JsonPath) -> Option<(usize, usize)> {
+        if self.is_yaml() {
+            yaml::position_of(&self.text, path)
+        } else {
+            locate::position_of(&self.text, path)
+        }
+    }
+
     pub fn invalid(&self, mut problems: Vec<Problem>) -> Error {
         for problem in &mut problems {
             if problem.position.is_none() {
-                problem.position = locate::position_of(&self.text, &problem.path);
+                problem.position = self.position_of(&problem.path);
             }
         }
         Error::Invalid {
@@ -132,7 +167,7 @@ pub fn parse_scenario(source: &Source) -> Result<ScenarioSpec> {
 /// Loads a scenario file and the model it names, relative to the scenario.
 pub fn load_experiment(path: &Path) -> Result<Experiment> {
     let scenario_source = Source::read(path)?;
-    if !looks_like_scenario(&scenario_source.text) && looks_like_model(&scenario_source.text) {
+    if !looks_like_scenario(&scenario_source) && looks_like_model(&scenario_source) {
         return Err(scenario_source.invalid(vec![
             Problem::new(
                 JsonPath::root(),
@@ -185,20 +220,22 @@ pub fn experiment_from_texts(scenario_source: Source, model_source: Source) -> R
 /// error is the problem of either kind of file, reported where the parser
 /// stopped.
 pub fn check_syntax(source: &Source) -> Result<()> {
-    deserialize::<serde::de::IgnoredAny>(source).map(|_| ())
+    source.tree().map(|_| ())
 }
 
-/// What kind of file a JSON document is: scenarios name a model.
-pub fn looks_like_scenario(text: &str) -> bool {
-    serde_json::from_str::<serde_json::Value>(text)
+/// What kind of file a document is: scenarios name a model.
+pub fn looks_like_scenario(source: &Source) -> bool {
+    source
+        .tree()
         .ok()
         .and_then(|v| v.get("model").map(|m| m.is_string()))
         .unwrap_or(false)
 }
 
 /// Model files have services; scenarios do not.
-fn looks_like_model(text: &str) -> bool {
-    serde_json::from_str::<serde_json::Value>(text)
+fn looks_like_model(source: &Source) -> bool {
+    source
+        .tree()
         .ok()
         .is_some_and(|v| v.get("services").is_some())
 }
@@ -215,6 +252,16 @@ fn looks_like_model(text: &str) -> bool {
 /// out, since that would shift the indices of the problems after it: the
 /// search stops there.
 pub(crate) fn deserialize<T: DeserializeOwned>(source: &Source) -> Result<T> {
+    if source.is_yaml() {
+        let tree = source.tree()?;
+        return serde_path_to_error::deserialize::<_, T>(&tree).map_err(|err| {
+            let first = problem_of(source, &err, true, 0, 0);
+            Error::Invalid {
+                file: source.path.clone(),
+                problems: every_problem::<T>(source, tree.clone(), first),
+            }
+        });
+    }
     let mut de = serde_json::Deserializer::from_str(&source.text);
     let result: std::result::Result<T, _> = serde_path_to_error::deserialize(&mut de);
     let value = match result {
@@ -227,10 +274,10 @@ pub(crate) fn deserialize<T: DeserializeOwned>(source: &Source) -> Result<T> {
                 err.inner().line(),
                 err.inner().column(),
             );
-            let problems = if err.inner().is_data() {
-                every_problem::<T>(source, first)
-            } else {
-                vec![first]
+            let tree = serde_json::from_str::<serde_json::Value>(&source.text);
+            let problems = match tree {
+                Ok(tree) if err.inner().is_data() => every_problem::<T>(source, tree, first),
+                _ => vec![first],
             };
             return Err(Error::Invalid {
                 file: source.path.clone(),
@@ -265,7 +312,7 @@ fn problem_of(
         strip_position(&err.inner().to_string()),
     );
     let position = if is_data && !path.0.is_empty() {
-        locate::position_of(&source.text, &path)
+        source.position_of(&path)
     } else {
         (line > 0).then(|| (line, column.max(1)))
     };
@@ -280,11 +327,12 @@ fn problem_of(
 const MAX_PROBLEMS: usize = 50;
 
 /// `first` and the structural problems after it (see `deserialize`).
-fn every_problem<T: DeserializeOwned>(source: &Source, first: Problem) -> Vec<Problem> {
+fn every_problem<T: DeserializeOwned>(
+    source: &Source,
+    mut tree: serde_json::Value,
+    first: Problem,
+) -> Vec<Problem> {
     let mut problems = vec![first];
-    let Ok(mut tree) = serde_json::from_str::<serde_json::Value>(&source.text) else {
-        return problems;
-    };
     let mut taken: Vec<JsonPath> = Vec::new();
     while problems.len() < MAX_PROBLEMS {
         let err = match serde_path_to_error::deserialize::<_, T>(&tree) {

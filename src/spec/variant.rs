@@ -98,7 +98,7 @@ fn patched_model(
     patch: &Map<String, Value>,
 ) -> std::result::Result<ModelSpec, Vec<Problem>> {
     let under = |problems: Vec<Problem>| at_variant(name, problems);
-    let mut model: Value = serde_json::from_str(&experiment_model.text).map_err(|e| {
+    let mut model: Value = experiment_model.tree().map_err(|e| {
         vec![Problem::new(
             JsonPath::root().key("variants").key(name),
             format!("the model file cannot be patched: {e}"),
@@ -109,8 +109,9 @@ fn patched_model(
         return Err(under(problems));
     }
     json_patch::merge(&mut model, &Value::Object(patch.clone()));
+    // Written out as JSON, whatever the model was written in.
     let patched = Source {
-        path: experiment_model.path.clone(),
+        path: experiment_model.path.with_extension("json"),
         text: serde_json::to_string_pretty(&model).expect("JSON values serialise"),
     };
     match deserialize(&patched) {
