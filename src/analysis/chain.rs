@@ -365,6 +365,8 @@ fn kind_order(component: Component) -> u8 {
         Component::Pool(_) => 1,
         Component::Entry(_) => 2,
         Component::Endpoint(_) => 3,
+        // Not judged: the collector keeps no instance rows.
+        Component::Instance(_) => 4,
     }
 }
 

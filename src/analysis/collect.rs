@@ -149,6 +149,14 @@ impl<O> Collector<O> {
 
 impl<O: Observer> Observer for Collector<O> {
     fn window(&mut self, topology: &Topology, rows: &[Row]) {
+        // Instance rows (`--per-instance`) come last and are for the files:
+        // the analysis judges services, so it is the same with or without
+        // them.
+        let judged = rows
+            .iter()
+            .position(|r| matches!(r.component, Component::Instance(_)))
+            .unwrap_or(rows.len());
+        let (rows, all) = (&rows[..judged], rows);
         if self.components.is_empty() {
             self.components = rows.iter().map(|r| r.component).collect();
             self.callers = self
@@ -176,7 +184,7 @@ impl<O: Observer> Observer for Collector<O> {
                 self.samples[first + c].demand = self.samples[first + caller].arrivals;
             }
         }
-        self.inner.window(topology, rows);
+        self.inner.window(topology, all);
     }
 
     fn state_change(&mut self, topology: &Topology, event: &StateEvent) {

@@ -142,6 +142,12 @@ impl Latencies {
         self.total == 0
     }
 
+    /// How many of the values recorded were exactly zero (the first count
+    /// holds 0 alone: 1 ns has a count of its own).
+    pub fn zeros(&self) -> u64 {
+        self.counts[0]
+    }
+
     /// Indices of the counts that can be non-zero.
     fn span(&self) -> std::ops::Range<usize> {
         if self.total == 0 {
@@ -260,6 +266,7 @@ mod tests {
         assert_eq!(ours.is_empty(), theirs.is_empty());
         assert_eq!(ours.max(), theirs.max());
         assert_eq!(ours.min(), theirs.min());
+        assert_eq!(ours.zeros(), theirs.count_at(0));
         let quantiles = [
             0.0, 1e-9, 0.01, 0.1, 0.25, 0.5, 0.9, 0.99, 0.995, 0.999, 0.9999, 1.0, 1.5,
         ];

@@ -84,6 +84,9 @@ pub enum Component {
     /// The pools of one (caller service, callee service), over all caller
     /// instances.
     Pool(u32),
+    /// One instance of a service, named as in `events.jsonl` (rows only
+    /// with `run --per-instance`; the analysis does not judge them).
+    Instance(u32),
 }
 
 /// What kind of part a component is, as `metrics.csv` and `analysis.json`
@@ -95,6 +98,7 @@ pub enum ComponentKind {
     Service,
     Endpoint,
     Pool,
+    Instance,
 }
 
 impl ComponentKind {
@@ -104,6 +108,7 @@ impl ComponentKind {
             ComponentKind::Service => "service",
             ComponentKind::Endpoint => "endpoint",
             ComponentKind::Pool => "pool",
+            ComponentKind::Instance => "instance",
         }
     }
 }
@@ -121,6 +126,7 @@ impl Component {
             Component::Service(_) => ComponentKind::Service,
             Component::Endpoint(_) => ComponentKind::Endpoint,
             Component::Pool(_) => ComponentKind::Pool,
+            Component::Instance(_) => ComponentKind::Instance,
         }
     }
 }
@@ -408,6 +414,7 @@ impl Topology {
                     self.services[group.callee.index()].name
                 )
             }
+            Component::Instance(i) => self.instances[i as usize].name.clone(),
         };
         (name, component.kind())
     }
