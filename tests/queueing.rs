@@ -450,3 +450,38 @@ fn a_run_with_instance_rows_replays_identical_and_the_analysis_ignores_them() {
     assert_eq!(said.status.code(), Some(1), "{}", text(&said));
     assert!(text(&said).contains("metrics.csv"), "{}", text(&said));
 }
+
+#[test]
+fn instance_rows_count_against_the_metrics_row_cap() {
+    // 900 000 windows of 1 ms × 3 components (entry, service, endpoint) is
+    // 2.7 M rows, under the 3 M a run may write; a row for each of ten
+    // instances besides makes 11.7 M: refused before anything runs.
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(
+        dir.path().join("model.json"),
+        r#"{ "name": "ten", "zones": ["z"],
+             "services": { "s": { "instances": { "count": 10 }, "workers": 1,
+                 "endpoints": { "e": { "work": { "constant": "1ms" } } } } },
+             "workload": { "w": { "endpoint": "s.e", "rate": "1/s" } } }"#,
+    )
+    .unwrap();
+    fs::write(
+        dir.path().join("scenario.json"),
+        r#"{ "name": "ten", "model": "model.json", "duration": "900s", "warmup": "0s",
+             "window": "1ms", "seed": 1 }"#,
+    )
+    .unwrap();
+    ok(dir.path(), &["validate", "scenario.json"]);
+    let refused = faultline_in(
+        dir.path(),
+        &["run", "scenario.json", "--per-instance", "--out", "out"],
+    );
+    let said = text(&refused);
+    assert_eq!(refused.status.code(), Some(2), "{said}");
+    assert!(
+        said.contains("900000 windows × 13 components (instances included, for --per-instance)"),
+        "{said}"
+    );
+    assert!(said.contains("set a `window` of at least 3ms 900us"), "{said}");
+    assert!(!dir.path().join("out").exists());
+}
