@@ -482,6 +482,9 @@ fn instance_rows_count_against_the_metrics_row_cap() {
         said.contains("900000 windows × 13 components (instances included, for --per-instance)"),
         "{said}"
     );
-    assert!(said.contains("set a `window` of at least 3ms 900us"), "{said}");
+    assert!(
+        said.contains("set a `window` of at least 3ms 900us"),
+        "{said}"
+    );
     assert!(!dir.path().join("out").exists());
 }

@@ -150,21 +150,20 @@ impl Latencies {
         self.counts[0]
     }
 
-    /// Indices of the counts that can be non-zero.
-    fn span(&self) -> std::ops::Range<usize> {
-        if self.total == 0 {
+    /// Indices of the counts of non-zero values that can be non-zero. The
+    /// count of zeros (index 0) is kept apart: with waits, most of which
+    /// are zero, a span from 0 would cover the ~1 800 empty counts below a
+    /// millisecond at every window close.
+    fn nonzero_span(&self) -> std::ops::Range<usize> {
+        if self.min_nz == u64::MAX {
             return 0..0;
         }
-        let first = if self.counts[0] != 0 || self.min_nz == u64::MAX {
-            0
-        } else {
-            index_of(self.min_nz)
-        };
-        first..index_of(self.max) + 1
+        index_of(self.min_nz)..index_of(self.max) + 1
     }
 
     pub fn add(&mut self, other: &Latencies) {
-        let span = other.span();
+        let span = other.nonzero_span();
+        self.counts[0] += other.counts[0];
         for (mine, theirs) in self.counts[span.clone()]
             .iter_mut()
             .zip(&other.counts[span])
@@ -177,7 +176,8 @@ impl Latencies {
     }
 
     pub fn reset(&mut self) {
-        let span = self.span();
+        let span = self.nonzero_span();
+        self.counts[0] = 0;
         self.counts[span].fill(0);
         self.total = 0;
         self.max = 0;
@@ -228,15 +228,16 @@ impl Latencies {
         let mut target = first_target;
         let mut next = 0;
         let mut seen = 0;
-        let span = self.span();
-        let first = span.start;
-        for (offset, count) in self.counts[span].iter().enumerate() {
+        let span = self.nonzero_span();
+        let counts =
+            std::iter::once((0, &self.counts[0])).chain(span.clone().zip(&self.counts[span]));
+        for (index, count) in counts {
             seen += count;
             if seen < target {
                 continue;
             }
             loop {
-                values[next] = reported_value(first + offset, quantiles[next]);
+                values[next] = reported_value(index, quantiles[next]);
                 next += 1;
                 if next == N {
                     return values;
@@ -319,6 +320,8 @@ mod tests {
             edges,
             random,
             vec![0, 0, 0],
+            // Waits: mostly zeros, then a long way up.
+            vec![0, 0, 5_000_000, 0, 123, 0, 3_600_000_000, 0],
             vec![1_000_000, 1_000_001, 1_000_002],
             vec![7],
             vec![],
