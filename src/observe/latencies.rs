@@ -228,22 +228,31 @@ impl Latencies {
         let mut target = first_target;
         let mut next = 0;
         let mut seen = 0;
-        let span = self.nonzero_span();
-        let counts =
-            std::iter::once((0, &self.counts[0])).chain(span.clone().zip(&self.counts[span]));
-        for (index, count) in counts {
+        // Takes the count at `index`; true once every quantile is placed.
+        let mut visit = |index: usize, count: u64| -> bool {
             seen += count;
             if seen < target {
-                continue;
+                return false;
             }
             loop {
                 values[next] = reported_value(index, quantiles[next]);
                 next += 1;
                 if next == N {
-                    return values;
+                    return true;
                 }
                 target = targets[next];
                 if seen < target {
+                    return false;
+                }
+            }
+        };
+        // The zeros first, then the span of the others: a plain slice, so
+        // the scan stays a tight loop.
+        if !visit(0, self.counts[0]) {
+            let span = self.nonzero_span();
+            let first = span.start;
+            for (offset, &count) in self.counts[span].iter().enumerate() {
+                if visit(first + offset, count) {
                     break;
                 }
             }
