@@ -16,6 +16,7 @@ mod faults;
 mod hostile;
 mod mechanisms;
 mod oracles;
+mod queueing;
 mod record;
 mod replay;
 mod report;

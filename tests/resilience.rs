@@ -97,6 +97,7 @@ fn run_ms(
         duration: duration_ms * MS,
         warmup: 0,
         window: window_ms * MS,
+        per_instance: false,
     };
     run_scenario(model, faults, seed, config)
 }

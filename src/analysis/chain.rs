@@ -366,7 +366,7 @@ fn kind_order(component: Component) -> u8 {
         Component::Pool(_) => 1,
         Component::Entry(_) => 2,
         Component::Endpoint(_) => 3,
-        Component::Clients(_) => 4,
+        Component::Clients(_) | Component::Instance(_) => 4,
     }
 }
 

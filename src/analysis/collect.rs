@@ -149,13 +149,15 @@ impl<O> Collector<O> {
 
 impl<O: Observer> Observer for Collector<O> {
     fn window(&mut self, topology: &Topology, rows: &[Row]) {
-        // Client groups' rows go to the file, not to the cascade analysis:
-        // their connections are summarised on their own (`run.json` →
-        // `clients`), and the services they connect to are judged here.
+        // Client groups' rows and instance rows (`--per-instance`) come
+        // last and go to the files, not to the cascade analysis: connections
+        // are summarised on their own (`run.json` → `clients`), and the
+        // analysis judges services, so it is the same with or without
+        // instance rows.
         let all = rows;
         let judged = rows
             .iter()
-            .position(|r| matches!(r.component, Component::Clients(_)))
+            .position(|r| matches!(r.component, Component::Clients(_) | Component::Instance(_)))
             .unwrap_or(rows.len());
         let rows = &rows[..judged];
         if self.components.is_empty() {

@@ -67,3 +67,14 @@ pub enum Outcome {
     Ok,
     Err(ErrorClass),
 }
+
+impl Outcome {
+    /// The error class, if it failed.
+    #[inline]
+    pub fn err(self) -> Option<ErrorClass> {
+        match self {
+            Outcome::Ok => None,
+            Outcome::Err(class) => Some(class),
+        }
+    }
+}

@@ -37,6 +37,11 @@ pub(super) fn run(args: Args) -> crate::Result<i32> {
     }
     let plan = Plan::from_texts(scenario, model)?;
     let plan = replay::with_variant(plan, &recorded.variant, &args.run_dir)?;
+    let plan = if recorded.per_instance {
+        plan.with_per_instance()?
+    } else {
+        plan
+    };
     let window = match (args.from, args.to) {
         (Some(from), Some(to)) => {
             let duration = Duration(plan.config.duration);

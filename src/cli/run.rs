@@ -32,6 +32,11 @@ pub(super) struct Args {
     /// Base directory of run directories.
     #[arg(long, default_value = "output")]
     out: PathBuf,
+    /// Also write a metrics.csv row per instance per window (arrivals,
+    /// outcomes, queue, busy workers, status), named as in events.jsonl;
+    /// recorded in run.json, so replay does the same.
+    #[arg(long)]
+    per_instance: bool,
     #[command(flatten)]
     budget: super::BudgetArgs,
 }
@@ -51,6 +56,11 @@ pub(super) fn run(args: Args) -> crate::Result<i32> {
         None => demo_plan()?,
     }
     .with_variant(&args.variant)?;
+    let plan = if args.per_instance {
+        plan.with_per_instance()?
+    } else {
+        plan
+    };
     print_lint(&plan, args.scenario.as_deref());
     let config = plan.config(args.seed);
     let bar = super::progress::Progress::new(
@@ -227,6 +237,7 @@ fn print_summary(plan: &Plan, result: &RunResult, is_demo: bool) {
         );
     }
     print_clients(m);
+    print_queueing(m);
     if !result.analysis.faults.is_empty() {
         outln!();
         out!("{}", result.analysis.summary());
@@ -240,8 +251,9 @@ fn print_summary(plan: &Plan, result: &RunResult, is_demo: bool) {
     outln!("wrote {}/", result.dir.display());
     outln!("  run.json      inputs, seed, trace digest and the summary above");
     outln!(
-        "  metrics.csv   one row per {} s window per entry, service, endpoint, pool and client group",
-        m.window_s
+        "  metrics.csv   one row per {} s window per entry, service, endpoint, pool and client group{}",
+        m.window_s,
+        if m.per_instance { ", and instance" } else { "" }
     );
     outln!("  events.jsonl  state changes (queue full, pool exhausted, ...)");
     outln!("  analysis.json steady bands, cascade chain, detection and recovery times");
@@ -250,4 +262,38 @@ fn print_summary(plan: &Plan, result: &RunResult, is_demo: bool) {
         outln!();
         outln!("This was the built-in demo. Run your own: faultline run scenarios/<name>.json");
     }
+}
+
+/// What queueing people look for, per service that served anything.
+fn print_queueing(m: &crate::record::run::Manifest) {
+    let served: Vec<_> = m.services.iter().filter(|(_, s)| s.started > 0).collect();
+    if served.is_empty() {
+        return;
+    }
+    outln!();
+    outln!(
+        "{:<18} {:>10} {:>8} {:>13} {:>12} {:>15} {:>14}",
+        "service",
+        "started",
+        "waited",
+        "wait mean ms",
+        "wait p99 ms",
+        "in system avg",
+        "in system max"
+    );
+    for (name, s) in served {
+        outln!(
+            "{:<18} {:>10} {:>7.1}% {:>13.3} {:>12.3} {:>15.2} {:>14}",
+            name,
+            s.started,
+            s.waited_share * 100.0,
+            s.wait_ms.mean,
+            s.wait_ms.p99,
+            s.in_system_mean,
+            s.in_system_max
+        );
+    }
+    outln!(
+        "  requests that got a worker after the warm-up: the share that queued first, and their wait for it (zeros included); in system: queued + holding a worker, time-averaged and at most"
+    );
 }

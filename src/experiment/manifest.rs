@@ -7,14 +7,14 @@ use sha2::{Digest, Sha256};
 
 use crate::analysis::hypothesis::Verdict;
 use crate::base::ErrorClass;
-use crate::observe::metrics::{LatencySummary, Outcomes};
+use crate::observe::metrics::{LatencySummary, Outcomes, ServiceQueueing};
 use crate::plan::{Plan, RunConfig};
 use crate::record::Tool;
 use crate::record::round;
 pub use crate::record::run::Manifest;
 use crate::record::run::{
     ClientSummary, DatabaseSummary, EngineFigures, EntrySummary, Input, LatencyMs, MemoryLimit,
-    QueueSummary,
+    QueueSummary, ServiceSummary,
 };
 use crate::sim::RunSummary;
 use crate::sim::broker::QueueTotals;
@@ -92,6 +92,16 @@ pub fn entry_summary(endpoint: &str, outcomes: &Outcomes, measured_ns: u64) -> E
     }
 }
 
+pub fn service_summary(queueing: &ServiceQueueing) -> ServiceSummary {
+    ServiceSummary {
+        started: queueing.waits.started(),
+        waited_share: round(queueing.waits.waited_share(), 6),
+        wait_ms: latency_ms(queueing.waits.summary()),
+        in_system_mean: round(queueing.in_system_mean(), 3),
+        in_system_max: queueing.in_system_max,
+    }
+}
+
 fn latency_ms(l: LatencySummary) -> LatencyMs {
     let ms = |ns: f64| round(ns / 1e6, 3);
     LatencyMs {
@@ -134,6 +144,7 @@ pub fn manifest(
         duration_s: config.duration as f64 / 1e9,
         warmup_s: config.warmup as f64 / 1e9,
         window_s: config.window as f64 / 1e9,
+        per_instance: config.per_instance,
         engine: EngineFigures {
             events: summary.events,
             trace_digest: summary.trace_digest.clone(),
@@ -149,6 +160,12 @@ pub fn manifest(
                 let endpoint = &topology.endpoints[w.endpoint.index()].full_name;
                 (w.name.clone(), entry_summary(endpoint, outcomes, measured))
             })
+            .collect(),
+        services: topology
+            .services
+            .iter()
+            .zip(&summary.services)
+            .map(|(s, queueing)| (s.name.clone(), service_summary(queueing)))
             .collect(),
         queues: topology
             .services

@@ -147,9 +147,14 @@ pub fn run(
     );
     let staging = output::Staging::new(&dir)?;
     let fault_names = plan.faults.iter().map(|f| f.name.clone()).collect();
-    let sink = FileSink::create(staging.path(), config.warmup, fault_names)
-        .map_err(|e| Error::write(staging.path(), e))?
-        .on_window(on_window);
+    let sink = FileSink::create(
+        staging.path(),
+        config.warmup,
+        config.per_instance,
+        fault_names,
+    )
+    .map_err(|e| Error::write(staging.path(), e))?
+    .on_window(on_window);
     let (manifest, summary, analysis, sink) = simulate_and_analyse(plan, config, budget, sink)?;
     sink.finish().map_err(|e| Error::write(staging.path(), e))?;
     staging.write_file("run.json", &manifest.to_json())?;

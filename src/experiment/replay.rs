@@ -37,6 +37,9 @@ pub struct Recorded {
     pub model: RecordedInput,
     pub variant: String,
     pub seed: u64,
+    /// The run wrote per-instance rows (absent: it did not).
+    #[serde(default)]
+    pub per_instance: bool,
     pub engine: RecordedEngine,
     pub files: Vec<String>,
 }

@@ -16,6 +16,7 @@ use crate::topology::Topology;
 
 /// Columns of `metrics.csv`, in order. Latencies are of successful requests,
 /// in milliseconds; `*_avg` are time-weighted averages over the window.
+/// With per-instance rows, `STATUS_COLUMN` follows them.
 pub const METRICS_COLUMNS: &[&str] = &[
     "window_start_s",
     "window_end_s",
@@ -42,11 +43,16 @@ pub const METRICS_COLUMNS: &[&str] = &[
     "latency_p90_ms",
     "latency_p99_ms",
     "latency_max_ms",
+    "started",
+    "waited_share",
     "wait_mean_ms",
+    "wait_p99_ms",
     "queue_avg",
     "queue_max",
     "busy_avg",
     "busy_max",
+    "in_system_avg",
+    "in_system_max",
     "capacity",
     "in_use_avg",
     "in_use_max",
@@ -54,6 +60,11 @@ pub const METRICS_COLUMNS: &[&str] = &[
     "waiters_max",
     "memory_max_mib",
 ];
+
+/// The last column of `metrics.csv` when it has per-instance rows: what the
+/// instance was doing at the window's end; empty on the other rows. Without
+/// them the file has no such column, byte for byte as before it existed.
+pub const STATUS_COLUMN: &str = "status";
 
 fn ms(nanos: f64) -> f64 {
     nanos / 1e6
@@ -66,20 +77,24 @@ fn seconds(nanos: u64) -> f64 {
 /// `metrics.csv`, written a row at a time as windows close.
 pub struct MetricsCsv<W: Write> {
     csv: csv::Writer<W>,
+    /// Whether rows end with `STATUS_COLUMN`.
+    status: bool,
     /// Each number is formatted here before it becomes a field, so a row
     /// allocates nothing once the buffer has grown.
     field: String,
 }
 
 impl<W: Write> MetricsCsv<W> {
-    /// Starts the file with its header.
-    pub fn new(out: W) -> csv::Result<Self> {
+    /// Starts the file with its header; `status`: with `STATUS_COLUMN`.
+    pub fn new(out: W, status: bool) -> csv::Result<Self> {
         let mut csv = csv::WriterBuilder::new()
             .buffer_capacity(1 << 16)
             .from_writer(out);
-        csv.write_record(METRICS_COLUMNS)?;
+        let extra: &[&str] = if status { &[STATUS_COLUMN] } else { &[] };
+        csv.write_record(METRICS_COLUMNS.iter().chain(extra))?;
         Ok(MetricsCsv {
             csv,
+            status,
             field: String::new(),
         })
     }
@@ -125,11 +140,16 @@ impl<W: Write> MetricsCsv<W> {
         ] {
             self.number(format_args!("{:.3}", ms(nanos)))?;
         }
+        self.number(format_args!("{}", row.started))?;
+        self.number(format_args!("{:.6}", row.waited_share()))?;
         self.number(format_args!("{:.3}", ms(row.mean_wait)))?;
+        self.number(format_args!("{:.3}", ms(row.wait_p99 as f64)))?;
         self.number(format_args!("{:.3}", row.queue.0))?;
         self.number(format_args!("{}", row.queue.1))?;
         self.number(format_args!("{:.3}", row.busy.0))?;
         self.number(format_args!("{}", row.busy.1))?;
+        self.number(format_args!("{:.3}", row.in_system.0))?;
+        self.number(format_args!("{}", row.in_system.1))?;
         self.number(format_args!("{}", row.capacity))?;
         self.number(format_args!("{:.3}", row.in_use.0))?;
         self.number(format_args!("{}", row.in_use.1))?;
@@ -137,6 +157,10 @@ impl<W: Write> MetricsCsv<W> {
         self.number(format_args!("{}", row.waiters.1))?;
         let mib = row.memory_max as f64 / (1u64 << 20) as f64;
         self.number(format_args!("{mib:.1}"))?;
+        if self.status {
+            self.csv
+                .write_field(row.status.map_or("", |status| status.name()))?;
+        }
         // No fields: ends the record begun field by field (and checks its
         // length against the header's).
         self.csv.write_record(None::<&[u8]>)
@@ -372,8 +396,15 @@ pub struct FileSink {
 }
 
 impl FileSink {
-    pub fn create(dir: &Path, warmup: u64, fault_names: Vec<String>) -> io::Result<Self> {
-        let metrics = MetricsCsv::new(File::create(dir.join("metrics.csv"))?)?;
+    /// `per_instance`: the metrics have instance rows, and their status
+    /// column.
+    pub fn create(
+        dir: &Path,
+        warmup: u64,
+        per_instance: bool,
+        fault_names: Vec<String>,
+    ) -> io::Result<Self> {
+        let metrics = MetricsCsv::new(File::create(dir.join("metrics.csv"))?, per_instance)?;
         let events = BufWriter::with_capacity(1 << 16, File::create(dir.join("events.jsonl"))?);
         Ok(FileSink {
             metrics,

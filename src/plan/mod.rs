@@ -22,13 +22,17 @@ use crate::topology::Topology;
 /// last fault ended, unless the scenario says otherwise.
 pub const DEFAULT_METASTABLE_AFTER_NS: u64 = 60_000_000_000;
 
-/// Time settings of one run, in nanoseconds.
+/// Settings of one run: its seed, its times in nanoseconds, and what its
+/// metrics hold.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RunConfig {
     pub seed: u64,
     pub duration: u64,
     pub warmup: u64,
     pub window: u64,
+    /// A metrics row per instance per window besides the others (`run
+    /// --per-instance`, recorded in run.json for replay).
+    pub per_instance: bool,
 }
 
 /// One variant of an experiment, compiled.
@@ -84,6 +88,17 @@ impl Plan {
             return Ok(self.clone());
         }
         Plan::compile(self.experiment.with_variant(name)?)
+    }
+
+    /// This plan with a metrics row per instance per window, if the
+    /// metrics it then writes stay under `MAX_METRICS_ROWS` (the problem is
+    /// reported in the scenario file, as for a window too narrow).
+    pub fn with_per_instance(mut self) -> Result<Plan> {
+        let scenario = &self.experiment.scenario;
+        check_output_size(scenario, &self.topology, true)
+            .map_err(|problems| self.experiment.scenario_source.invalid(problems))?;
+        self.config.per_instance = true;
+        Ok(self)
     }
 
     /// Variant names in comparison order (the baseline first).
@@ -207,6 +222,7 @@ impl Parts {
             duration: scenario.duration.0,
             warmup: scenario.warmup.0,
             window: scenario.window.map_or(DEFAULT_WINDOW_NS, |w| w.0),
+            per_instance: false,
         };
         let metastable_after = scenario
             .analysis
@@ -226,7 +242,7 @@ impl Parts {
 }
 
 /// Most rows a run's `metrics.csv` may hold: one per window per entry,
-/// service, endpoint and pool. A row is about 150 bytes on disk and about as
+/// service, endpoint and pool, and per instance when asked. A row is about 150 bytes on disk and about as
 /// much in memory, where the recorder holds every row until the report is
 /// drawn, so this is about 450 MB of each; a day at 1 s windows over 30
 /// components fits.
@@ -237,13 +253,19 @@ pub const MAX_METRICS_ROWS: u64 = 3_000_000;
 fn check_output_size(
     scenario: &spec::ScenarioSpec,
     topology: &Topology,
+    per_instance: bool,
 ) -> std::result::Result<(), Vec<Problem>> {
     let window = scenario.window.map_or(DEFAULT_WINDOW_NS, |w| w.0).max(1);
     let windows = scenario.duration.0.div_ceil(window);
     let components = (topology.workloads.len()
         + topology.services.len()
         + topology.endpoints.len()
-        + topology.pool_groups.len()) as u64;
+        + topology.pool_groups.len()
+        + if per_instance {
+            topology.instances.len()
+        } else {
+            0
+        }) as u64;
     let rows = windows.saturating_mul(components);
     if rows <= MAX_METRICS_ROWS {
         return Ok(());
@@ -262,7 +284,12 @@ fn check_output_size(
     Err(vec![Problem::new(
         path,
         format!(
-            "{windows} windows × {components} components is {rows} rows of metrics, more than {MAX_METRICS_ROWS}; set a `window` of at least {needed}"
+            "{windows} windows × {components} components{} is {rows} rows of metrics, more than {MAX_METRICS_ROWS}; set a `window` of at least {needed}",
+            if per_instance {
+                " (instances included, for --per-instance)"
+            } else {
+                ""
+            }
         ),
     )])
 }
@@ -272,7 +299,7 @@ fn compile(
     topology: Topology,
 ) -> std::result::Result<Parts, Vec<Problem>> {
     let scenario = &experiment.scenario;
-    check_output_size(scenario, &topology)?;
+    check_output_size(scenario, &topology, false)?;
     let faults = faults::compile(scenario, &topology)?;
     let phases = Phases::of(scenario.warmup.0, scenario.duration.0, &faults);
     let hypotheses = hypothesis::compile(scenario, &topology, &phases)?;
@@ -282,4 +309,42 @@ fn compile(
         phases,
         hypotheses,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spec::units::Duration;
+
+    /// The shipped scenario with 1 ms windows over `windows` of them.
+    fn with_windows(windows: u64) -> Plan {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/kill-app-server.json");
+        let mut plan = Plan::load(&path).unwrap();
+        let scenario = &mut plan.experiment.scenario;
+        scenario.window = Some(Duration(1_000_000));
+        scenario.duration = Duration(windows * 1_000_000);
+        plan
+    }
+
+    #[test]
+    fn per_instance_rows_count_against_the_row_cap() {
+        let t = &with_windows(1).topology;
+        let components =
+            (t.workloads.len() + t.services.len() + t.endpoints.len() + t.pool_groups.len()) as u64;
+        // As many windows as fit without the instances: fine by default,
+        // too many with a row per instance besides.
+        let windows = MAX_METRICS_ROWS / components;
+        let plan = with_windows(windows);
+        assert!(check_output_size(&plan.experiment.scenario, &plan.topology, false).is_ok());
+        let err = plan.with_per_instance().unwrap_err().to_string();
+        assert!(
+            err.contains("instances included, for --per-instance"),
+            "{err}"
+        );
+        assert!(err.contains("more than 3000000"), "{err}");
+        // Well under the cap, it is switched on.
+        let plan = with_windows(1000).with_per_instance().unwrap();
+        assert!(plan.config.per_instance);
+        assert!(plan.config(Some(3)).per_instance);
+    }
 }

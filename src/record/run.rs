@@ -21,9 +21,17 @@ pub struct Manifest {
     pub duration_s: f64,
     pub warmup_s: f64,
     pub window_s: f64,
+    /// Whether `metrics.csv` has a row per instance per window (`run
+    /// --per-instance`); `replay` runs with the same.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub per_instance: bool,
     pub engine: EngineFigures,
     /// Per entry endpoint, over the run after the warm-up.
     pub entries: IndexMap<String, EntrySummary>,
+    /// Per service, its queueing over the metrics windows after the warm-up
+    /// (absent from runs made before it was recorded).
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub services: IndexMap<String, ServiceSummary>,
     /// Per queue, over the whole run.
     #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
     pub queues: IndexMap<String, QueueSummary>,
@@ -141,6 +149,25 @@ pub struct EntrySummary {
     /// failed, and unanswered requests at their age when the run ended (so,
     /// with any unanswered, a lower bound).
     pub latency_all_ms: LatencyMs,
+}
+
+/// What queueing theory asks of a service (its instances' queues and
+/// workers together), over the metrics windows after the warm-up.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ServiceSummary {
+    /// Requests that got a worker: those the figures of waits describe.
+    /// Requests that never got one (rejected, evicted with a killed
+    /// instance, still queued at the end) are not among them.
+    pub started: u64,
+    /// Share of them that waited in a queue at all (P(wait > 0)).
+    pub waited_share: f64,
+    /// Their waits for a worker, zeros included: the mean exact,
+    /// percentiles to 1 %.
+    pub wait_ms: LatencyMs,
+    /// Requests queued or holding a worker: the time-average (L in Little's
+    /// law) and the most at once.
+    pub in_system_mean: f64,
+    pub in_system_max: u64,
 }
 
 /// An instance's memory limit and the shares of it that raise an alert.

@@ -136,10 +136,13 @@ impl RunData {
         let analysis: Analysis = record::read(&dir.join("analysis.json"))?;
         let metrics = dir.join("metrics.csv");
         let mut reader = csv::Reader::from_path(&metrics).map_err(|e| unreadable(&metrics, e))?;
-        let rows = reader
+        let mut rows = reader
             .deserialize()
             .collect::<std::result::Result<Vec<MetricRow>, _>>()
             .map_err(|e| unreadable(&metrics, e))?;
+        // Per-instance rows (`run --per-instance`) are for notebooks; the
+        // charts draw services, and the same with or without them.
+        rows.retain(|r| r.kind != ComponentKind::Instance);
         let events_path = dir.join("events.jsonl");
         let events_text = Source::read(&events_path)?.text;
         let events = events_text

@@ -156,6 +156,9 @@ struct Story {
     /// What the entries table counts.
     entries_caption: String,
     clients: Vec<[String; 6]>,
+    /// Per service that gave a worker to anything, its queueing.
+    queueing: Vec<[String; 6]>,
+    queueing_caption: String,
     verdicts: Vec<(bool, String, Vec<String>)>,
     chain: Vec<String>,
     times: Vec<String>,
@@ -184,6 +187,12 @@ fn story(data: &RunData) -> Story {
                 0 => String::new(),
                 n => format!(" ({n} still in flight at the end, not judged)"),
             }
+        ),
+        queueing: queueing_rows(m),
+        queueing_caption: format!(
+            "Queueing per service after the warm-up ({}–{} s): of the requests that got a worker, the share that waited in a queue first and their wait for it (zeros included; requests turned away, evicted or still queued at the end are not counted); in system: requests queued or holding a worker, time-averaged and at most.",
+            axis::trim_number(m.warmup_s),
+            axis::trim_number(m.duration_s),
         ),
         verdicts: m.hypothesis.iter().map(verdict).collect(),
         times: if faulted { times(a) } else { Vec::new() },
@@ -277,6 +286,25 @@ fn entry_rows(m: &Manifest) -> Vec<[String; 9]> {
                     e.latency_all_ms.p99,
                     if e.unanswered > 0 { " or more" } else { "" }
                 ),
+            ]
+        })
+        .collect()
+}
+
+/// One row per service that started any request, in `QUEUEING_HEADER`'s
+/// columns.
+fn queueing_rows(m: &Manifest) -> Vec<[String; 6]> {
+    m.services
+        .iter()
+        .filter(|(_, s)| s.started > 0)
+        .map(|(name, s)| {
+            [
+                name.clone(),
+                s.started.to_string(),
+                format!("{:.1} %", s.waited_share * 100.0),
+                format!("{:.3}", s.wait_ms.mean),
+                format!("{:.3}", s.wait_ms.p99),
+                format!("{:.2} (max {})", s.in_system_mean, s.in_system_max),
             ]
         })
         .collect()
@@ -439,6 +467,15 @@ const ENTRY_HEADER: [&str; 9] = [
     "p99 all ms",
 ];
 
+const QUEUEING_HEADER: [&str; 6] = [
+    "service",
+    "started",
+    "waited",
+    "wait mean ms",
+    "wait p99 ms",
+    "in system",
+];
+
 const IMPACT_HEADER: [&str; 5] = [
     "entry",
     "requests",
@@ -486,6 +523,14 @@ fn html(data: &RunData, figures: &[Figure]) -> String {
             &mut out,
             &CLIENT_HEADER,
             s.clients.iter().map(|r| r.as_slice()),
+        );
+    }
+    if !s.queueing.is_empty() {
+        let _ = writeln!(out, "<p>{}</p>", prose(&s.queueing_caption));
+        html_table(
+            &mut out,
+            &QUEUEING_HEADER,
+            s.queueing.iter().map(|r| r.as_slice()),
         );
     }
     let _ = writeln!(out, "</section>");
@@ -587,6 +632,14 @@ fn markdown(data: &RunData, figures: &[Figure]) -> String {
             &mut out,
             &CLIENT_HEADER,
             s.clients.iter().map(|r| r.as_slice()),
+        );
+    }
+    if !s.queueing.is_empty() {
+        let _ = writeln!(out, "\n{}\n", s.queueing_caption);
+        markdown_table(
+            &mut out,
+            &QUEUEING_HEADER,
+            s.queueing.iter().map(|r| r.as_slice()),
         );
     }
     let _ = writeln!(out, "\n## Hypothesis\n");

@@ -53,7 +53,7 @@ impl<O: Observer> Engine<'_, O> {
         let broker = &mut self.brokers[queue];
         broker.items.push_back(endpoint);
         broker.totals.enqueued += 1;
-        self.meters.queued[queue].add(self.now, 1);
+        self.meters.occupancy[queue].enqueue(self.now);
         self.drain(queue);
     }
 
@@ -65,9 +65,9 @@ impl<O: Observer> Engine<'_, O> {
         while self.brokers[queue].in_flight < consumer.concurrency
             && let Some(endpoint) = self.brokers[queue].items.pop_front()
         {
-            self.meters.queued[queue].sub(self.now, 1);
+            self.meters.occupancy[queue].dequeue(self.now);
             self.brokers[queue].in_flight += 1;
-            self.meters.busy[queue].add(self.now, 1);
+            self.meters.occupancy[queue].take_worker(self.now);
             match self.dispatch(endpoint, Parent::Consumer(queue)) {
                 Ok(Dispatched::Lost) => self.queue.schedule(
                     self.now + consumer.timeout,
@@ -100,7 +100,7 @@ impl<O: Observer> Engine<'_, O> {
             .expect("only queues deliver");
         let broker = &mut self.brokers[queue];
         broker.in_flight -= 1;
-        self.meters.busy[queue].sub(self.now, 1);
+        self.meters.occupancy[queue].free_worker(self.now);
         if ok {
             broker.totals.delivered += 1;
         } else {
@@ -118,7 +118,7 @@ impl<O: Observer> Engine<'_, O> {
         let broker = &mut self.brokers[queue];
         broker.waiting -= 1;
         broker.items.push_back(endpoint);
-        self.meters.queued[queue].add(self.now, 1);
+        self.meters.occupancy[queue].enqueue(self.now);
         self.drain(queue);
     }
 }

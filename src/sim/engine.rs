@@ -50,6 +50,9 @@ pub struct RunSummary {
     /// window and were judged unanswered at the end (see `entries`), for
     /// checks over a part of the run.
     pub unanswered_by_window: Vec<Vec<u64>>,
+    /// Per service, its queueing (waits, number in system) over the
+    /// metrics windows after the warm-up.
+    pub services: Vec<crate::observe::metrics::ServiceQueueing>,
     /// Requests still in the system when the run ended.
     pub in_flight_at_end: u64,
     /// Largest number of activations alive at once.
@@ -256,7 +259,7 @@ impl<'t, O: Observer> Engine<'t, O> {
             },
             arrivals: vec![ArrivalProcess::new(); topo.workloads.len()],
             streams: Streams::new(topo, config.seed),
-            meters: Meters::new(topo, config.window),
+            meters: Meters::new(topo, config.window, config.per_instance),
             record: Record {
                 digest: TraceDigest::new(),
                 events: 0,
@@ -369,6 +372,7 @@ impl<'t, O: Observer> Engine<'t, O> {
             trace_digest: self.record.digest.finish(),
             entries: std::mem::take(&mut self.meters.entry_totals),
             unanswered_by_window,
+            services: std::mem::take(&mut self.meters.service_totals),
             in_flight_at_end: self.acts.live,
             peak_activations: self.acts.peak,
             activations: self.acts.created,
@@ -580,9 +584,10 @@ impl<'t, O: Observer> Engine<'t, O> {
         let service_id = topo.endpoints[endpoint].service;
         let service = &topo.services[service_id];
         let mut activation = Activation::new(endpoint, instance, parent, self.now);
+        self.instance_arrival(instance);
         match self.instances[instance].reachability() {
             Process::Running => {}
-            Process::Dead => return Err(self.reject(endpoint, ErrorClass::Refused)),
+            Process::Dead => return Err(self.reject(endpoint, instance, ErrorClass::Refused)),
             Process::Unreachable => {
                 let slot = self.allocate(activation);
                 self.instances[instance].limbo.push(slot);
@@ -593,14 +598,14 @@ impl<'t, O: Observer> Engine<'t, O> {
             .shed_above_queue
             .is_some_and(|above| self.instances[instance].queue.len() as u32 > above)
         {
-            return Err(self.reject(endpoint, ErrorClass::Shed));
+            return Err(self.reject(endpoint, instance, ErrorClass::Shed));
         }
         if let Some(memory) = &service.memory {
             if service
                 .shed_above_memory
                 .is_some_and(|above| self.memory_share(instance) > above)
             {
-                return Err(self.reject(endpoint, ErrorClass::Shed));
+                return Err(self.reject(endpoint, instance, ErrorClass::Shed));
             }
             // Memory held per request: this one may be what tips it over.
             if memory.per_request > 0
@@ -608,16 +613,16 @@ impl<'t, O: Observer> Engine<'t, O> {
             {
                 self.instances[instance].leaked += memory.per_request as f64;
                 self.check_memory(instance);
-                return Err(self.reject(endpoint, ErrorClass::Refused));
+                return Err(self.reject(endpoint, instance, ErrorClass::Refused));
             }
         }
         if self.faults.fails(endpoint) && self.faults.injects_error(endpoint, instance) {
-            return Err(self.reject(endpoint, ErrorClass::Injected));
+            return Err(self.reject(endpoint, instance, ErrorClass::Injected));
         }
         let admission =
             self.instances[instance].admission(service.workers, service.queue, self.now);
         if let Admission::Full { newly } = admission {
-            self.reject(endpoint, ErrorClass::QueueFull);
+            self.reject(endpoint, instance, ErrorClass::QueueFull);
             if newly {
                 self.state_change(StateChange::QueueFull {
                     instance: instance.0,
@@ -631,15 +636,22 @@ impl<'t, O: Observer> Engine<'t, O> {
             self.start(slot);
         } else {
             self.instances[instance].queue.push_back(slot);
-            self.meters.queued[service_id].add(self.now, 1);
+            self.enqueued(instance);
         }
         Ok(slot)
     }
 
-    /// Counts a request an endpoint turned away at once, and returns why.
+    /// Counts a request an endpoint's instance turned away at once, and
+    /// returns why.
     #[inline]
-    fn reject(&mut self, endpoint: EndpointId, class: ErrorClass) -> ErrorClass {
+    fn reject(
+        &mut self,
+        endpoint: EndpointId,
+        instance: InstanceId,
+        class: ErrorClass,
+    ) -> ErrorClass {
         self.meters.endpoint[endpoint].record_error(class);
+        self.instance_ended(instance, Some(class));
         class
     }
 
@@ -681,7 +693,12 @@ impl<'t, O: Observer> Engine<'t, O> {
     #[inline(always)]
     fn worker_taken(&mut self, instance: InstanceId) {
         let service = self.topo.instances[instance].service;
-        self.meters.busy[service].add(self.now, 1);
+        self.meters.occupancy[service].take_worker(self.now);
+        if self.config.per_instance {
+            self.meters.instance[instance]
+                .occupancy
+                .take_worker(self.now);
+        }
         if self.topo.services[service].autoscaling.is_some() {
             self.scaling.busy[service].add(self.now, 1);
         }
@@ -691,7 +708,12 @@ impl<'t, O: Observer> Engine<'t, O> {
     #[inline(always)]
     pub(super) fn worker_freed(&mut self, instance: InstanceId) {
         let service = self.topo.instances[instance].service;
-        self.meters.busy[service].sub(self.now, 1);
+        self.meters.occupancy[service].free_worker(self.now);
+        if self.config.per_instance {
+            self.meters.instance[instance]
+                .occupancy
+                .free_worker(self.now);
+        }
         if self.topo.services[service].autoscaling.is_some() {
             self.scaling.busy[service].sub(self.now, 1);
         }
@@ -733,7 +755,7 @@ impl<'t, O: Observer> Engine<'t, O> {
         let service = self.topo.instances[instance].service;
         let workers = self.topo.services[service].workers;
         while let Some(next) = self.instances[instance].next_to_start(workers, self.now) {
-            self.meters.queued[service].sub(self.now, 1);
+            self.dequeued(instance);
             self.start(next);
         }
     }
@@ -745,7 +767,7 @@ impl<'t, O: Observer> Engine<'t, O> {
         let released = self.instances[instance].release_worker(spec.workers, spec.queue, self.now);
         self.worker_freed(instance);
         if let Some(next) = released.next {
-            self.meters.queued[service].sub(self.now, 1);
+            self.dequeued(instance);
             self.start(next);
         }
         if released.recovered {
@@ -1202,6 +1224,7 @@ impl<'t, O: Observer> Engine<'t, O> {
             Outcome::Ok => self.meters.endpoint[a.endpoint].record_ok(self.now - a.arrived),
             Outcome::Err(class) => self.meters.endpoint[a.endpoint].record_error(class),
         }
+        self.instance_ended(a.instance, outcome.err());
         self.acts.release(slot);
         self.release_worker(a.instance);
         self.answer(&a, Ending::Answered(outcome));
@@ -1223,6 +1246,7 @@ impl<'t, O: Observer> Engine<'t, O> {
             self.trace_end(slot, Outcome::Err(class));
         }
         self.meters.endpoint[a.endpoint].record_error(class);
+        self.instance_ended(a.instance, Some(class));
         self.acts.release(slot);
         self.answer(&a, Ending::Reset(class));
     }

@@ -786,10 +786,9 @@ impl<O: Observer> Engine<'_, O> {
         for &v in &victims {
             self.acts[v].epoch += 1;
         }
-        let service = self.topo.instances[instance].service;
         for &v in &victims {
             match self.acts[v].phase {
-                Phase::Queued => self.meters.queued[service].sub(self.now, 1),
+                Phase::Queued => self.dequeued(instance),
                 Phase::Working => {
                     self.instances[instance].busy -= 1;
                     self.worker_freed(instance);

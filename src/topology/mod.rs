@@ -87,6 +87,9 @@ pub enum Component {
     /// A group of connected closed-loop clients, as its clients see their
     /// connections (not judged by the cascade analysis).
     Clients(u32),
+    /// One instance of a service, named as in `events.jsonl` (rows only
+    /// with `run --per-instance`; the analysis does not judge them).
+    Instance(u32),
 }
 
 /// What kind of part a component is, as `metrics.csv` and `analysis.json`
@@ -99,6 +102,7 @@ pub enum ComponentKind {
     Endpoint,
     Pool,
     Clients,
+    Instance,
 }
 
 impl ComponentKind {
@@ -109,6 +113,7 @@ impl ComponentKind {
             ComponentKind::Endpoint => "endpoint",
             ComponentKind::Pool => "pool",
             ComponentKind::Clients => "clients",
+            ComponentKind::Instance => "instance",
         }
     }
 }
@@ -127,6 +132,7 @@ impl Component {
             Component::Endpoint(_) => ComponentKind::Endpoint,
             Component::Pool(_) => ComponentKind::Pool,
             Component::Clients(_) => ComponentKind::Clients,
+            Component::Instance(_) => ComponentKind::Instance,
         }
     }
 }
@@ -415,6 +421,7 @@ impl Topology {
                 )
             }
             Component::Clients(g) => self.client_groups[g as usize].name.clone(),
+            Component::Instance(i) => self.instances[i as usize].name.clone(),
         };
         (name, component.kind())
     }

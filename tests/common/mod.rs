@@ -42,6 +42,7 @@ pub(crate) fn run(
             duration: duration_s * SECOND,
             warmup: warmup_s * SECOND,
             window: SECOND,
+            per_instance: false,
         },
         Recorder::default(),
     )
@@ -85,6 +86,7 @@ pub(crate) fn run_with_faults(
             duration: duration_s * SECOND,
             warmup: warmup_s * SECOND,
             window: SECOND,
+            per_instance: false,
         },
     )
 }
