@@ -664,17 +664,34 @@ pub(super) fn model(t: &Topology) -> Vec<Raw> {
 /// The path (of call sites) from an endpoint down which attempts multiply
 /// most, and that product.
 fn amplification(t: &Topology, from: EndpointId) -> (u64, Vec<CallId>) {
-    // The call graph is acyclic (compile refuses cycles), so this ends.
-    let mut best = (1u64, Vec::new());
-    for (id, call) in calls_of(t, from).filter(|(_, c)| c.probability > 0.0) {
-        let (below, mut path) = amplification(t, call.to);
-        let product = u64::from(attempts(call)).saturating_mul(below);
-        if product > best.0 || (product == best.0 && path.len() + 1 > best.1.len()) {
-            path.insert(0, id);
-            best = (product, path);
+    let mut memo = vec![None; t.endpoints.len()];
+    worst_below(t, from, &mut memo).clone()
+}
+
+/// `amplification` of each endpoint, remembered: endpoints shared by many
+/// paths (a diamond of calls) are walked once, so a deep model costs its
+/// calls, not its paths (which can be exponentially many). The call graph
+/// is acyclic (compile refuses cycles), so this ends.
+fn worst_below<'m>(
+    t: &Topology,
+    from: EndpointId,
+    memo: &'m mut Vec<Option<(u64, Vec<CallId>)>>,
+) -> &'m (u64, Vec<CallId>) {
+    if memo[from.index()].is_none() {
+        let mut best = (1u64, Vec::new());
+        for (id, call) in calls_of(t, from).filter(|(_, c)| c.probability > 0.0) {
+            let (below, path) = worst_below(t, call.to, memo);
+            let product = u64::from(attempts(call)).saturating_mul(*below);
+            if product > best.0 || (product == best.0 && path.len() + 1 > best.1.len()) {
+                best = (
+                    product,
+                    std::iter::once(id).chain(path.iter().copied()).collect(),
+                );
+            }
         }
+        memo[from.index()] = Some(best);
     }
-    best
+    memo[from.index()].as_ref().expect("just computed")
 }
 
 pub(super) fn scenario(plan: &Plan) -> Vec<Raw> {
@@ -891,6 +908,49 @@ mod tests {
             "services.edge.endpoints.in.calls.put.retry",
         );
         assert!(f.message.contains("up to 8 calls"), "{}", f.message);
+    }
+
+    /// Forty layers of two services, each calling both of the next with
+    /// two attempts: 2^40 paths, walked once per endpoint.
+    #[test]
+    fn retry_amplification_of_a_deep_diamond_is_counted_not_walked() {
+        let mut services = serde_json::Map::new();
+        for layer in 0..=40 {
+            for side in ["l", "r"] {
+                let calls: serde_json::Map<String, Value> = if layer < 40 {
+                    ["l", "r"]
+                        .iter()
+                        .map(|to| {
+                            (
+                                (*to).to_string(),
+                                json!({"to": format!("s{}{to}.x", layer + 1), "timeout": "1s",
+                                       "retry": {"max_attempts": 2, "backoff": "1ms"}}),
+                            )
+                        })
+                        .collect()
+                } else {
+                    serde_json::Map::new()
+                };
+                services.insert(
+                    format!("s{layer}{side}"),
+                    json!({"workers": 4, "endpoints": {"x": {"work": {"constant": "1ms"}, "calls": calls}}}),
+                );
+            }
+        }
+        let model = json!({"name": "deep", "zones": ["a"], "services": services,
+                           "workload": {"e": {"endpoint": "s0l.x", "rate": "1/s"}}});
+        let found: Vec<Finding> = findings(&model)
+            .into_iter()
+            .filter(|f| f.rule == "retry-amplification")
+            .collect();
+        assert_eq!(found.len(), 1);
+        assert!(
+            found[0]
+                .message
+                .contains(&format!("up to {} calls", 1u64 << 40)),
+            "{}",
+            found[0].message
+        );
     }
 
     #[test]
