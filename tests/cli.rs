@@ -777,7 +777,7 @@ fn demo_run_writes_its_run_directory_and_prints_a_summary() {
     let output = expect_exit(dir.path(), &["run"], 0);
     let out = stdout(&output);
     assert!(
-        out.contains("wrote output/shop-steady/baseline/seed-42/"),
+        out.contains("wrote output/slow-database/baseline/seed-42/"),
         "{out}"
     );
     let table: Vec<&str> = out
@@ -789,10 +789,10 @@ fn demo_run_writes_its_run_directory_and_prints_a_summary() {
         table[0].contains("requests") && table[0].contains("p99 ms"),
         "{out}"
     );
-    assert!(table.iter().any(|l| l.starts_with("browse ")), "{out}");
+    assert!(table.iter().any(|l| l.starts_with("product ")), "{out}");
     assert!(table.iter().any(|l| l.starts_with("checkout ")), "{out}");
 
-    let run_dir = dir.path().join("output/shop-steady/baseline/seed-42");
+    let run_dir = dir.path().join("output/slow-database/baseline/seed-42");
     for file in [
         "run.json",
         "metrics.csv",
@@ -802,12 +802,20 @@ fn demo_run_writes_its_run_directory_and_prints_a_summary() {
     ] {
         assert!(run_dir.join(file).is_file(), "{file} missing");
     }
-    assert_eq!(files_under(dir.path()).len(), 14, "nothing else is written");
+    let compare_dir = dir.path().join("output/slow-database/compare");
+    for file in ["compare.json", "compare.csv", "runs.csv", "report.html"] {
+        assert!(compare_dir.join(file).is_file(), "compare/{file} missing");
+    }
+    assert_eq!(
+        files_under(dir.path()).len(),
+        14 + 11,
+        "the run and the comparison, nothing else"
+    );
 
     let manifest: serde_json::Value =
         serde_json::from_str(&fs::read_to_string(run_dir.join("run.json")).unwrap()).unwrap();
     assert_eq!(manifest["seed"], 42);
-    assert!(manifest["entries"]["browse"]["requests"].as_u64() > Some(0));
+    assert!(manifest["entries"]["product"]["requests"].as_u64() > Some(0));
     assert!(manifest["entries"]["checkout"]["requests"].as_u64() > Some(0));
 
     for line in fs::read_to_string(run_dir.join("events.jsonl"))
@@ -825,7 +833,7 @@ fn metrics_csv_rows_have_as_many_columns_as_the_header() {
     expect_exit(dir.path(), &["run"], 0);
     let csv = fs::read_to_string(
         dir.path()
-            .join("output/shop-steady/baseline/seed-42/metrics.csv"),
+            .join("output/slow-database/baseline/seed-42/metrics.csv"),
     )
     .unwrap();
     let mut lines = csv.lines();

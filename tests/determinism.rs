@@ -13,7 +13,6 @@ use tempfile::TempDir;
 
 use crate::common::*;
 
-/// The three files of a run directory, and nothing else.
 /// Every file of a run directory, sorted: the data and the report drawn
 /// from it.
 static RUN_FILES: std::sync::LazyLock<Vec<String>> = std::sync::LazyLock::new(|| {
@@ -229,19 +228,27 @@ fn built_in_demo_gives_identical_output_in_different_working_directories() {
     let (one, two) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     run_ok(one.path(), &["run"]);
     run_ok(two.path(), &["run"]);
-    let relative = Path::new("output/shop-steady/baseline/seed-42");
-    let expected: Vec<String> = RUN_FILES
-        .iter()
-        .map(|f| format!("shop-steady/baseline/seed-42/{f}"))
-        .collect();
+    let run = Path::new("slow-database/baseline/seed-42");
+    let compare = Path::new("slow-database/compare");
     for dir in [&one, &two] {
-        assert_eq!(
-            file_names(&tree(&dir.path().join("output"))),
-            expected,
-            "the demo writes exactly one run directory under output/"
+        let written = file_names(&tree(&dir.path().join("output")));
+        let (runs, compared): (Vec<String>, Vec<String>) = written
+            .into_iter()
+            .partition(|f| f.starts_with(run.to_str().unwrap()));
+        let expected: Vec<String> = RUN_FILES
+            .iter()
+            .map(|f| run.join(f).display().to_string())
+            .collect();
+        assert_eq!(runs, expected, "the demo writes one run directory");
+        assert!(
+            compared.iter().all(|f| f.starts_with(compare.to_str().unwrap()))
+                && compared.iter().any(|f| f.ends_with("compare.json")),
+            "and its comparison, nothing else: {compared:?}"
         );
     }
-    assert_same_tree(&one.path().join(relative), &two.path().join(relative));
+    let output = |dir: &TempDir, sub: &Path| dir.path().join("output").join(sub);
+    assert_same_tree(&output(&one, run), &output(&two, run));
+    assert_same_tree(&output(&one, compare), &output(&two, compare));
 }
 
 #[test]

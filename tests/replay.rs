@@ -104,12 +104,12 @@ fn replay_proves_every_shipped_scenario_identical() {
 fn the_built_in_demo_replays_from_any_directory() {
     let (made_in, replayed_in) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     expect(made_in.path(), &["run"], 0);
-    let dir = made_in.path().join("output/shop-steady/baseline/seed-42");
+    let dir = made_in.path().join("output/slow-database/baseline/seed-42");
     let said = expect(replayed_in.path(), &["replay", dir.to_str().unwrap()], 0);
     assert!(said.contains("identical"), "{said}");
     // A seed given on the command line is the one replayed.
     expect(made_in.path(), &["run", "--seed", "9"], 0);
-    let dir = made_in.path().join("output/shop-steady/baseline/seed-9");
+    let dir = made_in.path().join("output/slow-database/baseline/seed-9");
     let said = expect(replayed_in.path(), &["replay", dir.to_str().unwrap()], 0);
     assert!(said.contains("replayed with seed 9"), "{said}");
 }

@@ -1,6 +1,6 @@
 //! `faultline compare SCENARIO --seeds N [--jobs J] [--shard I/N] [--out DIR]`
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use crate::compare::{self, Seeds, Shard, partial, report};
@@ -37,13 +37,32 @@ pub(super) fn run(args: Args) -> crate::Result<i32> {
         first: args.first_seed.unwrap_or(variants[0].config.seed),
         count: args.seeds,
     };
-    let inputs = report::Inputs::from_variants(&variants, seeds);
-    let shard = args.shard.unwrap_or(Shard::WHOLE);
-    let cells: Vec<u64> = shard.cells(inputs.cells()).collect();
     let jobs = args
         .jobs
         .map_or_else(rayon::current_num_threads, |j| j as usize);
+    match args.shard {
+        Some(shard) => compare_shard(
+            &variants,
+            seeds,
+            shard,
+            jobs,
+            args.budget.budget(),
+            &args.out,
+        ),
+        None => compare_whole(&variants, seeds, jobs, args.budget.budget(), &args.out).map(|_| ()),
+    }?;
+    Ok(0)
+}
 
+/// Runs `cells` of the grid on `jobs` threads with a progress bar, and
+/// says on stderr how fast it went.
+fn run_grid(
+    variants: &[Plan],
+    seeds: Seeds,
+    cells: &[u64],
+    jobs: usize,
+    budget: crate::sim::Budget,
+) -> crate::Result<Vec<compare::RunFigures>> {
     let bar = super::progress::Progress::new(
         cells.len() as u64,
         "{spinner} runs [{bar:40}] {pos}/{len} ({eta})",
@@ -51,61 +70,13 @@ pub(super) fn run(args: Args) -> crate::Result<i32> {
     );
     let started = Instant::now();
     let progress = bar.clone();
-    let figures = compare::run_cells(
-        &variants,
-        seeds,
-        &cells,
-        jobs,
-        args.budget.budget(),
-        &move || progress.inc(1),
-    );
+    let figures = compare::run_cells(variants, seeds, cells, jobs, budget, &move || {
+        progress.inc(1)
+    });
     bar.finish_and_clear();
     let figures = figures?;
     let wall = started.elapsed().as_secs_f64();
     let events: u64 = figures.iter().map(|f| f.events).sum();
-
-    if args.shard.is_some() {
-        let partial = partial::Partial {
-            format: partial::FORMAT.to_string(),
-            shard,
-            cells: cells
-                .iter()
-                .zip(figures)
-                .map(|(&index, figures)| {
-                    let (variant, seed) = inputs.cell(index);
-                    partial::Cell {
-                        index,
-                        variant: variant.to_string(),
-                        seed,
-                        figures,
-                    }
-                })
-                .collect(),
-            inputs,
-        };
-        let dir = partial::write(&args.out, &partial)?;
-        outln!(
-            "shard {}/{}: {} of {} runs; wrote {}/{}",
-            shard.index,
-            shard.count,
-            partial.cells.len(),
-            partial.inputs.cells(),
-            dir.display(),
-            partial::FILE_NAME
-        );
-        outln!(
-            "when every shard is done: faultline merge {}",
-            args.out.join(&partial.inputs.scenario.name).display()
-        );
-    } else {
-        let (dir, comparison) = report::write(&args.out, &inputs, &figures)?;
-        out!("{}", report::table(&comparison));
-        outln!();
-        outln!(
-            "wrote {}/: compare.json, compare.csv, runs.csv, report.html (report.md + PNGs)",
-            dir.display()
-        );
-    }
     eprintln!(
         "{} runs, {} events in {:.2} s wall clock on {jobs} thread{} ({:.2} M events/s, {:.2} M events/s per thread)",
         cells.len(),
@@ -115,5 +86,74 @@ pub(super) fn run(args: Args) -> crate::Result<i32> {
         events as f64 / wall / 1e6,
         events as f64 / wall / 1e6 / jobs as f64
     );
-    Ok(0)
+    Ok(figures)
+}
+
+/// The whole grid: writes `<out>/<scenario>/compare/`, prints the table,
+/// and returns the directory written.
+pub(super) fn compare_whole(
+    variants: &[Plan],
+    seeds: Seeds,
+    jobs: usize,
+    budget: crate::sim::Budget,
+    out: &Path,
+) -> crate::Result<PathBuf> {
+    let inputs = report::Inputs::from_variants(variants, seeds);
+    let cells: Vec<u64> = Shard::WHOLE.cells(inputs.cells()).collect();
+    let figures = run_grid(variants, seeds, &cells, jobs, budget)?;
+    let (dir, comparison) = report::write(out, &inputs, &figures)?;
+    out!("{}", report::table(&comparison));
+    outln!();
+    outln!(
+        "wrote {}/: compare.json, compare.csv, runs.csv, report.html (report.md + PNGs)",
+        dir.display()
+    );
+    Ok(dir)
+}
+
+/// One slice of the grid, written as a partial result for `merge`.
+fn compare_shard(
+    variants: &[Plan],
+    seeds: Seeds,
+    shard: Shard,
+    jobs: usize,
+    budget: crate::sim::Budget,
+    out: &Path,
+) -> crate::Result<()> {
+    let inputs = report::Inputs::from_variants(variants, seeds);
+    let cells: Vec<u64> = shard.cells(inputs.cells()).collect();
+    let figures = run_grid(variants, seeds, &cells, jobs, budget)?;
+    let partial = partial::Partial {
+        format: partial::FORMAT.to_string(),
+        shard,
+        cells: cells
+            .iter()
+            .zip(figures)
+            .map(|(&index, figures)| {
+                let (variant, seed) = inputs.cell(index);
+                partial::Cell {
+                    index,
+                    variant: variant.to_string(),
+                    seed,
+                    figures,
+                }
+            })
+            .collect(),
+        inputs,
+    };
+    let dir = partial::write(out, &partial)?;
+    outln!(
+        "shard {}/{}: {} of {} runs; wrote {}/{}",
+        shard.index,
+        shard.count,
+        partial.cells.len(),
+        partial.inputs.cells(),
+        dir.display(),
+        partial::FILE_NAME
+    );
+    outln!(
+        "when every shard is done: faultline merge {}",
+        out.join(&partial.inputs.scenario.name).display()
+    );
+    Ok(())
 }

@@ -22,6 +22,7 @@ macro_rules! outln {
 
 mod bench;
 mod compare;
+mod demo;
 mod graph;
 mod lint;
 mod merge;

@@ -25,7 +25,7 @@ pub(super) struct Args {
 
 pub(super) fn run(args: Args) -> crate::Result<i32> {
     let recorded = replay::read_manifest(&args.run_dir)?;
-    let built_in = [super::run::DEMO_SCENARIO, super::run::DEMO_MODEL];
+    let built_in = [super::demo::SCENARIO, super::demo::MODEL];
     let (scenario, model) = replay::read_inputs(&recorded, &args.run_dir, &built_in)?;
     let changed = replay::changed_inputs(&recorded, &scenario, &model);
     if !changed.is_empty() {

@@ -6,21 +6,11 @@ use std::time::Instant;
 
 use crate::experiment::{self, RunResult};
 use crate::plan::Plan;
-use crate::spec::Source;
-
-/// The demo scenario and its model, built into the binary so that `run`
-/// works from any directory.
-pub(super) const DEMO_SCENARIO: (&str, &str) = (
-    "scenarios/shop-steady.json",
-    include_str!("../../scenarios/shop-steady.json"),
-);
-pub(super) const DEMO_MODEL: (&str, &str) =
-    ("models/shop.json", include_str!("../../models/shop.json"));
 
 #[derive(Debug, clap::Args)]
 pub(super) struct Args {
-    /// Scenario file; without it, the bundled demo (a small shop in steady
-    /// state).
+    /// Scenario file; without it, the bundled demo (a slow database takes
+    /// a checkout down, and three mitigations are compared).
     scenario: Option<PathBuf>,
     /// Master seed, overriding the scenario's.
     #[arg(long)]
@@ -41,19 +31,11 @@ pub(super) struct Args {
     budget: super::BudgetArgs,
 }
 
-pub(super) fn demo_plan() -> crate::Result<Plan> {
-    let source = |(path, text): (&str, &str)| Source {
-        path: PathBuf::from(format!("(built-in) {path}")),
-        text: text.to_string(),
-    };
-    Plan::from_texts(source(DEMO_SCENARIO), source(DEMO_MODEL))
-}
-
 pub(super) fn run(args: Args) -> crate::Result<i32> {
     let is_demo = args.scenario.is_none();
     let plan = match &args.scenario {
         Some(path) => Plan::load(path)?,
-        None => demo_plan()?,
+        None => super::demo::plan()?,
     }
     .with_variant(&args.variant)?;
     let plan = if args.per_instance {
@@ -89,7 +71,7 @@ pub(super) fn run(args: Args) -> crate::Result<i32> {
     bar.finish_and_clear();
     let result = result?;
     let finished = Instant::now();
-    print_summary(&plan, &result, is_demo);
+    print_summary(&plan, &result);
     let failed = result.manifest.hypothesis.iter().any(|v| !v.passed);
     let drawing = drawing.get().unwrap_or(finished);
     let simulation = (drawing - started).as_secs_f64();
@@ -101,6 +83,18 @@ pub(super) fn run(args: Args) -> crate::Result<i32> {
         result.summary.events as f64 / simulation / 1e6,
         report
     );
+    if is_demo {
+        let seed = config.seed;
+        return super::demo::compare_mitigations(
+            &plan,
+            seed,
+            &args.out,
+            &result.dir,
+            args.budget.budget(),
+            failed,
+        )
+        .map(|()| 0);
+    }
     Ok(if failed { 1 } else { 0 })
 }
 
@@ -175,7 +169,7 @@ fn print_clients(m: &crate::record::run::Manifest) {
     );
 }
 
-fn print_summary(plan: &Plan, result: &RunResult, is_demo: bool) {
+fn print_summary(plan: &Plan, result: &RunResult) {
     let m = &result.manifest;
     outln!(
         "faultline {}: scenario `{}` on model `{}` (variant `{}`), seed {}, {} s simulated ({} s warm-up)",
@@ -258,10 +252,6 @@ fn print_summary(plan: &Plan, result: &RunResult, is_demo: bool) {
     outln!("  events.jsonl  state changes (queue full, pool exhausted, ...)");
     outln!("  analysis.json steady bands, cascade chain, detection and recovery times");
     outln!("  report.html   the report to open in a browser (report.md + PNGs for documents)");
-    if is_demo {
-        outln!();
-        outln!("This was the built-in demo. Run your own: faultline run scenarios/<name>.json");
-    }
 }
 
 /// What queueing people look for, per service that served anything.

@@ -79,7 +79,12 @@ impl Plan {
 
     /// As `load`, from texts held in memory (the embedded demo, benches).
     pub fn from_texts(scenario: Source, model: Source) -> Result<Plan> {
-        Ok(Plan::checked(spec::experiment_from_texts(scenario, model)?)?.swap_remove(0))
+        Ok(Plan::all_from_texts(scenario, model)?.swap_remove(0))
+    }
+
+    /// As `load_all`, from texts held in memory (the embedded demo).
+    pub fn all_from_texts(scenario: Source, model: Source) -> Result<Vec<Plan>> {
+        Plan::checked(spec::experiment_from_texts(scenario, model)?)
     }
 
     /// This plan's experiment with variant `name` applied, compiled.
