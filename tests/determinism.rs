@@ -241,7 +241,9 @@ fn built_in_demo_gives_identical_output_in_different_working_directories() {
             .collect();
         assert_eq!(runs, expected, "the demo writes one run directory");
         assert!(
-            compared.iter().all(|f| f.starts_with(compare.to_str().unwrap()))
+            compared
+                .iter()
+                .all(|f| f.starts_with(compare.to_str().unwrap()))
                 && compared.iter().any(|f| f.ends_with("compare.json")),
             "and its comparison, nothing else: {compared:?}"
         );

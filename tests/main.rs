@@ -22,6 +22,7 @@ mod replay;
 mod report;
 mod resilience;
 mod scenarios;
+mod starting;
 mod swarm;
 mod verdicts;
 mod yaml;

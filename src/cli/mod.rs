@@ -26,6 +26,7 @@ mod demo;
 mod graph;
 mod lint;
 mod merge;
+mod new;
 mod progress;
 mod replay;
 mod report;
@@ -63,6 +64,9 @@ enum Command {
     /// Combine the partial results of `compare --shard` runs into the
     /// comparison one unsharded run writes.
     Merge(merge::Args),
+    /// Write a commented model and scenario to start from (a fault, a
+    /// hypothesis, variants), that validate and run as written.
+    New(new::Args),
     /// Check model or scenario files and report every problem found.
     Validate {
         /// Model or scenario files (a scenario also checks its model).
@@ -135,6 +139,7 @@ pub fn main() -> i32 {
         Command::Report(args) => report::run(args),
         Command::Compare(args) => compare::run(args),
         Command::Merge(args) => merge::run(args),
+        Command::New(args) => new::run(args),
         Command::Validate { files } => validate::run(&files),
         Command::Lint(args) => lint::run(args),
         Command::Graph(args) => graph::run(args),
