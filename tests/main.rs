@@ -17,6 +17,7 @@ mod hostile;
 mod mechanisms;
 mod oracles;
 mod queueing;
+mod readme;
 mod record;
 mod replay;
 mod report;

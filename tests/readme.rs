@@ -1,0 +1,102 @@
+//! Every command the README shows in its shell examples works as written,
+//! with `faultline` on the PATH, from a copy of the project's files: the
+//! documentation cannot drift from the binary unnoticed.
+
+use std::fs;
+use std::path::Path;
+use std::process::Command;
+
+use crate::common::*;
+
+/// The README's runnable example lines, in order: the lines of its `sh`
+/// blocks that call `faultline`, leaving out the synopses (`[--seed N]`,
+/// `SCENARIO`, `<name>`), which are not meant to run.
+fn examples(readme: &str) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut in_shell = false;
+    for line in readme.lines() {
+        if line.starts_with("```") {
+            in_shell = line == "```sh";
+            continue;
+        }
+        let command = line.split(" # ").next().unwrap_or("").trim_end();
+        let placeholder = command.contains(['[', '<'])
+            || command.split_whitespace().any(|word| {
+                word.len() >= 3
+                    && word
+                        .chars()
+                        .all(|c| c.is_ascii_uppercase() || c == '_' || c == '.')
+            });
+        if in_shell && command.starts_with("faultline ") && !placeholder {
+            lines.push(command.to_string());
+        }
+    }
+    lines
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    fs::create_dir_all(to).unwrap();
+    for entry in fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else {
+            fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
+#[test]
+fn every_example_in_the_readme_runs_as_written() {
+    let readme = fs::read_to_string(repo().join("README.md")).unwrap();
+    let examples = examples(&readme);
+    assert!(
+        examples.len() >= 6,
+        "the README's examples were not found: {examples:?}"
+    );
+    let project = tempfile::tempdir().unwrap();
+    for dir in ["models", "scenarios", "schemas"] {
+        copy_tree(&repo().join(dir), &project.path().join(dir));
+    }
+    let binary = Path::new(env!("CARGO_BIN_EXE_faultline"));
+    let path = std::env::join_paths(
+        std::iter::once(binary.parent().unwrap().to_path_buf()).chain(std::env::split_paths(
+            &std::env::var_os("PATH").unwrap_or_default(),
+        )),
+    )
+    .unwrap();
+    for example in &examples {
+        let output = Command::new("sh")
+            .arg("-c")
+            .arg(example)
+            .current_dir(project.path())
+            .env("PATH", &path)
+            .env("HOME", project.path())
+            .output()
+            .unwrap();
+        // A scenario's hypothesis may fail by design (exit 1 from `run`);
+        // anything else is 0.
+        let allowed: &[i32] = if example.starts_with("faultline run ") {
+            &[0, 1]
+        } else {
+            &[0]
+        };
+        let code = output.status.code().unwrap_or(-1);
+        assert!(
+            allowed.contains(&code),
+            "README example `{example}` exited {code}\nstdout:\n{}\nstderr:\n{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+}
+
+#[test]
+fn synopses_are_told_from_examples() {
+    let readme = "```sh\nfaultline run [SCENARIO]\nfaultline graph MODEL --format dot|mermaid\nfaultline run scenarios/a.json   # why\nfaultline new my-design\n```\nfaultline run outside\n";
+    assert_eq!(
+        examples(readme),
+        ["faultline run scenarios/a.json", "faultline new my-design"]
+    );
+}
