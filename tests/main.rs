@@ -13,6 +13,7 @@ mod common;
 mod compare;
 mod determinism;
 mod faults;
+mod guide;
 mod hostile;
 mod mechanisms;
 mod oracles;

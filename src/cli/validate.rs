@@ -23,10 +23,12 @@ pub(super) fn run(files: &[PathBuf]) -> crate::Result<i32> {
             } else {
                 let topology = Topology::from_source(&source)?;
                 Ok(format!(
-                    "model `{}`: {} services, {} workloads",
+                    "model `{}`: {} service{}, {} workload{}",
                     topology.name,
                     topology.services.len(),
-                    topology.workloads.len()
+                    plural(topology.services.len()),
+                    topology.workloads.len(),
+                    plural(topology.workloads.len())
                 ))
             }
         });
@@ -39,4 +41,8 @@ pub(super) fn run(files: &[PathBuf]) -> crate::Result<i32> {
         }
     }
     Ok(if failed { 2 } else { 0 })
+}
+
+fn plural(count: usize) -> &'static str {
+    if count == 1 { "" } else { "s" }
 }
