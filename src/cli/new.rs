@@ -21,8 +21,6 @@ pub(crate) enum Template {
 }
 
 impl Template {
-    pub(crate) const ALL: [Template; 2] = [Template::ThreeTier, Template::Checkout];
-
     /// The model and scenario texts, in YAML with comments.
     pub(crate) fn texts(self) -> (&'static str, &'static str) {
         match self {
@@ -153,6 +151,7 @@ pub(super) fn run(args: Args) -> crate::Result<i32> {
 mod tests {
     use super::*;
     use crate::plan::Plan;
+    use clap::ValueEnum as _;
 
     fn write(dir: &std::path::Path, template: Template, format: Format) -> PathBuf {
         let [model, scenario] = files(template, "my-design", format).unwrap();
@@ -164,7 +163,7 @@ mod tests {
 
     #[test]
     fn every_template_validates_and_lints_clean_in_both_formats() {
-        for template in Template::ALL {
+        for &template in Template::value_variants() {
             for format in [Format::Yaml, Format::Json] {
                 let dir = tempfile::tempdir().unwrap();
                 let scenario = write(dir.path(), template, format);
@@ -191,7 +190,7 @@ mod tests {
 
     #[test]
     fn yaml_and_json_of_a_template_hold_the_same_tree() {
-        for template in Template::ALL {
+        for &template in Template::value_variants() {
             let yaml = files(template, "x", Format::Yaml).unwrap();
             let json = files(template, "x", Format::Json).unwrap();
             for (y, j) in yaml.iter().zip(&json) {
