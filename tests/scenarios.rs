@@ -851,6 +851,86 @@ fn writers_with_a_fixed_primary_address_keep_failing_after_the_failover() {
     assert!(entry_error_rate(&run, 1, 95, 180) < 0.001);
 }
 
+/// The replicated model with a slow failure detector and a supervisor that
+/// brings a dead primary back `restart_s` + 5 s (boot) after it dies at 60 s.
+fn primary_returns(detection: &str, restart_s: u64) -> Run {
+    let plan = shipped_plan(
+        "replication-failover.json",
+        |m| {
+            m["services"]["orders-db"]["replication"]["failover"] =
+                json!({ "detection": detection, "promotion": "5s" });
+            m["services"]["orders-db"]["restart"] =
+                json!({ "delay": format!("{restart_s}s"), "boot": "5s" });
+        },
+        |s| {
+            s["faults"] = json!({"primary-dies": {"kind": "instance_kill",
+                "target": "orders-db-az-a-1", "at": "60s"}});
+        },
+    );
+    let (summary, recorder) = simulate(
+        &plan.topology,
+        &plan.faults,
+        plan.config,
+        Recorder::default(),
+    );
+    Run {
+        topology: plan.topology,
+        summary,
+        recorder,
+    }
+}
+
+#[test]
+fn a_primary_back_before_its_loss_is_detected_cancels_the_failover() {
+    // Detection takes 60 s; the primary is back after 43 s, at 103 s.
+    let run = primary_returns("60s", 38);
+    let primary = run.instance("orders-db-az-a-1");
+    assert!(
+        run.first_event(|c| matches!(c, StateChange::PrimaryPromoted { .. }))
+            .is_none(),
+        "no replica is promoted"
+    );
+    let cancelled = run
+        .first_event(|c| *c == StateChange::FailoverCancelled { instance: primary })
+        .expect("the failover is called off");
+    assert!((cancelled - 103.0).abs() < 1e-9, "at {cancelled}");
+    assert_eq!(run.summary.lost_writes.iter().sum::<u64>(), 0);
+    let place = 0;
+    assert!(
+        entry_error_rate(&run, place, 61, 102) > 0.99,
+        "no primary meanwhile"
+    );
+    // Writes work again from the instant it is back: no outage until a
+    // promotion that no longer has a reason.
+    assert_eq!(entry_error_rate(&run, place, 104, 180), 0.0);
+}
+
+#[test]
+fn a_primary_back_after_its_loss_is_detected_rejoins_as_a_replica() {
+    // Detected at 70 s, promoted at 75 s; the old primary is back at 73 s.
+    let run = primary_returns("10s", 8);
+    let (old, replica) = (
+        run.instance("orders-db-az-a-1"),
+        run.instance("orders-db-az-b-1"),
+    );
+    assert!(
+        run.first_event(|c| matches!(c, StateChange::FailoverCancelled { .. }))
+            .is_none()
+    );
+    let promoted = run
+        .recorder
+        .events
+        .iter()
+        .find_map(|e| match e.change {
+            StateChange::PrimaryPromoted { instance, .. } => Some((instance, e.time as f64 / 1e9)),
+            _ => None,
+        })
+        .expect("the promotion goes on");
+    assert_eq!(promoted, (replica, 75.0));
+    assert_ne!(promoted.0, old);
+    assert_eq!(entry_error_rate(&run, 0, 76, 180), 0.0);
+}
+
 #[test]
 fn a_short_timeout_and_an_enqueue_fallback_accept_every_order_and_lose_none() {
     let run = run_shipped("network-split.json", |m| {

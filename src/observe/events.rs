@@ -84,6 +84,11 @@ pub enum StateChange {
     FailoverFailed {
         service: u32,
     },
+    /// The lost primary came back before its loss was detected (or after a
+    /// failover found no replica to promote): the primary again.
+    FailoverCancelled {
+        instance: u32,
+    },
     /// The instance froze (a long GC pause, a hung host).
     InstanceFrozen {
         instance: u32,
@@ -153,6 +158,7 @@ impl StateChange {
             StateChange::PrimaryLost { .. } => "primary_lost",
             StateChange::PrimaryPromoted { .. } => "primary_promoted",
             StateChange::FailoverFailed { .. } => "failover_failed",
+            StateChange::FailoverCancelled { .. } => "failover_cancelled",
             StateChange::InstanceFrozen { .. } => "instance_frozen",
             StateChange::InstanceThawed { .. } => "instance_thawed",
             StateChange::MemoryAlert { .. } => "memory_alert",
@@ -216,6 +222,7 @@ impl StateChange {
                 lost_writes,
             } => [22, (lost_writes as u64) << 32 | instance as u64],
             StateChange::FailoverFailed { service } => [23, service as u64],
+            StateChange::FailoverCancelled { instance } => [28, instance as u64],
             StateChange::BreakerOpened { call, instance } => {
                 [14, (call as u64) << 32 | instance as u64]
             }

@@ -245,7 +245,8 @@ fn subject<'a>(
             (service(s), "service")
         }
         StateChange::PrimaryLost { instance: i }
-        | StateChange::PrimaryPromoted { instance: i, .. } => (instance(i), "database"),
+        | StateChange::PrimaryPromoted { instance: i, .. }
+        | StateChange::FailoverCancelled { instance: i } => (instance(i), "database"),
         StateChange::FailoverFailed { service: s } => (service(s), "database"),
         StateChange::ClientsDisconnected { group, .. }
         | StateChange::ClientsReconnected { group, .. } => (
@@ -313,6 +314,10 @@ fn cause(topology: &Topology, fault_names: &[String], change: StateChange) -> St
             "promoted to primary; {lost_writes} acknowledged writes it had not received are lost"
         ),
         StateChange::FailoverFailed { .. } => "no replica up to promote: writes fail".into(),
+        StateChange::FailoverCancelled { .. } => {
+            "the lost primary is back before a replica took its place: the primary again, no failover"
+                .into()
+        }
         StateChange::ClientsDisconnected {
             group,
             instance,

@@ -44,6 +44,20 @@ pub(super) struct Replicas {
     pub(super) lost_writes: Vec<u64>,
     /// Per service, the next replica to read from.
     pub(super) cursor: Vec<u32>,
+    /// Per service, the failover under way, if any.
+    pending: Vec<Option<Failover>>,
+}
+
+/// A failover under way: the primary it replaces, when its loss counts as
+/// detected (a return before then cancels the failover: the detector never
+/// concluded), and when the promotion completes. One that found no replica
+/// to promote stays, `failed`, until the primary returns.
+#[derive(Clone, Copy, Debug)]
+struct Failover {
+    lost: InstanceId,
+    detected: SimTime,
+    promoted: SimTime,
+    failed: bool,
 }
 
 impl Replicas {
@@ -59,6 +73,7 @@ impl Replicas {
             recent_writes: vec![VecDeque::new(); services],
             lost_writes: vec![0; services],
             cursor: vec![0; services],
+            pending: vec![None; services],
         }
     }
 }
@@ -307,19 +322,60 @@ impl<O: Observer> Engine<'_, O> {
         }
         if let Some(failover) = replication.failover {
             self.replicas.primaries[service] = None;
-            self.queue.schedule(
-                self.now + failover.detection + failover.promotion,
-                Event::Promote { service },
-            );
+            let detected = self.now + failover.detection;
+            let promoted = detected + failover.promotion;
+            self.replicas.pending[service] = Some(Failover {
+                lost: instance,
+                detected,
+                promoted,
+                failed: false,
+            });
+            self.queue.schedule(promoted, Event::Promote { service });
         }
+    }
+
+    /// A process just became ready: if it is a lost primary whose loss has
+    /// not been detected yet (or whose failover found no replica), the
+    /// failover is called off and it is the primary again, with every write
+    /// it acknowledged. Once the loss is detected the promotion goes on, and
+    /// it comes back as a replica.
+    fn primary_returned(&mut self, instance: InstanceId) {
+        let service = self.topo.instances[instance].service;
+        let Some(failover) = self.replicas.pending[service] else {
+            return;
+        };
+        if failover.lost != instance || (self.now >= failover.detected && !failover.failed) {
+            return;
+        }
+        self.restore_primary(service, instance);
+    }
+
+    fn restore_primary(&mut self, service: ServiceId, instance: InstanceId) {
+        self.replicas.pending[service] = None;
+        self.replicas.primaries[service] = Some(instance);
+        self.state_change(StateChange::FailoverCancelled {
+            instance: instance.0,
+        });
     }
 
     /// Promotes the replica that had received the most; the primary's
     /// acknowledged writes it had not received are lost.
     pub(super) fn on_promote(&mut self, service: ServiceId) {
+        // Called off (the primary came back in time), or the event of an
+        // earlier failover that was: nothing to do.
+        let Some(failover) = self.replicas.pending[service] else {
+            return;
+        };
+        if failover.promoted != self.now || failover.failed {
+            return;
+        }
+        self.replicas.pending[service] = None;
         let lags = &self.replicas.lags;
         let best = self.topo.services[service]
             .instance_ids()
+            // The deposed primary, back during the promotion, rejoins as a
+            // replica.
+            .filter(|i| *i != failover.lost)
             .filter(|i| self.instances[*i].reachability() == Process::Running)
             .max_by(|a, b| {
                 lags[*a]
@@ -328,7 +384,16 @@ impl<O: Observer> Engine<'_, O> {
                     .then(b.cmp(a))
             });
         let Some(promoted) = best else {
-            self.state_change(StateChange::FailoverFailed { service: service.0 });
+            if self.instances[failover.lost].reachability() == Process::Running {
+                // No replica to take over, but the old primary is back.
+                self.restore_primary(service, failover.lost);
+            } else {
+                self.replicas.pending[service] = Some(Failover {
+                    failed: true,
+                    ..failover
+                });
+                self.state_change(StateChange::FailoverFailed { service: service.0 });
+            }
             return;
         };
         let received = self.replicas.lags[promoted].position;
@@ -480,6 +545,7 @@ impl<O: Observer> Engine<'_, O> {
         self.state_change(StateChange::InstanceReady {
             instance: instance.0,
         });
+        self.primary_returned(instance);
         self.schedule_memory_check(instance);
     }
 
