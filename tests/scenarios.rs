@@ -851,6 +851,29 @@ fn writers_with_a_fixed_primary_address_keep_failing_after_the_failover() {
     assert!(entry_error_rate(&run, 1, 95, 180) < 0.001);
 }
 
+#[test]
+fn writers_with_a_fixed_address_split_the_brain_when_the_deposed_primary_returns() {
+    // Promoted at 105 s; the old primary restarts and serves from 115 s.
+    let run = |writers: &str| {
+        run_shipped("replication-failover.json", |m| {
+            let db = &mut m["services"]["orders-db"];
+            db["replication"]["failover"]["writers"] = json!(writers);
+            db["restart"] = json!({ "delay": "20s", "boot": "5s" });
+        })
+    };
+    let split = run("fixed_address");
+    let divergent: u64 = split.summary.divergent_writes.iter().sum();
+    // Every write from then on lands on the deposed primary and succeeds
+    // there: about 100/s for 65 s, none of which the new primary has.
+    assert!((6000..=7000).contains(&divergent), "{divergent}");
+    assert_eq!(entry_error_rate(&split, 0, 116, 180), 0.0, "users see success");
+    // Through a cluster endpoint the writers follow the promotion: the old
+    // primary, back, takes no write.
+    let follow = run("cluster_endpoint");
+    assert_eq!(follow.summary.divergent_writes.iter().sum::<u64>(), 0);
+    assert_eq!(entry_error_rate(&follow, 0, 106, 180), 0.0);
+}
+
 /// The replicated model with a slow failure detector and a supervisor that
 /// brings a dead primary back `restart_s` + 5 s (boot) after it dies at 60 s.
 fn primary_returns(detection: &str, restart_s: u64) -> Run {

@@ -187,8 +187,16 @@ pub struct BlastRadius {
     pub entries: Vec<EntryImpact>,
     pub components_affected: usize,
     pub lost_writes: u64,
+    /// Writes acknowledged by a deposed primary (split brain); written only
+    /// when there were any.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub divergent_writes: u64,
     /// Work accepted by queues and never done by the end.
     pub queued_work_never_done: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// `analysis.json`, as written and as the report reads it back.
@@ -419,6 +427,7 @@ impl<'a, O> Run<'a, O> {
             entries: self.impacts(judged, chain_components, acts),
             components_affected: reached.len(),
             lost_writes: summary.lost_writes.iter().sum(),
+            divergent_writes: summary.divergent_writes.iter().sum(),
             queued_work_never_done: summary.queues.iter().map(|q| q.pending_at_end).sum(),
         }
     }

@@ -88,9 +88,13 @@ impl Analysis {
         } else {
             impacts.join(", ")
         };
+        let divergent = match self.blast_radius.divergent_writes {
+            0 => String::new(),
+            n => format!("; divergent writes {n} (taken by a deposed primary)"),
+        };
         let _ = writeln!(
             out,
-            "blast radius: {}; lost writes {}; queued work never done {}",
+            "blast radius: {}; lost writes {}{divergent}; queued work never done {}",
             entries, self.blast_radius.lost_writes, self.blast_radius.queued_work_never_done
         );
         out

@@ -177,9 +177,17 @@ pub fn manifest(
         databases: topology
             .services
             .iter()
-            .zip(&summary.lost_writes)
+            .zip(summary.lost_writes.iter().zip(&summary.divergent_writes))
             .filter(|(s, _)| s.replication.is_some())
-            .map(|(s, lost)| (s.name.clone(), DatabaseSummary { lost_writes: *lost }))
+            .map(|(s, (lost, divergent))| {
+                (
+                    s.name.clone(),
+                    DatabaseSummary {
+                        lost_writes: *lost,
+                        divergent_writes: *divergent,
+                    },
+                )
+            })
             .collect(),
         clients: topology
             .client_groups

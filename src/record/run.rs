@@ -181,6 +181,11 @@ pub struct MemoryLimit {
 pub struct DatabaseSummary {
     /// Writes the primary acknowledged that the promoted replica never had.
     pub lost_writes: u64,
+    /// Writes acknowledged by an instance that was no longer the primary —
+    /// a deposed primary back up, written to by writers that kept its
+    /// address (`writers: fixed_address`): split brain; they are discarded
+    /// when it rejoins as a replica.
+    pub divergent_writes: u64,
 }
 
 /// Percentiles to 1 % (the top of a histogram bucket); the mean and the

@@ -418,6 +418,12 @@ fn blast_radius(a: &Analysis, faulted: bool) -> Vec<String> {
     let mut lines = Vec::new();
     if faulted {
         lines.push(format!("Writes lost in failovers: {}", b.lost_writes));
+        if b.divergent_writes > 0 {
+            lines.push(format!(
+                "Writes taken by a deposed primary (split brain, discarded when it rejoins): {}",
+                b.divergent_writes
+            ));
+        }
         lines.push(format!(
             "Queued work never done: {}",
             b.queued_work_never_done

@@ -61,6 +61,8 @@ pub struct RunSummary {
     pub activations: u64,
     /// Per service, acknowledged writes lost in failovers.
     pub lost_writes: Vec<u64>,
+    /// Per service, writes acknowledged by a deposed primary (split brain).
+    pub divergent_writes: Vec<u64>,
     /// Per service, what went through it if it is a queue.
     pub queues: Vec<super::broker::QueueTotals>,
     /// Per client group, its connections over the run.
@@ -377,6 +379,7 @@ impl<'t, O: Observer> Engine<'t, O> {
             peak_activations: self.acts.peak,
             activations: self.acts.created,
             lost_writes: std::mem::take(&mut self.replicas.lost_writes),
+            divergent_writes: std::mem::take(&mut self.replicas.divergent_writes),
             queues: self.brokers.iter().map(|b| b.totals()).collect(),
             clients: self.meters.client_totals.clone(),
             state_changes: self.record.state_changes,
@@ -1217,8 +1220,15 @@ impl<'t, O: Observer> Engine<'t, O> {
         if a.degraded && ok {
             self.meters.endpoint[a.endpoint].degraded += 1;
         }
-        if ok && self.replicas.primaries[service] == Some(a.instance) {
-            self.note_write(service, a.endpoint);
+        if ok {
+            if self.replicas.primaries[service] == Some(a.instance) {
+                self.note_write(service, a.endpoint);
+            } else if self.topo.services[service].replication.is_some()
+                && !self.topo.endpoints[a.endpoint].read
+            {
+                // A write that only a deposed primary took.
+                self.replicas.divergent_writes[service] += 1;
+            }
         }
         match outcome {
             Outcome::Ok => self.meters.endpoint[a.endpoint].record_ok(self.now - a.arrived),

@@ -42,6 +42,10 @@ pub(super) struct Replicas {
     pub(super) recent_writes: Vec<VecDeque<SimTime>>,
     /// Per service, acknowledged writes lost in failovers.
     pub(super) lost_writes: Vec<u64>,
+    /// Per service, writes acknowledged by an instance that was not the
+    /// primary (a deposed one, still written to by writers holding its
+    /// address): split brain, discarded when it rejoins.
+    pub(super) divergent_writes: Vec<u64>,
     /// Per service, the next replica to read from.
     pub(super) cursor: Vec<u32>,
     /// Per service, the failover under way, if any.
@@ -72,6 +76,7 @@ impl Replicas {
                 .collect(),
             recent_writes: vec![VecDeque::new(); services],
             lost_writes: vec![0; services],
+            divergent_writes: vec![0; services],
             cursor: vec![0; services],
             pending: vec![None; services],
         }
