@@ -876,3 +876,93 @@ fn a_downstream_timeout_does_not_move_the_arrival_stream() {
         assert!((x.busy.0 - y.busy.0).abs() <= 1e-9 * x.busy.0.max(1.0));
     }
 }
+
+// ----- queue disciplines ------------------------------------------------------
+
+/// One service at 120 % of its capacity (10 workers × 10 ms mean: 1000/s,
+/// offered 1200/s) with a deep queue, behind clients that give up after
+/// 500 ms: the classic overload where serving the oldest first means
+/// serving only requests whose callers have left.
+fn overloaded(discipline: &str) -> (RunSummary, Vec<Row>) {
+    let t = topology(&format!(
+        r#"{{
+            "name": "overload", "zones": ["z"],
+            "services": {{ "s": {{ "workers": 10, "queue": 1000 {discipline},
+                "endpoints": {{ "e": {{ "work": {{ "exponential": {{ "mean": "10ms" }} }} }} }} }} }},
+            "workload": {{ "w": {{ "endpoint": "s.e", "rate": "1200/s", "timeout": "500ms" }} }}
+        }}"#
+    ));
+    let (summary, rec) = run(&t, 3, 60, 20);
+    (summary, rec.rows)
+}
+
+/// Successes the clients saw per second, over the measured 40 s.
+fn goodput(summary: &RunSummary) -> f64 {
+    summary.entries[0].ok as f64 / 40.0
+}
+
+#[test]
+fn under_overload_fifo_goodput_collapses_and_lifo_keeps_it_near_capacity() {
+    let (fifo, _) = overloaded("");
+    let (lifo, _) = overloaded(r#", "queue_discipline": { "order": "lifo" }"#);
+    let (adaptive, _) = overloaded(r#", "queue_discipline": { "order": "adaptive_lifo" }"#);
+    // FIFO: the queue stands full, a wait of 1000 / (1000/s) = 1 s, twice
+    // the clients' patience: nearly everything served is served too late.
+    assert!(goodput(&fifo) < 50.0, "fifo goodput {}", goodput(&fifo));
+    // LIFO: the newest request is served next, within milliseconds; the
+    // servers' whole capacity reaches clients still waiting.
+    for (name, run) in [("lifo", &lifo), ("adaptive_lifo", &adaptive)] {
+        let g = goodput(run);
+        assert!((900.0..=1010.0).contains(&g), "{name} goodput {g}");
+    }
+    // The price: the oldest wait forever at the bottom of a LIFO queue and
+    // time out; the same work is done, for other requests.
+    let timeouts = |s: &RunSummary| s.entries[0].errors[ErrorClass::Timeout as usize];
+    assert!(timeouts(&lifo) > 0);
+}
+
+#[test]
+fn codel_sheds_requests_that_waited_too_long_and_serves_fresh_ones() {
+    let (codel, rows) = overloaded(
+        r#", "queue_discipline": { "codel": { "target": "5ms", "interval": "100ms" } }"#,
+    );
+    let g = goodput(&codel);
+    assert!((900.0..=1010.0).contains(&g), "codel goodput {g}");
+    // What it drops it answers at once, as shed, instead of after a 1 s wait.
+    let shed = codel.entries[0].errors[ErrorClass::Shed as usize];
+    assert!(shed as f64 > 0.1 * 1200.0 * 40.0, "{shed} shed");
+    // The wait of those served stays near the target, far under a second.
+    let service = rows_from(&rows, Component::Service(0), 20);
+    assert!(
+        mean_wait(&service) < 20.0 * MS,
+        "{}",
+        mean_wait(&service) / MS
+    );
+}
+
+#[test]
+fn below_capacity_every_discipline_serves_everything() {
+    // At 80 % of capacity a queue forms and drains: no discipline loses a
+    // request, and adaptive LIFO is FIFO in all but bursts.
+    let t = |discipline: &str| {
+        topology(&format!(
+            r#"{{
+            "name": "calm", "zones": ["z"],
+            "services": {{ "s": {{ "workers": 10, "queue": 1000 {discipline},
+                "endpoints": {{ "e": {{ "work": {{ "exponential": {{ "mean": "10ms" }} }} }} }} }} }},
+            "workload": {{ "w": {{ "endpoint": "s.e", "rate": "800/s", "timeout": "500ms" }} }}
+        }}"#
+        ))
+    };
+    for discipline in [
+        "",
+        r#", "queue_discipline": { "order": "lifo" }"#,
+        r#", "queue_discipline": { "order": "adaptive_lifo", "lifo_after": "100ms" }"#,
+        r#", "queue_discipline": { "codel": { "target": "5ms", "interval": "100ms" } }"#,
+    ] {
+        let (summary, _) = run(&t(discipline), 5, 60, 10);
+        let entry = &summary.entries[0];
+        let failed = entry.error_count() as f64 / (entry.ok + entry.error_count()) as f64;
+        assert!(failed < 0.005, "{discipline}: {failed}");
+    }
+}

@@ -866,7 +866,11 @@ fn writers_with_a_fixed_address_split_the_brain_when_the_deposed_primary_returns
     // Every write from then on lands on the deposed primary and succeeds
     // there: about 100/s for 65 s, none of which the new primary has.
     assert!((6000..=7000).contains(&divergent), "{divergent}");
-    assert_eq!(entry_error_rate(&split, 0, 116, 180), 0.0, "users see success");
+    assert_eq!(
+        entry_error_rate(&split, 0, 116, 180),
+        0.0,
+        "users see success"
+    );
     // Through a cluster endpoint the writers follow the promotion: the old
     // primary, back, takes no write.
     let follow = run("cluster_endpoint");

@@ -1,11 +1,12 @@
-//! A service instance: a pool of workers and a bounded FIFO queue, a process
-//! that can die or vanish, and its load balancer's view of its health.
+//! A service instance: a pool of workers and a bounded queue served in its
+//! service's order (FIFO, LIFO or adaptive LIFO), a process that can die or
+//! vanish, and its load balancer's view of its health.
 
 use std::collections::VecDeque;
 
 use crate::base::ids::Slot;
 use crate::base::{Outcome, SimTime};
-use crate::topology::TimerKind;
+use crate::topology::{QueueOrder, TimerKind};
 
 /// The process behind an instance, as its callers experience it.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -37,6 +38,9 @@ pub struct InstanceState {
     pub busy: u32,
     /// Activations waiting for a worker, oldest first.
     pub queue: VecDeque<Slot>,
+    /// When the queue last went from empty to non-empty: it has stood since
+    /// (while it is non-empty).
+    pub nonempty_since: SimTime,
     /// Whether the load balancer routes to it. Health checks clear and set
     /// it; without them it stays set, dead or alive — the balancer does not
     /// know.
@@ -87,6 +91,7 @@ impl InstanceState {
         InstanceState {
             busy: 0,
             queue: VecDeque::new(),
+            nonempty_since: SimTime::ZERO,
             routable: true,
             process: Process::Running,
             zone_down: false,
@@ -151,12 +156,45 @@ impl InstanceState {
         }
     }
 
+    /// Puts an activation in the queue.
+    #[inline]
+    pub fn enqueue(&mut self, slot: Slot, now: SimTime) {
+        if self.queue.is_empty() {
+            self.nonempty_since = now;
+        }
+        self.queue.push_back(slot);
+    }
+
+    /// How long the queue has been non-empty without a break, at `now`
+    /// (meaningful while it holds something, or just after its last one
+    /// left).
+    #[inline]
+    pub fn standing_for(&self, now: SimTime) -> u64 {
+        now - self.nonempty_since
+    }
+
+    /// Takes the queued activation the order serves next.
+    #[inline]
+    fn pop(&mut self, order: QueueOrder, now: SimTime) -> Option<Slot> {
+        match order {
+            QueueOrder::Fifo => self.queue.pop_front(),
+            QueueOrder::Lifo => self.queue.pop_back(),
+            QueueOrder::AdaptiveLifo { after } => {
+                if self.standing_for(now) >= after {
+                    self.queue.pop_back()
+                } else {
+                    self.queue.pop_front()
+                }
+            }
+        }
+    }
+
     /// The next queued activation to give a free worker to, if a worker is
     /// free and the process runs.
     #[inline]
-    pub fn next_to_start(&mut self, workers: u32, now: SimTime) -> Option<Slot> {
+    pub fn next_to_start(&mut self, workers: u32, order: QueueOrder, now: SimTime) -> Option<Slot> {
         if self.busy < workers && !self.is_frozen(now) {
-            self.queue.pop_front()
+            self.pop(order, now)
         } else {
             None
         }
@@ -167,12 +205,18 @@ impl InstanceState {
     /// fallen to half of what it can hold (hysteresis, so sustained
     /// overload is one episode, not one per request).
     #[inline]
-    pub fn release_worker(&mut self, workers: u32, queue: u32, now: SimTime) -> Released {
+    pub fn release_worker(
+        &mut self,
+        workers: u32,
+        queue: u32,
+        order: QueueOrder,
+        now: SimTime,
+    ) -> Released {
         self.busy -= 1;
         let next = if self.is_frozen(now) {
             None
         } else {
-            self.queue.pop_front()
+            self.pop(order, now)
         };
         // The activation handed the worker holds it from now on.
         let outstanding = self.outstanding() + next.is_some() as u32;

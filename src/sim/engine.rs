@@ -638,10 +638,38 @@ impl<'t, O: Observer> Engine<'t, O> {
         if admission == Admission::Start {
             self.start(slot);
         } else {
-            self.instances[instance].queue.push_back(slot);
+            self.instances[instance].enqueue(slot, self.now);
             self.enqueued(instance);
         }
         Ok(slot)
+    }
+
+    /// Controlled delay: a request about to get a worker that waited longer
+    /// than the queue allows is answered `shed` instead, and true returned.
+    /// A standing queue (non-empty for `interval`) allows `target`; one that
+    /// formed just now allows `interval`, so a burst is absorbed.
+    #[inline(always)]
+    fn shed_if_stale(
+        &mut self,
+        slot: Slot,
+        instance: InstanceId,
+        codel: Option<crate::topology::Codel>,
+    ) -> bool {
+        let Some(codel) = codel else {
+            return false;
+        };
+        let limit = if self.instances[instance].standing_for(self.now) >= codel.interval {
+            codel.target
+        } else {
+            codel.interval
+        };
+        if self.now - self.acts[slot].arrived <= limit {
+            return false;
+        }
+        // It waits on nothing of its own: only its caller hears of it.
+        self.acts[slot].epoch += 1;
+        self.abort(slot, ErrorClass::Shed);
+        true
     }
 
     /// Counts a request an endpoint's instance turned away at once, and
@@ -753,25 +781,41 @@ impl<'t, O: Observer> Engine<'t, O> {
         true
     }
 
-    /// Gives free workers to queued activations (after a thaw).
+    /// Gives free workers to queued activations (after a thaw, or a
+    /// request CoDel dropped).
     pub(super) fn fill_workers(&mut self, instance: InstanceId) {
         let service = self.topo.instances[instance].service;
-        let workers = self.topo.services[service].workers;
-        while let Some(next) = self.instances[instance].next_to_start(workers, self.now) {
+        let spec = &self.topo.services[service];
+        let (workers, discipline) = (spec.workers, spec.discipline);
+        while let Some(next) =
+            self.instances[instance].next_to_start(workers, discipline.order, self.now)
+        {
             self.dequeued(instance);
-            self.start(next);
+            if !self.shed_if_stale(next, instance, discipline.codel) {
+                self.start(next);
+            }
         }
     }
 
     /// Frees an activation's worker and hands it to the next queued one.
     pub(super) fn release_worker(&mut self, instance: InstanceId) {
-        let service = self.topo.instances[instance].service;
-        let spec = &self.topo.services[service];
-        let released = self.instances[instance].release_worker(spec.workers, spec.queue, self.now);
+        let topo = self.topo;
+        let spec = &topo.services[topo.instances[instance].service];
+        let released = self.instances[instance].release_worker(
+            spec.workers,
+            spec.queue,
+            spec.discipline.order,
+            self.now,
+        );
         self.worker_freed(instance);
         if let Some(next) = released.next {
             self.dequeued(instance);
-            self.start(next);
+            if self.shed_if_stale(next, instance, spec.discipline.codel) {
+                // The worker goes to the next one still worth serving.
+                self.fill_workers(instance);
+            } else {
+                self.start(next);
+            }
         }
         if released.recovered {
             self.state_change(StateChange::QueueRecovered {

@@ -144,6 +144,11 @@ pub struct ServiceSpec {
     /// Turn new work away before the instance falls over.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub load_shedding: Option<LoadSheddingSpec>,
+    /// In what order each instance's queued requests get a worker, and
+    /// whether requests that waited too long are dropped (default: oldest
+    /// first, none dropped).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub queue_discipline: Option<QueueDisciplineSpec>,
     /// Adds instances when busy and removes them when idle.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub autoscaling: Option<AutoscalingSpec>,
@@ -340,6 +345,48 @@ pub struct LoadSheddingSpec {
     /// (fail fast rather than serve stale work late).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub queue_above: Option<u32>,
+}
+
+/// The queue discipline of a service's instances.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct QueueDisciplineSpec {
+    /// `fifo` (default): the oldest request first. `lifo`: the newest
+    /// first, so that under overload the requests served are those whose
+    /// callers still wait. `adaptive_lifo`: oldest first until the queue
+    /// has been non-empty for `lifo_after`, newest first from then on.
+    #[serde(default)]
+    pub order: QueueOrderSpec,
+    /// With `adaptive_lifo`: how long the queue stays non-empty before the
+    /// newest go first. Default 100ms.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lifo_after: Option<Duration>,
+    /// Controlled delay: a request about to get a worker is dropped (`shed`)
+    /// when it waited longer than `target` while the queue has been
+    /// non-empty for `interval`, or longer than `interval` otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub codel: Option<CodelSpec>,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum QueueOrderSpec {
+    #[default]
+    Fifo,
+    Lifo,
+    AdaptiveLifo,
+}
+
+/// Controlled delay (CoDel) on an instance queue, as in "Fail at Scale"
+/// (Maurer, 2015).
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CodelSpec {
+    /// The longest wait allowed while the queue is standing (e.g. 5ms).
+    pub target: Duration,
+    /// How long the queue must have been non-empty to count as standing,
+    /// and the longest wait allowed otherwise (e.g. 100ms).
+    pub interval: Duration,
 }
 
 /// Restart of dead instances by a supervisor.

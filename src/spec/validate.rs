@@ -163,6 +163,42 @@ fn check_service(
     check_endpoints(problems, &path, service);
 }
 
+fn check_queue_discipline(
+    problems: &mut Vec<Problem>,
+    path: &JsonPath,
+    discipline: &super::model::QueueDisciplineSpec,
+) {
+    use super::model::QueueOrderSpec;
+    match (discipline.order, discipline.lifo_after) {
+        (QueueOrderSpec::AdaptiveLifo, Some(after)) if after.0 == 0 => problems.push(Problem::new(
+            path.key("lifo_after"),
+            "expected a positive duration (`lifo` serves the newest first from the start)",
+        )),
+        (QueueOrderSpec::Fifo | QueueOrderSpec::Lifo, Some(_)) => problems.push(Problem::new(
+            path.key("lifo_after"),
+            "only `adaptive_lifo` switches order after a time; set `\"order\": \"adaptive_lifo\"` or remove it",
+        )),
+        _ => {}
+    }
+    if let Some(codel) = &discipline.codel {
+        if codel.target.0 == 0 {
+            problems.push(Problem::new(
+                path.key("codel").key("target"),
+                "expected a positive duration",
+            ));
+        }
+        if codel.interval.0 < codel.target.0 {
+            problems.push(Problem::new(
+                path.key("codel").key("interval"),
+                format!(
+                    "expected at least the target ({}): a queue that has just formed may hold a request longer than one that stands",
+                    codel.target
+                ),
+            ));
+        }
+    }
+}
+
 fn check_health_check(problems: &mut Vec<Problem>, path: &JsonPath, hc: &HealthCheckSpec) {
     let hc_path = path.key("load_balancer").key("health_check");
     for (field, value) in [("interval", hc.interval), ("timeout", hc.timeout)] {
@@ -221,6 +257,9 @@ fn check_memory_settings(problems: &mut Vec<Problem>, path: &JsonPath, service: 
             );
         }
     };
+    if let Some(discipline) = &service.queue_discipline {
+        check_queue_discipline(problems, &path.key("queue_discipline"), discipline);
+    }
     if let Some(shedding) = &service.load_shedding {
         if let Some(above) = shedding.memory_above {
             let p = path.key("load_shedding").key("memory_above");

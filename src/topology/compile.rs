@@ -276,6 +276,11 @@ impl<'m> Builder<'m> {
             memory: spec.memory.as_ref().map(memory),
             shed_above_memory: spec.load_shedding.as_ref().and_then(|l| l.memory_above),
             shed_above_queue: spec.load_shedding.as_ref().and_then(|l| l.queue_above),
+            discipline: spec
+                .queue_discipline
+                .as_ref()
+                .map(queue_discipline)
+                .unwrap_or_default(),
             initial_instances: initial_instances.unwrap_or(0),
             autoscaling: spec.autoscaling.as_ref().map(autoscaling),
             consumer: spec
@@ -1036,5 +1041,24 @@ mod tests {
         assert!((s[1].rate_start * 1e9 - 100.0).abs() < 1e-9);
         assert!((s[1].rate_end * 1e9 - 300.0).abs() < 1e-9);
         assert_eq!(s[2].end, u64::MAX);
+    }
+}
+
+/// Adaptive LIFO's default switch-over, after "Fail at Scale".
+const DEFAULT_LIFO_AFTER: u64 = 100_000_000;
+
+fn queue_discipline(spec: &model::QueueDisciplineSpec) -> QueueDiscipline {
+    QueueDiscipline {
+        order: match spec.order {
+            model::QueueOrderSpec::Fifo => QueueOrder::Fifo,
+            model::QueueOrderSpec::Lifo => QueueOrder::Lifo,
+            model::QueueOrderSpec::AdaptiveLifo => QueueOrder::AdaptiveLifo {
+                after: spec.lifo_after.map_or(DEFAULT_LIFO_AFTER, |d| d.0),
+            },
+        },
+        codel: spec.codel.as_ref().map(|c| Codel {
+            target: c.target.0,
+            interval: c.interval.0,
+        }),
     }
 }

@@ -178,12 +178,40 @@ pub struct Service {
     pub shed_above_memory: Option<f64>,
     /// Shed new work while more than this many requests are queued.
     pub shed_above_queue: Option<u32>,
+    pub discipline: QueueDiscipline,
     pub replication: Option<Replication>,
     pub consumer: Option<Consumer>,
     pub autoscaling: Option<Autoscaling>,
     /// Instances present at the start; the rest of `instances` are spare
     /// slots an autoscaler may provision.
     pub initial_instances: u32,
+}
+
+/// The order in which an instance's queued requests get a worker, and
+/// whether those that waited too long are dropped (ns).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct QueueDiscipline {
+    pub order: QueueOrder,
+    pub codel: Option<Codel>,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum QueueOrder {
+    #[default]
+    Fifo,
+    Lifo,
+    /// Oldest first until the queue has been non-empty for `after`.
+    AdaptiveLifo {
+        after: u64,
+    },
+}
+
+/// Controlled delay: the longest wait while the queue stands (`target`) and
+/// otherwise (`interval`, also how long non-empty makes it stand).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Codel {
+    pub target: u64,
+    pub interval: u64,
 }
 
 /// An autoscaler (ns).
