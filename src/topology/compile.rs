@@ -940,6 +940,25 @@ fn jitter(jitter: model::Jitter) -> Jitter {
     }
 }
 
+/// Adaptive LIFO's default switch-over, after "Fail at Scale".
+const DEFAULT_LIFO_AFTER: u64 = 100_000_000;
+
+fn queue_discipline(spec: &model::QueueDisciplineSpec) -> QueueDiscipline {
+    QueueDiscipline {
+        order: match spec.order {
+            model::QueueOrderSpec::Fifo => QueueOrder::Fifo,
+            model::QueueOrderSpec::Lifo => QueueOrder::Lifo,
+            model::QueueOrderSpec::AdaptiveLifo => QueueOrder::AdaptiveLifo {
+                after: spec.lifo_after.map_or(DEFAULT_LIFO_AFTER, |d| d.0),
+            },
+        },
+        codel: spec.codel.as_ref().map(|c| Codel {
+            target: c.target.0,
+            interval: c.interval.0,
+        }),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1044,21 +1063,3 @@ mod tests {
     }
 }
 
-/// Adaptive LIFO's default switch-over, after "Fail at Scale".
-const DEFAULT_LIFO_AFTER: u64 = 100_000_000;
-
-fn queue_discipline(spec: &model::QueueDisciplineSpec) -> QueueDiscipline {
-    QueueDiscipline {
-        order: match spec.order {
-            model::QueueOrderSpec::Fifo => QueueOrder::Fifo,
-            model::QueueOrderSpec::Lifo => QueueOrder::Lifo,
-            model::QueueOrderSpec::AdaptiveLifo => QueueOrder::AdaptiveLifo {
-                after: spec.lifo_after.map_or(DEFAULT_LIFO_AFTER, |d| d.0),
-            },
-        },
-        codel: spec.codel.as_ref().map(|c| Codel {
-            target: c.target.0,
-            interval: c.interval.0,
-        }),
-    }
-}
