@@ -470,6 +470,19 @@ fn on_the_retry_storm_a_retry_budget_or_a_database_queue_discipline_ends_the_sto
 }
 
 #[test]
+fn a_concurrency_limit_under_the_knee_ends_the_death_spiral() {
+    let c = compare_shipped("death-spiral.json", &["baseline", "concurrency-limit"], 10);
+    assert_mitigations_win(&c, &["concurrency-limit"]);
+    let metastable = |k: usize| c.variants[k].metrics.metastable_rate.mean;
+    assert_eq!(
+        metastable(0),
+        Some(1.0),
+        "the baseline spirals on every seed"
+    );
+    assert_eq!(metastable(1), Some(0.0), "the limited one on none");
+}
+
+#[test]
 fn round_robin_and_memory_aware_ejection_beat_their_baselines() {
     let c = compare_shipped("kill-app-server.json", &["baseline", "round-robin"], 10);
     assert_mitigations_win(&c, &["round-robin"]);

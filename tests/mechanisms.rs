@@ -966,3 +966,86 @@ fn below_capacity_every_discipline_serves_everything() {
         assert!(failed < 0.005, "{discipline}: {failed}");
     }
 }
+
+// ----- load-dependent work time ---------------------------------------------
+
+/// 200 workers of 200 ms mean work (1000/s) at 650/s, under a 10 s CPU
+/// stress that takes capacity below the load. With `contention`, work
+/// takes up to twice as long beyond 180 requests at once.
+fn spiral(contention: &str) -> (Topology, Vec<Row>) {
+    let model = format!(
+        r#"{{
+            "name": "spiral", "zones": ["z"],
+            "services": {{ "s": {{ "workers": 200, "queue": 1000 {contention},
+                "endpoints": {{ "e": {{ "work": {{ "exponential": {{ "mean": "200ms" }} }} }} }} }} }},
+            "workload": {{ "w": {{ "endpoint": "s.e", "rate": "650/s", "timeout": "3s" }} }}
+        }}"#
+    );
+    let faults = r#"{"stress": {"kind": "cpu_stress", "target": "s", "factor": 1.6, "at": "60s", "for": "10s"}}"#;
+    let (t, _, rec) = run_with_faults(&model, faults, 3, 180, 30);
+    (t, rec.rows)
+}
+
+fn ok_per_s(rows: &[Row], from_s: u64, to_s: u64) -> f64 {
+    let ok: u64 = rows_from(rows, ENTRY, from_s)
+        .iter()
+        .filter(|r| r.window_start < to_s * SECOND)
+        .map(|r| r.ok)
+        .sum();
+    ok as f64 / (to_s - from_s) as f64
+}
+
+#[test]
+fn contention_turns_a_brief_stress_into_a_collapse_that_outlives_it() {
+    let (_, plain) = spiral("");
+    let (_, contended) = spiral(
+        r#", "contention": { "busy": [ {"at": 180, "factor": 1}, {"at": 200, "factor": 2} ] }"#,
+    );
+    // Before the stress both serve the whole load: contention never bites
+    // below 180 busy workers.
+    for rows in [&plain, &contended] {
+        let before = ok_per_s(rows, 30, 60);
+        assert!((before - 650.0).abs() < 30.0, "before {before}");
+    }
+    // After it, the plain service drains its queue and serves the load...
+    let after = ok_per_s(&plain, 90, 180);
+    assert!((after - 650.0).abs() < 30.0, "plain after {after}");
+    // ...while the contended one stays saturated: every worker busy makes
+    // every request twice as slow, capacity halves to 500/s under 650/s of
+    // load, and nothing brings it back though the trigger is gone.
+    let after = ok_per_s(&contended, 90, 180);
+    assert!((420.0..=520.0).contains(&after), "contended after {after}");
+    let busy = rows_from(&contended, Component::Service(0), 90);
+    let full = busy.iter().filter(|r| r.busy.0 > 195.0).count();
+    assert!(
+        full as f64 > 0.95 * busy.len() as f64,
+        "{full} of {}",
+        busy.len()
+    );
+}
+
+#[test]
+fn memory_contention_slows_work_as_a_leak_fills_the_heap() {
+    // A leak fills 1 GiB in about 100 s; the work time doubles from half
+    // full to full, as garbage collection takes over.
+    let model = r#"{
+        "name": "gc", "zones": ["z"],
+        "services": { "s": { "workers": 50, "queue": 100,
+            "memory": { "baseline": "0MiB", "limit": "1GiB" },
+            "contention": { "memory": [ {"at": 0.5, "factor": 1}, {"at": 1, "factor": 2} ] },
+            "endpoints": { "e": { "work": { "constant": "10ms" } } } } },
+        "workload": { "w": { "endpoint": "s.e", "rate": "100/s" } }
+    }"#;
+    let faults =
+        r#"{"leak": {"kind": "memory_leak", "target": "s", "rate": "10MiB/s", "at": "0s"}}"#;
+    let (_, _, rec) = run_with_faults(model, faults, 1, 95, 0);
+    let mean_ms = |from_s: u64| {
+        let rows = rows_from(&rec.rows, ENTRY, from_s);
+        rows[0].latency.mean / MS
+    };
+    // Below half the limit work takes its 10 ms; at 75 % (about 77 s) it
+    // takes 1.5 times that, at 90 % (about 92 s) 1.8 times.
+    assert!((mean_ms(20) - 10.0).abs() < 0.1, "{}", mean_ms(20));
+    assert!((mean_ms(77) - 15.0).abs() < 0.3, "{}", mean_ms(77));
+    assert!((mean_ms(92) - 18.0).abs() < 0.3, "{}", mean_ms(92));
+}

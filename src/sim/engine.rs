@@ -707,6 +707,11 @@ impl<'t, O: Observer> Engine<'t, O> {
         if cpu_factor != 1.0 {
             duration = work::nearest(duration as f64 * cpu_factor);
         }
+        let service = &self.topo.services[self.topo.instances[a.instance].service];
+        if let Some(contention) = &service.contention {
+            duration =
+                work::nearest(duration as f64 * self.contention_factor(a.instance, contention));
+        }
         if self.faults.slows(a.endpoint) {
             duration += self.faults.injected_latency(a.endpoint, a.instance);
         }
@@ -717,6 +722,22 @@ impl<'t, O: Observer> Engine<'t, O> {
                 epoch: a.epoch,
             },
         );
+    }
+
+    /// What load does to work starting now on the instance: its busy
+    /// workers count the one just taken.
+    #[inline(never)]
+    fn contention_factor(
+        &self,
+        instance: InstanceId,
+        contention: &crate::topology::Contention,
+    ) -> f64 {
+        let busy = self.instances[instance].busy as f64;
+        let mut factor = contention.busy.at(busy);
+        if !contention.memory.0.is_empty() {
+            factor *= contention.memory.at(self.memory_share(instance).min(1.0));
+        }
+        factor
     }
 
     /// A worker of the instance was taken: the busy levels its service's

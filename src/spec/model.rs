@@ -144,6 +144,11 @@ pub struct ServiceSpec {
     /// Turn new work away before the instance falls over.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub load_shedding: Option<LoadSheddingSpec>,
+    /// Work that takes longer as the instance gets busier or its memory
+    /// fuller (lock contention, garbage collection): the curves multiply
+    /// every work time started on it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contention: Option<ContentionSpec>,
     /// In what order each instance's queued requests get a worker, and
     /// whether requests that waited too long are dropped (default: oldest
     /// first, none dropped).
@@ -345,6 +350,33 @@ pub struct LoadSheddingSpec {
     /// (fail fast rather than serve stale work late).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub queue_above: Option<u32>,
+}
+
+/// How work time grows with load on an instance: each curve maps a level
+/// at the instant the work starts — busy workers (this one included), or
+/// memory as a share of its limit — to a factor on the work time, straight
+/// lines between its points and flat beyond them. Both curves multiply.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ContentionSpec {
+    /// Factor by busy workers on the instance, e.g.
+    /// [{"at": 180, "factor": 1}, {"at": 200, "factor": 2}]: beyond 180
+    /// requests at once they contend for cores and locks.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub busy: Vec<CurvePointSpec>,
+    /// Factor by memory share of the limit (the service needs `memory`),
+    /// e.g. garbage collection taking over as the heap fills.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub memory: Vec<CurvePointSpec>,
+}
+
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CurvePointSpec {
+    /// Busy workers, or a memory share from 0 to 1.
+    pub at: f64,
+    /// What work times are multiplied by there (positive).
+    pub factor: f64,
 }
 
 /// The queue discipline of a service's instances.

@@ -163,6 +163,37 @@ fn check_service(
     check_endpoints(problems, &path, service);
 }
 
+/// Points from 0 to `most`, in increasing order, with positive finite
+/// factors.
+fn check_curve(
+    problems: &mut Vec<Problem>,
+    path: &JsonPath,
+    curve: &[super::model::CurvePointSpec],
+    most: f64,
+) {
+    let mut last = None;
+    for (i, point) in curve.iter().enumerate() {
+        let p = path.index(i);
+        if !(point.at.is_finite() && (0.0..=most).contains(&point.at)) {
+            let expected = if most == 1.0 {
+                "expected a share from 0 to 1".to_string()
+            } else {
+                "expected a number of busy workers, 0 or more".to_string()
+            };
+            problems.push(Problem::new(p.key("at"), expected));
+        } else if last.is_some_and(|last| point.at <= last) {
+            problems.push(Problem::new(
+                p.key("at"),
+                "expected points in increasing order of `at`",
+            ));
+        }
+        if !(point.factor.is_finite() && point.factor > 0.0) {
+            problems.push(Problem::new(p.key("factor"), "expected a positive factor"));
+        }
+        last = Some(point.at);
+    }
+}
+
 fn check_queue_discipline(
     problems: &mut Vec<Problem>,
     path: &JsonPath,
@@ -257,6 +288,25 @@ fn check_memory_settings(problems: &mut Vec<Problem>, path: &JsonPath, service: 
             );
         }
     };
+    if let Some(contention) = &service.contention {
+        let c_path = path.key("contention");
+        if contention.busy.is_empty() && contention.memory.is_empty() {
+            problems.push(Problem::new(
+                c_path.clone(),
+                "expected a `busy` curve, a `memory` curve or both",
+            ));
+        }
+        check_curve(
+            problems,
+            &c_path.key("busy"),
+            &contention.busy,
+            f64::INFINITY,
+        );
+        check_curve(problems, &c_path.key("memory"), &contention.memory, 1.0);
+        if !contention.memory.is_empty() {
+            needs_memory(problems, c_path.key("memory"));
+        }
+    }
     if let Some(discipline) = &service.queue_discipline {
         check_queue_discipline(problems, &path.key("queue_discipline"), discipline);
     }

@@ -276,6 +276,15 @@ impl<'m> Builder<'m> {
             memory: spec.memory.as_ref().map(memory),
             shed_above_memory: spec.load_shedding.as_ref().and_then(|l| l.memory_above),
             shed_above_queue: spec.load_shedding.as_ref().and_then(|l| l.queue_above),
+            contention: spec.contention.as_ref().map(|c| {
+                let curve = |points: &[model::CurvePointSpec]| {
+                    Curve(points.iter().map(|p| (p.at, p.factor)).collect())
+                };
+                Contention {
+                    busy: curve(&c.busy),
+                    memory: curve(&c.memory),
+                }
+            }),
             discipline: spec
                 .queue_discipline
                 .as_ref()
@@ -1062,4 +1071,3 @@ mod tests {
         assert_eq!(s[2].end, u64::MAX);
     }
 }
-

@@ -179,12 +179,45 @@ pub struct Service {
     /// Shed new work while more than this many requests are queued.
     pub shed_above_queue: Option<u32>,
     pub discipline: QueueDiscipline,
+    /// Work slowing down with load, if declared.
+    pub contention: Option<Contention>,
     pub replication: Option<Replication>,
     pub consumer: Option<Consumer>,
     pub autoscaling: Option<Autoscaling>,
     /// Instances present at the start; the rest of `instances` are spare
     /// slots an autoscaler may provision.
     pub initial_instances: u32,
+}
+
+/// Factors on work time by busy workers and memory share of an instance.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Contention {
+    pub busy: Curve,
+    pub memory: Curve,
+}
+
+/// A piecewise-linear curve: (level, factor) points in increasing level,
+/// flat beyond the ends; empty is 1 everywhere.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Curve(pub Vec<(f64, f64)>);
+
+impl Curve {
+    pub fn at(&self, level: f64) -> f64 {
+        let points = &self.0;
+        let Some(&(first_at, first)) = points.first() else {
+            return 1.0;
+        };
+        if level <= first_at {
+            return first;
+        }
+        for pair in points.windows(2) {
+            let ((x0, y0), (x1, y1)) = (pair[0], pair[1]);
+            if level <= x1 {
+                return y0 + (y1 - y0) * (level - x0) / (x1 - x0);
+            }
+        }
+        points[points.len() - 1].1
+    }
 }
 
 /// The order in which an instance's queued requests get a worker, and
@@ -508,5 +541,22 @@ impl Service {
     /// The ids of its instances (contiguous, in order).
     pub fn instance_ids(&self) -> impl Iterator<Item = InstanceId> + Clone + use<> {
         self.instances.clone().map(InstanceId)
+    }
+}
+
+#[cfg(test)]
+mod curve_tests {
+    use super::Curve;
+
+    #[test]
+    fn a_curve_is_flat_beyond_its_ends_and_straight_between_points() {
+        let curve = Curve(vec![(0.5, 1.0), (0.75, 2.0), (1.0, 4.0)]);
+        assert_eq!(curve.at(0.0), 1.0);
+        assert_eq!(curve.at(0.5), 1.0);
+        assert_eq!(curve.at(0.625), 1.5);
+        assert_eq!(curve.at(0.875), 3.0);
+        assert_eq!(curve.at(1.0), 4.0);
+        assert_eq!(curve.at(2.0), 4.0);
+        assert_eq!(Curve::default().at(0.7), 1.0);
     }
 }
