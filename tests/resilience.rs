@@ -1257,3 +1257,49 @@ proptest! {
         prop_assert_eq!(summary.trace_digest, again.trace_digest);
     }
 }
+
+#[test]
+fn resilience4j_s_half_open_rule_closes_a_breaker_on_a_callee_that_mostly_works_again() {
+    // The callee is down for 10 s, then fails 20 % of calls for a minute:
+    // mostly working again, well under the breaker's 50 % threshold (a
+    // window of 50 calls rarely reaches it). Half-open, the all-succeed rule
+    // closes only if 5 calls in a row succeed (a third of the time at 20 %
+    // errors), and stays open 2 s more each time it does not;
+    // resilience4j's rule reopens only when 3 of the 5 fail (6 %).
+    let model = |rule: &str| {
+        format!(
+            r#"{{
+            "name": "b", "zones": ["z"],
+            "services": {{
+                "front": {{ "workers": 100, "endpoints": {{ "op": {{ "work": {{ "constant": "1ms" }},
+                    "calls": {{ "c": {{ "to": "back.op", "timeout": "1s",
+                        "circuit_breaker": {{ "failure_rate": 0.5, "window": 50, "open_for": "2s",
+                                              "half_open_calls": 5, "half_open_rule": "{rule}" }} }} }} }} }} }},
+                "back": {{ "workers": 100, "endpoints": {{ "op": {{ "work": {{ "constant": "2ms" }} }} }} }}
+            }},
+            "workload": {{ "w": {{ "endpoint": "front.op", "rate": "200/s" }} }}
+        }}"#
+        )
+    };
+    let faults = r#"{"down": {"kind": "errors", "target": "back", "fraction": 1.0, "at": "10s", "for": "10s"},
+                     "flaky": {"kind": "errors", "target": "back", "fraction": 0.2, "at": "20s", "for": "60s"}}"#;
+    // Calls refused by an open breaker once the callee works again, over
+    // eight seeds: how long each rule keeps it open for nothing.
+    let refused_after = |rule: &str| -> u64 {
+        (1..=8)
+            .map(|seed| {
+                let (_, _, rec) = run_with_faults(&model(rule), faults, seed, 80, 5);
+                rec.rows
+                    .iter()
+                    .filter(|r| r.component == Component::Entry(0) && r.window_start >= 21 * SECOND)
+                    .map(|r| r.errors[ErrorClass::CircuitOpen as usize])
+                    .sum::<u64>()
+            })
+            .sum()
+    };
+    let (all, rate) = (refused_after("all_succeed"), refused_after("failure_rate"));
+    assert!(
+        all > 2 * rate,
+        "all_succeed refused {all}, failure_rate {rate}"
+    );
+}

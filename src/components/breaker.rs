@@ -16,10 +16,13 @@ pub enum BreakerState {
     Open {
         until: SimTime,
     },
-    /// `admitted` test calls let through, `succeeded` of them answered well.
+    /// `admitted` test calls let through, `succeeded` of them answered
+    /// well and `failed` not (counted only under the failure-rate rule: the
+    /// other opens on the first).
     HalfOpen {
         admitted: u32,
         succeeded: u32,
+        failed: u32,
     },
 }
 
@@ -60,17 +63,20 @@ impl Breaker {
                 self.state = BreakerState::HalfOpen {
                     admitted: 1,
                     succeeded: 0,
+                    failed: 0,
                 };
                 (true, Some(Transition::HalfOpened))
             }
             BreakerState::HalfOpen {
                 admitted,
                 succeeded,
+                failed,
             } => {
                 if admitted < policy.half_open_calls {
                     self.state = BreakerState::HalfOpen {
                         admitted: admitted + 1,
                         succeeded,
+                        failed,
                     };
                     (true, None)
                 } else {
@@ -93,21 +99,40 @@ impl Breaker {
             BreakerState::HalfOpen {
                 admitted,
                 succeeded,
+                failed: failures,
             } => {
-                if failed {
-                    self.trip(now, policy);
-                    Some(Transition::Opened)
-                } else if succeeded + 1 >= policy.half_open_calls {
-                    self.state = BreakerState::Closed;
-                    self.window.clear();
-                    self.failures = 0;
-                    Some(Transition::Closed)
+                let (succeeded, failures) = (succeeded + !failed as u32, failures + failed as u32);
+                let reopen = if policy.half_open_by_rate {
+                    // Judged once every test call has answered.
+                    if succeeded + failures < policy.half_open_calls {
+                        None
+                    } else {
+                        Some(failures as f64 >= policy.failure_rate * policy.half_open_calls as f64)
+                    }
+                } else if failed {
+                    Some(true)
                 } else {
-                    self.state = BreakerState::HalfOpen {
-                        admitted,
-                        succeeded: succeeded + 1,
-                    };
-                    None
+                    (succeeded >= policy.half_open_calls).then_some(false)
+                };
+                match reopen {
+                    Some(true) => {
+                        self.trip(now, policy);
+                        Some(Transition::Opened)
+                    }
+                    Some(false) => {
+                        self.state = BreakerState::Closed;
+                        self.window.clear();
+                        self.failures = 0;
+                        Some(Transition::Closed)
+                    }
+                    None => {
+                        self.state = BreakerState::HalfOpen {
+                            admitted,
+                            succeeded,
+                            failed: failures,
+                        };
+                        None
+                    }
                 }
             }
             BreakerState::Closed => {
@@ -166,6 +191,7 @@ mod tests {
             slow_call: None,
             open_for: 100,
             half_open_calls: 2,
+            half_open_by_rate: false,
             first: 0,
         }
     }
@@ -249,5 +275,38 @@ mod tests {
             assert_eq!(b.record(SimTime(0), &p, false), None);
         }
         assert_eq!(b.failures, 0);
+    }
+
+    #[test]
+    fn under_the_failure_rate_rule_the_half_open_calls_are_judged_together() {
+        let p = BreakerPolicy {
+            half_open_calls: 4,
+            half_open_by_rate: true,
+            ..policy()
+        };
+        let half_open = |b: &mut Breaker| {
+            b.trip(SimTime(0), &p);
+            assert_eq!(b.admit(SimTime(100), &p).1, Some(Transition::HalfOpened));
+            for t in 101..104 {
+                assert_eq!(b.admit(SimTime(t), &p), (true, None));
+            }
+        };
+        // One failure in four is under the 50 % rate: it closes, where the
+        // all-succeed rule would have opened on that failure.
+        let mut b = Breaker::default();
+        half_open(&mut b);
+        assert_eq!(b.record(SimTime(110), &p, true), None, "not judged yet");
+        for t in 111..113 {
+            assert_eq!(b.record(SimTime(t), &p, false), None);
+        }
+        assert_eq!(b.record(SimTime(113), &p, false), Some(Transition::Closed));
+        // Two in four reaches it: open again, once the fourth has answered.
+        let mut b = Breaker::default();
+        half_open(&mut b);
+        for (t, failed) in [(110, true), (111, false), (112, true)] {
+            assert_eq!(b.record(SimTime(t), &p, failed), None);
+        }
+        assert_eq!(b.record(SimTime(113), &p, false), Some(Transition::Opened));
+        assert!(matches!(b.state, BreakerState::Open { until } if until == SimTime(213)));
     }
 }

@@ -603,10 +603,24 @@ pub struct BreakerSpec {
     pub slow_call: Option<Duration>,
     /// Time the breaker stays open before letting probes through.
     pub open_for: Duration,
-    /// Calls let through while half-open; all must succeed to close it.
-    /// Default 3.
+    /// Calls let through while half-open. Default 3.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub half_open_calls: Option<u32>,
+    /// How the half-open calls are judged: `all_succeed` (default): the
+    /// first failure opens it again, and it closes once every one has
+    /// succeeded; `failure_rate` (resilience4j's rule): once all have
+    /// answered, it opens again if their failure share reaches
+    /// `failure_rate`, and closes otherwise.
+    #[serde(default)]
+    pub half_open_rule: HalfOpenRuleSpec,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum HalfOpenRuleSpec {
+    #[default]
+    AllSucceed,
+    FailureRate,
 }
 
 /// A connection pool per (caller instance, callee service).

@@ -763,6 +763,7 @@ fn breaker_policy(b: &model::BreakerSpec) -> BreakerPolicy {
         slow_call: b.slow_call.map(|d| d.0),
         open_for: b.open_for.0,
         half_open_calls: b.half_open_calls.unwrap_or(3),
+        half_open_by_rate: b.half_open_rule == model::HalfOpenRuleSpec::FailureRate,
         first: 0,
     }
 }

@@ -402,6 +402,9 @@ pub struct BreakerPolicy {
     pub slow_call: Option<u64>,
     pub open_for: u64,
     pub half_open_calls: u32,
+    /// Judged by the failure share of the half-open calls (resilience4j)
+    /// rather than opening on their first failure.
+    pub half_open_by_rate: bool,
     /// Breaker of the caller's k-th instance is `first + k`.
     pub first: u32,
 }
