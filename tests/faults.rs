@@ -1525,3 +1525,48 @@ fn a_fault_downstream_does_not_move_the_arrival_stream() {
     );
     assert!(mean_latency(&rows_s(&rec.rows, entry(&t, "w"), 12, 30)) > 300.0 * MS as f64);
 }
+
+// ----- a lossy link ---------------------------------------------------------
+
+#[test]
+fn a_lossy_link_drops_its_share_of_calls_and_retries_win_them_back() {
+    // 10 % of the calls from front to back are lost for a minute: each
+    // hangs until the 100 ms timeout. Without retries a tenth of requests
+    // fail; with three attempts, about 0.1^3 of them.
+    let model = |retry: &str| {
+        format!(
+            r#"{{
+            "name": "lossy", "zones": ["z"],
+            "services": {{
+                "front": {{ "workers": 200, "endpoints": {{ "op": {{ "work": {{ "constant": "1ms" }},
+                    "calls": {{ "c": {{ "to": "back.op", "timeout": "100ms" {retry} }} }} }} }} }},
+                "back": {{ "workers": 200, "endpoints": {{ "op": {{ "work": {{ "constant": "2ms" }} }} }} }}
+            }},
+            "workload": {{ "w": {{ "endpoint": "front.op", "rate": "500/s" }} }}
+        }}"#
+        )
+    };
+    let faults = r#"{"lossy": {"kind": "network_partition", "between": [["front"], ["back"]],
+                                "mode": "drop", "share": 0.1, "at": "10s", "for": "60s"}}"#;
+    let failed_share = |retry: &str| {
+        let (t, _, rec) = run_with_faults(&model(retry), faults, 2, 70, 10);
+        let rows = rows_s(&rec.rows, entry(&t, "w"), 11, 70);
+        1.0 - availability(&rows)
+    };
+    let once = failed_share("");
+    assert!((once - 0.1).abs() < 0.01, "without retries {once}");
+    let thrice = failed_share(r#", "retry": { "max_attempts": 3 }"#);
+    assert!(thrice < 0.003, "with three attempts {thrice}");
+    // A share of 1 (the default) is the cut link of before.
+    let (t, _, rec) = run_with_faults(
+        &model(""),
+        &faults.replace(r#""share": 0.1, "#, ""),
+        2,
+        70,
+        10,
+    );
+    assert_eq!(
+        availability(&rows_s(&rec.rows, entry(&t, "w"), 11, 70)),
+        0.0
+    );
+}

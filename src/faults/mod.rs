@@ -98,6 +98,8 @@ pub enum FaultAction {
         service_sides: [Vec<bool>; 2],
         zone_sides: [Vec<bool>; 2],
         mode: PartitionMode,
+        /// Share of the calls across it affected; 1: all (no draw).
+        share: f64,
     },
     MemoryLeak {
         instances: Vec<u32>,
@@ -423,7 +425,7 @@ impl Resolver<'_> {
             FaultSpec::Latency(f) => self.latency(&f.target, &f.add),
             FaultSpec::Errors(f) => self.errors(&f.target, f.fraction),
             FaultSpec::CpuStress(f) => self.cpu_stress(&f.target, f.factor),
-            FaultSpec::NetworkPartition(f) => self.partition(&f.between, f.mode),
+            FaultSpec::NetworkPartition(f) => self.partition(&f.between, f.mode, f.share),
             FaultSpec::MemoryLeak(f) => self.memory_leak(&f.target, f.rate, f.per_request),
             FaultSpec::ReplicationLag(f) => self.replication_lag(&f.target, f.grow),
             FaultSpec::ChaosMonkey(f) => self.chaos_monkey(&f.target, f.mean_interval, f.mode),
@@ -573,6 +575,7 @@ impl Resolver<'_> {
         &mut self,
         between: &[Vec<String>; 2],
         mode: scenario::PartitionMode,
+        share: Option<f64>,
     ) -> Option<FaultAction> {
         let topology = self.topology;
         let services = topology.services.len();
@@ -609,10 +612,20 @@ impl Resolver<'_> {
                 }
             }
         }
+        if let Some(share) = share
+            && !(share > 0.0 && share <= 1.0)
+        {
+            ok = false;
+            self.problems.push(Problem::new(
+                self.path.key("share"),
+                "expected a share of calls above 0 and at most 1",
+            ));
+        }
         ok.then_some(FaultAction::Partition {
             service_sides,
             zone_sides,
             mode: mode.into(),
+            share: share.unwrap_or(1.0),
         })
     }
 

@@ -142,20 +142,24 @@ impl<'t> ActiveFaults<'t> {
     }
 
     /// How an active partition treats a call between two places (service,
-    /// zone), if one separates them.
+    /// zone), if one separates them and (for a lossy one) this call is
+    /// among those it takes, drawn from the fault's own stream.
     pub(super) fn partition_between(
-        &self,
+        &mut self,
         from: (ServiceId, ZoneId),
         to: (ServiceId, ZoneId),
     ) -> Option<PartitionMode> {
         let (from, to) = ((from.0.0, from.1.0), (to.0.0, to.1.0));
-        self.partitions.iter().find_map(|f| {
-            let action = &self.all[*f].action;
-            match action {
-                FaultAction::Partition { mode, .. } if action.separates(from, to) => Some(*mode),
-                _ => None,
+        for &f in &self.partitions {
+            let action = &self.all[f].action;
+            if let FaultAction::Partition { mode, share, .. } = action
+                && action.separates(from, to)
+                && (*share >= 1.0 || self.rngs[f].random::<f64>() < *share)
+            {
+                return Some(*mode);
             }
-        })
+        }
+        None
     }
 
     /// Network delay of a request from service `from` to service `to`.

@@ -148,6 +148,10 @@ pub struct NetworkPartition {
     pub between: [Vec<String>; 2],
     #[serde(default)]
     pub mode: PartitionMode,
+    /// The share of calls across it that are dropped or refused, each on
+    /// its own (a lossy link rather than a cut one). Default 1: every call.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub share: Option<f64>,
     pub at: Duration,
     #[serde(rename = "for", default, skip_serializing_if = "Option::is_none")]
     pub duration: Option<Duration>,
