@@ -1049,3 +1049,104 @@ fn memory_contention_slows_work_as_a_leak_fills_the_heap() {
     assert!((mean_ms(77) - 15.0).abs() < 0.3, "{}", mean_ms(77));
     assert!((mean_ms(92) - 18.0).abs() < 0.3, "{}", mean_ms(92));
 }
+
+// ----- deadlines passed down --------------------------------------------------
+
+/// A front calling an overloaded back (10 workers × 10 ms: 1000/s, offered
+/// 1200/s, a queue of 1000) for clients that give up after 500 ms.
+fn chain(propagate: bool, discipline: &str) -> (Topology, RunSummary, Vec<Row>) {
+    let flag = if propagate {
+        r#", "propagate_deadline": true"#
+    } else {
+        ""
+    };
+    let t = topology(&format!(
+        r#"{{
+            "name": "deadlines", "zones": ["z"],
+            "services": {{
+                "front": {{ "workers": 2000, "queue": 10, "endpoints": {{ "op": {{ "work": {{ "constant": "1ms" }},
+                    "calls": {{ "c": {{ "to": "back.op", "timeout": "500ms" {flag} }} }} }} }} }},
+                "back": {{ "workers": 10, "queue": 1000 {discipline},
+                    "endpoints": {{ "op": {{ "work": {{ "exponential": {{ "mean": "10ms" }} }} }} }} }}
+            }},
+            "workload": {{ "w": {{ "endpoint": "front.op", "rate": "1200/s", "timeout": "500ms" {flag} }} }}
+        }}"#
+    ));
+    let (summary, rec) = run(&t, 4, 60, 20);
+    (t, summary, rec.rows)
+}
+
+#[test]
+fn a_deadline_passed_down_stops_work_for_requests_already_abandoned() {
+    let back = |t: &Topology, rows: &[Row], f: fn(&Row) -> u64| -> u64 {
+        rows_from(rows, endpoint(t, "back.op"), 20)
+            .iter()
+            .map(|r| f(r))
+            .sum()
+    };
+    // Without deadlines the back serves its queue oldest first, a second
+    // late: it works flat out, and what it answers, nobody waits for.
+    let (t, plain, rows) = chain(false, "");
+    assert!(
+        back(&t, &rows, |r| r.ok) > 35_000,
+        "the back works at capacity"
+    );
+    assert!(
+        plain.entries[0].ok < 500,
+        "users get {}",
+        plain.entries[0].ok
+    );
+    // With the clients' deadline passed down, the back drops each request
+    // that expired in its queue without working on it. Oldest first, the
+    // head of its queue is always about to expire: it still finishes most
+    // of what it starts too late, but users now get a third of its work.
+    let (t, passed, rows) = chain(true, "");
+    let users = passed.entries[0].ok;
+    assert!(users > 10_000, "users get {users}");
+    let expired = back(&t, &rows, |r| r.errors[ErrorClass::Timeout as usize]);
+    assert!(expired > 5_000, "{expired} expired in the queue");
+    // Newest first as well, what it starts is young: nearly all its work
+    // reaches a user, and the expired bottom of the queue is cleared as
+    // it is reached instead of filling the queue for good.
+    let (t, both, rows) = chain(
+        true,
+        r#", "queue_discipline": { "order": "adaptive_lifo" }"#,
+    );
+    let users = both.entries[0].ok;
+    let served = back(&t, &rows, |r| r.ok);
+    assert!(users > 35_000, "users get {users}");
+    assert!(
+        served as f64 <= users as f64 * 1.05,
+        "almost no work in vain: back {served}, users {users}"
+    );
+}
+
+#[test]
+fn a_caller_gives_up_on_its_calls_when_its_deadline_passes() {
+    // Clients wait 200 ms; the middle would wait 1 s on a bottom that takes
+    // 500 ms. Passed down, the clients' deadline ends the middle's wait at
+    // 200 ms: its workers are held 2.5 times less.
+    let model = |flag: &str| {
+        format!(
+            r#"{{
+            "name": "cap", "zones": ["z"],
+            "services": {{
+                "middle": {{ "workers": 1000, "endpoints": {{ "op": {{ "work": {{ "constant": "1ms" }},
+                    "calls": {{ "c": {{ "to": "bottom.op", "timeout": "1s" }} }} }} }} }},
+                "bottom": {{ "workers": 1000, "endpoints": {{ "op": {{ "work": {{ "constant": "500ms" }} }} }} }}
+            }},
+            "workload": {{ "w": {{ "endpoint": "middle.op", "rate": "100/s", "timeout": "200ms" {flag} }} }}
+        }}"#
+        )
+    };
+    let busy = |flag: &str| {
+        let (summary, rec) = run(&topology(&model(flag)), 2, 40, 10);
+        assert_eq!(summary.entries[0].ok, 0, "every client times out");
+        let rows = rows_from(&rec.rows, Component::Service(0), 10);
+        rows.iter().map(|r| r.busy.0).sum::<f64>() / rows.len() as f64
+    };
+    // Little's law: 100/s × the time each request holds a worker.
+    let (waits, gives_up) = (busy(""), busy(r#", "propagate_deadline": true"#));
+    assert!((waits - 50.1).abs() < 3.0, "{waits}");
+    assert!((gives_up - 20.0).abs() < 2.0, "{gives_up}");
+}

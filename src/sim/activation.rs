@@ -176,6 +176,10 @@ impl Activation {
 pub(super) struct Activations {
     slab: Vec<Activation>,
     free: Vec<Slot>,
+    /// Per slot, when the request its activation works for expires (a
+    /// deadline passed down), kept beside the slab so that an activation
+    /// stays one cache line; used only by models that pass deadlines.
+    deadlines: Option<Vec<SimTime>>,
     /// Alive now.
     pub(super) live: u64,
     /// Most alive at once.
@@ -192,7 +196,7 @@ impl Activations {
         self.live += 1;
         self.created += 1;
         self.peak = self.peak.max(self.live);
-        match self.free.pop() {
+        let slot = match self.free.pop() {
             Some(slot) => {
                 let old = &mut self.slab[slot.index()];
                 activation.epoch = old.epoch;
@@ -204,6 +208,33 @@ impl Activations {
                 self.slab.push(activation);
                 Slot((self.slab.len() - 1) as u32)
             }
+        };
+        if let Some(deadlines) = &mut self.deadlines {
+            deadlines.resize(self.slab.len(), SimTime::NEVER);
+            deadlines[slot.index()] = SimTime::NEVER;
+        }
+        slot
+    }
+
+    /// Keeps a deadline per activation from now on (a model that passes
+    /// deadlines down).
+    pub(super) fn keep_deadlines(&mut self) {
+        self.deadlines = Some(Vec::new());
+    }
+
+    /// When the request the activation works for expires; never without a
+    /// deadline.
+    #[inline(always)]
+    pub(super) fn deadline(&self, slot: Slot) -> SimTime {
+        match &self.deadlines {
+            Some(deadlines) => deadlines[slot.index()],
+            None => SimTime::NEVER,
+        }
+    }
+
+    pub(super) fn set_deadline(&mut self, slot: Slot, deadline: SimTime) {
+        if let Some(deadlines) = &mut self.deadlines {
+            deadlines[slot.index()] = deadline;
         }
     }
 

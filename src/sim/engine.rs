@@ -281,6 +281,11 @@ impl<'t, O: Observer> Engine<'t, O> {
     /// Runs to the configured duration and returns the summary and the
     /// observer.
     pub fn run(mut self) -> (RunSummary, O) {
+        if self.topo.workloads.iter().any(|w| w.propagate_deadline)
+            || self.topo.calls.iter().any(|c| c.propagate_deadline)
+        {
+            self.acts.keep_deadlines();
+        }
         for w in 0..self.topo.workloads.len() {
             self.schedule_arrival(WorkloadId(w as u32));
         }
@@ -410,6 +415,11 @@ impl<'t, O: Observer> Engine<'t, O> {
             Event::MonkeyKill { fault } => self.on_monkey_kill(fault),
             Event::Thaw { instance } => self.on_thaw(instance),
             Event::Land { slot, epoch, call } => self.on_land(slot, epoch, call),
+            Event::Expire { slot, epoch } => {
+                if self.acts[slot].awaits(epoch) {
+                    self.timer_fired(slot, epoch, TimerKind::CallTimeout);
+                }
+            }
             Event::Promote { service } => self.on_promote(service),
             Event::Redeliver { queue, endpoint } => self.on_redeliver(queue, endpoint),
             Event::DeliveryLost { queue, endpoint } => self.delivered(queue, endpoint, false),
@@ -452,6 +462,11 @@ impl<'t, O: Observer> Engine<'t, O> {
                 if let Some(lane) = w.timeout_lane {
                     let life = self.acts[slot].life;
                     self.arm(lane, slot, life);
+                }
+                if w.propagate_deadline
+                    && let Some(timeout) = w.timeout
+                {
+                    self.acts.set_deadline(slot, self.now + timeout);
                 }
             }
             Ok(Dispatched::Lost) => unreachable!("entries cross no partition"),
@@ -644,8 +659,9 @@ impl<'t, O: Observer> Engine<'t, O> {
         Ok(slot)
     }
 
-    /// Controlled delay: a request about to get a worker that waited longer
-    /// than the queue allows is answered `shed` instead, and true returned.
+    /// A request about to get a worker is dropped, and true returned, when
+    /// its deadline has passed (answered `timeout`) or, with controlled
+    /// delay, when it waited longer than the queue allows (`shed`).
     /// A standing queue (non-empty for `interval`) allows `target`; one that
     /// formed just now allows `interval`, so a burst is absorbed.
     #[inline(always)]
@@ -655,6 +671,13 @@ impl<'t, O: Observer> Engine<'t, O> {
         instance: InstanceId,
         codel: Option<crate::topology::Codel>,
     ) -> bool {
+        if self.acts.deadline(slot) <= self.now {
+            // Its request expired while it queued (a deadline passed down):
+            // no one is left to answer.
+            self.acts[slot].epoch += 1;
+            self.abort(slot, ErrorClass::Timeout);
+            return true;
+        }
         let Some(codel) = codel else {
             return false;
         };
@@ -907,6 +930,11 @@ impl<'t, O: Observer> Engine<'t, O> {
     fn attempt_call(&mut self, slot: Slot, call_id: CallId) {
         let topo = self.topo;
         let a = self.acts[slot];
+        if self.acts.deadline(slot) <= self.now {
+            // Its request has expired: nobody waits for this call's answer.
+            self.call_failed(slot, call_id, ErrorClass::Timeout, false);
+            return;
+        }
         if O::TRACES {
             let id = self.activation_id(slot);
             self.trace(Traced::Attempt {
@@ -965,6 +993,16 @@ impl<'t, O: Observer> Engine<'t, O> {
         let call = &self.topo.calls[call_id];
         let epoch = self.acts[slot].epoch;
         self.acts[slot].call_sent = self.now;
+        let deadline = self.acts.deadline(slot);
+        if deadline != SimTime::NEVER
+            && call
+                .timeout
+                .is_none_or(|timeout| deadline < self.now + timeout)
+        {
+            // Its request expires before this call would time out: it gives
+            // up on the call then.
+            self.queue.schedule(deadline, Event::Expire { slot, epoch });
+        }
         if O::TRACES {
             let id = self.activation_id(slot);
             self.trace(Traced::Sent { id, epoch });
@@ -1009,9 +1047,18 @@ impl<'t, O: Observer> Engine<'t, O> {
     fn transmit(&mut self, slot: Slot, call_id: CallId, epoch: u32, arm: bool) {
         let call = &self.topo.calls[call_id];
         match self.dispatch(call.to, Parent::Call { slot, epoch }) {
-            Ok(_) => {
+            Ok(dispatched) => {
                 if arm && let Some(lane) = call.timeout_lane {
                     self.arm(lane, slot, epoch);
+                }
+                if call.propagate_deadline
+                    && let Dispatched::To(child) = dispatched
+                {
+                    let own = call
+                        .timeout
+                        .map_or(SimTime::NEVER, |t| self.acts[slot].call_sent + t);
+                    let deadline = own.min(self.acts.deadline(slot));
+                    self.acts.set_deadline(child, deadline);
                 }
             }
             Err(class) => {

@@ -66,6 +66,9 @@ pub enum Event {
         epoch: u32,
         call: CallId,
     },
+    /// The deadline of an activation waiting on a call falls before the
+    /// call's own timeout: it gives up on the call then.
+    Expire { slot: Slot, epoch: u32 },
     /// A frozen instance's pause is over.
     Thaw { instance: InstanceId },
     /// A leaking instance's memory reaches its next alert or its limit.
@@ -116,6 +119,7 @@ impl Event {
                 instance,
                 incarnation,
             } => word(22, pair(incarnation, instance.0)),
+            Event::Expire { slot, epoch } => word(23, ((epoch as u64) << 28) ^ slot.0 as u64),
         }
     }
 }
@@ -160,6 +164,10 @@ mod tests {
                 epoch: 0,
             },
             Event::MonkeyKill { fault: FaultId(0) },
+            Event::Expire {
+                slot: Slot(0),
+                epoch: 0,
+            },
             Event::Scale {
                 service: ServiceId(0),
             },

@@ -512,6 +512,12 @@ pub struct CallSpec {
     /// `miss`: only when the previous call missed (the read behind a cache).
     #[serde(default)]
     pub when: CallWhen,
+    /// Pass the request's deadline on, as gRPC does: the callee's request
+    /// expires at the earlier of the caller's deadline and this call's
+    /// timeout; expired, it is dropped before it gets a worker, and its
+    /// own calls give up at it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub propagate_deadline: bool,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -656,6 +662,10 @@ pub struct WorkloadSpec {
     /// client waits for ever.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout: Option<Duration>,
+    /// Send the client's timeout with each request as its deadline (needs
+    /// `timeout`): the entry's work expires when the client gives up.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub propagate_deadline: bool,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]

@@ -460,6 +460,12 @@ fn check_workload(problems: &mut Vec<Problem>, name: &str, workload: &WorkloadSp
     let root = JsonPath::root();
     let path = root.key("workload").key(name);
     check_name(problems, path.clone(), "workload", name);
+    if workload.propagate_deadline && workload.timeout.is_none() {
+        problems.push(Problem::new(
+            path.key("propagate_deadline"),
+            "a deadline comes from the client's `timeout`, which this workload does not set",
+        ));
+    }
     if workload.timeout.is_some_and(|t| t.0 == 0) {
         problems.push(Problem::new(
             path.key("timeout"),

@@ -470,6 +470,7 @@ impl<'m> Builder<'m> {
             breaker: spec.circuit_breaker.as_ref().map(breaker_policy),
             fallback,
             only_on_miss: spec.when == model::CallWhen::Miss,
+            propagate_deadline: spec.propagate_deadline,
         });
         if let Some(pool) = &spec.pool {
             self.declare_pool(caller, caller_name, target, pool, path.key("pool"));
@@ -746,6 +747,7 @@ impl<'m> Builder<'m> {
                 timeout_lane: spec
                     .timeout
                     .map(|t| lane(&mut self.timer_lanes, TimerKind::ClientTimeout, t.0)),
+                propagate_deadline: spec.propagate_deadline,
             });
         }
         workloads

@@ -373,6 +373,9 @@ pub struct Call {
     pub fallback: Fallback,
     /// Made only when the previous call missed.
     pub only_on_miss: bool,
+    /// The callee's request carries the caller's deadline (and this call's
+    /// timeout).
+    pub propagate_deadline: bool,
 }
 
 /// Retries of one call site (durations in ns).
@@ -455,6 +458,8 @@ pub struct Workload {
     /// The client gives up after this long (ns).
     pub timeout: Option<u64>,
     pub timeout_lane: Option<u32>,
+    /// Requests carry `timeout` as their deadline.
+    pub propagate_deadline: bool,
 }
 
 #[derive(Clone, Debug)]
