@@ -730,10 +730,8 @@ impl<'t, O: Observer> Engine<'t, O> {
         if cpu_factor != 1.0 {
             duration = work::nearest(duration as f64 * cpu_factor);
         }
-        let service = &self.topo.services[self.topo.instances[a.instance].service];
-        if let Some(contention) = &service.contention {
-            duration =
-                work::nearest(duration as f64 * self.contention_factor(a.instance, contention));
+        if self.topo.endpoints[a.endpoint].contended {
+            duration = work::nearest(duration as f64 * self.contention_factor(a.instance));
         }
         if self.faults.slows(a.endpoint) {
             duration += self.faults.injected_latency(a.endpoint, a.instance);
@@ -750,11 +748,10 @@ impl<'t, O: Observer> Engine<'t, O> {
     /// What load does to work starting now on the instance: its busy
     /// workers count the one just taken.
     #[inline(never)]
-    fn contention_factor(
-        &self,
-        instance: InstanceId,
-        contention: &crate::topology::Contention,
-    ) -> f64 {
+    fn contention_factor(&self, instance: InstanceId) -> f64 {
+        let Some(contention) = &self.topo.service_of_instance(instance).contention else {
+            return 1.0;
+        };
         let busy = self.instances[instance].busy as f64;
         let mut factor = contention.busy.at(busy);
         if !contention.memory.0.is_empty() {

@@ -298,6 +298,9 @@ impl<'m> Builder<'m> {
                 .map(|c| consumer(c, &mut self.timer_lanes)),
             replication,
         };
+        for endpoint in &mut self.endpoints[service.endpoints.start as usize..] {
+            endpoint.contended = service.contention.is_some();
+        }
         self.services.push(service);
     }
 
@@ -412,6 +415,8 @@ impl<'m> Builder<'m> {
             work: work_time(&spec.work),
             calls: first_call..self.calls.len() as u32,
             hit_ratio: spec.hit_ratio,
+            // Set with its service, below.
+            contended: false,
             read: spec.access == Some(model::Access::Read),
         });
     }

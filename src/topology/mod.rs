@@ -356,6 +356,9 @@ pub struct Endpoint {
     pub read: bool,
     /// A cache's share of hits; `None` for endpoints that always answer.
     pub hit_ratio: Option<f64>,
+    /// Its service declares `contention`: the engine asks for the factor
+    /// only then, from the endpoint it already holds.
+    pub contended: bool,
 }
 
 #[derive(Clone, Debug)]
