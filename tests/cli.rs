@@ -1136,3 +1136,117 @@ fn absurd_settings_are_refused_before_the_run_with_the_limit() {
         ],
     );
 }
+
+// ------------------------------------------------------- command-line habits
+
+#[test]
+fn completions_are_printed_for_each_shell_and_name_the_subcommands() {
+    let dir = tempfile::tempdir().unwrap();
+    for shell in ["bash", "zsh", "fish", "powershell", "elvish"] {
+        let out = stdout(&expect_exit(dir.path(), &["completions", shell], 0));
+        for subcommand in ["run", "compare", "lint", "new"] {
+            assert!(out.contains(subcommand), "{shell}: no `{subcommand}`");
+        }
+    }
+    expect_exit(dir.path(), &["completions", "tcsh"], 2);
+}
+
+#[test]
+fn a_mistyped_subcommand_is_refused_with_the_one_meant() {
+    let dir = tempfile::tempdir().unwrap();
+    let said = stderr(&expect_exit(dir.path(), &["rnu"], 2));
+    assert!(said.contains("faultline run"), "{said}");
+    let said = stderr(&expect_exit(dir.path(), &["comapre", "x.json"], 2));
+    assert!(said.contains("compare"), "{said}");
+}
+
+#[test]
+fn colour_marks_verdicts_on_demand_and_never_in_files_or_pipes() {
+    let scenario = SCENARIO.replace(
+        "\"seed\": 1",
+        "\"seed\": 1, \"hypothesis\": {\"h\": {\"probe\": \"e\", \"error_rate_below\": \"1%\"}}",
+    );
+    let dir = inputs(MODEL, &scenario);
+    // Off a terminal there is no colour by default...
+    let plain = stdout(&expect_exit(dir.path(), &["run", "scenario.json"], 0));
+    assert!(!plain.contains('\u{1b}'), "{plain}");
+    // ...unless asked for, and `NO_COLOR` does not override an explicit ask.
+    let output = faultline()
+        .current_dir(dir.path())
+        .args(["--color", "always", "run", "scenario.json"])
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    let coloured = String::from_utf8_lossy(&output.stdout);
+    assert!(coloured.contains("\u{1b}["), "{coloured}");
+    for file in files_under(dir.path()) {
+        if let Ok(text) = fs::read_to_string(&file) {
+            assert!(
+                !text.contains('\u{1b}'),
+                "{} holds an escape",
+                file.display()
+            );
+        }
+    }
+}
+
+#[test]
+fn quiet_prints_the_verdicts_and_the_run_directory_only() {
+    let dir = inputs(MODEL, SCENARIO);
+    let output = expect_exit(
+        dir.path(),
+        &["-q", "run", "scenario.json", "-s", "3", "-o", "r"],
+        0,
+    );
+    let out = stdout(&output);
+    assert_eq!(
+        out.trim_end().lines().last(),
+        Some("wrote r/s/baseline/seed-3/"),
+        "{out}"
+    );
+    assert!(!out.contains("requests"), "{out}");
+    assert_eq!(stderr(&output), "", "no timings, no progress");
+}
+
+#[test]
+fn tables_stay_aligned_with_long_names() {
+    let long = "a-service-name-of-forty-characters-exact";
+    assert_eq!(long.len(), 40);
+    let model = MODEL
+        .replace("\"api\"", &format!("\"{long}\""))
+        .replace("api.x", &format!("{long}.x"));
+    let dir = inputs(&model, SCENARIO);
+    let out = stdout(&expect_exit(dir.path(), &["run", "scenario.json"], 0));
+    let table: Vec<&str> = out
+        .lines()
+        .skip_while(|l| !l.starts_with("service"))
+        .take_while(|l| !l.starts_with("  "))
+        .collect();
+    assert!(table.len() >= 2, "{out}");
+    assert!(table[1].starts_with(long), "{out}");
+    // Figures are right-aligned under their headers: every line of the
+    // table ends in the same column, the long name notwithstanding.
+    let width = table[0].chars().count();
+    for row in &table[1..] {
+        assert_eq!(row.chars().count(), width, "{}\n{row}", table[0]);
+    }
+}
+
+#[test]
+fn a_run_replacing_one_made_from_other_inputs_says_so() {
+    let dir = inputs(MODEL, SCENARIO);
+    expect_exit(dir.path(), &["run", "scenario.json"], 0);
+    let again = expect_exit(dir.path(), &["run", "scenario.json"], 0);
+    assert!(
+        !stderr(&again).contains("replacing"),
+        "same inputs: nothing to say"
+    );
+    let scenario = fs::read_to_string(dir.path().join("scenario.json")).unwrap();
+    fs::write(dir.path().join("scenario.json"), format!("{scenario}\n")).unwrap();
+    let said = stderr(&expect_exit(dir.path(), &["run", "scenario.json"], 0));
+    assert!(
+        said.contains("warning: replacing output/s/baseline/seed-")
+            && said.contains("scenario.json"),
+        "{said}"
+    );
+}

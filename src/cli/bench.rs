@@ -59,18 +59,20 @@ pub(super) fn run(args: Args) -> crate::Result<i32> {
         .iter()
         .find(|n| !BENCHES.iter().any(|(name, ..)| name == n))
     {
-        eprintln!("error: unknown benchmark `{unknown}` (benchmarks: mm8, three-tier, large)");
+        super::paint::error(&format!(
+            "unknown benchmark `{unknown}` (benchmarks: mm8, three-tier, large)"
+        ));
         return Ok(2);
     }
     let duration = match &args.duration {
         Some(text) => match spec::units::Duration::parse(text) {
             Ok(d) if d.0 > 0 => Some(d.0),
             Ok(_) => {
-                eprintln!("error: --duration: expected a positive duration");
+                super::paint::error("--duration: expected a positive duration");
                 return Ok(2);
             }
             Err(e) => {
-                eprintln!("error: --duration: {e}");
+                super::paint::error(&format!("--duration: {e}"));
                 return Ok(2);
             }
         },

@@ -11,20 +11,20 @@ pub(super) struct Args {
     /// Scenario file; its `variants` are compared (with the baseline).
     scenario: PathBuf,
     /// Seeds per variant: the scenario's seed and the next N-1.
-    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, short = 'n', value_parser = clap::value_parser!(u64).range(1..))]
     seeds: u64,
     /// First seed, instead of the scenario's.
-    #[arg(long)]
+    #[arg(long, short = 's')]
     first_seed: Option<u64>,
     /// Threads (default: every core). The results do not depend on it.
-    #[arg(long, value_parser = clap::value_parser!(u64).range(1..1025))]
+    #[arg(long, short = 'j', value_parser = clap::value_parser!(u64).range(1..1025))]
     jobs: Option<u64>,
     /// Run only slice I of N of the variant x seed grid (I counts from 0)
     /// and write a partial result for `faultline merge`.
     #[arg(long, value_name = "I/N")]
     shard: Option<Shard>,
     /// Base output directory.
-    #[arg(long, default_value = "output")]
+    #[arg(long, short = 'o', default_value = "output")]
     out: PathBuf,
     #[command(flatten)]
     budget: super::BudgetArgs,
@@ -77,7 +77,7 @@ fn run_grid(
     let figures = figures?;
     let wall = started.elapsed().as_secs_f64();
     let events: u64 = figures.iter().map(|f| f.events).sum();
-    eprintln!(
+    note!(
         "{} runs, {} events in {:.2} s wall clock on {jobs} thread{} ({:.2} M events/s, {:.2} M events/s per thread)",
         cells.len(),
         events,
@@ -102,7 +102,7 @@ pub(super) fn compare_whole(
     let cells: Vec<u64> = Shard::WHOLE.cells(inputs.cells()).collect();
     let figures = run_grid(variants, seeds, &cells, jobs, budget)?;
     let (dir, comparison) = report::write(out, &inputs, &figures)?;
-    out!("{}", report::table(&comparison));
+    out!("{}", super::paint::verdicts(&report::table(&comparison)));
     outln!();
     outln!(
         "wrote {}/: compare.json, compare.csv, runs.csv, report.html (report.md + PNGs)",

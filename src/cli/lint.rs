@@ -67,7 +67,7 @@ pub(super) fn run(args: Args) -> crate::Result<i32> {
         ),
         Format::Text => {
             for finding in &all {
-                outln!("{finding}\n");
+                outln!("{}\n", super::paint::verdicts(&finding.to_string()));
             }
             outln!("lint: {}", lint::summary(&all));
         }

@@ -11,7 +11,7 @@ pub(super) struct Args {
     #[arg(required = true)]
     paths: Vec<PathBuf>,
     /// Base output directory.
-    #[arg(long, default_value = "output")]
+    #[arg(long, short = 'o', default_value = "output")]
     out: PathBuf,
 }
 
@@ -19,7 +19,7 @@ pub(super) fn run(args: Args) -> crate::Result<i32> {
     let files = partial::find(&args.paths)?;
     let (inputs, figures) = partial::merge(&files)?;
     let (dir, comparison) = report::write(&args.out, &inputs, &figures)?;
-    out!("{}", report::table(&comparison));
+    out!("{}", super::paint::verdicts(&report::table(&comparison)));
     outln!();
     outln!(
         "merged {} partial results; wrote {}/: compare.json, compare.csv, runs.csv",

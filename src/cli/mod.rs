@@ -5,10 +5,12 @@
 /// run … | head` must not panic when `head` has read enough. What cannot be
 /// written is dropped and the command goes on to its own exit code (its
 /// files are written either way).
+/// Through `anstream`, which drops colour where it is not wanted (not a
+/// terminal, `NO_COLOR`, `--color never`).
 macro_rules! out {
     ($($arg:tt)*) => {{
         use std::io::Write as _;
-        $crate::cli::printed(write!(std::io::stdout(), $($arg)*));
+        $crate::cli::printed(write!(anstream::stdout(), $($arg)*));
     }};
 }
 
@@ -16,17 +18,28 @@ macro_rules! out {
 macro_rules! outln {
     ($($arg:tt)*) => {{
         use std::io::Write as _;
-        $crate::cli::printed(writeln!(std::io::stdout(), $($arg)*));
+        $crate::cli::printed(writeln!(anstream::stdout(), $($arg)*));
+    }};
+}
+
+/// `eprintln!` for what `-q` silences (timings, progress lines).
+macro_rules! note {
+    ($($arg:tt)*) => {{
+        if $crate::cli::verbosity() > $crate::cli::Verbosity::Quiet {
+            anstream::eprintln!($($arg)*);
+        }
     }};
 }
 
 mod bench;
 mod compare;
+mod completions;
 mod demo;
 mod graph;
 mod lint;
 mod merge;
 mod new;
+mod paint;
 mod progress;
 mod replay;
 mod report;
@@ -43,8 +56,46 @@ use clap::{Parser, Subcommand};
 #[derive(Debug, Parser)]
 #[command(name = "faultline", version, about, long_about = None)]
 pub struct Cli {
+    /// Colour on a terminal: `auto` (off when `NO_COLOR` is set or output
+    /// is not a terminal), `always`, `never`.
+    #[arg(long, global = true, value_enum, default_value_t = ColorWhen::Auto)]
+    color: ColorWhen,
+    /// Print less: verdicts and where results went; no progress, no
+    /// timings, no lint summary before a run.
+    #[arg(long, short = 'q', global = true, conflicts_with = "verbose")]
+    quiet: bool,
+    /// Print more: before a run, every lint finding (notes too) with why it
+    /// matters and what to change.
+    #[arg(long, short = 'v', global = true)]
+    verbose: bool,
     #[command(subcommand)]
     command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum ColorWhen {
+    Auto,
+    Always,
+    Never,
+}
+
+/// How much the commands say: `-q`, default, `-v`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Verbosity {
+    Quiet,
+    Normal,
+    Verbose,
+}
+
+static VERBOSITY: std::sync::atomic::AtomicU8 =
+    std::sync::atomic::AtomicU8::new(Verbosity::Normal as u8);
+
+pub(crate) fn verbosity() -> Verbosity {
+    match VERBOSITY.load(std::sync::atomic::Ordering::Relaxed) {
+        0 => Verbosity::Quiet,
+        1 => Verbosity::Normal,
+        _ => Verbosity::Verbose,
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -84,6 +135,9 @@ enum Command {
     Schema(schema::Args),
     /// Measure simulated events and requests per wall-clock second.
     Bench(bench::Args),
+    /// Print a shell completion script (bash, zsh, fish, powershell,
+    /// elvish).
+    Completions(completions::Args),
 }
 
 /// The limits a run is stopped at, for the commands that simulate.
@@ -110,6 +164,23 @@ impl BudgetArgs {
     }
 }
 
+/// The subcommand a mistyped one was probably meant to be, when clap's own
+/// suggestion (by Jaro similarity) misses a transposition such as `rnu`.
+fn mistyped_subcommand(e: &clap::Error) -> Option<String> {
+    use clap::CommandFactory as _;
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    if e.kind() != ErrorKind::InvalidSubcommand || e.get(ContextKind::SuggestedSubcommand).is_some()
+    {
+        return None;
+    }
+    let Some(ContextValue::String(typed)) = e.get(ContextKind::InvalidSubcommand) else {
+        return None;
+    };
+    let command = Cli::command();
+    let names: Vec<&str> = command.get_subcommands().map(|c| c.get_name()).collect();
+    crate::error::closest(typed, names.iter().copied()).map(str::to_string)
+}
+
 /// What became of a write to standard output: a closed pipe is the reader's
 /// choice and not worth a word; any other failure is said once, on stderr.
 pub(crate) fn printed(result: std::io::Result<()>) {
@@ -119,7 +190,7 @@ pub(crate) fn printed(result: std::io::Result<()>) {
         && e.kind() != std::io::ErrorKind::BrokenPipe
         && !SAID.swap(true, Ordering::Relaxed)
     {
-        eprintln!("error: cannot write to standard output: {e}");
+        paint::error(&format!("cannot write to standard output: {e}"));
     }
 }
 
@@ -130,9 +201,25 @@ pub fn main() -> i32 {
         Err(e) => {
             let code = if e.use_stderr() { 2 } else { 0 };
             let _ = e.print();
+            if let Some(name) = mistyped_subcommand(&e) {
+                anstream::eprintln!("\n  tip: did you mean `faultline {name}`?");
+            }
             return code;
         }
     };
+    match cli.color {
+        ColorWhen::Auto => {}
+        ColorWhen::Always => anstream::ColorChoice::Always.write_global(),
+        ColorWhen::Never => anstream::ColorChoice::Never.write_global(),
+    }
+    let level = if cli.quiet {
+        Verbosity::Quiet
+    } else if cli.verbose {
+        Verbosity::Verbose
+    } else {
+        Verbosity::Normal
+    };
+    VERBOSITY.store(level as u8, std::sync::atomic::Ordering::Relaxed);
     let result = match cli.command {
         Command::Run(args) => run::run(args),
         Command::Replay(args) => replay::run(args),
@@ -145,11 +232,12 @@ pub fn main() -> i32 {
         Command::Graph(args) => graph::run(args),
         Command::Schema(args) => schema::run(args),
         Command::Bench(args) => bench::run(args),
+        Command::Completions(args) => completions::run(args),
     };
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e}");
+            paint::error(&e.to_string());
             e.exit_code()
         }
     }

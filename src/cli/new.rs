@@ -111,17 +111,17 @@ pub(super) fn run(args: Args) -> crate::Result<i32> {
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     if let Some(problem) = crate::spec::names::problem("design", &name) {
-        eprintln!(
-            "error: {}: the directory's last part names the design: {problem}",
+        super::paint::error(&format!(
+            "{}: the directory's last part names the design: {problem}",
             args.dir.display()
-        );
+        ));
         return Ok(2);
     }
     if args.dir.exists() {
-        eprintln!(
-            "error: {} already exists; nothing written (choose a new directory: `faultline new` never overwrites)",
+        super::paint::error(&format!(
+            "{} already exists; nothing written (choose a new directory: `faultline new` never overwrites)",
             args.dir.display()
-        );
+        ));
         return Ok(2);
     }
     let files = files(args.template, &name, args.format)?;

@@ -47,13 +47,18 @@ impl Progress {
         template: &str,
         line: impl Fn(u64, u64, f64) -> String + Send + Sync + 'static,
     ) -> Self {
-        let bar = ProgressBar::new(len);
+        let quiet = super::verbosity() == super::Verbosity::Quiet;
+        let bar = if quiet {
+            ProgressBar::hidden()
+        } else {
+            ProgressBar::new(len)
+        };
         bar.set_style(
             ProgressStyle::with_template(template)
                 .expect("static template")
                 .progress_chars("=> "),
         );
-        let plain = (!std::io::stderr().is_terminal()).then(|| {
+        let plain = (!quiet && !std::io::stderr().is_terminal()).then(|| {
             let started = Instant::now();
             let every = every();
             Arc::new(Plain {

@@ -46,10 +46,10 @@ pub(super) fn run(args: Args) -> crate::Result<i32> {
         (Some(from), Some(to)) => {
             let duration = Duration(plan.config.duration);
             if from >= to || to > duration {
-                eprintln!(
-                    "error: --from {from} --to {to}: the window must start before it ends and \
+                super::paint::error(&format!(
+                    "--from {from} --to {to}: the window must start before it ends and \
                      lie within the run (0s to {duration})"
-                );
+                ));
                 return Ok(2);
             }
             Some((from.0, to.0))
@@ -81,10 +81,10 @@ pub(super) fn run(args: Args) -> crate::Result<i32> {
         // Tracing only watches; a traced run that went differently would
         // make the trace describe some other run.
         if summary.trace_digest != verdict.replayed_digest {
-            eprintln!(
-                "error: the traced run differs from the run (trace digest {}): a bug in faultline's tracing",
+            super::paint::error(&format!(
+                "the traced run differs from the run (trace digest {}): a bug in faultline's tracing",
                 summary.trace_digest
-            );
+            ));
             return Ok(1);
         }
         let (path, lines) = replay::write_trace(&args.run_dir, &plan.topology, &tracer)?;

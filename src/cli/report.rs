@@ -49,7 +49,7 @@ pub(super) fn run(args: Args) -> crate::Result<i32> {
             crate::report::write_run_report(&dir)?;
         }
         outln!("wrote {}/report.html and report.md", dir.display());
-        eprintln!("  drawn in {:.2} s", started.elapsed().as_secs_f64());
+        note!("  drawn in {:.2} s", started.elapsed().as_secs_f64());
     }
     Ok(0)
 }

@@ -13,14 +13,14 @@ pub(super) struct Args {
     /// a checkout down, and three mitigations are compared).
     scenario: Option<PathBuf>,
     /// Master seed, overriding the scenario's.
-    #[arg(long)]
+    #[arg(long, short = 's')]
     seed: Option<u64>,
     /// Variant of the model to run (a key of the scenario's `variants`);
     /// written under `output/<scenario>/<variant>/`.
     #[arg(long, default_value = crate::spec::BASELINE)]
     variant: String,
     /// Base directory of run directories.
-    #[arg(long, default_value = "output")]
+    #[arg(long, short = 'o', default_value = "output")]
     out: PathBuf,
     /// Also write a metrics.csv row per instance per window (arrivals,
     /// outcomes, queue, busy workers, status), named as in events.jsonl;
@@ -45,6 +45,15 @@ pub(super) fn run(args: Args) -> crate::Result<i32> {
     };
     print_lint(&plan, args.scenario.as_deref());
     let config = plan.config(args.seed);
+    warn_if_replacing(
+        &plan,
+        &experiment::run_dir(
+            &args.out,
+            &plan.experiment.scenario.name,
+            &plan.experiment.variant,
+            config.seed,
+        ),
+    );
     let bar = super::progress::Progress::new(
         config.duration / 1_000_000,
         "{spinner} simulating [{bar:40}] {pos}/{len} ms virtual ({eta})",
@@ -76,7 +85,7 @@ pub(super) fn run(args: Args) -> crate::Result<i32> {
     let drawing = drawing.get().unwrap_or(finished);
     let simulation = (drawing - started).as_secs_f64();
     let report = (finished - drawing).as_secs_f64();
-    eprintln!(
+    note!(
         "simulated {} events in {:.2} s wall clock ({:.2} M events/s); report drawn in {:.2} s",
         result.summary.events,
         simulation,
@@ -98,11 +107,77 @@ pub(super) fn run(args: Args) -> crate::Result<i32> {
     Ok(if failed { 1 } else { 0 })
 }
 
+/// Says so when the run about to be written replaces one made from other
+/// inputs (a changed file, another version, other rows): the old results
+/// are about to go, and they were not these.
+fn warn_if_replacing(plan: &Plan, dir: &std::path::Path) {
+    if !dir.join("run.json").is_file() {
+        return;
+    }
+    let Ok(recorded) = crate::experiment::replay::read_manifest(dir) else {
+        super::paint::warning(&format!(
+            "replacing {}, whose run.json cannot be read",
+            dir.display()
+        ));
+        return;
+    };
+    let experiment = &plan.experiment;
+    let short = |sha: &str| sha.chars().take(12).collect::<String>();
+    let mut differences: Vec<String> = crate::experiment::replay::changed_inputs(
+        &recorded,
+        &experiment.scenario_source,
+        &experiment.model_source,
+    )
+    .into_iter()
+    .map(|c| {
+        format!(
+            "a different {} (sha256 {}… then, {}… now)",
+            c.file,
+            short(&c.recorded),
+            short(&c.now)
+        )
+    })
+    .collect();
+    let version = env!("CARGO_PKG_VERSION");
+    if recorded.tool.version != version {
+        differences.push(format!(
+            "faultline {} (this is {version})",
+            recorded.tool.version
+        ));
+    }
+    if recorded.per_instance != plan.config.per_instance {
+        differences.push(if recorded.per_instance {
+            "per-instance rows (this run writes none)".to_string()
+        } else {
+            "no per-instance rows (this run writes them)".to_string()
+        });
+    }
+    if !differences.is_empty() {
+        super::paint::warning(&format!(
+            "replacing {}, a run made from {}",
+            dir.display(),
+            differences.join(", ")
+        ));
+    }
+}
+
 /// What lint finds at warning and above, one line each, before the run:
 /// a design that does what its author did not mean is best known before
 /// reading its results.
 fn print_lint(plan: &Plan, scenario: Option<&std::path::Path>) {
     let findings = crate::lint::plan(plan);
+    let verbosity = super::verbosity();
+    if verbosity == super::Verbosity::Quiet {
+        return;
+    }
+    if verbosity == super::Verbosity::Verbose {
+        // Every finding, notes and allowed ones too, in full.
+        for finding in &findings {
+            anstream::eprintln!("{}\n", super::paint::verdicts(&finding.to_string()));
+        }
+        anstream::eprintln!("lint: {}", crate::lint::summary(&findings));
+        return;
+    }
     let shown: Vec<_> = findings
         .iter()
         .filter(|f| f.allowed.is_none() && f.severity >= crate::lint::Severity::Warning)
@@ -113,12 +188,12 @@ fn print_lint(plan: &Plan, scenario: Option<&std::path::Path>) {
     let how = scenario.map_or("`faultline lint` on the scenario".to_string(), |p| {
         format!("`faultline lint {}`", p.display())
     });
-    eprintln!(
+    anstream::eprintln!(
         "lint: {} ({how} says why each matters and what to change)",
         crate::lint::summary(&findings)
     );
     for f in shown {
-        eprintln!("  {} {} {}: {}", f.severity.name(), f.code, f.rule, f.path);
+        anstream::eprintln!("  {} {} {}: {}", f.severity.name(), f.code, f.rule, f.path);
     }
 }
 
@@ -131,16 +206,16 @@ fn print_clients(m: &crate::record::run::Manifest) {
     if !m.entries.is_empty() {
         outln!();
     }
-    outln!(
-        "{:<18} {:>10} {:>10} {:>14} {:>11} {:>10}  {}",
+    let mut table = crate::report::terminal::table(&[
         "clients",
         "clients",
         "lost",
         "fewest conn.",
         "reconnects",
         "at end",
-        "all reconnected"
-    );
+        "all reconnected",
+    ]);
+    crate::report::terminal::left(&mut table, 6);
     for (name, c) in &m.clients {
         let back = match (c.time_to_reconnect_s, c.all_reconnected) {
             (None, _) => "no connection lost".to_string(),
@@ -153,17 +228,20 @@ fn print_clients(m: &crate::record::run::Manifest) {
                 c.clients - c.connected_at_end
             ),
         };
-        outln!(
-            "{:<18} {:>10} {:>10} {:>13.1}% {:>11} {:>10}  {}",
-            name,
-            c.clients,
-            c.connections_lost,
-            100.0 * c.fewest_connected as f64 / c.clients.max(1) as f64,
-            c.reconnect_attempts,
-            c.connected_at_end,
-            back
-        );
+        table.add_row(vec![
+            name.clone(),
+            c.clients.to_string(),
+            c.connections_lost.to_string(),
+            format!(
+                "{:.1}%",
+                100.0 * c.fewest_connected as f64 / c.clients.max(1) as f64
+            ),
+            c.reconnect_attempts.to_string(),
+            c.connected_at_end.to_string(),
+            back,
+        ]);
     }
+    outln!("{}", table.trim_fmt());
     outln!(
         "  over the whole run: connections lost, the fewest connected at once, connect attempts after a lost connection (failed ones included)"
     );
@@ -171,6 +249,16 @@ fn print_clients(m: &crate::record::run::Manifest) {
 
 fn print_summary(plan: &Plan, result: &RunResult) {
     let m = &result.manifest;
+    if super::verbosity() == super::Verbosity::Quiet {
+        // The verdicts and where the run went: what a script or a CI log
+        // needs.
+        out!(
+            "{}",
+            super::paint::verdicts(&crate::analysis::hypothesis::summary(&m.hypothesis))
+        );
+        outln!("wrote {}/", result.dir.display());
+        return;
+    }
     outln!(
         "faultline {}: scenario `{}` on model `{}` (variant `{}`), seed {}, {} s simulated ({} s warm-up)",
         m.tool.version,
@@ -188,8 +276,7 @@ fn print_summary(plan: &Plan, result: &RunResult) {
     if !m.entries.is_empty() {
         // Latency of successes beside that of all requests: with failures
         // (a timeout, a hang) the two tell different stories.
-        outln!(
-            "{:<18} {:>10} {:>13} {:>10} {:>10} {:>10} {:>12} {:>9} {:>10}",
+        let mut table = crate::report::terminal::table(&[
             "entry",
             "requests",
             "availability",
@@ -198,23 +285,26 @@ fn print_summary(plan: &Plan, result: &RunResult) {
             "max ms",
             "p99 all ms",
             "errors",
-            "unanswered"
-        );
+            "unanswered",
+        ]);
         for (name, e) in &m.entries {
-            outln!(
-                "{:<18} {:>10} {:>12.3}% {:>10.2} {:>10.2} {:>10.2} {:>11.2}{} {:>9} {:>10}",
-                name,
-                e.requests,
-                e.availability * 100.0,
-                e.latency_ms.p50,
-                e.latency_ms.p99,
-                e.latency_ms.max,
-                e.latency_all_ms.p99,
-                if e.unanswered > 0 { "+" } else { " " },
-                e.errors,
-                e.unanswered
-            );
+            table.add_row(vec![
+                name.clone(),
+                e.requests.to_string(),
+                format!("{:.3}%", e.availability * 100.0),
+                format!("{:.2}", e.latency_ms.p50),
+                format!("{:.2}", e.latency_ms.p99),
+                format!("{:.2}", e.latency_ms.max),
+                format!(
+                    "{:.2}{}",
+                    e.latency_all_ms.p99,
+                    if e.unanswered > 0 { "+" } else { "" }
+                ),
+                e.errors.to_string(),
+                e.unanswered.to_string(),
+            ]);
         }
+        outln!("{}", table.trim_fmt());
         let in_flight: u64 = m.entries.values().map(|e| e.in_flight).sum();
         outln!(
             "  requests that arrived after the warm-up, each counted once by how it ended{}; p50/p99/max of successes, p99 all of every request{}",
@@ -239,7 +329,10 @@ fn print_summary(plan: &Plan, result: &RunResult) {
     if !m.hypothesis.is_empty() {
         outln!();
         outln!("hypothesis:");
-        out!("{}", crate::analysis::hypothesis::summary(&m.hypothesis));
+        out!(
+            "{}",
+            super::paint::verdicts(&crate::analysis::hypothesis::summary(&m.hypothesis))
+        );
     }
     outln!();
     outln!("wrote {}/", result.dir.display());
@@ -261,28 +354,27 @@ fn print_queueing(m: &crate::record::run::Manifest) {
         return;
     }
     outln!();
-    outln!(
-        "{:<18} {:>10} {:>8} {:>13} {:>12} {:>15} {:>14}",
+    let mut table = crate::report::terminal::table(&[
         "service",
         "started",
         "waited",
         "wait mean ms",
         "wait p99 ms",
         "in system avg",
-        "in system max"
-    );
-    for (name, s) in served {
-        outln!(
-            "{:<18} {:>10} {:>7.1}% {:>13.3} {:>12.3} {:>15.2} {:>14}",
-            name,
-            s.started,
-            s.waited_share * 100.0,
-            s.wait_ms.mean,
-            s.wait_ms.p99,
-            s.in_system_mean,
-            s.in_system_max
-        );
+        "in system max",
+    ]);
+    for (name, q) in served {
+        table.add_row(vec![
+            name.clone(),
+            q.started.to_string(),
+            format!("{:.1}%", q.waited_share * 100.0),
+            format!("{:.3}", q.wait_ms.mean),
+            format!("{:.3}", q.wait_ms.p99),
+            format!("{:.2}", q.in_system_mean),
+            q.in_system_max.to_string(),
+        ]);
     }
+    outln!("{}", table.trim_fmt());
     outln!(
         "  requests that got a worker after the warm-up: the share that queued first, and their wait for it (zeros included); in system: queued + holding a worker, time-averaged and at most"
     );

@@ -35,7 +35,7 @@ pub(super) fn run(files: &[PathBuf]) -> crate::Result<i32> {
         match result {
             Ok(what) => outln!("ok: {}: {what}", file.display()),
             Err(e) => {
-                eprintln!("error: {e}");
+                super::paint::error(&e.to_string());
                 failed = true;
             }
         }

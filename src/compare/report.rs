@@ -412,9 +412,7 @@ pub fn table(comparison: &Comparison) -> String {
         .variants
         .iter()
         .any(|v| v.metrics.reconnect_s.mean.is_some());
-    let _ = write!(
-        out,
-        "{:>4}  {:<22} {:>20} {:>20} {:>18} {:>12} {:>14} {:>11} {:>12}",
+    let mut headers = vec![
         "rank",
         "variant",
         "availability %",
@@ -424,11 +422,18 @@ pub fn table(comparison: &Comparison) -> String {
         "recovery s",
         "metastable",
         "hypothesis",
-    );
+    ];
     if reconnect {
-        let _ = write!(out, " {:>16}", "reconnect s");
+        headers.push("reconnect s");
     }
-    let _ = writeln!(out, "  verdict (what drove it)");
+    headers.push("verdict (what drove it)");
+    let mut table = crate::report::terminal::table(&headers);
+    // The rank is a figure, the variant a name, the verdict a sentence.
+    if let Some(rank) = table.column_mut(0) {
+        rank.set_cell_alignment(comfy_table::CellAlignment::Right);
+    }
+    crate::report::terminal::left(&mut table, 1);
+    crate::report::terminal::left(&mut table, headers.len() - 1);
     for r in &comparison.ranking {
         let v = comparison
             .variant(&r.variant)
@@ -439,11 +444,9 @@ pub fn table(comparison: &Comparison) -> String {
             .as_ref()
             .map_or_else(|| "-".to_string(), |d| signed(&d.availability, 100.0, 3));
         let m = &v.metrics;
-        let _ = write!(
-            out,
-            "{:>4}  {:<22} {:>20} {:>20} {:>18} {:>12} {:>14} {:>11} {:>12}",
-            r.rank,
-            v.name,
+        let mut row = vec![
+            r.rank.to_string(),
+            v.name.clone(),
             pct(&m.availability),
             diff,
             scaled(&m.p99_ms, 1.0, 1),
@@ -453,13 +456,15 @@ pub fn table(comparison: &Comparison) -> String {
                 .mean
                 .map_or("n/a".to_string(), |m| format!("{:.0} %", m * 100.0)),
             pct(&m.hypothesis_pass_rate),
-        );
+        ];
         if reconnect {
-            let _ = write!(out, " {:>16}", scaled(&m.reconnect_s, 1.0, 1));
+            row.push(scaled(&m.reconnect_s, 1.0, 1));
         }
         let (better, worse) = r.drivers();
-        let _ = writeln!(out, "  {}", r.verdict.in_words(&better, &worse));
+        row.push(r.verdict.in_words(&better, &worse));
+        table.add_row(row);
     }
+    let _ = writeln!(out, "{}", table.trim_fmt());
     out
 }
 
