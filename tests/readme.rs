@@ -20,7 +20,11 @@ fn examples(readme: &str) -> Vec<String> {
             continue;
         }
         let command = line.split(" # ").next().unwrap_or("").trim_end();
+        // A synopsis shows its choices as `a|b` (a shell pipe has spaces).
         let placeholder = command.contains(['[', '<'])
+            || command
+                .split_whitespace()
+                .any(|word| word.contains('|') && word != "|")
             || command.split_whitespace().any(|word| {
                 word.len() >= 3
                     && word
@@ -94,9 +98,13 @@ fn every_example_in_the_readme_runs_as_written() {
 
 #[test]
 fn synopses_are_told_from_examples() {
-    let readme = "```sh\nfaultline run [SCENARIO]\nfaultline graph MODEL --format dot|mermaid\nfaultline run scenarios/a.json   # why\nfaultline new my-design\n```\nfaultline run outside\n";
+    let readme = "```sh\nfaultline run [SCENARIO]\nfaultline graph MODEL --format dot|mermaid\nfaultline completions bash|zsh\nfaultline run scenarios/a.json   # why\nfaultline new my-design\nfaultline completions bash > f\n```\nfaultline run outside\n";
     assert_eq!(
         examples(readme),
-        ["faultline run scenarios/a.json", "faultline new my-design"]
+        [
+            "faultline run scenarios/a.json",
+            "faultline new my-design",
+            "faultline completions bash > f"
+        ]
     );
 }
