@@ -4,7 +4,6 @@
 
 use std::fs;
 use std::path::Path;
-use std::process::Command;
 
 use crate::common::*;
 
@@ -63,36 +62,8 @@ fn every_example_in_the_readme_runs_as_written() {
     for dir in ["models", "scenarios", "schemas"] {
         copy_tree(&repo().join(dir), &project.path().join(dir));
     }
-    let binary = Path::new(env!("CARGO_BIN_EXE_faultline"));
-    let path = std::env::join_paths(
-        std::iter::once(binary.parent().unwrap().to_path_buf()).chain(std::env::split_paths(
-            &std::env::var_os("PATH").unwrap_or_default(),
-        )),
-    )
-    .unwrap();
     for example in &examples {
-        let output = Command::new("sh")
-            .arg("-c")
-            .arg(example)
-            .current_dir(project.path())
-            .env("PATH", &path)
-            .env("HOME", project.path())
-            .output()
-            .unwrap();
-        // A scenario's hypothesis may fail by design (exit 1 from `run`);
-        // anything else is 0.
-        let allowed: &[i32] = if example.starts_with("faultline run ") {
-            &[0, 1]
-        } else {
-            &[0]
-        };
-        let code = output.status.code().unwrap_or(-1);
-        assert!(
-            allowed.contains(&code),
-            "README example `{example}` exited {code}\nstdout:\n{}\nstderr:\n{}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        );
+        documented_line(project.path(), example);
     }
 }
 

@@ -22,7 +22,10 @@ struct Run {
 
 /// Runs a shipped scenario, with `patch` applied to its model first.
 fn run_shipped(scenario: &str, patch: impl FnOnce(&mut Value)) -> Run {
-    let plan = shipped_plan(scenario, patch, |_| {});
+    run_plan(shipped_plan(scenario, patch, |_| {}))
+}
+
+fn run_plan(plan: faultline::plan::Plan) -> Run {
     let (summary, recorder) = simulate(
         &plan.topology,
         &plan.faults,
@@ -881,7 +884,7 @@ fn writers_with_a_fixed_address_split_the_brain_when_the_deposed_primary_returns
 /// The replicated model with a slow failure detector and a supervisor that
 /// brings a dead primary back `restart_s` + 5 s (boot) after it dies at 60 s.
 fn primary_returns(detection: &str, restart_s: u64) -> Run {
-    let plan = shipped_plan(
+    run_plan(shipped_plan(
         "replication-failover.json",
         |m| {
             m["services"]["orders-db"]["replication"]["failover"] =
@@ -893,18 +896,7 @@ fn primary_returns(detection: &str, restart_s: u64) -> Run {
             s["faults"] = json!({"primary-dies": {"kind": "instance_kill",
                 "target": "orders-db-az-a-1", "at": "60s"}});
         },
-    );
-    let (summary, recorder) = simulate(
-        &plan.topology,
-        &plan.faults,
-        plan.config,
-        Recorder::default(),
-    );
-    Run {
-        topology: plan.topology,
-        summary,
-        recorder,
-    }
+    ))
 }
 
 #[test]

@@ -253,3 +253,38 @@ pub(crate) fn node_mut<'v>(value: &'v mut Value, path: &[Step]) -> &'v mut Value
         Step::Index(i) => &mut node[*i],
     })
 }
+
+/// Runs one line of shell as the documentation shows it, in `dir`, with
+/// the faultline binary first on the PATH and `dir` as HOME; fails the
+/// test unless it exits 0 (or 1 for `faultline run`: a hypothesis may fail
+/// by design). Returns its output.
+pub(crate) fn documented_line(dir: &Path, line: &str) -> Output {
+    let binary = Path::new(env!("CARGO_BIN_EXE_faultline"));
+    let path = std::env::join_paths(
+        std::iter::once(binary.parent().unwrap().to_path_buf()).chain(std::env::split_paths(
+            &std::env::var_os("PATH").unwrap_or_default(),
+        )),
+    )
+    .unwrap();
+    let output = Command::new("sh")
+        .arg("-c")
+        .arg(line)
+        .current_dir(dir)
+        .env("PATH", path)
+        .env("HOME", dir)
+        .output()
+        .unwrap();
+    let allowed: &[i32] = if line.starts_with("faultline run ") {
+        &[0, 1]
+    } else {
+        &[0]
+    };
+    let code = output.status.code().unwrap_or(-1);
+    assert!(
+        allowed.contains(&code),
+        "`{line}` exited {code}\nstdout:\n{}\nstderr:\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output
+}
