@@ -1210,3 +1210,66 @@ fn the_autoscaler_adds_instances_under_load_and_removes_them_after() {
     let api = t.services.iter().position(|s| s.name == "api").unwrap();
     assert_eq!(t.services[api].instances.len(), 8, "spare slots up to max");
 }
+
+#[test]
+fn the_autoscaler_replaces_instances_no_supervisor_will_bring_back() {
+    // Four instances over two zones, at the autoscaler's minimum; two crash
+    // at 65 s (or a zone goes dark) and nothing restarts them.
+    let model = |restart: &str| {
+        format!(
+            r#"{{"name": "m", "zones": ["a", "b"],
+        "services": {{"api": {{"instances": {{"per_zone": 2}}, "workers": 8, "queue": 50 {restart},
+          "load_balancer": {{"policy": "round_robin",
+            "health_check": {{"interval": "1s", "timeout": "200ms", "unhealthy_after": 2, "healthy_after": 1}}}},
+          "autoscaling": {{"min": 4, "max": 8, "target_utilisation": 0.5,
+                          "interval": "10s", "cooldown": "60s", "boot": "15s"}},
+          "endpoints": {{"op": {{"work": {{"exponential": {{"mean": "10ms"}}}}}}}}}}}},
+        "workload": {{"w": {{"endpoint": "api.op", "rate": "600/s", "timeout": "2s"}}}}}}"#
+        )
+    };
+    let scaled_out = |rec: &Recorder| {
+        rec.events
+            .iter()
+            .filter_map(|e| match e.change {
+                StateChange::ScaledOut { instances, .. } => Some((e.time as f64 / 1e9, instances)),
+                _ => None,
+            })
+            .collect::<Vec<_>>()
+    };
+    let crash =
+        r#"{"two-crash": {"kind": "instance_kill", "target": "api", "count": 2, "at": "65s"}}"#;
+    let (_, _, rec) = run_with_faults(&model(""), crash, 4, 180, 30);
+    // At the first decision after the crash (70 s) the fleet is four again,
+    // cooldown or not; the replacements serve from 85 s.
+    assert_eq!(scaled_out(&rec), [(70.0, 4)]);
+    let entry = |from: u64| -> u64 {
+        rec.rows
+            .iter()
+            .filter(|r| r.component == Component::Entry(0) && r.window_start >= from * SECOND)
+            .map(|r| r.errors.iter().sum::<u64>())
+            .sum()
+    };
+    assert_eq!(
+        entry(90),
+        0,
+        "the load is served again after the replacements boot"
+    );
+    // A supervisor restarts in place: the autoscaler leaves it to it.
+    let restart = r#", "restart": {"delay": "5s", "boot": "5s"}"#;
+    let (_, _, rec) = run_with_faults(&model(restart), crash, 4, 180, 30);
+    assert!(scaled_out(&rec).is_empty());
+    // A dark zone's instances are replaced in the zone that is up.
+    let dark = r#"{"lose-b": {"kind": "zone_outage", "zone": "b", "at": "65s", "for": "60s"}}"#;
+    let (t, _, rec) = run_with_faults(&model(""), dark, 4, 180, 30);
+    assert_eq!(scaled_out(&rec), [(70.0, 4)]);
+    let zone_of_ready: Vec<u32> = rec
+        .events
+        .iter()
+        .filter(|e| e.time > 60 * SECOND && e.time < 100 * SECOND)
+        .filter_map(|e| match e.change {
+            StateChange::InstanceReady { instance } => Some(t.instances[instance as usize].zone.0),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(zone_of_ready, [0, 0], "both replacements in zone a");
+}

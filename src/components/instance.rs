@@ -70,6 +70,8 @@ pub struct InstanceState {
     pub memory_check: u32,
     /// Part of the fleet: false for an autoscaler's spare slot.
     pub provisioned: bool,
+    /// A new process is booting (down until it is ready, but on its way).
+    pub booting: bool,
     /// Frozen (a GC pause, a hung host) until this virtual time.
     /// `None` when it runs.
     pub frozen_until: Option<SimTime>,
@@ -106,6 +108,7 @@ impl InstanceState {
             alerts_fired: 0,
             memory_check: 0,
             provisioned: true,
+            booting: false,
             frozen_until: None,
             deferred: Vec::new(),
             saturated: false,
@@ -126,6 +129,12 @@ impl InstanceState {
     #[inline]
     pub fn outstanding(&self) -> u32 {
         self.busy + self.queue.len() as u32
+    }
+
+    /// Whether a new process is on its way up.
+    #[inline]
+    pub fn is_booting(&self) -> bool {
+        self.booting
     }
 
     /// Whether the process is paused at `now` (a GC pause, a hung host).

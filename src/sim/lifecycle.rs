@@ -433,6 +433,7 @@ impl<O: Observer> Engine<'_, O> {
         });
         let state = &mut self.instances[instance];
         state.incarnation += 1;
+        state.booting = false;
         if host_down {
             state.process = Process::Unreachable;
             self.evict(instance, false);
@@ -526,6 +527,7 @@ impl<O: Observer> Engine<'_, O> {
             self.on_ready(instance, incarnation);
         } else {
             self.instances[instance].process = Process::Dead;
+            self.instances[instance].booting = true;
             self.queue.schedule(
                 self.now + boot,
                 Event::Ready {
@@ -542,6 +544,7 @@ impl<O: Observer> Engine<'_, O> {
             return;
         }
         state.process = Process::Running;
+        state.booting = false;
         // A new process starts with its baseline memory; a leak still
         // active fills it again.
         state.leaked = 0.0;
@@ -589,10 +592,39 @@ impl<O: Observer> Engine<'_, O> {
             self.queue.schedule(next, Event::Scale { service });
         }
         let (busy, _) = self.scaling.busy[service].close(self.now, self.now - scaling.interval);
-        let fleet: Vec<InstanceId> = spec
+        let mut fleet: Vec<InstanceId> = spec
             .instance_ids()
             .filter(|i| self.instances[*i].provisioned)
             .collect();
+        // Without a supervisor to restart them, instances that died or
+        // whose host or zone is gone are terminated and replaced, as an
+        // auto-scaling group replaces unhealthy instances: at once, cooldown
+        // or not, in zones that are up.
+        if spec.restart.is_none() {
+            let lost: Vec<InstanceId> = fleet
+                .iter()
+                .copied()
+                .filter(|&i| {
+                    let state = &self.instances[i];
+                    state.reachability() != Process::Running && !state.is_booting()
+                })
+                .collect();
+            if !lost.is_empty() {
+                for &i in &lost {
+                    let state = &mut self.instances[i];
+                    state.provisioned = false;
+                    state.routable = false;
+                }
+                fleet.retain(|i| !lost.contains(i));
+                let replaced = self.provision(service, lost.len(), scaling.boot);
+                let instances = (fleet.len() + replaced) as u32;
+                self.state_change(StateChange::ScaledOut {
+                    service: service.0,
+                    instances,
+                });
+                return;
+            }
+        }
         // The instances it takes to run the observed load at the target
         // share of busy workers (as Kubernetes' HPA sizes a deployment).
         // Crashed instances stay in the fleet: bringing them back is the
@@ -607,31 +639,10 @@ impl<O: Observer> Engine<'_, O> {
         }
         self.scaling.last_scaled[service] = Some(self.now);
         if wanted > current {
-            // New instances go to zones that are up, in turn.
-            let spares: Vec<InstanceId> = spec
-                .instance_ids()
-                .filter(|i| {
-                    let state = &self.instances[*i];
-                    !state.provisioned && !state.zone_down
-                })
-                .take((wanted - current) as usize)
-                .collect();
-            for &i in &spares {
-                let state = &mut self.instances[i];
-                state.provisioned = true;
-                if state.process == Process::Running {
-                    // Still draining from a scale-in: take it back as it is.
-                    state.incarnation += 1;
-                    state.routable = true;
-                    continue;
-                }
-                // Routed to once booted (and, with health checks, probed).
-                state.routable = spec.health_check.is_none();
-                self.boot_for(i, scaling.boot);
-            }
+            let added = self.provision(service, (wanted - current) as usize, scaling.boot);
             self.state_change(StateChange::ScaledOut {
                 service: service.0,
-                instances: current + spares.len() as u32,
+                instances: current + added as u32,
             });
         } else {
             // The newest first: stop routing to them, let what they hold
@@ -655,6 +666,34 @@ impl<O: Observer> Engine<'_, O> {
                 instances: wanted,
             });
         }
+    }
+
+    /// Adds up to `count` spare slots to the fleet, in zones that are up,
+    /// and returns how many it found.
+    fn provision(&mut self, service: ServiceId, count: usize, boot: u64) -> usize {
+        let spec = &self.topo.services[service];
+        let spares: Vec<InstanceId> = spec
+            .instance_ids()
+            .filter(|i| {
+                let state = &self.instances[*i];
+                !state.provisioned && !state.zone_down && state.process != Process::Unreachable
+            })
+            .take(count)
+            .collect();
+        for &i in &spares {
+            let state = &mut self.instances[i];
+            state.provisioned = true;
+            if state.process == Process::Running {
+                // Still draining from a scale-in: take it back as it is.
+                state.incarnation += 1;
+                state.routable = true;
+                continue;
+            }
+            // Routed to once booted (and, with health checks, probed).
+            state.routable = spec.health_check.is_none();
+            self.boot_for(i, boot);
+        }
+        spares.len()
     }
 
     /// A drained instance leaves the fleet; anything it still holds is reset.
