@@ -116,6 +116,9 @@ fn the_maximum_is_exact_not_a_bucket_edge() {
     let users = &summary.entries[0];
     assert!(users.ok > 10);
     assert_eq!(users.latency_summary().max, 1_099_990_000);
+    // Every percentile of a constant is that constant, not the top of its
+    // bucket: a `p99_below: 1.1s` check holds.
+    assert_eq!(users.latency_summary().p99, 1_099_990_000);
     let entry = faultline::topology::Component::Entry(0);
     let row_max = rec
         .rows
@@ -124,6 +127,47 @@ fn the_maximum_is_exact_not_a_bucket_edge() {
         .map(|r| r.latency.max)
         .max();
     assert_eq!(row_max, Some(1_099_990_000));
+}
+
+/// A latency bound just above the 99th percentile, inside its two-digit
+/// bucket: the check fails at the default precision (the bucket's top is
+/// reported) and holds at three digits. The maximum is exact at both, and
+/// run.json says which precision was used.
+#[test]
+fn percentile_digits_decide_a_bound_close_to_the_value() {
+    // Uniform up to 1112.7 ms: the 99th percentile is about 1099.5 ms,
+    // in the two-digit bucket 1098.9..1107.3 ms.
+    let model = NO_TIMEOUT
+        .replace(
+            r#"{ "exponential": { "mean": "5ms" } }"#,
+            r#"{ "uniform": { "min": "0ms", "max": "1112.7ms" } }"#,
+        )
+        .replace(r#""rate": "200/s""#, r#""rate": "50/s""#)
+        .replace(r#""workers": 8"#, r#""workers": 200"#);
+    let check = r#""hypothesis": {"fast": {"probe": "users", "p99_below": "1.1s",
+                                           "latency_of": "successes"}}"#;
+    let two = evaluate(&model, check);
+    let three = evaluate(&model, &format!(r#""percentile_digits": 3, {check}"#));
+    assert_eq!(two.manifest.percentile_digits, 2);
+    assert_eq!(three.manifest.percentile_digits, 3);
+    let latency = |e: &faultline::experiment::Evaluation| e.summary.entries[0].latency_summary();
+    // The two-digit bucket's top, then the three-digit one's.
+    assert_eq!(measured(&two, "fast"), (false, Some(1107.296255)));
+    assert_eq!(measured(&three, "fast"), (true, Some(1099.956223)));
+    assert_eq!(latency(&two).p99, 1_107_296_255);
+    assert_eq!(latency(&three).p99, 1_099_956_223);
+    // The same run otherwise: precision changes what is reported, never
+    // what is simulated.
+    assert_eq!(
+        two.manifest.engine.trace_digest,
+        three.manifest.engine.trace_digest
+    );
+    assert_eq!(latency(&two).max, latency(&three).max);
+    assert_eq!(
+        latency(&two).p999,
+        latency(&two).max,
+        "no higher than the maximum"
+    );
 }
 
 /// Evaluates a scenario (its faults and hypotheses as JSON text) over

@@ -1137,6 +1137,79 @@ fn absurd_settings_are_refused_before_the_run_with_the_limit() {
     );
 }
 
+/// Percentile precision is a scenario setting: out-of-range digits are
+/// refused naming the field and the range; an accepted one is recorded in
+/// run.json, changes the percentiles written and nothing simulated.
+#[test]
+fn percentile_digits_are_checked_recorded_and_change_only_percentiles() {
+    for digits in ["0", "4", "\"2\""] {
+        let scenario = edit(
+            SCENARIO,
+            r#""seed": 1"#,
+            &format!(r#""seed": 1, "percentile_digits": {digits}"#),
+        );
+        assert_scenario_rejected(&scenario, &["percentile_digits"]);
+    }
+    let said = assert_scenario_rejected(
+        &edit(
+            SCENARIO,
+            r#""seed": 1"#,
+            r#""seed": 1, "percentile_digits": 4"#,
+        ),
+        &["expected 1 to 3 significant digits, found 4"],
+    );
+    assert!(!said.contains("panicked"), "{said}");
+    // Work of 1 ms plus an exponential spread: percentiles land inside
+    // buckets, so each precision reports them differently.
+    let model = edit(
+        MODEL,
+        r#"{ "constant": "1ms" }"#,
+        r#"{ "exponential": { "mean": "3ms" } }"#,
+    );
+    let mut runs = Vec::new();
+    for digits in [1, 2, 3] {
+        let scenario = edit(
+            SCENARIO,
+            r#""seed": 1"#,
+            &format!(r#""seed": 1, "percentile_digits": {digits}"#),
+        );
+        let dir = inputs(&model, &scenario);
+        expect_exit(dir.path(), &["run", "scenario.json"], 0);
+        let run: serde_json::Value = serde_json::from_str(
+            &fs::read_to_string(dir.path().join("output/s/baseline/seed-1/run.json")).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(run["percentile_digits"], digits);
+        runs.push(run);
+    }
+    let figure =
+        |run: &serde_json::Value, key: &str| run["entries"]["e"]["latency_ms"][key].clone();
+    for key in ["mean", "max"] {
+        assert_eq!(
+            figure(&runs[0], key),
+            figure(&runs[2], key),
+            "{key} is exact"
+        );
+    }
+    // The buckets nest: each digit more reports a percentile at the top of
+    // a narrower bucket inside the coarser one, so never higher.
+    for key in ["p50", "p90"] {
+        let at: Vec<f64> = runs
+            .iter()
+            .map(|r| figure(r, key).as_f64().unwrap())
+            .collect();
+        assert!(
+            at[0] >= at[1] && at[1] >= at[2] && at[0] > at[2],
+            "{key}: {at:?}"
+        );
+    }
+    let digests: Vec<_> = runs
+        .iter()
+        .map(|r| r["engine"]["trace_digest"].clone())
+        .collect();
+    assert!(digests.windows(2).all(|w| w[0] == w[1]), "{digests:?}");
+}
+
 // ------------------------------------------------------- command-line habits
 
 #[test]

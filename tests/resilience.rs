@@ -98,6 +98,7 @@ fn run_ms(
         warmup: 0,
         window: window_ms * MS,
         per_instance: false,
+        precision: Default::default(),
     };
     run_scenario(model, faults, seed, config)
 }

@@ -4,8 +4,10 @@
 
 mod error_class;
 pub mod ids;
+mod precision;
 pub mod rng;
 pub mod time;
 
 pub use error_class::{ERROR_CLASSES, ErrorClass, Outcome};
+pub use precision::Precision;
 pub use time::SimTime;

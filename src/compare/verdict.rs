@@ -24,7 +24,7 @@ pub const RULE: &str = "each variant is judged against the baseline on availabil
 ///   decision an architect makes on availability;
 /// - p99 10 % of the baseline's, at least 1 ms: a tail a tenth slower is
 ///   about what users and latency SLOs notice, and the histograms keep two
-///   significant digits, so a few percent is within their resolution; the
+///   significant digits by default, so 1 % is within their resolution; the
 ///   floor keeps a sub-millisecond baseline from turning jitter into a
 ///   verdict;
 /// - lost writes 1: any acknowledged write lost on average is a real loss;

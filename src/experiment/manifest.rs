@@ -144,6 +144,7 @@ pub fn manifest(
         duration_s: config.duration as f64 / 1e9,
         warmup_s: config.warmup as f64 / 1e9,
         window_s: config.window as f64 / 1e9,
+        percentile_digits: config.precision.digits(),
         per_instance: config.per_instance,
         engine: EngineFigures {
             events: summary.events,

@@ -4,7 +4,7 @@
 
 use super::latencies::Latencies;
 
-use crate::base::{ERROR_CLASSES, ErrorClass, SimTime};
+use crate::base::{ERROR_CLASSES, ErrorClass, Precision, SimTime};
 use crate::topology::Component;
 
 /// Request outcomes of one component over one window.
@@ -37,23 +37,27 @@ pub struct Outcomes {
 
 impl Default for Outcomes {
     fn default() -> Self {
+        Self::with_precision(Precision::default())
+    }
+}
+
+impl Outcomes {
+    pub fn with_precision(precision: Precision) -> Outcomes {
         Outcomes {
             arrivals: 0,
             ok: 0,
             errors: [0; ERROR_CLASSES],
             latency_sum: 0,
-            latency: Latencies::new(),
-            failed: Latencies::new(),
+            latency: Latencies::with_precision(precision),
+            failed: Latencies::with_precision(precision),
             failed_sum: 0,
             unanswered: 0,
-            waits: Waits::default(),
+            waits: Waits::with_precision(precision),
             retries: 0,
             degraded: 0,
         }
     }
-}
 
-impl Outcomes {
     #[inline]
     pub fn record_ok(&mut self, latency: u64) {
         self.ok += 1;
@@ -172,13 +176,20 @@ impl Outcomes {
 /// killed instance, still queued) are not in it.
 #[derive(Clone, Debug, Default)]
 pub struct Waits {
-    /// Waits (ns), at 1 % resolution.
+    /// Waits (ns), at the run's precision.
     pub histogram: Latencies,
     /// Their sum (ns), for an exact mean.
     pub sum: u128,
 }
 
 impl Waits {
+    pub fn with_precision(precision: Precision) -> Waits {
+        Waits {
+            histogram: Latencies::with_precision(precision),
+            sum: 0,
+        }
+    }
+
     // A histogram record and an add: the few instructions a start may
     // cost. Forced inline, as the request path's own recording is: a call
     // costs about as much as what it does.
@@ -245,6 +256,13 @@ pub struct ServiceQueueing {
 }
 
 impl ServiceQueueing {
+    pub fn with_precision(precision: Precision) -> ServiceQueueing {
+        ServiceQueueing {
+            waits: Waits::with_precision(precision),
+            ..ServiceQueueing::default()
+        }
+    }
+
     /// Time-average of queued + busy; 0 over no time.
     pub fn in_system_mean(&self) -> f64 {
         if self.span == 0 {
@@ -256,7 +274,8 @@ impl ServiceQueueing {
 }
 
 /// A latency distribution, in nanoseconds: percentiles to the histogram's
-/// resolution (the top of a 1 % bucket), the mean and maximum exact
+/// precision (the top of a bucket, never above the maximum), the mean and
+/// maximum exact
 /// (values past an hour count as an hour).
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct LatencySummary {

@@ -12,6 +12,7 @@ use std::path::Path;
 pub use hypothesis::{Check, Hypothesis, Threshold, resolve_probe};
 pub use phases::{Phase, Phases};
 
+use crate::base::Precision;
 use crate::error::{JsonPath, Problem, Result};
 use crate::faults::{self, Fault};
 use crate::spec::scenario::DEFAULT_WINDOW_NS;
@@ -33,6 +34,8 @@ pub struct RunConfig {
     /// A metrics row per instance per window besides the others (`run
     /// --per-instance`, recorded in run.json for replay).
     pub per_instance: bool,
+    /// Significant digits of latency and wait percentiles.
+    pub precision: Precision,
 }
 
 /// One variant of an experiment, compiled.
@@ -228,6 +231,10 @@ impl Parts {
             warmup: scenario.warmup.0,
             window: scenario.window.map_or(DEFAULT_WINDOW_NS, |w| w.0),
             per_instance: false,
+            precision: scenario
+                .percentile_digits
+                .and_then(Precision::new)
+                .unwrap_or_default(),
         };
         let metastable_after = scenario
             .analysis

@@ -21,6 +21,11 @@ pub struct Manifest {
     pub duration_s: f64,
     pub warmup_s: f64,
     pub window_s: f64,
+    /// Significant digits of every percentile in the run's files (the
+    /// scenario's `percentile_digits`): 2 places a value within 1 %, 3
+    /// within 0.1 %. Runs made before it was recorded used 2.
+    #[serde(default = "two_digits")]
+    pub percentile_digits: u8,
     /// Whether `metrics.csv` has a row per instance per window (`run
     /// --per-instance`); `replay` runs with the same.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -162,7 +167,7 @@ pub struct ServiceSummary {
     /// Share of them that waited in a queue at all (P(wait > 0)).
     pub waited_share: f64,
     /// Their waits for a worker, zeros included: the mean exact,
-    /// percentiles to 1 %.
+    /// percentiles to `percentile_digits`.
     pub wait_ms: LatencyMs,
     /// Requests queued or holding a worker: the time-average (L in Little's
     /// law) and the most at once.
@@ -188,8 +193,12 @@ pub struct DatabaseSummary {
     pub divergent_writes: u64,
 }
 
-/// Percentiles to 1 % (the top of a histogram bucket); the mean and the
-/// maximum exact. Values past an hour count as an hour.
+fn two_digits() -> u8 {
+    2
+}
+
+/// Percentiles to the run's `percentile_digits` (the top of a histogram
+/// bucket: within 1 % at the default 2); the mean and the maximum exact. Values past an hour count as an hour.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct LatencyMs {
     pub mean: f64,

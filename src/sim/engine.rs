@@ -261,7 +261,7 @@ impl<'t, O: Observer> Engine<'t, O> {
             },
             arrivals: vec![ArrivalProcess::new(); topo.workloads.len()],
             streams: Streams::new(topo, config.seed),
-            meters: Meters::new(topo, config.window, config.per_instance),
+            meters: Meters::new(topo, config.window, config.per_instance, config.precision),
             record: Record {
                 digest: TraceDigest::new(),
                 events: 0,

@@ -8,7 +8,7 @@
 
 use super::engine::Engine;
 use crate::base::ids::InstanceId;
-use crate::base::{ERROR_CLASSES, ErrorClass, SimTime};
+use crate::base::{ERROR_CLASSES, ErrorClass, Precision, SimTime};
 use crate::components::instance::{InstanceState, Process};
 use crate::observe::Observer;
 use crate::observe::metrics::{InstanceStatus, Level, Occupancy, Outcomes, Row, ServiceQueueing};
@@ -49,8 +49,17 @@ pub(super) struct Meters {
 }
 
 impl Meters {
-    pub(super) fn new(topo: &Topology, window: u64, per_instance: bool) -> Self {
-        let per = |n: usize| (0..n).map(|_| Outcomes::default()).collect::<Vec<_>>();
+    pub(super) fn new(
+        topo: &Topology,
+        window: u64,
+        per_instance: bool,
+        precision: Precision,
+    ) -> Self {
+        let per = |n: usize| {
+            (0..n)
+                .map(|_| Outcomes::with_precision(precision))
+                .collect::<Vec<_>>()
+        };
         let services = topo.services.len();
         let groups = topo.pool_groups.len();
         Meters {
@@ -62,7 +71,9 @@ impl Meters {
             } else {
                 Vec::new()
             },
-            service_totals: (0..services).map(|_| ServiceQueueing::default()).collect(),
+            service_totals: (0..services)
+                .map(|_| ServiceQueueing::with_precision(precision))
+                .collect(),
             pool_in_use: vec![Level::default(); groups],
             pool_waiting: vec![Level::default(); groups],
             pool_refused: vec![0; groups],

@@ -13,6 +13,7 @@ use super::model::{
     ReplicationSpec, RetrySpec, ServiceKind, ServiceSpec, WorkSpec, WorkloadSpec,
 };
 use super::scenario::ScenarioSpec;
+use crate::base::Precision;
 use crate::error::{JsonPath, Problem};
 
 /// Largest p99/mean ratio a log-normal can have: with σ at the mode of the
@@ -767,6 +768,18 @@ pub(super) fn scenario(scenario: &ScenarioSpec) -> Vec<Problem> {
             format!(
                 "{} one-second windows is more than {MAX_WINDOWS}; set a wider `window`",
                 scenario.duration.0 / default_window
+            ),
+        ));
+    }
+    if let Some(digits) = scenario.percentile_digits
+        && Precision::new(digits).is_none()
+    {
+        problems.push(Problem::new(
+            root.key("percentile_digits"),
+            format!(
+                "expected {} to {} significant digits, found {digits}",
+                Precision::LEAST,
+                Precision::MOST
             ),
         ));
     }

@@ -43,6 +43,7 @@ pub(crate) fn run(
             warmup: warmup_s * SECOND,
             window: SECOND,
             per_instance: false,
+            precision: Default::default(),
         },
         Recorder::default(),
     )
@@ -87,6 +88,7 @@ pub(crate) fn run_with_faults(
             warmup: warmup_s * SECOND,
             window: SECOND,
             per_instance: false,
+            precision: Default::default(),
         },
     )
 }
