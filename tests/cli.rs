@@ -1167,7 +1167,7 @@ fn percentile_digits_are_checked_recorded_and_change_only_percentiles() {
         r#"{ "exponential": { "mean": "3ms" } }"#,
     );
     let mut runs = Vec::new();
-    for digits in [1, 2, 3] {
+    for digits in [1usize, 2, 3] {
         let scenario = edit(
             SCENARIO,
             r#""seed": 1"#,
@@ -1180,6 +1180,11 @@ fn percentile_digits_are_checked_recorded_and_change_only_percentiles() {
         )
         .unwrap();
         assert_eq!(run["percentile_digits"], digits);
+        let report =
+            fs::read_to_string(dir.path().join("output/s/baseline/seed-1/report.md")).unwrap();
+        let margin = ["6.3", "0.8", "0.1"][digits - 1];
+        let said = format!("({digits} significant digits: at most {margin} % above the true value");
+        assert!(report.contains(&said), "{report}");
         runs.push(run);
     }
     let figure =

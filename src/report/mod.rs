@@ -181,13 +181,14 @@ fn story(data: &RunData) -> Story {
         entries: entry_rows(m),
         clients: client_rows(m),
         entries_caption: format!(
-            "Requests that arrived after the warm-up ({}–{} s), each counted once by how it ended{}; p50 and p99 of the successful ones, p99 all of every request (failures at the time they failed).",
+            "Requests that arrived after the warm-up ({}–{} s), each counted once by how it ended{}; p50 and p99 of the successful ones, p99 all of every request (failures at the time they failed). {}",
             axis::trim_number(m.warmup_s),
             axis::trim_number(m.duration_s),
             match m.entries.values().map(|e| e.in_flight).sum::<u64>() {
                 0 => String::new(),
                 n => format!(" ({n} still in flight at the end, not judged)"),
-            }
+            },
+            precision_note(m.percentile_digits),
         ),
         queueing: queueing_rows(m),
         queueing_caption: format!(
@@ -269,6 +270,18 @@ fn client_rows(m: &Manifest) -> Vec<[String; 6]> {
 }
 
 /// One row per entry, in `ENTRY_HEADER`'s columns.
+/// What a percentile in the tables is: the top of its histogram bucket,
+/// so a bound on the true value, as tight as the run's precision.
+fn precision_note(digits: u8) -> String {
+    let margin = crate::base::Precision::new(digits)
+        .unwrap_or_default()
+        .relative_error();
+    format!(
+        "Percentiles are the top of their histogram bucket ({digits} significant digits: at most {} % above the true value, never above the maximum); means and maxima are exact.",
+        axis::trim_number((margin * 1000.0).round() / 10.0)
+    )
+}
+
 fn entry_rows(m: &Manifest) -> Vec<[String; 9]> {
     m.entries
         .iter()
