@@ -57,17 +57,20 @@ impl fmt::Display for JsonPath {
 /// A value from a file as a message may show it: control characters (and
 /// so terminal escape sequences) escaped, and no more than 60 characters.
 pub fn echo(value: &str) -> String {
+    // Bounded after escaping: a character outside the printable range
+    // escapes to up to ten (`\u{10ffff}`).
     const SHOWN: usize = 60;
-    let escaped: String = value
-        .chars()
-        .take(SHOWN)
-        .flat_map(char::escape_debug)
-        .collect();
-    if value.chars().nth(SHOWN).is_some() {
-        format!("{escaped}… ({} bytes)", value.len())
-    } else {
-        escaped
+    let mut escaped = String::new();
+    let mut shown = 0;
+    for c in value.chars() {
+        let e = c.escape_debug();
+        shown += e.len();
+        if shown > SHOWN {
+            return format!("{escaped}… ({} bytes)", value.len());
+        }
+        escaped.extend(e);
     }
+    escaped
 }
 
 /// One thing wrong with an input file.

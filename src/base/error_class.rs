@@ -24,13 +24,16 @@ pub enum ErrorClass {
     Shed = 7,
     /// The callee answered with an error of its own.
     Downstream = 8,
+    /// The callee's rate limit had no token for the request (HTTP 429):
+    /// answered at once, with a retry-after.
+    Throttled = 9,
 }
 
 /// Number of error classes (columns `err_*` in the files).
 pub const ERROR_CLASSES: usize = ErrorClass::ALL.len();
 
 impl ErrorClass {
-    pub const ALL: [ErrorClass; 9] = [
+    pub const ALL: [ErrorClass; 10] = [
         ErrorClass::Timeout,
         ErrorClass::QueueFull,
         ErrorClass::PoolExhausted,
@@ -40,6 +43,7 @@ impl ErrorClass {
         ErrorClass::CircuitOpen,
         ErrorClass::Shed,
         ErrorClass::Downstream,
+        ErrorClass::Throttled,
     ];
 
     pub fn from_name(name: &str) -> Option<ErrorClass> {
@@ -57,6 +61,7 @@ impl ErrorClass {
             ErrorClass::CircuitOpen => "circuit_open",
             ErrorClass::Shed => "shed",
             ErrorClass::Downstream => "downstream",
+            ErrorClass::Throttled => "throttled",
         }
     }
 }

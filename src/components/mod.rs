@@ -6,6 +6,7 @@ pub mod arrivals;
 pub mod balancer;
 pub mod breaker;
 pub mod instance;
+pub mod limiter;
 pub mod pool;
 pub mod retry;
 pub mod work;

@@ -90,6 +90,8 @@ mod tests {
             on: u16::MAX,
             budget: None,
             budget_index: 0,
+            quota: None,
+            honor_retry_after: true,
         }
     }
 

@@ -35,6 +35,7 @@ pub const METRICS_COLUMNS: &[&str] = &[
     "err_circuit_open",
     "err_shed",
     "err_downstream",
+    "err_throttled",
     "retries",
     "degraded",
     "availability",

@@ -78,8 +78,9 @@ pub(super) struct Activation {
     pub(super) next_call: u32,
     /// The pool connection this activation holds for its call.
     pub(super) pool: Option<Held>,
-    /// Retries made of the current call.
-    pub(super) attempt: u32,
+    /// Retries made of the current call (at most 1000, as validated: two bytes,
+    /// so that an activation stays within a cache line).
+    pub(super) attempt: u16,
     /// Backoff slept before the last retry (decorrelated jitter grows it).
     pub(super) last_backoff: u64,
     /// When the current attempt was sent (slow-call detection).
@@ -88,6 +89,9 @@ pub(super) struct Activation {
     pub(super) degraded: bool,
     /// The last call missed (a cache miss, or no answer).
     pub(super) missed: bool,
+    /// The last retry of the current call was paid from a retry quota at
+    /// the timeout cost (what a success gives back).
+    pub(super) retried_timeout: bool,
 }
 
 /// A pool connection held: the runtime pool's index, kept plus one so that
@@ -130,6 +134,7 @@ impl Activation {
             call_sent: SimTime::ZERO,
             degraded: false,
             missed: false,
+            retried_timeout: false,
         };
         activation.set_parent(parent);
         activation

@@ -26,6 +26,7 @@ use crate::components::balancer::Balancer;
 use crate::components::breaker::{Breaker, Transition};
 use crate::components::instance::{Admission, Deferred, InstanceState, Process};
 use crate::components::pool::{Acquire, PoolState, Release};
+use crate::components::limiter::TokenBucket;
 use crate::components::retry::RetryBudget;
 use crate::components::work;
 use crate::faults::{Fault, PartitionMode};
@@ -115,6 +116,10 @@ pub(super) struct CallSites {
     pub(super) pools: Vec<PoolState>,
     breakers: Vec<Breaker>,
     budgets: Vec<RetryBudget>,
+    /// Tokens left in each retry quota (per caller instance per call site).
+    quotas: Vec<u32>,
+    /// Rate-limit buckets (per instance or per service).
+    limits: Vec<TokenBucket>,
 }
 
 /// Random streams of the request path, one per component and purpose, so
@@ -247,6 +252,18 @@ impl<'t, O: Observer> Engine<'t, O> {
                 pools: vec![PoolState::default(); topo.pool_count()],
                 breakers: vec![Breaker::default(); topo.breaker_count()],
                 budgets: vec![RetryBudget::default(); topo.budget_count()],
+                // Full at the start, one per caller instance, in call order
+                // (as `RetryQuota::first` numbers them).
+                quotas: topo
+                    .calls
+                    .iter()
+                    .filter_map(|c| Some((c, c.retry?.quota?)))
+                    .flat_map(|(c, q)| {
+                        let caller = topo.endpoints[c.from].service;
+                        std::iter::repeat_n(q.capacity, topo.services[caller].instances.len())
+                    })
+                    .collect(),
+                limits: vec![TokenBucket::default(); topo.rate_limit_count()],
             },
             faults: ActiveFaults::new(faults, topo.endpoints.len(), config.seed),
             replicas: Replicas::new(topo),
@@ -612,6 +629,12 @@ impl<'t, O: Observer> Engine<'t, O> {
                 return Ok(slot);
             }
         }
+        if let Some(limit) = &service.rate_limit {
+            let bucket = limit.first + if limit.per_instance { self.rank(instance) } else { 0 };
+            if !self.calls.limits[bucket as usize].take(self.now, limit.interval, limit.tolerance) {
+                return Err(self.reject(endpoint, instance, ErrorClass::Throttled));
+            }
+        }
         if service
             .shed_above_queue
             .is_some_and(|above| self.instances[instance].queue.len() as u32 > above)
@@ -937,7 +960,7 @@ impl<'t, O: Observer> Engine<'t, O> {
             self.trace(Traced::Attempt {
                 id,
                 call: call_id.0,
-                attempt: a.attempt + 1,
+                attempt: u32::from(a.attempt) + 1,
             });
         }
         let call = &topo.calls[call_id];
@@ -1101,6 +1124,9 @@ impl<'t, O: Observer> Engine<'t, O> {
                         .is_some_and(|limit| self.now - sent >= limit);
                     self.breaker_record(slot, call_id, slow);
                 }
+                if let Some(quota) = call.retry.and_then(|r| r.quota) {
+                    self.refund_quota(slot, quota);
+                }
                 self.acts[slot].next_call += 1;
                 self.advance(slot);
             }
@@ -1161,17 +1187,27 @@ impl<'t, O: Observer> Engine<'t, O> {
         self.advance(slot);
     }
 
-    /// Schedules another attempt of the failed call if its policy and its
-    /// budget allow one; returns whether it did.
+    /// Schedules another attempt of the failed call if its policy, its
+    /// budget and its quota allow one; returns whether it did.
     fn retry(&mut self, slot: Slot, call_id: CallId, class: ErrorClass) -> bool {
-        let Some(retry) = self.topo.calls[call_id].retry else {
+        let call = &self.topo.calls[call_id];
+        let Some(retry) = call.retry else {
             return false;
         };
         let a = self.acts[slot];
-        let retries_left = a.attempt + 1 < retry.max_attempts;
+        let retries_left = u32::from(a.attempt) + 1 < retry.max_attempts;
         let retryable = retry.on & (1 << class as u16) != 0;
+        // The quota is looked at first and paid last, so that a retry the
+        // budget refuses costs no tokens.
+        let timed_out = class == ErrorClass::Timeout;
+        let quota = retry.quota.map(|q| {
+            let index = (q.first + self.rank(a.instance)) as usize;
+            let cost = if timed_out { q.timeout_cost } else { q.cost };
+            (index, cost)
+        });
         if !(retries_left
             && retryable
+            && quota.is_none_or(|(index, cost)| self.calls.quotas[index] >= cost)
             && retry.budget.is_none_or(|(ratio, min_per_s)| {
                 self.calls.budgets[retry.budget_index as usize]
                     .try_spend(self.now, ratio, min_per_s)
@@ -1179,15 +1215,26 @@ impl<'t, O: Observer> Engine<'t, O> {
         {
             return false;
         }
-        let sleep = crate::components::retry::backoff(
+        if let Some((index, cost)) = quota {
+            self.calls.quotas[index] -= cost;
+        }
+        let mut sleep = crate::components::retry::backoff(
             &retry,
-            a.attempt + 1,
+            u32::from(a.attempt) + 1,
             a.last_backoff,
             &mut self.streams.retry[call_id],
         );
+        if class == ErrorClass::Throttled
+            && retry.honor_retry_after
+            && let Some(limit) = self.topo.services[call.to_service].rate_limit
+        {
+            // The throttled answer said when to come back.
+            sleep = sleep.max(limit.retry_after);
+        }
         let state = &mut self.acts[slot];
         state.attempt += 1;
         state.last_backoff = sleep;
+        state.retried_timeout = timed_out;
         state.phase = Phase::Working;
         self.meters.endpoint[a.endpoint].retries += 1;
         if O::TRACES {
@@ -1215,6 +1262,20 @@ impl<'t, O: Observer> Engine<'t, O> {
         self.acts[slot].epoch += 1;
         let call_id = self.current_call(slot);
         self.attempt_call(slot, call_id);
+    }
+
+    /// A call answered: its caller's retry quota gets back what the call's
+    /// last retry cost, or the refund for a call that needed none.
+    fn refund_quota(&mut self, slot: Slot, quota: crate::topology::RetryQuota) {
+        let a = self.acts[slot];
+        let back = match (a.attempt, a.retried_timeout) {
+            (0, _) => quota.refund,
+            (_, true) => quota.timeout_cost,
+            (_, false) => quota.cost,
+        };
+        let index = (quota.first + self.rank(a.instance)) as usize;
+        let tokens = &mut self.calls.quotas[index];
+        *tokens = (*tokens + back).min(quota.capacity);
     }
 
     fn breaker_record(&mut self, slot: Slot, call_id: CallId, failed: bool) {

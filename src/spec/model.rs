@@ -144,6 +144,11 @@ pub struct ServiceSpec {
     /// Turn new work away before the instance falls over.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub load_shedding: Option<LoadSheddingSpec>,
+    /// Admission control: a token bucket that answers requests beyond a
+    /// rate `throttled` (HTTP 429) at once, before they take queue space or
+    /// a worker, with a retry-after that callers' retries honour.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_limit: Option<RateLimitSpec>,
     /// Work that takes longer as the instance gets busier or its memory
     /// fuller (lock contention, garbage collection): the curves multiply
     /// every work time started on it.
@@ -350,6 +355,37 @@ pub struct LoadSheddingSpec {
     /// (fail fast rather than serve stale work late).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub queue_above: Option<u32>,
+}
+
+/// A token bucket: `rate` tokens a second up to `burst`; a request takes one
+/// or is answered `throttled`.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimitSpec {
+    /// Requests admitted per second, sustained (per instance or for the
+    /// whole service, as `scope` says).
+    pub rate: Rate,
+    /// Requests admitted at once after a quiet spell: the bucket's size.
+    /// Default: one second of `rate` (at least 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub burst: Option<u32>,
+    /// `instance` (default): each instance has its own bucket, as a local
+    /// limiter in a sidecar does; `service`: one bucket for all of them, as
+    /// a quota enforced at a gateway.
+    #[serde(default)]
+    pub scope: RateLimitScope,
+    /// What a throttled answer tells the caller to wait before trying
+    /// again; retries that honour it sleep at least this long. Default 1s.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_after: Option<Duration>,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RateLimitScope {
+    #[default]
+    Instance,
+    Service,
 }
 
 /// How work time grows with load on an instance: each curve maps a level
@@ -575,6 +611,37 @@ pub struct RetrySpec {
     /// the load of a failing callee.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub budget: Option<RetryBudgetSpec>,
+    /// A retry quota per caller instance, as the AWS SDKs' standard retry
+    /// mode keeps: a retry spends tokens, a success refunds them, and with
+    /// the bucket empty failures are not retried.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quota: Option<RetryQuotaSpec>,
+    /// Whether a retry of a `throttled` call waits at least the callee's
+    /// `retry_after`. Default true; false models a client that ignores the
+    /// header.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub honor_retry_after: Option<bool>,
+}
+
+/// The AWS SDKs' retry quota (standard mode): a bucket of `capacity`
+/// tokens, full at the start; a retry costs `cost` (`timeout_cost` after a
+/// timeout); a call that succeeds gives back what its last retry cost, or
+/// `refund` if it needed none, up to the capacity.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RetryQuotaSpec {
+    /// Default 500.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capacity: Option<u32>,
+    /// Default 5.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost: Option<u32>,
+    /// Default 10.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_cost: Option<u32>,
+    /// Default 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refund: Option<u32>,
 }
 
 /// A retry budget over the last 10 seconds of a call site: retries may not

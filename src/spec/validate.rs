@@ -311,6 +311,21 @@ fn check_memory_settings(problems: &mut Vec<Problem>, path: &JsonPath, service: 
     if let Some(discipline) = &service.queue_discipline {
         check_queue_discipline(problems, &path.key("queue_discipline"), discipline);
     }
+    if let Some(limit) = &service.rate_limit {
+        let p = path.key("rate_limit");
+        if limit.rate.per_second() <= 0.0 {
+            problems.push(Problem::new(
+                p.key("rate"),
+                "expected a rate above zero (to refuse every request, use an `errors` fault)",
+            ));
+        }
+        if limit.burst == Some(0) {
+            problems.push(Problem::new(
+                p.key("burst"),
+                "expected a bucket of at least 1 request",
+            ));
+        }
+    }
     if let Some(shedding) = &service.load_shedding {
         if let Some(above) = shedding.memory_above {
             let p = path.key("load_shedding").key("memory_above");
@@ -630,11 +645,23 @@ fn check_call(problems: &mut Vec<Problem>, path: &JsonPath, call: &CallSpec) {
     }
 }
 
+/// Attempts a retry policy may make: far past any client library's
+/// default, and within what a request keeps count of.
+const MAX_ATTEMPTS: u32 = 1000;
+
 fn check_retry(problems: &mut Vec<Problem>, path: &JsonPath, retry: &RetrySpec) {
     if retry.max_attempts == 0 {
         problems.push(Problem::new(
             path.key("max_attempts"),
             "expected at least 1 attempt (1 means no retry)",
+        ));
+    } else if retry.max_attempts > MAX_ATTEMPTS {
+        problems.push(Problem::new(
+            path.key("max_attempts"),
+            format!(
+                "expected at most {MAX_ATTEMPTS} attempts, found {}; a retry policy that never gives up is a retry storm",
+                retry.max_attempts
+            ),
         ));
     }
     if let Some(m) = retry.multiplier
@@ -652,6 +679,23 @@ fn check_retry(problems: &mut Vec<Problem>, path: &JsonPath, retry: &RetrySpec) 
             path.key("max_backoff"),
             format!("the longest backoff ({max}) is shorter than the first ({backoff})"),
         ));
+    }
+    if let Some(quota) = &retry.quota {
+        let p = path.key("quota");
+        if quota.capacity == Some(0) {
+            problems.push(Problem::new(
+                p.key("capacity"),
+                "expected at least 1 token (without a quota, leave `quota` out)",
+            ));
+        }
+        for (key, cost) in [("cost", quota.cost), ("timeout_cost", quota.timeout_cost)] {
+            if cost == Some(0) {
+                problems.push(Problem::new(
+                    p.key(key),
+                    "expected at least 1 token: a free retry is no quota",
+                ));
+            }
+        }
     }
     if let Some(budget) = &retry.budget {
         if !(budget.ratio.is_finite() && budget.ratio >= 0.0) {

@@ -77,7 +77,7 @@ pub(super) fn compile(model: &ModelSpec) -> Result<Topology, Vec<Problem>> {
     // Only now, so that their timeout lanes come after every service's.
     let workloads = builder.workloads();
     let Builder {
-        services,
+        mut services,
         instances,
         endpoints,
         mut calls,
@@ -95,6 +95,7 @@ pub(super) fn compile(model: &ModelSpec) -> Result<Topology, Vec<Problem>> {
         .collect();
     share_pools(&mut calls, &endpoints, &pool_groups);
     number_breakers_and_budgets(&mut calls, &endpoints, &services);
+    number_rate_limits(&mut services);
     let pool_groups = number_pools(pool_groups, &services);
     Ok(Topology {
         name: model.name.clone(),
@@ -276,6 +277,18 @@ impl<'m> Builder<'m> {
             memory: spec.memory.as_ref().map(memory),
             shed_above_memory: spec.load_shedding.as_ref().and_then(|l| l.memory_above),
             shed_above_queue: spec.load_shedding.as_ref().and_then(|l| l.queue_above),
+            rate_limit: spec.rate_limit.as_ref().map(|l| {
+                let per_second = l.rate.per_second();
+                let interval = (1e9 / per_second).round().max(1.0) as u64;
+                let burst = l.burst.map_or(per_second.floor().max(1.0) as u64, u64::from);
+                RateLimit {
+                    interval,
+                    tolerance: (burst - 1).saturating_mul(interval),
+                    per_instance: l.scope == model::RateLimitScope::Instance,
+                    retry_after: l.retry_after.map_or(1_000_000_000, |d| d.0),
+                    first: 0,
+                }
+            }),
             contention: spec.contention.as_ref().map(|c| {
                 let curve = |points: &[model::CurvePointSpec]| {
                     Curve(points.iter().map(|p| (p.at, p.factor)).collect())
@@ -568,6 +581,14 @@ impl<'m> Builder<'m> {
                 .as_ref()
                 .map(|b| (b.ratio, b.min_per_s.unwrap_or(1.0))),
             budget_index: 0,
+            quota: r.quota.as_ref().map(|q| RetryQuota {
+                capacity: q.capacity.unwrap_or(500),
+                cost: q.cost.unwrap_or(5),
+                timeout_cost: q.timeout_cost.unwrap_or(10),
+                refund: q.refund.unwrap_or(1),
+                first: 0,
+            }),
+            honor_retry_after: r.honor_retry_after.unwrap_or(true),
         }
     }
 
@@ -829,17 +850,38 @@ fn share_pools(
 fn number_breakers_and_budgets(calls: &mut [Call], endpoints: &[Endpoint], services: &[Service]) {
     let mut first_breaker = 0;
     let mut budgets = 0;
+    let mut first_quota = 0;
     for call in calls {
         let caller = endpoints[call.from.index()].service.index();
         if let Some(breaker) = &mut call.breaker {
             breaker.first = first_breaker;
             first_breaker += services[caller].instances.len() as u32;
         }
+        if let Some(quota) = call.retry.as_mut().and_then(|r| r.quota.as_mut()) {
+            quota.first = first_quota;
+            first_quota += services[caller].instances.len() as u32;
+        }
         if let Some(retry) = &mut call.retry
             && retry.budget.is_some()
         {
             retry.budget_index = budgets;
             budgets += 1;
+        }
+    }
+}
+
+/// Rate-limit buckets are a flat array: one per instance of a service
+/// limited per instance, one for a service limited as a whole.
+fn number_rate_limits(services: &mut [Service]) {
+    let mut first = 0;
+    for service in services {
+        if let Some(limit) = &mut service.rate_limit {
+            limit.first = first;
+            first += if limit.per_instance {
+                service.instances.len() as u32
+            } else {
+                1
+            };
         }
     }
 }
@@ -884,6 +926,8 @@ fn reconnect_policy(r: &model::ReconnectSpec) -> RetryPolicy {
         on: u16::MAX,
         budget: None,
         budget_index: 0,
+        quota: None,
+        honor_retry_after: true,
     }
 }
 

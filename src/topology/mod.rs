@@ -178,6 +178,8 @@ pub struct Service {
     pub shed_above_memory: Option<f64>,
     /// Shed new work while more than this many requests are queued.
     pub shed_above_queue: Option<u32>,
+    /// Admission control by token bucket.
+    pub rate_limit: Option<RateLimit>,
     pub discipline: QueueDiscipline,
     /// Work slowing down with load, if declared.
     pub contention: Option<Contention>,
@@ -381,6 +383,32 @@ pub struct Call {
     pub propagate_deadline: bool,
 }
 
+/// A token bucket in front of a service (ns).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RateLimit {
+    /// Time to accrue one token (ns): a second over the rate.
+    pub interval: u64,
+    /// (burst − 1) × interval: how far ahead of the rate a burst may run.
+    pub tolerance: u64,
+    /// A bucket per instance; otherwise one for the service.
+    pub per_instance: bool,
+    /// Told to throttled callers: how long to wait before trying again.
+    pub retry_after: u64,
+    /// Index of the service's first bucket in the engine.
+    pub first: u32,
+}
+
+/// The AWS SDKs' retry quota of a call site, per caller instance (tokens).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RetryQuota {
+    pub capacity: u32,
+    pub cost: u32,
+    pub timeout_cost: u32,
+    pub refund: u32,
+    /// Index of the call site's first quota (one per caller instance).
+    pub first: u32,
+}
+
 /// Retries of one call site (durations in ns).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct RetryPolicy {
@@ -395,6 +423,10 @@ pub struct RetryPolicy {
     pub budget: Option<(f64, f64)>,
     /// Index of this call site's budget in the engine.
     pub budget_index: u32,
+    pub quota: Option<RetryQuota>,
+    /// A retry of a `throttled` call sleeps at least the callee's
+    /// `retry_after`.
+    pub honor_retry_after: bool,
 }
 
 /// A circuit breaker per caller instance of one call site (ns).
@@ -527,6 +559,19 @@ impl Topology {
                 self.services[self.endpoints[c.from.index()].service.index()]
                     .instances
                     .len()
+            })
+            .sum()
+    }
+
+    /// Rate-limit buckets: one per instance of a service limited per
+    /// instance, one for a service limited as a whole.
+    pub fn rate_limit_count(&self) -> usize {
+        self.services
+            .iter()
+            .map(|s| match s.rate_limit {
+                Some(limit) if limit.per_instance => s.instances.len(),
+                Some(_) => 1,
+                None => 0,
             })
             .sum()
     }
