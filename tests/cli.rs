@@ -1137,6 +1137,60 @@ fn absurd_settings_are_refused_before_the_run_with_the_limit() {
     );
 }
 
+/// Admission-control settings that would mean nothing are refused, each
+/// naming the field.
+#[test]
+fn meaningless_rate_limits_and_retry_quotas_are_refused() {
+    let limited = |limit: &str| {
+        edit(
+            MODEL,
+            r#""workers": 4,"#,
+            &format!(r#""workers": 4, "rate_limit": {limit},"#),
+        )
+    };
+    assert_model_rejected(
+        &limited(r#"{ "rate": "0/s" }"#),
+        &["services.api.rate_limit.rate", "expected a rate above zero"],
+    );
+    assert_model_rejected(
+        &limited(r#"{ "rate": "10/s", "burst": 0 }"#),
+        &["services.api.rate_limit.burst", "at least 1 request"],
+    );
+    assert_model_rejected(
+        &limited(r#"{ "rate": "10/s", "scope": "zone" }"#),
+        &["services.api.rate_limit.scope"],
+    );
+    let caller = |retry: &str| {
+        edit(
+            MODEL,
+            r#""services": {"#,
+            &format!(
+                r#""services": {{ "front": {{ "workers": 4, "endpoints": {{ "x": {{ "work": {{ "constant": "1ms" }},
+                     "calls": {{ "c": {{ "to": "api.x", "retry": {retry} }} }} }} }} }},"#
+            ),
+        )
+    };
+    let at = "services.front.endpoints.x.calls.c.retry";
+    assert_model_rejected(
+        &caller(r#"{ "max_attempts": 3, "quota": { "cost": 0 } }"#),
+        &[&format!("{at}.quota.cost"), "a free retry is no quota"],
+    );
+    assert_model_rejected(
+        &caller(r#"{ "max_attempts": 3, "quota": { "capacity": 0 } }"#),
+        &[&format!("{at}.quota.capacity"), "at least 1 token"],
+    );
+    assert_model_rejected(
+        &caller(r#"{ "max_attempts": 5000 }"#),
+        &[
+            &format!("{at}.max_attempts"),
+            "at most 1000 attempts, found 5000",
+        ],
+    );
+    // And a sound one is accepted.
+    let dir = inputs(&caller(r#"{ "max_attempts": 3, "quota": {} }"#), SCENARIO);
+    expect_exit(dir.path(), &["validate", "scenario.json"], 0);
+}
+
 /// Percentile precision is a scenario setting: out-of-range digits are
 /// refused naming the field and the range; an accepted one is recorded in
 /// run.json, changes the percentiles written and nothing simulated.

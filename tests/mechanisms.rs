@@ -1150,3 +1150,175 @@ fn a_caller_gives_up_on_its_calls_when_its_deadline_passes() {
     assert!((waits - 50.1).abs() < 3.0, "{waits}");
     assert!((gives_up - 20.0).abs() < 2.0, "{gives_up}");
 }
+
+// ----- admission control -------------------------------------------------------
+
+/// The overloaded service of the queue-discipline tests (1200/s offered to
+/// 1000/s of capacity, clients that give up after 500 ms), with a rate
+/// limit of `limit`.
+fn limited(limit: &str) -> (RunSummary, Vec<Row>) {
+    overloaded(&format!(r#", "rate_limit": {limit}"#))
+}
+
+#[test]
+fn a_rate_limit_below_capacity_keeps_goodput_where_fifo_collapses() {
+    let (fifo, _) = overloaded("");
+    let (limited, rows) = limited(r#"{ "rate": "900/s", "burst": 50 }"#);
+    // Without it the queue stands full and serves callers who have left.
+    assert!(goodput(&fifo) < 50.0, "fifo goodput {}", goodput(&fifo));
+    // With it, 900/s are admitted to a service that can do 1000/s: the
+    // queue stays short and every admitted request is served in time.
+    let g = goodput(&limited);
+    assert!((870.0..=905.0).contains(&g), "limited goodput {g}");
+    let entry = &limited.entries[0];
+    let throttled = entry.errors[ErrorClass::Throttled as usize];
+    // The rest, about 300/s, is answered `throttled` at once.
+    let expected = 300.0 * 40.0;
+    assert!(
+        (throttled as f64 - expected).abs() < 0.05 * expected,
+        "{throttled} throttled"
+    );
+    assert_eq!(entry.errors[ErrorClass::Timeout as usize], 0);
+    let service = rows_from(&rows, Component::Service(0), 20);
+    assert!(
+        mean_wait(&service) < 20.0 * MS,
+        "{}",
+        mean_wait(&service) / MS
+    );
+}
+
+#[test]
+fn a_token_bucket_never_admits_more_than_its_rate_and_burst() {
+    // 1200/s offered to a limit of 250/s with a burst of 30, for 40 s: in
+    // any span the admitted count is at most rate × span + burst.
+    let (summary, rows) = limited(r#"{ "rate": "250/s", "burst": 30 }"#);
+    let entry = &summary.entries[0];
+    assert!(entry.ok <= 250 * 40 + 30, "{} admitted", entry.ok);
+    assert!(entry.ok >= 250 * 40 - 250, "{} admitted", entry.ok);
+    // Window by window (1 s each): at most 250 + 30, except where a
+    // window's completions include ones admitted in the previous window.
+    for row in rows_from(&rows, ENTRY, 21) {
+        assert!(row.ok <= 250 + 30, "{} in one second", row.ok);
+    }
+}
+
+#[test]
+fn a_rate_limit_per_instance_scales_with_the_fleet_and_one_per_service_does_not() {
+    let model = |scope: &str| {
+        topology(&format!(
+            r#"{{
+            "name": "fleet", "zones": ["z"],
+            "services": {{ "s": {{ "instances": {{ "per_zone": 3 }}, "workers": 50,
+                "rate_limit": {{ "rate": "100/s", "scope": "{scope}" }},
+                "endpoints": {{ "e": {{ "work": {{ "constant": "1ms" }} }} }} }} }},
+            "workload": {{ "w": {{ "endpoint": "s.e", "rate": "600/s" }} }}
+        }}"#
+        ))
+    };
+    let admitted = |scope: &str| {
+        let (summary, _) = run(&model(scope), 4, 30, 10);
+        summary.entries[0].ok as f64 / 20.0
+    };
+    let per_instance = admitted("instance");
+    let per_service = admitted("service");
+    assert!((285.0..=305.0).contains(&per_instance), "{per_instance}/s");
+    assert!((95.0..=106.0).contains(&per_service), "{per_service}/s");
+}
+
+/// front calls back, which admits 100/s (burst 10), with five attempts
+/// from 10 ms apart. The load is 50/s but for one second at 300/s.
+fn burst_behind_a_limit(honor: bool) -> RunSummary {
+    let t = topology(&format!(
+        r#"{{
+        "name": "burst", "zones": ["z"],
+        "services": {{
+            "front": {{ "workers": 500, "queue": 0, "endpoints": {{ "e": {{ "work": {{ "constant": "1ms" }},
+                "calls": {{ "c": {{ "to": "back.e", "timeout": "5s",
+                              "retry": {{ "max_attempts": 5, "backoff": "10ms",
+                                          "honor_retry_after": {honor} }} }} }} }} }} }},
+            "back": {{ "workers": 500,
+                "rate_limit": {{ "rate": "100/s", "burst": 10, "retry_after": "1s" }},
+                "endpoints": {{ "e": {{ "work": {{ "constant": "5ms" }} }} }} }}
+        }},
+        "workload": {{ "w": {{ "endpoint": "front.e",
+            "schedule": [ {{ "at": "0s", "rate": "50/s" }}, {{ "at": "20s", "rate": "300/s" }},
+                          {{ "at": "21s", "rate": "50/s" }} ] }} }}
+    }}"#
+    ));
+    run(&t, 6, 40, 10).0
+}
+
+#[test]
+fn honouring_retry_after_turns_a_bursts_throttles_into_later_successes() {
+    let ignored = burst_behind_a_limit(false);
+    let honoured = burst_behind_a_limit(true);
+    let failed = |s: &RunSummary| s.entries[0].error_count();
+    // Ignoring it, the five attempts land within 150 ms on an empty
+    // bucket and most of the burst's excess fails.
+    assert!(
+        failed(&ignored) > 100,
+        "ignored: {} failed",
+        failed(&ignored)
+    );
+    // Honouring it, the retries come a second apart, after the burst,
+    // when the bucket refills faster (100/s) than the load takes it
+    // (50/s): the excess drains over the next seconds.
+    assert!(
+        failed(&honoured) * 10 < failed(&ignored),
+        "honoured {} vs ignored {}",
+        failed(&honoured),
+        failed(&ignored)
+    );
+    // They are slower for it: those who were throttled waited a second.
+    let p99 = |s: &RunSummary| s.entries[0].latency_summary().p99;
+    assert!(p99(&honoured) >= 1_000_000_000, "{}", p99(&honoured));
+}
+
+/// front (two instances) calls back, which fails every request from 20 s
+/// to 40 s and again from 60 s to 65 s; five attempts, so without a limit
+/// every failure is tried five times.
+fn outage_with_quota(quota: &str) -> (Topology, Vec<Row>) {
+    let model = format!(
+        r#"{{
+        "name": "quota", "zones": ["z"],
+        "services": {{
+            "front": {{ "instances": {{ "per_zone": 2 }}, "workers": 100,
+                "endpoints": {{ "e": {{ "work": {{ "constant": "1ms" }},
+                "calls": {{ "c": {{ "to": "back.e", "timeout": "1s",
+                              "retry": {{ "max_attempts": 5, "backoff": "5ms" {quota} }} }} }} }} }} }},
+            "back": {{ "workers": 100, "endpoints": {{ "e": {{ "work": {{ "constant": "2ms" }} }} }} }}
+        }},
+        "workload": {{ "w": {{ "endpoint": "front.e", "rate": "100/s" }} }}
+    }}"#
+    );
+    let faults = r#"{"broken": {"kind": "errors", "target": "back", "fraction": 1.0, "at": "20s", "for": "20s"},
+                     "again": {"kind": "errors", "target": "back", "fraction": 1.0, "at": "60s", "for": "5s"}}"#;
+    let (t, _, rec) = run_with_faults(&model, faults, 7, 80, 0);
+    (t, rec.rows)
+}
+
+#[test]
+fn a_retry_quota_stops_retries_once_spent_and_refills_on_successes() {
+    let (t, unlimited) = outage_with_quota("");
+    let (_, limited) = outage_with_quota(r#", "quota": {}"#);
+    let front = endpoint(&t, "front.e");
+    let retries = |rows: &[Row], from: u64, to: u64| {
+        sum(&rows_from(rows, front, from), |r| r.retries)
+            - sum(&rows_from(rows, front, to), |r| r.retries)
+    };
+    // Without a quota, each of the ~2000 failing requests is retried 4
+    // times: the outage quadruples the load on back.
+    let without = retries(&unlimited, 20, 41);
+    assert!((7600..=8400).contains(&without), "{without} retries");
+    // With the AWS defaults (500 tokens, 5 a retry), each of the two
+    // caller instances retries 100 times and then stops: the same 100 the
+    // full bucket buys, however long the outage.
+    let with = retries(&limited, 20, 41);
+    assert_eq!(with, 2 * 100, "{with} retries");
+    // Successes give a token back each: 20 s at 50/s per instance refill
+    // the bucket (to its 500, no further), and the second outage buys the
+    // same 100 retries per instance again.
+    assert_eq!(retries(&limited, 60, 66), 2 * 100);
+    assert!(retries(&unlimited, 60, 66) > 1500);
+    assert_eq!(retries(&limited, 0, 20) + retries(&limited, 41, 60), 0);
+}

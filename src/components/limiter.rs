@@ -50,7 +50,9 @@ mod tests {
         assert_eq!(admitted, 100);
         // A quiet minute refills it to the burst, not beyond.
         let t = SimTime(70 * SECOND);
-        let after = (0..20).filter(|_| bucket.take(t, interval, tolerance)).count();
+        let after = (0..20)
+            .filter(|_| bucket.take(t, interval, tolerance))
+            .count();
         assert_eq!(after, 5);
     }
 }

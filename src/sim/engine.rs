@@ -25,8 +25,8 @@ use crate::components::arrivals::ArrivalProcess;
 use crate::components::balancer::Balancer;
 use crate::components::breaker::{Breaker, Transition};
 use crate::components::instance::{Admission, Deferred, InstanceState, Process};
-use crate::components::pool::{Acquire, PoolState, Release};
 use crate::components::limiter::TokenBucket;
+use crate::components::pool::{Acquire, PoolState, Release};
 use crate::components::retry::RetryBudget;
 use crate::components::work;
 use crate::faults::{Fault, PartitionMode};
@@ -630,7 +630,12 @@ impl<'t, O: Observer> Engine<'t, O> {
             }
         }
         if let Some(limit) = &service.rate_limit {
-            let bucket = limit.first + if limit.per_instance { self.rank(instance) } else { 0 };
+            let bucket = limit.first
+                + if limit.per_instance {
+                    self.rank(instance)
+                } else {
+                    0
+                };
             if !self.calls.limits[bucket as usize].take(self.now, limit.interval, limit.tolerance) {
                 return Err(self.reject(endpoint, instance, ErrorClass::Throttled));
             }

@@ -280,7 +280,9 @@ impl<'m> Builder<'m> {
             rate_limit: spec.rate_limit.as_ref().map(|l| {
                 let per_second = l.rate.per_second();
                 let interval = (1e9 / per_second).round().max(1.0) as u64;
-                let burst = l.burst.map_or(per_second.floor().max(1.0) as u64, u64::from);
+                let burst = l
+                    .burst
+                    .map_or(per_second.floor().max(1.0) as u64, u64::from);
                 RateLimit {
                     interval,
                     tolerance: (burst - 1).saturating_mul(interval),
