@@ -487,7 +487,7 @@ pub(super) fn model(t: &Topology) -> Vec<Raw> {
                 workload.name,
                 spelled_path.join(" → ")
             ),
-            "retry at one layer only (usually the one nearest the failure), or give the retries a `budget`".into(),
+            "retry at one layer only (usually the one nearest the failure), or give the retries a `budget` or a `quota`".into(),
         );
     }
 
