@@ -1179,6 +1179,20 @@ fn meaningless_rate_limits_and_retry_quotas_are_refused() {
         &caller(r#"{ "max_attempts": 3, "quota": { "capacity": 0 } }"#),
         &[&format!("{at}.quota.capacity"), "at least 1 token"],
     );
+    let throttled = edit(
+        &caller(r#"{ "max_attempts": 3 }"#),
+        r#""retry": {"#,
+        r#""adaptive_throttling": { "k": 0.5, "window": "100ms" }, "retry": {"#,
+    );
+    assert_model_rejected(
+        &throttled,
+        &[
+            "services.front.endpoints.x.calls.c.adaptive_throttling.k",
+            "expected k of at least 1",
+            "adaptive_throttling.window",
+            "at least 1s",
+        ],
+    );
     assert_model_rejected(
         &caller(r#"{ "max_attempts": 5000 }"#),
         &[

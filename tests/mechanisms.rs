@@ -1322,3 +1322,54 @@ fn a_retry_quota_stops_retries_once_spent_and_refills_on_successes() {
     assert!(retries(&unlimited, 60, 66) > 1500);
     assert_eq!(retries(&limited, 0, 20) + retries(&limited, 41, 60), 0);
 }
+
+/// front sends 500/s to back, which admits 100/s and throttles the rest.
+fn throttled_backend(throttling: &str) -> (Topology, Vec<Row>) {
+    let model = format!(
+        r#"{{
+        "name": "adaptive", "zones": ["z"],
+        "services": {{
+            "front": {{ "workers": 1000, "endpoints": {{ "e": {{ "work": {{ "constant": "1ms" }},
+                "calls": {{ "c": {{ "to": "back.e", "timeout": "1s" {throttling} }} }} }} }} }},
+            "back": {{ "workers": 200, "rate_limit": {{ "rate": "100/s", "burst": 10 }},
+                "endpoints": {{ "e": {{ "work": {{ "constant": "5ms" }} }} }} }}
+        }},
+        "workload": {{ "w": {{ "endpoint": "front.e", "rate": "500/s" }} }}
+    }}"#
+    );
+    let (t, _, rec) = run_with_faults(&model, "{}", 8, 300, 0);
+    (t, rec.rows)
+}
+
+#[test]
+fn adaptive_throttling_sends_a_rejecting_backend_about_k_times_what_it_accepts() {
+    let per_s = |t: &Topology, rows: &[Row], f: fn(&Row) -> u64| {
+        sum(&rows_from(rows, endpoint(t, "back.e"), 150), f) as f64 / 150.0
+    };
+    let (t, plain) = throttled_backend("");
+    let (_, adaptive) = throttled_backend(r#", "adaptive_throttling": { "k": 2 }"#);
+    // Without it, back receives everything and throttles four in five.
+    let sent = per_s(&t, &plain, |r| r.arrivals);
+    assert!((480.0..=520.0).contains(&sent), "{sent}/s sent");
+    // With it, front stops sending what would be refused: back receives
+    // about k × 100/s, and accepts the same 100/s it always could.
+    let sent = per_s(&t, &adaptive, |r| r.arrivals);
+    assert!(
+        (185.0..=215.0).contains(&sent),
+        "{sent}/s sent with throttling"
+    );
+    for rows in [&plain, &adaptive] {
+        let served = per_s(&t, rows, |r| r.ok);
+        assert!((99.0..=101.0).contains(&served), "{served}/s served");
+    }
+    // The users see the same refusals, now made at the client.
+    let entry_throttled = |rows: &[Row]| {
+        errors(&rows_from(rows, ENTRY, 150), ErrorClass::Downstream)
+            + errors(&rows_from(rows, ENTRY, 150), ErrorClass::Throttled)
+    };
+    let (a, b) = (
+        entry_throttled(&plain) as f64,
+        entry_throttled(&adaptive) as f64,
+    );
+    assert!((a - b).abs() < 0.02 * a, "{a} vs {b}");
+}

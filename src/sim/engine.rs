@@ -25,7 +25,7 @@ use crate::components::arrivals::ArrivalProcess;
 use crate::components::balancer::Balancer;
 use crate::components::breaker::{Breaker, Transition};
 use crate::components::instance::{Admission, Deferred, InstanceState, Process};
-use crate::components::limiter::TokenBucket;
+use crate::components::limiter::{AdaptiveThrottle, TokenBucket};
 use crate::components::pool::{Acquire, PoolState, Release};
 use crate::components::retry::RetryBudget;
 use crate::components::work;
@@ -120,6 +120,8 @@ pub(super) struct CallSites {
     quotas: Vec<u32>,
     /// Rate-limit buckets (per instance or per service).
     limits: Vec<TokenBucket>,
+    /// Adaptive throttles (per caller instance per call site).
+    throttles: Vec<AdaptiveThrottle>,
 }
 
 /// Random streams of the request path, one per component and purpose, so
@@ -131,9 +133,11 @@ pub(super) struct Streams {
     /// Per endpoint: work times, and cache hits.
     work: Vec<ChaCha8Rng>,
     hits: Vec<ChaCha8Rng>,
-    /// Per call site: probabilistic calls, and retry jitter.
+    /// Per call site: probabilistic calls, retry jitter, and adaptive
+    /// throttling's draws.
     branch: Vec<ChaCha8Rng>,
     retry: Vec<ChaCha8Rng>,
+    throttle: Vec<ChaCha8Rng>,
     /// Per service's load balancer.
     balancer: Vec<ChaCha8Rng>,
     /// Per client group.
@@ -167,6 +171,7 @@ impl Streams {
             hits: per_endpoint("hits"),
             branch: per_call("branch"),
             retry: per_call("retry"),
+            throttle: per_call("throttle"),
             balancer: topo
                 .services
                 .iter()
@@ -264,6 +269,7 @@ impl<'t, O: Observer> Engine<'t, O> {
                     })
                     .collect(),
                 limits: vec![TokenBucket::default(); topo.rate_limit_count()],
+                throttles: vec![AdaptiveThrottle::default(); topo.throttle_count()],
             },
             faults: ActiveFaults::new(faults, topo.endpoints.len(), config.seed),
             replicas: Replicas::new(topo),
@@ -969,6 +975,19 @@ impl<'t, O: Observer> Engine<'t, O> {
             });
         }
         let call = &topo.calls[call_id];
+        if let Some(policy) = call.throttling {
+            let throttle =
+                &mut self.calls.throttles[(policy.first + self.ranks[a.instance]) as usize];
+            let p = throttle.rejection(self.now, policy.window, policy.k);
+            throttle.note_request();
+            if p > 0.0 {
+                let draw: f64 = rand::RngExt::random(&mut self.streams.throttle[call_id]);
+                if draw < p {
+                    self.call_failed(slot, call_id, ErrorClass::Throttled, false);
+                    return;
+                }
+            }
+        }
         if let Some(policy) = &call.breaker {
             let b = policy.first + self.rank(a.instance);
             let (admitted, transition) = self.calls.breakers[b as usize].admit(self.now, policy);
@@ -1115,6 +1134,17 @@ impl<'t, O: Observer> Engine<'t, O> {
         self.acts[slot].epoch += 1;
         self.release_connection(slot);
         let call_id = self.current_call(slot);
+        if let Some(policy) = self.topo.calls[call_id].throttling
+            && matches!(
+                outcome,
+                Outcome::Ok | Outcome::Err(ErrorClass::Downstream | ErrorClass::Injected)
+            )
+        {
+            // Accepted: the callee took the request and answered it, well
+            // or with an error of its own; overload answers are not.
+            let index = (policy.first + self.rank(self.acts[slot].instance)) as usize;
+            self.calls.throttles[index].note_accept(self.now, policy.window);
+        }
         match outcome {
             Outcome::Ok => {
                 if O::TRACES {

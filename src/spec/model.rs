@@ -542,6 +542,12 @@ pub struct CallSpec {
     /// fails calls at once (`circuit_open`) instead of sending them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub circuit_breaker: Option<BreakerSpec>,
+    /// Client-side adaptive throttling, as the Google SRE book describes
+    /// it: each caller instance rejects calls itself, as `throttled`,
+    /// with a probability that grows as the callee accepts less than it
+    /// is sent, so a rejecting backend is not sent work only to reject it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub adaptive_throttling: Option<AdaptiveThrottlingSpec>,
     /// What the caller does when the call has failed for good.
     #[serde(default)]
     pub fallback: Fallback,
@@ -554,6 +560,23 @@ pub struct CallSpec {
     /// own calls give up at it.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub propagate_deadline: bool,
+}
+
+/// Over the last `window`, a caller instance counts the attempts it made
+/// (`requests`, its own rejections included) and those the callee
+/// accepted (answered, successfully or with an error of its own); it then
+/// rejects an attempt with probability max(0, (requests − k × accepts) /
+/// (requests + 1)).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AdaptiveThrottlingSpec {
+    /// Requests allowed per accept before the client rejects any. Default
+    /// 2 (the book's); 1.1 rejects sooner, more aggressively.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub k: Option<f64>,
+    /// Default 2m.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window: Option<Duration>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]

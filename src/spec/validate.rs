@@ -640,6 +640,23 @@ fn check_call(problems: &mut Vec<Problem>, path: &JsonPath, call: &CallSpec) {
     if let Some(retry) = &call.retry {
         check_retry(problems, &path.key("retry"), retry);
     }
+    if let Some(throttling) = &call.adaptive_throttling {
+        let p = path.key("adaptive_throttling");
+        if let Some(k) = throttling.k
+            && !(k.is_finite() && k >= 1.0)
+        {
+            problems.push(Problem::new(
+                p.key("k"),
+                format!("expected k of at least 1 (below it the client rejects calls the callee would accept), found {k}"),
+            ));
+        }
+        if throttling.window.is_some_and(|w| w.0 < 1_000_000_000) {
+            problems.push(Problem::new(
+                p.key("window"),
+                "expected a window of at least 1s: it counts requests and accepts in tenths of it",
+            ));
+        }
+    }
     if let Some(breaker) = &call.circuit_breaker {
         check_breaker(problems, &path.key("circuit_breaker"), breaker);
     }

@@ -488,6 +488,14 @@ impl<'m> Builder<'m> {
             probability: spec.probability.unwrap_or(1.0),
             retry,
             breaker: spec.circuit_breaker.as_ref().map(breaker_policy),
+            throttling: spec
+                .adaptive_throttling
+                .as_ref()
+                .map(|a| AdaptiveThrottling {
+                    k: a.k.unwrap_or(2.0),
+                    window: a.window.map_or(120_000_000_000, |w| w.0),
+                    first: 0,
+                }),
             fallback,
             only_on_miss: spec.when == model::CallWhen::Miss,
             propagate_deadline: spec.propagate_deadline,
@@ -853,6 +861,7 @@ fn number_breakers_and_budgets(calls: &mut [Call], endpoints: &[Endpoint], servi
     let mut first_breaker = 0;
     let mut budgets = 0;
     let mut first_quota = 0;
+    let mut first_throttle = 0;
     for call in calls {
         let caller = endpoints[call.from.index()].service.index();
         if let Some(breaker) = &mut call.breaker {
@@ -862,6 +871,10 @@ fn number_breakers_and_budgets(calls: &mut [Call], endpoints: &[Endpoint], servi
         if let Some(quota) = call.retry.as_mut().and_then(|r| r.quota.as_mut()) {
             quota.first = first_quota;
             first_quota += services[caller].instances.len() as u32;
+        }
+        if let Some(throttling) = &mut call.throttling {
+            throttling.first = first_throttle;
+            first_throttle += services[caller].instances.len() as u32;
         }
         if let Some(retry) = &mut call.retry
             && retry.budget.is_some()

@@ -375,6 +375,7 @@ pub struct Call {
     pub probability: f64,
     pub retry: Option<RetryPolicy>,
     pub breaker: Option<BreakerPolicy>,
+    pub throttling: Option<AdaptiveThrottling>,
     pub fallback: Fallback,
     /// Made only when the previous call missed.
     pub only_on_miss: bool,
@@ -427,6 +428,16 @@ pub struct RetryPolicy {
     /// A retry of a `throttled` call sleeps at least the callee's
     /// `retry_after`.
     pub honor_retry_after: bool,
+}
+
+/// Client-side adaptive throttling of a call site, per caller instance.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct AdaptiveThrottling {
+    pub k: f64,
+    /// ns.
+    pub window: u64,
+    /// Index of the call site's first state (one per caller instance).
+    pub first: u32,
 }
 
 /// A circuit breaker per caller instance of one call site (ns).
@@ -572,6 +583,20 @@ impl Topology {
                 Some(limit) if limit.per_instance => s.instances.len(),
                 Some(_) => 1,
                 None => 0,
+            })
+            .sum()
+    }
+
+    /// Adaptive throttles: one per caller instance of each call site with
+    /// one.
+    pub fn throttle_count(&self) -> usize {
+        self.calls
+            .iter()
+            .filter(|c| c.throttling.is_some())
+            .map(|c| {
+                self.services[self.endpoints[c.from.index()].service.index()]
+                    .instances
+                    .len()
             })
             .sum()
     }
