@@ -263,10 +263,7 @@ impl<'t, O: Observer> Engine<'t, O> {
                     .calls
                     .iter()
                     .filter_map(|c| Some((c, c.retry?.quota?)))
-                    .flat_map(|(c, q)| {
-                        let caller = topo.endpoints[c.from].service;
-                        std::iter::repeat_n(q.capacity, topo.services[caller].instances.len())
-                    })
+                    .flat_map(|(c, q)| std::iter::repeat_n(q.capacity, topo.caller_instances(c)))
                     .collect(),
                 limits: vec![TokenBucket::default(); topo.rate_limit_count()],
                 throttles: vec![AdaptiveThrottle::default(); topo.throttle_count()],

@@ -560,17 +560,21 @@ impl Topology {
         &self.services[self.instances[instance.index()].service.index()]
     }
 
+    /// Instances of the service that makes `call`: the number of states a
+    /// per-caller-instance mechanism of the call site keeps.
+    pub fn caller_instances(&self, call: &Call) -> usize {
+        self.services[self.endpoints[call.from.index()].service.index()]
+            .instances
+            .len()
+    }
+
     /// Circuit breakers at run time (one per caller instance per call site
     /// with a breaker).
     pub fn breaker_count(&self) -> usize {
         self.calls
             .iter()
             .filter(|c| c.breaker.is_some())
-            .map(|c| {
-                self.services[self.endpoints[c.from.index()].service.index()]
-                    .instances
-                    .len()
-            })
+            .map(|c| self.caller_instances(c))
             .sum()
     }
 
@@ -593,11 +597,7 @@ impl Topology {
         self.calls
             .iter()
             .filter(|c| c.throttling.is_some())
-            .map(|c| {
-                self.services[self.endpoints[c.from.index()].service.index()]
-                    .instances
-                    .len()
-            })
+            .map(|c| self.caller_instances(c))
             .sum()
     }
 
