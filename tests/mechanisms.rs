@@ -1223,6 +1223,33 @@ fn a_rate_limit_per_instance_scales_with_the_fleet_and_one_per_service_does_not(
     assert!((95.0..=106.0).contains(&per_service), "{per_service}/s");
 }
 
+#[test]
+fn health_checks_pass_a_rate_limit_that_throttles_the_traffic() {
+    // Two instances each admit 50/s of the 600/s sent; their health checks
+    // (every second) are not throttled, so neither is ever ejected.
+    let t = topology(
+        r#"{
+        "name": "checked", "zones": ["z"],
+        "services": { "s": { "instances": { "per_zone": 2 }, "workers": 50,
+            "rate_limit": { "rate": "50/s" },
+            "load_balancer": { "health_check": { "endpoint": "health", "interval": "1s",
+                               "timeout": "500ms", "unhealthy_after": 1, "healthy_after": 1 } },
+            "endpoints": { "health": { "work": { "constant": "1ms" } },
+                           "e": { "work": { "constant": "1ms" } } } } },
+        "workload": { "w": { "endpoint": "s.e", "rate": "600/s" } }
+    }"#,
+    );
+    let (summary, rec) = run(&t, 4, 30, 10);
+    let ejections = rec
+        .events
+        .iter()
+        .filter(|e| matches!(e.change, StateChange::Ejected { .. }))
+        .count();
+    assert_eq!(ejections, 0);
+    let throttled = summary.entries[0].errors[ErrorClass::Throttled as usize];
+    assert!(throttled > 20 * 450, "{throttled} throttled");
+}
+
 /// front calls back, which admits 100/s (burst 10), with five attempts
 /// from 10 ms apart. The load is 50/s but for one second at 300/s.
 fn burst_behind_a_limit(honor: bool) -> RunSummary {

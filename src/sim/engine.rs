@@ -632,7 +632,11 @@ impl<'t, O: Observer> Engine<'t, O> {
                 return Ok(slot);
             }
         }
-        if let Some(limit) = &service.rate_limit {
+        // Health checks are not throttled: a limiter that answered them 429
+        // would have the balancer eject the instances it protects.
+        if let Some(limit) = &service.rate_limit
+            && !matches!(parent, Parent::Probe(_))
+        {
             let bucket = limit.first
                 + if limit.per_instance {
                     self.rank(instance)
