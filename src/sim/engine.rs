@@ -1311,7 +1311,7 @@ impl<'t, O: Observer> Engine<'t, O> {
         };
         let index = (quota.first + self.rank(a.instance)) as usize;
         let tokens = &mut self.calls.quotas[index];
-        *tokens = (*tokens + back).min(quota.capacity);
+        *tokens = tokens.saturating_add(back).min(quota.capacity);
     }
 
     fn breaker_record(&mut self, slot: Slot, call_id: CallId, failed: bool) {

@@ -285,7 +285,7 @@ impl<'m> Builder<'m> {
                     .map_or(per_second.floor().max(1.0) as u64, u64::from);
                 RateLimit {
                     interval,
-                    tolerance: (burst - 1).saturating_mul(interval),
+                    tolerance: burst.saturating_sub(1).saturating_mul(interval),
                     per_instance: l.scope == model::RateLimitScope::Instance,
                     retry_after: l.retry_after.map_or(1_000_000_000, |d| d.0),
                     first: 0,
