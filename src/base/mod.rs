@@ -1,5 +1,5 @@
 //! The shared vocabulary at the bottom of the crate: typed ids, error
-//! classes and random streams. It imports nothing of the crate, so every
+//! classes, percentile precision and random streams. It imports nothing of the crate, so every
 //! layer can speak it without reaching into another.
 
 mod error_class;
