@@ -1,6 +1,6 @@
 //! The shared vocabulary at the bottom of the crate: typed ids, error
-//! classes, percentile precision and random streams. It imports nothing of the crate, so every
-//! layer can speak it without reaching into another.
+//! classes, percentile precision and random streams. It imports nothing of
+//! the crate, so every layer can speak it without reaching into another.
 
 mod error_class;
 pub mod ids;
