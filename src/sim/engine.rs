@@ -977,8 +977,8 @@ impl<'t, O: Observer> Engine<'t, O> {
         }
         let call = &topo.calls[call_id];
         if let Some(policy) = call.throttling {
-            let throttle =
-                &mut self.calls.throttles[(policy.first + self.ranks[a.instance]) as usize];
+            let index = (policy.first + self.rank(a.instance)) as usize;
+            let throttle = &mut self.calls.throttles[index];
             let p = throttle.rejection(self.now, policy.window, policy.k);
             throttle.note_request();
             if p > 0.0 {
@@ -1190,7 +1190,7 @@ impl<'t, O: Observer> Engine<'t, O> {
         if sent && call.breaker.is_some() {
             self.breaker_record(slot, call_id, true);
         }
-        if self.retry(slot, call_id, class) {
+        if self.retry(slot, call_id, class, sent) {
             return;
         }
         let kind = match call.fallback {
@@ -1224,8 +1224,10 @@ impl<'t, O: Observer> Engine<'t, O> {
     }
 
     /// Schedules another attempt of the failed call if its policy, its
-    /// budget and its quota allow one; returns whether it did.
-    fn retry(&mut self, slot: Slot, call_id: CallId, class: ErrorClass) -> bool {
+    /// budget and its quota allow one; returns whether it did. `sent`: the
+    /// failure came from the callee (only its answer carries a
+    /// retry-after; a call the caller refused itself has none).
+    fn retry(&mut self, slot: Slot, call_id: CallId, class: ErrorClass, sent: bool) -> bool {
         let call = &self.topo.calls[call_id];
         let Some(retry) = call.retry else {
             return false;
@@ -1261,6 +1263,7 @@ impl<'t, O: Observer> Engine<'t, O> {
             &mut self.streams.retry[call_id],
         );
         if class == ErrorClass::Throttled
+            && sent
             && retry.honor_retry_after
             && let Some(limit) = self.topo.services[call.to_service].rate_limit
         {
