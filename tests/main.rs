@@ -7,6 +7,7 @@
 mod accounting;
 mod analysis;
 mod architecture;
+mod caches;
 mod chain;
 mod cli;
 mod common;

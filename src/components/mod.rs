@@ -5,6 +5,7 @@
 pub mod arrivals;
 pub mod balancer;
 pub mod breaker;
+pub mod cache;
 pub mod instance;
 pub mod limiter;
 pub mod pool;

@@ -13,8 +13,8 @@ use crate::record::Tool;
 use crate::record::round;
 pub use crate::record::run::Manifest;
 use crate::record::run::{
-    ClientSummary, DatabaseSummary, EngineFigures, EntrySummary, Input, LatencyMs, MemoryLimit,
-    QueueSummary, ServiceSummary,
+    CacheSummary, ClientSummary, DatabaseSummary, EngineFigures, EntrySummary, Input, LatencyMs,
+    MemoryLimit, QueueSummary, ServiceSummary,
 };
 use crate::sim::RunSummary;
 use crate::sim::broker::QueueTotals;
@@ -188,6 +188,25 @@ pub fn manifest(
                         divergent_writes: *divergent,
                     },
                 )
+            })
+            .collect(),
+        caches: topology
+            .endpoints
+            .iter()
+            .zip(&summary.caches)
+            .filter(|(e, _)| e.keys.is_some())
+            .map(|(e, c)| {
+                let cache = CacheSummary {
+                    lookups: c.lookups,
+                    hits: c.hits,
+                    misses: c.misses,
+                    coalesced: c.coalesced,
+                    hit_ratio: (c.lookups > 0).then(|| c.hits as f64 / c.lookups as f64),
+                    evicted: c.evicted,
+                    expired: c.expired,
+                    flushed: c.flushed,
+                };
+                (e.full_name.clone(), cache)
             })
             .collect(),
         clients: topology

@@ -114,6 +114,11 @@ pub enum FaultAction {
         mean_interval: u64,
         mode: KillMode,
     },
+    /// Drop every key of a cache service's instances, or of the one named.
+    CacheFlush {
+        service: u32,
+        instance: Option<u32>,
+    },
 }
 
 impl FaultAction {
@@ -154,6 +159,7 @@ impl Fault {
         let service_of_endpoint = |e: &u32| topology.endpoints[*e as usize].service.0;
         let mut targets: Vec<u32> = match &self.action {
             FaultAction::Kill { service, .. }
+            | FaultAction::CacheFlush { service, .. }
             | FaultAction::Freeze { service, .. }
             | FaultAction::ChaosMonkey { service, .. } => vec![*service],
             FaultAction::ZoneOutage { zone } => topology
@@ -200,7 +206,7 @@ impl Fault {
     pub fn ends_at(&self) -> Option<u64> {
         match (&self.action, self.end) {
             (_, Some(end)) => Some(end),
-            (FaultAction::Kill { .. }, None) => Some(self.start),
+            (FaultAction::Kill { .. } | FaultAction::CacheFlush { .. }, None) => Some(self.start),
             (_, None) => None,
         }
     }
@@ -429,7 +435,35 @@ impl Resolver<'_> {
             FaultSpec::MemoryLeak(f) => self.memory_leak(&f.target, f.rate, f.per_request),
             FaultSpec::ReplicationLag(f) => self.replication_lag(&f.target, f.grow),
             FaultSpec::ChaosMonkey(f) => self.chaos_monkey(&f.target, f.mean_interval, f.mode),
+            FaultSpec::CacheFlush(f) => self.cache_flush(&f.target),
         }
+    }
+
+    /// A cache's keys dropped: the target must be a service with an
+    /// endpoint that keeps keys, or one of its instances.
+    fn cache_flush(&mut self, target: &str) -> Option<FaultAction> {
+        let (service, instance) = match self.resolve(target, false)? {
+            Resolved::Service(s) => (s, None),
+            Resolved::Instance(i) => (self.topology.instances[i as usize].service.0, Some(i)),
+            Resolved::Endpoint(_) => unreachable!("endpoints are not resolved here"),
+        };
+        let topology = self.topology;
+        let keyed = topology.services[service as usize]
+            .endpoints
+            .clone()
+            .any(|e| topology.endpoints[e as usize].keys.is_some());
+        if !keyed {
+            let name = &topology.services[service as usize].name;
+            self.blame(
+                "target",
+                (
+                    format!("`{name}` keeps no keys: a cache_flush needs a cache whose endpoint declares `keys`"),
+                    None,
+                ),
+            );
+            return None;
+        }
+        Some(FaultAction::CacheFlush { service, instance })
     }
 
     /// Service, named instance and count of a kill or a freeze; a bad count

@@ -33,6 +33,10 @@ pub struct Outcomes {
     pub retries: u64,
     /// Successes that went without some call's answer (a fallback).
     pub degraded: u64,
+    /// A cache endpoint with keys: lookups that found their key, and those
+    /// that did not (coalesced misses included).
+    pub hits: u64,
+    pub misses: u64,
 }
 
 impl Default for Outcomes {
@@ -55,6 +59,8 @@ impl Outcomes {
             waits: Waits::with_precision(precision),
             retries: 0,
             degraded: 0,
+            hits: 0,
+            misses: 0,
         }
     }
 
@@ -137,6 +143,8 @@ impl Outcomes {
         self.waits.add(&other.waits);
         self.retries += other.retries;
         self.degraded += other.degraded;
+        self.hits += other.hits;
+        self.misses += other.misses;
     }
 
     pub fn reset(&mut self) {
@@ -151,6 +159,8 @@ impl Outcomes {
         self.waits.reset();
         self.retries = 0;
         self.degraded = 0;
+        self.hits = 0;
+        self.misses = 0;
     }
 
     /// Latency of the successful requests.
@@ -457,6 +467,9 @@ pub struct Row {
     pub errors: [u64; ERROR_CLASSES],
     pub retries: u64,
     pub degraded: u64,
+    /// Cache lookups of a cache endpoint with keys (zero elsewhere).
+    pub hits: u64,
+    pub misses: u64,
     pub latency: LatencySummary,
     /// Requests that got a worker in the window, and how many of them
     /// waited for it (endpoint and service rows).
@@ -493,6 +506,8 @@ impl Row {
             errors: [0; ERROR_CLASSES],
             retries: 0,
             degraded: 0,
+            hits: 0,
+            misses: 0,
             latency: LatencySummary::default(),
             started: 0,
             waited: 0,
@@ -515,6 +530,8 @@ impl Row {
         self.errors = outcomes.errors;
         self.retries = outcomes.retries;
         self.degraded = outcomes.degraded;
+        self.hits = outcomes.hits;
+        self.misses = outcomes.misses;
         self.latency = outcomes.latency_summary();
         self.started = outcomes.waits.started();
         self.waited = outcomes.waits.waited();

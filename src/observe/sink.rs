@@ -38,6 +38,8 @@ pub const METRICS_COLUMNS: &[&str] = &[
     "err_throttled",
     "retries",
     "degraded",
+    "cache_hits",
+    "cache_misses",
     "availability",
     "latency_mean_ms",
     "latency_p50_ms",
@@ -131,6 +133,8 @@ impl<W: Write> MetricsCsv<W> {
         }
         self.number(format_args!("{}", row.retries))?;
         self.number(format_args!("{}", row.degraded))?;
+        self.number(format_args!("{}", row.hits))?;
+        self.number(format_args!("{}", row.misses))?;
         self.number(format_args!("{:.6}", row.availability()))?;
         for nanos in [
             l.mean,

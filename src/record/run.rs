@@ -43,6 +43,10 @@ pub struct Manifest {
     /// Per replicated database, over the whole run.
     #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
     pub databases: IndexMap<String, DatabaseSummary>,
+    /// Per cache endpoint with keys (`service.endpoint`): its lookups
+    /// after the warm-up.
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub caches: IndexMap<String, CacheSummary>,
     /// Per group of connected clients, over the whole run.
     #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
     pub clients: IndexMap<String, ClientSummary>,
@@ -191,6 +195,24 @@ pub struct DatabaseSummary {
     /// address (`writers: fixed_address`): split brain; they are discarded
     /// when it rejoins as a replica.
     pub divergent_writes: u64,
+}
+
+/// A cache endpoint with keys: what its lookups found, after the warm-up
+/// (evictions, expiries and flushed keys over the whole run).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct CacheSummary {
+    pub lookups: u64,
+    pub hits: u64,
+    /// Lookups that did not find their key fresh, coalesced ones included.
+    pub misses: u64,
+    /// Of the misses, those that waited for another caller's read of the
+    /// same key instead of reading the backend.
+    pub coalesced: u64,
+    /// hits / lookups; `null` without lookups.
+    pub hit_ratio: Option<f64>,
+    pub evicted: u64,
+    pub expired: u64,
+    pub flushed: u64,
 }
 
 fn two_digits() -> u8 {

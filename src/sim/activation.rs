@@ -177,6 +177,15 @@ impl Activation {
 }
 
 /// The slab of activations, with the counts a run reports.
+/// An activation's cache key: the key its current call to a cache asks
+/// for, and, after a miss, the store (plus one; 0: none) that its next
+/// call's answer fills.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(super) struct KeyRef {
+    pub(super) key: u32,
+    pub(super) fill: u32,
+}
+
 #[derive(Debug, Default)]
 pub(super) struct Activations {
     slab: Vec<Activation>,
@@ -185,6 +194,9 @@ pub(super) struct Activations {
     /// deadline passed down), kept beside the slab so that an activation
     /// stays one cache line; used only by models that pass deadlines.
     deadlines: Option<Vec<SimTime>>,
+    /// Per slot, for models with keyed caches: the key of its current call
+    /// to a cache, and the store a successful read after a miss fills.
+    keys: Option<Vec<KeyRef>>,
     /// Alive now.
     pub(super) live: u64,
     /// Most alive at once.
@@ -218,7 +230,31 @@ impl Activations {
             deadlines.resize(self.slab.len(), SimTime::NEVER);
             deadlines[slot.index()] = SimTime::NEVER;
         }
+        if let Some(keys) = &mut self.keys {
+            keys.resize(self.slab.len(), KeyRef::default());
+            keys[slot.index()] = KeyRef::default();
+        }
         slot
+    }
+
+    /// Keeps a key per activation from now on (a model with keyed caches).
+    pub(super) fn keep_keys(&mut self) {
+        self.keys = Some(Vec::new());
+    }
+
+    /// The activation's cache key and pending fill (none without keyed
+    /// caches).
+    #[inline]
+    pub(super) fn key(&self, slot: Slot) -> KeyRef {
+        match &self.keys {
+            Some(keys) => keys[slot.index()],
+            None => KeyRef::default(),
+        }
+    }
+
+    #[inline]
+    pub(super) fn key_mut(&mut self, slot: Slot) -> Option<&mut KeyRef> {
+        self.keys.as_mut().map(|keys| &mut keys[slot.index()])
     }
 
     /// Keeps a deadline per activation from now on (a model that passes

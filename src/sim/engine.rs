@@ -68,6 +68,8 @@ pub struct RunSummary {
     pub queues: Vec<super::broker::QueueTotals>,
     /// Per client group, its connections over the run.
     pub clients: Vec<super::clients::ClientTotals>,
+    /// Per endpoint, its cache lookups (endpoints without keys: zeros).
+    pub caches: Vec<super::caches::CacheTotals>,
     pub state_changes: u64,
     /// Set when the run was stopped by its budget before its end: every
     /// figure above covers only the time it ran.
@@ -222,6 +224,7 @@ pub struct Engine<'t, O: Observer> {
     /// Per service, its items if it is a queue.
     pub(super) brokers: Vec<super::broker::Broker>,
     pub(super) clients: Vec<super::clients::Client>,
+    pub(super) caches: super::caches::Caches,
     pub(super) scaling: Scaling,
     arrivals: Vec<ArrivalProcess>,
     pub(super) streams: Streams,
@@ -275,6 +278,7 @@ impl<'t, O: Observer> Engine<'t, O> {
                 super::clients::Client::default();
                 topo.client_groups.iter().map(|g| g.count as usize).sum()
             ],
+            caches: super::caches::Caches::new(topo, config.seed),
             scaling: Scaling {
                 busy: vec![Level::default(); services],
                 last_scaled: vec![None; services],
@@ -305,6 +309,9 @@ impl<'t, O: Observer> Engine<'t, O> {
             || self.topo.calls.iter().any(|c| c.propagate_deadline)
         {
             self.acts.keep_deadlines();
+        }
+        if self.caches.active {
+            self.acts.keep_keys();
         }
         for w in 0..self.topo.workloads.len() {
             self.schedule_arrival(WorkloadId(w as u32));
@@ -354,7 +361,7 @@ impl<'t, O: Observer> Engine<'t, O> {
     /// summary: every request that arrives after the warm-up is classified
     /// there once, by its arrival, however late it ends.
     #[inline]
-    fn measured(&self, arrived: SimTime) -> bool {
+    pub(super) fn measured(&self, arrived: SimTime) -> bool {
         arrived >= SimTime(self.config.warmup)
     }
 
@@ -407,6 +414,7 @@ impl<'t, O: Observer> Engine<'t, O> {
             divergent_writes: std::mem::take(&mut self.replicas.divergent_writes),
             queues: self.brokers.iter().map(|b| b.totals()).collect(),
             clients: self.meters.client_totals.clone(),
+            caches: self.caches.totals(),
             state_changes: self.record.state_changes,
             exhausted,
         }
@@ -542,6 +550,20 @@ impl<'t, O: Observer> Engine<'t, O> {
                 &mut self.streams.balancer[service_id],
             ),
         };
+        self.route_to(endpoint, picked, parent)
+    }
+
+    /// Delivers a new activation of `endpoint` to the instance picked for
+    /// it: fails at once when none was, and across a partition; otherwise
+    /// as `admit`.
+    #[inline(always)]
+    pub(super) fn route_to(
+        &mut self,
+        endpoint: EndpointId,
+        picked: Option<InstanceId>,
+        parent: Parent,
+    ) -> Result<Dispatched, ErrorClass> {
+        let topo = self.topo;
         let Some(instance) = picked else {
             self.meters.endpoint[endpoint].arrivals += 1;
             self.meters.endpoint[endpoint].record_error(ErrorClass::NoHealthyInstance);
@@ -931,6 +953,10 @@ impl<'t, O: Observer> Engine<'t, O> {
                     continue;
                 }
             }
+            if self.caches.active && !call.only_on_miss {
+                // Whatever missed is not read back by this call.
+                self.abandon_fill(slot);
+            }
             // A new call starts its retries afresh.
             self.acts[slot].attempt = 0;
             self.acts[slot].last_backoff = 0;
@@ -953,7 +979,7 @@ impl<'t, O: Observer> Engine<'t, O> {
 
     /// The instance's place among its service's instances.
     #[inline]
-    fn rank(&self, instance: InstanceId) -> u32 {
+    pub(super) fn rank(&self, instance: InstanceId) -> u32 {
         self.ranks[instance]
     }
 
@@ -1091,7 +1117,12 @@ impl<'t, O: Observer> Engine<'t, O> {
     /// caller's timer now (it was not started on the wire).
     fn transmit(&mut self, slot: Slot, call_id: CallId, epoch: u32, arm: bool) {
         let call = &self.topo.calls[call_id];
-        match self.dispatch(call.to, Parent::Call { slot, epoch }) {
+        let dispatched = if call.keyed {
+            self.dispatch_keyed(call.to, slot, epoch)
+        } else {
+            self.dispatch(call.to, Parent::Call { slot, epoch })
+        };
+        match dispatched {
             Ok(dispatched) => {
                 if arm && let Some(lane) = call.timeout_lane {
                     self.arm(lane, slot, epoch);
@@ -1118,7 +1149,7 @@ impl<'t, O: Observer> Engine<'t, O> {
     /// caller's instance thaws.
     // Forced inline: every answer to a call passes here, from `answer`.
     #[inline(always)]
-    fn deliver(&mut self, slot: Slot, epoch: u32, outcome: Outcome) {
+    pub(super) fn deliver(&mut self, slot: Slot, epoch: u32, outcome: Outcome) {
         let answer = Deferred::Answer {
             slot,
             epoch,
@@ -1163,6 +1194,9 @@ impl<'t, O: Observer> Engine<'t, O> {
                 if let Some(quota) = call.retry.and_then(|r| r.quota) {
                     self.refund_quota(slot, quota);
                 }
+                if self.caches.active && call.only_on_miss {
+                    self.fill(slot);
+                }
                 self.acts[slot].next_call += 1;
                 self.advance(slot);
             }
@@ -1192,6 +1226,9 @@ impl<'t, O: Observer> Engine<'t, O> {
         }
         if self.retry(slot, call_id, class, sent) {
             return;
+        }
+        if self.caches.active && call.only_on_miss {
+            self.abandon_fill(slot);
         }
         let kind = match call.fallback {
             Fallback::Fail => {
@@ -1443,6 +1480,9 @@ impl<'t, O: Observer> Engine<'t, O> {
             Outcome::Ok => self.meters.endpoint[a.endpoint].record_ok(self.now - a.arrived),
             Outcome::Err(class) => self.meters.endpoint[a.endpoint].record_error(class),
         }
+        if self.caches.active {
+            self.abandon_fill(slot);
+        }
         self.instance_ended(a.instance, outcome.err());
         self.acts.release(slot);
         self.release_worker(a.instance);
@@ -1465,6 +1505,9 @@ impl<'t, O: Observer> Engine<'t, O> {
             self.trace_end(slot, Outcome::Err(class));
         }
         self.meters.endpoint[a.endpoint].record_error(class);
+        if self.caches.active {
+            self.abandon_fill(slot);
+        }
         self.instance_ended(a.instance, Some(class));
         self.acts.release(slot);
         self.answer(&a, Ending::Reset(class));
@@ -1529,6 +1572,10 @@ impl<'t, O: Observer> Engine<'t, O> {
                     if let Some(hit_ratio) = self.topo.endpoints[a.endpoint].hit_ratio {
                         let draw: f64 = rand::RngExt::random(&mut self.streams.hits[a.endpoint]);
                         self.acts[slot].missed = draw >= hit_ratio;
+                    } else if let Some(keys) = self.topo.endpoints[a.endpoint].keys
+                        && self.cache_answered(slot, epoch, a.endpoint, a.instance, keys)
+                    {
+                        return;
                     }
                 }
                 self.deliver(slot, epoch, seen);

@@ -170,6 +170,15 @@ impl<O: Observer> Engine<'_, O> {
                 per_request,
             } => self.change_leak(instances, *rate, *per_request, true),
             FaultAction::ChaosMonkey { .. } => self.schedule_monkey(f),
+            FaultAction::CacheFlush { service, instance } => {
+                let targets = match instance {
+                    Some(i) => *i..*i + 1,
+                    None => self.topo.services[*service as usize].instances.clone(),
+                };
+                for i in targets {
+                    self.flush_caches(InstanceId(i));
+                }
+            }
             FaultAction::Latency { .. }
             | FaultAction::Errors { .. }
             | FaultAction::Partition { .. }
@@ -213,8 +222,8 @@ impl<O: Observer> Engine<'_, O> {
         self.faults.set(f, false);
         match &fault.action {
             // A kill is an instant; what brings the instance back is its
-            // restart policy.
-            FaultAction::Kill { .. } => {}
+            // restart policy; a flush too, after which reads refill it.
+            FaultAction::Kill { .. } | FaultAction::CacheFlush { .. } => {}
             FaultAction::ZoneOutage { zone } => {
                 for i in self.instances_in_zone(*zone) {
                     self.zone_up(i);
@@ -553,6 +562,8 @@ impl<O: Observer> Engine<'_, O> {
         self.state_change(StateChange::InstanceReady {
             instance: instance.0,
         });
+        // A new process: its caches are cold.
+        self.caches_reset(instance, true);
         self.primary_returned(instance);
         self.schedule_memory_check(instance);
     }
@@ -925,6 +936,10 @@ impl<O: Observer> Engine<'_, O> {
         state.frozen_until = None;
         state.deferred.clear();
         debug_assert_eq!(state.busy, 0, "an evicted instance holds no worker");
+        if reset {
+            // Callers waiting on its keys held a connection to it too.
+            self.caches_reset(instance, false);
+        }
     }
 
     /// Resets the connections that hung on an unreachable host.

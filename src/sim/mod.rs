@@ -5,6 +5,7 @@
 mod activation;
 mod active;
 pub mod broker;
+pub mod caches;
 pub mod clients;
 pub mod engine;
 pub mod event;

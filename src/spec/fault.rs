@@ -50,6 +50,11 @@ pub enum FaultSpec {
     ReplicationLag(ReplicationLag),
     /// Work times on the target are multiplied by `factor`.
     CpuStress(CpuStress),
+    /// Every key a cache with keys holds is dropped at once (a flush, a
+    /// deploy that empties it): lookups miss until the reads behind them
+    /// store the keys again. The target is the cache service or one of its
+    /// instances.
+    CacheFlush(CacheFlush),
 }
 
 /// What a fault does, spelled as the scenario's `kind` and as
@@ -67,6 +72,7 @@ pub enum FaultKind {
     MemoryLeak,
     ReplicationLag,
     ChaosMonkey,
+    CacheFlush,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
@@ -185,6 +191,13 @@ pub struct ReplicationLag {
 
 #[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+pub struct CacheFlush {
+    pub target: String,
+    pub at: Duration,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ChaosMonkey {
     pub target: String,
     pub mean_interval: Duration,
@@ -249,6 +262,7 @@ impl<'de> Deserialize<'de> for FaultSpec {
             FaultKind::MemoryLeak => FaultSpec::MemoryLeak(part(body)?),
             FaultKind::ReplicationLag => FaultSpec::ReplicationLag(part(body)?),
             FaultKind::ChaosMonkey => FaultSpec::ChaosMonkey(part(body)?),
+            FaultKind::CacheFlush => FaultSpec::CacheFlush(part(body)?),
         })
     }
 }
@@ -266,6 +280,7 @@ impl FaultSpec {
             FaultSpec::MemoryLeak(_) => FaultKind::MemoryLeak,
             FaultSpec::ReplicationLag(_) => FaultKind::ReplicationLag,
             FaultSpec::ChaosMonkey(_) => FaultKind::ChaosMonkey,
+            FaultSpec::CacheFlush(_) => FaultKind::CacheFlush,
         }
     }
 
@@ -281,6 +296,7 @@ impl FaultSpec {
             FaultSpec::MemoryLeak(f) => f.at,
             FaultSpec::ReplicationLag(f) => f.at,
             FaultSpec::ChaosMonkey(f) => f.at,
+            FaultSpec::CacheFlush(f) => f.at,
         }
     }
 
@@ -288,7 +304,7 @@ impl FaultSpec {
     /// instant).
     pub fn duration(&self) -> Option<Duration> {
         match self {
-            FaultSpec::InstanceKill(_) => None,
+            FaultSpec::InstanceKill(_) | FaultSpec::CacheFlush(_) => None,
             FaultSpec::InstanceFreeze(f) => Some(f.duration),
             FaultSpec::ZoneOutage(f) => f.duration,
             FaultSpec::Latency(f) => f.duration,
@@ -315,6 +331,7 @@ impl FaultKind {
             FaultKind::MemoryLeak => "memory_leak",
             FaultKind::ReplicationLag => "replication_lag",
             FaultKind::ChaosMonkey => "chaos_monkey",
+            FaultKind::CacheFlush => "cache_flush",
         }
     }
 }

@@ -487,6 +487,54 @@ pub struct EndpointSpec {
     /// misses, and a caller's calls marked `"when": "miss"` then run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hit_ratio: Option<f64>,
+    /// For a cache: the keys it holds, so that hits are an outcome rather
+    /// than a given share. Each call draws a key by popularity; the cache
+    /// answers a hit when its instance holds the key, and the caller's
+    /// `"when": "miss"` call that succeeds stores it (cache-aside). Instead
+    /// of `hit_ratio`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keys: Option<KeysSpec>,
+}
+
+/// A cache's key space and what each instance keeps of it.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct KeysSpec {
+    /// Distinct keys callers ask for (at most 10,000,000).
+    pub count: u32,
+    /// Zipf exponent of their popularity: the key of rank r is asked for
+    /// in proportion to 1 / r^zipf. 0 is uniform; web caches measure 0.6
+    /// to 1.0. Default 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub zipf: Option<f64>,
+    /// Keys one instance holds; storing one more evicts the least recently
+    /// used. Default: all of them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capacity: Option<u32>,
+    /// A stored key expires this long after it was stored. Default: never.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttl: Option<Duration>,
+    /// Request coalescing (single flight): a miss on a key whose read is
+    /// already under way waits for that read to store it, instead of
+    /// reading the backend again. What keeps a cold cache from becoming a
+    /// stampede.
+    #[serde(default)]
+    pub coalesce: bool,
+    /// `key` (default): each key lives on one instance, the key modulo the
+    /// instances (a sharded cache: memcached, Redis Cluster), and goes to
+    /// whichever instance the balancer picks while that one is down, cold;
+    /// `balancer`: the balancer picks as for any service, each instance
+    /// keeping its own copies (caches beside each replica).
+    #[serde(default)]
+    pub routing: KeyRouting,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum KeyRouting {
+    #[default]
+    Key,
+    Balancer,
 }
 
 /// When a call is made.

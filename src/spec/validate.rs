@@ -9,8 +9,9 @@
 //! checks first and reports both kinds together.
 
 use super::model::{
-    AutoscalingSpec, BreakerSpec, CallSpec, ClientsSpec, HealthCheckSpec, InstancesSpec, ModelSpec,
-    ReplicationSpec, RetrySpec, ServiceKind, ServiceSpec, WorkSpec, WorkloadSpec,
+    AutoscalingSpec, BreakerSpec, CallSpec, ClientsSpec, EndpointSpec, HealthCheckSpec,
+    InstancesSpec, KeysSpec, ModelSpec, ReplicationSpec, RetrySpec, ServiceKind, ServiceSpec,
+    WorkSpec, WorkloadSpec,
 };
 use super::scenario::ScenarioSpec;
 use crate::base::Precision;
@@ -426,11 +427,72 @@ fn check_endpoints(problems: &mut Vec<Problem>, path: &JsonPath, service: &Servi
                 format!("expected a share in [0, 1], found {h}"),
             ));
         }
+        if let Some(keys) = &endpoint.keys {
+            check_keys(problems, &endpoint_path, service, endpoint, keys);
+        }
         for (call_name, call) in &endpoint.calls {
             let call_path = endpoint_path.key("calls").key(call_name);
             check_name(problems, call_path.clone(), "call", call_name);
             check_call(problems, &call_path, call);
         }
+    }
+}
+
+/// Most keys a cache may declare: each instance keeps 20 bytes a key.
+const MAX_KEYS: u32 = 10_000_000;
+
+/// A cache's key space, on its own (what it costs over the instances is
+/// the topology's to bound, once autoscaling's spares are known).
+fn check_keys(
+    problems: &mut Vec<Problem>,
+    endpoint_path: &JsonPath,
+    service: &ServiceSpec,
+    endpoint: &EndpointSpec,
+    keys: &KeysSpec,
+) {
+    let path = endpoint_path.key("keys");
+    if service.kind != ServiceKind::Cache {
+        problems.push(Problem::new(
+            path.clone(),
+            "expected keys only on an endpoint of a service of kind `cache`",
+        ));
+    }
+    if endpoint.hit_ratio.is_some() {
+        problems.push(Problem::new(
+            endpoint_path.key("hit_ratio"),
+            "expected either `hit_ratio` or `keys`, not both: with keys, hits are an outcome",
+        ));
+    }
+    if !(1..=MAX_KEYS).contains(&keys.count) {
+        problems.push(Problem::new(
+            path.key("count"),
+            format!("expected 1 to {MAX_KEYS} keys, found {}", keys.count),
+        ));
+    }
+    if let Some(zipf) = keys.zipf
+        && !(0.0..=10.0).contains(&zipf)
+    {
+        problems.push(Problem::new(
+            path.key("zipf"),
+            format!("expected an exponent from 0 (uniform) to 10, found {zipf}"),
+        ));
+    }
+    if let Some(capacity) = keys.capacity
+        && !(1..=keys.count.max(1)).contains(&capacity)
+    {
+        problems.push(Problem::new(
+            path.key("capacity"),
+            format!(
+                "expected 1 to {} keys (the key count), found {capacity}",
+                keys.count
+            ),
+        ));
+    }
+    if keys.ttl.is_some_and(|t| t.0 == 0) {
+        problems.push(Problem::new(
+            path.key("ttl"),
+            "expected a positive duration",
+        ));
     }
 }
 

@@ -79,7 +79,7 @@ pub(super) fn compile(model: &ModelSpec) -> Result<Topology, Vec<Problem>> {
     let Builder {
         mut services,
         instances,
-        endpoints,
+        mut endpoints,
         mut calls,
         timer_lanes,
         pool_groups,
@@ -96,6 +96,9 @@ pub(super) fn compile(model: &ModelSpec) -> Result<Topology, Vec<Problem>> {
     share_pools(&mut calls, &endpoints, &pool_groups);
     number_breakers_and_budgets(&mut calls, &endpoints, &services);
     number_rate_limits(&mut services);
+    if let Err(problem) = number_key_stores(&mut endpoints, &mut calls, &services) {
+        return Err(vec![problem]);
+    }
     let pool_groups = number_pools(pool_groups, &services);
     Ok(Topology {
         name: model.name.clone(),
@@ -430,6 +433,16 @@ impl<'m> Builder<'m> {
             work: work_time(&spec.work),
             calls: first_call..self.calls.len() as u32,
             hit_ratio: spec.hit_ratio,
+            keys: spec.keys.as_ref().map(|k| Keys {
+                count: k.count,
+                zipf: k.zipf.unwrap_or(1.0),
+                capacity: k.capacity.unwrap_or(k.count),
+                ttl: k.ttl.map_or(u64::MAX, |t| t.0),
+                coalesce: k.coalesce,
+                by_key: k.routing == model::KeyRouting::Key,
+                // Numbered once every service's instances are known.
+                first: 0,
+            }),
             // Set with its service, below.
             contended: false,
             read: spec.access == Some(model::Access::Read),
@@ -498,6 +511,8 @@ impl<'m> Builder<'m> {
                 }),
             fallback,
             only_on_miss: spec.when == model::CallWhen::Miss,
+            // Set by `number_key_stores`, once every endpoint is known.
+            keyed: false,
             propagate_deadline: spec.propagate_deadline,
         });
         if let Some(pool) = &spec.pool {
@@ -899,6 +914,49 @@ fn number_rate_limits(services: &mut [Service]) {
             };
         }
     }
+}
+
+/// Most key slots all caches together may keep (a key's count times its
+/// service's instances, spares included): 20 bytes each, so 400 MB at most.
+const MAX_KEY_SLOTS: u64 = 20_000_000;
+
+/// Key stores are a flat array, one per instance of each cache endpoint
+/// with keys; calls to such an endpoint are marked keyed. Refuses a model
+/// whose stores would pass `MAX_KEY_SLOTS`.
+fn number_key_stores(
+    endpoints: &mut [Endpoint],
+    calls: &mut [Call],
+    services: &[Service],
+) -> Result<(), Problem> {
+    let mut first = 0;
+    let mut slots = 0u64;
+    for endpoint in endpoints.iter_mut() {
+        if let Some(keys) = &mut endpoint.keys {
+            let instances = services[endpoint.service].instances.len() as u32;
+            keys.first = first;
+            first += instances;
+            slots += u64::from(keys.count) * u64::from(instances);
+            if slots > MAX_KEY_SLOTS {
+                let service = &services[endpoint.service.index()].name;
+                return Err(Problem::new(
+                    JsonPath::root()
+                        .key("services")
+                        .key(service)
+                        .key("endpoints")
+                        .key(&endpoint.name)
+                        .key("keys")
+                        .key("count"),
+                    format!(
+                        "expected the caches' keys times their instances (spares included) to total at most {MAX_KEY_SLOTS}, found {slots} so far: each instance keeps 20 bytes a key"
+                    ),
+                ));
+            }
+        }
+    }
+    for call in calls {
+        call.keyed = endpoints[call.to.index()].keys.is_some();
+    }
+    Ok(())
 }
 
 /// Runtime pools too are a flat array, one per caller instance per group.

@@ -358,6 +358,8 @@ pub struct Endpoint {
     pub read: bool,
     /// A cache's share of hits; `None` for endpoints that always answer.
     pub hit_ratio: Option<f64>,
+    /// A cache's key space, whose hits are an outcome.
+    pub keys: Option<Keys>,
     /// Its service declares `contention`: the engine asks for the factor
     /// only then, from the endpoint it already holds.
     pub contended: bool,
@@ -379,9 +381,27 @@ pub struct Call {
     pub fallback: Fallback,
     /// Made only when the previous call missed.
     pub only_on_miss: bool,
+    /// Its callee keeps keys: the call asks for one, and may be routed by it.
+    pub keyed: bool,
     /// The callee's request carries the caller's deadline (and this call's
     /// timeout).
     pub propagate_deadline: bool,
+}
+
+/// A cache endpoint's keys: what each instance holds of them (ns).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Keys {
+    pub count: u32,
+    pub zipf: f64,
+    /// Keys one instance holds before it evicts the least recently used.
+    pub capacity: u32,
+    /// How long a stored key stays fresh; `u64::MAX` for ever.
+    pub ttl: u64,
+    pub coalesce: bool,
+    /// Each key lives on the instance of its rank `key % instances`.
+    pub by_key: bool,
+    /// Index of the endpoint's first store in the engine (one per instance).
+    pub first: u32,
 }
 
 /// A token bucket in front of a service (ns).
