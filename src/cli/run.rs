@@ -321,6 +321,7 @@ fn print_summary(plan: &Plan, result: &RunResult) {
         );
     }
     print_clients(m);
+    print_caches(m);
     print_queueing(m);
     if !result.analysis.faults.is_empty() {
         outln!();
@@ -377,5 +378,40 @@ fn print_queueing(m: &crate::record::run::Manifest) {
     outln!("{}", table.trim_fmt());
     outln!(
         "  requests that got a worker after the warm-up: the share that queued first, and their wait for it (zeros included); in system: queued + holding a worker, time-averaged and at most"
+    );
+}
+
+/// What each cache with keys found, after the warm-up.
+fn print_caches(m: &crate::record::run::Manifest) {
+    if m.caches.is_empty() {
+        return;
+    }
+    outln!();
+    let mut table = crate::report::terminal::table(&[
+        "cache",
+        "lookups",
+        "hit ratio",
+        "misses",
+        "coalesced",
+        "evicted",
+        "expired",
+        "flushed",
+    ]);
+    for (name, c) in &m.caches {
+        table.add_row(vec![
+            name.clone(),
+            c.lookups.to_string(),
+            c.hit_ratio
+                .map_or("-".to_string(), |h| format!("{:.2}%", 100.0 * h)),
+            c.misses.to_string(),
+            c.coalesced.to_string(),
+            c.evicted.to_string(),
+            c.expired.to_string(),
+            c.flushed.to_string(),
+        ]);
+    }
+    outln!("{}", table.trim_fmt());
+    outln!(
+        "  cache lookups after the warm-up (coalesced: misses that waited for another caller's read of the key); evicted, expired and flushed keys over the whole run"
     );
 }

@@ -157,6 +157,8 @@ struct Story {
     /// What the entries table counts.
     entries_caption: String,
     clients: Vec<[String; 6]>,
+    /// Per cache endpoint with keys, its lookups.
+    caches: Vec<[String; 6]>,
     /// Per service that gave a worker to anything, its queueing.
     queueing: Vec<[String; 6]>,
     queueing_caption: String,
@@ -180,6 +182,7 @@ fn story(data: &RunData) -> Story {
         description: m.description.clone(),
         entries: entry_rows(m),
         clients: client_rows(m),
+        caches: cache_rows(m),
         entries_caption: format!(
             "Requests that arrived after the warm-up ({}–{} s), each counted once by how it ended{}; p50 and p99 of the successful ones, p99 all of every request (failures at the time they failed). {}",
             axis::trim_number(m.warmup_s),
@@ -234,6 +237,35 @@ const CLIENT_HEADER: [&str; 6] = [
     "reconnect attempts",
     "all reconnected",
 ];
+
+const CACHES_CAPTION: &str = "Cache lookups after the warm-up: hits found their key stored and fresh; misses did not (the read behind the cache followed), coalesced ones waited for another caller's read of the same key instead. Evicted, expired and flushed keys over the whole run.";
+
+const CACHE_HEADER: [&str; 6] = [
+    "cache",
+    "lookups",
+    "hit ratio",
+    "misses (coalesced)",
+    "evicted / expired",
+    "flushed",
+];
+
+/// One row per cache endpoint with keys, in `CACHE_HEADER`'s columns.
+fn cache_rows(m: &Manifest) -> Vec<[String; 6]> {
+    m.caches
+        .iter()
+        .map(|(name, c)| {
+            [
+                name.clone(),
+                c.lookups.to_string(),
+                c.hit_ratio
+                    .map_or("–".to_string(), |h| format!("{:.2} %", 100.0 * h)),
+                format!("{} ({})", c.misses, c.coalesced),
+                format!("{} / {}", c.evicted, c.expired),
+                c.flushed.to_string(),
+            ]
+        })
+        .collect()
+}
 
 /// One row per client group, in `CLIENT_HEADER`'s columns.
 fn client_rows(m: &Manifest) -> Vec<[String; 6]> {
@@ -545,6 +577,14 @@ fn html(data: &RunData, figures: &[Figure]) -> String {
             s.clients.iter().map(|r| r.as_slice()),
         );
     }
+    if !s.caches.is_empty() {
+        let _ = writeln!(out, "<h3>Caches</h3>\n<p>{}</p>", prose(CACHES_CAPTION));
+        html_table(
+            &mut out,
+            &CACHE_HEADER,
+            s.caches.iter().map(|r| r.as_slice()),
+        );
+    }
     if !s.queueing.is_empty() {
         let _ = writeln!(out, "<p>{}</p>", prose(&s.queueing_caption));
         html_table(
@@ -652,6 +692,14 @@ fn markdown(data: &RunData, figures: &[Figure]) -> String {
             &mut out,
             &CLIENT_HEADER,
             s.clients.iter().map(|r| r.as_slice()),
+        );
+    }
+    if !s.caches.is_empty() {
+        let _ = writeln!(out, "\n### Caches\n\n{CACHES_CAPTION}\n");
+        markdown_table(
+            &mut out,
+            &CACHE_HEADER,
+            s.caches.iter().map(|r| r.as_slice()),
         );
     }
     if !s.queueing.is_empty() {
