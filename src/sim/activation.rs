@@ -186,17 +186,29 @@ pub(super) struct KeyRef {
     pub(super) fill: u32,
 }
 
+/// What an activation carries beside the slab, in models that need it.
+#[derive(Clone, Copy, Debug)]
+struct Side {
+    deadline: SimTime,
+    key: KeyRef,
+}
+
+impl Side {
+    const NEW: Side = Side {
+        deadline: SimTime::NEVER,
+        key: KeyRef { key: 0, fill: 0 },
+    };
+}
+
 #[derive(Debug, Default)]
 pub(super) struct Activations {
     slab: Vec<Activation>,
     free: Vec<Slot>,
-    /// Per slot, when the request its activation works for expires (a
-    /// deadline passed down), kept beside the slab so that an activation
-    /// stays one cache line; used only by models that pass deadlines.
-    deadlines: Option<Vec<SimTime>>,
-    /// Per slot, for models with keyed caches: the key of its current call
-    /// to a cache, and the store a successful read after a miss fills.
-    keys: Option<Vec<KeyRef>>,
+    /// Per slot, what only some models need — the deadline of the request
+    /// its activation works for (a deadline passed down) and its cache key
+    /// — kept beside the slab so that an activation stays one cache line;
+    /// one table, so that a model with neither pays one branch.
+    side: Option<Vec<Side>>,
     /// Alive now.
     pub(super) live: u64,
     /// Most alive at once.
@@ -226,56 +238,47 @@ impl Activations {
                 Slot((self.slab.len() - 1) as u32)
             }
         };
-        if let Some(deadlines) = &mut self.deadlines {
-            deadlines.resize(self.slab.len(), SimTime::NEVER);
-            deadlines[slot.index()] = SimTime::NEVER;
-        }
-        if let Some(keys) = &mut self.keys {
-            keys.resize(self.slab.len(), KeyRef::default());
-            keys[slot.index()] = KeyRef::default();
+        if let Some(side) = &mut self.side {
+            side.resize(self.slab.len(), Side::NEW);
+            side[slot.index()] = Side::NEW;
         }
         slot
     }
 
-    /// Keeps a key per activation from now on (a model with keyed caches).
-    pub(super) fn keep_keys(&mut self) {
-        self.keys = Some(Vec::new());
+    /// Keeps a deadline and a cache key per activation from now on (a
+    /// model that passes deadlines down, or has caches with keys).
+    pub(super) fn keep_side(&mut self) {
+        self.side = Some(Vec::new());
     }
 
     /// The activation's cache key and pending fill (none without keyed
     /// caches).
     #[inline]
     pub(super) fn key(&self, slot: Slot) -> KeyRef {
-        match &self.keys {
-            Some(keys) => keys[slot.index()],
+        match &self.side {
+            Some(side) => side[slot.index()].key,
             None => KeyRef::default(),
         }
     }
 
     #[inline]
     pub(super) fn key_mut(&mut self, slot: Slot) -> Option<&mut KeyRef> {
-        self.keys.as_mut().map(|keys| &mut keys[slot.index()])
-    }
-
-    /// Keeps a deadline per activation from now on (a model that passes
-    /// deadlines down).
-    pub(super) fn keep_deadlines(&mut self) {
-        self.deadlines = Some(Vec::new());
+        self.side.as_mut().map(|side| &mut side[slot.index()].key)
     }
 
     /// When the request the activation works for expires; never without a
     /// deadline.
     #[inline(always)]
     pub(super) fn deadline(&self, slot: Slot) -> SimTime {
-        match &self.deadlines {
-            Some(deadlines) => deadlines[slot.index()],
+        match &self.side {
+            Some(side) => side[slot.index()].deadline,
             None => SimTime::NEVER,
         }
     }
 
     pub(super) fn set_deadline(&mut self, slot: Slot, deadline: SimTime) {
-        if let Some(deadlines) = &mut self.deadlines {
-            deadlines[slot.index()] = deadline;
+        if let Some(side) = &mut self.side {
+            side[slot.index()].deadline = deadline;
         }
     }
 

@@ -307,11 +307,9 @@ impl<'t, O: Observer> Engine<'t, O> {
     pub fn run(mut self) -> (RunSummary, O) {
         if self.topo.workloads.iter().any(|w| w.propagate_deadline)
             || self.topo.calls.iter().any(|c| c.propagate_deadline)
+            || self.caches.active
         {
-            self.acts.keep_deadlines();
-        }
-        if self.caches.active {
-            self.acts.keep_keys();
+            self.acts.keep_side();
         }
         for w in 0..self.topo.workloads.len() {
             self.schedule_arrival(WorkloadId(w as u32));
@@ -953,8 +951,8 @@ impl<'t, O: Observer> Engine<'t, O> {
                     continue;
                 }
             }
-            if self.caches.active && !call.only_on_miss {
-                // Whatever missed is not read back by this call.
+            if missed && !call.only_on_miss && self.caches.active {
+                // What missed is not read back by this call.
                 self.abandon_fill(slot);
             }
             // A new call starts its retries afresh.
@@ -1194,7 +1192,7 @@ impl<'t, O: Observer> Engine<'t, O> {
                 if let Some(quota) = call.retry.and_then(|r| r.quota) {
                     self.refund_quota(slot, quota);
                 }
-                if self.caches.active && call.only_on_miss {
+                if call.only_on_miss && self.caches.active {
                     self.fill(slot);
                 }
                 self.acts[slot].next_call += 1;
@@ -1227,7 +1225,7 @@ impl<'t, O: Observer> Engine<'t, O> {
         if self.retry(slot, call_id, class, sent) {
             return;
         }
-        if self.caches.active && call.only_on_miss {
+        if call.only_on_miss && self.caches.active {
             self.abandon_fill(slot);
         }
         let kind = match call.fallback {
