@@ -7,6 +7,7 @@ use std::path::PathBuf;
 
 use faultline::observe::metrics::Row;
 use faultline::sim::RunSummary;
+use faultline::sim::caches::CacheTotals;
 use faultline::spec::Source;
 use faultline::topology::{Component, Topology};
 
@@ -36,11 +37,16 @@ fn read_through(keys: &str, read: &str, rate: &str, cache_instances: u32) -> Str
     )
 }
 
-fn hit_ratio(t: &Topology, summary: &RunSummary) -> f64 {
+/// The lookups of the endpoint `cache.get`.
+fn lookups(t: &Topology, summary: &RunSummary) -> CacheTotals {
     let Component::Endpoint(e) = endpoint(t, "cache.get") else {
         unreachable!()
     };
-    let c = summary.caches[e as usize];
+    summary.caches[e as usize]
+}
+
+fn hit_ratio(t: &Topology, summary: &RunSummary) -> f64 {
+    let c = lookups(t, summary);
     assert_eq!(c.lookups, c.hits + c.misses);
     c.hits as f64 / c.lookups as f64
 }
@@ -196,10 +202,7 @@ fn coalescing_turns_a_hot_keys_expiry_into_one_read() {
         per_second(coalesced)
     );
     // The others waited and were answered with the stored key: none failed.
-    let Component::Endpoint(e) = endpoint(&t, "cache.get") else {
-        unreachable!()
-    };
-    let c = summary.caches[e as usize];
+    let c = lookups(&t, &summary);
     assert!(c.coalesced > 80 * 50, "{} coalesced", c.coalesced);
     assert_eq!(summary.entries[0].error_count(), 0);
 }
@@ -227,10 +230,7 @@ fn a_flush_empties_the_cache_and_its_misses_load_the_database() {
     assert!(before < 10 * 150, "{before} reads in the 10 s before");
     assert!(after > 400, "{after} reads in the second after");
     assert!(later < 10 * 200, "{later} reads in 80–90 s");
-    let Component::Endpoint(e) = endpoint(&t, "cache.get") else {
-        unreachable!()
-    };
-    let flushed = summary.caches[e as usize].flushed;
+    let flushed = lookups(&t, &summary).flushed;
     assert!((2000..=5000).contains(&flushed), "{flushed} keys flushed");
 }
 

@@ -193,14 +193,9 @@ impl<O: Observer> Engine<'_, O> {
     /// (if that process still runs), and the callers waiting for it are
     /// answered with a hit.
     pub(super) fn fill(&mut self, slot: Slot) {
-        let Some(r) = self.acts.key_mut(slot) else {
+        let Some((store, key)) = self.take_fill(slot) else {
             return;
         };
-        let (key, fill) = (r.key, std::mem::take(&mut r.fill));
-        if fill == 0 {
-            return;
-        }
-        let store = fill as usize - 1;
         let endpoint = self.caches.endpoint_of[store];
         let keys = self.topo.endpoints[endpoint]
             .keys
@@ -218,15 +213,31 @@ impl<O: Observer> Engine<'_, O> {
     /// skipped, or it ended): the first caller waiting for that key reads
     /// it instead; with none, nobody is reading it any more.
     pub(super) fn abandon_fill(&mut self, slot: Slot) {
-        let Some(r) = self.acts.key_mut(slot) else {
-            return;
-        };
-        let (key, fill) = (r.key, std::mem::take(&mut r.fill));
-        if fill == 0 {
-            return;
+        if let Some((store, key)) = self.take_fill(slot) {
+            self.release_waiters(store, key, false);
         }
-        let store = fill as usize - 1;
-        self.release_waiters(store, key, false);
+    }
+
+    /// The store the activation's read is to fill and the key, if any;
+    /// clears it.
+    fn take_fill(&mut self, slot: Slot) -> Option<(usize, u32)> {
+        let r = self.acts.key_mut(slot)?;
+        let fill = std::mem::take(&mut r.fill);
+        (fill != 0).then(|| (fill as usize - 1, r.key))
+    }
+
+    /// The stores of the instance, one per endpoint of its service that
+    /// keeps keys.
+    fn stores_of(&self, instance: InstanceId) -> Vec<(usize, EndpointId)> {
+        let service = &self.topo.services[self.topo.instances[instance].service];
+        service
+            .endpoints
+            .clone()
+            .filter_map(|e| {
+                let keys = self.topo.endpoints[e as usize].keys?;
+                Some((self.store_index(keys, instance), EndpointId(e)))
+            })
+            .collect()
     }
 
     /// Answers the callers waiting on `key` in `store`: all with a hit
@@ -268,14 +279,7 @@ impl<O: Observer> Engine<'_, O> {
         if !self.caches.active {
             return;
         }
-        let endpoints = self.topo.services[self.topo.instances[instance].service]
-            .endpoints
-            .clone();
-        for e in endpoints {
-            let Some(keys) = self.topo.endpoints[e as usize].keys else {
-                continue;
-            };
-            let store = self.store_index(keys, instance);
+        for (store, _) in self.stores_of(instance) {
             let waiting = std::mem::take(&mut self.caches.waiting[store]);
             for w in waiting {
                 if self.acts[w.slot].awaits(w.epoch) {
@@ -291,16 +295,9 @@ impl<O: Observer> Engine<'_, O> {
     /// A `cache_flush` fault: every key of the instance's stores dropped;
     /// reads under way still store theirs.
     pub(super) fn flush_caches(&mut self, instance: InstanceId) {
-        let endpoints = self.topo.services[self.topo.instances[instance].service]
-            .endpoints
-            .clone();
-        for e in endpoints {
-            let Some(keys) = self.topo.endpoints[e as usize].keys else {
-                continue;
-            };
-            let store = self.store_index(keys, instance);
+        for (store, endpoint) in self.stores_of(instance) {
             let dropped = self.caches.stores[store].flush();
-            self.caches.totals[e as usize].flushed += u64::from(dropped);
+            self.caches.totals[endpoint.index()].flushed += u64::from(dropped);
         }
     }
 }
