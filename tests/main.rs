@@ -24,6 +24,7 @@ mod record;
 mod replay;
 mod report;
 mod resilience;
+mod restarts;
 mod scenarios;
 mod starting;
 mod swarm;

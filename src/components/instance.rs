@@ -72,6 +72,8 @@ pub struct InstanceState {
     pub provisioned: bool,
     /// A new process is booting (down until it is ready, but on its way).
     pub booting: bool,
+    /// Stopping gracefully: out of its balancer, finishing what it holds.
+    pub draining: bool,
     /// Frozen (a GC pause, a hung host) until this virtual time.
     /// `None` when it runs.
     pub frozen_until: Option<SimTime>,
@@ -109,6 +111,7 @@ impl InstanceState {
             memory_check: 0,
             provisioned: true,
             booting: false,
+            draining: false,
             frozen_until: None,
             deferred: Vec::new(),
             saturated: false,

@@ -114,6 +114,12 @@ pub enum FaultAction {
         mean_interval: u64,
         mode: KillMode,
     },
+    /// Restart a service's instances `batch` at a time, `pause` (ns) apart.
+    RollingRestart {
+        service: u32,
+        batch: u32,
+        pause: u64,
+    },
     /// Drop every key of a cache service's instances, or of the one named.
     CacheFlush {
         service: u32,
@@ -160,6 +166,7 @@ impl Fault {
         let mut targets: Vec<u32> = match &self.action {
             FaultAction::Kill { service, .. }
             | FaultAction::CacheFlush { service, .. }
+            | FaultAction::RollingRestart { service, .. }
             | FaultAction::Freeze { service, .. }
             | FaultAction::ChaosMonkey { service, .. } => vec![*service],
             FaultAction::ZoneOutage { zone } => topology
@@ -206,7 +213,12 @@ impl Fault {
     pub fn ends_at(&self) -> Option<u64> {
         match (&self.action, self.end) {
             (_, Some(end)) => Some(end),
-            (FaultAction::Kill { .. } | FaultAction::CacheFlush { .. }, None) => Some(self.start),
+            (
+                FaultAction::Kill { .. }
+                | FaultAction::CacheFlush { .. }
+                | FaultAction::RollingRestart { .. },
+                None,
+            ) => Some(self.start),
             (_, None) => None,
         }
     }
@@ -436,7 +448,40 @@ impl Resolver<'_> {
             FaultSpec::ReplicationLag(f) => self.replication_lag(&f.target, f.grow),
             FaultSpec::ChaosMonkey(f) => self.chaos_monkey(&f.target, f.mean_interval, f.mode),
             FaultSpec::CacheFlush(f) => self.cache_flush(&f.target),
+            FaultSpec::RollingRestart(f) => self.rolling_restart(&f.target, f.batch, f.pause),
         }
+    }
+
+    /// A deploy's restarts: the target must be a service (all of whose
+    /// instances are restarted), the batch at least one.
+    fn rolling_restart(
+        &mut self,
+        target: &str,
+        batch: Option<u32>,
+        pause: Option<Duration>,
+    ) -> Option<FaultAction> {
+        let service = match self.resolve(target, false)? {
+            Resolved::Service(s) => s,
+            _ => {
+                self.blame(
+                    "target",
+                    (
+                        format!("`{target}` is an instance: a rolling restart restarts a service's instances in turn"),
+                        None,
+                    ),
+                );
+                return None;
+            }
+        };
+        if batch == Some(0) {
+            self.complain("batch", "expected at least one instance at a time");
+            return None;
+        }
+        Some(FaultAction::RollingRestart {
+            service,
+            batch: batch.unwrap_or(1),
+            pause: pause.map_or(0, |p| p.0),
+        })
     }
 
     /// A cache's keys dropped: the target must be a service with an

@@ -53,6 +53,21 @@ pub enum StateChange {
     InstanceReady {
         instance: u32,
     },
+    /// A graceful stop began: out of its balancer, the instance finishes
+    /// what it holds. `fault`: the rolling restart that stops it; `None`:
+    /// its memory reached the restart threshold.
+    InstanceDraining {
+        instance: u32,
+        fault: Option<u32>,
+    },
+    /// A graceful stop ended (`drained`: after draining; otherwise abruptly,
+    /// the service having no `drain`): `reset` requests it still held were
+    /// reset, and a new process boots.
+    InstanceStopped {
+        instance: u32,
+        drained: bool,
+        reset: u32,
+    },
     /// Health checks failed enough times: the balancer stopped routing to it.
     Ejected {
         instance: u32,
@@ -151,6 +166,8 @@ impl StateChange {
             StateChange::InstanceReachable { .. } => "instance_reachable",
             StateChange::InstanceRestarting { .. } => "instance_restarting",
             StateChange::InstanceReady { .. } => "instance_ready",
+            StateChange::InstanceDraining { .. } => "instance_draining",
+            StateChange::InstanceStopped { .. } => "instance_stopped",
             StateChange::Ejected { .. } => "ejected",
             StateChange::Readmitted { .. } => "readmitted",
             StateChange::ScaledOut { .. } => "scaled_out",
@@ -200,6 +217,18 @@ impl StateChange {
             StateChange::InstanceReachable { instance } => [9, instance as u64],
             StateChange::InstanceRestarting { instance } => [10, instance as u64],
             StateChange::InstanceReady { instance } => [11, instance as u64],
+            StateChange::InstanceDraining { instance, fault } => [
+                29,
+                (fault.map_or(0, |f| f as u64 + 1)) << 32 | instance as u64,
+            ],
+            StateChange::InstanceStopped {
+                instance,
+                drained,
+                reset,
+            } => [
+                30 | (drained as u64) << 8,
+                (reset as u64) << 32 | instance as u64,
+            ],
             StateChange::Ejected { instance } => [12, instance as u64],
             StateChange::Readmitted { instance } => [13, instance as u64],
             StateChange::MemoryAlert { instance, percent } => {

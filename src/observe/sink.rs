@@ -228,6 +228,8 @@ fn subject<'a>(
         | StateChange::InstanceReachable { instance: i }
         | StateChange::InstanceRestarting { instance: i }
         | StateChange::InstanceReady { instance: i }
+        | StateChange::InstanceDraining { instance: i, .. }
+        | StateChange::InstanceStopped { instance: i, .. }
         | StateChange::Ejected { instance: i }
         | StateChange::Readmitted { instance: i }
         | StateChange::InstanceFrozen { instance: i, .. }
@@ -291,6 +293,24 @@ fn cause(topology: &Topology, fault_names: &[String], change: StateChange) -> St
         StateChange::InstanceReachable { .. } => "zone back: hung connections reset".into(),
         StateChange::InstanceRestarting { .. } => "restart policy: new process booting".into(),
         StateChange::InstanceReady { .. } => "booted: accepting work".into(),
+        StateChange::InstanceDraining { fault: Some(f), .. } => format!(
+            "rolling restart (fault `{}`): out of the balancer, finishing what it holds",
+            fault(f)
+        ),
+        StateChange::InstanceDraining { fault: None, .. } => {
+            "memory reached the restart threshold: out of the balancer, finishing what it holds before a restart".into()
+        }
+        StateChange::InstanceStopped {
+            drained, reset, ..
+        } => format!(
+            "{}: {reset} request{} still held reset; a new process boots",
+            if drained {
+                "stopped after draining"
+            } else {
+                "stopped abruptly (no `drain`)"
+            },
+            if reset == 1 { "" } else { "s" }
+        ),
         StateChange::Ejected { .. } => {
             "health checks failed: the load balancer stopped routing to it".into()
         }

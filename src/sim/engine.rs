@@ -225,6 +225,8 @@ pub struct Engine<'t, O: Observer> {
     pub(super) brokers: Vec<super::broker::Broker>,
     pub(super) clients: Vec<super::clients::Client>,
     pub(super) caches: super::caches::Caches,
+    /// Per fault, its rolling restart under way.
+    pub(super) rolls: Vec<Option<super::drain::Roll>>,
     pub(super) scaling: Scaling,
     arrivals: Vec<ArrivalProcess>,
     pub(super) streams: Streams,
@@ -279,6 +281,7 @@ impl<'t, O: Observer> Engine<'t, O> {
                 topo.client_groups.iter().map(|g| g.count as usize).sum()
             ],
             caches: super::caches::Caches::new(topo, config.seed),
+            rolls: vec![None; faults.len()],
             scaling: Scaling {
                 busy: vec![Level::default(); services],
                 last_scaled: vec![None; services],
@@ -457,6 +460,11 @@ impl<'t, O: Observer> Engine<'t, O> {
             } => self.on_retire(instance, incarnation),
             Event::ClientRequest { client, session } => self.on_client_request(client, session),
             Event::MemoryCheck { instance, check } => self.on_memory_check(instance, check),
+            Event::DrainEnd {
+                instance,
+                incarnation,
+            } => self.on_drain_end(instance, incarnation),
+            Event::RollNext { fault } => self.on_roll_next(fault),
             Event::ProbeTimeout { instance, seq } => self.on_probe_timeout(instance, seq),
         }
     }
@@ -918,6 +926,7 @@ impl<'t, O: Observer> Engine<'t, O> {
                 instance: instance.0,
             });
         }
+        self.drained_if_idle(instance);
     }
 
     // ----- calls ----------------------------------------------------------

@@ -73,6 +73,14 @@ pub enum Event {
     Thaw { instance: InstanceId },
     /// A leaking instance's memory reaches its next alert or its limit.
     MemoryCheck { instance: InstanceId, check: u32 },
+    /// A draining instance's drain is over (its time is up, or it holds
+    /// nothing any more): it stops.
+    DrainEnd {
+        instance: InstanceId,
+        incarnation: u32,
+    },
+    /// A rolling restart's next batch is due.
+    RollNext { fault: FaultId },
 }
 
 impl Event {
@@ -120,6 +128,11 @@ impl Event {
                 incarnation,
             } => word(22, pair(incarnation, instance.0)),
             Event::Expire { slot, epoch } => word(23, ((epoch as u64) << 28) ^ slot.0 as u64),
+            Event::DrainEnd {
+                instance,
+                incarnation,
+            } => word(24, pair(incarnation, instance.0)),
+            Event::RollNext { fault } => word(25, fault.0 as u64),
         }
     }
 }
@@ -164,6 +177,11 @@ mod tests {
                 epoch: 0,
             },
             Event::MonkeyKill { fault: FaultId(0) },
+            Event::DrainEnd {
+                instance: InstanceId(0),
+                incarnation: 0,
+            },
+            Event::RollNext { fault: FaultId(0) },
             Event::Expire {
                 slot: Slot(0),
                 epoch: 0,

@@ -170,6 +170,11 @@ impl<O: Observer> Engine<'_, O> {
                 per_request,
             } => self.change_leak(instances, *rate, *per_request, true),
             FaultAction::ChaosMonkey { .. } => self.schedule_monkey(f),
+            FaultAction::RollingRestart {
+                service,
+                batch,
+                pause,
+            } => self.start_roll(f, ServiceId(*service), *batch, *pause),
             FaultAction::CacheFlush { service, instance } => {
                 let targets = match instance {
                     Some(i) => *i..*i + 1,
@@ -223,7 +228,9 @@ impl<O: Observer> Engine<'_, O> {
         match &fault.action {
             // A kill is an instant; what brings the instance back is its
             // restart policy; a flush too, after which reads refill it.
-            FaultAction::Kill { .. } | FaultAction::CacheFlush { .. } => {}
+            FaultAction::Kill { .. }
+            | FaultAction::CacheFlush { .. }
+            | FaultAction::RollingRestart { .. } => {}
             FaultAction::ZoneOutage { zone } => {
                 for i in self.instances_in_zone(*zone) {
                     self.zone_up(i);
@@ -317,7 +324,7 @@ impl<O: Observer> Engine<'_, O> {
     /// The instance just died or vanished: if it was a replicated database's
     /// primary, replication stops where each replica stood, and a failover
     /// begins if one is configured.
-    fn primary_check(&mut self, instance: InstanceId) {
+    pub(super) fn primary_check(&mut self, instance: InstanceId) {
         let service = self.topo.instances[instance].service;
         let Some(replication) = self.topo.services[service].replication else {
             return;
@@ -519,7 +526,7 @@ impl<O: Observer> Engine<'_, O> {
     }
 
     /// Starts the instance's process; it refuses connections until booted.
-    fn boot(&mut self, instance: InstanceId) {
+    pub(super) fn boot(&mut self, instance: InstanceId) {
         let boot = self
             .topo
             .service_of_instance(instance)
@@ -564,6 +571,13 @@ impl<O: Observer> Engine<'_, O> {
         });
         // A new process: its caches are cold.
         self.caches_reset(instance, true);
+        // Back in its balancer: at once without health checks (after a
+        // drain took it out), after passing them with.
+        let service = self.topo.service_of_instance(instance);
+        if service.health_check.is_none() && self.instances[instance].provisioned {
+            self.instances[instance].routable = true;
+            self.roll_progress(instance);
+        }
         self.primary_returned(instance);
         self.schedule_memory_check(instance);
     }
@@ -835,10 +849,13 @@ impl<O: Observer> Engine<'_, O> {
         let Some(memory) = &self.topo.service_of_instance(instance).memory else {
             return;
         };
-        let target = memory
-            .alerts
-            .get(fired)
-            .map_or(memory.limit as f64, |share| share * memory.limit as f64);
+        let mut share = memory.alerts.get(fired).copied().unwrap_or(1.0);
+        if let Some(at) = memory.restart_at
+            && !state.draining
+        {
+            share = share.min(at);
+        }
+        let target = share * memory.limit as f64;
         let gap = (target - self.memory_of(instance)).max(0.0);
         let at = self.now + (gap / rate).ceil() as u64;
         self.queue
@@ -879,6 +896,9 @@ impl<O: Observer> Engine<'_, O> {
             self.oom(instance);
             return true;
         }
+        if memory.restart_at.is_some_and(|at| share >= at) {
+            self.graceful_stop(instance, None);
+        }
         false
     }
 
@@ -900,7 +920,7 @@ impl<O: Observer> Engine<'_, O> {
     /// A dead process resets its connections: callers hear `refused` at
     /// once. A vanished host says nothing: its requests go to limbo and
     /// their callers wait for their own timeouts.
-    fn evict(&mut self, instance: InstanceId, reset: bool) {
+    pub(super) fn evict(&mut self, instance: InstanceId, reset: bool) {
         let victims = self.acts.busy_on(instance);
         // Cancel whatever each victim waits for before any caller hears of
         // it, so an answer to one victim cannot set another going again.
@@ -932,6 +952,7 @@ impl<O: Observer> Engine<'_, O> {
         let state = &mut self.instances[instance];
         state.queue.clear();
         state.saturated = false;
+        state.draining = false;
         // Whatever froze the old process does not hold the next one.
         state.frozen_until = None;
         state.deferred.clear();
@@ -1028,11 +1049,16 @@ impl<O: Observer> Engine<'_, O> {
             state.probing.successes += 1;
             state.probing.failures = 0;
             // A drained or spare instance is out of the fleet, healthy or not.
-            if !state.routable && state.provisioned && state.probing.successes >= hc.healthy_after {
+            if !state.routable
+                && state.provisioned
+                && !state.draining
+                && state.probing.successes >= hc.healthy_after
+            {
                 state.routable = true;
                 self.state_change(StateChange::Readmitted {
                     instance: instance.0,
                 });
+                self.roll_progress(instance);
             }
         } else {
             state.probing.failures += 1;

@@ -7,6 +7,7 @@ mod active;
 pub mod broker;
 pub mod caches;
 pub mod clients;
+mod drain;
 pub mod engine;
 pub mod event;
 mod lifecycle;

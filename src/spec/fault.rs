@@ -55,6 +55,13 @@ pub enum FaultSpec {
     /// store the keys again. The target is the cache service or one of its
     /// instances.
     CacheFlush(CacheFlush),
+    /// Restarts a service's instances a `batch` at a time, as a deploy
+    /// does: each is stopped gracefully (drained, with the service's
+    /// `drain`; abruptly without it) and a new process boots; the next batch
+    /// starts `pause` after the last one is ready and, with health checks,
+    /// readmitted. An instant fault, like a kill: what follows is the
+    /// service's own doing.
+    RollingRestart(RollingRestart),
 }
 
 /// What a fault does, spelled as the scenario's `kind` and as
@@ -73,6 +80,7 @@ pub enum FaultKind {
     ReplicationLag,
     ChaosMonkey,
     CacheFlush,
+    RollingRestart,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
@@ -191,6 +199,19 @@ pub struct ReplicationLag {
 
 #[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+pub struct RollingRestart {
+    pub target: String,
+    /// Instances restarted at once. Default 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch: Option<u32>,
+    /// Wait after a batch is back before the next starts. Default 0s.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pause: Option<Duration>,
+    pub at: Duration,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct CacheFlush {
     pub target: String,
     pub at: Duration,
@@ -263,6 +284,7 @@ impl<'de> Deserialize<'de> for FaultSpec {
             FaultKind::ReplicationLag => FaultSpec::ReplicationLag(part(body)?),
             FaultKind::ChaosMonkey => FaultSpec::ChaosMonkey(part(body)?),
             FaultKind::CacheFlush => FaultSpec::CacheFlush(part(body)?),
+            FaultKind::RollingRestart => FaultSpec::RollingRestart(part(body)?),
         })
     }
 }
@@ -281,6 +303,7 @@ impl FaultSpec {
             FaultSpec::ReplicationLag(_) => FaultKind::ReplicationLag,
             FaultSpec::ChaosMonkey(_) => FaultKind::ChaosMonkey,
             FaultSpec::CacheFlush(_) => FaultKind::CacheFlush,
+            FaultSpec::RollingRestart(_) => FaultKind::RollingRestart,
         }
     }
 
@@ -297,6 +320,7 @@ impl FaultSpec {
             FaultSpec::ReplicationLag(f) => f.at,
             FaultSpec::ChaosMonkey(f) => f.at,
             FaultSpec::CacheFlush(f) => f.at,
+            FaultSpec::RollingRestart(f) => f.at,
         }
     }
 
@@ -304,7 +328,9 @@ impl FaultSpec {
     /// instant).
     pub fn duration(&self) -> Option<Duration> {
         match self {
-            FaultSpec::InstanceKill(_) | FaultSpec::CacheFlush(_) => None,
+            FaultSpec::InstanceKill(_)
+            | FaultSpec::CacheFlush(_)
+            | FaultSpec::RollingRestart(_) => None,
             FaultSpec::InstanceFreeze(f) => Some(f.duration),
             FaultSpec::ZoneOutage(f) => f.duration,
             FaultSpec::Latency(f) => f.duration,
@@ -332,6 +358,7 @@ impl FaultKind {
             FaultKind::ReplicationLag => "replication_lag",
             FaultKind::ChaosMonkey => "chaos_monkey",
             FaultKind::CacheFlush => "cache_flush",
+            FaultKind::RollingRestart => "rolling_restart",
         }
     }
 }

@@ -138,6 +138,14 @@ pub struct ServiceSpec {
     /// instance stays dead.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub restart: Option<RestartSpec>,
+    /// A graceful stop (a rolling restart, a restart before OOM) drains:
+    /// the instance leaves its balancer at once and finishes what it holds
+    /// for up to this long, stopping as soon as it holds nothing; what it
+    /// still holds then is reset. Without it a graceful stop is abrupt: what
+    /// the instance holds is reset, and its balancer learns it is gone only
+    /// from health checks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drain: Option<Duration>,
     /// Memory of each instance: what a leak fills and an OOM kill ends.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub memory: Option<MemorySpec>,
@@ -342,6 +350,12 @@ pub struct MemorySpec {
     /// Shares of the limit at which an alert event fires, e.g. [0.75, 0.87].
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub alerts: Vec<f64>,
+    /// Restart before OOM: at this share of the limit the supervisor stops
+    /// the process gracefully (draining, with the service's `drain`) and
+    /// starts a new one, instead of letting the kernel kill it at the limit.
+    /// Needs `restart`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restart_at: Option<f64>,
 }
 
 /// Graceful degradation: reject new work with `shed` instead of dying.

@@ -280,6 +280,31 @@ fn check_memory_settings(problems: &mut Vec<Problem>, path: &JsonPath, service: 
         for (i, alert) in memory.alerts.iter().enumerate() {
             share(problems, memory_path.key("alerts").index(i), *alert);
         }
+        if let Some(at) = memory.restart_at {
+            if !(at > 0.0 && at < 1.0) {
+                problems.push(Problem::new(
+                    memory_path.key("restart_at"),
+                    format!("expected a share of the memory limit in (0, 1), found {at}: at 1 the OOM kill comes first"),
+                ));
+            }
+            if service.restart.is_none() {
+                problems.push(
+                    Problem::new(
+                        memory_path.key("restart_at"),
+                        "a restart before OOM needs the service's `restart` (its boot time)",
+                    )
+                    .with_suggestion(Some(
+                        "add {\"restart\": {\"delay\": \"0s\", \"boot\": ...}}".into(),
+                    )),
+                );
+            }
+        }
+    }
+    if service.drain.is_some_and(|d| d.0 == 0) {
+        problems.push(Problem::new(
+            path.key("drain"),
+            "expected a positive duration; leave `drain` out for an abrupt stop",
+        ));
     }
     let needs_memory = |problems: &mut Vec<Problem>, path: JsonPath| {
         if service.memory.is_none() {

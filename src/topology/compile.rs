@@ -277,6 +277,7 @@ impl<'m> Builder<'m> {
                 delay: r.delay.0,
                 boot: r.boot.0,
             }),
+            drain: spec.drain.map(|d| d.0),
             memory: spec.memory.as_ref().map(memory),
             shed_above_memory: spec.load_shedding.as_ref().and_then(|l| l.memory_above),
             shed_above_queue: spec.load_shedding.as_ref().and_then(|l| l.queue_above),
@@ -831,6 +832,7 @@ fn memory(m: &model::MemorySpec) -> Memory {
         limit: m.limit.0,
         per_request: m.per_request.map_or(0, |s| s.0),
         alerts,
+        restart_at: m.restart_at,
     }
 }
 

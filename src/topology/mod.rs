@@ -173,6 +173,8 @@ pub struct Service {
     pub endpoints: Range<u32>,
     pub health_check: Option<HealthCheck>,
     pub restart: Option<Restart>,
+    /// How long a graceful stop drains (ns); `None`: it is abrupt.
+    pub drain: Option<u64>,
     pub memory: Option<Memory>,
     /// Shed new work above this share of the memory limit.
     pub shed_above_memory: Option<f64>,
@@ -286,6 +288,8 @@ pub struct Memory {
     pub per_request: u64,
     /// Shares of the limit that raise an alert, ascending.
     pub alerts: Vec<f64>,
+    /// Share of the limit at which the process is restarted gracefully.
+    pub restart_at: Option<f64>,
 }
 
 /// Active health checking by a service's load balancer (durations in ns).
