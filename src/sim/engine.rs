@@ -799,6 +799,11 @@ impl<'t, O: Observer> Engine<'t, O> {
         if self.faults.slows(a.endpoint) {
             duration += self.faults.injected_latency(a.endpoint, a.instance);
         }
+        if let Some(after) = self.topo.endpoints[a.endpoint].abandon_after {
+            // Cancelled once its request expires: the work stops then.
+            let cut = self.acts.deadline(slot).ns().saturating_add(after);
+            duration = duration.min(cut.saturating_sub(self.now.ns()));
+        }
         self.queue.schedule_inline(
             self.now + duration,
             Event::WorkDone {
@@ -862,6 +867,14 @@ impl<'t, O: Observer> Engine<'t, O> {
         }
         if !self.held_by_freeze(slot, Hold::Event(Event::WorkDone { slot, epoch })) {
             self.acts[slot].epoch += 1;
+            let endpoint = self.acts[slot].endpoint;
+            if let Some(after) = self.topo.endpoints[endpoint].abandon_after
+                && self.now.ns() >= self.acts.deadline(slot).ns().saturating_add(after)
+            {
+                // Its work was cut short: the request was cancelled.
+                self.complete(slot, Outcome::Err(ErrorClass::Timeout));
+                return;
+            }
             self.advance(slot);
         }
     }
@@ -1142,6 +1155,22 @@ impl<'t, O: Observer> Engine<'t, O> {
                         .map_or(SimTime::NEVER, |t| self.acts[slot].call_sent + t);
                     let deadline = own.min(self.acts.deadline(slot));
                     self.acts.set_deadline(child, deadline);
+                    let c = self.acts[child];
+                    if c.phase == Phase::Working
+                        && deadline != SimTime::NEVER
+                        && let Some(after) = self.topo.endpoints[c.endpoint].abandon_after
+                    {
+                        // It started before it knew its deadline: its work
+                        // ends at the cut if that comes first (whichever
+                        // event is later finds the epoch moved on).
+                        self.queue.schedule(
+                            SimTime(deadline.ns().saturating_add(after)),
+                            Event::WorkDone {
+                                slot: child,
+                                epoch: c.epoch,
+                            },
+                        );
+                    }
                 }
             }
             Err(class) => {

@@ -138,6 +138,15 @@ pub struct ServiceSpec {
     /// instance stays dead.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub restart: Option<RestartSpec>,
+    /// Cancellation of work in progress: when the deadline of the request
+    /// an activation works for passes (a deadline passed down with
+    /// `propagate_deadline`), its own work stops this long after — the
+    /// time the code takes to notice its cancelled context and unwind — it
+    /// ends with `timeout`, and its worker takes the next request. Without
+    /// it, work runs to its end for nobody, and only the calls after it
+    /// are skipped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub abandon_expired_work: Option<Duration>,
     /// A graceful stop (a rolling restart, a restart before OOM) drains:
     /// the instance leaves its balancer at once and finishes what it holds
     /// for up to this long, stopping as soon as it holds nothing; what it

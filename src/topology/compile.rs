@@ -319,6 +319,7 @@ impl<'m> Builder<'m> {
         };
         for endpoint in &mut self.endpoints[service.endpoints.start as usize..] {
             endpoint.contended = service.contention.is_some();
+            endpoint.abandon_after = spec.abandon_expired_work.map(|d| d.0);
         }
         self.services.push(service);
     }
@@ -446,6 +447,7 @@ impl<'m> Builder<'m> {
             }),
             // Set with its service, below.
             contended: false,
+            abandon_after: None,
             read: spec.access == Some(model::Access::Read),
         });
     }

@@ -367,6 +367,9 @@ pub struct Endpoint {
     /// Its service declares `contention`: the engine asks for the factor
     /// only then, from the endpoint it already holds.
     pub contended: bool,
+    /// Its service abandons work whose deadline passed, this long (ns)
+    /// after it.
+    pub abandon_after: Option<u64>,
 }
 
 #[derive(Clone, Debug)]
