@@ -465,6 +465,7 @@ impl<'t, O: Observer> Engine<'t, O> {
                 incarnation,
             } => self.on_drain_end(instance, incarnation),
             Event::RollNext { fault } => self.on_roll_next(fault),
+            Event::WorkCut { slot, epoch } => self.on_work_cut(slot, epoch),
             Event::ProbeTimeout { instance, seq } => self.on_probe_timeout(instance, seq),
         }
     }
@@ -802,7 +803,14 @@ impl<'t, O: Observer> Engine<'t, O> {
         if let Some(after) = self.topo.endpoints[a.endpoint].abandon_after {
             // Cancelled once its request expires: the work stops then.
             let cut = self.acts.deadline(slot).ns().saturating_add(after);
-            duration = duration.min(cut.saturating_sub(self.now.ns()));
+            if cut < (self.now + duration).ns() {
+                let epoch = a.epoch;
+                self.queue.schedule(
+                    SimTime(cut.max(self.now.ns())),
+                    Event::WorkCut { slot, epoch },
+                );
+                return;
+            }
         }
         self.queue.schedule_inline(
             self.now + duration,
@@ -867,15 +875,18 @@ impl<'t, O: Observer> Engine<'t, O> {
         }
         if !self.held_by_freeze(slot, Hold::Event(Event::WorkDone { slot, epoch })) {
             self.acts[slot].epoch += 1;
-            let endpoint = self.acts[slot].endpoint;
-            if let Some(after) = self.topo.endpoints[endpoint].abandon_after
-                && self.now.ns() >= self.acts.deadline(slot).ns().saturating_add(after)
-            {
-                // Its work was cut short: the request was cancelled.
-                self.complete(slot, Outcome::Err(ErrorClass::Timeout));
-                return;
-            }
             self.advance(slot);
+        }
+    }
+
+    /// The activation's work stops unfinished: nobody waits for it.
+    fn on_work_cut(&mut self, slot: Slot, epoch: u32) {
+        if !self.acts[slot].awaits(epoch) {
+            return;
+        }
+        if !self.held_by_freeze(slot, Hold::Event(Event::WorkCut { slot, epoch })) {
+            self.acts[slot].epoch += 1;
+            self.complete(slot, Outcome::Err(ErrorClass::Timeout));
         }
     }
 
@@ -1165,7 +1176,7 @@ impl<'t, O: Observer> Engine<'t, O> {
                         // event is later finds the epoch moved on).
                         self.queue.schedule(
                             SimTime(deadline.ns().saturating_add(after)),
-                            Event::WorkDone {
+                            Event::WorkCut {
                                 slot: child,
                                 epoch: c.epoch,
                             },

@@ -13,6 +13,9 @@ pub enum Event {
     Arrival { workload: WorkloadId },
     /// An activation finished its own work.
     WorkDone { slot: Slot, epoch: u32 },
+    /// An activation's own work is cut short: its request's deadline
+    /// passed, and its service abandons expired work.
+    WorkCut { slot: Slot, epoch: u32 },
     /// The head of a timer lane is due.
     Timer { lane: u32 },
     /// A fault of the scenario begins.
@@ -133,6 +136,7 @@ impl Event {
                 incarnation,
             } => word(24, pair(incarnation, instance.0)),
             Event::RollNext { fault } => word(25, fault.0 as u64),
+            Event::WorkCut { slot, epoch } => word(26, ((epoch as u64) << 28) ^ slot.0 as u64),
         }
     }
 }
@@ -182,6 +186,10 @@ mod tests {
                 incarnation: 0,
             },
             Event::RollNext { fault: FaultId(0) },
+            Event::WorkCut {
+                slot: Slot(0),
+                epoch: 0,
+            },
             Event::Expire {
                 slot: Slot(0),
                 epoch: 0,
