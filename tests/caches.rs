@@ -342,3 +342,38 @@ fn keys_are_checked_where_they_are_written() {
         problems(&huge)
     );
 }
+
+#[test]
+fn a_sharding_client_goes_around_the_caches_load_balancer() {
+    // Routed by key, calls reach the shard directly (as a memcached client
+    // does) and keep hitting while the cache's balancer is down; routed by
+    // the balancer, every lookup fails and the reads behind it go on.
+    let outage = r#"{ "lb": { "kind": "load_balancer_outage", "target": "cache", "mode": "refuse", "at": "30s", "for": "10s" } }"#;
+    let hits_during = |routing: &str| {
+        let model = read_through(
+            &format!(r#"{{ "count": 100, "routing": "{routing}" }}"#),
+            r#"{ "constant": "1ms" }"#,
+            "500/s",
+            2,
+        )
+        .replace(
+            r#""cache": { "to": "cache.get", "timeout": "1s" }"#,
+            r#""cache": { "to": "cache.get", "timeout": "1s", "fallback": "degrade" }"#,
+        );
+        let (t, summary, rec) = run_with_faults(&model, outage, 2, 50, 5);
+        let cache = endpoint(&t, "cache.get");
+        let rows: Vec<&Row> = rec
+            .rows
+            .iter()
+            .filter(|r| {
+                r.component == cache
+                    && r.window_start >= 30 * SECOND
+                    && r.window_start < 40 * SECOND
+            })
+            .collect();
+        assert_eq!(summary.entries[0].error_count(), 0, "{routing}");
+        sum(&rows, |r| r.hits)
+    };
+    assert!(hits_during("key") > 10 * 450);
+    assert_eq!(hits_during("balancer"), 0);
+}

@@ -1570,3 +1570,57 @@ fn a_lossy_link_drops_its_share_of_calls_and_retries_win_them_back() {
         0.0
     );
 }
+
+/// front calls back (two instances behind a health-checked balancer) with
+/// a 500 ms timeout; back's balancer is down from 20 to 30 s.
+fn balancer_out(mode: &str) -> (Topology, RunSummary, Recorder) {
+    let model = r#"{
+        "name": "lb", "zones": ["z"],
+        "services": {
+            "front": { "workers": 500, "queue": 0,
+                "endpoints": { "e": { "work": { "constant": "1ms" },
+                    "calls": { "c": { "to": "back.e", "timeout": "500ms" } } } } },
+            "back": { "instances": { "per_zone": 2 }, "workers": 50,
+                "load_balancer": { "health_check": { "interval": "1s", "timeout": "200ms",
+                                   "unhealthy_after": 2, "healthy_after": 1 } },
+                "endpoints": { "e": { "work": { "constant": "5ms" } } } }
+        },
+        "workload": { "w": { "endpoint": "front.e", "rate": "100/s" } }
+    }"#;
+    let faults = format!(
+        r#"{{ "lb": {{ "kind": "load_balancer_outage", "target": "back", "mode": "{mode}", "at": "20s", "for": "10s" }} }}"#
+    );
+    run_with_faults(model, &faults, 7, 40, 5)
+}
+
+#[test]
+fn a_load_balancer_outage_stops_what_passes_through_it_and_nothing_else() {
+    for (mode, class) in [
+        ("drop", ErrorClass::Timeout),
+        ("refuse", ErrorClass::Refused),
+    ] {
+        let (t, summary, rec) = balancer_out(mode);
+        let back = service(&t, "back");
+        let during: u64 = rec
+            .rows
+            .iter()
+            .filter(|r| {
+                r.component == back && r.window_start >= 20 * SECOND && r.window_start < 30 * SECOND
+            })
+            .map(|r| r.arrivals)
+            .sum();
+        // Nothing reaches the instances, which are fine: no ejection, since
+        // the balancer's probes paused with it.
+        assert_eq!(during, 0, "{mode}");
+        assert!(
+            !rec.events.iter().any(|e| e.change.name() == "ejected"),
+            "{mode}"
+        );
+        // Every request of those ten seconds fails the way the mode says,
+        // and none before or after.
+        let entry = &summary.entries[0];
+        let failed = entry.errors[class as usize];
+        assert!((900..=1100).contains(&failed), "{mode}: {failed} failed");
+        assert_eq!(entry.error_count(), failed, "{mode}");
+    }
+}

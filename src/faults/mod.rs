@@ -114,6 +114,12 @@ pub enum FaultAction {
         mean_interval: u64,
         mode: KillMode,
     },
+    /// The service's load balancer is down: what passes through it is lost
+    /// or refused.
+    BalancerOutage {
+        service: u32,
+        mode: PartitionMode,
+    },
     /// Restart a service's instances `batch` at a time, `pause` (ns) apart.
     RollingRestart {
         service: u32,
@@ -167,6 +173,7 @@ impl Fault {
             FaultAction::Kill { service, .. }
             | FaultAction::CacheFlush { service, .. }
             | FaultAction::RollingRestart { service, .. }
+            | FaultAction::BalancerOutage { service, .. }
             | FaultAction::Freeze { service, .. }
             | FaultAction::ChaosMonkey { service, .. } => vec![*service],
             FaultAction::ZoneOutage { zone } => topology
@@ -449,6 +456,29 @@ impl Resolver<'_> {
             FaultSpec::ChaosMonkey(f) => self.chaos_monkey(&f.target, f.mean_interval, f.mode),
             FaultSpec::CacheFlush(f) => self.cache_flush(&f.target),
             FaultSpec::RollingRestart(f) => self.rolling_restart(&f.target, f.batch, f.pause),
+            FaultSpec::LoadBalancerOutage(f) => {
+                let service =
+                    self.service_only(&f.target, "a load balancer belongs to a service")?;
+                Some(FaultAction::BalancerOutage {
+                    service,
+                    mode: f.mode.into(),
+                })
+            }
+        }
+    }
+
+    /// A target that must name a service; `why` tells one naming an
+    /// instance or an endpoint what was expected.
+    fn service_only(&mut self, target: &str, why: &str) -> Option<u32> {
+        match self.resolve(target, false)? {
+            Resolved::Service(s) => Some(s),
+            _ => {
+                self.blame(
+                    "target",
+                    (format!("`{target}` is an instance: {why}"), None),
+                );
+                None
+            }
         }
     }
 
@@ -460,19 +490,10 @@ impl Resolver<'_> {
         batch: Option<u32>,
         pause: Option<Duration>,
     ) -> Option<FaultAction> {
-        let service = match self.resolve(target, false)? {
-            Resolved::Service(s) => s,
-            _ => {
-                self.blame(
-                    "target",
-                    (
-                        format!("`{target}` is an instance: a rolling restart restarts a service's instances in turn"),
-                        None,
-                    ),
-                );
-                return None;
-            }
-        };
+        let service = self.service_only(
+            target,
+            "a rolling restart restarts a service's instances in turn",
+        )?;
         if batch == Some(0) {
             self.complain("batch", "expected at least one instance at a time");
             return None;

@@ -24,6 +24,8 @@ pub(super) struct ActiveFaults<'t> {
     errors: Vec<Vec<FaultId>>,
     partitions: Vec<FaultId>,
     links: Vec<FaultId>,
+    /// Load balancer outages in force.
+    balancers: Vec<FaultId>,
     /// Per fault, whether its chaos monkey roams.
     monkeys: Vec<bool>,
 }
@@ -40,6 +42,7 @@ impl<'t> ActiveFaults<'t> {
             errors: vec![Vec::new(); endpoints],
             partitions: Vec::new(),
             links: Vec::new(),
+            balancers: Vec::new(),
             monkeys: vec![false; all.len()],
         }
     }
@@ -73,6 +76,7 @@ impl<'t> ActiveFaults<'t> {
             }
             FaultAction::Partition { .. } => toggle(&mut self.partitions),
             FaultAction::LinkLatency { .. } => toggle(&mut self.links),
+            FaultAction::BalancerOutage { .. } => toggle(&mut self.balancers),
             FaultAction::ChaosMonkey { .. } => self.monkeys[f] = on,
             _ => {}
         }
@@ -104,6 +108,21 @@ impl<'t> ActiveFaults<'t> {
     #[inline]
     pub(super) fn any_link(&self) -> bool {
         !self.links.is_empty()
+    }
+
+    #[inline]
+    pub(super) fn any_balancer_down(&self) -> bool {
+        !self.balancers.is_empty()
+    }
+
+    /// How the service's load balancer fails now, if it does.
+    pub(super) fn balancer_down(&self, service: ServiceId) -> Option<PartitionMode> {
+        self.balancers
+            .iter()
+            .find_map(|&f| match self.all[f].action {
+                FaultAction::BalancerOutage { service: s, mode } if s == service.0 => Some(mode),
+                _ => None,
+            })
     }
 
     /// Extra work time from the latency faults on an endpoint, for a

@@ -548,6 +548,15 @@ impl<'t, O: Observer> Engine<'t, O> {
         let topo = self.topo;
         let service_id = topo.endpoints[endpoint].service;
         let service = &topo.services[service_id];
+        if self.faults.any_balancer_down()
+            && let Some(mode) = self.faults.balancer_down(service_id)
+        {
+            // Its load balancer is down: the request gets no further.
+            return match mode {
+                PartitionMode::Drop => Ok(Dispatched::Lost),
+                PartitionMode::Refuse => Err(ErrorClass::Refused),
+            };
+        }
         let picked = match service.replication {
             Some(replication) => self.pick_replicated(endpoint, service_id, replication),
             None => self.balancers[service_id].pick(

@@ -184,9 +184,11 @@ impl<O: Observer> Engine<'_, O> {
                     self.flush_caches(InstanceId(i));
                 }
             }
+            // The request path and the probes ask about these.
             FaultAction::Latency { .. }
             | FaultAction::Errors { .. }
             | FaultAction::Partition { .. }
+            | FaultAction::BalancerOutage { .. }
             | FaultAction::LinkLatency { .. } => {}
         }
     }
@@ -272,6 +274,7 @@ impl<O: Observer> Engine<'_, O> {
             | FaultAction::Latency { .. }
             | FaultAction::Errors { .. }
             | FaultAction::Partition { .. }
+            | FaultAction::BalancerOutage { .. }
             | FaultAction::LinkLatency { .. } => {}
         }
     }
@@ -982,6 +985,16 @@ impl<O: Observer> Engine<'_, O> {
         if self.now + hc.interval < SimTime(self.config.duration) {
             self.queue
                 .schedule(self.now + hc.interval, Event::Probe { instance });
+        }
+        if self.faults.any_balancer_down()
+            && self
+                .faults
+                .balancer_down(topo.instances[instance].service)
+                .is_some()
+        {
+            // The balancer that probes is down: nothing is probed, and its
+            // view of the instances stays as it was.
+            return;
         }
         // A probe whose timeout falls at this very instant has failed, even
         // if its timeout event comes after this one in the queue.

@@ -62,6 +62,12 @@ pub enum FaultSpec {
     /// readmitted. An instant fault, like a kill: what follows is the
     /// service's own doing.
     RollingRestart(RollingRestart),
+    /// The target service's load balancer fails for the duration: calls
+    /// and connections through it are lost (`drop`: callers wait for their
+    /// timeouts) or refused, while its instances are fine; its health
+    /// checks pause. Calls routed by key to a cache's shard, as a sharding
+    /// client does, do not pass through it.
+    LoadBalancerOutage(LoadBalancerOutage),
 }
 
 /// What a fault does, spelled as the scenario's `kind` and as
@@ -81,6 +87,7 @@ pub enum FaultKind {
     ChaosMonkey,
     CacheFlush,
     RollingRestart,
+    LoadBalancerOutage,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
@@ -199,6 +206,17 @@ pub struct ReplicationLag {
 
 #[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+pub struct LoadBalancerOutage {
+    pub target: String,
+    #[serde(default)]
+    pub mode: PartitionMode,
+    pub at: Duration,
+    #[serde(rename = "for", default, skip_serializing_if = "Option::is_none")]
+    pub duration: Option<Duration>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct RollingRestart {
     pub target: String,
     /// Instances restarted at once. Default 1.
@@ -285,6 +303,7 @@ impl<'de> Deserialize<'de> for FaultSpec {
             FaultKind::ChaosMonkey => FaultSpec::ChaosMonkey(part(body)?),
             FaultKind::CacheFlush => FaultSpec::CacheFlush(part(body)?),
             FaultKind::RollingRestart => FaultSpec::RollingRestart(part(body)?),
+            FaultKind::LoadBalancerOutage => FaultSpec::LoadBalancerOutage(part(body)?),
         })
     }
 }
@@ -304,6 +323,7 @@ impl FaultSpec {
             FaultSpec::ChaosMonkey(_) => FaultKind::ChaosMonkey,
             FaultSpec::CacheFlush(_) => FaultKind::CacheFlush,
             FaultSpec::RollingRestart(_) => FaultKind::RollingRestart,
+            FaultSpec::LoadBalancerOutage(_) => FaultKind::LoadBalancerOutage,
         }
     }
 
@@ -321,6 +341,7 @@ impl FaultSpec {
             FaultSpec::ChaosMonkey(f) => f.at,
             FaultSpec::CacheFlush(f) => f.at,
             FaultSpec::RollingRestart(f) => f.at,
+            FaultSpec::LoadBalancerOutage(f) => f.at,
         }
     }
 
@@ -340,6 +361,7 @@ impl FaultSpec {
             FaultSpec::MemoryLeak(f) => f.duration,
             FaultSpec::ReplicationLag(f) => f.duration,
             FaultSpec::ChaosMonkey(f) => f.duration,
+            FaultSpec::LoadBalancerOutage(f) => f.duration,
         }
     }
 }
@@ -359,6 +381,7 @@ impl FaultKind {
             FaultKind::ChaosMonkey => "chaos_monkey",
             FaultKind::CacheFlush => "cache_flush",
             FaultKind::RollingRestart => "rolling_restart",
+            FaultKind::LoadBalancerOutage => "load_balancer_outage",
         }
     }
 }
