@@ -22,6 +22,7 @@ mod queueing;
 mod readme;
 mod record;
 mod replay;
+mod replicas;
 mod report;
 mod resilience;
 mod restarts;

@@ -178,14 +178,20 @@ pub fn manifest(
         databases: topology
             .services
             .iter()
-            .zip(summary.lost_writes.iter().zip(&summary.divergent_writes))
-            .filter(|(s, _)| s.replication.is_some())
-            .map(|(s, (lost, divergent))| {
+            .enumerate()
+            .filter(|(_, s)| s.replication.is_some())
+            .map(|(k, s)| {
+                let (reads, stale) = (summary.reads[k], summary.stale_reads[k]);
                 (
                     s.name.clone(),
                     DatabaseSummary {
-                        lost_writes: *lost,
-                        divergent_writes: *divergent,
+                        lost_writes: summary.lost_writes[k],
+                        divergent_writes: summary.divergent_writes[k],
+                        reads,
+                        stale_reads: stale,
+                        stale_read_share: (reads > 0).then(|| stale as f64 / reads as f64),
+                        lag_alerts: summary.lag_alerts[k],
+                        max_lag_s: summary.max_staleness[k] as f64 / 1e9,
                     },
                 )
             })

@@ -53,6 +53,16 @@ pub enum StateChange {
     InstanceReady {
         instance: u32,
     },
+    /// A replica's staleness was above its service's `lag_alert` at a
+    /// window's end (`lag_ms` then).
+    ReplicaLagging {
+        instance: u32,
+        lag_ms: u32,
+    },
+    /// A lagging replica's staleness is back below the alert.
+    ReplicaCaughtUp {
+        instance: u32,
+    },
     /// A graceful stop began: out of its balancer, the instance finishes
     /// what it holds. `fault`: the rolling restart that stops it; `None`:
     /// its memory reached the restart threshold.
@@ -167,6 +177,8 @@ impl StateChange {
             StateChange::InstanceRestarting { .. } => "instance_restarting",
             StateChange::InstanceReady { .. } => "instance_ready",
             StateChange::InstanceDraining { .. } => "instance_draining",
+            StateChange::ReplicaLagging { .. } => "replica_lagging",
+            StateChange::ReplicaCaughtUp { .. } => "replica_caught_up",
             StateChange::InstanceStopped { .. } => "instance_stopped",
             StateChange::Ejected { .. } => "ejected",
             StateChange::Readmitted { .. } => "readmitted",
@@ -217,6 +229,10 @@ impl StateChange {
             StateChange::InstanceReachable { instance } => [9, instance as u64],
             StateChange::InstanceRestarting { instance } => [10, instance as u64],
             StateChange::InstanceReady { instance } => [11, instance as u64],
+            StateChange::ReplicaLagging { instance, lag_ms } => {
+                [31, (lag_ms as u64) << 32 | instance as u64]
+            }
+            StateChange::ReplicaCaughtUp { instance } => [32, instance as u64],
             StateChange::InstanceDraining { instance, fault } => [
                 29,
                 (fault.map_or(0, |f| f as u64 + 1)) << 32 | instance as u64,

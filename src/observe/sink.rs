@@ -229,6 +229,8 @@ fn subject<'a>(
         | StateChange::InstanceRestarting { instance: i }
         | StateChange::InstanceReady { instance: i }
         | StateChange::InstanceDraining { instance: i, .. }
+        | StateChange::ReplicaLagging { instance: i, .. }
+        | StateChange::ReplicaCaughtUp { instance: i }
         | StateChange::InstanceStopped { instance: i, .. }
         | StateChange::Ejected { instance: i }
         | StateChange::Readmitted { instance: i }
@@ -293,6 +295,10 @@ fn cause(topology: &Topology, fault_names: &[String], change: StateChange) -> St
         StateChange::InstanceReachable { .. } => "zone back: hung connections reset".into(),
         StateChange::InstanceRestarting { .. } => "restart policy: new process booting".into(),
         StateChange::InstanceReady { .. } => "booted: accepting work".into(),
+        StateChange::ReplicaLagging { lag_ms, .. } => format!(
+            "replica {lag_ms} ms behind the primary's acknowledged writes: above its lag alert"
+        ),
+        StateChange::ReplicaCaughtUp { .. } => "replica back below its lag alert".into(),
         StateChange::InstanceDraining { fault: Some(f), .. } => format!(
             "rolling restart (fault `{}`): out of the balancer, finishing what it holds",
             fault(f)

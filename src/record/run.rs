@@ -195,6 +195,21 @@ pub struct DatabaseSummary {
     /// address (`writers: fixed_address`): split brain; they are discarded
     /// when it rejoins as a replica.
     pub divergent_writes: u64,
+    /// Reads answered; of them, those a replica answered without a write
+    /// the primary had acknowledged before (stale), and their share
+    /// (`null` without reads).
+    #[serde(default)]
+    pub reads: u64,
+    #[serde(default)]
+    pub stale_reads: u64,
+    #[serde(default)]
+    pub stale_read_share: Option<f64>,
+    /// Lag alerts raised (`replication.lag_alert`), and the largest replica
+    /// staleness seen at a metrics window's end (s).
+    #[serde(default)]
+    pub lag_alerts: u64,
+    #[serde(default)]
+    pub max_lag_s: f64,
 }
 
 /// A cache endpoint with keys: what its lookups found, after the warm-up

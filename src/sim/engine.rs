@@ -64,6 +64,13 @@ pub struct RunSummary {
     pub lost_writes: Vec<u64>,
     /// Per service, writes acknowledged by a deposed primary (split brain).
     pub divergent_writes: Vec<u64>,
+    /// Per service: reads answered, the stale ones (a replica had not
+    /// applied a write acknowledged before), lag alerts raised, and the
+    /// largest replica staleness seen at a window's end (ns).
+    pub reads: Vec<u64>,
+    pub stale_reads: Vec<u64>,
+    pub lag_alerts: Vec<u64>,
+    pub max_staleness: Vec<u64>,
     /// Per service, what went through it if it is a queue.
     pub queues: Vec<super::broker::QueueTotals>,
     /// Per client group, its connections over the run.
@@ -413,6 +420,10 @@ impl<'t, O: Observer> Engine<'t, O> {
             activations: self.acts.created,
             lost_writes: std::mem::take(&mut self.replicas.lost_writes),
             divergent_writes: std::mem::take(&mut self.replicas.divergent_writes),
+            reads: std::mem::take(&mut self.replicas.reads),
+            stale_reads: std::mem::take(&mut self.replicas.stale_reads),
+            lag_alerts: std::mem::take(&mut self.replicas.lag_alerts),
+            max_staleness: std::mem::take(&mut self.replicas.max_staleness),
             queues: self.brokers.iter().map(|b| b.totals()).collect(),
             clients: self.meters.client_totals.clone(),
             caches: self.caches.totals(),
@@ -1487,6 +1498,8 @@ impl<'t, O: Observer> Engine<'t, O> {
     /// may not have it yet.
     fn note_write(&mut self, service: ServiceId, endpoint: EndpointId) {
         if self.topo.endpoints[endpoint].read {
+            // The primary's reads are never stale.
+            self.replicas.reads[service] += 1;
             return;
         }
         let primary = self.replicas.primaries[service];
@@ -1497,6 +1510,7 @@ impl<'t, O: Observer> Engine<'t, O> {
             .filter(|i| Some(*i) != primary)
             .map(|i| self.lag_of(i))
             .fold(0.0, f64::max);
+        self.replicate(service);
         let writes = &mut self.replicas.recent_writes[service];
         writes.push_back(self.now);
         let now = self.now.ns() as f64;
@@ -1525,11 +1539,16 @@ impl<'t, O: Observer> Engine<'t, O> {
         if ok {
             if self.replicas.primaries[service] == Some(a.instance) {
                 self.note_write(service, a.endpoint);
-            } else if self.topo.services[service].replication.is_some()
-                && !self.topo.endpoints[a.endpoint].read
-            {
-                // A write that only a deposed primary took.
-                self.replicas.divergent_writes[service] += 1;
+            } else if self.topo.services[service].replication.is_some() {
+                if self.topo.endpoints[a.endpoint].read {
+                    self.replicas.reads[service] += 1;
+                    if self.staleness(a.instance) > 0 {
+                        self.replicas.stale_reads[service] += 1;
+                    }
+                } else {
+                    // A write that only a deposed primary took.
+                    self.replicas.divergent_writes[service] += 1;
+                }
             }
         }
         match outcome {

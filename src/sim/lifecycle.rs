@@ -50,6 +50,20 @@ pub(super) struct Replicas {
     pub(super) cursor: Vec<u32>,
     /// Per service, the failover under way, if any.
     pending: Vec<Option<Failover>>,
+    /// Per instance, as a replica with an apply rate: the writes it has not
+    /// applied yet, oldest first, as (acknowledged, applied) times; and
+    /// when its apply is next free.
+    applying: Vec<VecDeque<(SimTime, SimTime)>>,
+    apply_free: Vec<SimTime>,
+    /// Per instance, whether its lag alert is raised.
+    lagging: Vec<bool>,
+    /// Per service: reads answered, those a replica answered without a
+    /// write acknowledged before them (stale), lag alerts raised, and the
+    /// largest staleness seen at a window's end (ns).
+    pub(super) reads: Vec<u64>,
+    pub(super) stale_reads: Vec<u64>,
+    pub(super) lag_alerts: Vec<u64>,
+    pub(super) max_staleness: Vec<u64>,
 }
 
 /// A failover under way: the primary it replaces, when its loss counts as
@@ -59,6 +73,7 @@ pub(super) struct Replicas {
 #[derive(Clone, Copy, Debug)]
 struct Failover {
     lost: InstanceId,
+    lost_at: SimTime,
     detected: SimTime,
     promoted: SimTime,
     failed: bool,
@@ -79,6 +94,13 @@ impl Replicas {
             divergent_writes: vec![0; services],
             cursor: vec![0; services],
             pending: vec![None; services],
+            applying: vec![VecDeque::new(); topo.instances.len()],
+            apply_free: vec![SimTime::ZERO; topo.instances.len()],
+            lagging: vec![false; topo.instances.len()],
+            reads: vec![0; services],
+            stale_reads: vec![0; services],
+            lag_alerts: vec![0; services],
+            max_staleness: vec![0; services],
         }
     }
 }
@@ -295,6 +317,88 @@ impl<O: Observer> Engine<'_, O> {
 
     // ----- replication ----------------------------------------------------
 
+    /// A write the primary just acknowledged reaches each replica after
+    /// its lag; a replica with an apply rate queues it behind the writes
+    /// it has not applied yet.
+    pub(super) fn replicate(&mut self, service: ServiceId) {
+        let Some(interval) = self.topo.services[service]
+            .replication
+            .and_then(|r| r.apply_interval)
+        else {
+            return;
+        };
+        let primary = self.replicas.primaries[service];
+        for r in self.topo.services[service].instance_ids() {
+            if Some(r) == primary {
+                continue;
+            }
+            let received = self.now + self.lag_of(r).round() as u64;
+            let start = self.replicas.apply_free[r].max(received);
+            let applied = start + interval;
+            self.replicas.apply_free[r] = applied;
+            self.replicas.applying[r].push_back((self.now, applied));
+        }
+    }
+
+    /// How stale a replica is now (ns): the age of the oldest write the
+    /// primary acknowledged that it has not applied; 0 when it has them all.
+    pub(super) fn staleness(&mut self, replica: InstanceId) -> u64 {
+        let service = self.topo.instances[replica].service;
+        let Some(replication) = self.topo.services[service].replication else {
+            return 0;
+        };
+        let now = self.now;
+        if replication.apply_interval.is_some() {
+            let queue = &mut self.replicas.applying[replica];
+            while queue.front().is_some_and(|&(_, applied)| applied <= now) {
+                queue.pop_front();
+            }
+            return queue.front().map_or(0, |&(acked, _)| now - acked);
+        }
+        // Without an apply rate a write is applied as it arrives, `lag`
+        // after it was acknowledged.
+        let visible = now.ns() as f64 - self.lag_of(replica);
+        let writes = &self.replicas.recent_writes[service];
+        let first = writes.partition_point(|t| (t.ns() as f64) <= visible);
+        writes.get(first).map_or(0, |&t| now - t)
+    }
+
+    /// At a window's end, as monitoring samples it: each replica's
+    /// staleness against its service's lag alert, and the largest seen.
+    pub(super) fn check_replica_lags(&mut self) {
+        let topo = self.topo;
+        for (s, service) in topo.services.iter().enumerate() {
+            let Some(replication) = service.replication else {
+                continue;
+            };
+            let primary = self.replicas.primaries[s];
+            for r in service.instance_ids() {
+                if Some(r) == primary || self.instances[r].reachability() != Process::Running {
+                    continue;
+                }
+                let stale = self.staleness(r);
+                let max = &mut self.replicas.max_staleness[s];
+                *max = (*max).max(stale);
+                let Some(alert) = replication.lag_alert else {
+                    continue;
+                };
+                let lagging = stale > alert;
+                if lagging != self.replicas.lagging[r] {
+                    self.replicas.lagging[r] = lagging;
+                    if lagging {
+                        self.replicas.lag_alerts[s] += 1;
+                        self.state_change(StateChange::ReplicaLagging {
+                            instance: r.0,
+                            lag_ms: (stale / 1_000_000).min(u64::from(u32::MAX)) as u32,
+                        });
+                    } else {
+                        self.state_change(StateChange::ReplicaCaughtUp { instance: r.0 });
+                    }
+                }
+            }
+        }
+    }
+
     /// A replica's lag now (ns), never below the normal lag.
     pub(super) fn lag_of(&self, instance: InstanceId) -> f64 {
         let base = self
@@ -350,6 +454,7 @@ impl<O: Observer> Engine<'_, O> {
             let promoted = detected + failover.promotion;
             self.replicas.pending[service] = Some(Failover {
                 lost: instance,
+                lost_at: self.now,
                 detected,
                 promoted,
                 failed: false,
@@ -401,6 +506,15 @@ impl<O: Observer> Engine<'_, O> {
             // replica.
             .filter(|i| *i != failover.lost)
             .filter(|i| self.instances[*i].reachability() == Process::Running)
+            // Lag-aware: too far behind when the primary was lost.
+            .filter(|i| {
+                self.topo.services[service]
+                    .replication
+                    .and_then(|r| r.failover?.max_lag)
+                    .is_none_or(|max| {
+                        failover.lost_at.ns() as f64 - lags[*i].position <= max as f64
+                    })
+            })
             .max_by(|a, b| {
                 lags[*a]
                     .position

@@ -184,6 +184,7 @@ impl<O: Observer> Engine<'_, O> {
             self.close_instances(start, end);
         }
         self.observer.window(self.topo, &self.meters.rows);
+        self.check_replica_lags();
         self.meters.start = end;
         self.meters.next_end = end + self.config.window;
     }

@@ -307,6 +307,19 @@ pub struct ReplicationSpec {
     /// seconds of lag per second. Default 2.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub catch_up: Option<f64>,
+    /// Writes a replica applies per second, one after another, each from
+    /// when it arrives (`lag` after the primary acknowledged it). With it
+    /// the lag is an outcome: a write load above this rate makes replicas
+    /// fall behind, as a single-threaded apply does. Without it replicas
+    /// apply whatever arrives at once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub apply_rate: Option<Rate>,
+    /// A replica whose staleness (the age of the oldest write acknowledged
+    /// but not yet applied on it) is above this at the end of a metrics
+    /// window raises a `replica_lagging` event, and `replica_caught_up` once
+    /// it is back below.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lag_alert: Option<Duration>,
     /// Promotion of a replica when the primary dies. Without it, writes fail
     /// until the primary is back.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -324,6 +337,13 @@ pub struct FailoverSpec {
     /// promotion; `fixed_address` keeps writing to the old primary.
     #[serde(default)]
     pub writers: Writers,
+    /// Lag-aware promotion (Patroni's `maximum_lag_on_failover`): a
+    /// replica that had received less than this close to the primary's
+    /// last write when it was lost is not promoted; with none eligible the
+    /// failover fails, and writes wait for the primary rather than lose
+    /// what the replicas never had.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_lag: Option<Duration>,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]

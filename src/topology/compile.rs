@@ -726,10 +726,15 @@ impl<'m> Builder<'m> {
             primary,
             lag: r.lag.0,
             catch_up: r.catch_up.unwrap_or(2.0),
+            apply_interval: r
+                .apply_rate
+                .map(|rate| (1e9 / rate.per_second()).round().max(1.0) as u64),
+            lag_alert: r.lag_alert.map(|d| d.0),
             failover: r.failover.as_ref().map(|f| Failover {
                 detection: f.detection.0,
                 promotion: f.promotion.0,
                 follow: f.writers == model::Writers::ClusterEndpoint,
+                max_lag: f.max_lag.map(|d| d.0),
             }),
         }
     }

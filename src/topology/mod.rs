@@ -270,6 +270,10 @@ pub struct Replication {
     pub lag: u64,
     /// Lag shed per ns while catching up.
     pub catch_up: f64,
+    /// Time a replica takes to apply one write (ns); `None`: at once.
+    pub apply_interval: Option<u64>,
+    /// Staleness (ns) above which a replica raises an alert.
+    pub lag_alert: Option<u64>,
     pub failover: Option<Failover>,
 }
 
@@ -278,6 +282,9 @@ pub struct Failover {
     pub detection: u64,
     pub promotion: u64,
     pub follow: bool,
+    /// Replicas further behind (ns) when the primary was lost are not
+    /// promoted.
+    pub max_lag: Option<u64>,
 }
 
 /// Memory of each instance of a service, in bytes.
