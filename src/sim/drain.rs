@@ -98,13 +98,7 @@ impl<O: Observer> Engine<'_, O> {
             drained,
             reset,
         });
-        let state = &mut self.instances[instance];
-        state.incarnation += 1;
-        state.process = Process::Dead;
-        state.memory_check += 1;
-        self.evict(instance, true);
-        self.disconnect_clients(instance);
-        self.primary_check(instance);
+        self.end_process(instance);
         self.state_change(StateChange::InstanceRestarting {
             instance: instance.0,
         });

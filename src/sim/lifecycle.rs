@@ -431,7 +431,7 @@ impl<O: Observer> Engine<'_, O> {
     /// The instance just died or vanished: if it was a replicated database's
     /// primary, replication stops where each replica stood, and a failover
     /// begins if one is configured.
-    pub(super) fn primary_check(&mut self, instance: InstanceId) {
+    fn primary_check(&mut self, instance: InstanceId) {
         let service = self.topo.instances[instance].service;
         let Some(replication) = self.topo.services[service].replication else {
             return;
@@ -1023,6 +1023,13 @@ impl<O: Observer> Engine<'_, O> {
         self.state_change(StateChange::OomKilled {
             instance: instance.0,
         });
+        self.end_process(instance);
+        self.schedule_restart(instance);
+    }
+
+    /// The running process ends, resetting what it holds and every
+    /// connection to it (an OOM kill, the end of a graceful stop).
+    pub(super) fn end_process(&mut self, instance: InstanceId) {
         let state = &mut self.instances[instance];
         state.incarnation += 1;
         state.process = Process::Dead;
@@ -1030,14 +1037,13 @@ impl<O: Observer> Engine<'_, O> {
         self.evict(instance, true);
         self.disconnect_clients(instance);
         self.primary_check(instance);
-        self.schedule_restart(instance);
     }
 
     /// Ends everything in flight on an instance that just died or vanished.
     /// A dead process resets its connections: callers hear `refused` at
     /// once. A vanished host says nothing: its requests go to limbo and
     /// their callers wait for their own timeouts.
-    pub(super) fn evict(&mut self, instance: InstanceId, reset: bool) {
+    fn evict(&mut self, instance: InstanceId, reset: bool) {
         let victims = self.acts.busy_on(instance);
         // Cancel whatever each victim waits for before any caller hears of
         // it, so an answer to one victim cannot set another going again.
