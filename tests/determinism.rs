@@ -438,7 +438,7 @@ fn staging_directory_left_by_a_killed_run_is_swept_by_the_next_run() {
 /// reconnect storm's moved again when connected clients' lost connections
 /// and their complete reconnection became state changes: the same engine
 /// events, two more lines in its trace.)
-const SHIPPED_DIGESTS: [(&str, u64, &str, u64); 11] = [
+const SHIPPED_DIGESTS: [(&str, u64, &str, u64); 12] = [
     ("cache-stampede.json", 7, "0da237e8e08c7e79", 3_637_095),
     ("death-spiral.json", 19, "7111122b2dd5c93c", 220_947),
     ("kill-app-server.json", 7, "7b7247c327751391", 323_582),
@@ -447,6 +447,7 @@ const SHIPPED_DIGESTS: [(&str, u64, &str, u64); 11] = [
     ("reconnect-storm.json", 17, "14d083a65294f0fb", 242_228),
     ("replication-failover.json", 13, "a17b968d3029077d", 215_099),
     ("retry-storm.json", 3, "20dc8ee0cbae7bcc", 1_085_243),
+    ("rolling-deploy.json", 23, "083dae12f49b7aeb", 427_201),
     ("shop-steady.json", 42, "4134931822e78ba2", 741_619),
     ("slow-database.json", 42, "3adc4cfe356f531a", 212_172),
     ("zone-outage.json", 11, "74122495a1af8a55", 647_897),
