@@ -127,3 +127,32 @@ fn lag_aware_promotion_trades_lost_writes_for_a_write_outage() {
     let failed = |s: &RunSummary| s.entries[0].error_count();
     assert!(failed(&refused) > failed(&promoted) + 400);
 }
+
+#[test]
+fn the_run_records_and_reports_what_replicas_answered_stale() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = crate::common::repo().join("scenarios/replication-failover.json");
+    let out = crate::common::faultline_in(
+        dir.path(),
+        &["run", scenario.to_str().unwrap(), "--out", "out", "-q"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let run_dir = dir.path().join("out/replication-failover/baseline/seed-13");
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run_dir.join("run.json")).unwrap()).unwrap();
+    let db = &manifest["databases"]["orders-db"];
+    let (reads, stale) = (
+        db["reads"].as_u64().unwrap(),
+        db["stale_reads"].as_u64().unwrap(),
+    );
+    assert!(reads > 40_000 && stale > 0 && stale < reads, "{db}");
+    // The replica stalled for 30 s before the primary died.
+    assert!(db["max_lag_s"].as_f64().unwrap() > 29.0, "{db}");
+    let report = std::fs::read_to_string(run_dir.join("report.md")).unwrap();
+    assert!(
+        report.contains(&format!(
+            "Reads of orders-db answered stale by a replica (a write acknowledged before them not yet applied): {stale} of {reads}"
+        )),
+        "{report}"
+    );
+}

@@ -203,7 +203,10 @@ fn story(data: &RunData) -> Story {
         times: if faulted { times(a) } else { Vec::new() },
         impact: if faulted { impact_rows(a) } else { Vec::new() },
         impact_caption: impact_caption(data),
-        blast: blast_radius(a, faulted),
+        blast: blast_radius(a, faulted)
+            .into_iter()
+            .chain(replica_lines(m))
+            .collect(),
         chain,
     }
 }
@@ -476,6 +479,28 @@ fn blast_radius(a: &Analysis, faulted: bool) -> Vec<String> {
         ));
     }
     lines
+}
+
+/// Per replicated database that answered reads: how many a replica
+/// answered stale, and how far behind its replicas were seen.
+fn replica_lines(m: &Manifest) -> Vec<String> {
+    m.databases
+        .iter()
+        .filter(|(_, d)| d.reads > 0)
+        .map(|(name, d)| {
+            format!(
+                "Reads of {name} answered stale by a replica (a write acknowledged before them not yet applied): {} of {} ({:.2} %); replica lag at most {} s at a window's end{}",
+                d.stale_reads,
+                d.reads,
+                100.0 * d.stale_read_share.unwrap_or(0.0),
+                axis::trim_number((d.max_lag_s * 1000.0).round() / 1000.0),
+                match d.lag_alerts {
+                    0 => String::new(),
+                    n => format!("; lag alerts raised {n}"),
+                }
+            )
+        })
+        .collect()
 }
 
 /// An HTML table: the first column left-aligned (names), the rest numbers.
