@@ -161,15 +161,21 @@ fn routing_by_key_shares_the_capacity_that_routing_by_balancer_repeats() {
     assert!(sharded > copied + 0.05, "{sharded:.4} vs {copied:.4}");
 }
 
-fn db_reads(t: &Topology, rows: &[Row], from_s: u64, to_s: u64) -> u64 {
-    let db = endpoint(t, "db.read");
-    let rows: Vec<&Row> = rows
-        .iter()
+/// The rows of `component` whose windows start from `from_s` to before `to_s`.
+fn between(rows: &[Row], component: Component, from_s: u64, to_s: u64) -> Vec<&Row> {
+    rows.iter()
         .filter(|r| {
-            r.component == db && r.window_start >= from_s * SECOND && r.window_start < to_s * SECOND
+            r.component == component
+                && r.window_start >= from_s * SECOND
+                && r.window_start < to_s * SECOND
         })
-        .collect();
-    sum(&rows, |r| r.arrivals)
+        .collect()
+}
+
+fn db_reads(t: &Topology, rows: &[Row], from_s: u64, to_s: u64) -> u64 {
+    sum(&between(rows, endpoint(t, "db.read"), from_s, to_s), |r| {
+        r.arrivals
+    })
 }
 
 #[test]
@@ -255,15 +261,7 @@ fn a_restarted_cache_instance_comes_back_cold() {
     );
     let cache = endpoint(&t, "cache.get");
     let window = |from: u64, to: u64| {
-        let rows: Vec<&Row> = rec
-            .rows
-            .iter()
-            .filter(|r| {
-                r.component == cache
-                    && r.window_start >= from * SECOND
-                    && r.window_start < to * SECOND
-            })
-            .collect();
+        let rows = between(&rec.rows, cache, from, to);
         (
             sum(&rows, |r| r.hits) as f64,
             sum(&rows, |r| r.misses) as f64,
@@ -362,15 +360,7 @@ fn a_sharding_client_goes_around_the_caches_load_balancer() {
         );
         let (t, summary, rec) = run_with_faults(&model, outage, 2, 50, 5);
         let cache = endpoint(&t, "cache.get");
-        let rows: Vec<&Row> = rec
-            .rows
-            .iter()
-            .filter(|r| {
-                r.component == cache
-                    && r.window_start >= 30 * SECOND
-                    && r.window_start < 40 * SECOND
-            })
-            .collect();
+        let rows = between(&rec.rows, cache, 30, 40);
         assert_eq!(summary.entries[0].error_count(), 0, "{routing}");
         sum(&rows, |r| r.hits)
     };

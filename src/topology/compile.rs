@@ -926,7 +926,7 @@ fn number_rate_limits(services: &mut [Service]) {
 }
 
 /// Most key slots all caches together may keep (a key's count times its
-/// service's instances, spares included): 20 bytes each, so 400 MB at most.
+/// service's instances, spares included): 17 bytes each, so 340 MB at most.
 const MAX_KEY_SLOTS: u64 = 20_000_000;
 
 /// Key stores are a flat array, one per instance of each cache endpoint
@@ -956,7 +956,7 @@ fn number_key_stores(
                         .key("keys")
                         .key("count"),
                     format!(
-                        "expected the caches' keys times their instances (spares included) to total at most {MAX_KEY_SLOTS}, found {slots} so far: each instance keeps 20 bytes a key"
+                        "expected the caches' keys times their instances (spares included) to total at most {MAX_KEY_SLOTS}, found {slots} so far: each instance keeps 17 bytes a key"
                     ),
                 ));
             }
