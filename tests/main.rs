@@ -29,5 +29,6 @@ mod restarts;
 mod scenarios;
 mod starting;
 mod swarm;
+mod variants;
 mod verdicts;
 mod yaml;

@@ -92,6 +92,10 @@ pub struct VariantRef {
     pub name: String,
     /// SHA-256 of the patched model, as in a run's `run.json`.
     pub model_sha256: String,
+    /// The variant patches the hypotheses: its pass rate is of other
+    /// checks than the baseline's, and is not judged against it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub own_hypotheses: bool,
 }
 
 /// What a comparison is of: enough to tell whether two partial results
@@ -140,6 +144,7 @@ impl Inputs {
                 .map(|v| VariantRef {
                     name: v.experiment.variant.clone(),
                     model_sha256: super::model_sha256(v),
+                    own_hypotheses: hypotheses(v) != hypotheses(&variants[0]),
                 })
                 .collect(),
             seeds,
@@ -156,6 +161,11 @@ impl Inputs {
         let v = (k / self.seeds.count) as usize;
         (&self.variants[v].name, self.seeds.nth(k % self.seeds.count))
     }
+}
+
+/// A variant's hypotheses as written, to tell a variant that patches them.
+fn hypotheses(plan: &crate::plan::Plan) -> serde_json::Value {
+    serde_json::to_value(&plan.experiment.scenario.hypothesis).expect("specs serialise")
 }
 
 /// A scenario's minimum effect overrides in `compare.json`'s units.
@@ -234,8 +244,15 @@ pub fn aggregate(inputs: &Inputs, figures: &[RunFigures]) -> Comparison {
                         verdict::minimum_effect(metric, base_mean, &inputs.minimum_effect);
                     let minimum = minimum.map(|x| crate::record::round(x, m.decimals));
                     let difference = *diffs.get(metric);
+                    // Pass rates of different checks measure different bars.
+                    let comparable =
+                        !(metric == Metric::HypothesisPassRate && variant.own_hypotheses);
                     MetricVerdict {
-                        verdict: verdict::judge(metric, &difference, minimum),
+                        verdict: if comparable {
+                            verdict::judge(metric, &difference, minimum)
+                        } else {
+                            crate::record::compare::Judgement::NotApplicable
+                        },
                         difference,
                         minimum_effect: minimum,
                         minimum_effect_from: from,
@@ -249,6 +266,7 @@ pub fn aggregate(inputs: &Inputs, figures: &[RunFigures]) -> Comparison {
             VariantResult {
                 name: variant.name.clone(),
                 model_sha256: variant.model_sha256.clone(),
+                own_hypotheses: variant.own_hypotheses,
                 runs: runs.len(),
                 events: runs.iter().map(|r| r.events).sum(),
                 requests: runs.iter().map(|r| r.requests).sum(),
@@ -455,7 +473,11 @@ pub fn table(comparison: &Comparison) -> String {
             m.metastable_rate
                 .mean
                 .map_or("n/a".to_string(), |m| format!("{:.0} %", m * 100.0)),
-            pct(&m.hypothesis_pass_rate),
+            if v.own_hypotheses {
+                format!("{} *", pct(&m.hypothesis_pass_rate))
+            } else {
+                pct(&m.hypothesis_pass_rate)
+            },
         ];
         if reconnect {
             row.push(scaled(&m.reconnect_s, 1.0, 1));
@@ -465,6 +487,12 @@ pub fn table(comparison: &Comparison) -> String {
         table.add_row(row);
     }
     let _ = writeln!(out, "{}", table.trim_fmt());
+    if comparison.variants.iter().any(|v| v.own_hypotheses) {
+        let _ = writeln!(
+            out,
+            "* the variant patches the hypotheses: its pass rate is of its own checks, not judged against the baseline's"
+        );
+    }
     out
 }
 
@@ -588,6 +616,7 @@ mod tests {
                 .map(|n| VariantRef {
                     name: n.to_string(),
                     model_sha256: "0".into(),
+                    own_hypotheses: false,
                 })
                 .collect(),
             seeds: Seeds { first: 7, count },

@@ -350,6 +350,10 @@ impl Verdicts {
 pub struct VariantResult {
     pub name: String,
     pub model_sha256: String,
+    /// The variant patches the hypotheses: its hypothesis pass rate is of
+    /// its own checks, and its verdict on it `n/a`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub own_hypotheses: bool,
     pub runs: usize,
     pub events: u64,
     pub requests: u64,

@@ -605,7 +605,14 @@ fn rows(ranked: &[(&Rank, &VariantResult)]) -> Vec<Vec<String>> {
                 cell(v, Metric::P99Ms, 1.0, 1),
                 cell(v, Metric::RecoveryS, 1.0, 1),
                 cell(v, Metric::MetastableRate, 100.0, 0),
-                cell(v, Metric::HypothesisPassRate, 100.0, 0),
+                if v.own_hypotheses {
+                    format!(
+                        "{} (its own checks, not judged)",
+                        cell(v, Metric::HypothesisPassRate, 100.0, 0)
+                    )
+                } else {
+                    cell(v, Metric::HypothesisPassRate, 100.0, 0)
+                },
             ];
             if reconnect {
                 row.push(cell(v, Metric::ReconnectS, 1.0, 1));

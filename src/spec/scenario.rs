@@ -55,9 +55,10 @@ pub struct ScenarioSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub compare: Option<CompareSpec>,
     /// Designs to compare, keyed by name: each an RFC 7396 JSON merge patch
-    /// over the model (`null` removes a key). `baseline`, if present, is the
-    /// reference the others are compared with; without it, the model as
-    /// written is.
+    /// over the model (`null` removes a key), whose `faults` and
+    /// `hypothesis` keys patch the scenario's instead. `baseline`, if
+    /// present, is the reference the others are compared with; without it,
+    /// the model as written is.
     #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
     pub variants: IndexMap<String, serde_json::Map<String, serde_json::Value>>,
     /// Lint findings this experiment accepts, each with its reason.

@@ -1,12 +1,14 @@
-//! Variants: named RFC 7396 merge patches over the model. A patch is
-//! applied to the model's JSON and the result parsed as if it had been
-//! written by hand (and compiled by `plan`, as the model is); every problem
-//! is reported in the scenario file at `variants.<name>.…`, where the user
-//! wrote the patch.
+//! Variants: named RFC 7396 merge patches over the experiment. A patch's
+//! `faults` and `hypothesis` keys patch the scenario's (what is injected
+//! and what is checked: "kill one, then two", a fault's severity, a crash
+//! against a host loss); every other key patches the model. A patched
+//! file is parsed as if it had been written by hand (and compiled by
+//! `plan`, as the model is); every problem is reported in the scenario
+//! file at `variants.<name>.…`, where the user wrote the patch.
 
 use serde_json::{Map, Value};
 
-use super::{Experiment, ModelSpec, Source, deserialize};
+use super::{Experiment, ModelSpec, ScenarioSpec, Source, deserialize};
 use crate::error::closest;
 use crate::error::{Error, JsonPath, Problem, Result, Segment};
 
@@ -14,8 +16,26 @@ use crate::error::{Error, JsonPath, Problem, Result, Segment};
 /// model as written.
 pub const BASELINE: &str = "baseline";
 
-/// Model keys whose values are objects keyed by user-chosen names. A patch
-/// key missing there is a new entry, or a misspelt one; elsewhere serde's
+/// The scenario's keys a variant patches; the rest of a patch is the model's.
+const SCENARIO_KEYS: [&str; 2] = ["faults", "hypothesis"];
+
+/// Scenario keys that are settings of the whole comparison: one run
+/// length, one warm-up, one seed series for every variant, or the
+/// comparison would not be paired.
+const RUN_KEYS: [&str; 9] = [
+    "model",
+    "duration",
+    "warmup",
+    "seed",
+    "window",
+    "percentile_digits",
+    "analysis",
+    "compare",
+    "variants",
+];
+
+/// Keys whose values are objects keyed by user-chosen names. A patch key
+/// missing there is a new entry, or a misspelt one; elsewhere serde's
 /// unknown-field check catches misspellings after patching.
 fn is_keyed_collection(path: &[String]) -> bool {
     let p: Vec<&str> = path.iter().map(String::as_str).collect();
@@ -24,43 +44,56 @@ fn is_keyed_collection(path: &[String]) -> bool {
         ["services"]
             | ["workload"]
             | ["clients"]
+            | ["faults"]
+            | ["hypothesis"]
             | ["services", _, "endpoints"]
             | ["services", _, "endpoints", _, "calls"]
             | ["services", _, "instances", "placement"]
     )
 }
 
-/// Problems a patch has before it is applied: removing what is not there,
-/// or naming a service, endpoint or call that is not there when a close
-/// name is (a typo would otherwise add a half-specified entry).
-fn check_targets(patch: &Map<String, Value>, model: &Value, at: &mut Vec<String>) -> Vec<Problem> {
-    let mut problems = Vec::new();
-    let Some(model) = model.as_object() else {
-        return problems;
+/// What a patch says before it is applied: `problems`, removing what is
+/// not there; `suspects`, new entries named close to an existing one
+/// (`apl` beside `api`). A suspect is a typo only if the entry it adds is
+/// not whole on its own: a new call `writes` with its `to` beside `write`,
+/// or a placement in a declared zone `az-b` beside `az-a`, is a legitimate
+/// addition, while `{"apl": {"workers": 512}}` is a service without
+/// endpoints, the misspelt patch of `api`.
+#[derive(Default)]
+struct Targets {
+    problems: Vec<Problem>,
+    suspects: Vec<Problem>,
+}
+
+fn check_targets(
+    patch: &Map<String, Value>,
+    tree: &Value,
+    at: &mut Vec<String>,
+    found: &mut Targets,
+) {
+    let Some(tree) = tree.as_object() else {
+        return;
     };
     for (key, value) in patch {
         at.push(key.clone());
-        match model.get(key) {
+        match tree.get(key) {
             Some(existing) => {
                 if let Value::Object(inner) = value {
-                    problems.extend(check_targets(inner, existing, at));
+                    check_targets(inner, existing, at, found);
                 }
             }
             None => {
-                let suggestion = closest(key, model.keys().map(String::as_str))
+                let suggestion = closest(key, tree.keys().map(String::as_str))
                     .map(|name| format!("did you mean `{name}`?"));
                 let path = JsonPath(at.iter().cloned().map(Segment::Key).collect());
                 if value.is_null() {
-                    problems.push(
-                        Problem::new(
-                            path,
-                            format!("removes `{key}`, which the model does not have here"),
-                        )
-                        .with_suggestion(suggestion),
+                    found.problems.push(
+                        Problem::new(path, format!("removes `{key}`, which is not there"))
+                            .with_suggestion(suggestion),
                     );
                 } else if is_keyed_collection(&at[..at.len() - 1]) && suggestion.is_some() {
-                    problems.push(
-                        Problem::new(path, format!("the model has no `{key}` here"))
+                    found.suspects.push(
+                        Problem::new(path, format!("there is no `{key}` here"))
                             .with_suggestion(suggestion),
                     );
                 }
@@ -68,7 +101,91 @@ fn check_targets(patch: &Map<String, Value>, model: &Value, at: &mut Vec<String>
         }
         at.pop();
     }
-    problems
+}
+
+/// `patch` applied to `source`'s tree and the result parsed as `T`, or the
+/// problems of the patch at their paths in the patched file (the caller
+/// moves them under the variant): a problem inside a suspect entry is
+/// the suspect's typo; any other is said to come after patching.
+fn patched<T: serde::de::DeserializeOwned>(
+    source: &Source,
+    patch: &Map<String, Value>,
+) -> std::result::Result<T, Vec<Problem>> {
+    let mut tree: Value = source.tree().map_err(|e| {
+        vec![Problem::new(
+            JsonPath::root(),
+            format!("{} cannot be patched: {e}", source.path.display()),
+        )]
+    })?;
+    let mut targets = Targets::default();
+    check_targets(patch, &tree, &mut Vec::new(), &mut targets);
+    if !targets.problems.is_empty() {
+        return Err(targets.problems);
+    }
+    json_patch::merge(&mut tree, &Value::Object(patch.clone()));
+    // Written out as JSON, whatever the file was written in.
+    let text = Source {
+        path: source.path.with_extension("json"),
+        text: serde_json::to_string_pretty(&tree).expect("JSON values serialise"),
+    };
+    match deserialize(&text) {
+        Ok(parsed) => Ok(parsed),
+        Err(Error::Invalid { problems, .. }) => {
+            let mut out: Vec<Problem> = Vec::new();
+            for mut p in problems {
+                let suspect = targets
+                    .suspects
+                    .iter()
+                    .find(|s| p.path.0.starts_with(&s.path.0));
+                match suspect {
+                    Some(s) => {
+                        if !out.iter().any(|o| o.path == s.path) {
+                            out.push(s.clone());
+                        }
+                    }
+                    None => {
+                        p.message = format!("after patching, {}", p.message);
+                        p.position = None;
+                        out.push(p);
+                    }
+                }
+            }
+            Err(out)
+        }
+        Err(other) => Err(vec![Problem::new(JsonPath::root(), other.to_string())]),
+    }
+}
+
+/// A variant's patch as (the scenario's part, the model's part).
+type Parts = (Map<String, Value>, Map<String, Value>);
+
+/// A variant's patch split into the scenario's part and the model's, or
+/// the keys it may not patch.
+fn split(patch: &Map<String, Value>) -> std::result::Result<Parts, Vec<Problem>> {
+    let mut scenario = Map::new();
+    let mut model = Map::new();
+    let mut problems = Vec::new();
+    for (key, value) in patch {
+        if SCENARIO_KEYS.contains(&key.as_str()) {
+            scenario.insert(key.clone(), value.clone());
+        } else if RUN_KEYS.contains(&key.as_str()) {
+            problems.push(Problem::new(
+                JsonPath::root().key(key),
+                format!(
+                    "a variant patches the model, the faults and the hypotheses; `{key}` is a \
+                     setting of the whole comparison, the same for every variant (for a what-if \
+                     of one run, `faultline run --set {key}=…`)"
+                ),
+            ));
+        } else {
+            model.insert(key.clone(), value.clone());
+        }
+    }
+    if problems.is_empty() {
+        Ok((scenario, model))
+    } else {
+        Err(problems)
+    }
 }
 
 /// `problem` at a model path, moved under `variants.<name>` in the
@@ -88,48 +205,6 @@ pub fn at_variant(name: &str, problems: Vec<Problem>) -> Vec<Problem> {
         .into_iter()
         .map(|p| under_variant(name, p))
         .collect()
-}
-
-/// The model with variant `name`'s patch applied and parsed, or the
-/// problems of the patch, each at its path in the scenario file.
-fn patched_model(
-    experiment_model: &Source,
-    name: &str,
-    patch: &Map<String, Value>,
-) -> std::result::Result<ModelSpec, Vec<Problem>> {
-    let under = |problems: Vec<Problem>| at_variant(name, problems);
-    let mut model: Value = experiment_model.tree().map_err(|e| {
-        vec![Problem::new(
-            JsonPath::root().key("variants").key(name),
-            format!("the model file cannot be patched: {e}"),
-        )]
-    })?;
-    let problems = check_targets(patch, &model, &mut Vec::new());
-    if !problems.is_empty() {
-        return Err(under(problems));
-    }
-    json_patch::merge(&mut model, &Value::Object(patch.clone()));
-    // Written out as JSON, whatever the model was written in.
-    let patched = Source {
-        path: experiment_model.path.with_extension("json"),
-        text: serde_json::to_string_pretty(&model).expect("JSON values serialise"),
-    };
-    match deserialize(&patched) {
-        Ok(spec) => Ok(spec),
-        Err(Error::Invalid { problems, .. }) => Err(under(
-            problems
-                .into_iter()
-                .map(|mut p| {
-                    p.message = format!("after patching, {}", p.message);
-                    p
-                })
-                .collect(),
-        )),
-        Err(other) => Err(vec![Problem::new(
-            JsonPath::root().key("variants").key(name),
-            other.to_string(),
-        )]),
-    }
 }
 
 impl Experiment {
@@ -167,6 +242,7 @@ impl Experiment {
             }
             return Ok(Experiment {
                 model: super::parse_model(&self.model_source)?,
+                scenario: super::parse_scenario(&self.scenario_source)?,
                 variant: BASELINE.to_string(),
                 ..self.clone()
             });
@@ -194,9 +270,23 @@ impl Experiment {
                 .with_suggestion(suggestion),
             ]);
         };
-        let model = patched_model(&self.model_source, name, patch)?;
+        let under = |problems: Vec<Problem>| at_variant(name, problems);
+        let (scenario_part, model_part) = split(patch).map_err(under)?;
+        let model: ModelSpec = patched(&self.model_source, &model_part).map_err(under)?;
+        let scenario: ScenarioSpec = if scenario_part.is_empty() {
+            super::parse_scenario(&self.scenario_source)
+                .map_err(|e| vec![Problem::new(JsonPath::root(), e.to_string())])?
+        } else {
+            let parsed: ScenarioSpec =
+                patched(&self.scenario_source, &scenario_part).map_err(under)?;
+            let problems = super::validate::scenario(&parsed);
+            if !problems.is_empty() {
+                return Err(under(problems));
+            }
+            parsed
+        };
         Ok(Experiment {
-            scenario: self.scenario.clone(),
+            scenario,
             model,
             scenario_source: self.scenario_source.clone(),
             model_source: self.model_source.clone(),
