@@ -31,4 +31,5 @@ mod starting;
 mod swarm;
 mod variants;
 mod verdicts;
+mod whatif;
 mod yaml;

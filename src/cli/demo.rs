@@ -34,10 +34,10 @@ fn sources() -> (Source, Source) {
     (source(SCENARIO), source(MODEL))
 }
 
-/// The baseline's plan.
-pub(super) fn plan() -> crate::Result<Plan> {
+/// The baseline's plan, with what-if settings.
+pub(super) fn plan(sets: &[crate::spec::Setting]) -> crate::Result<Plan> {
     let (scenario, model) = sources();
-    Plan::from_texts(scenario, model)
+    Ok(Plan::all_from_texts(scenario, model, sets)?.swap_remove(0))
 }
 
 /// After the demo's run: the comparison of its variants, then where to look
@@ -52,7 +52,7 @@ pub(super) fn compare_mitigations(
     failed: bool,
 ) -> crate::Result<()> {
     let (scenario, model) = sources();
-    let variants = Plan::all_from_texts(scenario, model)?;
+    let variants = Plan::all_from_texts(scenario, model, &[])?;
     let seeds = Seeds {
         first: seed,
         count: SEEDS,

@@ -35,7 +35,7 @@ pub(super) fn run(args: Args) -> crate::Result<i32> {
         outln!("not replayed: the run cannot be remade from inputs that changed");
         return Ok(1);
     }
-    let plan = Plan::from_texts(scenario, model)?;
+    let plan = Plan::all_from_texts(scenario, model, &replay::settings(&recorded))?.swap_remove(0);
     let plan = replay::with_variant(plan, &recorded.variant, &args.run_dir)?;
     let plan = if recorded.per_instance {
         plan.with_per_instance()?

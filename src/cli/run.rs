@@ -27,6 +27,12 @@ pub(super) struct Args {
     /// recorded in run.json, so replay does the same.
     #[arg(long)]
     per_instance: bool,
+    /// A what-if: set the value at PATH (dotted, into the scenario for its
+    /// own keys such as `faults.…` or `duration`, else into the model) to
+    /// VALUE (JSON, or text such as `3m`); repeatable. Recorded in run.json,
+    /// and applied again by replay.
+    #[arg(long = "set", value_name = "PATH=VALUE", value_parser = crate::spec::Setting::parse)]
+    sets: Vec<crate::spec::Setting>,
     #[command(flatten)]
     budget: super::BudgetArgs,
 }
@@ -34,8 +40,8 @@ pub(super) struct Args {
 pub(super) fn run(args: Args) -> crate::Result<i32> {
     let is_demo = args.scenario.is_none();
     let plan = match &args.scenario {
-        Some(path) => Plan::load(path)?,
-        None => super::demo::plan()?,
+        Some(path) => Plan::load_all_with(path, &args.sets)?.swap_remove(0),
+        None => super::demo::plan(&args.sets)?,
     }
     .with_variant(&args.variant)?;
     let plan = if args.per_instance {

@@ -140,6 +140,7 @@ pub fn manifest(
         ),
         description: experiment.scenario.description.clone(),
         variant: experiment.variant.clone(),
+        set: experiment.sets.iter().map(|s| s.text.clone()).collect(),
         seed: config.seed,
         duration_s: config.duration as f64 / 1e9,
         warmup_s: config.warmup as f64 / 1e9,

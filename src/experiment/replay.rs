@@ -36,6 +36,9 @@ pub struct Recorded {
     pub scenario: RecordedInput,
     pub model: RecordedInput,
     pub variant: String,
+    /// What-if settings of the run (absent: none).
+    #[serde(default)]
+    pub set: Vec<String>,
     pub seed: u64,
     /// The run wrote per-instance rows (absent: it did not).
     #[serde(default)]
@@ -67,7 +70,17 @@ pub struct RecordedEngine {
 pub fn read_manifest(run_dir: &Path) -> Result<Recorded> {
     let source = Source::read(&run_dir.join("run.json"))?;
     let recorded: Recorded = spec::deserialize(&source)?;
-    let problems: Vec<Problem> = recorded
+    let mut problems: Vec<Problem> = recorded
+        .set
+        .iter()
+        .enumerate()
+        .filter_map(|(i, text)| {
+            spec::Setting::parse(text)
+                .err()
+                .map(|e| Problem::new(JsonPath::root().key("set").index(i), e))
+        })
+        .collect();
+    problems.extend(recorded
         .files
         .iter()
         .enumerate()
@@ -80,8 +93,7 @@ pub fn read_manifest(run_dir: &Path) -> Result<Recorded> {
                     spec::names::echo(file)
                 ),
             )
-        })
-        .collect();
+        }));
     if problems.is_empty() {
         Ok(recorded)
     } else {
@@ -155,6 +167,15 @@ pub fn read_inputs(
         read("scenario", &recorded.scenario)?,
         read("model", &recorded.model)?,
     ))
+}
+
+/// The what-if settings the run recorded (checked when it was read).
+pub fn settings(recorded: &Recorded) -> Vec<spec::Setting> {
+    recorded
+        .set
+        .iter()
+        .filter_map(|text| spec::Setting::parse(text).ok())
+        .collect()
 }
 
 /// The inputs whose bytes differ from what the run recorded.

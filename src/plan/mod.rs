@@ -16,7 +16,7 @@ use crate::base::Precision;
 use crate::error::{JsonPath, Problem, Result};
 use crate::faults::{self, Fault};
 use crate::spec::scenario::DEFAULT_WINDOW_NS;
-use crate::spec::{self, Experiment, Source};
+use crate::spec::{self, Experiment, Setting, Source};
 use crate::topology::Topology;
 
 /// A run is metastable when still outside its band this long after the
@@ -64,7 +64,7 @@ impl Plan {
             Topology::compile(&experiment.model).map_err(|p| experiment.model_invalid(p))?;
         match compile(&experiment, topology) {
             Ok(parts) => Ok(parts.into_plan(experiment)),
-            Err(problems) => Err(experiment.scenario_source.invalid(problems)),
+            Err(problems) => Err(experiment.scenario_invalid(problems)),
         }
     }
 
@@ -77,17 +77,24 @@ impl Plan {
     /// Reads a scenario file and its model and compiles every variant, once:
     /// the plans in comparison order, the baseline first.
     pub fn load_all(path: &Path) -> Result<Vec<Plan>> {
-        Plan::checked(spec::load_experiment(path)?)
+        Plan::load_all_with(path, &[])
+    }
+
+    /// As `load_all`, with what-if settings (`--set`) applied to the files
+    /// before any variant patches them.
+    pub fn load_all_with(path: &Path, sets: &[Setting]) -> Result<Vec<Plan>> {
+        Plan::checked(spec::load_experiment_with(path, sets)?)
     }
 
     /// As `load`, from texts held in memory (the embedded demo, benches).
     pub fn from_texts(scenario: Source, model: Source) -> Result<Plan> {
-        Ok(Plan::all_from_texts(scenario, model)?.swap_remove(0))
+        Ok(Plan::all_from_texts(scenario, model, &[])?.swap_remove(0))
     }
 
-    /// As `load_all`, from texts held in memory (the embedded demo).
-    pub fn all_from_texts(scenario: Source, model: Source) -> Result<Vec<Plan>> {
-        Plan::checked(spec::experiment_from_texts(scenario, model)?)
+    /// As `load_all_with`, from texts held in memory (the embedded demo, a
+    /// replay).
+    pub fn all_from_texts(scenario: Source, model: Source, sets: &[Setting]) -> Result<Vec<Plan>> {
+        Plan::checked(spec::experiment_from_texts(scenario, model, sets)?)
     }
 
     /// This plan's experiment with variant `name` applied, compiled.
@@ -104,7 +111,7 @@ impl Plan {
     pub fn with_per_instance(mut self) -> Result<Plan> {
         let scenario = &self.experiment.scenario;
         check_output_size(scenario, &self.topology, true)
-            .map_err(|problems| self.experiment.scenario_source.invalid(problems))?;
+            .map_err(|problems| self.experiment.scenario_invalid(problems))?;
         self.config.per_instance = true;
         Ok(self)
     }
@@ -130,7 +137,6 @@ impl Plan {
     /// (at `variants.<name>` in the scenario, every variant's problems
     /// together); the scenario against the baseline and each variant.
     fn checked(experiment: Experiment) -> Result<Vec<Plan>> {
-        let source = &experiment.model_source;
         // A scenario's `baseline` patch has replaced the model as written,
         // which is still checked first, in its own file.
         let is_patched = experiment
@@ -139,12 +145,13 @@ impl Plan {
             .contains_key(&experiment.variant);
         let reread;
         let written = if is_patched {
-            reread = spec::parse_model(source)?;
+            reread = experiment.written_model()?;
             &reread
         } else {
             &experiment.model
         };
-        let written = Topology::compile(written).map_err(|problems| source.invalid(problems))?;
+        let written =
+            Topology::compile(written).map_err(|problems| experiment.model_invalid(problems))?;
         let mut problems = Vec::new();
         let mut variants = Vec::new();
         for name in experiment.scenario.variants.keys() {
@@ -163,7 +170,7 @@ impl Plan {
             }
         }
         if !problems.is_empty() {
-            return Err(experiment.scenario_source.invalid(problems));
+            return Err(experiment.scenario_invalid(problems));
         }
         // The experiment's own variant, compiled above when it is a patch.
         let own = variants
@@ -173,33 +180,44 @@ impl Plan {
             Some(i) => variants.remove(i),
             None => (experiment, written),
         };
+        let (experiment, topology) = baseline;
+        let (own, mut problems) = match compile(&experiment, topology) {
+            Ok(parts) => (Some(parts), Vec::new()),
+            Err(found) => (None, found),
+        };
+        // A problem every design shares (a fault past the end of the run)
+        // is the scenario's, said once, not again under each variant.
+        let shared: Vec<(String, String)> = problems
+            .iter()
+            .map(|p| (p.path.to_string(), p.message.clone()))
+            .collect();
         let mut plans = Vec::with_capacity(variants.len() + 1);
         for (variant, topology) in variants {
             match compile(&variant, topology) {
                 Ok(parts) => plans.push(parts.into_plan(variant)),
                 Err(found) => {
                     let name = &variant.variant;
-                    problems.extend(found.into_iter().map(|p| {
-                        Problem::new(
-                            JsonPath::root().key("variants").key(name),
-                            format!("with this variant, {}: {}", p.path, p.message),
-                        )
-                        .with_suggestion(p.suggestion)
-                    }));
+                    problems.extend(
+                        found
+                            .into_iter()
+                            .filter(|p| !shared.contains(&(p.path.to_string(), p.message.clone())))
+                            .map(|p| {
+                                Problem::new(
+                                    JsonPath::root().key("variants").key(name),
+                                    format!("with this variant, {}: {}", p.path, p.message),
+                                )
+                                .with_suggestion(p.suggestion)
+                            }),
+                    );
                 }
             }
         }
-        let (experiment, topology) = baseline;
-        match compile(&experiment, topology) {
-            Ok(parts) if problems.is_empty() => {
+        match own {
+            Some(parts) if problems.is_empty() => {
                 plans.insert(0, parts.into_plan(experiment));
                 Ok(plans)
             }
-            Ok(_) => Err(experiment.scenario_source.invalid(problems)),
-            Err(mut found) => {
-                found.extend(problems);
-                Err(experiment.scenario_source.invalid(found))
-            }
+            _ => Err(experiment.scenario_invalid(problems)),
         }
     }
 }

@@ -17,6 +17,10 @@ pub struct Manifest {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     pub variant: String,
+    /// The what-if settings the run was made with (`run --set`), as given;
+    /// replay applies them again.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub set: Vec<String>,
     pub seed: u64,
     pub duration_s: f64,
     pub warmup_s: f64,

@@ -13,6 +13,7 @@ pub mod locate;
 pub mod model;
 pub mod names;
 pub mod scenario;
+pub mod set;
 pub mod units;
 mod validate;
 mod variant;
@@ -27,6 +28,7 @@ use serde::de::DeserializeOwned;
 use crate::error::{Error, JsonPath, Problem, Result, Segment, closest};
 pub use model::ModelSpec;
 pub use scenario::ScenarioSpec;
+pub use set::Setting;
 pub use variant::{BASELINE, at_variant};
 
 /// The largest input file read: far beyond any real model or scenario.
@@ -144,6 +146,101 @@ pub struct Experiment {
     pub scenario_source: Source,
     pub model_source: Source,
     pub variant: String,
+    /// What-if settings (`--set`), applied to the files as written, before
+    /// any variant's patch.
+    pub sets: Vec<Setting>,
+}
+
+/// A file's tree with the settings of `target` applied, or their problems
+/// (reported as `--set`'s, which is where they were written).
+fn tree_with_sets(
+    source: &Source,
+    sets: &[Setting],
+    target: set::Target,
+) -> Result<serde_json::Value> {
+    let mut tree = source.tree()?;
+    let problems = set::apply_all(sets, target, &mut tree);
+    if problems.is_empty() {
+        Ok(tree)
+    } else {
+        Err(Error::Invalid {
+            file: PathBuf::from("--set"),
+            problems,
+        })
+    }
+}
+
+/// A file parsed as `T` with the settings of `target` applied. Without any,
+/// the file is parsed as written (its problems at line:column); with some,
+/// from the set tree, whose problems are said to come after the settings
+/// and have no place in the file.
+fn parse_with_sets<T: DeserializeOwned>(
+    source: &Source,
+    sets: &[Setting],
+    target: set::Target,
+) -> Result<T> {
+    if !sets.iter().any(|s| s.target == target) {
+        return deserialize(source);
+    }
+    let tree = tree_with_sets(source, sets, target)?;
+    let set = Source {
+        path: source.path.with_extension("json"),
+        text: serde_json::to_string_pretty(&tree).expect("JSON values serialise"),
+    };
+    deserialize(&set).map_err(|e| match e {
+        Error::Invalid { problems, .. } => Error::Invalid {
+            file: source.path.clone(),
+            problems: after_sets(sets, problems),
+        },
+        other => other,
+    })
+}
+
+/// Problems of a file the settings changed: no line:column (the file does
+/// not say it), and the message names the settings.
+pub(crate) fn after_sets(sets: &[Setting], problems: Vec<Problem>) -> Vec<Problem> {
+    let texts: Vec<&str> = sets.iter().map(|s| s.text.as_str()).collect();
+    problems
+        .into_iter()
+        .map(|mut p| {
+            p.position = None;
+            p.message = format!("with --set {}: {}", texts.join(" --set "), p.message);
+            p
+        })
+        .collect()
+}
+
+impl Experiment {
+    /// The model as written, with this experiment's settings.
+    pub fn written_model(&self) -> Result<ModelSpec> {
+        parse_with_sets(&self.model_source, &self.sets, set::Target::Model)
+    }
+
+    /// The scenario as written, with this experiment's settings, checked.
+    pub fn written_scenario(&self) -> Result<ScenarioSpec> {
+        scenario_with_sets(&self.scenario_source, &self.sets)
+    }
+
+    /// A file's tree with this experiment's settings of `target`.
+    fn tree(&self, source: &Source, target: set::Target) -> Result<serde_json::Value> {
+        tree_with_sets(source, &self.sets, target)
+    }
+}
+
+/// Parses and validates a scenario file with settings applied.
+fn scenario_with_sets(source: &Source, sets: &[Setting]) -> Result<ScenarioSpec> {
+    let scenario: ScenarioSpec = parse_with_sets(source, sets, set::Target::Scenario)?;
+    let problems = validate::scenario(&scenario);
+    if problems.is_empty() {
+        Ok(scenario)
+    } else if sets.iter().any(|s| s.target == set::Target::Scenario) {
+        Err(Error::Invalid {
+            file: source.path.clone(),
+            problems: after_sets(sets, problems),
+        })
+    } else {
+        Err(source.invalid(problems))
+    }
 }
 
 /// Parses a model file: its JSON and its types, with the JSON path and
@@ -155,17 +252,16 @@ pub fn parse_model(source: &Source) -> Result<ModelSpec> {
 
 /// Parses and validates a scenario file (not its model).
 pub fn parse_scenario(source: &Source) -> Result<ScenarioSpec> {
-    let scenario: ScenarioSpec = deserialize(source)?;
-    let problems = validate::scenario(&scenario);
-    if problems.is_empty() {
-        Ok(scenario)
-    } else {
-        Err(source.invalid(problems))
-    }
+    scenario_with_sets(source, &[])
 }
 
 /// Loads a scenario file and the model it names, relative to the scenario.
 pub fn load_experiment(path: &Path) -> Result<Experiment> {
+    load_experiment_with(path, &[])
+}
+
+/// As `load_experiment`, with what-if settings applied to the files.
+pub fn load_experiment_with(path: &Path, sets: &[Setting]) -> Result<Experiment> {
     let scenario_source = Source::read(path)?;
     if !looks_like_scenario(&scenario_source) && looks_like_model(&scenario_source) {
         return Err(scenario_source.invalid(vec![
@@ -179,7 +275,7 @@ pub fn load_experiment(path: &Path) -> Result<Experiment> {
             ))),
         ]));
     }
-    let scenario = parse_scenario(&scenario_source)?;
+    let scenario = scenario_with_sets(&scenario_source, sets)?;
     let model_path = path.parent().unwrap_or(Path::new("")).join(&scenario.model);
     let model_source = Source::read(&model_path).map_err(|e| match e {
         Error::Read { source, .. } => scenario_source.invalid(vec![Problem::new(
@@ -191,27 +287,34 @@ pub fn load_experiment(path: &Path) -> Result<Experiment> {
         )]),
         other => other,
     })?;
-    let model = parse_model(&model_source)?;
+    let model = parse_with_sets(&model_source, sets, set::Target::Model)?;
     Experiment {
         scenario,
         model,
         scenario_source,
         model_source,
         variant: BASELINE.to_string(),
+        sets: sets.to_vec(),
     }
     .with_baseline()
 }
 
-/// Builds an experiment from texts held in memory (the embedded demo).
-pub fn experiment_from_texts(scenario_source: Source, model_source: Source) -> Result<Experiment> {
-    let scenario = parse_scenario(&scenario_source)?;
-    let model = parse_model(&model_source)?;
+/// Builds an experiment from texts held in memory (the embedded demo, a
+/// replay), with what-if settings applied to them.
+pub fn experiment_from_texts(
+    scenario_source: Source,
+    model_source: Source,
+    sets: &[Setting],
+) -> Result<Experiment> {
+    let scenario = scenario_with_sets(&scenario_source, sets)?;
+    let model = parse_with_sets(&model_source, sets, set::Target::Model)?;
     Experiment {
         scenario,
         model,
         scenario_source,
         model_source,
         variant: BASELINE.to_string(),
+        sets: sets.to_vec(),
     }
     .with_baseline()
 }

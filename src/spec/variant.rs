@@ -109,9 +109,10 @@ fn check_targets(
 /// the suspect's typo; any other is said to come after patching.
 fn patched<T: serde::de::DeserializeOwned>(
     source: &Source,
+    tree: Result<Value>,
     patch: &Map<String, Value>,
 ) -> std::result::Result<T, Vec<Problem>> {
-    let mut tree: Value = source.tree().map_err(|e| {
+    let mut tree: Value = tree.map_err(|e| {
         vec![Problem::new(
             JsonPath::root(),
             format!("{} cannot be patched: {e}", source.path.display()),
@@ -241,14 +242,14 @@ impl Experiment {
                 return Ok(self.clone());
             }
             return Ok(Experiment {
-                model: super::parse_model(&self.model_source)?,
-                scenario: super::parse_scenario(&self.scenario_source)?,
+                model: self.written_model()?,
+                scenario: self.written_scenario()?,
                 variant: BASELINE.to_string(),
                 ..self.clone()
             });
         }
         self.patched(name)
-            .map_err(|problems| self.scenario_source.invalid(problems))
+            .map_err(|problems| self.scenario_invalid(problems))
     }
 
     /// This experiment with the patch of the scenario's variant `name`
@@ -272,13 +273,16 @@ impl Experiment {
         };
         let under = |problems: Vec<Problem>| at_variant(name, problems);
         let (scenario_part, model_part) = split(patch).map_err(under)?;
-        let model: ModelSpec = patched(&self.model_source, &model_part).map_err(under)?;
+        let model_tree = self.tree(&self.model_source, super::set::Target::Model);
+        let model: ModelSpec =
+            patched(&self.model_source, model_tree, &model_part).map_err(under)?;
         let scenario: ScenarioSpec = if scenario_part.is_empty() {
-            super::parse_scenario(&self.scenario_source)
+            self.written_scenario()
                 .map_err(|e| vec![Problem::new(JsonPath::root(), e.to_string())])?
         } else {
+            let tree = self.tree(&self.scenario_source, super::set::Target::Scenario);
             let parsed: ScenarioSpec =
-                patched(&self.scenario_source, &scenario_part).map_err(under)?;
+                patched(&self.scenario_source, tree, &scenario_part).map_err(under)?;
             let problems = super::validate::scenario(&parsed);
             if !problems.is_empty() {
                 return Err(under(problems));
@@ -291,6 +295,7 @@ impl Experiment {
             scenario_source: self.scenario_source.clone(),
             model_source: self.model_source.clone(),
             variant: name.to_string(),
+            sets: self.sets.clone(),
         })
     }
 
@@ -302,7 +307,40 @@ impl Experiment {
             self.scenario_source
                 .invalid(at_variant(&self.variant, problems))
         } else {
-            self.model_source.invalid(problems)
+            self.written_invalid(&self.model_source, super::set::Target::Model, problems)
+        }
+    }
+
+    /// `problems` of the scenario, compiled against its model: where they
+    /// are in the scenario file, or after the settings that changed it.
+    pub fn scenario_invalid(&self, problems: Vec<Problem>) -> Error {
+        self.written_invalid(
+            &self.scenario_source,
+            super::set::Target::Scenario,
+            problems,
+        )
+    }
+
+    fn written_invalid(
+        &self,
+        source: &Source,
+        target: super::set::Target,
+        problems: Vec<Problem>,
+    ) -> Error {
+        if self.sets.iter().any(|s| s.target == target) {
+            // Problems under a variant's patch are where the patch is
+            // written; the rest may come from a setting.
+            let (patch, rest): (Vec<Problem>, Vec<Problem>) = problems
+                .into_iter()
+                .partition(|p| p.path.0.first() == Some(&Segment::Key("variants".into())));
+            let mut problems = super::after_sets(&self.sets, rest);
+            problems.extend(patch);
+            Error::Invalid {
+                file: source.path.clone(),
+                problems,
+            }
+        } else {
+            source.invalid(problems)
         }
     }
 }
