@@ -48,6 +48,7 @@ pub mod record;
 pub mod report;
 pub mod sim;
 pub mod spec;
+pub mod sweep;
 pub mod topology;
 
 pub use error::{Error, Result};

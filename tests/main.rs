@@ -29,6 +29,7 @@ mod restarts;
 mod scenarios;
 mod starting;
 mod swarm;
+mod sweep;
 mod variants;
 mod verdicts;
 mod whatif;

@@ -41,9 +41,9 @@ pub(super) fn run(args: Args) -> crate::Result<i32> {
         .jobs
         .map_or_else(rayon::current_num_threads, |j| j as usize);
     match args.shard {
-        Some(shard) => compare_shard(
+        Some(shard) => run_shard(
+            report::Inputs::from_variants(&variants, seeds),
             &variants,
-            seeds,
             shard,
             jobs,
             args.budget.budget(),
@@ -56,7 +56,7 @@ pub(super) fn run(args: Args) -> crate::Result<i32> {
 
 /// Runs `cells` of the grid on `jobs` threads with a progress bar, and
 /// says on stderr how fast it went.
-fn run_grid(
+pub(super) fn run_grid(
     variants: &[Plan],
     seeds: Seeds,
     cells: &[u64],
@@ -111,18 +111,18 @@ pub(super) fn compare_whole(
     Ok(dir)
 }
 
-/// One slice of the grid, written as a partial result for `merge`.
-fn compare_shard(
+/// One slice of the grid of `inputs` (a comparison's or a sweep's),
+/// written as a partial result for `merge`.
+pub(super) fn run_shard(
+    inputs: report::Inputs,
     variants: &[Plan],
-    seeds: Seeds,
     shard: Shard,
     jobs: usize,
     budget: crate::sim::Budget,
     out: &Path,
 ) -> crate::Result<()> {
-    let inputs = report::Inputs::from_variants(variants, seeds);
     let cells: Vec<u64> = shard.cells(inputs.cells()).collect();
-    let figures = run_grid(variants, seeds, &cells, jobs, budget)?;
+    let figures = run_grid(variants, inputs.seeds, &cells, jobs, budget)?;
     let partial = partial::Partial {
         format: partial::FORMAT.to_string(),
         shard,

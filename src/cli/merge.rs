@@ -6,7 +6,7 @@ use crate::compare::{partial, report};
 
 #[derive(Debug, clap::Args)]
 pub(super) struct Args {
-    /// Partial results of `compare --shard`: shard directories, their
+    /// Partial results of `compare --shard` or `sweep --shard`: shard directories, their
     /// `partial.json` files, or directories above them (searched).
     #[arg(required = true)]
     paths: Vec<PathBuf>,
@@ -18,6 +18,18 @@ pub(super) struct Args {
 pub(super) fn run(args: Args) -> crate::Result<i32> {
     let files = partial::find(&args.paths)?;
     let (inputs, figures) = partial::merge(&files)?;
+    if inputs.sweep.is_some() {
+        let (dir, sweep) = crate::sweep::write(&args.out, &inputs, &figures)?;
+        out!("{}", crate::sweep::table(&sweep));
+        outln!();
+        outln!(
+            "merged {} partial results; wrote {}/: {}",
+            files.len(),
+            dir.display(),
+            super::sweep::FILES
+        );
+        return Ok(0);
+    }
     let (dir, comparison) = report::write(&args.out, &inputs, &figures)?;
     out!("{}", super::paint::verdicts(&report::table(&comparison)));
     outln!();

@@ -45,6 +45,7 @@ mod replay;
 mod report;
 mod run;
 mod schema;
+mod sweep;
 mod validate;
 
 use std::path::PathBuf;
@@ -115,6 +116,10 @@ enum Command {
     /// Combine the partial results of `compare --shard` runs into the
     /// comparison one unsharded run writes.
     Merge(merge::Args),
+    /// Run one variant of a scenario over a grid of settings x seeds, in
+    /// parallel: a heat map of a metric, metastable cells marked, and for
+    /// a swept load the goodput against the load offered.
+    Sweep(sweep::Args),
     /// Write a commented model and scenario to start from (a fault, a
     /// hypothesis, variants), that validate and run as written.
     New(new::Args),
@@ -226,6 +231,7 @@ pub fn main() -> i32 {
         Command::Report(args) => report::run(args),
         Command::Compare(args) => compare::run(args),
         Command::Merge(args) => merge::run(args),
+        Command::Sweep(args) => sweep::run(args),
         Command::New(args) => new::run(args),
         Command::Validate { files } => validate::run(&files),
         Command::Lint(args) => lint::run(args),

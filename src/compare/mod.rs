@@ -63,6 +63,10 @@ pub struct RunFigures {
     /// a connection (or the model has none).
     #[serde(default)]
     pub reconnect_s: Option<f64>,
+    /// Seconds measured: the run after its warm-up, over which `requests`
+    /// arrived (absent from partials written before it was kept).
+    #[serde(default)]
+    pub measured_s: f64,
     /// Latency of all entry requests (ms, as `p99_ms`) at `LATENCY_QUANTILES`:
     /// averaged over seeds per quantile, the comparison's latency curves.
     #[serde(default)]
@@ -115,6 +119,7 @@ pub fn measure(plan: &Plan, seed: u64, budget: Budget) -> Result<RunFigures> {
         metastable: analysis.metastable,
         hypothesis_passed: evaluation.hypothesis_passed(),
         reconnect_s: reconnect_s(&summary.clients, plan.config.duration),
+        measured_s: (plan.config.duration - plan.config.warmup) as f64 / 1e9,
         latency_ms,
     })
 }

@@ -34,16 +34,21 @@ pub struct Partial {
     pub cells: Vec<Cell>,
 }
 
-/// Where shard `shard` of `scenario`'s comparison goes under `base`: beside
-/// `compare/`, which a merge replaces whole.
-pub fn shard_dir(base: &Path, scenario: &str, shard: Shard) -> PathBuf {
+/// Where shard `shard` of `scenario`'s comparison (or sweep) goes under
+/// `base`: beside `compare/` (or `sweep/`), which a merge replaces whole.
+pub fn shard_dir(base: &Path, scenario: &str, kind: &str, shard: Shard) -> PathBuf {
     base.join(scenario)
-        .join(format!("compare-shard-{}-of-{}", shard.index, shard.count))
+        .join(format!("{kind}-shard-{}-of-{}", shard.index, shard.count))
 }
 
 /// Writes a shard's partial result atomically; returns its directory.
 pub fn write(base: &Path, partial: &Partial) -> Result<PathBuf> {
-    let dir = shard_dir(base, &partial.inputs.scenario.name, partial.shard);
+    let kind = if partial.inputs.sweep.is_some() {
+        "sweep"
+    } else {
+        "compare"
+    };
+    let dir = shard_dir(base, &partial.inputs.scenario.name, kind, partial.shard);
     let staging = Staging::new(&dir)?;
     let mut text = serde_json::to_string_pretty(partial).expect("partials serialise");
     text.push('\n');
@@ -213,6 +218,9 @@ fn difference(a: &Inputs, b: &Inputs) -> Option<String> {
     }
     if a.variants != b.variants {
         return Some("different variants".to_string());
+    }
+    if a.sweep != b.sweep {
+        return Some("different sweeps (their variant, settings, axes or metric)".to_string());
     }
     if a.seeds != b.seeds {
         return Some(format!(

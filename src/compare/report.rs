@@ -111,6 +111,27 @@ pub struct Inputs {
     /// The scenario's `compare.minimum_effect`, in the units of
     /// `compare.json` (a shard carries them to `merge`).
     pub minimum_effect: MinimumEffects,
+    /// A sweep's grid: its "variants" are the cells of these settings
+    /// (`cell-<k>`), and `merge` writes a sweep, not a comparison.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sweep: Option<SweepRef>,
+}
+
+/// What a sweep's grid is of: the variant swept, the settings every cell
+/// has, the axes (each a path and its values, as given; the first axis
+/// varies slowest) and the metric its heat map shows.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SweepRef {
+    pub variant: String,
+    pub fixed: Vec<String>,
+    pub axes: Vec<AxisRef>,
+    pub metric: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AxisRef {
+    pub path: String,
+    pub values: Vec<String>,
 }
 
 impl Inputs {
@@ -149,6 +170,7 @@ impl Inputs {
                 .collect(),
             seeds,
             minimum_effect: minimum_effects(&base.scenario),
+            sweep: None,
         }
     }
 
@@ -296,7 +318,7 @@ pub fn aggregate(inputs: &Inputs, figures: &[RunFigures]) -> Comparison {
 }
 
 /// How `metric` is measured.
-fn measure(metric: Metric) -> &'static Measure {
+pub fn measure(metric: Metric) -> &'static Measure {
     METRICS
         .iter()
         .find(|m| m.metric == metric)
@@ -597,6 +619,7 @@ mod tests {
             metastable: false,
             hypothesis_passed: None,
             reconnect_s: None,
+            measured_s: 10.0,
             latency_ms: Vec::new(),
         }
     }
@@ -621,6 +644,7 @@ mod tests {
                 .collect(),
             seeds: Seeds { first: 7, count },
             minimum_effect: MinimumEffects::default(),
+            sweep: None,
         }
     }
 

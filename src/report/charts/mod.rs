@@ -8,6 +8,7 @@ mod cascade;
 mod clients;
 mod graph;
 mod saturation;
+mod sweep;
 mod timeline;
 
 use std::path::Path;
@@ -27,6 +28,7 @@ pub use cascade::CascadeStrip;
 pub use clients::Clients;
 pub use graph::{DependencyGraph, Edge, Layout, describe, layout};
 pub use saturation::Saturation;
+pub use sweep::{Goodput, HeatMap};
 pub use timeline::Timeline;
 
 /// Okabe & Ito (2008): eight colours distinguishable with any colour
