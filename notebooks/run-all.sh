@@ -76,7 +76,15 @@ for file in compare.csv runs.csv compare.json; do
         exit 1
     fi
 done
-# 02-sweep-heatmap runs the binary itself.
+faultline 0 sweep scenarios/retry-storm.json --seeds 2 \
+    --set services.api.endpoints.handle.calls.query.retry.max_attempts=1,2,3,4,5 \
+    --set workload.users.rate=200/s,300/s,400/s,500/s,600/s,700/s,800/s,900/s   # 02-sweep-heatmap (~3 s)
+for file in sweep.csv runs.csv; do
+    if [ ! -s "${FAULTLINE_OUTPUT}/retry-storm/sweep/${file}" ]; then
+        echo "faultline sweep wrote no ${FAULTLINE_OUTPUT}/retry-storm/sweep/${file}" >&2
+        exit 1
+    fi
+done
 
 # 5. Execute.
 FAULTLINE_KERNEL=faultline-notebooks "${python}" notebooks/execute.py \
