@@ -9,6 +9,7 @@ mod analysis;
 mod architecture;
 mod caches;
 mod chain;
+mod check;
 mod cli;
 mod common;
 mod compare;

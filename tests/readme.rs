@@ -13,7 +13,27 @@ use crate::common::*;
 fn examples(readme: &str) -> Vec<String> {
     let mut lines = Vec::new();
     let mut in_shell = false;
+    // A command continued over lines with a trailing `\` is one command.
+    let mut joined: Vec<String> = Vec::new();
+    let mut pending = String::new();
     for line in readme.lines() {
+        match line.strip_suffix('\\') {
+            Some(head) if !line.starts_with("```") => pending.push_str(if pending.is_empty() {
+                head
+            } else {
+                head.trim_start()
+            }),
+            _ => {
+                pending.push_str(if pending.is_empty() {
+                    line
+                } else {
+                    line.trim_start()
+                });
+                joined.push(std::mem::take(&mut pending));
+            }
+        }
+    }
+    for line in &joined {
         if line.starts_with("```") {
             in_shell = line == "```sh";
             continue;

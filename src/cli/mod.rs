@@ -32,6 +32,7 @@ macro_rules! note {
 }
 
 mod bench;
+mod check;
 mod compare;
 mod completions;
 mod demo;
@@ -120,6 +121,10 @@ enum Command {
     /// parallel: a heat map of a metric, metastable cells marked, and for
     /// a swept load the goodput against the load offered.
     Sweep(sweep::Args),
+    /// Run every scenario (and each of its variants) once and judge its
+    /// hypotheses against what the scenario expects: a pass table, JUnit
+    /// XML with --junit, exit 1 when any does not come out as expected.
+    Check(check::Args),
     /// Write a commented model and scenario to start from (a fault, a
     /// hypothesis, variants), that validate and run as written.
     New(new::Args),
@@ -232,6 +237,7 @@ pub fn main() -> i32 {
         Command::Compare(args) => compare::run(args),
         Command::Merge(args) => merge::run(args),
         Command::Sweep(args) => sweep::run(args),
+        Command::Check(args) => check::run(args),
         Command::New(args) => new::run(args),
         Command::Validate { files } => validate::run(&files),
         Command::Lint(args) => lint::run(args),

@@ -61,9 +61,26 @@ pub struct ScenarioSpec {
     /// the model as written is.
     #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
     pub variants: IndexMap<String, serde_json::Map<String, serde_json::Value>>,
+    /// What `faultline check` expects of each variant's hypotheses, keyed
+    /// by variant name: `fail` for a design shown failing on purpose (the
+    /// baseline a mitigation fixes). A variant not named is expected to
+    /// pass; one expected to fail whose every hypothesis holds fails the
+    /// check, since the story the scenario tells no longer happens.
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub expect: IndexMap<String, Expectation>,
     /// Lint findings this experiment accepts, each with its reason.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lint: Option<super::model::LintSpec>,
+}
+
+/// What a variant's hypotheses are expected to do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Expectation {
+    /// Every hypothesis holds.
+    Pass,
+    /// Some hypothesis fails.
+    Fail,
 }
 
 /// Part of the run a check looks at.

@@ -22,7 +22,8 @@ use crate::error::{JsonPath, Problem, Segment, closest};
 
 /// The scenario keys a setting without a `scenario.`/`model.` prefix is
 /// taken to mean; every other first key is the model's.
-const SCENARIO_KEYS: [&str; 10] = [
+const SCENARIO_KEYS: [&str; 11] = [
+    "expect",
     "faults",
     "hypothesis",
     "duration",

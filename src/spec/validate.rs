@@ -898,15 +898,42 @@ pub(super) fn scenario(scenario: &ScenarioSpec) -> Vec<Problem> {
     for name in scenario.variants.keys() {
         let path = root.key("variants").key(name);
         check_name(&mut problems, path.clone(), "variant", name);
-        // Variant run directories sit beside `compare/` and the shard
-        // directories under `output/<scenario>/`.
-        if name.starts_with("compare") {
-            problems.push(Problem::new(
-                path,
-                format!(
-                    "variant name \"{name}\" is reserved: `output/<scenario>/compare*` holds comparisons"
+        // Variant run directories sit beside `compare/`, `sweep/` and the
+        // shard directories under `output/<scenario>/`.
+        for reserved in ["compare", "sweep"] {
+            if name.starts_with(reserved) {
+                problems.push(Problem::new(
+                    path.clone(),
+                    format!(
+                        "variant name \"{name}\" is reserved: `output/<scenario>/{reserved}*` holds {reserved} results"
+                    ),
+                ));
+            }
+        }
+    }
+    for name in scenario.expect.keys() {
+        if name != super::BASELINE && !scenario.variants.contains_key(name) {
+            let mut names = vec![super::BASELINE];
+            names.extend(
+                scenario
+                    .variants
+                    .keys()
+                    .map(String::as_str)
+                    .filter(|n| *n != super::BASELINE),
+            );
+            problems.push(
+                Problem::new(
+                    root.key("expect").key(name),
+                    format!(
+                        "no variant `{name}`; the scenario has: {}",
+                        names.join(", ")
+                    ),
+                )
+                .with_suggestion(
+                    crate::error::closest(name, names.iter().copied())
+                        .map(|n| format!("did you mean `{n}`?")),
                 ),
-            ));
+            );
         }
     }
     let default_window = super::scenario::DEFAULT_WINDOW_NS;

@@ -22,7 +22,8 @@ const SCENARIO_KEYS: [&str; 2] = ["faults", "hypothesis"];
 /// Scenario keys that are settings of the whole comparison: one run
 /// length, one warm-up, one seed series for every variant, or the
 /// comparison would not be paired.
-const RUN_KEYS: [&str; 9] = [
+const RUN_KEYS: [&str; 10] = [
+    "expect",
     "model",
     "duration",
     "warmup",
