@@ -417,3 +417,98 @@ fn an_instant_fault_has_no_during_phase_to_check() {
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("phase `during` is empty"), "{stderr}");
 }
+
+#[test]
+fn relative_thresholds_compare_a_phase_with_the_steady_state_before_the_first_fault() {
+    let run = evaluated(
+        "slow-database.json",
+        42,
+        |_| {},
+        with_hypothesis(json!({
+            "checkout-relative": { "probe": "checkout", "phase": "during",
+                                   "p99_rise_at_most": "20%", "error_rate_rise_at_most": "0.1%",
+                                   "throughput_at_least": "90%" },
+            "checkout-absolute": { "probe": "checkout", "phase": "before", "p99_below": "1h",
+                                   "error_rate_below": "100%" },
+            "checkout-during": { "probe": "checkout", "phase": "during", "p99_below": "1h",
+                                 "error_rate_below": "100%" },
+            "after-recovered": { "probe": "product", "phase": "after",
+                                 "throughput_at_least": "90%", "error_rate_rise_at_most": "2%" }
+        })),
+    );
+    let verdicts = &run.manifest.hypothesis;
+    let measured = |v: usize, name: &str| {
+        verdicts[v]
+            .checks
+            .iter()
+            .find(|c| c.check.name() == name)
+            .unwrap()
+            .measured
+    };
+    // The relative figures are the absolute ones of the two phases,
+    // compared: p99 during / p99 before − 1, and error rate during −
+    // error rate before.
+    let (steady_p99, p99) = (
+        measured(1, "p99_below").unwrap(),
+        measured(2, "p99_below").unwrap(),
+    );
+    let rise = measured(0, "p99_rise_at_most").unwrap();
+    assert!((rise - (p99 / steady_p99 - 1.0)).abs() < 1e-3, "{rise}");
+    assert!(
+        rise > 1.0,
+        "a one-second slowdown more than doubles the p99: {rise}"
+    );
+    let (steady_errors, errors) = (
+        measured(1, "error_rate_below").unwrap(),
+        measured(2, "error_rate_below").unwrap(),
+    );
+    let added = measured(0, "error_rate_rise_at_most").unwrap();
+    assert!((added - (errors - steady_errors)).abs() < 1e-6);
+    // Checkouts that fail are not served: throughput falls below 90 % of
+    // the steady state's, and the verdict says so.
+    let throughput = measured(0, "throughput_at_least").unwrap();
+    assert!(throughput < 0.9 && throughput > 0.0, "{throughput}");
+    assert!(!verdicts[0].passed);
+    // After the slowdown product pages serve about as before (the first
+    // seconds still fail 0.9 % of them, the backlog timing out): both
+    // relative checks hold, the throughput near the steady state's.
+    assert!(verdicts[3].passed, "{:?}", verdicts[3]);
+    let after = measured(3, "throughput_at_least").unwrap();
+    assert!((after - 1.0).abs() < 0.05, "{after}");
+}
+
+#[test]
+fn a_relative_threshold_needs_a_steady_state_to_compare_with() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let write = |name: &str, at: &str, phase: &str| {
+        let path = d.join(name);
+        std::fs::write(
+            &path,
+            json!({
+                "name": "rel", "model": repo().join("models/checkout.json").display().to_string(),
+                "duration": "2m", "warmup": "30s",
+                "faults": { "slow": { "kind": "latency", "target": "orders-db",
+                                      "add": { "constant": "100ms" }, "at": at, "for": "30s" } },
+                "hypothesis": { "h": { "probe": "checkout", "phase": phase,
+                                       "p99_rise_at_most": "20%" } }
+            })
+            .to_string(),
+        )
+        .unwrap();
+        path
+    };
+    let at_warmup_end = write("a.json", "30s", "during");
+    let out = faultline_in(d, &["validate", at_warmup_end.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("hypothesis.h.p99_rise_at_most")
+            && err.contains("the first fault starts when the warm-up ends"),
+        "{err}"
+    );
+    let itself = write("b.json", "60s", "before");
+    let out = faultline_in(d, &["validate", itself.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("the `before` phase itself"));
+}

@@ -73,6 +73,7 @@ enum Bound {
     Below,
     AtMost,
     Above,
+    AtLeast,
 }
 
 fn judge(
@@ -86,6 +87,7 @@ fn judge(
         Bound::Below => m < threshold,
         Bound::AtMost => m <= threshold,
         Bound::Above => m > threshold,
+        Bound::AtLeast => m >= threshold,
     });
     CheckResult {
         check,
@@ -117,6 +119,7 @@ pub fn evaluate<O>(
                 topology,
                 hypothesis: h,
                 span: (from, to),
+                steady: phases.span(Phase::Before),
                 collector,
                 analysis,
                 summary,
@@ -140,6 +143,9 @@ struct Measure<'a, O> {
     topology: &'a Topology,
     hypothesis: &'a Hypothesis,
     span: (u64, u64),
+    /// The steady state relative thresholds compare with: the `before`
+    /// phase.
+    steady: (u64, u64),
     collector: &'a Collector<O>,
     analysis: &'a Analysis,
     summary: &'a RunSummary,
@@ -150,7 +156,10 @@ impl<O> Measure<'_, O> {
     /// windows that start inside the phase. An entry's requests that were
     /// never answered count as failed in the window they arrived in.
     fn counts(&self) -> (u64, u64, u64) {
-        let (from, to) = self.span;
+        self.counts_over(self.span)
+    }
+
+    fn counts_over(&self, (from, to): (u64, u64)) -> (u64, u64, u64) {
         let (mut ok, mut errors, mut queue_peak) = (0u64, 0u64, 0u64);
         let Some(c) = self.collector.index_of(self.hypothesis.component) else {
             return (0, 0, 0);
@@ -172,7 +181,11 @@ impl<O> Measure<'_, O> {
     }
 
     fn error_rate(&self) -> f64 {
-        let (ok, errors, _) = self.counts();
+        self.error_rate_over(self.span)
+    }
+
+    fn error_rate_over(&self, span: (u64, u64)) -> f64 {
+        let (ok, errors, _) = self.counts_over(span);
         let finished = ok + errors;
         if finished == 0 {
             0.0
@@ -181,10 +194,20 @@ impl<O> Measure<'_, O> {
         }
     }
 
+    /// Successful requests per second over `span`; `None` for no time.
+    fn throughput_over(&self, span: (u64, u64)) -> Option<f64> {
+        let seconds = span.1.saturating_sub(span.0) as f64 / 1e9;
+        (seconds > 0.0).then(|| self.counts_over(span).0 as f64 / seconds)
+    }
+
     /// A latency quantile (ms) over the phase, of the probe's requests as
     /// the hypothesis says (all of them, or the successes).
     fn quantile(&self, q: f64) -> Option<f64> {
-        let phase = self.hypothesis.phase as usize;
+        self.quantile_in(self.hypothesis.phase, q)
+    }
+
+    fn quantile_in(&self, phase: Phase, q: f64) -> Option<f64> {
+        let phase = phase as usize;
         self.collector
             .probes
             .iter()
@@ -285,6 +308,35 @@ impl<O> Measure<'_, O> {
                 Unit::Items,
                 Bound::AtMost,
             ),
+            // Relative thresholds measure the change from the steady
+            // state, so the verdict reads as the scenario wrote it.
+            Threshold::P99RiseAtMost(limit) => judge(
+                check,
+                limit,
+                self.quantile(0.99)
+                    .zip(self.quantile_in(Phase::Before, 0.99))
+                    .filter(|(_, steady)| *steady > 0.0)
+                    .map(|(now, steady)| now / steady - 1.0),
+                Unit::Share,
+                Bound::AtMost,
+            ),
+            Threshold::ErrorRateRiseAtMost(limit) => judge(
+                check,
+                limit,
+                Some(self.error_rate() - self.error_rate_over(self.steady)),
+                Unit::Share,
+                Bound::AtMost,
+            ),
+            Threshold::ThroughputAtLeast(limit) => judge(
+                check,
+                limit,
+                self.throughput_over(self.span)
+                    .zip(self.throughput_over(self.steady))
+                    .filter(|(_, steady)| *steady > 0.0)
+                    .map(|(now, steady)| now / steady),
+                Unit::Share,
+                Bound::AtLeast,
+            ),
             Threshold::RecoverWithin(limit) => judge(
                 check,
                 limit as f64 / 1e9,
@@ -311,7 +363,7 @@ pub fn summary(verdicts: &[Verdict]) -> String {
                 None => "nothing to measure".to_string(),
             };
             out.push_str(&format!(
-                "      {} {:<20} measured {} against {}\n",
+                "      {} {:<23} measured {} against {}\n",
                 if c.passed { "✓" } else { "✗" },
                 c.check,
                 measured,

@@ -42,6 +42,13 @@ pub enum Threshold {
     PendingAtMost(u64),
     /// Back in band for good this long (ns) after the last fault ended.
     RecoverWithin(u64),
+    /// The p99 at most (1 + this) times the steady state's.
+    P99RiseAtMost(f64),
+    /// The error rate at most this much above the steady state's.
+    ErrorRateRiseAtMost(f64),
+    /// Successful requests per second at least this share of the steady
+    /// state's.
+    ThroughputAtLeast(f64),
 }
 
 /// A threshold by the name the scenario gives it, which `run.json` repeats
@@ -59,6 +66,9 @@ pub enum Check {
     LostWritesAtMost,
     PendingAtMost,
     RecoverWithin,
+    P99RiseAtMost,
+    ErrorRateRiseAtMost,
+    ThroughputAtLeast,
 }
 
 impl Check {
@@ -74,6 +84,9 @@ impl Check {
             Check::LostWritesAtMost => "lost_writes_at_most",
             Check::PendingAtMost => "pending_at_most",
             Check::RecoverWithin => "recover_within",
+            Check::P99RiseAtMost => "p99_rise_at_most",
+            Check::ErrorRateRiseAtMost => "error_rate_rise_at_most",
+            Check::ThroughputAtLeast => "throughput_at_least",
         }
     }
 }
@@ -94,7 +107,20 @@ impl Threshold {
             Threshold::LostWritesAtMost(_) => Check::LostWritesAtMost,
             Threshold::PendingAtMost(_) => Check::PendingAtMost,
             Threshold::RecoverWithin(_) => Check::RecoverWithin,
+            Threshold::P99RiseAtMost(_) => Check::P99RiseAtMost,
+            Threshold::ErrorRateRiseAtMost(_) => Check::ErrorRateRiseAtMost,
+            Threshold::ThroughputAtLeast(_) => Check::ThroughputAtLeast,
         }
+    }
+
+    /// Whether the threshold is relative to the steady state.
+    pub fn is_relative(&self) -> bool {
+        matches!(
+            self,
+            Threshold::P99RiseAtMost(_)
+                | Threshold::ErrorRateRiseAtMost(_)
+                | Threshold::ThroughputAtLeast(_)
+        )
     }
 }
 
@@ -196,6 +222,27 @@ pub(super) fn compile(
         if spec.recover_within.is_some() && matches!(component, Component::Endpoint(_)) {
             misfit("recover_within", "a workload or service probe");
         }
+        if let Some(relative) = thresholds.iter().find(|t| t.is_relative()) {
+            let (from, to) = phases.span(Phase::Before);
+            let field = relative.check().name();
+            if phase == Phase::Before {
+                problems.push(
+                    Problem::new(
+                        path.key("phase"),
+                        format!("`{field}` compares a phase with the steady state, which is the `before` phase itself"),
+                    )
+                    .with_suggestion(Some("measure `during`, `after` or `whole`".into())),
+                );
+            } else if from >= to {
+                problems.push(
+                    Problem::new(
+                        path.key(field),
+                        format!("`{field}` compares with the steady state, from the end of the warm-up to the first fault; in this scenario the first fault starts when the warm-up ends"),
+                    )
+                    .with_suggestion(Some("start the first fault later than the warm-up".into())),
+                );
+            }
+        }
         if spec.recover_within.is_some() && scenario.faults.is_empty() {
             problems.push(Problem::new(
                 path.key("recover_within"),
@@ -245,5 +292,14 @@ fn thresholds(spec: &CheckSpec) -> Vec<Threshold> {
     out.extend(spec.lost_writes_at_most.map(Threshold::LostWritesAtMost));
     out.extend(spec.pending_at_most.map(Threshold::PendingAtMost));
     out.extend(spec.recover_within.map(|d| Threshold::RecoverWithin(d.0)));
+    out.extend(spec.p99_rise_at_most.map(|s| Threshold::P99RiseAtMost(s.0)));
+    out.extend(
+        spec.error_rate_rise_at_most
+            .map(|s| Threshold::ErrorRateRiseAtMost(s.0)),
+    );
+    out.extend(
+        spec.throughput_at_least
+            .map(|s| Threshold::ThroughputAtLeast(s.0)),
+    );
     out
 }

@@ -140,6 +140,19 @@ pub struct CheckSpec {
     /// queue service probe).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pending_at_most: Option<u64>,
+    /// Relative to the steady state (the `before` phase: from the end of
+    /// the warm-up to the first fault): the p99 latency may rise at most
+    /// this share above the steady p99 (`"20%"`: at most 1.2 times it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub p99_rise_at_most: Option<Share>,
+    /// Relative to the steady state: the error rate may rise at most this
+    /// many percentage points above the steady error rate (`"0.1%"`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_rate_rise_at_most: Option<Share>,
+    /// Relative to the steady state: successful requests per second stay
+    /// at least this share of the steady throughput (`"90%"`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub throughput_at_least: Option<Share>,
     /// Which requests the latency percentiles are of. Default `all`: a
     /// design that fails requests fast or lets them time out cannot pass
     /// a latency check on its few successes.
