@@ -6,24 +6,14 @@ use std::path::Path;
 
 use crate::common::*;
 
+/// The crash scenario expecting `expect` (JSON members), with a host
+/// loss as its variant.
 fn kill_scenario(dir: &Path, expect: &str, served: &str) -> String {
-    let path = dir.join("kill.json");
-    std::fs::write(
-        &path,
-        format!(
-            r#"{{
-  "name": "kill",
-  "model": "{}",
-  "duration": "90s", "warmup": "20s", "seed": 3,
-  "faults": {{ "crash": {{ "kind": "instance_kill", "target": "app-az-a-1", "mode": "crash", "at": "40s" }} }},
-  "hypothesis": {{ "served": {{ "probe": "users", "error_rate_below": "{served}" }} }},
-  "expect": {{ {expect} }},
-  "variants": {{ "host-down": {{ "faults": {{ "crash": {{ "mode": "host_down" }} }} }} }}
-}}"#,
-            repo().join("models/web-tier.json").display()
-        ),
-    )
-    .unwrap();
+    let members = format!(
+        r#""expect": {{ {expect} }},
+  "variants": {{ "host-down": {{ "faults": {{ "crash-1": {{ "mode": "host_down" }} }} }} }}"#
+    );
+    let path = crash_scenario(dir, served, &members);
     path.to_str().unwrap().to_string()
 }
 

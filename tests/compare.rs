@@ -40,17 +40,6 @@ fn small_scenario(dir: &Path, extra_variant: &str) -> PathBuf {
     path
 }
 
-fn ok(output: &Output) -> String {
-    assert!(
-        output.status.success(),
-        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
-        output.status.code(),
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
 fn failed_with_2(output: &Output) -> String {
     assert_eq!(
         output.status.code(),
@@ -102,19 +91,19 @@ fn output_bytes_do_not_depend_on_threads_or_shards() {
     let dir = tempfile::tempdir().unwrap();
     let scenario = small_scenario(dir.path(), "");
     let one = compare(dir.path(), &scenario, "one", &["--jobs", "1"]);
-    let table = ok(&one);
+    let table = succeeded(&one);
     assert!(
         table.contains("budget") && table.contains("baseline"),
         "{table}"
     );
-    ok(&compare(dir.path(), &scenario, "two", &["--jobs", "2"]));
+    succeeded(&compare(dir.path(), &scenario, "two", &["--jobs", "2"]));
     let reference = read_outputs(&dir.path().join("one"));
     assert_eq!(reference, read_outputs(&dir.path().join("two")));
 
     // Three shards into one directory, one of them on two threads, then
     // merged: the same bytes as the unsharded run.
     for (shard, jobs) in [("0/3", "1"), ("1/3", "2"), ("2/3", "1")] {
-        let text = ok(&compare(
+        let text = succeeded(&compare(
             dir.path(),
             &scenario,
             "shards",
@@ -123,7 +112,7 @@ fn output_bytes_do_not_depend_on_threads_or_shards() {
         assert!(text.contains("partial.json"), "{text}");
     }
     assert!(!dir.path().join("shards/storm/compare").exists());
-    ok(&faultline_in(
+    succeeded(&faultline_in(
         dir.path(),
         &["merge", "shards/storm", "--out", "merged"],
     ));
@@ -157,13 +146,13 @@ fn merge_refuses_partials_that_do_not_make_one_grid() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let scenario = small_scenario(d, "");
-    ok(&compare(
+    succeeded(&compare(
         d,
         &scenario,
         "a",
         &["--shard", "0/2", "--jobs", "2"],
     ));
-    ok(&compare(
+    succeeded(&compare(
         d,
         &scenario,
         "a",
@@ -179,7 +168,7 @@ fn merge_refuses_partials_that_do_not_make_one_grid() {
     let err = failed_with_2(&faultline_in(d, &["merge", shard0, shard0, "--out", "m"]));
     assert!(err.contains("shard 0/2 is given twice"), "{err}");
     // A shard of another split.
-    ok(&compare(
+    succeeded(&compare(
         d,
         &scenario,
         "b",
@@ -197,7 +186,7 @@ fn merge_refuses_partials_that_do_not_make_one_grid() {
     ));
     assert!(err.contains("split into 2"), "{err}");
     // A shard of other inputs: more seeds, and an edited scenario.
-    ok(&faultline_in(
+    succeeded(&faultline_in(
         d,
         &[
             "compare",
@@ -226,7 +215,7 @@ fn merge_refuses_partials_that_do_not_make_one_grid() {
         "{err}"
     );
     small_scenario(d, r#", "none": {}"#);
-    ok(&compare(d, &scenario, "e", &["--shard", "1/2"]));
+    succeeded(&compare(d, &scenario, "e", &["--shard", "1/2"]));
     let err = failed_with_2(&faultline_in(
         d,
         &[
@@ -344,7 +333,7 @@ fn run_variant_writes_its_own_directory_with_the_patched_model_hash() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let scenario = small_scenario(d, "");
-    ok(&faultline_in(
+    succeeded(&faultline_in(
         d,
         &[
             "run",
@@ -355,7 +344,7 @@ fn run_variant_writes_its_own_directory_with_the_patched_model_hash() {
             "out",
         ],
     ));
-    ok(&faultline_in(
+    succeeded(&faultline_in(
         d,
         &["run", scenario.to_str().unwrap(), "--out", "out"],
     ));
@@ -370,7 +359,7 @@ fn run_variant_writes_its_own_directory_with_the_patched_model_hash() {
     assert_ne!(base["model"]["sha256"], budget["model"]["sha256"]);
     // The model file is the same; only the patched model differs.
     assert_eq!(base["model"]["file_sha256"], budget["model"]["file_sha256"]);
-    ok(&compare(d, &scenario, "out", &["--jobs", "2"]));
+    succeeded(&compare(d, &scenario, "out", &["--jobs", "2"]));
     let cmp: serde_json::Value =
         serde_json::from_slice(&std::fs::read(d.join("out/storm/compare/compare.json")).unwrap())
             .unwrap();
@@ -499,7 +488,7 @@ fn merge_refuses_names_that_would_leave_the_output_directory() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let scenario = small_scenario(d, "");
-    ok(&compare(
+    succeeded(&compare(
         d,
         &scenario,
         "a",

@@ -4,21 +4,9 @@
 //! the sharding.
 
 use std::path::{Path, PathBuf};
-use std::process::Output;
 
 use crate::common::*;
 use serde_json::Value;
-
-fn ok(output: &Output) -> String {
-    assert!(
-        output.status.success(),
-        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
-        output.status.code(),
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
 
 /// One service of `c` = 4 workers at Exp(10 ms) with room for 20 waiting
 /// (K = 24 in the system): M/M/4/24 with Poisson arrivals.
@@ -94,7 +82,7 @@ fn goodput_along_a_swept_load_follows_the_mm4_24_loss_formula() {
             "goodput",
         ],
     );
-    let table = ok(&out);
+    let table = succeeded(&out);
     assert!(table.contains("goodput"), "{table}");
     let sweep = read_json(&d.join("output/load/sweep/sweep.json"));
     let cells = sweep["cells"].as_array().unwrap();
@@ -147,7 +135,7 @@ fn a_retry_storm_is_marked_metastable_above_the_load_its_hiccup_tips_over() {
             "2",
         ],
     );
-    let table = ok(&out);
+    let table = succeeded(&out);
     assert!(table.contains("M2/2"), "{table}");
     let sweep = read_json(&d.join("output/retry-storm/sweep/sweep.json"));
     let cells = sweep["cells"].as_array().unwrap();
@@ -182,7 +170,7 @@ fn a_sweep_is_the_same_bytes_at_one_and_two_threads_and_sharded_then_merged() {
     let run = |extra: &[&str]| {
         let a = args(extra);
         let a: Vec<&str> = a.iter().map(String::as_str).collect();
-        ok(&faultline_in(d, &a))
+        succeeded(&faultline_in(d, &a))
     };
     run(&["--jobs", "1", "--out", "one"]);
     run(&["--jobs", "2", "--out", "two"]);
@@ -192,7 +180,7 @@ fn a_sweep_is_the_same_bytes_at_one_and_two_threads_and_sharded_then_merged() {
         d.join("parts/load/sweep-shard-1-of-2/partial.json")
             .is_file()
     );
-    let merged = ok(&faultline_in(
+    let merged = succeeded(&faultline_in(
         d,
         &["merge", "parts/load", "--out", "merged"],
     ));

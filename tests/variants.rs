@@ -10,28 +10,9 @@ use faultline::plan::Plan;
 use faultline::sim::Budget;
 use serde_json::Value;
 
-/// The web tier (four app servers over two zones behind least-outstanding
-/// balancing) with one crash, and `variants` (JSON members) over it.
+/// The crash scenario with `variants` (JSON members) over it.
 fn scenario(dir: &Path, variants: &str) -> PathBuf {
-    let path = dir.join("kill.json");
-    std::fs::write(
-        &path,
-        format!(
-            r#"{{
-  "name": "kill",
-  "model": "{}",
-  "duration": "100s", "warmup": "20s", "seed": 3,
-  "faults": {{
-    "crash-1": {{ "kind": "instance_kill", "target": "app-az-a-1", "mode": "crash", "at": "40s" }}
-  }},
-  "hypothesis": {{ "served": {{ "probe": "users", "error_rate_below": "2%" }} }},
-  "variants": {{ {variants} }}
-}}"#,
-            repo().join("models/web-tier.json").display()
-        ),
-    )
-    .unwrap();
-    path
+    crash_scenario(dir, "2%", &format!(r#""variants": {{ {variants} }}"#))
 }
 
 fn events_of_kind(run_dir: &Path, kind: &str) -> Vec<Value> {

@@ -10,46 +10,62 @@ use crate::plan::Plan;
 pub(super) struct Args {
     /// Scenario file; its `variants` are compared (with the baseline).
     scenario: PathBuf,
-    /// Seeds per variant: the scenario's seed and the next N-1.
+    #[command(flatten)]
+    grid: GridArgs,
+}
+
+/// How a grid of runs (compare's variants, a sweep's cells) x seeds is run.
+#[derive(Debug, clap::Args)]
+pub(super) struct GridArgs {
+    /// Seeds per variant (per cell of a sweep): the scenario's seed and the
+    /// next N-1.
     #[arg(long, short = 'n', value_parser = clap::value_parser!(u64).range(1..))]
-    seeds: u64,
+    pub(super) seeds: u64,
     /// First seed, instead of the scenario's.
     #[arg(long, short = 's')]
-    first_seed: Option<u64>,
+    pub(super) first_seed: Option<u64>,
     /// Threads (default: every core). The results do not depend on it.
     #[arg(long, short = 'j', value_parser = clap::value_parser!(u64).range(1..1025))]
     jobs: Option<u64>,
-    /// Run only slice I of N of the variant x seed grid (I counts from 0)
-    /// and write a partial result for `faultline merge`.
+    /// Run only slice I of N of the grid (I counts from 0) and write a
+    /// partial result for `faultline merge`.
     #[arg(long, value_name = "I/N")]
-    shard: Option<Shard>,
+    pub(super) shard: Option<Shard>,
     /// Base output directory.
     #[arg(long, short = 'o', default_value = "output")]
-    out: PathBuf,
+    pub(super) out: PathBuf,
     #[command(flatten)]
     budget: super::BudgetArgs,
+}
+
+impl GridArgs {
+    /// The seeds, from the scenario's own unless `--first-seed` says.
+    pub(super) fn seeds(&self, scenario_seed: u64) -> Seeds {
+        Seeds {
+            first: self.first_seed.unwrap_or(scenario_seed),
+            count: self.seeds,
+        }
+    }
+
+    pub(super) fn jobs(&self) -> usize {
+        self.jobs
+            .map_or_else(rayon::current_num_threads, |j| j as usize)
+    }
+
+    pub(super) fn budget(&self) -> crate::sim::Budget {
+        self.budget.budget()
+    }
 }
 
 pub(super) fn run(args: Args) -> crate::Result<i32> {
     // Every variant compiled once, when the scenario loads.
     let variants = Plan::load_all(&args.scenario)?;
-    let seeds = Seeds {
-        first: args.first_seed.unwrap_or(variants[0].config.seed),
-        count: args.seeds,
-    };
-    let jobs = args
-        .jobs
-        .map_or_else(rayon::current_num_threads, |j| j as usize);
-    match args.shard {
-        Some(shard) => run_shard(
-            report::Inputs::from_variants(&variants, seeds),
-            &variants,
-            shard,
-            jobs,
-            args.budget.budget(),
-            &args.out,
-        ),
-        None => compare_whole(&variants, seeds, jobs, args.budget.budget(), &args.out).map(|_| ()),
+    let grid = &args.grid;
+    let seeds = grid.seeds(variants[0].config.seed);
+    let inputs = report::Inputs::from_variants(&variants, seeds);
+    match grid.shard {
+        Some(shard) => run_shard(inputs, &variants, shard, grid),
+        None => compare_whole(&variants, seeds, grid.jobs(), grid.budget(), &grid.out).map(|_| ()),
     }?;
     Ok(0)
 }
@@ -117,12 +133,11 @@ pub(super) fn run_shard(
     inputs: report::Inputs,
     variants: &[Plan],
     shard: Shard,
-    jobs: usize,
-    budget: crate::sim::Budget,
-    out: &Path,
+    grid: &GridArgs,
 ) -> crate::Result<()> {
+    let out = &grid.out;
     let cells: Vec<u64> = shard.cells(inputs.cells()).collect();
-    let figures = run_grid(variants, inputs.seeds, &cells, jobs, budget)?;
+    let figures = run_grid(variants, inputs.seeds, &cells, grid.jobs(), grid.budget())?;
     let partial = partial::Partial {
         format: partial::FORMAT.to_string(),
         shard,

@@ -3,8 +3,8 @@
 
 use std::path::PathBuf;
 
+use crate::compare::Shard;
 use crate::compare::report::{AxisRef, SweepRef};
-use crate::compare::{Seeds, Shard};
 use crate::error::{Error, JsonPath, Problem};
 use crate::sweep;
 
@@ -20,30 +20,14 @@ pub(super) struct Args {
     /// axis of the grid (at most two); paths as `run --set`.
     #[arg(long = "set", value_name = "PATH=V1,V2,…", required = true, value_parser = sweep::parse_axis)]
     sets: Vec<AxisRef>,
-    /// Seeds per cell: the scenario's seed and the next N-1.
-    #[arg(long, short = 'n', value_parser = clap::value_parser!(u64).range(1..))]
-    seeds: u64,
-    /// First seed, instead of the scenario's.
-    #[arg(long, short = 's')]
-    first_seed: Option<u64>,
     /// What the heat map and the table show.
     #[arg(long, default_value = "availability", value_parser = sweep::METRICS)]
     metric: String,
     /// The scenario's variant swept (a key of its `variants`).
     #[arg(long, default_value = crate::spec::BASELINE)]
     variant: String,
-    /// Threads (default: every core). The results do not depend on it.
-    #[arg(long, short = 'j', value_parser = clap::value_parser!(u64).range(1..1025))]
-    jobs: Option<u64>,
-    /// Run only slice I of N of the cell x seed grid (I counts from 0)
-    /// and write a partial result for `faultline merge`.
-    #[arg(long, value_name = "I/N")]
-    shard: Option<Shard>,
-    /// Base output directory.
-    #[arg(long, short = 'o', default_value = "output")]
-    out: PathBuf,
     #[command(flatten)]
-    budget: super::BudgetArgs,
+    grid: super::compare::GridArgs,
 }
 
 pub(super) fn run(args: Args) -> crate::Result<i32> {
@@ -75,22 +59,16 @@ pub(super) fn run(args: Args) -> crate::Result<i32> {
         metric: args.metric,
     };
     let plans = sweep::plans(&args.scenario, &spec)?;
-    let seeds = Seeds {
-        first: args.first_seed.unwrap_or(plans[0].config.seed),
-        count: args.seeds,
-    };
-    let jobs = args
-        .jobs
-        .map_or_else(rayon::current_num_threads, |j| j as usize);
+    let grid = &args.grid;
+    let seeds = grid.seeds(plans[0].config.seed);
     let inputs = sweep::inputs(&plans, seeds, spec);
-    let budget = args.budget.budget();
-    if let Some(shard) = args.shard {
-        super::compare::run_shard(inputs, &plans, shard, jobs, budget, &args.out)?;
+    if let Some(shard) = grid.shard {
+        super::compare::run_shard(inputs, &plans, shard, grid)?;
         return Ok(0);
     }
     let cells: Vec<u64> = Shard::WHOLE.cells(inputs.cells()).collect();
-    let figures = super::compare::run_grid(&plans, seeds, &cells, jobs, budget)?;
-    let (dir, sweep) = sweep::write(&args.out, &inputs, &figures)?;
+    let figures = super::compare::run_grid(&plans, seeds, &cells, grid.jobs(), grid.budget())?;
+    let (dir, sweep) = sweep::write(&grid.out, &inputs, &figures)?;
     out!("{}", sweep::table(&sweep));
     outln!();
     outln!("wrote {}/: {FILES}", dir.display());

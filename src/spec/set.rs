@@ -20,22 +20,6 @@ use serde_json::Value;
 
 use crate::error::{JsonPath, Problem, Segment, closest};
 
-/// The scenario keys a setting without a `scenario.`/`model.` prefix is
-/// taken to mean; every other first key is the model's.
-const SCENARIO_KEYS: [&str; 11] = [
-    "expect",
-    "faults",
-    "hypothesis",
-    "duration",
-    "warmup",
-    "seed",
-    "window",
-    "percentile_digits",
-    "analysis",
-    "compare",
-    "variants",
-];
-
 /// Which file a setting sets.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Target {
@@ -85,7 +69,14 @@ impl Setting {
             }
             // Alone, `model` is the scenario's path to its model file.
             "model" => Target::Scenario,
-            first if SCENARIO_KEYS.contains(&first) => Target::Scenario,
+            // The scenario's keys a variant patches and those it may not:
+            // every key of the scenario that the model does not also have.
+            first
+                if super::variant::SCENARIO_KEYS.contains(&first)
+                    || super::variant::RUN_KEYS.contains(&first) =>
+            {
+                Target::Scenario
+            }
             _ => Target::Model,
         };
         let value = serde_json::from_str(value).unwrap_or_else(|_| Value::String(value.into()));

@@ -17,12 +17,12 @@ use crate::error::{Error, JsonPath, Problem, Result, Segment};
 pub const BASELINE: &str = "baseline";
 
 /// The scenario's keys a variant patches; the rest of a patch is the model's.
-const SCENARIO_KEYS: [&str; 2] = ["faults", "hypothesis"];
+pub(super) const SCENARIO_KEYS: [&str; 2] = ["faults", "hypothesis"];
 
 /// Scenario keys that are settings of the whole comparison: one run
 /// length, one warm-up, one seed series for every variant, or the
 /// comparison would not be paired.
-const RUN_KEYS: [&str; 10] = [
+pub(super) const RUN_KEYS: [&str; 10] = [
     "expect",
     "model",
     "duration",

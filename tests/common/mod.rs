@@ -63,6 +63,45 @@ pub(crate) fn faultline_in(dir: &Path, args: &[&str]) -> Output {
         .expect("the faultline binary runs")
 }
 
+/// The stdout of a command that must have succeeded; its output in full
+/// when it did not.
+pub(crate) fn succeeded(output: &Output) -> String {
+    assert!(
+        output.status.success(),
+        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
+        output.status.code(),
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// `dir/kill.json`: the web tier (four app servers over two zones behind
+/// least-outstanding balancing) with one crash at 40 s, a hypothesis that
+/// its users see fewer errors than `error_rate`, and `members` (further
+/// members of the scenario object, such as its variants).
+pub(crate) fn crash_scenario(dir: &Path, error_rate: &str, members: &str) -> PathBuf {
+    let path = dir.join("kill.json");
+    std::fs::write(
+        &path,
+        format!(
+            r#"{{
+  "name": "kill",
+  "model": "{}",
+  "duration": "100s", "warmup": "20s", "seed": 3,
+  "faults": {{
+    "crash-1": {{ "kind": "instance_kill", "target": "app-az-a-1", "mode": "crash", "at": "40s" }}
+  }},
+  "hypothesis": {{ "served": {{ "probe": "users", "error_rate_below": "{error_rate}" }} }},
+  {members}
+}}"#,
+            repo().join("models/web-tier.json").display()
+        ),
+    )
+    .unwrap();
+    path
+}
+
 /// The repository root (where `models/` and `scenarios/` live).
 pub(crate) fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
