@@ -103,3 +103,48 @@ fn a_set_that_reaches_nothing_or_breaks_a_file_is_bad_input() {
     }
     assert!(!d.join("out").exists(), "nothing written on bad input");
 }
+
+#[test]
+fn a_comparison_under_a_what_if_records_it_and_shards_of_other_what_ifs_do_not_merge() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let scenario = repo().join("scenarios/kill-app-server.json");
+    let scenario = scenario.to_str().unwrap();
+    let compare = |set: &str, extra: &[&str]| {
+        let mut args = vec!["compare", scenario, "--seeds", "2", "--set", set];
+        args.extend_from_slice(extra);
+        faultline_in(d, &args)
+    };
+    let table = succeeded(&compare("workload.users.rate=300/s", &["--out", "whole"]));
+    assert!(
+        table.contains("what-if: --set workload.users.rate=300/s"),
+        "{table}"
+    );
+    let c: Value = serde_json::from_str(
+        &std::fs::read_to_string(d.join("whole/kill-app-server/compare/compare.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(c["set"], serde_json::json!(["workload.users.rate=300/s"]));
+    // Half the file's load reaches every variant alike.
+    for v in c["variants"].as_array().unwrap() {
+        let requests = v["requests"].as_f64().unwrap() / 2.0;
+        let expected = 300.0 * (180.0 - 30.0);
+        assert!(
+            (requests / expected - 1.0).abs() < 0.02,
+            "{}: {requests}",
+            v["name"]
+        );
+    }
+    succeeded(&compare(
+        "workload.users.rate=300/s",
+        &["--shard", "0/2", "--out", "parts"],
+    ));
+    succeeded(&compare(
+        "workload.users.rate=400/s",
+        &["--shard", "1/2", "--out", "parts"],
+    ));
+    let out = faultline_in(d, &["merge", "parts/kill-app-server", "--out", "merged"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("different what-ifs"), "{err}");
+}

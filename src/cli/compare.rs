@@ -10,6 +10,11 @@ use crate::plan::Plan;
 pub(super) struct Args {
     /// Scenario file; its `variants` are compared (with the baseline).
     scenario: PathBuf,
+    /// A what-if for every variant, as `run --set`: the value at PATH set
+    /// before any variant patches the files; repeatable, recorded in
+    /// compare.json.
+    #[arg(long = "set", value_name = "PATH=VALUE", value_parser = crate::spec::Setting::parse)]
+    sets: Vec<crate::spec::Setting>,
     #[command(flatten)]
     grid: GridArgs,
 }
@@ -59,7 +64,7 @@ impl GridArgs {
 
 pub(super) fn run(args: Args) -> crate::Result<i32> {
     // Every variant compiled once, when the scenario loads.
-    let variants = Plan::load_all(&args.scenario)?;
+    let variants = Plan::load_all_with(&args.scenario, &args.sets)?;
     let grid = &args.grid;
     let seeds = grid.seeds(variants[0].config.seed);
     let inputs = report::Inputs::from_variants(&variants, seeds);

@@ -201,6 +201,13 @@ fn difference(a: &Inputs, b: &Inputs) -> Option<String> {
             a.tool_version, b.tool_version
         ));
     }
+    if a.set != b.set {
+        return Some(format!(
+            "different what-ifs (--set {} and --set {})",
+            a.set.join(" --set "),
+            b.set.join(" --set ")
+        ));
+    }
     if a.scenario.sha256 != b.scenario.sha256 {
         return Some(format!(
             "different scenarios (`{}` {} and `{}` {})",

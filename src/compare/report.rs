@@ -111,6 +111,10 @@ pub struct Inputs {
     /// The scenario's `compare.minimum_effect`, in the units of
     /// `compare.json` (a shard carries them to `merge`).
     pub minimum_effect: MinimumEffects,
+    /// The what-if settings every variant ran with (`compare --set`), as
+    /// given.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub set: Vec<String>,
     /// A sweep's grid: its "variants" are the cells of these settings
     /// (`cell-<k>`), and `merge` writes a sweep, not a comparison.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -170,6 +174,7 @@ impl Inputs {
                 .collect(),
             seeds,
             minimum_effect: minimum_effects(&base.scenario),
+            set: base.sets.iter().map(|s| s.text.clone()).collect(),
             sweep: None,
         }
     }
@@ -307,6 +312,7 @@ pub fn aggregate(inputs: &Inputs, figures: &[RunFigures]) -> Comparison {
         },
         scenario: inputs.scenario.clone(),
         model: inputs.model.clone(),
+        set: inputs.set.clone(),
         seeds: inputs.seeds,
         confidence: CONFIDENCE,
         latency_quantiles: super::LATENCY_QUANTILES.to_vec(),
@@ -447,6 +453,9 @@ pub fn table(comparison: &Comparison) -> String {
         s.nth(s.count.saturating_sub(1)),
         comparison.baseline
     );
+    if !comparison.set.is_empty() {
+        let _ = writeln!(out, "what-if: --set {}", comparison.set.join(" --set "));
+    }
     // Reconnect times only where the model has connected clients.
     let reconnect = comparison
         .variants
@@ -644,6 +653,7 @@ mod tests {
                 .collect(),
             seeds: Seeds { first: 7, count },
             minimum_effect: MinimumEffects::default(),
+            set: Vec::new(),
             sweep: None,
         }
     }

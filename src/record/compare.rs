@@ -460,6 +460,9 @@ pub struct Comparison {
     pub tool: Tool,
     pub scenario: InputRef,
     pub model: InputRef,
+    /// The what-if settings every variant ran with (`compare --set`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub set: Vec<String>,
     pub seeds: Seeds,
     pub confidence: f64,
     /// The quantiles of each variant's `latency_ms` curve.

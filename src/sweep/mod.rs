@@ -142,6 +142,8 @@ pub fn inputs(plans: &[Plan], seeds: Seeds, sweep: SweepRef) -> Inputs {
         v.name = format!("cell-{k}");
         v.own_hypotheses = false;
     }
+    // The settings are the sweep's: its fixed ones and axes say them.
+    inputs.set = Vec::new();
     inputs.sweep = Some(sweep);
     inputs
 }
