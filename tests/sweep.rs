@@ -239,3 +239,51 @@ fn a_sweep_without_an_axis_or_with_a_setting_that_reaches_nothing_is_bad_input()
     }
     assert!(!d.join("out").exists(), "nothing written on bad input");
 }
+
+#[test]
+fn a_sweep_partial_whose_axes_do_not_make_its_cells_is_refused_not_drawn() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let scenario = loss_system(d);
+    succeeded(&faultline_in(
+        d,
+        &[
+            "sweep",
+            scenario.to_str().unwrap(),
+            "--set",
+            "workload.users.rate=100/s,200/s",
+            "--set",
+            "duration=20s",
+            "--seeds",
+            "1",
+            "--shard",
+            "0/1",
+            "--out",
+            "parts",
+        ],
+    ));
+    let file = d.join("parts/load/sweep-shard-0-of-1/partial.json");
+    let written = std::fs::read_to_string(&file).unwrap();
+    for (from, to, expected) in [
+        (
+            r#""100/s","#,
+            r#""100/s", "150/s","#,
+            "make the grid's 2 cells",
+        ),
+        (
+            r#""metric": "availability""#,
+            r#""metric": "p42""#,
+            "expected one of availability",
+        ),
+    ] {
+        let tampered = written.replacen(from, to, 1);
+        assert_ne!(tampered, written, "{from}");
+        std::fs::write(&file, tampered).unwrap();
+        let out = faultline_in(d, &["merge", "parts/load", "--out", "merged"]);
+        assert_eq!(out.status.code(), Some(2), "{to}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(expected), "{err}");
+        assert!(!err.contains("panicked"));
+    }
+    assert!(!d.join("merged").exists());
+}

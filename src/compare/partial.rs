@@ -135,7 +135,8 @@ pub fn read(path: &Path) -> Result<Partial> {
             format!("expected \"{FORMAT}\", found \"{}\"", partial.format),
         ));
     }
-    let problems = name_problems(&partial);
+    let mut problems = name_problems(&partial);
+    problems.extend(sweep_problems(&partial));
     if !problems.is_empty() {
         return Err(source.invalid(problems));
     }
@@ -190,6 +191,39 @@ fn name_problems(partial: &Partial) -> Vec<Problem> {
         }
     }
     problems
+}
+
+/// A sweep's grid as a sweep writes it: one or two axes whose values make
+/// exactly its cells, or the merge would draw cells it does not have.
+fn sweep_problems(partial: &Partial) -> Vec<Problem> {
+    let Some(sweep) = &partial.inputs.sweep else {
+        return Vec::new();
+    };
+    let cells: usize = sweep.axes.iter().map(|a| a.values.len()).product();
+    if !super::report::SWEEP_METRICS.contains(&sweep.metric.as_str()) {
+        return vec![Problem::new(
+            JsonPath::root().key("inputs").key("sweep").key("metric"),
+            format!(
+                "expected one of {}, found \"{}\"",
+                super::report::SWEEP_METRICS.join(", "),
+                crate::spec::names::echo(&sweep.metric)
+            ),
+        )];
+    }
+    let fits = (1..=2).contains(&sweep.axes.len())
+        && sweep.axes.iter().all(|a| !a.values.is_empty())
+        && cells == partial.inputs.variants.len();
+    if fits {
+        Vec::new()
+    } else {
+        vec![Problem::new(
+            JsonPath::root().key("inputs").key("sweep").key("axes"),
+            format!(
+                "expected one or two axes whose values make the grid's {} cells, as `sweep --shard` writes",
+                partial.inputs.variants.len()
+            ),
+        )]
+    }
 }
 
 /// What differs between two grids' inputs, in words; file paths may differ

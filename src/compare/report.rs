@@ -132,6 +132,17 @@ pub struct SweepRef {
     pub metric: String,
 }
 
+/// The metrics a sweep's heat map can show.
+pub const SWEEP_METRICS: [&str; 7] = [
+    "availability",
+    "error_rate",
+    "p99_ms",
+    "goodput",
+    "recovery_s",
+    "metastable_rate",
+    "hypothesis_pass_rate",
+];
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct AxisRef {
     pub path: String,

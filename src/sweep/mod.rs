@@ -31,15 +31,7 @@ use crate::spec::Setting;
 pub const MAX_CELLS: usize = 400;
 
 /// The metrics a sweep's heat map can show.
-pub const METRICS: [&str; 7] = [
-    "availability",
-    "error_rate",
-    "p99_ms",
-    "goodput",
-    "recovery_s",
-    "metastable_rate",
-    "hypothesis_pass_rate",
-];
+pub use crate::compare::report::SWEEP_METRICS as METRICS;
 
 /// Parses `PATH=V1,V2,…` into an axis: values split at commas outside
 /// brackets, braces and quotes, so a JSON value may hold commas.
@@ -304,12 +296,11 @@ fn metastable_mark(cell: &CellResult) -> String {
     }
 }
 
-/// The heat map of the sweep's metric (the first two axes; further axes
-/// are in the files, not drawn).
+/// The heat map of the sweep's metric: the first axis down, the second
+/// (if any) across.
 fn heat_map(s: &Sweep) -> HeatMap {
     let (rows, columns, y_title, x_title) = layout(s);
-    let drawn = rows.len() * columns.len();
-    let cells = &s.cells[..drawn.min(s.cells.len())];
+    let cells = &s.cells;
     let (_, decimals, higher) = metric_of(&cells[0], &s.metric);
     HeatMap {
         title: format!(
@@ -414,13 +405,10 @@ pub fn table(s: &Sweep) -> String {
     }));
     let mut table = crate::report::terminal::table(&headers);
     crate::report::terminal::left(&mut table, 0);
-    let per_table = rows.len() * columns.len();
     for (r, label) in rows.iter().enumerate() {
         let mut row = vec![label.clone()];
         for c in 0..columns.len() {
-            let k = r * columns.len() + c;
-            // Further axes: every combination gets its own block below.
-            let cell = &s.cells[k % per_table.max(1)];
+            let cell = &s.cells[r * columns.len() + c];
             let (value, decimals, _) = metric_of(cell, &s.metric);
             let mut text = value.map_or("n/a".to_string(), |v| format!("{v:.decimals$}"));
             if cell.metastable_runs > 0 {
@@ -431,12 +419,6 @@ pub fn table(s: &Sweep) -> String {
         table.add_row(row);
     }
     let _ = writeln!(out, "{}", table.trim_fmt());
-    if s.axes.len() > 2 {
-        let _ = writeln!(
-            out,
-            "(the table and heat map show the first two axes at the first value of the others; sweep.csv has every cell)"
-        );
-    }
     out
 }
 
