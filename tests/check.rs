@@ -129,7 +129,12 @@ fn a_story_that_no_longer_happens_or_a_design_that_regressed_fails_the_check() {
     assert_eq!(out.status.code(), Some(1));
     let xml = std::fs::read_to_string(&junit).unwrap();
     assert_eq!(xml.matches("<failure ").count(), 2, "{xml}");
-    assert!(xml.contains("error_rate_below measured"), "{xml}");
+    assert!(
+        xml.contains("✗ error_rate_below")
+            && xml.contains("measured")
+            && xml.contains("against 0.010 %"),
+        "{xml}"
+    );
 
     // Expecting a variant the scenario does not have is bad input.
     let scenario = kill_scenario(d, r#""host-dwn": "fail""#, "2%");

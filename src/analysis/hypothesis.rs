@@ -358,20 +358,26 @@ pub fn summary(verdicts: &[Verdict]) -> String {
             v.name, v.probe, v.phase, v.from_s, v.to_s
         ));
         for c in &v.checks {
-            let measured = match c.measured {
-                Some(m) => format_value(m, c.unit),
-                None => "nothing to measure".to_string(),
-            };
-            out.push_str(&format!(
-                "      {} {:<23} measured {} against {}\n",
-                if c.passed { "✓" } else { "✗" },
-                c.check,
-                measured,
-                format_value(c.threshold, c.unit)
-            ));
+            out.push_str(&format!("      {}\n", check_line(c)));
         }
     }
     out
+}
+
+/// One check in words, as every verdict prints it:
+/// `✗ error_rate_below        measured 3.100 % against 2.000 %`.
+pub fn check_line(c: &CheckResult) -> String {
+    let measured = match c.measured {
+        Some(m) => format_value(m, c.unit),
+        None => "nothing to measure".to_string(),
+    };
+    format!(
+        "{} {:<23} measured {} against {}",
+        if c.passed { "✓" } else { "✗" },
+        c.check,
+        measured,
+        format_value(c.threshold, c.unit)
+    )
 }
 
 /// A measured value or threshold in its unit, as people read it.

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
 use rayon::prelude::*;
 
-use crate::analysis::hypothesis::{Verdict, format_value};
+use crate::analysis::hypothesis::{Verdict, check_line};
 use crate::error::Error;
 use crate::plan::Plan;
 use crate::spec::scenario::Expectation;
@@ -226,22 +226,11 @@ fn table(outcomes: &[Outcome]) -> String {
     )
 }
 
-/// A verdict's checks in words: `✗ error_rate_below measured 3.1 % against 2 %`.
+/// A verdict's checks in words, a line each.
 fn checks_text(v: &Verdict) -> String {
     v.checks
         .iter()
-        .map(|c| {
-            let measured = c.measured.map_or("nothing to measure".to_string(), |m| {
-                format_value(m, c.unit)
-            });
-            format!(
-                "{} {} measured {} against {}",
-                if c.passed { "✓" } else { "✗" },
-                c.check,
-                measured,
-                format_value(c.threshold, c.unit)
-            )
-        })
+        .map(check_line)
         .collect::<Vec<_>>()
         .join("\n")
 }

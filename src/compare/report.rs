@@ -445,7 +445,7 @@ pub fn compare_csv(comparison: &Comparison) -> String {
 /// file have one length, and memory takes any bytes.
 const IN_MEMORY: &str = "records of one length, written to memory";
 
-fn csv_text(csv: csv::Writer<Vec<u8>>) -> String {
+pub fn csv_text(csv: csv::Writer<Vec<u8>>) -> String {
     let bytes = csv.into_inner().expect(IN_MEMORY);
     String::from_utf8(bytes).expect("every field is UTF-8")
 }

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::compare::report::{AxisRef, Inputs, SweepRef, measure};
+use crate::compare::report::{AxisRef, Inputs, SweepRef, csv_text, measure};
 use crate::compare::stats::estimate;
 use crate::compare::{RunFigures, Seeds};
 use crate::error::{Error, JsonPath, Problem, Result};
@@ -420,11 +420,6 @@ pub fn table(s: &Sweep) -> String {
     }
     let _ = writeln!(out, "{}", table.trim_fmt());
     out
-}
-
-fn csv_text(csv: csv::Writer<Vec<u8>>) -> String {
-    String::from_utf8(csv.into_inner().expect("writing to memory cannot fail"))
-        .expect("CSV of UTF-8 text")
 }
 
 fn cell_csv(s: &Sweep) -> String {
