@@ -4,11 +4,13 @@
 //! hypotheses, the run settings). Run, replay, compare, validate and bench
 //! all start from a `Plan`; nothing above this layer compiles a spec again.
 
+mod guard;
 mod hypothesis;
 mod phases;
 
 use std::path::Path;
 
+pub use guard::{Guard, Limit};
 pub use hypothesis::{Check, Hypothesis, Threshold, resolve_probe};
 pub use phases::{Phase, Phases};
 
@@ -47,6 +49,8 @@ pub struct Plan {
     pub faults: Vec<Fault>,
     pub phases: Phases,
     pub hypotheses: Vec<Hypothesis>,
+    /// The stop guards, in the scenario's order.
+    pub guards: Vec<Guard>,
     /// The scenario's settings with its own seed.
     pub config: RunConfig,
     /// How long past the last fault a run still out of band is metastable.
@@ -238,6 +242,7 @@ struct Parts {
     faults: Vec<Fault>,
     phases: Phases,
     hypotheses: Vec<Hypothesis>,
+    guards: Vec<Guard>,
 }
 
 impl Parts {
@@ -264,6 +269,7 @@ impl Parts {
             faults: self.faults,
             phases: self.phases,
             hypotheses: self.hypotheses,
+            guards: self.guards,
             config,
             metastable_after,
             experiment,
@@ -332,12 +338,23 @@ fn compile(
     check_output_size(scenario, &topology, false)?;
     let faults = faults::compile(scenario, &topology)?;
     let phases = Phases::of(scenario.warmup.0, scenario.duration.0, &faults);
-    let hypotheses = hypothesis::compile(scenario, &topology, &phases)?;
+    let window = scenario.window.map_or(DEFAULT_WINDOW_NS, |w| w.0);
+    // Both, so that a scenario's every problem is said at once.
+    let (hypotheses, guards) = match (
+        hypothesis::compile(scenario, &topology, &phases),
+        guard::compile(scenario, &topology, window),
+    ) {
+        (Ok(h), Ok(g)) => (h, g),
+        (h, g) => {
+            return Err(h.err().into_iter().chain(g.err()).flatten().collect());
+        }
+    };
     Ok(Parts {
         topology,
         faults,
         phases,
         hypotheses,
+        guards,
     })
 }
 

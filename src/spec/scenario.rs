@@ -48,6 +48,15 @@ pub struct ScenarioSpec {
     /// does not hold.
     #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
     pub hypothesis: IndexMap<String, CheckSpec>,
+    /// Stop conditions, keyed by name, as AWS FIS has them: watched while
+    /// the experiment runs (from the first fault's start until every fault
+    /// is over), each evaluated at the end of every metrics window; the
+    /// first that trips rolls every fault in force back at that instant and
+    /// cancels those not started, and the run goes on to show the recovery.
+    /// `run` then runs the experiment unguarded on the same seed to say what
+    /// the guard spared.
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub stop: IndexMap<String, GuardSpec>,
     /// Settings of the cascade analysis.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub analysis: Option<AnalysisSpec>,
@@ -162,6 +171,32 @@ pub struct CheckSpec {
     /// after the last fault ended.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recover_within: Option<Duration>,
+}
+
+/// A stop condition: a probe and thresholds, any of which trips it.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GuardSpec {
+    /// What is watched: a workload, an endpoint (`service.endpoint`) or a
+    /// service, as a hypothesis names its probe.
+    pub probe: String,
+    /// Trips when the failed share of the requests that ended over the
+    /// last `over` exceeds this (a workload counts its client timeouts).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_rate_above: Option<Share>,
+    /// Trips when the p99 latency of all requests that ended over the last
+    /// `over` (successes and failures, each when it ended) exceeds this.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub p99_above: Option<Duration>,
+    /// Trips when more acknowledged writes than this have been lost in
+    /// failovers since the run began (a replicated database probe).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lost_writes_above: Option<u64>,
+    /// The span the error rate and p99 are taken over, ending at the
+    /// window's end: a whole number of metrics windows, like an alarm's
+    /// period. Default one window.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub over: Option<Duration>,
 }
 
 /// Which requests a latency percentile is of.

@@ -13,7 +13,7 @@ use super::model::{
     InstancesSpec, KeysSpec, ModelSpec, ReplicationSpec, RetrySpec, ServiceKind, ServiceSpec,
     WorkSpec, WorkloadSpec,
 };
-use super::scenario::ScenarioSpec;
+use super::scenario::{GuardSpec, ScenarioSpec};
 use crate::base::Precision;
 use crate::error::{JsonPath, Problem};
 
@@ -895,6 +895,14 @@ pub(super) fn scenario(scenario: &ScenarioSpec) -> Vec<Problem> {
             name,
         );
     }
+    let window = scenario
+        .window
+        .map_or(super::scenario::DEFAULT_WINDOW_NS, |w| w.0);
+    for (name, guard) in &scenario.stop {
+        let path = root.key("stop").key(name);
+        check_name(&mut problems, path.clone(), "stop guard", name);
+        check_guard(&mut problems, &path, guard, window);
+    }
     for name in scenario.variants.keys() {
         let path = root.key("variants").key(name);
         check_name(&mut problems, path.clone(), "variant", name);
@@ -935,6 +943,12 @@ pub(super) fn scenario(scenario: &ScenarioSpec) -> Vec<Problem> {
                 ),
             );
         }
+    }
+    if !scenario.stop.is_empty() && scenario.faults.is_empty() {
+        problems.push(Problem::new(
+            root.key("stop"),
+            "stop guards end an experiment's faults; this scenario has none",
+        ));
     }
     let default_window = super::scenario::DEFAULT_WINDOW_NS;
     if scenario.window.is_none() && scenario.duration.0 / default_window > MAX_WINDOWS {
@@ -984,4 +998,53 @@ pub(super) fn scenario(scenario: &ScenarioSpec) -> Vec<Problem> {
         }
     }
     problems
+}
+
+/// Spans longer than this many windows are refused: a guard keeps one
+/// histogram per window of its span.
+pub(crate) const MAX_GUARD_WINDOWS: u64 = 600;
+
+/// A stop guard on its own: something to watch for, over a span of whole
+/// windows.
+fn check_guard(problems: &mut Vec<Problem>, path: &JsonPath, guard: &GuardSpec, window: u64) {
+    if guard.error_rate_above.is_none()
+        && guard.p99_above.is_none()
+        && guard.lost_writes_above.is_none()
+    {
+        problems.push(Problem::new(
+            path.clone(),
+            "a stop guard needs at least one threshold, e.g. \"error_rate_above\": \"5%\", \"p99_above\": \"2s\" or \"lost_writes_above\": 0",
+        ));
+    }
+    if guard.error_rate_above.is_some_and(|s| s.0 >= 1.0) {
+        problems.push(Problem::new(
+            path.key("error_rate_above"),
+            "an error rate cannot exceed 100 %: this guard would never trip",
+        ));
+    }
+    if guard.p99_above.is_some_and(|d| d.0 == 0) {
+        problems.push(Problem::new(
+            path.key("p99_above"),
+            "expected a positive duration",
+        ));
+    }
+    if let Some(over) = guard.over {
+        if over.0 == 0 || over.0 % window != 0 {
+            problems.push(Problem::new(
+                path.key("over"),
+                format!(
+                    "expected a whole number of metrics windows ({}), found {over}",
+                    crate::spec::units::Duration(window)
+                ),
+            ));
+        } else if over.0 / window > MAX_GUARD_WINDOWS {
+            problems.push(Problem::new(
+                path.key("over"),
+                format!(
+                    "{} windows is more than {MAX_GUARD_WINDOWS}; widen the window or shorten the span",
+                    over.0 / window
+                ),
+            ));
+        }
+    }
 }

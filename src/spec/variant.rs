@@ -1,6 +1,6 @@
 //! Variants: named RFC 7396 merge patches over the experiment. A patch's
-//! `faults` and `hypothesis` keys patch the scenario's (what is injected
-//! and what is checked: "kill one, then two", a fault's severity, a crash
+//! `faults`, `hypothesis` and `stop` keys patch the scenario's (what is
+//! injected, what is checked and what stops it: "kill one, then two", a fault's severity, a crash
 //! against a host loss); every other key patches the model. A patched
 //! file is parsed as if it had been written by hand (and compiled by
 //! `plan`, as the model is); every problem is reported in the scenario
@@ -17,7 +17,7 @@ use crate::error::{Error, JsonPath, Problem, Result, Segment};
 pub const BASELINE: &str = "baseline";
 
 /// The scenario's keys a variant patches; the rest of a patch is the model's.
-pub(super) const SCENARIO_KEYS: [&str; 2] = ["faults", "hypothesis"];
+pub(super) const SCENARIO_KEYS: [&str; 3] = ["faults", "hypothesis", "stop"];
 
 /// Scenario keys that are settings of the whole comparison: one run
 /// length, one warm-up, one seed series for every variant, or the
@@ -47,6 +47,7 @@ fn is_keyed_collection(path: &[String]) -> bool {
             | ["clients"]
             | ["faults"]
             | ["hypothesis"]
+            | ["stop"]
             | ["services", _, "endpoints"]
             | ["services", _, "endpoints", _, "calls"]
             | ["services", _, "instances", "placement"]
@@ -174,7 +175,7 @@ fn split(patch: &Map<String, Value>) -> std::result::Result<Parts, Vec<Problem>>
             problems.push(Problem::new(
                 JsonPath::root().key(key),
                 format!(
-                    "a variant patches the model, the faults and the hypotheses; `{key}` is a \
+                    "a variant patches the model, the faults, the hypotheses and the stop guards; `{key}` is a \
                      setting of the whole comparison, the same for every variant (for a what-if \
                      of one run, `faultline run --set {key}=…`)"
                 ),
