@@ -5,7 +5,7 @@
 
 use crate::base::ErrorClass;
 use crate::observe::Observer;
-use crate::observe::events::StateEvent;
+use crate::observe::events::{StateChange, StateEvent};
 use crate::observe::latencies::Latencies;
 use crate::observe::metrics::Row;
 use crate::plan::{Phase, Phases};
@@ -191,6 +191,11 @@ impl<O: Observer> Observer for Collector<O> {
     }
 
     fn state_change(&mut self, topology: &Topology, event: &StateEvent) {
+        // The windows from here on are the recovery, whatever the
+        // schedule said.
+        if let StateChange::ExperimentStopped { .. } = event.change {
+            self.phases = self.phases.stopped_at(event.time);
+        }
         self.events.push(*event);
         self.inner.state_change(topology, event);
     }

@@ -341,6 +341,13 @@ fn print_summary(plan: &Plan, result: &RunResult) {
             super::paint::verdicts(&crate::analysis::hypothesis::summary(&m.hypothesis))
         );
     }
+    if let Some(stop) = &m.stop {
+        outln!();
+        outln!("stop guards:");
+        for line in stop.lines() {
+            outln!("{line}");
+        }
+    }
     outln!();
     outln!("wrote {}/", result.dir.display());
     outln!("  run.json      inputs, seed, trace digest and the summary above");

@@ -235,6 +235,7 @@ pub fn manifest(
             })
             .collect(),
         hypothesis,
+        stop: None,
         files: ["run.json", "metrics.csv", "events.jsonl", "analysis.json"]
             .into_iter()
             .chain(crate::report::RUN_REPORT_FILES)

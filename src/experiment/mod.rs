@@ -5,15 +5,16 @@
 pub mod manifest;
 pub(crate) mod output;
 pub mod replay;
+mod stop;
 
 use std::path::{Path, PathBuf};
 
 use crate::analysis::{self, Analysis, collect::Collector};
 use crate::error::{Error, Result};
-use crate::observe::sink::FileSink;
+use crate::observe::sink::{FileSink, Names};
 use crate::observe::{NullObserver, Observer};
 use crate::plan::{Plan, RunConfig};
-use crate::sim::{Budget, Exhausted, RunSummary, simulate_within};
+use crate::sim::{Budget, Exhausted, RunSummary, simulate_guarded};
 pub use manifest::Manifest;
 
 pub use crate::spec::BASELINE;
@@ -60,14 +61,23 @@ fn simulate_and_analyse<O: Observer>(
 ) -> Result<(Manifest, RunSummary, Analysis, O)> {
     let probes: Vec<_> = plan.hypotheses.iter().map(|h| h.component).collect();
     let collector = Collector::new(inner, plan.phases, &probes);
-    let (summary, collector) =
-        simulate_within(&plan.topology, &plan.faults, config, budget, collector);
+    let (summary, mut collector) = simulate_guarded(
+        &plan.topology,
+        &plan.faults,
+        &plan.guards,
+        config,
+        budget,
+        collector,
+    );
     if let Some(exhausted) = summary.exhausted {
         return Err(budget_error(plan, config.seed, exhausted));
     }
+    // A stopped experiment is analysed and judged as it happened.
+    let realized = stop::Realized::of(plan, &summary);
+    realized.renumber(&mut collector);
     let analysis = analysis::analyse(
         &plan.topology,
-        &plan.faults,
+        &realized.faults,
         &collector,
         &summary,
         &config,
@@ -76,12 +86,13 @@ fn simulate_and_analyse<O: Observer>(
     let verdicts = analysis::hypothesis::evaluate(
         &plan.topology,
         &plan.hypotheses,
-        &plan.phases,
+        &realized.phases,
         &collector,
         &analysis,
         &summary,
     );
-    let manifest = manifest::manifest(plan, config, &summary, verdicts);
+    let mut manifest = manifest::manifest(plan, config, &summary, verdicts);
+    manifest.stop = stop::summary(plan, config, budget, &summary, &analysis)?;
     Ok((manifest, summary, analysis, collector.inner))
 }
 
@@ -146,12 +157,15 @@ pub fn run(
         config.seed,
     );
     let staging = output::Staging::new(&dir)?;
-    let fault_names = plan.faults.iter().map(|f| f.name.clone()).collect();
+    let names = Names {
+        faults: plan.faults.iter().map(|f| f.name.clone()).collect(),
+        guards: plan.guards.iter().map(|g| g.name.clone()).collect(),
+    };
     let sink = FileSink::create(
         staging.path(),
         config.warmup,
         config.per_instance,
-        fault_names,
+        names,
     )
     .map_err(|e| Error::write(staging.path(), e))?
     .on_window(on_window);

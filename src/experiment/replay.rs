@@ -22,7 +22,7 @@ use crate::error::{Error, JsonPath, Problem, Result};
 use crate::observe::NullObserver;
 use crate::observe::trace::Tracer;
 use crate::plan::Plan;
-use crate::sim::{Budget, RunSummary, simulate_within};
+use crate::sim::{Budget, RunSummary, simulate_guarded};
 use crate::spec::{self, Source};
 use crate::topology::Topology;
 
@@ -384,9 +384,10 @@ pub fn trace_window(
     budget: Budget,
 ) -> Result<(RunSummary, Tracer<NullObserver>)> {
     let config = plan.config(Some(seed));
-    let (summary, tracer) = simulate_within(
+    let (summary, tracer) = simulate_guarded(
         &plan.topology,
         &plan.faults,
+        &plan.guards,
         config,
         budget,
         Tracer::new(NullObserver, from, to),

@@ -217,6 +217,12 @@ impl Fault {
 
     /// When it stops acting: its end, or the instant of a kill; `None` when
     /// it lasts to the end of the run.
+    /// Whether it is an instant (a kill, a flush, the start of a rolling
+    /// restart): nothing ends it, and nothing is there to roll back.
+    pub fn is_instant(&self) -> bool {
+        self.end.is_none() && self.ends_at() == Some(self.start)
+    }
+
     pub fn ends_at(&self) -> Option<u64> {
         match (&self.action, self.end) {
             (_, Some(end)) => Some(end),

@@ -29,6 +29,15 @@ pub enum StateChange {
     FaultEnded {
         fault: u32,
     },
+    /// A stop guard tripped (index into the scenario's guards): the
+    /// experiment stops, its faults are rolled back.
+    ExperimentStopped {
+        guard: u32,
+    },
+    /// A fault in force ended early: a stop guard rolled it back.
+    FaultRolledBack {
+        fault: u32,
+    },
     /// An instance was killed by a fault; `host_down`: it vanished rather
     /// than refusing connections.
     InstanceKilled {
@@ -163,6 +172,24 @@ pub enum StateChange {
 }
 
 impl StateChange {
+    /// The same change with its fault index, if it has one, renumbered.
+    pub fn with_fault(self, renumber: impl Fn(u32) -> u32) -> StateChange {
+        let mut change = self;
+        match &mut change {
+            StateChange::FaultStarted { fault }
+            | StateChange::FaultEnded { fault }
+            | StateChange::FaultRolledBack { fault }
+            | StateChange::InstanceKilled { fault, .. }
+            | StateChange::InstanceUnreachable { fault, .. }
+            | StateChange::InstanceFrozen { fault, .. }
+            | StateChange::InstanceDraining {
+                fault: Some(fault), ..
+            } => *fault = renumber(*fault),
+            _ => {}
+        }
+        change
+    }
+
     pub fn name(&self) -> &'static str {
         match self {
             StateChange::QueueFull { .. } => "queue_full",
@@ -171,6 +198,8 @@ impl StateChange {
             StateChange::PoolRecovered { .. } => "pool_recovered",
             StateChange::FaultStarted { .. } => "fault_started",
             StateChange::FaultEnded { .. } => "fault_ended",
+            StateChange::ExperimentStopped { .. } => "experiment_stopped",
+            StateChange::FaultRolledBack { .. } => "fault_rolled_back",
             StateChange::InstanceKilled { .. } => "instance_killed",
             StateChange::InstanceUnreachable { .. } => "instance_unreachable",
             StateChange::InstanceReachable { .. } => "instance_reachable",
@@ -215,6 +244,8 @@ impl StateChange {
             } => [4, (pool_group as u64) << 32 | caller_instance as u64],
             StateChange::FaultStarted { fault } => [5, fault as u64],
             StateChange::FaultEnded { fault } => [6, fault as u64],
+            StateChange::ExperimentStopped { guard } => [33, guard as u64],
+            StateChange::FaultRolledBack { fault } => [34, fault as u64],
             StateChange::InstanceKilled {
                 instance,
                 fault,

@@ -191,31 +191,39 @@ struct EventLine<'a> {
 pub fn write_event(
     out: &mut impl Write,
     topology: &Topology,
-    fault_names: &[String],
+    names: &Names,
     event: &StateEvent,
 ) -> io::Result<()> {
-    let (component, kind) = subject(topology, fault_names, event.change);
+    let (component, kind) = subject(topology, names, event.change);
     let line = EventLine {
         time_s: seconds(event.time),
         time_ns: event.time,
         event: event.change.name(),
         component,
         kind,
-        cause: cause(topology, fault_names, event.change),
+        cause: cause(topology, names, event.change),
     };
     serde_json::to_writer(&mut *out, &line).map_err(io::Error::other)?;
     out.write_all(b"\n")
 }
 
-fn fault_name(fault_names: &[String], fault: u32) -> &str {
-    fault_names.get(fault as usize).map_or("?", String::as_str)
+/// The scenario's names that events refer to by index.
+#[derive(Clone, Debug, Default)]
+pub struct Names {
+    pub faults: Vec<String>,
+    /// Stop guards.
+    pub guards: Vec<String>,
+}
+
+fn name_at(names: &[String], index: u32) -> &str {
+    names.get(index as usize).map_or("?", String::as_str)
 }
 
 /// The name and kind of what changed: an instance, the caller of a pool,
 /// a fault, a breaker (by its instance), a service or a database.
 fn subject<'a>(
     topology: &'a Topology,
-    fault_names: &'a [String],
+    names: &'a Names,
     change: StateChange,
 ) -> (&'a str, &'static str) {
     let instance = |i: u32| topology.instances[i as usize].name.as_str();
@@ -244,9 +252,10 @@ fn subject<'a>(
         | StateChange::PoolRecovered {
             caller_instance, ..
         } => (instance(caller_instance), "pool"),
-        StateChange::FaultStarted { fault } | StateChange::FaultEnded { fault } => {
-            (fault_name(fault_names, fault), "fault")
-        }
+        StateChange::FaultStarted { fault }
+        | StateChange::FaultEnded { fault }
+        | StateChange::FaultRolledBack { fault } => (name_at(&names.faults, fault), "fault"),
+        StateChange::ExperimentStopped { guard } => (name_at(&names.guards, guard), "stop_guard"),
         StateChange::BreakerOpened { instance: i, .. }
         | StateChange::BreakerHalfOpen { instance: i, .. }
         | StateChange::BreakerClosed { instance: i, .. } => (instance(i), "breaker"),
@@ -266,8 +275,8 @@ fn subject<'a>(
 }
 
 /// Why it changed and what that does to callers.
-fn cause(topology: &Topology, fault_names: &[String], change: StateChange) -> String {
-    let fault = |f: u32| fault_name(fault_names, f);
+fn cause(topology: &Topology, names: &Names, change: StateChange) -> String {
+    let fault = |f: u32| name_at(&names.faults, f);
     match change {
         StateChange::QueueFull { instance } => queue_full(topology, instance),
         StateChange::QueueRecovered { .. } => "load fell to half of workers plus queue".into(),
@@ -281,6 +290,10 @@ fn cause(topology: &Topology, fault_names: &[String], change: StateChange) -> St
         } => pool(topology, change, pool_group, caller_instance),
         StateChange::FaultStarted { .. } => "injected by the scenario".into(),
         StateChange::FaultEnded { .. } => "its time is up".into(),
+        StateChange::ExperimentStopped { .. } => {
+            "the stop guard tripped: every fault in force is rolled back, none still to come starts".into()
+        }
+        StateChange::FaultRolledBack { .. } => "rolled back: a stop guard tripped".into(),
         StateChange::InstanceKilled {
             fault: f,
             host_down,
@@ -425,7 +438,7 @@ pub struct FileSink {
     metrics: MetricsCsv<File>,
     events: BufWriter<File>,
     warmup: u64,
-    fault_names: Vec<String>,
+    names: Names,
     error: Option<io::Error>,
     /// Called after each window with its end time (progress display).
     on_window: Option<Box<dyn FnMut(u64)>>,
@@ -438,7 +451,7 @@ impl FileSink {
         dir: &Path,
         warmup: u64,
         per_instance: bool,
-        fault_names: Vec<String>,
+        names: Names,
     ) -> io::Result<Self> {
         let metrics = MetricsCsv::new(File::create(dir.join("metrics.csv"))?, per_instance)?;
         let events = BufWriter::with_capacity(1 << 16, File::create(dir.join("events.jsonl"))?);
@@ -446,7 +459,7 @@ impl FileSink {
             metrics,
             events,
             warmup,
-            fault_names,
+            names,
             error: None,
             on_window: None,
         })
@@ -486,7 +499,7 @@ impl Observer for FileSink {
 
     fn state_change(&mut self, topology: &Topology, event: &StateEvent) {
         if self.error.is_none()
-            && let Err(e) = write_event(&mut self.events, topology, &self.fault_names, event)
+            && let Err(e) = write_event(&mut self.events, topology, &self.names, event)
         {
             self.error = Some(e);
         }

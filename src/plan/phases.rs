@@ -85,6 +85,16 @@ impl Phases {
 }
 
 impl Phases {
+    /// The phases of a run whose experiment a stop guard ended at `at`:
+    /// the faults were over then, whatever their schedule said.
+    pub fn stopped_at(&self, at: u64) -> Phases {
+        let (warmup, duration) = self.span(Phase::Whole);
+        let first = self.span(Phase::During).0;
+        Phases::new(warmup, duration, Some((first, at)))
+    }
+}
+
+impl Phases {
     /// The phases of a run of `duration` after `warmup`, from its compiled
     /// faults.
     pub fn of(warmup: u64, duration: u64, faults: &[Fault]) -> Phases {

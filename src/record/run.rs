@@ -61,6 +61,10 @@ pub struct Manifest {
     /// The scenario's hypotheses, each with the values measured.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub hypothesis: Vec<Verdict>,
+    /// The scenario's stop guards: what each saw, the one that stopped the
+    /// experiment, and what stopping it spared.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop: Option<StopSummary>,
     pub files: Vec<String>,
 }
 
@@ -248,4 +252,208 @@ pub struct LatencyMs {
     pub p99: f64,
     pub p999: f64,
     pub max: f64,
+}
+
+/// The stop guards of a run.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct StopSummary {
+    pub guards: Vec<GuardSummary>,
+    /// The guard that stopped the experiment; absent when none tripped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tripped: Option<TripSummary>,
+    /// This run against the same experiment unguarded, on the same seed
+    /// (paired random streams: the two are the same run until the trip).
+    /// Absent when no guard tripped: the unguarded run is this one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub damage: Option<Damage>,
+}
+
+/// One guard's watch. Figures are in each check's unit: a share for
+/// `error_rate_above`, seconds for `p99_above`, writes for
+/// `lost_writes_above`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct GuardSummary {
+    pub name: String,
+    pub probe: String,
+    /// The span its error rate and p99 are taken over.
+    pub over_s: f64,
+    pub limits: Vec<LimitSummary>,
+    /// Window ends it was evaluated at: while the experiment ran.
+    pub evaluated_windows: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub watched_from_s: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub watched_to_s: Option<f64>,
+    pub tripped: bool,
+}
+
+/// A guard's bound and the highest figure it saw at an evaluation (up to
+/// and including the trip).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct LimitSummary {
+    pub check: String,
+    pub bound: f64,
+    pub worst: f64,
+}
+
+/// The instant a guard stopped the experiment.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct TripSummary {
+    pub guard: String,
+    pub check: String,
+    /// The window's end at which the figure was past its bound: the faults
+    /// were rolled back at that instant.
+    pub at_s: f64,
+    pub value: f64,
+    pub bound: f64,
+    /// Faults in force that were ended then (a rolling restart halted
+    /// before its next batch among them).
+    pub rolled_back: Vec<String>,
+    /// Faults scheduled later that never started.
+    pub cancelled: Vec<String>,
+}
+
+/// The damage of the guarded run (this one) and of the unguarded one.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Damage {
+    pub guarded: RunDamage,
+    pub unguarded: RunDamage,
+}
+
+/// What a run cost its users, over the measured run (after the warm-up),
+/// every workload together.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct RunDamage {
+    pub requests: u64,
+    /// Requests that failed or were never answered.
+    pub failed: u64,
+    pub availability: f64,
+    /// Acknowledged writes lost in failovers, every database together.
+    pub lost_writes: u64,
+    pub recovered: bool,
+    pub metastable: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_to_recover_s: Option<f64>,
+}
+
+impl LimitSummary {
+    /// A figure of this check in words, in its unit.
+    pub fn show(&self, value: f64) -> String {
+        match self.check.as_str() {
+            "error_rate_above" => format!("{:.3} %", value * 100.0),
+            "p99_above" => format!("{:.1} ms", value * 1e3),
+            _ => format!("{value}"),
+        }
+    }
+
+    /// What it watches, in words: "error rate over 5 s above 5.000 %".
+    fn condition(&self, over_s: f64) -> String {
+        let bound = self.show(self.bound);
+        match self.check.as_str() {
+            "error_rate_above" => format!("error rate over {over_s} s above {bound}"),
+            "p99_above" => format!("p99 of all requests over {over_s} s above {bound}"),
+            _ => format!("lost writes above {bound}"),
+        }
+    }
+}
+
+impl StopSummary {
+    /// The guards in words, a line each (the run summary's and the
+    /// report's): which tripped and when, what it spared against the same
+    /// experiment unguarded, and how near the others came.
+    pub fn lines(&self) -> Vec<String> {
+        let mut lines = Vec::new();
+        if let Some(trip) = &self.tripped {
+            let guard = self.guards.iter().find(|g| g.name == trip.guard);
+            let limit = guard.and_then(|g| g.limits.iter().find(|l| l.check == trip.check));
+            let (condition, value) = match (guard, limit) {
+                (Some(g), Some(l)) => (l.condition(g.over_s), l.show(trip.value)),
+                _ => (trip.check.clone(), trip.value.to_string()),
+            };
+            let list = |names: &[String]| {
+                if names.is_empty() {
+                    "none".to_string()
+                } else {
+                    names.join(", ")
+                }
+            };
+            lines.push(format!(
+                "TRIPPED {} ({}: {condition}) at {} s, measuring {value}: faults rolled back then: {}; never started: {}",
+                trip.guard,
+                guard.map_or("?", |g| g.probe.as_str()),
+                trip.at_s,
+                list(&trip.rolled_back),
+                list(&trip.cancelled),
+            ));
+        }
+        if let Some(d) = &self.damage {
+            let (g, u) = (&d.guarded, &d.unguarded);
+            let spared = u.failed as i64 - g.failed as i64;
+            let ending = |r: &RunDamage| {
+                if r.metastable {
+                    "metastable".to_string()
+                } else if let Some(t) = r.time_to_recover_s {
+                    format!("recovered {t} s after the faults")
+                } else if r.recovered {
+                    "recovered".to_string()
+                } else {
+                    "not recovered".to_string()
+                }
+            };
+            lines.push(format!(
+                "  guarded vs the same experiment unguarded (same seed): failed requests {} vs {} ({} {}), availability {:.3} % vs {:.3} %, lost writes {} vs {}; {} vs {}",
+                g.failed,
+                u.failed,
+                if spared >= 0 { "spared" } else { "added" },
+                spared.abs(),
+                g.availability * 100.0,
+                u.availability * 100.0,
+                g.lost_writes,
+                u.lost_writes,
+                ending(g),
+                ending(u),
+            ));
+        }
+        for guard in self.guards.iter().filter(|g| !g.tripped) {
+            if guard.evaluated_windows == 0 {
+                lines.push(format!(
+                    "never watched {}: no fault was in force at any window's end (an instant fault, such as a kill, has nothing to roll back)",
+                    guard.name
+                ));
+                continue;
+            }
+            let worst = guard
+                .limits
+                .iter()
+                .map(|l| {
+                    format!(
+                        "{}: worst {} against {}",
+                        l.check,
+                        l.show(l.worst),
+                        l.show(l.bound)
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("; ");
+            let after = if self.tripped.is_some() {
+                " (until the trip)"
+            } else {
+                ""
+            };
+            lines.push(format!(
+                "held {} ({}), watched {}–{} s at {} window ends{after}: {worst}{}",
+                guard.name,
+                guard.probe,
+                guard.watched_from_s.unwrap_or(0.0),
+                guard.watched_to_s.unwrap_or(0.0),
+                guard.evaluated_windows,
+                if self.tripped.is_none() {
+                    "; it would never have tripped: the experiment ran to its end"
+                } else {
+                    ""
+                }
+            ));
+        }
+        lines
+    }
 }

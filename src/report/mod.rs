@@ -163,6 +163,8 @@ struct Story {
     queueing: Vec<[String; 6]>,
     queueing_caption: String,
     verdicts: Vec<(bool, String, Vec<String>)>,
+    /// The stop guards in words (`StopSummary::lines`); empty without.
+    stop: Vec<String>,
     chain: Vec<String>,
     times: Vec<String>,
     /// Per entry, from the first fault on.
@@ -200,6 +202,7 @@ fn story(data: &RunData) -> Story {
             axis::trim_number(m.duration_s),
         ),
         verdicts: m.hypothesis.iter().map(verdict).collect(),
+        stop: m.stop.as_ref().map(|s| s.lines()).unwrap_or_default(),
         times: if faulted { times(a) } else { Vec::new() },
         impact: if faulted { impact_rows(a) } else { Vec::new() },
         impact_caption: impact_caption(data),
@@ -639,6 +642,13 @@ fn html(data: &RunData, figures: &[Figure]) -> String {
         }
         let _ = writeln!(out, "</ul>");
     }
+    if !s.stop.is_empty() {
+        let _ = writeln!(out, "<h3>Stop guards</h3>\n<ul>");
+        for line in &s.stop {
+            let _ = writeln!(out, "<li>{}</li>", prose(line.trim()));
+        }
+        let _ = writeln!(out, "</ul>");
+    }
     let _ = writeln!(
         out,
         "</section>\n<section id=\"cascade\">\n<h2>Cascade</h2>"
@@ -749,6 +759,12 @@ fn markdown(data: &RunData, figures: &[Figure]) -> String {
             let _ = writeln!(out, "- {c}");
         }
         let _ = writeln!(out);
+    }
+    if !s.stop.is_empty() {
+        let _ = writeln!(out, "\n### Stop guards\n");
+        for line in &s.stop {
+            let _ = writeln!(out, "- {}", line.trim());
+        }
     }
     let _ = writeln!(out, "\n## Cascade\n");
     if s.chain.is_empty() {

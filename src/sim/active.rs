@@ -28,6 +28,10 @@ pub(super) struct ActiveFaults<'t> {
     balancers: Vec<FaultId>,
     /// Per fault, whether its chaos monkey roams.
     monkeys: Vec<bool>,
+    /// Per fault, whether it has started, and whether it is in force (an
+    /// instant fault stays so once started: nothing ends it).
+    started: Vec<bool>,
+    in_force: Vec<bool>,
 }
 
 impl<'t> ActiveFaults<'t> {
@@ -44,6 +48,8 @@ impl<'t> ActiveFaults<'t> {
             links: Vec::new(),
             balancers: Vec::new(),
             monkeys: vec![false; all.len()],
+            started: vec![false; all.len()],
+            in_force: vec![false; all.len()],
         }
     }
 
@@ -56,6 +62,8 @@ impl<'t> ActiveFaults<'t> {
     /// Faults that act on instances (kills, freezes, leaks) are applied by
     /// the engine; this keeps the lists the request path reads.
     pub(super) fn set(&mut self, f: FaultId, on: bool) {
+        self.started[f.index()] |= on;
+        self.in_force[f.index()] = on;
         let toggle = |list: &mut Vec<FaultId>| {
             if on {
                 list.push(f);
@@ -80,6 +88,14 @@ impl<'t> ActiveFaults<'t> {
             FaultAction::ChaosMonkey { .. } => self.monkeys[f] = on,
             _ => {}
         }
+    }
+
+    pub(super) fn started(&self, f: FaultId) -> bool {
+        self.started[f.index()]
+    }
+
+    pub(super) fn in_force(&self, f: FaultId) -> bool {
+        self.in_force[f.index()]
     }
 
     /// Whether fault `f`'s chaos monkey still roams.

@@ -78,6 +78,8 @@ pub struct RunSummary {
     /// Per endpoint, its cache lookups (endpoints without keys: zeros).
     pub caches: Vec<super::caches::CacheTotals>,
     pub state_changes: u64,
+    /// What the stop guards saw, and whether one stopped the experiment.
+    pub guards: super::guards::GuardReport,
     /// Set when the run was stopped by its budget before its end: every
     /// figure above covers only the time it ran.
     pub exhausted: Option<Exhausted>,
@@ -238,6 +240,8 @@ pub struct Engine<'t, O: Observer> {
     arrivals: Vec<ArrivalProcess>,
     pub(super) streams: Streams,
     pub(super) meters: Meters,
+    /// The scenario's stop guards, watched at each window's end.
+    pub(super) guards: super::guards::Guards<'t>,
     record: Record,
     budget: super::Budget,
     pub(super) observer: O,
@@ -296,6 +300,7 @@ impl<'t, O: Observer> Engine<'t, O> {
             arrivals: vec![ArrivalProcess::new(); topo.workloads.len()],
             streams: Streams::new(topo, config.seed),
             meters: Meters::new(topo, config.window, config.per_instance, config.precision),
+            guards: super::guards::Guards::new(&[], None, config.precision),
             record: Record {
                 digest: TraceDigest::new(),
                 events: 0,
@@ -304,6 +309,13 @@ impl<'t, O: Observer> Engine<'t, O> {
             budget: super::Budget::DEFAULT,
             observer,
         }
+    }
+
+    /// The same engine, watched by stop guards.
+    pub fn guarded(mut self, guards: &'t [crate::plan::Guard]) -> Self {
+        let first_start = self.faults.all.iter().map(|f| f.start).min();
+        self.guards = super::guards::Guards::new(guards, first_start, self.config.precision);
+        self
     }
 
     /// The same engine, stopped when it exhausts `budget`.
@@ -428,6 +440,7 @@ impl<'t, O: Observer> Engine<'t, O> {
             clients: self.meters.client_totals.clone(),
             caches: self.caches.totals(),
             state_changes: self.record.state_changes,
+            guards: std::mem::take(&mut self.guards.report),
             exhausted,
         }
     }

@@ -136,6 +136,10 @@ impl<O: Observer> Engine<'_, O> {
     // ----- faults ---------------------------------------------------------
 
     pub(super) fn on_fault_start(&mut self, f: FaultId) {
+        // A guard stopped the experiment: what was still to come never is.
+        if self.guards.stopped() {
+            return;
+        }
         let all = self.faults.all;
         let fault = &all[f];
         self.state_change(StateChange::FaultStarted { fault: f.0 });
@@ -245,9 +249,19 @@ impl<O: Observer> Engine<'_, O> {
     }
 
     pub(super) fn on_fault_end(&mut self, f: FaultId) {
+        // A guard stopped the experiment and rolled this fault back then.
+        if self.guards.stopped() {
+            return;
+        }
+        self.end_fault(f, StateChange::FaultEnded { fault: f.0 });
+    }
+
+    /// Lifts fault `f`, at its time or rolled back by a stop guard, as
+    /// `change` says.
+    pub(super) fn end_fault(&mut self, f: FaultId, change: StateChange) {
         let all = self.faults.all;
         let fault = &all[f];
-        self.state_change(StateChange::FaultEnded { fault: f.0 });
+        self.state_change(change);
         self.faults.set(f, false);
         match &fault.action {
             // A kill is an instant; what brings the instance back is its

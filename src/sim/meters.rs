@@ -173,6 +173,9 @@ impl<O: Observer> Engine<'_, O> {
     /// can leave them out as a tail), handed to the observer; then opens
     /// the next.
     pub(super) fn on_window_end(&mut self) {
+        // The guards read the window before it is reset; a trip acts once
+        // the window is closed, at the instant the next one opens.
+        let trip = self.watch_guards();
         let (start, end) = (self.meters.start, self.now);
         self.meters.rows.clear();
         self.close_entries(start, end);
@@ -186,7 +189,9 @@ impl<O: Observer> Engine<'_, O> {
         self.observer.window(self.topo, &self.meters.rows);
         self.check_replica_lags();
         self.meters.start = end;
-        self.meters.next_end = end + self.config.window;
+        self.meters.next_end = end + self.config.window;        if let Some(trip) = trip {
+            self.stop_experiment(trip);
+        }
     }
 
     fn close_entries(&mut self, start: SimTime, end: SimTime) {

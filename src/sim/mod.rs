@@ -8,6 +8,7 @@ pub mod broker;
 pub mod caches;
 pub mod clients;
 mod drain;
+pub mod guards;
 pub mod engine;
 pub mod event;
 mod lifecycle;
@@ -19,6 +20,7 @@ pub use crate::plan::RunConfig;
 pub use engine::{Engine, Exhausted, RunSummary};
 
 use crate::faults::Fault;
+use crate::plan::Guard;
 use crate::observe::Observer;
 use crate::topology::Topology;
 
@@ -72,7 +74,21 @@ pub fn simulate_within<O: Observer>(
     budget: Budget,
     observer: O,
 ) -> (RunSummary, O) {
+    simulate_guarded(topology, faults, &[], config, budget, observer)
+}
+
+/// Runs one simulation watched by stop guards (none: the experiment runs
+/// as scheduled), to its end or until it exhausts `budget`.
+pub fn simulate_guarded<O: Observer>(
+    topology: &Topology,
+    faults: &[Fault],
+    guards: &[Guard],
+    config: RunConfig,
+    budget: Budget,
+    observer: O,
+) -> (RunSummary, O) {
     Engine::new(topology, faults, config, observer)
+        .guarded(guards)
         .within(budget)
         .run()
 }
