@@ -254,9 +254,9 @@ impl<O: Observer> Engine<'_, O> {
             guard: trip.guard as u32,
         });
         let faults = self.faults.all;
-        for f in 0..faults.len() {
+        for (f, fault) in faults.iter().enumerate() {
             let id = FaultId(f as u32);
-            if self.faults.in_force(id) && !faults[f].is_instant() {
+            if self.faults.in_force(id) && !fault.is_instant() {
                 self.end_fault(id, StateChange::FaultRolledBack { fault: id.0 });
             } else if self.rolls[f].take().is_some() {
                 self.state_change(StateChange::FaultRolledBack { fault: id.0 });
