@@ -29,6 +29,7 @@ mod resilience;
 mod restarts;
 mod scenarios;
 mod starting;
+mod stop;
 mod swarm;
 mod sweep;
 mod variants;

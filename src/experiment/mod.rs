@@ -161,14 +161,9 @@ pub fn run(
         faults: plan.faults.iter().map(|f| f.name.clone()).collect(),
         guards: plan.guards.iter().map(|g| g.name.clone()).collect(),
     };
-    let sink = FileSink::create(
-        staging.path(),
-        config.warmup,
-        config.per_instance,
-        names,
-    )
-    .map_err(|e| Error::write(staging.path(), e))?
-    .on_window(on_window);
+    let sink = FileSink::create(staging.path(), config.warmup, config.per_instance, names)
+        .map_err(|e| Error::write(staging.path(), e))?
+        .on_window(on_window);
     let (manifest, summary, analysis, sink) = simulate_and_analyse(plan, config, budget, sink)?;
     sink.finish().map_err(|e| Error::write(staging.path(), e))?;
     staging.write_file("run.json", &manifest.to_json())?;

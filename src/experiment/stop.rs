@@ -9,9 +9,7 @@ use crate::faults::Fault;
 use crate::observe::NullObserver;
 use crate::plan::{Limit, Phases, Plan, RunConfig};
 use crate::record::round;
-use crate::record::run::{
-    Damage, GuardSummary, LimitSummary, RunDamage, StopSummary, TripSummary,
-};
+use crate::record::run::{Damage, GuardSummary, LimitSummary, RunDamage, StopSummary, TripSummary};
 use crate::sim::guards::{GuardReport, Trip};
 use crate::sim::{Budget, RunSummary, simulate_within};
 

@@ -447,12 +447,7 @@ pub struct FileSink {
 impl FileSink {
     /// `per_instance`: the metrics have instance rows, and their status
     /// column.
-    pub fn create(
-        dir: &Path,
-        warmup: u64,
-        per_instance: bool,
-        names: Names,
-    ) -> io::Result<Self> {
+    pub fn create(dir: &Path, warmup: u64, per_instance: bool, names: Names) -> io::Result<Self> {
         let metrics = MetricsCsv::new(File::create(dir.join("metrics.csv"))?, per_instance)?;
         let events = BufWriter::with_capacity(1 << 16, File::create(dir.join("events.jsonl"))?);
         Ok(FileSink {

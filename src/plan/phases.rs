@@ -131,4 +131,19 @@ mod tests {
         assert_eq!(calm.span(Phase::During), (100 * s, 100 * s));
         assert_eq!(calm.span(Phase::After), (100 * s, 100 * s));
     }
+
+    #[test]
+    fn a_stopped_experiment_ends_its_faults_at_the_trip() {
+        let s = 1_000_000_000;
+        let planned = Phases::new(30 * s, 240 * s, Some((60 * s, 180 * s)));
+        let stopped = planned.stopped_at(64 * s);
+        assert_eq!(stopped.span(Phase::Before), (30 * s, 60 * s));
+        assert_eq!(stopped.span(Phase::During), (60 * s, 64 * s));
+        assert_eq!(stopped.span(Phase::After), (64 * s, 240 * s));
+        assert_eq!(stopped.span(Phase::Whole), (30 * s, 240 * s));
+        // A rolling restart is an instant on the schedule; halted later,
+        // the experiment ran until the halt.
+        let roll = Phases::new(30 * s, 240 * s, Some((60 * s, 60 * s)));
+        assert_eq!(roll.stopped_at(75 * s).span(Phase::During), (60 * s, 75 * s));
+    }
 }

@@ -8,8 +8,8 @@
 //! Nothing here is on the request path: it runs once per window.
 
 use super::engine::Engine;
-use crate::base::ids::{FaultId, InstanceId};
 use crate::base::Precision;
+use crate::base::ids::{FaultId, InstanceId};
 use crate::observe::Observer;
 use crate::observe::events::StateChange;
 use crate::observe::latencies::Latencies;

@@ -189,7 +189,8 @@ impl<O: Observer> Engine<'_, O> {
         self.observer.window(self.topo, &self.meters.rows);
         self.check_replica_lags();
         self.meters.start = end;
-        self.meters.next_end = end + self.config.window;        if let Some(trip) = trip {
+        self.meters.next_end = end + self.config.window;
+        if let Some(trip) = trip {
             self.stop_experiment(trip);
         }
     }

@@ -8,9 +8,9 @@ pub mod broker;
 pub mod caches;
 pub mod clients;
 mod drain;
-pub mod guards;
 pub mod engine;
 pub mod event;
+pub mod guards;
 mod lifecycle;
 mod meters;
 pub mod queue;
@@ -20,8 +20,8 @@ pub use crate::plan::RunConfig;
 pub use engine::{Engine, Exhausted, RunSummary};
 
 use crate::faults::Fault;
-use crate::plan::Guard;
 use crate::observe::Observer;
+use crate::plan::Guard;
 use crate::topology::Topology;
 
 /// What one run may consume before it is stopped: a model that validates
