@@ -262,6 +262,12 @@ fn print_summary(plan: &Plan, result: &RunResult) {
             "{}",
             super::paint::verdicts(&crate::analysis::hypothesis::summary(&m.hypothesis))
         );
+        // A stopped experiment is not the one the file schedules: say so.
+        if let Some(trip) = m.stop.as_ref().and_then(|s| s.lines().into_iter().next())
+            && trip.starts_with("TRIPPED")
+        {
+            outln!("{trip}");
+        }
         outln!("wrote {}/", result.dir.display());
         return;
     }
