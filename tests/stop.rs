@@ -334,3 +334,47 @@ fn bad_guards_are_refused_with_their_paths() {
         &["stop", "has none"],
     );
 }
+
+#[test]
+fn compare_says_which_variants_a_guard_stopped() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let path = repo().join("scenarios/rolling-deploy.json");
+    let out = faultline_in(
+        d,
+        &[
+            "compare",
+            path.to_str().unwrap(),
+            "--seeds",
+            "2",
+            "--out",
+            "out",
+        ],
+    );
+    let said = succeeded(&out);
+    assert!(
+        said.contains("stop guards ended the experiment early: halt-on-errors on 2 of 2 seeds"),
+        "{said}"
+    );
+    let compare = json_of(&d.join("out/rolling-deploy/compare"), "compare.json");
+    for v in compare["variants"].as_array().unwrap() {
+        let expected = if v["name"] == "halt-on-errors" {
+            Some(2)
+        } else {
+            None
+        };
+        assert_eq!(v["stopped"].as_u64(), expected, "{}", v["name"]);
+    }
+    let runs = std::fs::read_to_string(d.join("out/rolling-deploy/compare/runs.csv")).unwrap();
+    let mut lines = runs.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let column = header.iter().position(|h| *h == "stopped_at_s").unwrap();
+    for line in lines {
+        let cells: Vec<&str> = line.split(',').collect();
+        assert_eq!(
+            cells[0] == "halt-on-errors",
+            !cells[column].is_empty(),
+            "{line}"
+        );
+    }
+}

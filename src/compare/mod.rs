@@ -63,6 +63,11 @@ pub struct RunFigures {
     /// a connection (or the model has none).
     #[serde(default)]
     pub reconnect_s: Option<f64>,
+    /// When a stop guard ended the experiment (s); `None` when none did
+    /// (or the scenario has none). The run's other figures are then of the
+    /// experiment as stopped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stopped_at_s: Option<f64>,
     /// Seconds measured: the run after its warm-up, over which `requests`
     /// arrived (absent from partials written before it was kept).
     #[serde(default)]
@@ -120,6 +125,7 @@ pub fn measure(plan: &Plan, seed: u64, budget: Budget) -> Result<RunFigures> {
         hypothesis_passed: evaluation.hypothesis_passed(),
         reconnect_s: reconnect_s(&summary.clients, plan.config.duration),
         measured_s: (plan.config.duration - plan.config.warmup) as f64 / 1e9,
+        stopped_at_s: summary.guards.tripped.map(|t| t.at as f64 / 1e9),
         latency_ms,
     })
 }

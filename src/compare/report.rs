@@ -306,6 +306,7 @@ pub fn aggregate(inputs: &Inputs, figures: &[RunFigures]) -> Comparison {
                 model_sha256: variant.model_sha256.clone(),
                 own_hypotheses: variant.own_hypotheses,
                 runs: runs.len(),
+                stopped: runs.iter().filter(|r| r.stopped_at_s.is_some()).count(),
                 events: runs.iter().map(|r| r.events).sum(),
                 requests: runs.iter().map(|r| r.requests).sum(),
                 metrics,
@@ -529,6 +530,19 @@ pub fn table(comparison: &Comparison) -> String {
         table.add_row(row);
     }
     let _ = writeln!(out, "{}", table.trim_fmt());
+    let stopped: Vec<String> = comparison
+        .variants
+        .iter()
+        .filter(|v| v.stopped > 0)
+        .map(|v| format!("{} on {} of {} seeds", v.name, v.stopped, v.runs))
+        .collect();
+    if !stopped.is_empty() {
+        let _ = writeln!(
+            out,
+            "stop guards ended the experiment early: {} (faults rolled back at the trip; the figures are of the experiment as stopped)",
+            stopped.join(", ")
+        );
+    }
     if comparison.variants.iter().any(|v| v.own_hypotheses) {
         let _ = writeln!(
             out,
@@ -574,6 +588,7 @@ pub fn runs_csv(inputs: &Inputs, figures: &[RunFigures]) -> String {
         "metastable",
         "hypothesis_passed",
         "reconnect_s",
+        "stopped_at_s",
         "events",
         "requests",
     ];
@@ -591,6 +606,7 @@ pub fn runs_csv(inputs: &Inputs, figures: &[RunFigures]) -> String {
             f.metastable.to_string(),
             f.hypothesis_passed.map_or(String::new(), |p| p.to_string()),
             fixed(f.reconnect_s, 3),
+            fixed(f.stopped_at_s, 3),
             f.events.to_string(),
             f.requests.to_string(),
         ];
@@ -640,6 +656,7 @@ mod tests {
             hypothesis_passed: None,
             reconnect_s: None,
             measured_s: 10.0,
+            stopped_at_s: None,
             latency_ms: Vec::new(),
         }
     }

@@ -144,6 +144,9 @@ mod tests {
         // A rolling restart is an instant on the schedule; halted later,
         // the experiment ran until the halt.
         let roll = Phases::new(30 * s, 240 * s, Some((60 * s, 60 * s)));
-        assert_eq!(roll.stopped_at(75 * s).span(Phase::During), (60 * s, 75 * s));
+        assert_eq!(
+            roll.stopped_at(75 * s).span(Phase::During),
+            (60 * s, 75 * s)
+        );
     }
 }

@@ -355,6 +355,10 @@ pub struct VariantResult {
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub own_hypotheses: bool,
     pub runs: usize,
+    /// Runs a stop guard ended early: their figures are of the experiment
+    /// as stopped, with its faults rolled back at the trip.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub stopped: usize,
     pub events: u64,
     pub requests: u64,
     /// Per metric, the mean over seeds and its 95% interval.
@@ -518,4 +522,8 @@ mod tests {
             assert_eq!(back, verdict);
         }
     }
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }

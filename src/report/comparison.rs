@@ -597,9 +597,19 @@ fn rows(ranked: &[(&Rank, &VariantResult)]) -> Vec<Vec<String>> {
                 Some((Some(m), ..)) => format!("{:+.3}", m * 100.0),
                 _ => "—".into(),
             };
+            // A variant whose guard stopped the experiment is not the
+            // experiment the others ran: said beside its name.
+            let name = if v.stopped > 0 {
+                format!(
+                    "{} (stopped by a guard on {} of {} seeds)",
+                    rank.variant, v.stopped, v.runs
+                )
+            } else {
+                rank.variant.clone()
+            };
             let mut row = vec![
                 rank.rank.to_string(),
-                rank.variant.clone(),
+                name,
                 cell(v, Metric::Availability, 100.0, 3),
                 delta,
                 cell(v, Metric::P99Ms, 1.0, 1),
