@@ -489,6 +489,10 @@ impl Comparison {
     }
 }
 
+fn is_zero(n: &usize) -> bool {
+    *n == 0
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -522,8 +526,4 @@ mod tests {
             assert_eq!(back, verdict);
         }
     }
-}
-
-fn is_zero(n: &usize) -> bool {
-    *n == 0
 }
