@@ -135,6 +135,8 @@ impl<O: Observer> Engine<'_, O> {
 
     // ----- faults ---------------------------------------------------------
 
+    // Rare, and kept out of the loop's dispatch, which inlines its handlers.
+    #[inline(never)]
     pub(super) fn on_fault_start(&mut self, f: FaultId) {
         // A guard stopped the experiment: what was still to come never is.
         if self.guards.stopped() {
@@ -248,6 +250,7 @@ impl<O: Observer> Engine<'_, O> {
         self.schedule_monkey(f);
     }
 
+    #[inline(never)]
     pub(super) fn on_fault_end(&mut self, f: FaultId) {
         // A guard stopped the experiment and rolled this fault back then.
         if self.guards.stopped() {

@@ -172,6 +172,8 @@ impl<O: Observer> Engine<'_, O> {
     /// endpoint, pool group and client group (last, so that the analysis
     /// can leave them out as a tail), handed to the observer; then opens
     /// the next.
+    // Once per window: kept out of the loop it is called from.
+    #[inline(never)]
     pub(super) fn on_window_end(&mut self) {
         // The guards read the window before it is reset; a trip acts once
         // the window is closed, at the instant the next one opens.
