@@ -370,8 +370,12 @@ fn read_action(
     let duration = |key: &str, b: &mut Builder| -> Option<Option<u64>> {
         match parameters.get(key) {
             None => Some(None),
+            // FIS takes ISO 8601 only; faultline's own forms would read
+            // here but would not run on FIS.
             Some(Value::String(text)) => match Duration::parse(text) {
-                Ok(d) if d.nanos() > 0 => Some(Some(d.nanos())),
+                Ok(d) if d.nanos() > 0 && text.trim_start().starts_with(['P', 'p']) => {
+                    Some(Some(d.nanos()))
+                }
                 _ => {
                     b.problem(Problem::new(
                         params_at.key(key),

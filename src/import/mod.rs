@@ -665,4 +665,124 @@ mod tests {
         assert_eq!(millis(&json!(250)), Some(250_000_000));
         assert_eq!(millis(&json!("1s")), Some(SECOND));
     }
+
+    /// Trees built from the words both formats use, so that the readers
+    /// go deep rather than stopping at the top.
+    fn tree() -> impl proptest::strategy::Strategy<Value = Value> {
+        use proptest::prelude::*;
+        const WORDS: &[&str] = &[
+            "actions",
+            "actionId",
+            "targets",
+            "startAfter",
+            "parameters",
+            "duration",
+            "selectionMode",
+            "resourceTags",
+            "resourceArns",
+            "filters",
+            "path",
+            "values",
+            "stopConditions",
+            "source",
+            "value",
+            "tags",
+            "method",
+            "type",
+            "action",
+            "probe",
+            "provider",
+            "module",
+            "func",
+            "arguments",
+            "pauses",
+            "before",
+            "after",
+            "name",
+            "steady-state-hypothesis",
+            "probes",
+            "tolerance",
+            "url",
+            "http",
+            "python",
+            "rollbacks",
+            "range",
+            "orders",
+            "az-a",
+            "PT1M",
+            "ALL",
+            "PERCENT(50)",
+            "COUNT(2)",
+            "aws:ecs:stop-task",
+            "aws:network:disrupt-connectivity",
+            "aws:rds:failover-db-cluster",
+            "aws:ssm:send-command",
+            "aws:fis:wait",
+            "chaosk8s.pod.actions",
+            "terminate_pods",
+            "label_selector",
+            "app=orders",
+            "qty",
+            "mode",
+            "percentage",
+            "latency",
+            "scope",
+            "percentage",
+            "aws:cloudwatch:alarm",
+            "checkout-error-rate-above-5pct",
+        ];
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i32>().prop_map(|n| json!(n)),
+            any::<f64>().prop_map(|n| json!(n)),
+            proptest::sample::select(WORDS).prop_map(|w| json!(w)),
+            ".{0,8}".prop_map(Value::String),
+        ];
+        leaf.prop_recursive(5, 64, 6, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                proptest::collection::vec((proptest::sample::select(WORDS), inner), 0..6).prop_map(
+                    |pairs| {
+                        Value::Object(pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
+                    }
+                ),
+            ]
+        })
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(300))]
+        #[test]
+        fn import_never_panics_on_arbitrary_json(
+            tree in tree(),
+            action in tree(),
+            targets in tree(),
+            shape in 0..3u8,
+        ) {
+            // Shapes of each format around the arbitrary parts, so the
+            // readers get past detection.
+            let tree = match shape {
+                0 => tree,
+                1 => json!({
+                    "targets": targets,
+                    "actions": { "a": { "actionId": "aws:ecs:stop-task", "targets": {"Tasks": "t"}, "x": action } },
+                    "stopConditions": tree,
+                }),
+                _ => json!({
+                    "method": [action, { "type": "action", "provider": targets }],
+                    "steady-state-hypothesis": { "probes": [tree] },
+                }),
+            };
+            let model = Source {
+                path: PathBuf::from("models/shop.json"),
+                text: include_str!("../../models/shop.json").to_string(),
+            };
+            let input = Source {
+                path: PathBuf::from("experiment.json"),
+                text: tree.to_string(),
+            };
+            let _ = import(&input, &model, Path::new("out/experiment.json"));
+        }
+    }
 }
