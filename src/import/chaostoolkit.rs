@@ -575,7 +575,7 @@ fn check_of(probe: &Value, b: &Builder) -> Result<(String, Map<String, Value>), 
         } else {
             upper * 1e9
         };
-        if !(ns >= 1.0 && ns < 1e15) {
+        if !(1.0..1e15).contains(&ns) {
             return Err(format!("a latency bound of {upper} is not a positive time"));
         }
         check.insert("p99_below".into(), json!(duration_text(ns.round() as u64)));
