@@ -15,6 +15,9 @@
 //! - [`lint`]: what a model that validates may do that its author did not
 //!   mean (single points of failure, timeouts longer than their caller's,
 //!   retries multiplying down a path, …), found without running it.
+//! - [`import`]: a Chaos Toolkit experiment or an AWS FIS experiment
+//!   template turned into a scenario over a model, with a table of what
+//!   each item became.
 //! - [`analysis`]: steady bands, the cascade chain, detection and recovery
 //!   times, and the verdicts of the scenario's hypotheses.
 //! - [`record`]: the JSON files a run and a comparison write, as the structs
@@ -41,6 +44,7 @@ pub mod components;
 pub mod error;
 pub mod experiment;
 pub mod faults;
+pub mod import;
 pub mod lint;
 pub mod observe;
 pub mod plan;

@@ -17,6 +17,7 @@ mod determinism;
 mod faults;
 mod guide;
 mod hostile;
+mod import;
 mod mechanisms;
 mod oracles;
 mod queueing;

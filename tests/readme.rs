@@ -79,7 +79,7 @@ fn every_example_in_the_readme_runs_as_written() {
         "the README's examples were not found: {examples:?}"
     );
     let project = tempfile::tempdir().unwrap();
-    for dir in ["models", "scenarios", "schemas"] {
+    for dir in ["models", "scenarios", "schemas", "examples"] {
         copy_tree(&repo().join(dir), &project.path().join(dir));
     }
     for example in &examples {

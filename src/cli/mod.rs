@@ -37,6 +37,7 @@ mod compare;
 mod completions;
 mod demo;
 mod graph;
+mod import;
 mod lint;
 mod merge;
 mod new;
@@ -128,6 +129,10 @@ enum Command {
     /// Write a commented model and scenario to start from (a fault, a
     /// hypothesis, variants), that validate and run as written.
     New(new::Args),
+    /// Turn a Chaos Toolkit experiment or an AWS FIS experiment template
+    /// into a scenario over a model, with a table of what each item became
+    /// (or why it did not).
+    Import(import::Args),
     /// Check model or scenario files and report every problem found.
     Validate {
         /// Model or scenario files (a scenario also checks its model).
@@ -239,6 +244,7 @@ pub fn main() -> i32 {
         Command::Sweep(args) => sweep::run(args),
         Command::Check(args) => check::run(args),
         Command::New(args) => new::run(args),
+        Command::Import(args) => import::run(args),
         Command::Validate { files } => validate::run(&files),
         Command::Lint(args) => lint::run(args),
         Command::Graph(args) => graph::run(args),
