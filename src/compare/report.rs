@@ -764,7 +764,7 @@ mod tests {
             runs.lines()
                 .nth(3)
                 .unwrap()
-                .starts_with("b,7,1.000000,0.000000,1.000,0,,false,,,10,5"),
+                .starts_with("b,7,1.000000,0.000000,1.000,0,,false,,,,10,5"),
             "{runs}"
         );
     }
