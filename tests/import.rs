@@ -56,15 +56,6 @@ fn import(dir: &Path, example: &str, model: &str, out: &str) -> std::process::Ou
     )
 }
 
-fn events_of_kind(run_dir: &Path, kind: &str) -> Vec<Value> {
-    std::fs::read_to_string(run_dir.join("events.jsonl"))
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str::<Value>(l).unwrap())
-        .filter(|e| e["event"] == kind)
-        .collect()
-}
-
 fn stem(example: &str) -> &str {
     Path::new(example).file_stem().unwrap().to_str().unwrap()
 }

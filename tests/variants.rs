@@ -15,15 +15,6 @@ fn scenario(dir: &Path, variants: &str) -> PathBuf {
     crash_scenario(dir, "2%", &format!(r#""variants": {{ {variants} }}"#))
 }
 
-fn events_of_kind(run_dir: &Path, kind: &str) -> Vec<Value> {
-    std::fs::read_to_string(run_dir.join("events.jsonl"))
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str::<Value>(l).unwrap())
-        .filter(|e| e["event"] == kind)
-        .collect()
-}
-
 #[test]
 fn start_small_is_one_scenario_whose_variants_kill_one_two_then_three_servers() {
     let dir = tempfile::tempdir().unwrap();

@@ -2,11 +2,11 @@
 //! the component it watches, each threshold checked to fit, the span in
 //! windows. The engine evaluates these, never the file.
 
-use crate::error::{JsonPath, Problem, closest};
+use crate::error::{JsonPath, Problem};
 use crate::spec::ScenarioSpec;
 use crate::topology::{Component, Topology};
 
-use super::hypothesis::resolve_probe;
+use super::hypothesis::probe_at;
 
 /// One stop condition, ready for the engine.
 #[derive(Clone, Debug, PartialEq)]
@@ -65,23 +65,12 @@ pub(super) fn compile(
     let mut guards = Vec::new();
     for (name, spec) in &scenario.stop {
         let path = JsonPath::root().key("stop").key(name);
-        let Some(component) = resolve_probe(topology, &spec.probe) else {
-            let mut names: Vec<&str> = topology.workloads.iter().map(|w| w.name.as_str()).collect();
-            names.extend(topology.endpoints.iter().map(|e| e.full_name.as_str()));
-            names.extend(topology.services.iter().map(|s| s.name.as_str()));
-            let hint =
-                closest(&spec.probe, names.iter().copied()).map(|n| format!("did you mean `{n}`?"));
-            problems.push(
-                Problem::new(
-                    path.key("probe"),
-                    format!(
-                        "unknown probe `{}`: expected a workload, an endpoint (`service.endpoint`) or a service",
-                        spec.probe
-                    ),
-                )
-                .with_suggestion(hint),
-            );
-            continue;
+        let component = match probe_at(topology, &spec.probe, &path) {
+            Ok(component) => component,
+            Err(problem) => {
+                problems.push(problem);
+                continue;
+            }
         };
         if spec.lost_writes_above.is_some()
             && !matches!(component, Component::Service(s)

@@ -148,6 +148,28 @@ pub fn resolve_probe(topology: &Topology, probe: &str) -> Option<Component> {
         .map(|s| Component::Service(s as u32))
 }
 
+/// The component `probe` names, or the problem at `path.probe`, with the
+/// closest name.
+pub(super) fn probe_at(
+    topology: &Topology,
+    probe: &str,
+    path: &JsonPath,
+) -> Result<Component, Problem> {
+    resolve_probe(topology, probe).ok_or_else(|| {
+        let mut names: Vec<&str> = topology.workloads.iter().map(|w| w.name.as_str()).collect();
+        names.extend(topology.endpoints.iter().map(|e| e.full_name.as_str()));
+        names.extend(topology.services.iter().map(|s| s.name.as_str()));
+        let hint = closest(probe, names.iter().copied()).map(|n| format!("did you mean `{n}`?"));
+        Problem::new(
+            path.key("probe"),
+            format!(
+                "unknown probe `{probe}`: expected a workload, an endpoint (`service.endpoint`) or a service"
+            ),
+        )
+        .with_suggestion(hint)
+    })
+}
+
 /// Checks the hypotheses of a scenario against its model: probes that
 /// exist, checks that fit the probe, phases that are not empty.
 pub(super) fn compile(
@@ -159,23 +181,12 @@ pub(super) fn compile(
     let mut hypotheses = Vec::new();
     for (name, spec) in &scenario.hypothesis {
         let path = JsonPath::root().key("hypothesis").key(name);
-        let Some(component) = resolve_probe(topology, &spec.probe) else {
-            let mut names: Vec<&str> = topology.workloads.iter().map(|w| w.name.as_str()).collect();
-            names.extend(topology.endpoints.iter().map(|e| e.full_name.as_str()));
-            names.extend(topology.services.iter().map(|s| s.name.as_str()));
-            let hint =
-                closest(&spec.probe, names.iter().copied()).map(|n| format!("did you mean `{n}`?"));
-            problems.push(
-                Problem::new(
-                    path.key("probe"),
-                    format!(
-                        "unknown probe `{}`: expected a workload, an endpoint (`service.endpoint`) or a service",
-                        spec.probe
-                    ),
-                )
-                .with_suggestion(hint),
-            );
-            continue;
+        let component = match probe_at(topology, &spec.probe, &path) {
+            Ok(component) => component,
+            Err(problem) => {
+                problems.push(problem);
+                continue;
+            }
         };
         let phase = Phase::from(spec.phase);
         let thresholds = thresholds(spec);

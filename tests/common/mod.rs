@@ -329,3 +329,13 @@ pub(crate) fn documented_line(dir: &Path, line: &str) -> Output {
     );
     output
 }
+
+/// The state changes of kind `kind` in a run directory's `events.jsonl`.
+pub(crate) fn events_of_kind(run_dir: &Path, kind: &str) -> Vec<Value> {
+    std::fs::read_to_string(run_dir.join("events.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|e| e["event"] == kind)
+        .collect()
+}
