@@ -26,6 +26,8 @@
 //! - [`report`]: charts (plotters) and the HTML and Markdown reports, drawn
 //!   from a run directory's files.
 //! - [`compare`]: variants x seeds in parallel, statistics, shards.
+//! - [`diff`]: two runs of one model side by side: where their traces
+//!   first part, per-window differences, health that differs.
 //! - [`cli`]: the command line.
 //!
 //! # Determinism contract
@@ -41,6 +43,7 @@ pub mod base;
 pub mod cli;
 pub mod compare;
 pub mod components;
+pub mod diff;
 pub mod error;
 pub mod experiment;
 pub mod faults;

@@ -14,6 +14,7 @@ mod cli;
 mod common;
 mod compare;
 mod determinism;
+mod diff;
 mod faults;
 mod guide;
 mod hostile;

@@ -36,6 +36,7 @@ mod check;
 mod compare;
 mod completions;
 mod demo;
+mod diff;
 mod graph;
 mod import;
 mod lint;
@@ -112,6 +113,10 @@ enum Command {
     Replay(replay::Args),
     /// Redraw the charts and reports of run directories from their files.
     Report(report::Args),
+    /// Set two runs of one model side by side (seeds, variants, versions):
+    /// where their traces first part, per-window differences of each
+    /// component's figures, and whose health differs and when.
+    Diff(diff::Args),
     /// Run every variant of a scenario over many seeds, in parallel, and
     /// compare them with confidence intervals.
     Compare(compare::Args),
@@ -239,6 +244,7 @@ pub fn main() -> i32 {
         Command::Run(args) => run::run(args),
         Command::Replay(args) => replay::run(args),
         Command::Report(args) => report::run(args),
+        Command::Diff(args) => diff::run(args),
         Command::Compare(args) => compare::run(args),
         Command::Merge(args) => merge::run(args),
         Command::Sweep(args) => sweep::run(args),

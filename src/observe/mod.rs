@@ -7,6 +7,7 @@ pub mod events;
 pub mod latencies;
 pub mod metrics;
 pub mod sink;
+pub mod steps;
 pub mod trace;
 
 use crate::topology::Component;
@@ -35,6 +36,15 @@ pub trait Observer {
     const TRACES: bool = false;
     /// A request-level happening (only if `TRACES`).
     fn trace(&mut self, _event: &TraceEvent) {}
+
+    /// Whether this observer wants every engine event. Like `TRACES`, a
+    /// constant: the engine names an event's subject only under
+    /// `if O::STEPS`, so other observers' loops carry none of it.
+    const STEPS: bool = false;
+    /// An engine event handled (only if `STEPS`). Timer lanes' wake-ups are
+    /// bookkeeping that a timeout's length moves; a timer that fires on a
+    /// live request is a step of its own instead.
+    fn step(&mut self, _step: &steps::Step) {}
 }
 
 /// Discards everything (benchmarks, tests that read only the summary).

@@ -20,6 +20,7 @@ pub struct MetricRow {
     pub window_end_s: f64,
     pub component: String,
     pub kind: ComponentKind,
+    pub arrivals: u64,
     pub ok: u64,
     pub errors: u64,
     pub retries: u64,

@@ -354,6 +354,10 @@ impl<'t, O: Observer> Engine<'t, O> {
             self.now = time;
             self.record.events += 1;
             self.record.digest.push_pair(time.ns(), event.digest_word());
+            if O::STEPS && !matches!(event, Event::Timer { .. }) {
+                let step = self.step_of(time, &event);
+                self.observer.step(&step);
+            }
             self.handle(event);
             if self.record.events >= self.budget.max_events
                 || self.acts.live >= self.budget.max_in_flight
@@ -1775,6 +1779,10 @@ impl<'t, O: Observer> Engine<'t, O> {
             }
             self.timers.pop(lane);
             self.record.digest.push(timer.slot.0 as u64);
+            if O::STEPS {
+                let step = self.fired_step(timer.slot, timer.epoch);
+                self.observer.step(&step);
+            }
             self.timer_fired(timer.slot, timer.epoch, kind);
         }
     }

@@ -141,6 +141,51 @@ impl Event {
     }
 }
 
+/// The kind in a digest word of a timer that fired on a live request (a
+/// step, not an event of the queue: see `Observer::step`).
+const FIRED_TIMER: u64 = 27;
+
+impl Event {
+    /// The word of a timer firing on the activation in `slot` at `epoch`,
+    /// in the layout of `digest_word`.
+    pub fn fired_timer_word(slot: Slot, epoch: u32) -> u64 {
+        (FIRED_TIMER << 59) | ((((epoch as u64) << 28) ^ slot.0 as u64) & ((1 << 59) - 1))
+    }
+
+    /// What kind of event a digest word is, in words.
+    pub fn kind_in_words(word: u64) -> &'static str {
+        match word >> 59 {
+            1 => "an arrival",
+            2 => "work done",
+            3 => "a timer lane's wake-up",
+            5 => "the start of a fault",
+            6 => "the end of a fault",
+            7 => "a restart",
+            8 => "an instance ready",
+            9 => "a health probe",
+            10 => "a health probe's timeout",
+            11 => "a retry after backoff",
+            12 => "a chaos monkey's kill",
+            13 => "a memory check",
+            14 => "a thaw",
+            15 => "a call landing",
+            16 => "a failover promotion",
+            17 => "a redelivery",
+            18 => "a lost delivery",
+            19 => "a client's connection attempt",
+            20 => "a client's request",
+            21 => "an autoscaler's decision",
+            22 => "an instance retiring",
+            23 => "a deadline expiring",
+            24 => "the end of a drain",
+            25 => "a rolling restart's next batch",
+            26 => "work cut short",
+            FIRED_TIMER => "a timeout firing",
+            _ => "an unknown event",
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -240,6 +285,16 @@ mod tests {
             events.len(),
             "two kinds of event share a digest word"
         );
+    }
+
+    #[test]
+    fn every_kind_of_event_is_named() {
+        let fired = Event::fired_timer_word(crate::base::ids::Slot(3), 1);
+        assert_eq!(Event::kind_in_words(fired), "a timeout firing");
+        let arrival = Event::Arrival {
+            workload: crate::base::ids::WorkloadId(0),
+        };
+        assert_eq!(Event::kind_in_words(arrival.digest_word()), "an arrival");
     }
 
     #[test]

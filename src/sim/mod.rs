@@ -14,6 +14,7 @@ pub mod guards;
 mod lifecycle;
 mod meters;
 pub mod queue;
+mod steps;
 mod timers;
 
 pub use crate::plan::RunConfig;

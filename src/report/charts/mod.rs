@@ -6,6 +6,7 @@
 
 mod cascade;
 mod clients;
+mod deltas;
 mod graph;
 mod saturation;
 mod sweep;
@@ -26,6 +27,7 @@ use crate::analysis::Health;
 
 pub use cascade::CascadeStrip;
 pub use clients::Clients;
+pub use deltas::{Deltas, Panel};
 pub use graph::{DependencyGraph, Edge, Layout, describe, layout};
 pub use saturation::Saturation;
 pub use sweep::{Goodput, HeatMap};
