@@ -354,9 +354,8 @@ impl<'t, O: Observer> Engine<'t, O> {
             self.now = time;
             self.record.events += 1;
             self.record.digest.push_pair(time.ns(), event.digest_word());
-            if O::STEPS && !matches!(event, Event::Timer { .. }) {
-                let step = self.step_of(time, &event);
-                self.observer.step(&step);
+            if O::STEPS {
+                self.observe_step(time, &event);
             }
             self.handle(event);
             if self.record.events >= self.budget.max_events
@@ -1780,8 +1779,7 @@ impl<'t, O: Observer> Engine<'t, O> {
             self.timers.pop(lane);
             self.record.digest.push(timer.slot.0 as u64);
             if O::STEPS {
-                let step = self.fired_step(timer.slot, timer.epoch);
-                self.observer.step(&step);
+                self.observe_fired(timer.slot, timer.epoch);
             }
             self.timer_fired(timer.slot, timer.epoch, kind);
         }

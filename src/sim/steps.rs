@@ -10,6 +10,24 @@ use crate::observe::Observer;
 use crate::observe::steps::{Step, Subject};
 
 impl<O: Observer> Engine<'_, O> {
+    // Out of line, so that the loop's code is the same size with or
+    // without observers of steps.
+    #[inline(never)]
+    pub(super) fn observe_step(&mut self, time: SimTime, event: &Event) {
+        // Timer lanes' wake-ups are bookkeeping a timeout's length moves;
+        // a timer that fires on a live request is observed as its own step.
+        if !matches!(event, Event::Timer { .. }) {
+            let step = self.step_of(time, event);
+            self.observer.step(&step);
+        }
+    }
+
+    #[inline(never)]
+    pub(super) fn observe_fired(&mut self, slot: Slot, epoch: u32) {
+        let step = self.fired_step(slot, epoch);
+        self.observer.step(&step);
+    }
+
     /// The step of `event`, due at `time`, before it is handled: what it
     /// is about is read from the state it finds.
     pub(super) fn step_of(&self, time: SimTime, event: &Event) -> Step {
