@@ -83,7 +83,7 @@ fn print(d: &Diff) {
             "Δ arrivals",
             "errors A→B",
             "Δ error rate",
-            "p99 ms A→B",
+            "ok p99 ms A→B",
             "Δ queue",
         ]);
         terminal::left(&mut table, 1);
@@ -111,6 +111,9 @@ fn print(d: &Diff) {
             ]);
         }
         outln!("{table}");
+        outln!(
+            "  ok p99: of the window's successful requests (– where a run had none); queue: time-averaged"
+        );
     }
     if d.health.is_empty() {
         outln!("\nevery component's health is the same in both runs");

@@ -474,7 +474,7 @@ impl Diff {
                 series: series(&|p| p.error_rate_delta().map(|d| 100.0 * d)),
             },
             Panel {
-                y_title: "Δ p99 (ms)".into(),
+                y_title: "Δ p99 of successes (ms)".into(),
                 series: series(&|p| p.p99_delta()),
             },
         ]
