@@ -13,7 +13,6 @@
 mod walk;
 pub mod windows;
 
-use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
@@ -404,24 +403,42 @@ impl Diff {
     /// One row per window and component: A, B and B − A of each figure;
     /// empty where a run has no such window or the figure does not apply.
     pub fn to_csv(&self) -> String {
-        let mut out = String::from(
-            "window_start_s,window_end_s,component,kind,\
-             arrivals_a,arrivals_b,arrivals_delta,errors_a,errors_b,errors_delta,\
-             error_rate_a,error_rate_b,error_rate_delta,p99_ms_a,p99_ms_b,p99_ms_delta,\
-             queue_avg_a,queue_avg_b,queue_avg_delta,in_use_avg_a,in_use_avg_b,in_use_avg_delta\n",
-        );
+        let mut csv = csv::Writer::from_writer(Vec::new());
+        let header = [
+            "window_start_s",
+            "window_end_s",
+            "component",
+            "kind",
+            "arrivals_a",
+            "arrivals_b",
+            "arrivals_delta",
+            "errors_a",
+            "errors_b",
+            "errors_delta",
+            "error_rate_a",
+            "error_rate_b",
+            "error_rate_delta",
+            "p99_ms_a",
+            "p99_ms_b",
+            "p99_ms_delta",
+            "queue_avg_a",
+            "queue_avg_b",
+            "queue_avg_delta",
+            "in_use_avg_a",
+            "in_use_avg_b",
+            "in_use_avg_delta",
+        ];
+        csv.write_record(header).expect("CSV into memory");
         let f = |v: Option<f64>| v.map_or(String::new(), |v| round(v, 6).to_string());
         let n = |v: Option<u64>| v.map_or(String::new(), |v| v.to_string());
         let i = |v: Option<i64>| v.map_or(String::new(), |v| v.to_string());
         for p in &self.pairs {
             let (a, b) = (p.a, p.b);
-            let _ = writeln!(
-                out,
-                "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
-                p.window_start_s,
-                p.window_end_s,
-                p.component,
-                p.kind.name(),
+            let record = [
+                p.window_start_s.to_string(),
+                p.window_end_s.to_string(),
+                p.component.clone(),
+                p.kind.name().to_string(),
                 n(a.map(|x| x.arrivals)),
                 n(b.map(|x| x.arrivals)),
                 i(p.arrivals_delta()),
@@ -440,9 +457,10 @@ impl Diff {
                 f(a.map(|x| x.in_use_avg)),
                 f(b.map(|x| x.in_use_avg)),
                 f(p.in_use_delta()),
-            );
+            ];
+            csv.write_record(&record).expect("CSV into memory");
         }
-        out
+        crate::compare::report::csv_text(csv)
     }
 
     /// The entries' per-window B − A of the error rate and p99.
