@@ -53,11 +53,15 @@ impl Evaluation {
 /// Simulates with `inner` seeing everything the engine emits, then
 /// analyses the run and judges its hypotheses. A run its budget stopped is
 /// neither analysed nor judged: it is an error naming the limit.
+/// `paired`: a run a stop guard ended is run again unguarded for the
+/// damage `run.json` reports; a comparison, which reads no such figure,
+/// leaves it out rather than run each stopped seed twice.
 fn simulate_and_analyse<O: Observer>(
     plan: &Plan,
     config: RunConfig,
     budget: Budget,
     inner: O,
+    paired: bool,
 ) -> Result<(Manifest, RunSummary, Analysis, O)> {
     let probes: Vec<_> = plan.hypotheses.iter().map(|h| h.component).collect();
     let collector = Collector::new(inner, plan.phases, &probes);
@@ -92,7 +96,7 @@ fn simulate_and_analyse<O: Observer>(
         &summary,
     );
     let mut manifest = manifest::manifest(plan, config, &summary, verdicts);
-    manifest.stop = stop::summary(plan, config, budget, &summary, &analysis)?;
+    manifest.stop = stop::summary(plan, config, budget, &summary, &analysis, paired)?;
     Ok((manifest, summary, analysis, collector.inner))
 }
 
@@ -127,7 +131,7 @@ fn budget_error(plan: &Plan, seed: u64, exhausted: Exhausted) -> Error {
 /// Runs the plan in memory and judges it; writes nothing.
 pub fn evaluate(plan: &Plan, seed: u64, budget: Budget) -> Result<Evaluation> {
     let (manifest, summary, analysis, _) =
-        simulate_and_analyse(plan, plan.config(Some(seed)), budget, NullObserver)?;
+        simulate_and_analyse(plan, plan.config(Some(seed)), budget, NullObserver, false)?;
     Ok(Evaluation {
         manifest,
         summary,
@@ -164,7 +168,8 @@ pub fn run(
     let sink = FileSink::create(staging.path(), config.warmup, config.per_instance, names)
         .map_err(|e| Error::write(staging.path(), e))?
         .on_window(on_window);
-    let (manifest, summary, analysis, sink) = simulate_and_analyse(plan, config, budget, sink)?;
+    let (manifest, summary, analysis, sink) =
+        simulate_and_analyse(plan, config, budget, sink, true)?;
     sink.finish().map_err(|e| Error::write(staging.path(), e))?;
     staging.write_file("run.json", &manifest.to_json())?;
     staging.write_file("analysis.json", &analysis.to_json())?;

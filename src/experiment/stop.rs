@@ -64,14 +64,16 @@ impl Realized {
     }
 }
 
-/// What `run.json` says of the guards; `None` without guards. With a trip,
-/// the experiment is run again unguarded on the same seed, in memory.
+/// What `run.json` says of the guards; `None` without guards. With a trip
+/// and `paired`, the experiment is run again unguarded on the same seed,
+/// in memory.
 pub(super) fn summary(
     plan: &Plan,
     config: RunConfig,
     budget: Budget,
     summary: &RunSummary,
     analysis: &Analysis,
+    paired: bool,
 ) -> Result<Option<StopSummary>> {
     if plan.guards.is_empty() {
         return Ok(None);
@@ -103,21 +105,21 @@ pub(super) fn summary(
             tripped: report.tripped.is_some_and(|t| t.guard == g),
         })
         .collect();
-    let Some(trip) = report.tripped else {
-        return Ok(Some(StopSummary {
-            guards,
-            tripped: None,
-            damage: None,
-        }));
+    let tripped = report.tripped.map(|trip| trip_summary(plan, trip, report));
+    let damage = match tripped {
+        Some(_) if paired => {
+            let (other, other_analysis) = unguarded(plan, config, budget)?;
+            Some(Damage {
+                guarded: damage(summary, analysis),
+                unguarded: damage(&other, &other_analysis),
+            })
+        }
+        _ => None,
     };
-    let unguarded = unguarded(plan, config, budget)?;
     Ok(Some(StopSummary {
         guards,
-        tripped: Some(trip_summary(plan, trip, report)),
-        damage: Some(Damage {
-            guarded: damage(summary, analysis),
-            unguarded: damage(&unguarded.0, &unguarded.1),
-        }),
+        tripped,
+        damage,
     }))
 }
 

@@ -263,7 +263,8 @@ pub struct StopSummary {
     pub tripped: Option<TripSummary>,
     /// This run against the same experiment unguarded, on the same seed
     /// (paired random streams: the two are the same run until the trip).
-    /// Absent when no guard tripped: the unguarded run is this one.
+    /// Absent when no guard tripped (the unguarded run is this one), and in
+    /// the runs a comparison judges in memory, which read no damage.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub damage: Option<Damage>,
 }
