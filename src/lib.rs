@@ -26,6 +26,8 @@
 //! - [`report`]: charts (plotters) and the HTML and Markdown reports, drawn
 //!   from a run directory's files.
 //! - [`compare`]: variants x seeds in parallel, statistics, shards.
+//! - [`search`]: the model's failure space searched for the smallest sets
+//!   of faults that break a scenario's hypotheses.
 //! - [`diff`]: two runs of one model side by side: where their traces
 //!   first part, per-window differences, health that differs.
 //! - [`cli`]: the command line.
@@ -53,6 +55,7 @@ pub mod observe;
 pub mod plan;
 pub mod record;
 pub mod report;
+pub mod search;
 pub mod sim;
 pub mod spec;
 pub mod sweep;

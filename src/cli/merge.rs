@@ -6,7 +6,7 @@ use crate::compare::{partial, report};
 
 #[derive(Debug, clap::Args)]
 pub(super) struct Args {
-    /// Partial results of `compare --shard` or `sweep --shard`: shard directories, their
+    /// Partial results of `compare --shard`, `sweep --shard` or `search --shard`: shard directories, their
     /// `partial.json` files, or directories above them (searched).
     #[arg(required = true)]
     paths: Vec<PathBuf>,
@@ -17,6 +17,19 @@ pub(super) struct Args {
 
 pub(super) fn run(args: Args) -> crate::Result<i32> {
     let files = partial::find(&args.paths)?;
+    if files.iter().any(|f| crate::search::partial::is_search(f)) {
+        let (inputs, levels) = crate::search::partial::merge(&files)?;
+        let (dir, report) = crate::search::output::write(&args.out, &inputs, &levels)?;
+        out!("{}", crate::search::output::table(&report, 10));
+        outln!();
+        outln!(
+            "merged {} partial results; wrote {}/: {}",
+            files.len(),
+            dir.display(),
+            crate::search::output::FILES
+        );
+        return Ok(0);
+    }
     let (inputs, figures) = partial::merge(&files)?;
     if inputs.sweep.is_some() {
         let (dir, sweep) = crate::sweep::write(&args.out, &inputs, &figures)?;

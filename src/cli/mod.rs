@@ -48,6 +48,7 @@ mod replay;
 mod report;
 mod run;
 mod schema;
+mod search;
 mod sweep;
 mod validate;
 
@@ -127,6 +128,11 @@ enum Command {
     /// parallel: a heat map of a metric, metastable cells marked, and for
     /// a swept load the goodput against the load offered.
     Sweep(sweep::Args),
+    /// Search the model's failure space for the smallest sets of faults
+    /// that break the scenario's hypotheses: every instance, zone, service
+    /// and link, alone, then in pairs (and triples), ranked, each written
+    /// as a scenario to run.
+    Search(search::Args),
     /// Run every scenario (and each of its variants) once and judge its
     /// hypotheses against what the scenario expects: a pass table, JUnit
     /// XML with --junit, exit 1 when any does not come out as expected.
@@ -248,6 +254,7 @@ pub fn main() -> i32 {
         Command::Compare(args) => compare::run(args),
         Command::Merge(args) => merge::run(args),
         Command::Sweep(args) => sweep::run(args),
+        Command::Search(args) => search::run(args),
         Command::Check(args) => check::run(args),
         Command::New(args) => new::run(args),
         Command::Import(args) => import::run(args),

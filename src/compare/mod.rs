@@ -88,6 +88,11 @@ pub const LATENCY_QUANTILES: [f64; 23] = [
 /// its hypotheses, as `run` would, and measures it.
 pub fn measure(plan: &Plan, seed: u64, budget: Budget) -> Result<RunFigures> {
     let evaluation = crate::experiment::evaluate(plan, seed, budget)?;
+    Ok(figures(plan, &evaluation))
+}
+
+/// What a run of `plan` judged in memory measured.
+pub fn figures(plan: &Plan, evaluation: &crate::experiment::Evaluation) -> RunFigures {
     let summary = &evaluation.summary;
     let mut all = Outcomes::default();
     for entry in &summary.entries {
@@ -113,7 +118,7 @@ pub fn measure(plan: &Plan, seed: u64, budget: Budget) -> Result<RunFigures> {
             .map(|v| *v as f64 / 1e6)
             .collect()
     };
-    Ok(RunFigures {
+    RunFigures {
         availability,
         error_rate,
         p99_ms: all.all_latency_summary().p99 as f64 / 1e6,
@@ -127,7 +132,7 @@ pub fn measure(plan: &Plan, seed: u64, budget: Budget) -> Result<RunFigures> {
         measured_s: (plan.config.duration - plan.config.warmup) as f64 / 1e9,
         stopped_at_s: summary.guards.tripped.map(|t| t.at as f64 / 1e9),
         latency_ms,
-    })
+    }
 }
 
 /// The longest time to reconnect of any client group (a lower bound where

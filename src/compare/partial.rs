@@ -228,7 +228,7 @@ fn sweep_problems(partial: &Partial) -> Vec<Problem> {
 
 /// What differs between two grids' inputs, in words; file paths may differ
 /// (shards run from other directories) as long as the contents agree.
-fn difference(a: &Inputs, b: &Inputs) -> Option<String> {
+pub(crate) fn difference(a: &Inputs, b: &Inputs) -> Option<String> {
     if a.tool_version != b.tool_version {
         return Some(format!(
             "written by faultline {} and {}",

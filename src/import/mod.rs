@@ -198,7 +198,7 @@ fn entry_name(text: &str, fallback: &str) -> String {
 
 /// The model's path as the scenario file at `out` names it: relative to
 /// the scenario's directory.
-fn relative_model_path(model: &Path, out: &Path) -> Result<String> {
+pub(crate) fn relative_model_path(model: &Path, out: &Path) -> Result<String> {
     let absolute = |p: &Path| std::path::absolute(p);
     let model_abs = absolute(model).map_err(|source| Error::Read {
         file: model.to_path_buf(),

@@ -17,9 +17,10 @@ pub use phases::{Phase, Phases};
 use crate::base::Precision;
 use crate::error::{JsonPath, Problem, Result};
 use crate::faults::{self, Fault};
-use crate::spec::scenario::DEFAULT_WINDOW_NS;
+use crate::spec::scenario::{DEFAULT_WINDOW_NS, FaultSpec};
 use crate::spec::{self, Experiment, Setting, Source};
 use crate::topology::Topology;
+use indexmap::IndexMap;
 
 /// A run is metastable when still outside its band this long after the
 /// last fault ended, unless the scenario says otherwise.
@@ -107,6 +108,20 @@ impl Plan {
             return Ok(self.clone());
         }
         Plan::compile(self.experiment.with_variant(name)?)
+    }
+
+    /// This plan with other faults and no stop guards: the scenario's own
+    /// faults replaced, compiled against the same topology. What `search`
+    /// runs for each set of faults it tries; their problems (a target the
+    /// topology does not have) are the scenario's, as if written there.
+    pub fn with_faults(&self, faults: IndexMap<String, FaultSpec>) -> Result<Plan> {
+        let mut experiment = self.experiment.clone();
+        experiment.scenario.faults = faults;
+        experiment.scenario.stop.clear();
+        match compile(&experiment, self.topology.clone()) {
+            Ok(parts) => Ok(parts.into_plan(experiment)),
+            Err(problems) => Err(experiment.scenario_invalid(problems)),
+        }
     }
 
     /// This plan with a metrics row per instance per window, if the

@@ -11,6 +11,7 @@
 
 pub mod compare;
 pub mod run;
+pub mod search;
 
 use std::path::Path;
 

@@ -9,6 +9,7 @@ pub mod data;
 mod differences;
 mod font;
 mod scaled;
+pub mod search;
 pub mod terminal;
 
 use std::fmt::Write as _;

@@ -1,0 +1,399 @@
+//! The failure space of a model: every single fault the search may place,
+//! read off the compiled topology alone, and which sets of them are worth
+//! running.
+//!
+//! Identical instances (a service's instances in one zone, none of them a
+//! database's primary or a shard holding its own keys) are interchangeable:
+//! killing one or another is the same experiment on a different random
+//! stream. A set is run only in its canonical form, where the instances it
+//! takes from such a group are the group's first ones, in the order of
+//! their kill modes; every other form of it is a duplicate.
+
+use std::collections::HashSet;
+
+use indexmap::IndexMap;
+use serde::{Deserialize, Serialize};
+
+use crate::spec::fault::{
+    CacheFlush, CpuStress, Errors, FaultSpec, InstanceKill, KillMode, NetworkPartition,
+    PartitionMode, ZoneOutage,
+};
+use crate::spec::units::Duration;
+use crate::topology::{ServiceKind, Topology};
+
+/// How hard the search hits what it slows or makes fail.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Severity {
+    /// Work times of a slowed service are multiplied by this.
+    pub slow_factor: f64,
+    /// Share of an erroring service's requests that fail at once.
+    pub error_share: f64,
+}
+
+/// When every fault of a candidate acts: all start together at `at_ns`;
+/// the lasting ones end `for_ns` later. Kills and flushes are instant.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Window {
+    pub at_ns: u64,
+    pub for_ns: u64,
+}
+
+/// One fault the search can place.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Atom {
+    /// In words, for tables: `crash orders-db-az-a-1`.
+    pub label: String,
+    /// Its key in a scenario's `faults`.
+    pub name: String,
+    /// What it is: `crash`, `host_down`, `zone_outage`, `slow`, `errors`,
+    /// `cache_flush`, `partition`.
+    pub class: String,
+    /// For a kill: the group of interchangeable instances it is in, its
+    /// rank in the group, and how many the group has.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instance: Option<InstanceSlot>,
+    pub fault: FaultSpec,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InstanceSlot {
+    pub group: u32,
+    pub rank: u32,
+    pub alike: u32,
+    /// 0 for a crash, 1 for a host down: the order within a canonical set.
+    pub mode: u8,
+}
+
+/// The atoms of a model, in a fixed order: kills by instance (crash, then
+/// host down), zones, slowed services, erroring services, cache flushes,
+/// partitioned links.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Space {
+    pub atoms: Vec<Atom>,
+}
+
+/// A set of atoms, as sorted atom indices.
+pub type Set = Vec<u32>;
+
+impl Space {
+    pub fn of(topology: &Topology, window: Window, severity: Severity) -> Space {
+        let at = Duration(window.at_ns);
+        let lasting = Some(Duration(window.for_ns));
+        let mut atoms = Vec::new();
+        let mut groups: Vec<GroupKey> = Vec::new();
+        // Instances first: every present instance, crashed and host down.
+        for (s, service) in topology.services.iter().enumerate() {
+            let present =
+                service.instances.start..service.instances.start + service.initial_instances;
+            let keyed = service
+                .endpoints
+                .clone()
+                .any(|e| topology.endpoints[e as usize].keys.is_some());
+            let primary = service.replication.map(|r| r.primary);
+            let mut ranks: IndexMap<(u32, bool, Option<u32>), u32> = IndexMap::new();
+            for i in present.clone() {
+                let instance = &topology.instances[i as usize];
+                let is_primary = primary == Some(i);
+                // A shard of a keyed cache holds keys no other holds: it is
+                // a group of its own.
+                let key = (instance.zone.0, is_primary, keyed.then_some(i));
+                let rank = ranks.entry(key).or_insert(0);
+                let slot_rank = *rank;
+                *rank += 1;
+                let group = group_index(&mut groups, (s as u32, key));
+                for (mode, kill) in [(0u8, KillMode::Crash), (1, KillMode::HostDown)] {
+                    let (verb, slug) = match kill {
+                        KillMode::Crash => ("crash", "crash"),
+                        KillMode::HostDown => ("host down", "hostdown"),
+                    };
+                    let role = if is_primary { " (the primary)" } else { "" };
+                    atoms.push(Atom {
+                        label: format!("{verb} {}{role}", instance.name),
+                        name: format!("{slug}-{}", instance.name),
+                        class: if mode == 0 { "crash" } else { "host_down" }.to_string(),
+                        instance: Some(InstanceSlot {
+                            group,
+                            rank: slot_rank,
+                            alike: 0,
+                            mode,
+                        }),
+                        fault: FaultSpec::InstanceKill(InstanceKill {
+                            target: instance.name.clone(),
+                            count: None,
+                            mode: kill,
+                            at,
+                        }),
+                    });
+                }
+            }
+        }
+        // Each group's size, now that every instance is placed.
+        let mut sizes = vec![0u32; groups.len()];
+        for a in &atoms {
+            if let Some(slot) = a.instance
+                && slot.mode == 0
+            {
+                sizes[slot.group as usize] += 1;
+            }
+        }
+        for a in &mut atoms {
+            if let Some(slot) = a.instance.as_mut() {
+                slot.alike = sizes[slot.group as usize];
+            }
+        }
+        for zone in &topology.zones {
+            atoms.push(Atom {
+                label: format!("zone {zone} out"),
+                name: format!("zone-{zone}"),
+                class: "zone_outage".to_string(),
+                instance: None,
+                fault: FaultSpec::ZoneOutage(ZoneOutage {
+                    zone: zone.clone(),
+                    at,
+                    duration: lasting,
+                }),
+            });
+        }
+        let factor = severity.slow_factor;
+        for service in &topology.services {
+            atoms.push(Atom {
+                label: format!("{} slowed ×{}", service.name, trim(factor)),
+                name: format!("slow-{}", service.name),
+                class: "slow".to_string(),
+                instance: None,
+                fault: FaultSpec::CpuStress(CpuStress {
+                    target: service.name.clone(),
+                    factor,
+                    at,
+                    duration: lasting,
+                }),
+            });
+        }
+        let share = severity.error_share;
+        for service in &topology.services {
+            atoms.push(Atom {
+                label: format!("{} erroring {} %", service.name, trim(share * 100.0)),
+                name: format!("errors-{}", service.name),
+                class: "errors".to_string(),
+                instance: None,
+                fault: FaultSpec::Errors(Errors {
+                    target: service.name.clone(),
+                    fraction: share,
+                    at,
+                    duration: lasting,
+                }),
+            });
+        }
+        for service in &topology.services {
+            let keyed = service
+                .endpoints
+                .clone()
+                .any(|e| topology.endpoints[e as usize].keys.is_some());
+            if service.kind == ServiceKind::Cache && keyed {
+                atoms.push(Atom {
+                    label: format!("{} flushed", service.name),
+                    name: format!("flush-{}", service.name),
+                    class: "cache_flush".to_string(),
+                    instance: None,
+                    fault: FaultSpec::CacheFlush(CacheFlush {
+                        target: service.name.clone(),
+                        at,
+                    }),
+                });
+            }
+        }
+        // Each caller → callee link once, in the order calls are declared.
+        let mut links: Vec<(u32, u32)> = Vec::new();
+        for call in &topology.calls {
+            let from = topology.endpoints[call.from.0 as usize].service.0;
+            let to = call.to_service.0;
+            if from != to && !links.contains(&(from, to)) {
+                links.push((from, to));
+            }
+        }
+        for (from, to) in links {
+            let (a, b) = (
+                &topology.services[from as usize].name,
+                &topology.services[to as usize].name,
+            );
+            atoms.push(Atom {
+                label: format!("{a} ↛ {b} partitioned"),
+                name: format!("partition-{a}-{b}"),
+                class: "partition".to_string(),
+                instance: None,
+                fault: FaultSpec::NetworkPartition(NetworkPartition {
+                    between: [vec![a.clone()], vec![b.clone()]],
+                    mode: PartitionMode::Drop,
+                    share: None,
+                    at,
+                    duration: lasting,
+                }),
+            });
+        }
+        Space { atoms }
+    }
+
+    /// The atoms that stand for a whole class of identical ones, each once:
+    /// how many singles the search runs.
+    pub fn len(&self) -> usize {
+        self.atoms.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.atoms.is_empty()
+    }
+
+    /// The canonical form of `set`: within each group of identical
+    /// instances, its kills given to the group's first instances, crashes
+    /// before host downs. `None` when the set kills one instance twice.
+    pub fn canonical(&self, set: &[u32]) -> Option<Set> {
+        let mut out: Vec<u32> = Vec::with_capacity(set.len());
+        let mut by_group: Vec<(u32, u8, u32)> = Vec::new();
+        let mut taken: HashSet<(u32, u32)> = HashSet::new();
+        for &a in set {
+            match self.atoms[a as usize].instance {
+                Some(slot) => {
+                    if !taken.insert((slot.group, slot.rank)) {
+                        return None;
+                    }
+                    by_group.push((slot.group, slot.mode, a));
+                }
+                None => out.push(a),
+            }
+        }
+        by_group.sort_by_key(|&(g, m, _)| (g, m));
+        let mut next_rank = 0;
+        let mut last_group = None;
+        for (group, mode, _) in by_group {
+            if last_group != Some(group) {
+                next_rank = 0;
+                last_group = Some(group);
+            }
+            out.push(self.slot(group, next_rank, mode)?);
+            next_rank += 1;
+        }
+        out.sort_unstable();
+        Some(out)
+    }
+
+    /// The atom killing the `rank`-th instance of `group` with `mode`.
+    fn slot(&self, group: u32, rank: u32, mode: u8) -> Option<u32> {
+        self.atoms
+            .iter()
+            .position(|a| {
+                a.instance
+                    .is_some_and(|s| s.group == group && s.rank == rank && s.mode == mode)
+            })
+            .map(|i| i as u32)
+    }
+
+    /// Every canonical set of `size` atoms, in lexicographic order, with
+    /// how many sets were left out as duplicates of another under symmetry
+    /// and how many because a proper subset already breaks the hypothesis
+    /// (`breaks`: canonical sets known to break).
+    pub fn sets(&self, size: usize, breaks: &HashSet<Set>) -> Enumerated {
+        let n = self.atoms.len() as u32;
+        let mut out = Enumerated::default();
+        let mut current: Vec<u32> = Vec::with_capacity(size);
+        self.combine(0, n, size, &mut current, breaks, &mut out);
+        out
+    }
+
+    fn combine(
+        &self,
+        from: u32,
+        n: u32,
+        size: usize,
+        current: &mut Vec<u32>,
+        breaks: &HashSet<Set>,
+        out: &mut Enumerated,
+    ) {
+        if current.len() == size {
+            match self.canonical(current) {
+                Some(c) if c == *current => {
+                    if self.has_breaking_subset(current, breaks) {
+                        out.pruned += 1;
+                    } else {
+                        out.sets.push(c);
+                    }
+                }
+                Some(_) => out.symmetric += 1,
+                None => out.same_instance += 1,
+            }
+            return;
+        }
+        for a in from..n {
+            current.push(a);
+            self.combine(a + 1, n, size, current, breaks, out);
+            current.pop();
+        }
+    }
+
+    /// Whether a proper, non-empty subset of `set` (in canonical form)
+    /// breaks the hypothesis.
+    fn has_breaking_subset(&self, set: &[u32], breaks: &HashSet<Set>) -> bool {
+        let n = set.len();
+        (1..(1u32 << n) - 1).any(|mask| {
+            let subset: Vec<u32> = (0..n)
+                .filter(|i| mask & (1 << i) != 0)
+                .map(|i| set[i])
+                .collect();
+            self.canonical(&subset).is_some_and(|c| breaks.contains(&c))
+        })
+    }
+
+    /// The scenario's `faults` for a set.
+    pub fn faults(&self, set: &[u32]) -> IndexMap<String, FaultSpec> {
+        set.iter()
+            .map(|&a| {
+                let atom = &self.atoms[a as usize];
+                (atom.name.clone(), atom.fault.clone())
+            })
+            .collect()
+    }
+
+    /// A set in words.
+    pub fn label(&self, set: &[u32]) -> String {
+        if set.is_empty() {
+            return "no fault".to_string();
+        }
+        set.iter()
+            .map(|&a| self.atoms[a as usize].label.as_str())
+            .collect::<Vec<_>>()
+            .join(" + ")
+    }
+}
+
+/// The sets of one size worth running, and what was left out.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Enumerated {
+    pub sets: Vec<Set>,
+    /// Duplicates of a canonical set under the symmetry of instances.
+    pub symmetric: u64,
+    /// Sets killing one instance twice (crashed and host down).
+    pub same_instance: u64,
+    /// Sets with a proper subset that already breaks the hypothesis: never
+    /// minimal.
+    pub pruned: u64,
+}
+
+/// A service, and what its identical instances share: their zone,
+/// whether one is the database's primary, and for a keyed shard the
+/// instance itself.
+type GroupKey = (u32, (u32, bool, Option<u32>));
+
+/// The index of the group of `key`, added when new.
+fn group_index(groups: &mut Vec<GroupKey>, key: GroupKey) -> u32 {
+    match groups.iter().position(|g| *g == key) {
+        Some(i) => i as u32,
+        None => {
+            groups.push(key);
+            (groups.len() - 1) as u32
+        }
+    }
+}
+
+fn trim(v: f64) -> String {
+    let text = format!("{v:.3}");
+    text.trim_end_matches('0').trim_end_matches('.').to_string()
+}
