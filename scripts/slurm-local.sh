@@ -331,7 +331,7 @@ check_sharded sweep scenarios/retry-storm.json --seeds 2 \
     --set workload.users.rate=200/s,600/s
 # Another subcommand with --shard is one more call.
 if "${bin}" search --help >/dev/null 2>&1; then
-    check_sharded search scenarios/shop-steady.json --seeds 2
+    check_sharded search scenarios/shop-steady.json --seeds 1 --depth 2
 else
     log "skipping search: '${bin##*/} search --help' fails (this faultline has no search subcommand)"
 fi

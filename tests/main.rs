@@ -30,6 +30,7 @@ mod report;
 mod resilience;
 mod restarts;
 mod scenarios;
+mod search;
 mod starting;
 mod stop;
 mod swarm;

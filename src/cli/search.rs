@@ -294,7 +294,7 @@ fn estimate(search: &Search, control_s: f64, jobs: usize) {
     }
     let sets = sets.min(inputs.max_candidates);
     note!(
-        "a run takes about {per_run:.2} s: the singles about {:.0} s, the whole search at most about {:.0} s on {jobs} thread{}",
+        "a run takes about {per_run:.3} s: the singles about {:.0} s, the whole search at most about {:.0} s on {jobs} thread{}",
         per_run * (singles * seeds) as f64 / jobs as f64,
         per_run * (sets * seeds) as f64 / jobs as f64,
         if jobs == 1 { "" } else { "s" }

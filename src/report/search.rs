@@ -57,8 +57,12 @@ fn impact(s: &SearchReport) -> Impact {
     Impact {
         title: format!("Impact per set of faults: {}", s.scenario.name),
         subtitle: format!(
-            "variant {} · {} seeds · faults at {} s, lasting {} s · in colour: breaks a hypothesis",
-            s.variant, s.seeds.count, s.at_s, s.for_s
+            "variant {} · {} seed{} · faults at {} s, lasting {} s · in colour: breaks a hypothesis",
+            s.variant,
+            s.seeds.count,
+            if s.seeds.count == 1 { "" } else { "s" },
+            s.at_s,
+            s.for_s
         ),
         bars: sets
             .iter()

@@ -397,3 +397,131 @@ fn trim(v: f64) -> String {
     let text = format!("{v:.3}");
     text.trim_end_matches('0').trim_end_matches('.').to_string()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spec::Source;
+
+    /// Two api instances per zone over two zones, one database in zone `a`.
+    fn space() -> Space {
+        let model = r#"{
+          "name": "t", "zones": ["a", "b"],
+          "services": {
+            "api": { "instances": { "per_zone": 2 }, "workers": 4, "queue": 8,
+                     "endpoints": { "get": { "work": { "constant": "1ms" },
+                       "calls": { "q": { "to": "db.q", "timeout": "1s" } } } } },
+            "db": { "kind": "database", "instances": { "placement": { "a": 1 } }, "workers": 4, "queue": 8,
+                    "endpoints": { "q": { "work": { "constant": "1ms" } } } }
+          },
+          "workload": { "w": { "endpoint": "api.get", "rate": "10/s" } }
+        }"#;
+        let topology = Topology::from_source(&Source {
+            path: "t.json".into(),
+            text: model.to_string(),
+        })
+        .unwrap();
+        Space::of(
+            &topology,
+            Window {
+                at_ns: 1_000_000_000,
+                for_ns: 1_000_000_000,
+            },
+            Severity {
+                slow_factor: 10.0,
+                error_share: 0.5,
+            },
+        )
+    }
+
+    fn atom(space: &Space, label: &str) -> u32 {
+        space
+            .atoms
+            .iter()
+            .position(|a| a.label == label)
+            .unwrap_or_else(|| panic!("no atom `{label}`")) as u32
+    }
+
+    #[test]
+    fn the_space_holds_every_instance_zone_service_and_link() {
+        let s = space();
+        let classes: Vec<&str> = s.atoms.iter().map(|a| a.class.as_str()).collect();
+        let count = |c: &str| classes.iter().filter(|k| **k == c).count();
+        assert_eq!((count("crash"), count("host_down")), (5, 5));
+        assert_eq!(count("zone_outage"), 2);
+        assert_eq!(
+            (count("slow"), count("errors"), count("partition")),
+            (2, 2, 1)
+        );
+        let api = s.atoms[atom(&s, "crash api-a-2") as usize]
+            .instance
+            .unwrap();
+        assert_eq!((api.rank, api.alike), (1, 2));
+    }
+
+    #[test]
+    fn a_set_is_canonical_when_it_kills_the_first_of_identical_instances() {
+        let s = space();
+        let a = |l: &str| atom(&s, l);
+        let sorted = |mut v: Vec<u32>| {
+            v.sort_unstable();
+            v
+        };
+        assert_eq!(
+            s.canonical(&[a("crash api-a-2")]),
+            Some(vec![a("crash api-a-1")])
+        );
+        // Crashes before host downs within a group, whichever instance each named.
+        assert_eq!(
+            s.canonical(&[a("host down api-a-1"), a("crash api-a-2")]),
+            Some(sorted(vec![a("crash api-a-1"), a("host down api-a-2")]))
+        );
+        // Zones are groups apart.
+        assert_eq!(
+            s.canonical(&[a("crash api-b-2"), a("crash api-a-2")]),
+            Some(sorted(vec![a("crash api-a-1"), a("crash api-b-1")]))
+        );
+        assert_eq!(
+            s.canonical(&[a("crash api-a-1"), a("host down api-a-1")]),
+            None
+        );
+        assert_eq!(s.canonical(&[a("zone a out")]), Some(vec![a("zone a out")]));
+    }
+
+    #[test]
+    fn every_set_of_two_is_run_once_in_canonical_form_or_said_why_not() {
+        let s = space();
+        let none = HashSet::new();
+        let pairs = s.sets(2, &none);
+        let n = s.len() as u32;
+        let all = (n * (n - 1) / 2) as u64;
+        assert_eq!(
+            pairs.sets.len() as u64 + pairs.symmetric + pairs.same_instance + pairs.pruned,
+            all
+        );
+        let mut seen = HashSet::new();
+        for i in 0..n {
+            for j in i + 1..n {
+                if let Some(c) = s.canonical(&[i, j]) {
+                    assert!(pairs.sets.contains(&c), "{:?}", s.label(&c));
+                    seen.insert(c);
+                }
+            }
+        }
+        assert_eq!(
+            seen.len(),
+            pairs.sets.len(),
+            "every set run stands for some pair"
+        );
+        // Known to break: the database's crash; no pair holding it (in any
+        // form) is run, every one is counted as pruned.
+        let db = s.canonical(&[atom(&s, "crash db-a-1")]).unwrap();
+        let breaks: HashSet<Set> = [db.clone()].into_iter().collect();
+        let pruned = s.sets(2, &breaks);
+        assert!(pruned.sets.iter().all(|p| !p.contains(&db[0])));
+        // With each of the other 15 atoms but its own host down (the same
+        // instance) and the second api of each zone, crashed or host down
+        // (duplicates of the first): 11.
+        assert_eq!(pruned.pruned, 11);
+    }
+}
