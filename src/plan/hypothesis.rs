@@ -277,6 +277,11 @@ pub(super) fn compile(
 }
 
 /// The thresholds a check sets, in the order verdicts list them.
+/// Whether a hypothesis as written has any check.
+pub fn has_checks(spec: &CheckSpec) -> bool {
+    !thresholds(spec).is_empty()
+}
+
 fn thresholds(spec: &CheckSpec) -> Vec<Threshold> {
     let mut out = Vec::new();
     out.extend(

@@ -11,16 +11,15 @@ mod phases;
 use std::path::Path;
 
 pub use guard::{Guard, Limit};
-pub use hypothesis::{Check, Hypothesis, Threshold, resolve_probe};
+pub use hypothesis::{Check, Hypothesis, Threshold, has_checks, resolve_probe};
 pub use phases::{Phase, Phases};
 
 use crate::base::Precision;
 use crate::error::{JsonPath, Problem, Result};
 use crate::faults::{self, Fault};
-use crate::spec::scenario::{DEFAULT_WINDOW_NS, FaultSpec};
+use crate::spec::scenario::DEFAULT_WINDOW_NS;
 use crate::spec::{self, Experiment, Setting, Source};
 use crate::topology::Topology;
-use indexmap::IndexMap;
 
 /// A run is metastable when still outside its band this long after the
 /// last fault ended, unless the scenario says otherwise.
@@ -110,15 +109,20 @@ impl Plan {
         Plan::compile(self.experiment.with_variant(name)?)
     }
 
-    /// This plan with other faults and no stop guards: the scenario's own
-    /// faults replaced, compiled against the same topology. What `search`
-    /// runs for each set of faults it tries; their problems (a target the
-    /// topology does not have) are the scenario's, as if written there.
-    pub fn with_faults(&self, faults: IndexMap<String, FaultSpec>) -> Result<Plan> {
+    /// This plan with its scenario edited, compiled against the same
+    /// topology: what `search` runs for each set of faults it tries.
+    /// `phases_between`: when the faults act, for a run to be judged over
+    /// those phases rather than its own faults' (which an instant kill
+    /// leaves without a `during`). Problems are the scenario's, as if
+    /// written there.
+    pub fn with_scenario(
+        &self,
+        edit: impl FnOnce(&mut spec::ScenarioSpec),
+        phases_between: Option<(u64, u64)>,
+    ) -> Result<Plan> {
         let mut experiment = self.experiment.clone();
-        experiment.scenario.faults = faults;
-        experiment.scenario.stop.clear();
-        match compile(&experiment, self.topology.clone()) {
+        edit(&mut experiment.scenario);
+        match compile_with(&experiment, self.topology.clone(), phases_between) {
             Ok(parts) => Ok(parts.into_plan(experiment)),
             Err(problems) => Err(experiment.scenario_invalid(problems)),
         }
@@ -349,10 +353,23 @@ fn compile(
     experiment: &Experiment,
     topology: Topology,
 ) -> std::result::Result<Parts, Vec<Problem>> {
+    compile_with(experiment, topology, None)
+}
+
+/// As `compile`, the phases between `phases_between` when given.
+fn compile_with(
+    experiment: &Experiment,
+    topology: Topology,
+    phases_between: Option<(u64, u64)>,
+) -> std::result::Result<Parts, Vec<Problem>> {
     let scenario = &experiment.scenario;
     check_output_size(scenario, &topology, false)?;
     let faults = faults::compile(scenario, &topology)?;
-    let phases = Phases::of(scenario.warmup.0, scenario.duration.0, &faults);
+    let (warmup, duration) = (scenario.warmup.0, scenario.duration.0);
+    let phases = match phases_between {
+        Some(span) => Phases::new(warmup, duration, Some(span)),
+        None => Phases::of(warmup, duration, &faults),
+    };
     let window = scenario.window.map_or(DEFAULT_WINDOW_NS, |w| w.0);
     // Both, so that a scenario's every problem is said at once.
     let (hypotheses, guards) = match (

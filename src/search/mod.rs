@@ -199,9 +199,30 @@ impl Search {
         self.inputs.inputs.seeds
     }
 
-    /// The plan of one set: the scenario with these faults and no others.
+    /// The plan of one set: the scenario with these faults and no others,
+    /// no stop guards, judged over the same phases as every other set (the
+    /// window's). The control, with no fault, has no recovery to time: its
+    /// `recover_within` checks are left out (and a hypothesis with no other
+    /// check with them).
     pub fn plan_of(&self, set: &[u32]) -> Result<Plan> {
-        self.plan.with_faults(self.inputs.space.faults(set))
+        let window = self.inputs.window;
+        let faults = self.inputs.space.faults(set);
+        let control = set.is_empty();
+        self.plan.with_scenario(
+            |scenario| {
+                scenario.faults = faults;
+                scenario.stop.clear();
+                if control {
+                    for check in scenario.hypothesis.values_mut() {
+                        check.recover_within = None;
+                    }
+                    scenario
+                        .hypothesis
+                        .retain(|_, check| crate::plan::has_checks(check));
+                }
+            },
+            Some((window.at_ns, window.at_ns + window.for_ns)),
+        )
     }
 
     /// The sets of the next level after `done`, or `None` past the depth.
