@@ -398,3 +398,45 @@ fn a_hypothesis_that_fails_with_no_fault_stops_the_search_before_the_singles() {
     assert!(found["minimal"].as_array().unwrap().is_empty());
     assert!(found["candidates"].as_array().unwrap().is_empty());
 }
+
+#[test]
+fn triples_run_only_where_no_pair_or_single_in_them_breaks() {
+    let dir = fixture(2, SCENARIO);
+    search(dir.path(), &["--depth", "3"]);
+    let found = read_json(&dir.path().join("output/small-search/search/search.json"));
+    let levels = found["levels"].as_array().unwrap();
+    assert_eq!(levels.len(), 3, "singles, pairs and triples");
+    let breaking: Vec<Vec<String>> = found["minimal"].as_array().unwrap().iter().map(labels).collect();
+    for c in found["candidates"].as_array().unwrap() {
+        let faults = labels(c);
+        if faults.len() == 3 {
+            for b in &breaking {
+                assert!(
+                    b.len() == 3 || !b.iter().all(|f| faults.contains(f)),
+                    "{faults:?} holds the breaking {b:?} yet was run"
+                );
+            }
+        }
+    }
+    assert!(levels[2]["pruned"].as_u64().unwrap() > 0);
+}
+
+#[test]
+fn a_variant_is_searched_as_patched_and_its_minimal_sets_run_with_it() {
+    let with_variant = SCENARIO.replace(
+        r#""seed": 7,"#,
+        r#""seed": 7,
+  "variants": { "replicated-api": { "services": { "api": { "instances": { "per_zone": 3 } } } } },"#,
+    );
+    let dir = fixture(1, &with_variant);
+    search(dir.path(), &["--depth", "1", "--variant", "replicated-api"]);
+    let search_dir = dir.path().join("output/small-search/search-replicated-api");
+    let found = read_json(&search_dir.join("search.json"));
+    assert_eq!(found["variant"], "replicated-api");
+    // Three api instances per zone: one single per zone, two alike left out per mode.
+    assert_eq!(found["levels"][0]["symmetric"], 8);
+    let html = fs::read_to_string(search_dir.join("report.html")).unwrap();
+    assert!(html.contains("--variant replicated-api"), "the command to see the worst names the variant");
+    let written = read_json(&search_dir.join("minimal/1.json"));
+    assert!(written["variants"]["replicated-api"].is_object());
+}
