@@ -406,7 +406,12 @@ fn triples_run_only_where_no_pair_or_single_in_them_breaks() {
     let found = read_json(&dir.path().join("output/small-search/search/search.json"));
     let levels = found["levels"].as_array().unwrap();
     assert_eq!(levels.len(), 3, "singles, pairs and triples");
-    let breaking: Vec<Vec<String>> = found["minimal"].as_array().unwrap().iter().map(labels).collect();
+    let breaking: Vec<Vec<String>> = found["minimal"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(labels)
+        .collect();
     for c in found["candidates"].as_array().unwrap() {
         let faults = labels(c);
         if faults.len() == 3 {
@@ -436,7 +441,10 @@ fn a_variant_is_searched_as_patched_and_its_minimal_sets_run_with_it() {
     // Three api instances per zone: one single per zone, two alike left out per mode.
     assert_eq!(found["levels"][0]["symmetric"], 8);
     let html = fs::read_to_string(search_dir.join("report.html")).unwrap();
-    assert!(html.contains("--variant replicated-api"), "the command to see the worst names the variant");
+    assert!(
+        html.contains("--variant replicated-api"),
+        "the command to see the worst names the variant"
+    );
     let written = read_json(&search_dir.join("minimal/1.json"));
     assert!(written["variants"]["replicated-api"].is_object());
 }

@@ -123,47 +123,10 @@ pub(super) fn run(args: Args) -> crate::Result<i32> {
             break;
         };
         let size = done.len() as u32;
-        if let Some(shard) = args.shard
-            && size == args.depth
-        {
-            let total = next.sets.len() as u64 * search.seeds().count;
-            let cells: Vec<u64> = shard.cells(total).collect();
-            let runs = run_with_progress(
-                &search,
-                &next.sets,
-                &cells,
-                size,
-                jobs,
-                budget,
-                &first_break,
-                started,
-            )?;
-            let partial = Partial {
-                format: partial::FORMAT.to_string(),
-                search: search.inputs.clone(),
-                shard,
-                levels: done,
-                last: Some(Slice {
-                    size,
-                    enumerated: next,
-                    cells: cells
-                        .into_iter()
-                        .zip(runs)
-                        .map(|(index, run)| Cell { index, run })
-                        .collect(),
-                }),
-            };
-            let dir = partial::write(&args.out, &partial)?;
-            outln!(
-                "shard {}/{}: wrote {}/partial.json; merge the shards with `faultline merge`",
-                shard.index,
-                shard.count,
-                dir.display()
-            );
-            return Ok(0);
-        }
         let total = next.sets.len() as u64 * search.seeds().count;
-        let cells: Vec<u64> = (0..total).collect();
+        // A shard runs its slice of the last level only.
+        let slice = args.shard.filter(|_| size == args.depth);
+        let cells: Vec<u64> = slice.unwrap_or(Shard::WHOLE).cells(total).collect();
         let level_started = Instant::now();
         let runs = run_with_progress(
             &search,
@@ -175,6 +138,18 @@ pub(super) fn run(args: Args) -> crate::Result<i32> {
             &first_break,
             started,
         )?;
+        if let Some(shard) = slice {
+            let last = Slice {
+                size,
+                enumerated: next,
+                cells: cells
+                    .into_iter()
+                    .zip(runs)
+                    .map(|(index, run)| Cell { index, run })
+                    .collect(),
+            };
+            return write_shard(&search, shard, done, Some(last), &args.out);
+        }
         if size == 0 {
             estimate(&search, level_started.elapsed().as_secs_f64(), jobs);
         }
@@ -186,21 +161,7 @@ pub(super) fn run(args: Args) -> crate::Result<i32> {
     }
     if let Some(shard) = args.shard {
         // Stopped below the last level: every shard ran the same levels.
-        let partial = Partial {
-            format: partial::FORMAT.to_string(),
-            search: search.inputs.clone(),
-            shard,
-            levels: done,
-            last: None,
-        };
-        let dir = partial::write(&args.out, &partial)?;
-        outln!(
-            "shard {}/{}: wrote {}/partial.json",
-            shard.index,
-            shard.count,
-            dir.display()
-        );
-        return Ok(0);
+        return write_shard(&search, shard, done, None, &args.out);
     }
     let wall = started.elapsed().as_secs_f64();
     let sets: usize = done.iter().map(|l| l.enumerated.sets.len()).sum();
@@ -218,6 +179,32 @@ pub(super) fn run(args: Args) -> crate::Result<i32> {
         first.map_or(String::new(), |t| format!(
             "; the first breaking set after {t:.1} s"
         ))
+    );
+    Ok(0)
+}
+
+/// Writes a shard's partial result: the levels it ran in full and its
+/// slice of the last, if it got that far.
+fn write_shard(
+    search: &Search,
+    shard: Shard,
+    levels: Vec<LevelRun>,
+    last: Option<Slice>,
+    out: &std::path::Path,
+) -> crate::Result<i32> {
+    let partial = Partial {
+        format: partial::FORMAT.to_string(),
+        search: search.inputs.clone(),
+        shard,
+        levels,
+        last,
+    };
+    let dir = partial::write(out, &partial)?;
+    outln!(
+        "shard {}/{}: wrote {}/partial.json; merge the shards with `faultline merge`",
+        shard.index,
+        shard.count,
+        dir.display()
     );
     Ok(0)
 }

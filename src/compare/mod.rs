@@ -193,11 +193,7 @@ pub fn run_cells(
     budget: Budget,
     on_cell: &(dyn Fn() + Sync),
 ) -> Result<Vec<RunFigures>> {
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(jobs)
-        .build()
-        .expect("a thread pool can be started");
-    pool.install(|| {
+    pool(jobs).install(|| {
         cells
             .par_iter()
             .map(|&k| {
@@ -208,6 +204,14 @@ pub fn run_cells(
             })
             .collect()
     })
+}
+
+/// A pool of `jobs` threads for a grid's runs.
+pub fn pool(jobs: usize) -> rayon::ThreadPool {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(jobs)
+        .build()
+        .expect("a thread pool can be started")
 }
 
 /// A hash of the model a variant runs, as `run.json` would give it.

@@ -288,7 +288,6 @@ pub fn merge(files: &[PathBuf]) -> Result<(Inputs, Vec<RunFigures>)> {
     }
     partials.sort_by_key(|(_, p)| p.shard.index);
     let (_, reference) = &partials[0];
-    let count = reference.shard.count;
     for (file, partial) in &partials {
         if let Some(what) = difference(&reference.inputs, &partial.inputs) {
             return Err(problem(
@@ -305,47 +304,10 @@ pub fn merge(files: &[PathBuf]) -> Result<(Inputs, Vec<RunFigures>)> {
                 ),
             ));
         }
-        if partial.shard.count != count {
-            return Err(problem(
-                file,
-                JsonPath::root().key("shard"),
-                format!(
-                    "is shard {}/{}, but {} is of a split into {count}: merge shards of one split",
-                    partial.shard.index,
-                    partial.shard.count,
-                    partials[0].0.display()
-                ),
-            ));
-        }
     }
-    for pair in partials.windows(2) {
-        if pair[0].1.shard.index == pair[1].1.shard.index {
-            return Err(problem(
-                &pair[1].0,
-                JsonPath::root().key("shard"),
-                format!(
-                    "shard {}/{count} is given twice (also {}): its cells would count twice",
-                    pair[1].1.shard.index,
-                    pair[0].0.display()
-                ),
-            ));
-        }
-    }
-    let present: Vec<u64> = partials.iter().map(|(_, p)| p.shard.index).collect();
-    let missing: Vec<String> = (0..count)
-        .filter(|i| !present.contains(i))
-        .map(|i| format!("{i}/{count}"))
-        .collect();
-    if !missing.is_empty() {
-        return Err(problem(
-            first_file,
-            JsonPath::root().key("shard"),
-            format!(
-                "shards missing: {} (run `faultline compare … --shard I/{count}` for each)",
-                missing.join(", ")
-            ),
-        ));
-    }
+    let shards: Vec<(PathBuf, Shard)> =
+        partials.iter().map(|(f, p)| (f.clone(), p.shard)).collect();
+    check_split(&shards, "compare")?;
     let inputs = reference.inputs.clone();
     let mut figures: Vec<Option<RunFigures>> = vec![None; inputs.cells() as usize];
     for (_, partial) in partials {
@@ -358,4 +320,56 @@ pub fn merge(files: &[PathBuf]) -> Result<(Inputs, Vec<RunFigures>)> {
         .map(|f| f.expect("every shard checked complete"))
         .collect();
     Ok((inputs, figures))
+}
+
+/// Checks that the shards (sorted by index) are one split, each once, none
+/// missing; `command` names what to run for a missing one.
+pub(crate) fn check_split(shards: &[(PathBuf, Shard)], command: &str) -> Result<()> {
+    let Some((first_file, first)) = shards.first() else {
+        return Ok(());
+    };
+    let count = first.count;
+    for (file, shard) in shards {
+        if shard.count != count {
+            return Err(problem(
+                file,
+                JsonPath::root().key("shard"),
+                format!(
+                    "is shard {}/{}, but {} is of a split into {count}: merge shards of one split",
+                    shard.index,
+                    shard.count,
+                    first_file.display()
+                ),
+            ));
+        }
+    }
+    for pair in shards.windows(2) {
+        if pair[0].1.index == pair[1].1.index {
+            return Err(problem(
+                &pair[1].0,
+                JsonPath::root().key("shard"),
+                format!(
+                    "shard {}/{count} is given twice (also {}): its cells would count twice",
+                    pair[1].1.index,
+                    pair[0].0.display()
+                ),
+            ));
+        }
+    }
+    let present: Vec<u64> = shards.iter().map(|(_, s)| s.index).collect();
+    let missing: Vec<String> = (0..count)
+        .filter(|i| !present.contains(i))
+        .map(|i| format!("{i}/{count}"))
+        .collect();
+    if !missing.is_empty() {
+        return Err(problem(
+            first_file,
+            JsonPath::root().key("shard"),
+            format!(
+                "shards missing: {} (run `faultline {command} … --shard I/{count}` for each)",
+                missing.join(", ")
+            ),
+        ));
+    }
+    Ok(())
 }

@@ -243,11 +243,7 @@ impl Search {
         on_run: &(dyn Fn(&RunRecord) + Sync),
     ) -> Result<Vec<RunRecord>> {
         let seeds = self.seeds();
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(jobs)
-            .build()
-            .expect("a thread pool can be started");
-        pool.install(|| {
+        crate::compare::pool(jobs).install(|| {
             cells
                 .par_iter()
                 .map(|&k| {

@@ -170,19 +170,18 @@ fn decisive(s: &SearchInputs) -> serde_json::Value {
 /// refusing partials of another search, of another split, repeated shards,
 /// missing ones, and shards that disagree on the levels they all ran.
 pub fn merge(files: &[PathBuf]) -> Result<(SearchInputs, Vec<LevelRun>)> {
-    let Some(first_file) = files.first() else {
+    if files.is_empty() {
         return Err(Error::Read {
             file: PathBuf::from("."),
             source: std::io::Error::new(std::io::ErrorKind::NotFound, "no partial results given"),
         });
-    };
+    }
     let mut partials: Vec<(PathBuf, Partial)> = Vec::new();
     for file in files {
         partials.push((file.clone(), read(file)?));
     }
     partials.sort_by_key(|(_, p)| p.shard.index);
     let (reference_file, reference) = &partials[0];
-    let count = reference.shard.count;
     for (file, partial) in &partials[1..] {
         let what =
             crate::compare::partial::difference(&reference.search.inputs, &partial.search.inputs)
@@ -199,18 +198,6 @@ pub fn merge(files: &[PathBuf]) -> Result<(SearchInputs, Vec<LevelRun>)> {
                 format!("does not belong with {}: {what}", reference_file.display()),
             ));
         }
-        if partial.shard.count != count {
-            return Err(problem(
-                file,
-                JsonPath::root().key("shard"),
-                format!(
-                    "is shard {}/{}, but {} is of a split into {count}: merge shards of one split",
-                    partial.shard.index,
-                    partial.shard.count,
-                    reference_file.display()
-                ),
-            ));
-        }
         if partial.levels != reference.levels
             || partial.last.as_ref().map(|l| (&l.enumerated, l.size))
                 != reference.last.as_ref().map(|l| (&l.enumerated, l.size))
@@ -225,34 +212,9 @@ pub fn merge(files: &[PathBuf]) -> Result<(SearchInputs, Vec<LevelRun>)> {
             ));
         }
     }
-    for pair in partials.windows(2) {
-        if pair[0].1.shard.index == pair[1].1.shard.index {
-            return Err(problem(
-                &pair[1].0,
-                JsonPath::root().key("shard"),
-                format!(
-                    "shard {}/{count} is given twice (also {}): its cells would count twice",
-                    pair[1].1.shard.index,
-                    pair[0].0.display()
-                ),
-            ));
-        }
-    }
-    let present: Vec<u64> = partials.iter().map(|(_, p)| p.shard.index).collect();
-    let missing: Vec<String> = (0..count)
-        .filter(|i| !present.contains(i))
-        .map(|i| format!("{i}/{count}"))
-        .collect();
-    if !missing.is_empty() {
-        return Err(problem(
-            first_file,
-            JsonPath::root().key("shard"),
-            format!(
-                "shards missing: {} (run `faultline search … --shard I/{count}` for each)",
-                missing.join(", ")
-            ),
-        ));
-    }
+    let shards: Vec<(PathBuf, Shard)> =
+        partials.iter().map(|(f, p)| (f.clone(), p.shard)).collect();
+    crate::compare::partial::check_split(&shards, "search")?;
     let search = reference.search.clone();
     let mut levels = reference.levels.clone();
     let last = reference
