@@ -448,3 +448,51 @@ fn a_variant_is_searched_as_patched_and_its_minimal_sets_run_with_it() {
     let written = read_json(&search_dir.join("minimal/1.json"));
     assert!(written["variants"]["replicated-api"].is_object());
 }
+
+#[test]
+fn a_tampered_partial_is_refused_naming_the_file_and_the_path() {
+    let dir = fixture(1, SCENARIO);
+    for i in 0..2 {
+        let shard = format!("{i}/2");
+        search(
+            dir.path(),
+            &["--depth", "2", "--shard", &shard, "--out", "shards"],
+        );
+    }
+    let file = dir
+        .path()
+        .join("shards/small-search/search-shard-1-of-2/partial.json");
+    let mut partial = read_json(&file);
+    partial["last"]["enumerated"]["sets"][0] = serde_json::json!([999, 1]);
+    fs::write(&file, serde_json::to_string(&partial).unwrap()).unwrap();
+    let output = faultline_in(
+        dir.path(),
+        &["merge", "shards/small-search", "--out", "merged"],
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("search-shard-1-of-2/partial.json") && stderr.contains("fault 999"),
+        "{stderr}"
+    );
+    assert!(!dir.path().join("merged").exists());
+    // A runs list that does not fit its sets.
+    partial["last"]["enumerated"]["sets"][0] = serde_json::json!([0, 1]);
+    partial["levels"][1]["runs"].as_array_mut().unwrap().pop();
+    fs::write(&file, serde_json::to_string(&partial).unwrap()).unwrap();
+    let output = faultline_in(
+        dir.path(),
+        &["merge", "shards/small-search", "--out", "merged"],
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("levels[1].runs"), "{stderr}");
+    // Cut short.
+    fs::write(&file, "{\"format\": \"faultline-search-partial/1\", \"sea").unwrap();
+    let output = faultline_in(
+        dir.path(),
+        &["merge", "shards/small-search", "--out", "merged"],
+    );
+    assert_eq!(output.status.code(), Some(2));
+    assert!(!dir.path().join("merged").exists());
+}

@@ -110,7 +110,7 @@ pub(super) fn run(args: Args) -> crate::Result<i32> {
         .jobs
         .map_or_else(rayon::current_num_threads, |j| j as usize);
     let budget = args.budget.budget();
-    announce(&search, &own, &guards, jobs);
+    let bounds = announce(&search, &own, &guards, jobs);
     let started = Instant::now();
     let first_break: Mutex<Option<f64>> = Mutex::new(None);
     let mut done: Vec<LevelRun> = Vec::new();
@@ -151,7 +151,12 @@ pub(super) fn run(args: Args) -> crate::Result<i32> {
             return write_shard(&search, shard, done, Some(last), &args.out);
         }
         if size == 0 {
-            estimate(&search, level_started.elapsed().as_secs_f64(), jobs);
+            estimate(
+                &search,
+                &bounds,
+                level_started.elapsed().as_secs_f64(),
+                jobs,
+            );
         }
         done.push(LevelRun {
             size,
@@ -211,7 +216,9 @@ fn write_shard(
 
 /// What the search will do, before it does it: the failure space, the
 /// window, and the most sets it may run.
-fn announce(search: &Search, own: &[String], guards: &[String], jobs: usize) {
+/// Returns the most sets of each size the search may run (before what
+/// breaks is known), the control's first.
+fn announce(search: &Search, own: &[String], guards: &[String], jobs: usize) -> Vec<u64> {
     let inputs = &search.inputs;
     let mut classes: indexmap::IndexMap<&str, usize> = indexmap::IndexMap::new();
     for atom in &inputs.space.atoms {
@@ -250,15 +257,16 @@ fn announce(search: &Search, own: &[String], guards: &[String], jobs: usize) {
             }
         );
     }
-    let mut bound = 1 + singles as u64;
+    let mut bounds = vec![1, singles as u64];
     let mut parts = vec!["1 control".to_string(), format!("{singles} singles")];
     for size in 2..=inputs.depth as usize {
         let n = inputs.space.sets(size, &Default::default()).sets.len() as u64;
-        bound += n;
+        bounds.push(n);
         parts.push(format!(
             "at most {n} sets of {size} (fewer once sets that break are known)"
         ));
     }
+    let bound: u64 = bounds.iter().sum();
     note!(
         "budget: {} = at most {bound} sets × {} seeds = {} runs on {jobs} thread{}; --max-candidates {}",
         parts.join(" + "),
@@ -267,19 +275,21 @@ fn announce(search: &Search, own: &[String], guards: &[String], jobs: usize) {
         if jobs == 1 { "" } else { "s" },
         inputs.max_candidates
     );
+    bounds
 }
 
-/// The wall time to expect, from the control's runs.
-fn estimate(search: &Search, control_s: f64, jobs: usize) {
+/// The wall time to expect, from the control's runs and the most sets of
+/// each size.
+fn estimate(search: &Search, bounds: &[u64], control_s: f64, jobs: usize) {
     let inputs = &search.inputs;
     let seeds = inputs.inputs.seeds.count;
     let per_run = control_s * (jobs.min(seeds as usize)) as f64 / seeds as f64;
-    let singles = inputs.space.sets(1, &Default::default()).sets.len() as u64;
-    let mut sets = singles;
-    for size in 2..=inputs.depth as usize {
-        sets += inputs.space.sets(size, &Default::default()).sets.len() as u64;
-    }
-    let sets = sets.min(inputs.max_candidates);
+    let singles = bounds.get(1).copied().unwrap_or(0);
+    let sets = bounds
+        .iter()
+        .skip(1)
+        .sum::<u64>()
+        .min(inputs.max_candidates);
     note!(
         "a run takes about {per_run:.3} s: the singles about {:.0} s, the whole search at most about {:.0} s on {jobs} thread{}",
         per_run * (singles * seeds) as f64 / jobs as f64,

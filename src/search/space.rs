@@ -488,6 +488,37 @@ mod tests {
         assert_eq!(s.canonical(&[a("zone a out")]), Some(vec![a("zone a out")]));
     }
 
+    proptest::proptest! {
+        /// The canonical form is a fixed point, and the same for a set and
+        /// for the set with the instances of each group relabelled.
+        #[test]
+        fn canonical_forms_are_stable_and_blind_to_which_alike_instance(
+            picks in proptest::collection::vec(0u32..17, 1..4),
+            swap in proptest::bool::ANY,
+        ) {
+            let s = space();
+            let mut set = picks.clone();
+            set.sort_unstable();
+            set.dedup();
+            let canonical = s.canonical(&set);
+            if let Some(c) = &canonical {
+                proptest::prop_assert_eq!(s.canonical(c), Some(c.clone()));
+                proptest::prop_assert_eq!(c.len(), set.len());
+            }
+            // The same set with api-a-1 and api-a-2 (and b's) exchanged.
+            let relabel = |a: u32| -> u32 {
+                let Some(slot) = s.atoms[a as usize].instance else { return a };
+                if slot.alike < 2 || !swap {
+                    return a;
+                }
+                s.slot(slot.group, 1 - slot.rank, slot.mode).unwrap()
+            };
+            let mut other: Vec<u32> = set.iter().map(|&a| relabel(a)).collect();
+            other.sort_unstable();
+            proptest::prop_assert_eq!(s.canonical(&other), canonical);
+        }
+    }
+
     #[test]
     fn every_set_of_two_is_run_once_in_canonical_form_or_said_why_not() {
         let s = space();
