@@ -61,4 +61,16 @@ print("—" if not h else ("holds" if all(v["passed"] for v in h) else "fails"))
     fi
     echo "| [${name}](${name}/report.md) | ${description} | ${verdict} | ${comparison} |" >> "${index}"
 done
+# A search of the shop's failure space: written in place, so that the scenario file of
+# each minimal set names the model from where it lies.
+"${bin}" search scenarios/shop-steady.json --depth 2 --seeds 3 --out "${gallery}" > "${work}/search.log" 2>&1
+{
+    echo
+    echo "## Searching for the weakest point"
+    echo
+    echo "[\`faultline search scenarios/shop-steady.json --depth 2 --seeds 3\`](shop-steady/search/report.md):"
+    echo "every instance, zone, service and link of the shop's model, alone and in pairs, ranked by how"
+    echo "often and how badly each breaks the scenario's hypotheses; each minimal set is a scenario in"
+    echo "[shop-steady/search/minimal/](shop-steady/search/minimal/)."
+} >> "${index}"
 echo "wrote ${gallery}/"

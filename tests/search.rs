@@ -178,7 +178,10 @@ fn search_finds_the_single_database_and_the_pair_of_api_instances() {
 #[test]
 fn each_minimal_set_is_a_scenario_that_runs_and_breaks_the_hypothesis() {
     let dir = fixture(1, SCENARIO);
-    search(dir.path(), &["--depth", "1"]);
+    succeeded(&faultline_in(
+        dir.path(),
+        &["search", "scenario.json", "--depth", "1", "--seeds", "1"],
+    ));
     let search_dir = dir.path().join("output/small-search/search");
     let found = read_json(&search_dir.join("search.json"));
     let first = &found["minimal"][0];
@@ -213,6 +216,16 @@ fn each_minimal_set_is_a_scenario_that_runs_and_breaks_the_hypothesis() {
         found["worst"]["seed"]
     )));
     assert_eq!(run["hypothesis"][0]["passed"], false);
+    // Judged over the window it was searched in, to the same figure.
+    assert_eq!(written["analysis"]["during"]["from"], "26s");
+    let measured = run["hypothesis"][0]["checks"][0]["measured"]
+        .as_f64()
+        .unwrap();
+    let searched = first["error_rate"]["mean"].as_f64().unwrap();
+    assert!(
+        (measured - searched).abs() < 1e-5,
+        "{measured} against {searched}"
+    );
     // The report draws the impact of every set and names the worst.
     let html = fs::read_to_string(search_dir.join("report.html")).unwrap();
     assert!(html.contains("Minimal breaking sets") && html.contains("<svg"));
@@ -495,4 +508,20 @@ fn a_tampered_partial_is_refused_naming_the_file_and_the_path() {
     );
     assert_eq!(output.status.code(), Some(2));
     assert!(!dir.path().join("merged").exists());
+}
+
+#[test]
+fn a_during_span_outside_the_measured_run_is_refused_at_its_path() {
+    let bad = SCENARIO.replace(
+        r#""seed": 7,"#,
+        r#""seed": 7, "analysis": { "during": { "from": "5s", "to": "2m" } },"#,
+    );
+    let dir = fixture(1, &bad);
+    let output = faultline_in(dir.path(), &["validate", "scenario.json"]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("analysis.during.from") && stderr.contains("analysis.during.to"),
+        "{stderr}"
+    );
 }

@@ -111,18 +111,11 @@ impl Plan {
 
     /// This plan with its scenario edited, compiled against the same
     /// topology: what `search` runs for each set of faults it tries.
-    /// `phases_between`: when the faults act, for a run to be judged over
-    /// those phases rather than its own faults' (which an instant kill
-    /// leaves without a `during`). Problems are the scenario's, as if
-    /// written there.
-    pub fn with_scenario(
-        &self,
-        edit: impl FnOnce(&mut spec::ScenarioSpec),
-        phases_between: Option<(u64, u64)>,
-    ) -> Result<Plan> {
+    /// Problems are the scenario's, as if written there.
+    pub fn with_scenario(&self, edit: impl FnOnce(&mut spec::ScenarioSpec)) -> Result<Plan> {
         let mut experiment = self.experiment.clone();
         edit(&mut experiment.scenario);
-        match compile_with(&experiment, self.topology.clone(), phases_between) {
+        match compile(&experiment, self.topology.clone()) {
             Ok(parts) => Ok(parts.into_plan(experiment)),
             Err(problems) => Err(experiment.scenario_invalid(problems)),
         }
@@ -353,21 +346,13 @@ fn compile(
     experiment: &Experiment,
     topology: Topology,
 ) -> std::result::Result<Parts, Vec<Problem>> {
-    compile_with(experiment, topology, None)
-}
-
-/// As `compile`, the phases between `phases_between` when given.
-fn compile_with(
-    experiment: &Experiment,
-    topology: Topology,
-    phases_between: Option<(u64, u64)>,
-) -> std::result::Result<Parts, Vec<Problem>> {
     let scenario = &experiment.scenario;
     check_output_size(scenario, &topology, false)?;
     let faults = faults::compile(scenario, &topology)?;
     let (warmup, duration) = (scenario.warmup.0, scenario.duration.0);
-    let phases = match phases_between {
-        Some(span) => Phases::new(warmup, duration, Some(span)),
+    let during = scenario.analysis.as_ref().and_then(|a| a.during);
+    let phases = match during {
+        Some(d) => Phases::new(warmup, duration, Some((d.from.0, d.to.0))),
         None => Phases::of(warmup, duration, &faults),
     };
     let window = scenario.window.map_or(DEFAULT_WINDOW_NS, |w| w.0);

@@ -26,6 +26,8 @@ use crate::compare::{RunFigures, Seeds};
 use crate::error::{Error, JsonPath, Problem, Result};
 use crate::plan::Plan;
 use crate::sim::Budget;
+use crate::spec::scenario::DuringSpec;
+use crate::spec::units::Duration;
 pub use space::{Enumerated, Set, Severity, Space, Window};
 
 /// The deepest search: sets of up to three faults.
@@ -208,21 +210,22 @@ impl Search {
         let window = self.inputs.window;
         let faults = self.inputs.space.faults(set);
         let control = set.is_empty();
-        self.plan.with_scenario(
-            |scenario| {
-                scenario.faults = faults;
-                scenario.stop.clear();
-                if control {
-                    for check in scenario.hypothesis.values_mut() {
-                        check.recover_within = None;
-                    }
-                    scenario
-                        .hypothesis
-                        .retain(|_, check| crate::plan::has_checks(check));
+        self.plan.with_scenario(|scenario| {
+            scenario.faults = faults;
+            scenario.stop.clear();
+            scenario.analysis.get_or_insert_default().during = Some(DuringSpec {
+                from: Duration(window.at_ns),
+                to: Duration((window.at_ns + window.for_ns).min(scenario.duration.0)),
+            });
+            if control {
+                for check in scenario.hypothesis.values_mut() {
+                    check.recover_within = None;
                 }
-            },
-            Some((window.at_ns, window.at_ns + window.for_ns)),
-        )
+                scenario
+                    .hypothesis
+                    .retain(|_, check| crate::plan::has_checks(check));
+            }
+        })
     }
 
     /// The sets of the next level after `done`, or `None` past the depth.

@@ -304,6 +304,12 @@ fn minimal_scenario(
         failed.join(", ")
     ));
     scenario.faults = inputs.space.faults(set);
+    // Judged over the window it was searched in, as the search judged it.
+    let w = inputs.window;
+    scenario.analysis.get_or_insert_default().during = Some(crate::spec::scenario::DuringSpec {
+        from: crate::spec::units::Duration(w.at_ns),
+        to: crate::spec::units::Duration((w.at_ns + w.for_ns).min(scenario.duration.0)),
+    });
     // A variant's own faults would replace the set's.
     for patch in scenario.variants.values_mut() {
         patch.remove("faults");

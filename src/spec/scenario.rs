@@ -225,6 +225,21 @@ pub struct AnalysisSpec {
     /// ended is called metastable: it does not heal on its own. Default 60s.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metastable_after: Option<Duration>,
+    /// The span of the `during` phase, instead of from the first fault's
+    /// start to the last fault's end (`before` ends and `after` starts with
+    /// it). `faultline search` writes it into the scenario of each set it
+    /// found, so that the set is judged over the window it was searched in
+    /// (an instant kill has a `during` then), as the search judged it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub during: Option<DuringSpec>,
+}
+
+/// A span of the run, `[from, to)`.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DuringSpec {
+    pub from: Duration,
+    pub to: Duration,
 }
 
 /// Settings of `faultline compare`.

@@ -908,7 +908,7 @@ pub(super) fn scenario(scenario: &ScenarioSpec) -> Vec<Problem> {
         check_name(&mut problems, path.clone(), "variant", name);
         // Variant run directories sit beside `compare/`, `sweep/` and the
         // shard directories under `output/<scenario>/`.
-        for reserved in ["compare", "sweep"] {
+        for reserved in ["compare", "sweep", "search"] {
             if name.starts_with(reserved) {
                 problems.push(Problem::new(
                     path.clone(),
@@ -942,6 +942,27 @@ pub(super) fn scenario(scenario: &ScenarioSpec) -> Vec<Problem> {
                         .map(|n| format!("did you mean `{n}`?")),
                 ),
             );
+        }
+    }
+    if let Some(during) = scenario.analysis.as_ref().and_then(|a| a.during) {
+        let path = root.key("analysis").key("during");
+        if during.from < scenario.warmup {
+            problems.push(Problem::new(
+                path.key("from"),
+                format!(
+                    "the `during` phase must start after the warm-up ({}), found {}",
+                    scenario.warmup, during.from
+                ),
+            ));
+        }
+        if during.to <= during.from || during.to > scenario.duration {
+            problems.push(Problem::new(
+                path.key("to"),
+                format!(
+                    "expected a time after `from` ({}) and at most the duration ({}), found {}",
+                    during.from, scenario.duration, during.to
+                ),
+            ));
         }
     }
     if !scenario.stop.is_empty() && scenario.faults.is_empty() {
