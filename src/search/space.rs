@@ -233,8 +233,8 @@ impl Space {
         Space { atoms }
     }
 
-    /// The atoms that stand for a whole class of identical ones, each once:
-    /// how many singles the search runs.
+    /// How many faults the space holds, alike instances each counted
+    /// (the singles run are fewer: `sets(1, …)`).
     pub fn len(&self) -> usize {
         self.atoms.len()
     }
